@@ -1,0 +1,3 @@
+from instasched.cli import main
+
+raise SystemExit(main())

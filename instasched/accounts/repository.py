@@ -1,0 +1,46 @@
+"""SQL for accounts. Every read filters by the owner."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from instasched.exceptions import NotFound
+from instasched.models import InstagramAccount
+
+
+async def get_owned(
+    session: AsyncSession, *, user_id: uuid.UUID, account_id: uuid.UUID, for_update: bool = False
+) -> InstagramAccount:
+    """The user's account, or 404 (another user's id is indistinguishable from a missing one)."""
+    query = select(InstagramAccount).where(
+        InstagramAccount.id == account_id, InstagramAccount.user_id == user_id
+    )
+    if for_update:
+        query = query.with_for_update()
+    account = await session.scalar(query)
+    if account is None:
+        raise NotFound("Instagram account not found")
+    return account
+
+
+async def list_owned(session: AsyncSession, *, user_id: uuid.UUID) -> list[InstagramAccount]:
+    rows = await session.scalars(
+        select(InstagramAccount)
+        .where(InstagramAccount.user_id == user_id)
+        .order_by(InstagramAccount.created_at)
+    )
+    return list(rows)
+
+
+async def find_by_ig_user(
+    session: AsyncSession, *, user_id: uuid.UUID, ig_user_id: str
+) -> InstagramAccount | None:
+    result: InstagramAccount | None = await session.scalar(
+        select(InstagramAccount).where(
+            InstagramAccount.user_id == user_id, InstagramAccount.ig_user_id == ig_user_id
+        )
+    )
+    return result

@@ -1,0 +1,91 @@
+"""Connecting accounts: verify the token with the Graph API, store it encrypted."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from instasched.accounts import repository
+from instasched.exceptions import Invalid, UpstreamError
+from instasched.integrations.instagram import GraphAuthError, GraphClient, GraphError
+from instasched.integrations.instagram.client import TokenInfo
+from instasched.kit.time import utcnow, zone
+from instasched.models import InstagramAccount
+from instasched.security import TokenCipher
+
+LONG_LIVED_SECONDS = 60 * 86400
+
+
+async def connect(
+    session: AsyncSession,
+    graph: GraphClient,
+    cipher: TokenCipher,
+    *,
+    user_id: uuid.UUID,
+    access_token: str,
+    timezone: str | None,
+    expires_in: int | None = None,
+) -> InstagramAccount:
+    """Verify `access_token`, make it long-lived if needed, store (or update) the account."""
+    if timezone is not None:
+        zone(timezone)
+    try:
+        me = await graph.get_me(access_token)
+    except GraphAuthError as exc:
+        raise Invalid(
+            f"Instagram rejected the access token: {exc.message}", field="accessToken"
+        ) from exc
+    except GraphError as exc:
+        if exc.retryable:
+            raise UpstreamError(f"Instagram could not be reached: {exc.message}") from exc
+        raise Invalid(
+            f"Instagram rejected the access token: {exc.message}", field="accessToken"
+        ) from exc
+
+    token = TokenInfo(access_token=access_token, expires_in=expires_in)
+    if expires_in is None or expires_in < 86400:
+        # A short-lived token (1 h) is exchanged for a 60-day one; a long-lived one is kept.
+        try:
+            token = await graph.exchange_long_lived(access_token)
+        except GraphError:
+            token = TokenInfo(access_token=access_token, expires_in=expires_in)
+
+    now = utcnow()
+    expires_at = now + timedelta(seconds=token.expires_in or LONG_LIVED_SECONDS)
+    account = await repository.find_by_ig_user(session, user_id=user_id, ig_user_id=me.user_id)
+    if account is None:
+        account = InstagramAccount(
+            user_id=user_id, ig_user_id=me.user_id, timezone=timezone or "UTC"
+        )
+        session.add(account)
+    elif timezone is not None:
+        account.timezone = timezone
+    account.username = me.username
+    account.login_kind = "instagram"
+    account.access_token_encrypted = cipher.encrypt(token.access_token)
+    account.token_expires_at = expires_at
+    account.token_refreshed_at = now
+    account.needs_reauth = False
+    account.followers_count = me.followers_count
+    await session.flush()
+    await session.refresh(account)
+    return account
+
+
+async def update_timezone(
+    session: AsyncSession, *, user_id: uuid.UUID, account_id: uuid.UUID, timezone: str
+) -> InstagramAccount:
+    zone(timezone)
+    account = await repository.get_owned(session, user_id=user_id, account_id=account_id)
+    account.timezone = timezone
+    await session.flush()
+    await session.refresh(account)
+    return account
+
+
+async def delete(session: AsyncSession, *, user_id: uuid.UUID, account_id: uuid.UUID) -> None:
+    account = await repository.get_owned(session, user_id=user_id, account_id=account_id)
+    await session.delete(account)
+    await session.flush()

@@ -1,0 +1,188 @@
+"""create_app(): the FastAPI application. The lifespan opens every client once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from instasched import __version__
+from instasched.api import api_router
+from instasched.config import Settings, get_settings
+from instasched.db import is_connection_error
+from instasched.exceptions import InstaschedError
+from instasched.state import AppState
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Schedule and auto-publish Instagram posts (images, reels, carousels, stories) through the
+Instagram Graph API, exactly once.
+
+Authenticate with `POST /api/auth/login` and send `Authorization: Bearer <accessToken>`.
+Errors are JSON: `{"error": "<kind>", "message": "<what to do>", "detail": ...}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = await AppState.create(settings)
+        app.state.instasched = state
+        try:
+            await state.storage.ensure_bucket()
+        except Exception:  # /ready reports it; the API still serves what it can
+            log.exception("could not ensure the S3 bucket %s", settings.s3_bucket)
+        sandbox = app.state.sandbox if hasattr(app.state, "sandbox") else None
+        if sandbox is not None:
+            await sandbox.startup()
+        try:
+            yield
+        finally:
+            if sandbox is not None:
+                await sandbox.shutdown()
+            await state.close()
+
+    app = FastAPI(
+        title="instasched",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "Auth", "description": "Users and bearer tokens"},
+            {"name": "Instagram accounts", "description": "Connected Instagram accounts"},
+            {"name": "Media", "description": "Media library (uploads to S3)"},
+            {"name": "Posts", "description": "Scheduled posts"},
+            {"name": "Templates", "description": "Caption templates"},
+            {"name": "Schedules", "description": "Posting schedules and the queue"},
+            {"name": "Optimal times", "description": "Best times to post"},
+            {"name": "Operations", "description": "Health, readiness, metrics"},
+        ],
+    )
+    install_error_handlers(app)
+    app.include_router(api_router, prefix="/api")
+    _ops_routes(app)
+    if settings.sandbox_enabled and not settings.sandbox_url:
+        from instasched.sandbox.app import create_sandbox_app
+
+        sandbox_app = create_sandbox_app(settings)
+        app.state.sandbox = sandbox_app.state.sandbox
+        app.mount("/sandbox", sandbox_app)
+    _mount_web(app)
+    return app
+
+
+def _mount_web(app: FastAPI) -> None:
+    try:
+        from instasched.web import mount_web
+    except ImportError:  # pragma: no cover - the web app is optional
+        return
+    mount_web(app)
+
+
+def _ops_routes(app: FastAPI) -> None:
+    @app.get("/health", tags=["Operations"])
+    async def health() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/ready", tags=["Operations"])
+    async def ready(request: Request) -> JSONResponse:
+        """Readiness: PostgreSQL, Redis and S3 answer (503 names the failing ones)."""
+        state: AppState = request.app.state.instasched
+        checks: dict[str, str] = {}
+
+        async def check(name: str, probe: Any) -> None:
+            try:
+                await asyncio.wait_for(probe(), timeout=3)
+                checks[name] = "ok"
+            except Exception as exc:
+                checks[name] = f"failed: {type(exc).__name__}"
+
+        async def db() -> None:
+            async with state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+
+        await asyncio.gather(
+            check("database", db), check("redis", state.redis.ping), check("s3", state.storage.ping)
+        )
+        failing = [k for k, v in checks.items() if v != "ok"]
+        if failing:
+            return JSONResponse(
+                status_code=503,
+                content={
+                    "status": "unavailable",
+                    "error": "service_unavailable",
+                    "message": "Not ready: " + ", ".join(failing) + " unavailable",
+                    "checks": checks,
+                },
+            )
+        return JSONResponse({"status": "ok", "checks": checks})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(InstaschedError)
+    async def _domain(_: Request, exc: InstaschedError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [_describe(err) for err in exc.errors()]
+        message = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
+        return JSONResponse(
+            {
+                "error": "validation_error",
+                "message": message or "Invalid request",
+                "detail": problems,
+            },
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kinds = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+        return JSONResponse(
+            {"error": kinds.get(exc.status_code, "http_error"), "message": str(exc.detail)},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, OperationalError | DBAPIError | OSError) and is_connection_error(exc):
+            log.warning("database unavailable: %s", type(exc).__name__)
+            return JSONResponse(
+                {
+                    "error": "service_unavailable",
+                    "message": "The database is unavailable; try again in a moment",
+                },
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        log.exception("unexpected error")
+        return JSONResponse(
+            {"error": "internal_error", "message": "Something went wrong on our side"},
+            status_code=500,
+        )
+
+
+def _describe(err: Any) -> dict[str, str]:
+    loc = [str(part) for part in err.get("loc", ()) if part not in ("body", "query", "path")]
+    field = ".".join(loc) or "body"
+    message = str(err.get("msg", "invalid value"))
+    if err.get("type") == "extra_forbidden":
+        message = "unknown field"
+    elif err.get("type") == "missing":
+        message = "is required"
+    return {"field": field, "message": message}

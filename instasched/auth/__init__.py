@@ -1,0 +1,1 @@
+"""Users: register, log in (JWT), who am I."""

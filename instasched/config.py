@@ -1,0 +1,212 @@
+"""One place for every setting. Configured only by environment variables (and `.env`).
+
+The spec's names (`MINIO_*`, `REDIS_HOST`/`REDIS_PORT`, `MAX_FILE_SIZE`) are accepted as aliases of
+ours. When `DATABASE_URL`, `REDIS_URL` or `S3_ENDPOINT` are unset, `instasched run` starts embedded
+servers and fills them in (see `instasched.embedded`).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_BUCKET = "instagram-media"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    # --- process -------------------------------------------------------------------------
+    environment: Literal["development", "test", "production"] = Field(
+        "development", validation_alias=AliasChoices("INSTASCHED_ENV", "ENVIRONMENT")
+    )
+    host: str = Field("127.0.0.1", validation_alias="HOST")
+    port: int = Field(3000, validation_alias="PORT")
+    public_url: str | None = Field(None, validation_alias="PUBLIC_URL")
+    data_dir: Path = Field(Path(".instasched"), validation_alias="INSTASCHED_DATA_DIR")
+    api_workers: int = Field(1, ge=1, validation_alias="API_WORKERS")
+    log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    log_format: Literal["json", "console"] = Field("json", validation_alias="LOG_FORMAT")
+
+    # --- servers -------------------------------------------------------------------------
+    database_url: str | None = Field(None, validation_alias="DATABASE_URL")
+    database_pool_size: int = Field(10, ge=1, validation_alias="DATABASE_POOL_SIZE")
+    redis_url: str | None = Field(None, validation_alias="REDIS_URL")
+    redis_host: str | None = Field(None, validation_alias="REDIS_HOST")
+    redis_port: int | None = Field(None, validation_alias="REDIS_PORT")
+    queue_prefix: str = Field("bull", validation_alias="QUEUE_PREFIX")
+
+    s3_endpoint: str | None = Field(None, validation_alias="S3_ENDPOINT")
+    minio_endpoint: str | None = Field(None, validation_alias="MINIO_ENDPOINT")
+    minio_port: int | None = Field(None, validation_alias="MINIO_PORT")
+    minio_use_ssl: bool = Field(False, validation_alias="MINIO_USE_SSL")
+    s3_access_key: str | None = Field(
+        None, validation_alias=AliasChoices("S3_ACCESS_KEY", "MINIO_ACCESS_KEY")
+    )
+    s3_secret_key: str | None = Field(
+        None, validation_alias=AliasChoices("S3_SECRET_KEY", "MINIO_SECRET_KEY")
+    )
+    s3_bucket: str = Field(
+        DEFAULT_BUCKET, validation_alias=AliasChoices("S3_BUCKET", "MINIO_BUCKET_INSTAGRAM")
+    )
+    s3_region: str = Field("us-east-1", validation_alias="S3_REGION")
+    s3_public_endpoint: str | None = Field(None, validation_alias="S3_PUBLIC_ENDPOINT")
+    s3_presign_ttl_seconds: int = Field(3600, ge=60, validation_alias="S3_PRESIGN_TTL_SECONDS")
+    publish_url_ttl_seconds: int = Field(
+        6 * 3600, ge=3600, validation_alias="PUBLISH_URL_TTL_SECONDS"
+    )
+
+    # --- media ---------------------------------------------------------------------------
+    max_file_size: int = Field(10 * 1024 * 1024, ge=1, validation_alias="MAX_FILE_SIZE")
+    max_video_file_size: int = Field(
+        100 * 1024 * 1024, ge=1, validation_alias="MAX_VIDEO_FILE_SIZE"
+    )
+    max_image_pixels: int = Field(50_000_000, ge=1, validation_alias="MAX_IMAGE_PIXELS")
+    preview_size: int = Field(1080, ge=64, validation_alias="PREVIEW_SIZE")
+
+    # --- auth and secrets ----------------------------------------------------------------
+    jwt_secret: str | None = Field(None, validation_alias="JWT_SECRET")
+    jwt_expires_seconds: int = Field(86400, ge=60, validation_alias="JWT_EXPIRES_SECONDS")
+    token_encryption_key: str | None = Field(None, validation_alias="TOKEN_ENCRYPTION_KEY")
+    login_max_failures: int = Field(10, ge=1, validation_alias="LOGIN_MAX_FAILURES")
+    login_window_seconds: int = Field(900, ge=1, validation_alias="LOGIN_WINDOW_SECONDS")
+    admin_emails: str = Field("", validation_alias="ADMIN_EMAILS")
+
+    # --- Instagram -----------------------------------------------------------------------
+    instagram_app_id: str | None = Field(None, validation_alias="INSTAGRAM_APP_ID")
+    instagram_app_secret: str | None = Field(None, validation_alias="INSTAGRAM_APP_SECRET")
+    instagram_redirect_uri: str | None = Field(None, validation_alias="INSTAGRAM_REDIRECT_URI")
+    instagram_graph_url: str = Field(
+        "https://graph.instagram.com", validation_alias="INSTAGRAM_GRAPH_URL"
+    )
+    instagram_api_version: str = Field("v21.0", validation_alias="INSTAGRAM_API_VERSION")
+    instagram_oauth_url: str = Field(
+        "https://www.instagram.com/oauth/authorize", validation_alias="INSTAGRAM_OAUTH_URL"
+    )
+    instagram_token_url: str = Field(
+        "https://api.instagram.com/oauth/access_token", validation_alias="INSTAGRAM_TOKEN_URL"
+    )
+    instagram_sandbox: Literal["auto", "true", "false"] = Field(
+        "auto", validation_alias="INSTAGRAM_SANDBOX"
+    )
+    sandbox_url: str | None = Field(None, validation_alias="SANDBOX_URL")
+    sandbox_video_processing_seconds: float = Field(
+        2.0, ge=0, validation_alias="SANDBOX_VIDEO_PROCESSING_SECONDS"
+    )
+    sandbox_publish_quota: int = Field(100, ge=1, validation_alias="SANDBOX_PUBLISH_QUOTA")
+    graph_timeout_seconds: float = Field(30.0, gt=0, validation_alias="GRAPH_TIMEOUT_SECONDS")
+
+    # --- scheduling rules ----------------------------------------------------------------
+    schedule_min_lead_seconds: int = Field(300, ge=0, validation_alias="SCHEDULE_MIN_LEAD_SECONDS")
+    schedule_max_lead_days: int = Field(183, ge=1, validation_alias="SCHEDULE_MAX_LEAD_DAYS")
+    max_hashtags: int = Field(30, ge=0, validation_alias="MAX_HASHTAGS")
+
+    # --- publishing ----------------------------------------------------------------------
+    publish_max_attempts: int = Field(3, ge=1, validation_alias="PUBLISH_MAX_ATTEMPTS")
+    publish_retry_base_seconds: float = Field(
+        60.0, ge=0, validation_alias="PUBLISH_RETRY_BASE_SECONDS"
+    )
+    publish_lease_seconds: int = Field(120, ge=5, validation_alias="PUBLISH_LEASE_SECONDS")
+    container_poll_max_seconds: float = Field(
+        600.0, gt=0, validation_alias="CONTAINER_POLL_MAX_SECONDS"
+    )
+    worker_concurrency: int = Field(50, ge=1, validation_alias="WORKER_CONCURRENCY")
+    reconcile_interval_seconds: float = Field(
+        60.0, gt=0, validation_alias="RECONCILE_INTERVAL_SECONDS"
+    )
+    token_refresh_interval_seconds: float = Field(
+        86400.0, gt=0, validation_alias="TOKEN_REFRESH_INTERVAL_SECONDS"
+    )
+    run_worker: bool = Field(True, validation_alias="RUN_WORKER")
+
+    # --- operations ----------------------------------------------------------------------
+    alert_webhook_url: str | None = Field(None, validation_alias="ALERT_WEBHOOK_URL")
+    alert_failed_jobs_threshold: int = Field(
+        10, ge=1, validation_alias="ALERT_FAILED_JOBS_THRESHOLD"
+    )
+    worker_metrics_port: int | None = Field(None, validation_alias="WORKER_METRICS_PORT")
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str | None) -> str | None:
+        return normalise_database_url(value) if value else value
+
+    @model_validator(mode="after")
+    def _apply_aliases(self) -> Settings:
+        if not self.redis_url and self.redis_host:
+            self.redis_url = f"redis://{self.redis_host}:{self.redis_port or 6379}/0"
+        if not self.s3_endpoint and self.minio_endpoint:
+            endpoint = self.minio_endpoint
+            if "://" not in endpoint:
+                scheme = "https" if self.minio_use_ssl else "http"
+                port = f":{self.minio_port}" if self.minio_port else ""
+                endpoint = f"{scheme}://{endpoint}{port}"
+            self.s3_endpoint = endpoint
+        return self
+
+    # --- derived -------------------------------------------------------------------------
+    @property
+    def sandbox_enabled(self) -> bool:
+        if self.instagram_sandbox == "auto":
+            return not (self.instagram_app_id and self.instagram_app_secret)
+        return self.instagram_sandbox == "true"
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+    @property
+    def admin_email_set(self) -> set[str]:
+        return {e.strip().lower() for e in self.admin_emails.split(",") if e.strip()}
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise RuntimeError("DATABASE_URL is not set (instasched run starts an embedded one)")
+        return self.database_url
+
+    def require_redis_url(self) -> str:
+        if not self.redis_url:
+            raise RuntimeError("REDIS_URL is not set (instasched run starts an embedded one)")
+        return self.redis_url
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept `postgresql://` / `postgres://` and use the asyncpg driver."""
+    parts = urlsplit(url)
+    scheme = parts.scheme
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"):
+        scheme = "postgresql+asyncpg"
+    return urlunsplit((scheme, parts.netloc, parts.path, parts.query, parts.fragment))
+
+
+def plain_database_url(url: str) -> str:
+    """The libpq form (`postgresql://`), for tools that do not take a driver name."""
+    parts = urlsplit(url)
+    return urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, parts.fragment))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (after the environment changed, e.g. embedded servers)."""
+    get_settings.cache_clear()
+
+
+def set_env_defaults(values: dict[str, str]) -> None:
+    """Set environment variables that are not already set."""
+    for key, value in values.items():
+        os.environ.setdefault(key, value)

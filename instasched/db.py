@@ -1,0 +1,116 @@
+"""Engine, session factory and the request-scoped session.
+
+The request dependency owns the transaction: it commits after the endpoint returned and before the
+response is sent, then runs the after-commit hooks (queue adds). Services never commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from instasched.exceptions import ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+AfterCommit = Callable[[], Awaitable[Any]]
+_AFTER_COMMIT_KEY = "after_commit"
+
+
+def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        echo=echo,
+        connect_args={"server_settings": {"application_name": "instasched"}},
+    )
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
+    """Run `hook` once the session's transaction has committed (dropped on rollback)."""
+    session.info.setdefault(_AFTER_COMMIT_KEY, []).append(hook)
+
+
+async def run_after_commit_hooks(session: AsyncSession) -> None:
+    hooks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT_KEY, [])
+    for hook in hooks:
+        try:
+            await hook()
+        except Exception:  # the reconciler repairs whatever a hook failed to do
+            log.exception("after-commit hook failed; the reconciler will repair it")
+
+
+def discard_after_commit_hooks(session: AsyncSession) -> None:
+    session.info.pop(_AFTER_COMMIT_KEY, None)
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commit, then run the after-commit hooks."""
+    try:
+        await session.commit()
+    except BaseException:
+        discard_after_commit_hooks(session)
+        raise
+    await run_after_commit_hooks(session)
+
+
+async def session_scope(
+    factory: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A unit of work: commit on success (then hooks), roll back on error."""
+    async with factory() as session:
+        try:
+            yield session
+        except BaseException:
+            discard_after_commit_hooks(session)
+            await session.rollback()
+            raise
+        if session.in_transaction():
+            try:
+                await commit(session)
+            except (OperationalError, DBAPIError, OSError) as exc:
+                if is_connection_error(exc):
+                    raise ServiceUnavailable(
+                        "The database is unavailable; try again in a moment",
+                        detail={"component": "database"},
+                    ) from exc
+                raise
+        else:
+            await run_after_commit_hooks(session)
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    if isinstance(exc, OSError | ConnectionError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    text = str(exc).lower()
+    return any(
+        marker in text
+        for marker in (
+            "connection refused",
+            "connection was closed",
+            "connection is closed",
+            "cannot connect",
+            "the database system is",
+            "terminating connection",
+            "connectiondoesnotexist",
+            "connection_lost",
+        )
+    )

@@ -1,0 +1,1 @@
+"""Domain-free helpers: schemas base, pagination, time, dependencies."""

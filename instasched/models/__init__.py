@@ -1,0 +1,21 @@
+"""ORM models, one table per file. Import from here so every table is registered."""
+
+from instasched.models.account import InstagramAccount, OAuthState
+from instasched.models.base import Base
+from instasched.models.media import MediaAsset
+from instasched.models.post import PostStatus, ScheduledPost
+from instasched.models.schedule import PostingSchedule
+from instasched.models.template import PostTemplate
+from instasched.models.user import User
+
+__all__ = [
+    "Base",
+    "InstagramAccount",
+    "MediaAsset",
+    "OAuthState",
+    "PostStatus",
+    "PostTemplate",
+    "PostingSchedule",
+    "ScheduledPost",
+    "User",
+]

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from instasched.models.base import Base, created_at_col, uuid_pk
+
+
+class MediaAsset(Base):
+    """An uploaded file in S3, with its metadata and Instagram compatibility report."""
+
+    __tablename__ = "instagram_media_assets"
+    __table_args__ = (
+        UniqueConstraint("s3_bucket", "s3_key", name="uq_media_assets_bucket_key"),
+        Index("idx_media_assets_user", "user_id"),
+        Index("idx_media_assets_account", "instagram_account_id"),
+        Index("idx_media_assets_media_type", "media_type"),
+        Index("idx_media_assets_created_at", text("created_at DESC")),
+        Index("idx_media_assets_user_created", "user_id", text("created_at DESC")),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    instagram_account_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("instagram_accounts.id", ondelete="SET NULL")
+    )
+    filename: Mapped[str] = mapped_column(String(255), nullable=False)
+    original_filename: Mapped[str] = mapped_column(String(255), nullable=False)
+    mime_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    # The spec says INTEGER; BIGINT keeps 2 GB+ videos representable.
+    file_size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    media_type: Mapped[str] = mapped_column(String(50), nullable=False)  # image | video
+    s3_bucket: Mapped[str] = mapped_column(String(255), nullable=False)
+    s3_key: Mapped[str] = mapped_column(String(500), nullable=False)
+    s3_url: Mapped[str] = mapped_column(Text, nullable=False)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    duration: Mapped[int | None] = mapped_column(Integer)  # seconds (rounded up), as the spec
+    thumbnail_url: Mapped[str | None] = mapped_column(Text)
+    used_in_posts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    tags: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
+    created_at: Mapped[datetime] = created_at_col()
+
+    # --- beyond the spec -----------------------------------------------------------------
+    # Keys of derived objects beside the original (Instagram-ready JPEG, preview, thumbnail).
+    publish_key: Mapped[str | None] = mapped_column(String(500))
+    preview_key: Mapped[str | None] = mapped_column(String(500))
+    thumbnail_key: Mapped[str | None] = mapped_column(String(500))
+    checksum_sha256: Mapped[str | None] = mapped_column(String(64))
+    # Full probe results: fps, codecs, rotation, audio sample rate, duration_ms, exif, ...
+    media_metadata: Mapped[dict[str, Any]] = mapped_column(
+        "media_metadata", server_default=text("'{}'::jsonb")
+    )
+    # {"feed": {"ok": bool, "reasons": [...]}, "carousel": ..., "reel": ..., "story": ...}
+    compatibility: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    # Sum of every stored object's size (original + derived), for storage usage.
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from instasched.models.base import Base, created_at_col, updated_at_col, uuid_pk
+
+
+class PostStatus:
+    SCHEDULED = "scheduled"
+    PUBLISHING = "publishing"
+    PUBLISHED = "published"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    ALL = (SCHEDULED, PUBLISHING, PUBLISHED, FAILED, CANCELLED)
+
+
+class ScheduledPost(Base):
+    __tablename__ = "instagram_scheduled_posts"
+    __table_args__ = (
+        Index("idx_scheduled_posts_account", "instagram_account_id"),
+        Index("idx_scheduled_posts_user", "user_id"),
+        Index("idx_scheduled_posts_status", "status"),
+        Index("idx_scheduled_posts_scheduled_for", "scheduled_for"),
+        Index("idx_scheduled_posts_published_at", text("published_at DESC")),
+        Index("idx_scheduled_posts_template", "template_id"),
+        # The list endpoint: one account's posts (optionally by status) in scheduled order.
+        Index(
+            "idx_scheduled_posts_account_status_time",
+            "instagram_account_id",
+            "status",
+            "scheduled_for",
+        ),
+        Index("idx_scheduled_posts_account_time", "instagram_account_id", "scheduled_for"),
+        # The reconciler: due/scheduled posts and stuck publishing posts.
+        Index(
+            "idx_scheduled_posts_active",
+            "status",
+            "scheduled_for",
+            postgresql_where=text("status IN ('scheduled', 'publishing')"),
+        ),
+        Index(
+            "uq_scheduled_posts_idempotency",
+            "user_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    instagram_account_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("instagram_accounts.id", ondelete="CASCADE"), nullable=False
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    # Scheduling
+    scheduled_for: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Content
+    caption: Mapped[str] = mapped_column(Text, nullable=False)
+    media_urls: Mapped[list[Any]] = mapped_column(
+        nullable=False, server_default=text("'[]'::jsonb")
+    )
+    media_type: Mapped[str] = mapped_column(String(50), nullable=False)
+    product_tags: Mapped[list[Any] | None] = mapped_column(server_default=text("'[]'::jsonb"))
+    location_id: Mapped[str | None] = mapped_column(String(255))
+    # Template
+    template_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("instagram_post_templates.id", ondelete="SET NULL")
+    )
+    template_variables: Mapped[dict[str, Any] | None] = mapped_column(
+        server_default=text("'{}'::jsonb")
+    )
+    # Status
+    status: Mapped[str] = mapped_column(
+        String(50), nullable=False, server_default=text("'scheduled'")
+    )
+    publish_attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_publish_error: Mapped[str | None] = mapped_column(Text)
+    # Instagram response
+    instagram_media_id: Mapped[str | None] = mapped_column(String(255))
+    instagram_media_url: Mapped[str | None] = mapped_column(Text)
+    permalink: Mapped[str | None] = mapped_column(Text)
+    # Analytics
+    initial_likes: Mapped[int | None] = mapped_column(Integer, server_default=text("0"))
+    initial_comments: Mapped[int | None] = mapped_column(Integer, server_default=text("0"))
+    initial_reach: Mapped[int | None] = mapped_column(Integer, server_default=text("0"))
+    # Metadata ("metadata" is reserved on declarative classes, hence the attribute name)
+    meta: Mapped[dict[str, Any] | None] = mapped_column(
+        "metadata", server_default=text("'{}'::jsonb")
+    )
+    created_at: Mapped[datetime] = created_at_col()
+    updated_at: Mapped[datetime] = updated_at_col()
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    # --- beyond the spec -----------------------------------------------------------------
+    media_ids: Mapped[list[Any]] = mapped_column(nullable=False, server_default=text("'[]'::jsonb"))
+    first_comment: Mapped[str | None] = mapped_column(Text)
+    first_comment_id: Mapped[str | None] = mapped_column(String(255))
+    user_tags: Mapped[list[Any]] = mapped_column(nullable=False, server_default=text("'[]'::jsonb"))
+    collaborators: Mapped[list[Any]] = mapped_column(
+        nullable=False, server_default=text("'[]'::jsonb")
+    )
+    alt_text: Mapped[str | None] = mapped_column(Text)
+    cover_url: Mapped[str | None] = mapped_column(Text)
+    thumb_offset_ms: Mapped[int | None] = mapped_column(Integer)
+    share_to_feed: Mapped[bool | None] = mapped_column(Boolean)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    # Publishing state: containers are stored before media_publish so that a retry or a recovery
+    # reads them instead of publishing blind.
+    container_id: Mapped[str | None] = mapped_column(String(255))
+    child_container_ids: Mapped[list[Any]] = mapped_column(
+        nullable=False, server_default=text("'[]'::jsonb")
+    )
+    container_created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    publishing_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error_code: Mapped[str | None] = mapped_column(String(64))
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

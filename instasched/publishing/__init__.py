@@ -1,0 +1,1 @@
+"""Publishing: the worker side of a post (claim, containers, publish, recover)."""

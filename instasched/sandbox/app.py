@@ -1,0 +1,228 @@
+"""The sandbox ASGI app: identity, tokens and OAuth here; media endpoints in `media.py`."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from instasched.config import Settings
+from instasched.sandbox.state import GraphFault, SandboxState
+
+router = APIRouter()
+
+
+def sandbox(request: Request) -> SandboxState:
+    state: SandboxState = request.app.state.sandbox
+    return state
+
+
+class CreateUser(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    username: str = Field(min_length=1, max_length=30, pattern=r"^[A-Za-z0-9._]+$")
+    timezone: str = "UTC"
+    followers: int = Field(1000, ge=0)
+
+
+@router.post("/_control/users", status_code=201, tags=["Sandbox control"])
+async def create_user(body: CreateUser, request: Request) -> dict[str, Any]:
+    """Create a sandbox Instagram account and a long-lived token for it."""
+    state = sandbox(request)
+    user = state.create_user(body.username, body.timezone, body.followers)
+    token = state.issue_token(user.ig_user_id, long_lived=True)
+    return {
+        "igUserId": user.ig_user_id,
+        "username": user.username,
+        "accessToken": token.token,
+        "expiresIn": int(token.expires_at - time.time()),
+    }
+
+
+@router.post("/_control/users/{ig_user_id}/revoke", tags=["Sandbox control"])
+async def revoke_tokens(ig_user_id: str, request: Request) -> dict[str, Any]:
+    """Invalidate every token of a user (the next Graph call answers error 190)."""
+    return {"revoked": sandbox(request).revoke_user_tokens(ig_user_id)}
+
+
+@router.post("/_control/tokens/short-lived", tags=["Sandbox control"])
+async def short_lived_token(request: Request, body: dict[str, str]) -> dict[str, Any]:
+    """A short-lived (1 h) token for an existing sandbox user, to test the exchange."""
+    state = sandbox(request)
+    ig_user_id = body.get("igUserId", "")
+    if ig_user_id not in state.users:
+        raise GraphFault("Unknown igUserId", code=100)
+    token = state.issue_token(ig_user_id, long_lived=False)
+    return {"accessToken": token.token, "expiresIn": int(token.expires_at - time.time())}
+
+
+def _me(request: Request, access_token: str | None, fields: str | None) -> dict[str, Any]:
+    user, _ = sandbox(request).user_for_token(access_token)
+    wanted = set((fields or "user_id,username").split(","))
+    body: dict[str, Any] = {"id": user.ig_user_id}
+    if "user_id" in wanted:
+        body["user_id"] = user.ig_user_id
+    if "username" in wanted:
+        body["username"] = user.username
+    if "followers_count" in wanted:
+        body["followers_count"] = user.followers
+    if "account_type" in wanted:
+        body["account_type"] = "BUSINESS"
+    return body
+
+
+@router.get("/me", tags=["Graph API"])
+async def me(
+    request: Request, access_token: str | None = None, fields: str | None = None
+) -> dict[str, Any]:
+    return _me(request, access_token, fields)
+
+
+@router.get("/{version}/me", tags=["Graph API"])
+async def me_versioned(
+    version: str, request: Request, access_token: str | None = None, fields: str | None = None
+) -> dict[str, Any]:
+    return _me(request, access_token, fields)
+
+
+@router.get("/access_token", tags=["Graph API"])
+async def exchange_token(
+    request: Request,
+    grant_type: str = "",
+    access_token: str | None = None,
+    client_secret: str | None = None,
+) -> dict[str, Any]:
+    """Short-lived → long-lived token (`grant_type=ig_exchange_token`)."""
+    if grant_type != "ig_exchange_token":
+        raise GraphFault("Unsupported grant_type", code=100)
+    if not client_secret:
+        raise GraphFault("Missing client_secret", code=101)
+    state = sandbox(request)
+    user, _record = state.user_for_token(access_token)
+    token = state.issue_token(user.ig_user_id, long_lived=True)
+    return {
+        "access_token": token.token,
+        "token_type": "bearer",
+        "expires_in": int(token.expires_at - time.time()),
+    }
+
+
+@router.get("/refresh_access_token", tags=["Graph API"])
+async def refresh_token(
+    request: Request, grant_type: str = "", access_token: str | None = None
+) -> dict[str, Any]:
+    """Refresh a long-lived token (it must be at least 24 h old and unexpired)."""
+    if grant_type != "ig_refresh_token":
+        raise GraphFault("Unsupported grant_type", code=100)
+    state = sandbox(request)
+    user, record = state.user_for_token(access_token)
+    if not record.long_lived:
+        raise GraphFault("Only long-lived tokens can be refreshed", code=100)
+    if time.time() - record.issued_at < 86400 and not state.extras.get("allow_young_refresh"):
+        raise GraphFault("The token is less than 24 hours old and cannot be refreshed", code=100)
+    token = state.issue_token(user.ig_user_id, long_lived=True)
+    return {
+        "access_token": token.token,
+        "token_type": "bearer",
+        "expires_in": int(token.expires_at - time.time()),
+    }
+
+
+@router.get("/oauth/authorize", tags=["Graph API"])
+async def authorize(
+    request: Request,
+    client_id: str = "",
+    redirect_uri: str = "",
+    state: str = "",
+    response_type: str = "code",
+    scope: str = "",
+    username: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._]{1,30}$")] = None,
+) -> RedirectResponse:
+    """Instagram's consent screen, approved at once: redirects back with a code.
+
+    `username` picks (or creates) the sandbox account that "logs in".
+    """
+    if not redirect_uri:
+        raise GraphFault("redirect_uri is required", code=100)
+    sb = sandbox(request)
+    name = username or f"sandbox_{secrets.token_hex(3)}"
+    user = next((u for u in sb.users.values() if u.username == name), None) or sb.create_user(name)
+    code = secrets.token_urlsafe(24)
+    sb.codes[code] = (user.ig_user_id, time.time() + 600)
+    separator = "&" if "?" in redirect_uri else "?"
+    return RedirectResponse(
+        redirect_uri + separator + urlencode({"code": code, "state": state}), status_code=302
+    )
+
+
+@router.post("/oauth/access_token", tags=["Graph API"])
+async def oauth_access_token(
+    request: Request,
+    code: Annotated[str, Form()] = "",
+    client_id: Annotated[str, Form()] = "",
+    client_secret: Annotated[str, Form()] = "",
+    grant_type: Annotated[str, Form()] = "",
+    redirect_uri: Annotated[str, Form()] = "",
+) -> dict[str, Any]:
+    """OAuth code → short-lived token (single use, 10 minutes)."""
+    sb = sandbox(request)
+    if grant_type != "authorization_code":
+        raise GraphFault("Unsupported grant_type", code=100)
+    entry = sb.codes.pop(code, None)
+    if entry is None or entry[1] < time.time():
+        raise GraphFault(
+            "This authorization code has been used or expired", code=100, subcode=36007
+        )
+    token = sb.issue_token(entry[0], long_lived=False)
+    return {
+        "data": [{"access_token": token.token, "user_id": entry[0], "permissions": scope_list()}]
+    }
+
+
+def scope_list() -> str:
+    return "instagram_business_basic,instagram_business_content_publish"
+
+
+def create_sandbox_app(settings: Settings | None = None) -> FastAPI:
+    state = SandboxState()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Runs when served alone (`instasched sandbox`); mounted, the main app's lifespan does it.
+        await state.startup()
+        try:
+            yield
+        finally:
+            await state.shutdown()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="instasched Instagram sandbox",
+        description="A fake Instagram Graph API that enforces Meta's rules.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.sandbox = state
+    app.state.settings = settings
+
+    @app.exception_handler(GraphFault)
+    async def _fault(_: Request, exc: GraphFault) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    app.include_router(router)
+    _include_media(app)
+    return app
+
+
+def _include_media(app: FastAPI) -> None:
+    try:
+        from instasched.sandbox.media import install
+    except ImportError:  # the media endpoints come with the publishing work
+        return
+    install(app)

@@ -1,0 +1,129 @@
+"""Passwords (argon2), access tokens (JWT HS256) and encryption of Instagram tokens at rest."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from instasched.exceptions import Unauthorized
+
+JWT_ALGORITHM = "HS256"
+_hasher = PasswordHasher()
+# A fixed hash to verify against when the email is unknown, so timing does not reveal accounts.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-" + secrets.token_hex(8))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def create_access_token(
+    user_id: uuid.UUID, *, secret: str, expires_seconds: int, now: datetime | None = None
+) -> str:
+    issued = now or datetime.now(UTC)
+    payload = {
+        "sub": str(user_id),
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + timedelta(seconds=expires_seconds)).timestamp()),
+        "typ": "access",
+    }
+    return jwt.encode(payload, secret, algorithm=JWT_ALGORITHM)
+
+
+def decode_access_token(token: str, *, secret: str) -> uuid.UUID:
+    """Return the user id; any problem (expired, forged, `alg: none`, ...) is a 401."""
+    try:
+        payload = jwt.decode(
+            token,
+            secret,
+            algorithms=[JWT_ALGORITHM],
+            options={"require": ["exp", "sub", "iat"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("Your session has expired; log in again") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("Invalid access token") from exc
+    if payload.get("typ") != "access":
+        raise Unauthorized("Invalid access token")
+    try:
+        return uuid.UUID(str(payload["sub"]))
+    except ValueError as exc:
+        raise Unauthorized("Invalid access token") from exc
+
+
+class TokenCipher:
+    """Encrypts Instagram access tokens (Fernet: AES-128-CBC + HMAC-SHA256).
+
+    `TOKEN_ENCRYPTION_KEY` may hold several comma-separated keys: the first encrypts, all decrypt
+    (key rotation). A key is a Fernet key (32 url-safe base64 bytes) or any passphrase, which is
+    stretched with SHA-256.
+    """
+
+    def __init__(self, keys: str) -> None:
+        parts = [k.strip() for k in keys.split(",") if k.strip()]
+        if not parts:
+            raise ValueError("TOKEN_ENCRYPTION_KEY is empty")
+        self._fernet = MultiFernet([Fernet(_fernet_key(k)) for k in parts])
+
+    def encrypt(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def decrypt(self, ciphertext: str) -> str:
+        try:
+            return self._fernet.decrypt(ciphertext.encode()).decode()
+        except InvalidToken as exc:
+            raise ValueError("stored token cannot be decrypted with TOKEN_ENCRYPTION_KEY") from exc
+
+
+def _fernet_key(key: str) -> bytes:
+    try:
+        raw = base64.urlsafe_b64decode(key.encode())
+        if len(raw) == 32:
+            return key.encode()
+    except (ValueError, TypeError):
+        pass
+    return base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest())
+
+
+def load_or_create_local_secrets(data_dir: Path) -> dict[str, str]:
+    """Secrets for the embedded default, generated once and kept in the data dir (0600)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "secrets.json"
+    values: dict[str, Any] = {}
+    if path.exists():
+        try:
+            values = json.loads(path.read_text())
+        except ValueError:
+            values = {}
+    changed = False
+    if not isinstance(values.get("JWT_SECRET"), str):
+        values["JWT_SECRET"] = secrets.token_urlsafe(48)
+        changed = True
+    if not isinstance(values.get("TOKEN_ENCRYPTION_KEY"), str):
+        values["TOKEN_ENCRYPTION_KEY"] = Fernet.generate_key().decode()
+        changed = True
+    if changed:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(values))
+        os.chmod(tmp, 0o600)
+        tmp.replace(path)
+    return {k: str(v) for k, v in values.items()}

@@ -1,0 +1,95 @@
+"""Process-wide clients, created once in the app's lifespan (or the worker's start)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from instasched.config import Settings
+from instasched.db import create_engine, create_session_factory
+from instasched.integrations.instagram import GraphClient
+from instasched.integrations.storage import Storage
+from instasched.security import TokenCipher
+from instasched.worker.queue import PublishQueue
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    redis: aioredis.Redis
+    queue: PublishQueue
+    storage: Storage
+    graph: GraphClient
+    cipher: TokenCipher
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    async def create(cls, settings: Settings) -> AppState:
+        engine = create_engine(
+            settings.require_database_url(), pool_size=settings.database_pool_size
+        )
+        redis_url = settings.require_redis_url()
+        storage = Storage(
+            endpoint=settings.s3_endpoint,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+            bucket=settings.s3_bucket,
+            region=settings.s3_region,
+            public_endpoint=settings.s3_public_endpoint,
+        )
+        await storage.start()
+        if not settings.token_encryption_key:
+            raise RuntimeError("TOKEN_ENCRYPTION_KEY is not set")
+        return cls(
+            settings=settings,
+            engine=engine,
+            session_factory=create_session_factory(engine),
+            redis=aioredis.from_url(redis_url, decode_responses=True),
+            queue=PublishQueue(
+                redis_url,
+                prefix=settings.queue_prefix,
+                attempts=settings.publish_max_attempts,
+                backoff_ms=int(settings.publish_retry_base_seconds * 1000),
+            ),
+            storage=storage,
+            graph=graph_client_for(settings),
+            cipher=TokenCipher(settings.token_encryption_key),
+        )
+
+    async def close(self) -> None:
+        await self.graph.close()
+        await self.queue.close()
+        await self.storage.close()
+        await self.redis.aclose()
+        await self.engine.dispose()
+
+
+def graph_client_for(settings: Settings) -> GraphClient:
+    if settings.sandbox_enabled:
+        base = sandbox_base_url(settings)
+        return GraphClient(
+            base_url=base,
+            version=settings.instagram_api_version,
+            app_id="sandbox-app",
+            app_secret="sandbox-secret",
+            token_url=f"{base}/oauth/access_token",
+            timeout=settings.graph_timeout_seconds,
+        )
+    return GraphClient(
+        base_url=settings.instagram_graph_url,
+        version=settings.instagram_api_version,
+        app_id=settings.instagram_app_id,
+        app_secret=settings.instagram_app_secret,
+        token_url=settings.instagram_token_url,
+        timeout=settings.graph_timeout_seconds,
+    )
+
+
+def sandbox_base_url(settings: Settings) -> str:
+    """Where the sandbox answers: SANDBOX_URL if set, else /sandbox on this service."""
+    return (settings.sandbox_url or f"{settings.base_url}/sandbox").rstrip("/")

@@ -1,0 +1,1 @@
+"""The publish queue (bullmq on Redis), the worker process and the reconciler."""

@@ -1,0 +1,115 @@
+"""One delayed bullmq job per post; job id derived from the post id.
+
+Redis is a fast dispatcher, not the source of truth: PostgreSQL is. Every change is made after the
+database commit (see `instasched.db.after_commit`); a lost or failed enqueue is repaired by the
+reconciler. Facts that shaped this (design.md): adding an existing job id is silently ignored, so
+rescheduling is remove + add; `remove()` fails while a worker holds the job.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from bullmq import Job, Queue
+
+QUEUE_NAME = "instagram-publishing"
+JOB_NAME = "publishing.publish_post"
+
+
+def job_id_for(post_id: uuid.UUID | str) -> str:
+    return f"publish_{post_id}"
+
+
+def post_id_from_job(job_id: str) -> uuid.UUID:
+    return uuid.UUID(job_id.removeprefix("publish_"))
+
+
+def delay_ms(due_at: datetime, now: datetime | None = None) -> int:
+    now = now or datetime.now(UTC)
+    return max(0, int((due_at - now).total_seconds() * 1000))
+
+
+class PublishQueue:
+    def __init__(
+        self,
+        redis_url: str,
+        *,
+        prefix: str = "bull",
+        attempts: int = 3,
+        backoff_ms: int = 60_000,
+    ) -> None:
+        self.redis_url = redis_url
+        self.prefix = prefix
+        self.queue = Queue(QUEUE_NAME, {"connection": redis_url, "prefix": prefix})
+        self.job_opts: dict[str, Any] = {
+            # A safety net for unexpected crashes inside the processor; domain retries
+            # (with their own counting in PostgreSQL) move the job to delayed themselves.
+            "attempts": attempts,
+            "backoff": {"type": "exponential", "delay": backoff_ms},
+            "removeOnComplete": True,
+            "removeOnFail": {"count": 10_000},
+        }
+
+    async def close(self) -> None:
+        await self.queue.close()
+
+    def _job(self, post_id: uuid.UUID | str, due_at: datetime) -> dict[str, Any]:
+        return {
+            "name": JOB_NAME,
+            "data": {"postId": str(post_id), "dueAt": due_at.isoformat()},
+            "opts": {
+                **self.job_opts,
+                "jobId": job_id_for(post_id),
+                "delay": delay_ms(due_at),
+                "timestamp": int(time.time() * 1000),
+            },
+        }
+
+    async def schedule(self, post_id: uuid.UUID | str, due_at: datetime) -> None:
+        """Make the post's job due at `due_at` (replacing any waiting or delayed one)."""
+        await self.queue.remove(job_id_for(post_id))
+        spec = self._job(post_id, due_at)
+        await self.queue.add(spec["name"], spec["data"], spec["opts"])
+
+    async def schedule_many(self, items: Iterable[tuple[uuid.UUID | str, datetime]]) -> int:
+        """Add jobs in bulk (ids already present are left as they are)."""
+        jobs = [self._job(post_id, due_at) for post_id, due_at in items]
+        for start in range(0, len(jobs), 1000):
+            await self.queue.addBulk(jobs[start : start + 1000])
+        return len(jobs)
+
+    async def remove(self, post_id: uuid.UUID | str) -> bool:
+        """Remove the post's job; False when there is none or a worker holds it."""
+        removed = await self.queue.remove(job_id_for(post_id))
+        return bool(removed)
+
+    async def get_job(self, post_id: uuid.UUID | str) -> Job | None:
+        job: Job | None = await self.queue.getJob(job_id_for(post_id))
+        return job
+
+    async def job_state(self, post_id: uuid.UUID | str) -> str:
+        """bullmq's state name ("delayed", "waiting", "active", ...) or "unknown"."""
+        state: str = await self.queue.getJobState(job_id_for(post_id))
+        return state
+
+    async def existing_job_ids(self, post_ids: list[uuid.UUID]) -> set[str]:
+        """Which of these posts have a job (any state) in Redis: one round trip."""
+        if not post_ids:
+            return set()
+        client = self.queue.client
+        pipe = client.pipeline(transaction=False)
+        ids = [job_id_for(p) for p in post_ids]
+        for job_id in ids:
+            pipe.exists(f"{self.prefix}:{QUEUE_NAME}:{job_id}")
+        results = await pipe.execute()
+        return {job_id for job_id, present in zip(ids, results, strict=True) if present}
+
+    async def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = await self.queue.getJobCounts(
+            "delayed", "waiting", "active", "failed", "completed", "prioritized"
+        )
+        return {k: int(v) for k, v in counts.items()}

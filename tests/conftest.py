@@ -1,0 +1,215 @@
+"""Test fixtures: real PostgreSQL, Redis and S3 (embedded unless the URLs are set), a live server.
+
+Isolation: each run gets its own database (`instasched_test_<hex>`, migrated with Alembic and
+dropped at the end), its own queue prefix in Redis and its own S3 bucket, so several runs can
+share servers. Tests isolate from each other by creating their own users (unique emails).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from cryptography.fernet import Fernet
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from instasched.config import Settings, normalise_database_url
+from instasched.embedded import EmbeddedServers
+from instasched.embedded._proc import free_port
+from tests.factories import Api
+
+RUN_ID = secrets.token_hex(4)
+
+
+def _with_database(url: str, name: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """URLs of real servers: from the environment, else embedded ones started for this run."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k in ("DATABASE_URL", "REDIS_URL", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY")
+    }
+    root = Path(tmp_path_factory.mktemp("servers"))
+    embedded = EmbeddedServers(root, database="postgres")
+    env.update(
+        embedded.start(
+            need_postgres="DATABASE_URL" not in env,
+            need_redis="REDIS_URL" not in env,
+            need_s3="S3_ENDPOINT" not in env,
+        )
+    )
+    try:
+        yield env
+    finally:
+        embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(servers: dict[str, str]) -> Iterator[str]:
+    """A fresh database for this run, migrated to head with Alembic; dropped afterwards."""
+    import asyncpg
+
+    admin_url = servers["DATABASE_URL"]
+    name = f"instasched_test_{RUN_ID}"
+    plain = admin_url.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def _admin(sql: str) -> None:
+        conn = await asyncpg.connect(plain)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    url = _with_database(admin_url, name)
+    from instasched.migrate import upgrade
+
+    upgrade(url)
+    try:
+        yield normalise_database_url(url)
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def app_settings(servers: dict[str, str], database_url: str) -> Settings:
+    port = free_port()
+    return Settings(
+        environment="test",
+        host="127.0.0.1",
+        port=port,
+        database_url=database_url,
+        database_pool_size=5,
+        redis_url=servers["REDIS_URL"],
+        queue_prefix=f"test{RUN_ID}",
+        s3_endpoint=servers["S3_ENDPOINT"],
+        s3_access_key=servers.get("S3_ACCESS_KEY"),
+        s3_secret_key=servers.get("S3_SECRET_KEY"),
+        s3_bucket=f"test-{RUN_ID}",
+        jwt_secret="test-secret-" + RUN_ID + "-" + "x" * 32,
+        token_encryption_key=Fernet.generate_key().decode(),
+        instagram_sandbox="true",
+        instagram_app_id=None,
+        instagram_app_secret=None,
+        schedule_min_lead_seconds=300,
+        publish_retry_base_seconds=0.2,
+        sandbox_video_processing_seconds=0.3,
+        reconcile_interval_seconds=1.0,
+        log_format="console",
+        login_max_failures=10,
+    )
+
+
+class LiveServer:
+    """The real app (API + mounted sandbox) served by uvicorn in a thread, over real HTTP."""
+
+    def __init__(self, settings: Settings) -> None:
+        from instasched.app import create_app
+
+        self.settings = settings
+        self.app = create_app(settings)
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=settings.port,
+            log_level="warning",
+            lifespan="on",
+            loop="asyncio",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="live-server", daemon=True)
+        self.url = f"http://127.0.0.1:{settings.port}"
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the live server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+
+    @property
+    def state(self) -> Any:
+        return self.app.state.instasched
+
+
+@pytest.fixture(scope="session")
+def live_server(app_settings: Settings) -> Iterator[LiveServer]:
+    server = LiveServer(app_settings)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        _drop_bucket(app_settings)
+
+
+def _drop_bucket(settings: Settings) -> None:
+    from instasched.integrations.storage import Storage
+
+    async def _drop() -> None:
+        storage = Storage(
+            endpoint=settings.s3_endpoint,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+            bucket=settings.s3_bucket,
+        )
+        await storage.start()
+        try:
+            keys = [o.key for o in await storage.list_keys()]
+            await storage.delete(*keys)
+            await storage.client.delete_bucket(Bucket=settings.s3_bucket)
+        except Exception:
+            pass
+        finally:
+            await storage.close()
+
+    asyncio.run(_drop())
+
+
+@pytest.fixture(scope="session")
+async def http(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def api(http: httpx.AsyncClient) -> Api:
+    """Helpers that drive the public API (register users, connect sandbox accounts, ...)."""
+    return Api(http)
+
+
+@pytest.fixture(scope="session")
+async def db_engine(database_url: str) -> AsyncIterator[Any]:
+    engine = create_async_engine(database_url, poolclass=NullPool)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def db(db_engine: Any) -> AsyncIterator[AsyncSession]:
+    """A session on the test database, for inspecting rows the API wrote."""
+    factory = async_sessionmaker(db_engine, expire_on_commit=False)
+    async with factory() as session:
+        yield session
