@@ -216,13 +216,19 @@ def create_sandbox_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(exc.body(), status_code=exc.status)
 
     app.include_router(router)
-    _include_media(app)
+    _include_optional(app)
     return app
 
 
-def _include_media(app: FastAPI) -> None:
-    try:
-        from instasched.sandbox.media import install
-    except ImportError:  # the media endpoints come with the publishing work
-        return
-    install(app)
+def _include_optional(app: FastAPI) -> None:
+    """Each optional module has `install(app)`: media publishing, insights."""
+    import importlib
+
+    for name in ("media", "insights"):
+        try:
+            module = importlib.import_module(f"instasched.sandbox.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"instasched.sandbox.{name}":
+                raise
+            continue
+        module.install(app)
