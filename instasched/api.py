@@ -8,6 +8,7 @@ from instasched.accounts.endpoints import oauth_router
 from instasched.accounts.endpoints import router as accounts_router
 from instasched.auth.endpoints import router as auth_router
 from instasched.media.endpoints import router as media_router
+from instasched.ops.endpoints import router as ops_router
 from instasched.optimal_times.endpoints import router as optimal_times_router
 from instasched.posts.endpoints import router as posts_router
 from instasched.schedules.endpoints import router as schedules_router
@@ -22,4 +23,5 @@ api_router.include_router(media_router)
 api_router.include_router(templates_router)
 api_router.include_router(schedules_router)
 api_router.include_router(optimal_times_router)
+api_router.include_router(ops_router)
 api_router.include_router(posts_router)

@@ -20,6 +20,8 @@ from instasched.api import api_router
 from instasched.config import Settings, get_settings
 from instasched.db import is_connection_error
 from instasched.exceptions import InstaschedError
+from instasched.observability.middleware import RequestMetricsMiddleware
+from instasched.ops.endpoints import metrics_router
 from instasched.state import AppState
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
     )
     install_error_handlers(app)
+    app.add_middleware(RequestMetricsMiddleware)
+    app.include_router(metrics_router)
     app.include_router(api_router, prefix="/api")
     _ops_routes(app)
     if settings.sandbox_enabled and not settings.sandbox_url:

@@ -12,6 +12,8 @@ from instasched.config import Settings
 from instasched.db import create_engine, create_session_factory
 from instasched.integrations.instagram import GraphClient
 from instasched.integrations.storage import Storage
+from instasched.observability.alerts import AlertSender
+from instasched.observability.events import Events
 from instasched.security import TokenCipher
 from instasched.worker.queue import PublishQueue
 
@@ -26,6 +28,7 @@ class AppState:
     storage: Storage
     graph: GraphClient
     cipher: TokenCipher
+    events: Events = field(default_factory=Events)
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -45,8 +48,11 @@ class AppState:
         await storage.start()
         if not settings.token_encryption_key:
             raise RuntimeError("TOKEN_ENCRYPTION_KEY is not set")
+        alerts = AlertSender(settings.alert_webhook_url)
+        alerts.start()
         return cls(
             settings=settings,
+            events=Events(alerts, failed_threshold=settings.alert_failed_jobs_threshold),
             engine=engine,
             session_factory=create_session_factory(engine),
             redis=aioredis.from_url(redis_url, decode_responses=True),
@@ -62,6 +68,7 @@ class AppState:
         )
 
     async def close(self) -> None:
+        await self.events.alerts.stop()
         await self.graph.close()
         await self.queue.close()
         await self.storage.close()

@@ -114,6 +114,7 @@ def app_settings(servers: dict[str, str], database_url: str) -> Settings:
         reconcile_interval_seconds=1.0,
         log_format="console",
         login_max_failures=10,
+        admin_emails="ops-admin@example.com",
     )
 
 

@@ -1,0 +1,1 @@
+"""Metrics (Prometheus), request logs, secret redaction and alerts."""

@@ -1,0 +1,136 @@
+"""What happened while publishing, in one place: metrics, log lines and alerts.
+
+The worker calls these; each is cheap and never blocks (alerts are queued).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from instasched.observability.alerts import AlertSender
+from instasched.observability.metrics import (
+    GRAPH_ERRORS,
+    PUBLISH_LATENESS,
+    PUBLISH_OUTCOMES,
+    PUBLISH_RETRIES,
+    RECOVERIES,
+    TOKEN_REFRESHES,
+)
+
+log = logging.getLogger("instasched.publishing")
+
+
+class Events:
+    def __init__(self, alerts: AlertSender | None = None, *, failed_threshold: int = 10) -> None:
+        self.alerts = alerts or AlertSender(None)
+        self.failed_threshold = failed_threshold
+        self._above_threshold = False
+
+    def publish_started(self, *, post_id: Any, lateness_seconds: float) -> None:
+        PUBLISH_LATENESS.observe(max(0.0, lateness_seconds))
+
+    def published(
+        self, *, post_id: Any, account_id: Any, media_type: str, attempt: int, media_id: str
+    ) -> None:
+        PUBLISH_OUTCOMES.labels(media_type=media_type, result="published").inc()
+        log.info(
+            "post published",
+            extra={
+                "post_id": str(post_id),
+                "account_id": str(account_id),
+                "attempt": attempt,
+                "media_id": media_id,
+                "media_type": media_type,
+            },
+        )
+
+    def retry(
+        self,
+        *,
+        post_id: Any,
+        account_id: Any,
+        media_type: str,
+        attempt: int,
+        code: str,
+        message: str,
+        delay_seconds: float,
+    ) -> None:
+        PUBLISH_OUTCOMES.labels(media_type=media_type, result="retry").inc()
+        PUBLISH_RETRIES.inc()
+        log.warning(
+            "publish attempt failed; retrying",
+            extra={
+                "post_id": str(post_id),
+                "account_id": str(account_id),
+                "attempt": attempt,
+                "error_code": code,
+                "error": message,
+                "retry_in_s": round(delay_seconds, 3),
+            },
+        )
+
+    def rescheduled(
+        self, *, post_id: Any, account_id: Any, media_type: str, code: str, until: str
+    ) -> None:
+        PUBLISH_OUTCOMES.labels(media_type=media_type, result="rescheduled").inc()
+        log.warning(
+            "publishing quota reached; post rescheduled",
+            extra={
+                "post_id": str(post_id),
+                "account_id": str(account_id),
+                "error_code": code,
+                "until": until,
+            },
+        )
+
+    def failed(
+        self,
+        *,
+        post_id: Any,
+        account_id: Any,
+        media_type: str,
+        attempt: int,
+        code: str,
+        message: str,
+    ) -> None:
+        PUBLISH_OUTCOMES.labels(media_type=media_type, result="failed").inc()
+        log.error(
+            "post failed",
+            extra={
+                "post_id": str(post_id),
+                "account_id": str(account_id),
+                "attempt": attempt,
+                "error_code": code,
+                "error": message,
+            },
+        )
+        self.alerts.send(
+            "post.failed",
+            postId=str(post_id),
+            accountId=str(account_id),
+            attempt=attempt,
+            errorCode=code,
+            message=message,
+        )
+
+    def graph_error(self, code: str) -> None:
+        GRAPH_ERRORS.labels(code=code).inc()
+
+    def needs_reauth(self, *, account_id: Any, username: str | None = None) -> None:
+        log.warning("account needs re-authentication", extra={"account_id": str(account_id)})
+        self.alerts.send("account.needs_reauth", accountId=str(account_id), username=username)
+
+    def recovered(self, *, post_id: Any, kind: str) -> None:
+        RECOVERIES.labels(kind=kind).inc()
+        log.info("post recovered", extra={"post_id": str(post_id), "kind": kind})
+
+    def token_refresh(self, result: str) -> None:
+        TOKEN_REFRESHES.labels(result=result).inc()
+
+    def queue_failed_count(self, count: int) -> None:
+        """Edge-triggered: alert once when the failed count crosses the threshold."""
+        above = count >= self.failed_threshold
+        if above and not self._above_threshold:
+            self.alerts.send("queue.failed_jobs", failedJobs=count, threshold=self.failed_threshold)
+        self._above_threshold = above

@@ -1,0 +1,80 @@
+"""Prometheus metrics. One registry per process: the API serves it at /metrics; the worker on
+WORKER_METRICS_PORT (its own HTTP server). In tests API and worker share a process and a registry.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+HTTP_LATENCY = Histogram(
+    "instasched_http_request_duration_seconds",
+    "HTTP request latency by route template, method and status",
+    ["route", "method", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+QUEUE_JOBS = Gauge(
+    "instasched_queue_jobs",
+    "Jobs in the publish queue by state (read from Redis at scrape time)",
+    ["state"],
+    registry=REGISTRY,
+)
+POSTS_BY_STATUS = Gauge(
+    "instasched_posts",
+    "Posts by status (read from PostgreSQL at scrape time)",
+    ["status"],
+    registry=REGISTRY,
+)
+PUBLISH_OUTCOMES = Counter(
+    "instasched_publish_outcomes_total",
+    "Publish attempts by media type and result (published, failed, retry, rescheduled)",
+    ["media_type", "result"],
+    registry=REGISTRY,
+)
+PUBLISH_LATENESS = Histogram(
+    "instasched_publish_lateness_seconds",
+    "Seconds between a post's scheduled_for and the start of its publication",
+    buckets=(0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 300, 900),
+    registry=REGISTRY,
+)
+PUBLISH_RETRIES = Counter(
+    "instasched_publish_retries_total", "Publish retries scheduled", registry=REGISTRY
+)
+RECOVERIES = Counter(
+    "instasched_publish_recoveries_total",
+    "Posts recovered by the reconciler, by kind (missing_job, expired_lease)",
+    ["kind"],
+    registry=REGISTRY,
+)
+GRAPH_ERRORS = Counter(
+    "instasched_graph_api_errors_total",
+    "Graph API errors by code (code or code/subcode; 'transport' for timeouts)",
+    ["code"],
+    registry=REGISTRY,
+)
+TOKEN_REFRESHES = Counter(
+    "instasched_token_refreshes_total",
+    "Long-lived token refreshes by result (refreshed, needs_reauth, error)",
+    ["result"],
+    registry=REGISTRY,
+)
+STORAGE_BYTES = Gauge(
+    "instasched_storage_bytes",
+    "Bytes stored in S3 (originals and derived files), total and per user (top 100)",
+    ["user_id"],
+    registry=REGISTRY,
+)
+STORAGE_OBJECTS = Gauge(
+    "instasched_storage_assets",
+    "Media assets stored, total and per user (top 100)",
+    ["user_id"],
+    registry=REGISTRY,
+)
+ALERTS_SENT = Counter(
+    "instasched_alerts_total",
+    "Alert webhook deliveries by event and result (sent, failed)",
+    ["event", "result"],
+    registry=REGISTRY,
+)

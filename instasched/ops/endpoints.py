@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from instasched.auth.deps import CurrentUser
+from instasched.exceptions import NotFound
+from instasched.kit.deps import SessionDep, StateDep
+from instasched.observability.metrics import QUEUE_JOBS, REGISTRY
+from instasched.ops import service
+from instasched.state import AppState
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/instagram/scheduling", tags=["Operations"])
+metrics_router = APIRouter(tags=["Operations"])
+
+
+@router.get("/queue/stats")
+async def queue_stats(
+    user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+    scope: Literal["user", "global"] = Query(
+        "user", description="`global`: every user's posts and the Redis queue (admins only)"
+    ),
+) -> dict[str, Any]:
+    """Your posts by status and the next due ones; admins (ADMIN_EMAILS) may ask for `global`."""
+    if scope == "global":
+        if user.email.lower() not in state.settings.admin_email_set:
+            raise NotFound("Not found")
+        return {
+            "scope": "global",
+            "counts": await service.counts_by_status(session, user_id=None),
+            "nextDue": await service.next_due(session, user_id=None),
+            "queue": await state.queue.counts(),
+        }
+    return {
+        "scope": "user",
+        "counts": await service.counts_by_status(session, user_id=user.id),
+        "nextDue": await service.next_due(session, user_id=user.id),
+    }
+
+
+@metrics_router.get("/metrics", include_in_schema=True, response_class=Response)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics of the API process (queue, posts and storage gauges read at scrape)."""
+    state: AppState = request.app.state.instasched
+    try:
+        for name, value in (await state.queue.counts()).items():
+            QUEUE_JOBS.labels(state=name).set(value)
+    except Exception as exc:  # Redis down: the gauges keep their last values
+        log.warning("metrics: queue counts unavailable: %s", type(exc).__name__)
+    try:
+        async with state.session_factory() as session:
+            await service.refresh_db_gauges(session)
+    except Exception as exc:  # database down: /ready reports it
+        log.warning("metrics: database gauges unavailable: %s", type(exc).__name__)
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
