@@ -32,6 +32,8 @@ def _configure_logging(settings: Settings) -> None:
 def _local_secrets(settings: Settings) -> None:
     """Outside production, generate JWT_SECRET / TOKEN_ENCRYPTION_KEY once into the data dir."""
     if settings.jwt_secret and settings.token_encryption_key:
+        if settings.environment == "production" and len(settings.jwt_secret) < 32:
+            sys.exit("JWT_SECRET must be at least 32 characters in production")
         return
     if settings.environment == "production":
         sys.exit("JWT_SECRET and TOKEN_ENCRYPTION_KEY must be set in production")
@@ -58,6 +60,12 @@ def cmd_api(args: argparse.Namespace) -> int:
     _local_secrets(get_settings())
     settings = get_settings()
     _configure_logging(settings)
+    if settings.api_workers > 1 and settings.sandbox_enabled and not settings.sandbox_url:
+        log.warning(
+            "API_WORKERS=%d with the mounted sandbox: each worker has its own sandbox state; "
+            "serve it alone (`instasched sandbox`, SANDBOX_URL) or use API_WORKERS=1",
+            settings.api_workers,
+        )
     uvicorn.run(
         "instasched.app:create_app",
         factory=True,
@@ -104,8 +112,27 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _wait_port_free(host: str, port: int, timeout: float = 20.0) -> None:
+    """An API left by a run that was killed gets SIGTERM and needs a moment to let go."""
+    import socket
+
+    deadline = time.monotonic() + timeout
+    bind_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((bind_host, port))
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    sys.exit(f"port {port} is in use: set PORT to a free port")
+        time.sleep(0.2)
+
+
 def cmd_run(_: argparse.Namespace) -> int:
     from instasched.embedded import EmbeddedServers
+    from instasched.embedded._proc import die_with_parent
 
     settings = get_settings()
     _configure_logging(settings)
@@ -142,10 +169,19 @@ def cmd_run(_: argparse.Namespace) -> int:
 
         upgrade(settings.require_database_url())
         log.info("migrations applied")
+        _wait_port_free(settings.host, settings.port)
         exe = [sys.executable, "-m", "instasched"]
-        children.append(subprocess.Popen([*exe, "api"], env=os.environ.copy()))
+        # PDEATHSIG: after a kill -9 of this process its children stop too (they would keep the
+        # port and make the next `instasched run` fail).
+        children.append(
+            subprocess.Popen([*exe, "api"], env=os.environ.copy(), preexec_fn=die_with_parent)
+        )
         if settings.run_worker:
-            children.append(subprocess.Popen([*exe, "worker"], env=os.environ.copy()))
+            children.append(
+                subprocess.Popen(
+                    [*exe, "worker"], env=os.environ.copy(), preexec_fn=die_with_parent
+                )
+            )
         log.info(
             "instasched is up: %s (API docs at /docs%s)",
             settings.base_url,

@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     schedule_min_lead_seconds: int = Field(300, ge=0, validation_alias="SCHEDULE_MIN_LEAD_SECONDS")
     schedule_max_lead_days: int = Field(183, ge=1, validation_alias="SCHEDULE_MAX_LEAD_DAYS")
     max_hashtags: int = Field(30, ge=0, validation_alias="MAX_HASHTAGS")
+    # How long POST .../publish-now waits for the worker's outcome before answering.
+    publish_now_wait_seconds: float = Field(
+        15.0, ge=0, le=120, validation_alias="PUBLISH_NOW_WAIT_SECONDS"
+    )
 
     # --- publishing ----------------------------------------------------------------------
     publish_max_attempts: int = Field(3, ge=1, validation_alias="PUBLISH_MAX_ATTEMPTS")

@@ -189,6 +189,68 @@ def _drop_bucket(settings: Settings) -> None:
     asyncio.run(_drop())
 
 
+class BackgroundWorker:
+    """`run_worker(settings)` (bullmq worker + reconciler) in a thread with its own event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.loop = asyncio.new_event_loop()
+        self.bullmq: Any = None
+        self._stop: asyncio.Event | None = None
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+        self.thread = threading.Thread(target=self._main, name="publish-worker", daemon=True)
+
+    def _main(self) -> None:
+        from instasched.worker.runner import run_worker
+
+        asyncio.set_event_loop(self.loop)
+        self._stop = asyncio.Event()
+
+        def started(worker: Any) -> None:
+            self.bullmq = worker
+            self._started.set()
+
+        try:
+            self.loop.run_until_complete(
+                run_worker(self.settings, stop=self._stop, on_started=started)
+            )
+        except BaseException as exc:  # surfaced by start()
+            self._error = exc
+            self._started.set()
+
+    def start(self) -> None:
+        self.thread.start()
+        if not self._started.wait(60) or self._error is not None:
+            raise RuntimeError(f"the worker did not start: {self._error!r}")
+
+    def call(self, coro: Any, timeout: float = 30) -> Any:
+        """Run a coroutine on the worker's loop (e.g. `worker.bullmq.pause()`)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def pause(self) -> None:
+        self.call(self.bullmq.pause(True))
+
+    def resume(self) -> None:
+        self.loop.call_soon_threadsafe(self.bullmq.resume)
+
+    def stop(self) -> None:
+        if self._stop is not None and self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self._stop.set)
+        self.thread.join(60)
+
+
+@pytest.fixture(scope="session")
+def worker(live_server: LiveServer, app_settings: Settings) -> Iterator[BackgroundWorker]:
+    """The publishing worker, running against the live server's sandbox for the whole session."""
+    background = BackgroundWorker(app_settings)
+    background.start()
+    try:
+        yield background
+    finally:
+        background.stop()
+
+
 @pytest.fixture(scope="session")
 async def http(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=live_server.url, timeout=60) as client:

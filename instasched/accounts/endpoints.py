@@ -1,20 +1,31 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import RedirectResponse
 
-from instasched.accounts import repository, service
-from instasched.accounts.schemas import AccountCreate, AccountOut, AccountUpdate
-from instasched.auth.deps import CurrentUser
+from instasched.accounts import oauth, repository, service
+from instasched.accounts.schemas import AccountCreate, AccountOut, AccountUpdate, AuthorizeUrlOut
+from instasched.auth.deps import CurrentUser, OptionalUser
 from instasched.kit.deps import SessionDep, StateDep
 from instasched.kit.schemas import Message
 
 router = APIRouter(prefix="/instagram/accounts", tags=["Instagram accounts"])
 oauth_router = APIRouter(prefix="/instagram/oauth", tags=["Instagram accounts"])
+_404: dict[int | str, dict[str, object]] = {
+    404: {"description": "No such account for this user (another user's id included)"}
+}
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=AccountOut)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AccountOut,
+    summary="Connect an Instagram account with an access token",
+    responses={422: {"description": "Instagram refused the token (its message is passed on)"}},
+)
 async def connect_account(
     body: AccountCreate, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> AccountOut:
@@ -34,20 +45,28 @@ async def connect_account(
     return AccountOut.model_validate(account)
 
 
-@router.get("", response_model=list[AccountOut])
+@router.get("", response_model=list[AccountOut], summary="List connected accounts")
 async def list_accounts(user: CurrentUser, session: SessionDep) -> list[AccountOut]:
     """The user's connected accounts."""
     accounts = await repository.list_owned(session, user_id=user.id)
     return [AccountOut.model_validate(a) for a in accounts]
 
 
-@router.get("/{account_id}", response_model=AccountOut)
+@router.get(
+    "/{account_id}", response_model=AccountOut, summary="Get a connected account", responses=_404
+)
 async def get_account(account_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> AccountOut:
+    """One connected account (another user's id answers 404)."""
     account = await repository.get_owned(session, user_id=user.id, account_id=account_id)
     return AccountOut.model_validate(account)
 
 
-@router.patch("/{account_id}", response_model=AccountOut)
+@router.patch(
+    "/{account_id}",
+    response_model=AccountOut,
+    summary="Change an account's timezone",
+    responses={**_404, 422: {"description": "Not an IANA timezone"}},
+)
 async def update_account(
     account_id: uuid.UUID, body: AccountUpdate, user: CurrentUser, session: SessionDep
 ) -> AccountOut:
@@ -58,8 +77,110 @@ async def update_account(
     return AccountOut.model_validate(account)
 
 
-@router.delete("/{account_id}", response_model=Message)
+@router.delete(
+    "/{account_id}", response_model=Message, summary="Disconnect an account", responses=_404
+)
 async def delete_account(account_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Message:
     """Disconnect the account; its scheduled posts, templates and schedules go with it."""
     await service.delete(session, user_id=user.id, account_id=account_id)
     return Message(message="Instagram account disconnected")
+
+
+def _prefers_html(accept: str | None) -> bool:
+    """True when the Accept header ranks text/html above application/json (a browser)."""
+    if not accept:
+        return False
+    html = json = 0.0
+    for item in accept.split(","):
+        parts = [p.strip() for p in item.split(";")]
+        media = parts[0].lower()
+        quality = 1.0
+        for param in parts[1:]:
+            if param.startswith("q="):
+                try:
+                    quality = float(param[2:])
+                except ValueError:
+                    quality = 0.0
+        if media in ("text/html", "application/xhtml+xml"):
+            html = max(html, quality)
+        elif media == "application/json":
+            json = max(json, quality)
+        elif media == "text/*":
+            html = max(html, quality * 0.99)
+        elif media == "application/*":
+            json = max(json, quality * 0.99)
+        elif media == "*/*":
+            html = max(html, quality * 0.98)
+            json = max(json, quality * 0.98)
+    return html > json
+
+
+@oauth_router.get(
+    "/authorize-url",
+    response_model=AuthorizeUrlOut,
+    summary="Start Instagram Login (OAuth): the consent URL",
+)
+async def authorize_url(
+    user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+    timezone: Annotated[
+        str | None,
+        Query(description="IANA timezone for the connected account", examples=["Europe/Paris"]),
+    ] = None,
+) -> AuthorizeUrlOut:
+    """Start Instagram Login: the URL of Instagram's consent screen for this user.
+
+    The `state` in it is random, bound to you, valid for 10 minutes and single use. After
+    consent, Instagram redirects the browser to `INSTAGRAM_REDIRECT_URI` (by default this
+    service's `/api/instagram/oauth/callback`), which connects the account. In sandbox mode the
+    URL points at the sandbox's consent screen, which approves at once.
+    """
+    result = await oauth.create_authorize_url(
+        session, state.settings, user_id=user.id, timezone=timezone
+    )
+    return AuthorizeUrlOut(url=result.url, state=result.state)
+
+
+@oauth_router.get(
+    "/callback",
+    response_model=AccountOut,
+    summary="Instagram Login (OAuth) callback: connects the account",
+    responses={
+        303: {"description": "Browsers (Accept: text/html) are sent to `/?connected=<id>`"},
+        400: {"description": "Invalid, expired, already used or another user's state"},
+        422: {"description": "Instagram refused the code (its message is passed on)"},
+    },
+)
+async def oauth_callback(
+    request: Request,
+    user: OptionalUser,
+    session: SessionDep,
+    state: StateDep,
+    code: Annotated[str | None, Query(max_length=2048, description="From Instagram")] = None,
+    oauth_state: Annotated[
+        str | None, Query(alias="state", max_length=128, description="From the authorize URL")
+    ] = None,
+    error: Annotated[str | None, Query(max_length=256)] = None,
+    error_description: Annotated[str | None, Query(max_length=1024)] = None,
+) -> Response | AccountOut:
+    """Instagram redirects here after consent: connects the account and answers it as JSON.
+
+    The user is the owner of `state`; a bearer token, when sent, must belong to that user. The
+    code is exchanged for a short-lived token, then for a long-lived (60-day) one, stored
+    encrypted. A browser (Accept prefers text/html) is redirected to `/?connected=<accountId>`.
+    """
+    account = await oauth.complete(
+        session,
+        state.settings,
+        state.graph,
+        state.cipher,
+        code=code,
+        state=oauth_state,
+        error=error,
+        error_description=error_description,
+        bearer_user_id=user.id if user is not None else None,
+    )
+    if _prefers_html(request.headers.get("accept")):
+        return RedirectResponse(f"/?connected={account.id}", status_code=303)
+    return AccountOut.model_validate(account)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.exceptions import NotFound
-from instasched.models import InstagramAccount
+from instasched.models import InstagramAccount, OAuthState
 
 
 async def get_owned(
@@ -44,3 +45,33 @@ async def find_by_ig_user(
         )
     )
     return result
+
+
+async def add_oauth_state(
+    session: AsyncSession,
+    *,
+    state: str,
+    user_id: uuid.UUID,
+    timezone: str | None,
+    expires_at: datetime,
+) -> None:
+    session.add(OAuthState(state=state, user_id=user_id, timezone=timezone, expires_at=expires_at))
+    await session.flush()
+
+
+async def purge_expired_oauth_states(session: AsyncSession, *, now: datetime) -> None:
+    await session.execute(delete(OAuthState).where(OAuthState.expires_at < now))
+
+
+async def consume_oauth_state(
+    session: AsyncSession, *, state: str, user_id: uuid.UUID | None
+) -> OAuthState | None:
+    """Delete the state and return it (single use: a replay finds nothing).
+
+    With `user_id`, only that user's state is consumed (another user's is left untouched).
+    """
+    query = delete(OAuthState).where(OAuthState.state == state)
+    if user_id is not None:
+        query = query.where(OAuthState.user_id == user_id)
+    row = (await session.execute(query.returning(OAuthState))).scalar_one_or_none()
+    return row

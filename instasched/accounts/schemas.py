@@ -3,13 +3,18 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from instasched.kit.schemas import ApiModel, RequestModel
 
 
 class AccountCreate(RequestModel):
-    access_token: str = Field(min_length=1, max_length=4096, description="An Instagram token")
+    access_token: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="An Instagram user access token (short-lived or long-lived)",
+        examples=["IGQWRPa1ZAk..."],
+    )
     timezone: str | None = Field(None, examples=["Europe/Paris"], description="IANA timezone")
 
 
@@ -18,6 +23,26 @@ class AccountUpdate(RequestModel):
 
 
 class AccountOut(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "6f1c1f43-2a49-4d0e-9a7e-3f7b2f1f9c11",
+                    "igUserId": "17841400000000001",
+                    "username": "my_brand",
+                    "loginKind": "instagram",
+                    "timezone": "Europe/Paris",
+                    "needsReauth": False,
+                    "tokenExpiresAt": "2027-01-28T10:00:00Z",
+                    "tokenRefreshedAt": "2026-11-29T10:00:00Z",
+                    "followersCount": 1200,
+                    "createdAt": "2026-11-29T10:00:00Z",
+                    "updatedAt": "2026-11-29T10:00:00Z",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     ig_user_id: str
     username: str
@@ -29,3 +54,17 @@ class AccountOut(ApiModel):
     followers_count: int | None
     created_at: datetime
     updated_at: datetime
+
+
+class AuthorizeUrlOut(ApiModel):
+    url: str = Field(
+        description="Send the user's browser here (Instagram's consent screen)",
+        examples=[
+            "https://www.instagram.com/oauth/authorize?client_id=123&redirect_uri=http%3A%2F%2F"
+            "localhost%3A3000%2Fapi%2Finstagram%2Foauth%2Fcallback&response_type=code"
+            "&scope=instagram_business_basic%2Cinstagram_business_content_publish&state=Qm9..."
+        ],
+    )
+    state: str = Field(
+        description="Single-use, bound to you, valid for 10 minutes", examples=["Qm9vb3Rz..."]
+    )

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.accounts import repository
-from instasched.exceptions import Invalid, UpstreamError
+from instasched.exceptions import Conflict, Invalid, UpstreamError
 from instasched.integrations.instagram import GraphAuthError, GraphClient, GraphError
 from instasched.integrations.instagram.client import TokenInfo
 from instasched.kit.time import utcnow, zone
@@ -69,7 +70,10 @@ async def connect(
     account.token_refreshed_at = now
     account.needs_reauth = False
     account.followers_count = me.followers_count
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent connect of the same account won the race
+        raise Conflict("This Instagram account is being connected right now; try again") from exc
     await session.refresh(account)
     return account
 

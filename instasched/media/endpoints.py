@@ -1,5 +1,199 @@
+"""Media library endpoints under /api/instagram/scheduling/media.
+
+Route order matters: the fixed paths (`/media/usage`, `/media/upload`, `/media/assets/...`) are
+declared before `/media/{accountId}`.
+"""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, status
+
+from instasched.auth.deps import CurrentUser
+from instasched.kit.deps import SessionDep, StateDep, get_state
+from instasched.kit.schemas import ErrorBody, Message
+from instasched.media import service
+from instasched.media.schemas import MediaAsset, MediaPage, MediaType, MediaUpdate, MediaUsage
 
 router = APIRouter(prefix="/instagram/scheduling", tags=["Media"])
+
+
+async def _upload_guard(request: Request) -> AsyncIterator[service.PendingObjects]:
+    # Declared before the session dependency, so it is torn down after it: an exception here
+    # is a failed endpoint or a failed commit, and the uploaded objects must go.
+    pending = service.PendingObjects()
+    try:
+        yield pending
+    except BaseException:
+        state = get_state(request)
+        await pending.discard_unless_committed(state.storage, state.session_factory)
+        raise
+
+
+UploadGuard = Annotated[service.PendingObjects, Depends(_upload_guard, scope="function")]
+
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "JPEG, PNG, MP4 or MOV (type read from the content)",
+                        },
+                        "tags": {
+                            "type": "string",
+                            "description": "Comma-separated tags, a JSON array, or repeated",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "Account not found"},
+    413: {"model": ErrorBody, "description": "Over MAX_FILE_SIZE / MAX_VIDEO_FILE_SIZE"},
+    415: {"model": ErrorBody, "description": "Not JPEG, PNG, MP4 or MOV"},
+    422: {"model": ErrorBody, "description": "Corrupt, truncated, too many pixels, bad tags"},
+}
+
+
+@router.post(
+    "/media/upload",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MediaAsset,
+    openapi_extra=_UPLOAD_BODY,
+    responses=_ERRORS,
+)
+async def upload_media(
+    request: Request,
+    pending: UploadGuard,
+    user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+    account_id: Annotated[
+        uuid.UUID | None,
+        Query(alias="accountId", description="Instagram account the media is for (optional)"),
+    ] = None,
+) -> MediaAsset:
+    """Upload an image or video (multipart field `file`, optional `tags`).
+
+    The body is streamed to disk; the type is read from the file's content (JPEG, PNG, MP4,
+    MOV). Images over `MAX_FILE_SIZE` (10 MB) and videos over `MAX_VIDEO_FILE_SIZE` (100 MB)
+    are refused with 413 as soon as the limit is crossed. Images are decoded to verify them;
+    PNG, CMYK or EXIF-rotated JPEGs get an Instagram-ready sRGB JPEG beside the original, and a
+    preview is stored. Videos are probed (duration, size, rotation, fps, codecs, sample rate,
+    faststart) and get a thumbnail. The response holds presigned URLs and an Instagram
+    compatibility report per placement (feed, carousel, reel, story).
+    """
+    content_length = request.headers.get("content-length")
+    asset = await service.upload(
+        session,
+        state.storage,
+        state.settings,
+        user_id=user.id,
+        account_id=account_id,
+        stream=request.stream(),
+        content_type=request.headers.get("content-type"),
+        content_length=int(content_length) if content_length and content_length.isdigit() else None,
+        pending=pending,
+    )
+    return await service.present(state.storage, state.settings, asset)
+
+
+@router.get("/media/usage", response_model=MediaUsage)
+async def media_usage(user: CurrentUser, session: SessionDep) -> MediaUsage:
+    """Storage used by the user's library: asset count and bytes (originals plus derived)."""
+    return await service.usage(session, user_id=user.id)
+
+
+@router.get("/media", response_model=MediaPage)
+async def list_media(
+    user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+    media_type: Annotated[MediaType | None, Query(alias="mediaType")] = None,
+    account_id: Annotated[uuid.UUID | None, Query(alias="accountId")] = None,
+    tag: Annotated[str | None, Query(max_length=60)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> MediaPage:
+    """All the user's media, newest first, filtered by `mediaType`, `accountId` and `tag`."""
+    return await service.list_assets(
+        session,
+        state.storage,
+        state.settings,
+        user_id=user.id,
+        media_type=media_type,
+        account_id=account_id,
+        tag=tag,
+        page=page,
+        limit=limit,
+    )
+
+
+@router.get("/media/assets/{asset_id}", response_model=MediaAsset)
+async def get_media(
+    asset_id: uuid.UUID, user: CurrentUser, session: SessionDep, state: StateDep
+) -> MediaAsset:
+    """One asset with fresh presigned URLs."""
+    return await service.get_asset(
+        session, state.storage, state.settings, user_id=user.id, asset_id=asset_id
+    )
+
+
+@router.patch("/media/assets/{asset_id}", response_model=MediaAsset)
+async def update_media(
+    asset_id: uuid.UUID, body: MediaUpdate, user: CurrentUser, session: SessionDep, state: StateDep
+) -> MediaAsset:
+    """Replace the asset's tags."""
+    return await service.update_tags(
+        session, state.storage, state.settings, user_id=user.id, asset_id=asset_id, tags=body.tags
+    )
+
+
+@router.delete(
+    "/media/assets/{asset_id}",
+    response_model=Message,
+    responses={409: {"model": ErrorBody, "description": "Used by a scheduled post"}},
+)
+async def delete_media(
+    asset_id: uuid.UUID, user: CurrentUser, session: SessionDep, state: StateDep
+) -> Message:
+    """Delete the asset and its S3 objects; 409 while a scheduled or publishing post uses it."""
+    await service.delete_asset(session, state.storage, user_id=user.id, asset_id=asset_id)
+    return Message(message="Media asset deleted")
+
+
+@router.get("/media/{account_id}", response_model=list[MediaAsset])
+async def list_account_media(
+    account_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    limit: Annotated[int, Query(ge=1, le=100)] = 100,
+) -> list[MediaAsset]:
+    """The account's media, newest first (the spec's list; up to 100 per page)."""
+    result = await service.list_assets(
+        session,
+        state.storage,
+        state.settings,
+        user_id=user.id,
+        media_type=None,
+        account_id=account_id,
+        tag=None,
+        page=page,
+        limit=limit,
+    )
+    return result.items

@@ -32,6 +32,13 @@ class MediaAsset(Base):
         Index("idx_media_assets_media_type", "media_type"),
         Index("idx_media_assets_created_at", text("created_at DESC")),
         Index("idx_media_assets_user_created", "user_id", text("created_at DESC")),
+        # Migration 0003: the library's tag filter (`tags @> '["x"]'`).
+        Index(
+            "idx_media_assets_tags",
+            "tags",
+            postgresql_using="gin",
+            postgresql_ops={"tags": "jsonb_path_ops"},
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

@@ -45,8 +45,9 @@ class ScheduledPost(Base):
             "instagram_account_id",
             "status",
             "scheduled_for",
+            "id",  # the list's tie-breaker (migration 0004): a page is a plain index walk
         ),
-        Index("idx_scheduled_posts_account_time", "instagram_account_id", "scheduled_for"),
+        Index("idx_scheduled_posts_account_time", "instagram_account_id", "scheduled_for", "id"),
         # The reconciler: due/scheduled posts and stuck publishing posts.
         Index(
             "idx_scheduled_posts_active",

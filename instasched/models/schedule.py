@@ -32,7 +32,8 @@ class PostingSchedule(Base):
     )
     timezone: Mapped[str] = mapped_column(String(100), nullable=False, server_default=text("'UTC'"))
     is_optimal: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
-    engagement_score: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    # The spec's DECIMAL(5,2) overflows at 1,000 engagements; widened by migration 0006.
+    engagement_score: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     created_at: Mapped[datetime] = created_at_col()
     updated_at: Mapped[datetime] = updated_at_col()

@@ -1,5 +1,184 @@
+"""Scheduled posts: the spec's post endpoints under /api/instagram/scheduling."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Response, status
+
+from instasched.auth.deps import CurrentUser
+from instasched.db import commit
+from instasched.kit.deps import SessionDep, StateDep
+from instasched.kit.pagination import PageParams, page_params
+from instasched.kit.schemas import ErrorBody
+from instasched.posts import service
+from instasched.posts.schemas import Post, PostCancelled, PostCreate, PostList, PostUpdate
 
 router = APIRouter(prefix="/instagram/scheduling", tags=["Posts"])
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorBody, "description": "Not found (or another user's)"},
+    422: {"model": ErrorBody, "description": "A rule is broken; `detail` names the field"},
+}
+_STATE_ERRORS: dict[int | str, dict[str, object]] = {
+    **_ERRORS,
+    409: {"model": ErrorBody, "description": "The post is not `scheduled` (state in message)"},
+}
+
+
+@router.post(
+    "/posts",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Post,
+    responses={200: {"model": Post, "description": "Replay of an Idempotency-Key"}, **_ERRORS},
+)
+async def create_post(
+    body: PostCreate,
+    response: Response,
+    user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Retry-safe creation: the same key returns the first post (200)",
+        ),
+    ] = None,
+) -> Post:
+    """Schedule a post.
+
+    - `scheduledFor` (ISO 8601): with no offset it is read in the account's timezone. It must be
+      at least `SCHEDULE_MIN_LEAD_SECONDS` (300) and at most `SCHEDULE_MAX_LEAD_DAYS` (183) ahead.
+      Or send `useNextSlot: true` for the next free slot of the account's posting schedule.
+    - Media: `mediaIds` (asset ids) or `mediaUrls` (the `s3Url` of an upload, or a presigned URL
+      of it); every item must be one of your uploaded assets. IMAGE: 1 image; VIDEO/REELS:
+      1 video; CAROUSEL: 2-10; STORIES: 1 image or video, no caption.
+    - Caption <= 2,200 characters, hashtags `#letters_digits` (<= `MAX_HASHTAGS`), <= 20
+      @-mentions. With `templateId` + `templateVariables` the caption is rendered from the
+      template (send no caption).
+    - The publish job is queued after the post is saved; it runs at `scheduledFor`.
+    """
+    post, created = await service.create_post(
+        session,
+        settings=state.settings,
+        queue=state.queue,
+        user_id=user.id,
+        body=body,
+        idempotency_key=idempotency_key,
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return Post.of(post)
+
+
+@router.get("/posts/{account_id}", response_model=PostList, responses=_ERRORS)
+async def list_posts(
+    account_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    paging: Annotated[PageParams, Depends(page_params)],
+    status_filter: Annotated[
+        Literal["scheduled", "publishing", "published", "failed", "cancelled"] | None,
+        Query(alias="status", description="Only posts in this status"),
+    ] = None,
+    scheduled_after: Annotated[
+        str | None,
+        Query(
+            alias="scheduledAfter",
+            description="ISO 8601; posts scheduled at or after it (no offset: account timezone)",
+        ),
+    ] = None,
+    scheduled_before: Annotated[
+        str | None,
+        Query(alias="scheduledBefore", description="ISO 8601; posts scheduled at or before it"),
+    ] = None,
+) -> PostList:
+    """The account's posts in `scheduledFor` order, a page at a time (`limit` 1..100)."""
+    posts, total = await service.list_posts(
+        session,
+        user_id=user.id,
+        account_id=account_id,
+        status=status_filter,
+        scheduled_after=scheduled_after,
+        scheduled_before=scheduled_before,
+        page=paging.page,
+        limit=paging.limit,
+    )
+    return PostList(
+        posts=[Post.of(p) for p in posts], total=total, page=paging.page, limit=paging.limit
+    )
+
+
+@router.get("/posts/{account_id}/{post_id}", response_model=Post, responses=_ERRORS)
+async def get_post(
+    account_id: uuid.UUID, post_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> Post:
+    """One post with its publishing state (attempts, last error, permalink, ...)."""
+    post = await service.get_post(session, user_id=user.id, account_id=account_id, post_id=post_id)
+    return Post.of(post)
+
+
+@router.put("/posts/{post_id}", response_model=Post, responses=_STATE_ERRORS)
+async def update_post(
+    post_id: uuid.UUID, body: PostUpdate, user: CurrentUser, session: SessionDep, state: StateDep
+) -> Post:
+    """Edit a `scheduled` post. Only the fields sent change (`"caption": ""` empties the
+    caption; `null` clears an optional field); the result is validated like a new post. A new
+    `scheduledFor` moves the publish job."""
+    post = await service.update_post(
+        session,
+        settings=state.settings,
+        queue=state.queue,
+        user_id=user.id,
+        post_id=post_id,
+        body=body,
+    )
+    return Post.of(post)
+
+
+@router.delete("/posts/{post_id}", response_model=PostCancelled, responses=_STATE_ERRORS)
+async def cancel_post(
+    post_id: uuid.UUID, user: CurrentUser, session: SessionDep, state: StateDep
+) -> PostCancelled:
+    """Cancel a `scheduled` post: it keeps its row (status `cancelled`, `cancelledAt` set) and
+    its publish job is removed."""
+    post = await service.cancel_post(session, queue=state.queue, user_id=user.id, post_id=post_id)
+    return PostCancelled(message="Post cancelled successfully", post=Post.of(post))
+
+
+@router.post("/posts/{post_id}/publish-now", response_model=Post, responses=_STATE_ERRORS)
+async def publish_now(
+    post_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+    wait_seconds: Annotated[
+        float | None,
+        Query(
+            alias="waitSeconds",
+            ge=0,
+            le=120,
+            description="How long to wait for the outcome (default PUBLISH_NOW_WAIT_SECONDS)",
+        ),
+    ] = None,
+) -> Post:
+    """Publish a `scheduled` post now: its job becomes due at once, then the answer waits (up to
+    `PUBLISH_NOW_WAIT_SECONDS`, 15 s) for the worker and returns the post as it is then:
+    `published` (with permalink), `failed`, or still `scheduled`/`publishing` if not done yet.
+    The original time is kept in `metadata.originalScheduledFor`."""
+    post = await service.publish_now(session, queue=state.queue, user_id=user.id, post_id=post_id)
+    attempts_before = post.publish_attempts or 0
+    # The worker only sees the change once it is committed: commit (which queues the job)
+    # before waiting, instead of when the endpoint returns.
+    await commit(session)
+    timeout = state.settings.publish_now_wait_seconds if wait_seconds is None else wait_seconds
+    fresh = await service.wait_for_outcome(
+        state.session_factory,
+        user_id=user.id,
+        post_id=post.id,
+        attempts_before=attempts_before,
+        wait_seconds=timeout,
+    )
+    return Post.of(fresh)

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from instasched.config import Settings
-from instasched.sandbox.state import GraphFault, SandboxState
+from instasched.sandbox.state import GraphFault, SandboxState, invalid_token
 
 router = APIRouter()
 
@@ -49,6 +49,30 @@ async def create_user(body: CreateUser, request: Request) -> dict[str, Any]:
 async def revoke_tokens(ig_user_id: str, request: Request) -> dict[str, Any]:
     """Invalidate every token of a user (the next Graph call answers error 190)."""
     return {"revoked": sandbox(request).revoke_user_tokens(ig_user_id)}
+
+
+class AgeToken(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    access_token: str = Field(alias="accessToken", min_length=1)
+    seconds: int = Field(ge=0, le=10 * 365 * 86400)
+
+
+@router.post("/_control/tokens/age", tags=["Sandbox control"])
+async def age_token(body: AgeToken, request: Request) -> dict[str, Any]:
+    """Make a token older: moves its issue and expiry times back by `seconds`.
+
+    Lets tests exercise the >= 24 h refresh rule and expiry for real, without waiting.
+    """
+    record = sandbox(request).tokens.get(body.access_token)
+    if record is None:
+        raise invalid_token()
+    record.issued_at -= body.seconds
+    record.expires_at -= body.seconds
+    return {
+        "accessToken": record.token,
+        "ageSeconds": int(time.time() - record.issued_at),
+        "expiresIn": int(record.expires_at - time.time()),
+    }
 
 
 @router.post("/_control/tokens/short-lived", tags=["Sandbox control"])
@@ -153,8 +177,11 @@ async def authorize(
     sb = sandbox(request)
     name = username or f"sandbox_{secrets.token_hex(3)}"
     user = next((u for u in sb.users.values() if u.username == name), None) or sb.create_user(name)
+    if not client_id:
+        raise GraphFault("Invalid platform app", code=100)
     code = secrets.token_urlsafe(24)
     sb.codes[code] = (user.ig_user_id, time.time() + 600)
+    sb.code_redirects[code] = redirect_uri
     separator = "&" if "?" in redirect_uri else "?"
     return RedirectResponse(
         redirect_uri + separator + urlencode({"code": code, "state": state}), status_code=302
@@ -174,10 +201,20 @@ async def oauth_access_token(
     sb = sandbox(request)
     if grant_type != "authorization_code":
         raise GraphFault("Unsupported grant_type", code=100)
+    if not client_id or not client_secret:
+        raise GraphFault("Missing client_id or client_secret", code=101)
     entry = sb.codes.pop(code, None)
+    expected_redirect = sb.code_redirects.pop(code, None)
     if entry is None or entry[1] < time.time():
         raise GraphFault(
             "This authorization code has been used or expired", code=100, subcode=36007
+        )
+    if redirect_uri != expected_redirect:
+        # Meta requires the exact redirect_uri of the authorize step.
+        raise GraphFault(
+            "Error validating verification code. Please make sure your redirect_uri is "
+            "identical to the one you used in the OAuth dialog request",
+            code=100,
         )
     token = sb.issue_token(entry[0], long_lived=False)
     return {

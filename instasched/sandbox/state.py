@@ -71,6 +71,7 @@ class SandboxState:
     users: dict[str, SandboxUser] = field(default_factory=dict)
     tokens: dict[str, SandboxToken] = field(default_factory=dict)
     codes: dict[str, tuple[str, float]] = field(default_factory=dict)
+    code_redirects: dict[str, str] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
     http: httpx.AsyncClient | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(17841400000000001))

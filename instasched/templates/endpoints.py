@@ -1,5 +1,148 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+
+from instasched.auth.deps import CurrentUser
+from instasched.kit.deps import SessionDep, StateDep
+from instasched.kit.pagination import PageParams, page_params
+from instasched.kit.schemas import Message, Page
+from instasched.templates import service
+from instasched.templates.schemas import (
+    RenderedTemplate,
+    Template,
+    TemplateCategory,
+    TemplateCreate,
+    TemplateRender,
+    TemplateUpdate,
+)
 
 router = APIRouter(prefix="/instagram/scheduling", tags=["Templates"])
+
+
+@router.post("/templates", status_code=status.HTTP_201_CREATED, response_model=Template)
+async def create_template(
+    body: TemplateCreate, user: CurrentUser, session: SessionDep, state: StateDep
+) -> Template:
+    """Create a caption template.
+
+    `captionTemplate` holds `{{ name }}` placeholders (names `[A-Za-z_][A-Za-z0-9_]*`, spaces
+    inside the braces allowed); `variables` is derived from it. `suggestedHashtags` are written
+    without `#` (letters, digits, underscores) and `suggestedMentions` are Instagram usernames
+    without `@`; a leading `#`/`@` is dropped. The fixed text plus the suggestions must fit
+    Instagram's caption limits (2,200 characters, `MAX_HASHTAGS` hashtags, 20 mentions).
+    `instagramAccountId` (optional) must be one of your accounts.
+    """
+    template = await service.create_template(
+        session,
+        user_id=user.id,
+        name=body.name,
+        caption_template=body.caption_template,
+        category=body.category.value if body.category else None,
+        suggested_hashtags=body.suggested_hashtags,
+        suggested_mentions=body.suggested_mentions,
+        default_media_type=body.default_media_type.value,
+        instagram_account_id=body.instagram_account_id,
+        is_active=body.is_active,
+        max_hashtags=state.settings.max_hashtags,
+    )
+    return Template.model_validate(template)
+
+
+@router.get("/templates", response_model=Page[Template])
+async def list_templates(
+    user: CurrentUser,
+    session: SessionDep,
+    paging: Annotated[PageParams, Depends(page_params)],
+    category: Annotated[TemplateCategory | None, Query(description="Filter by category")] = None,
+    is_active: Annotated[bool | None, Query(alias="isActive")] = None,
+    instagram_account_id: Annotated[uuid.UUID | None, Query(alias="instagramAccountId")] = None,
+) -> Page[Template]:
+    """Your templates, newest first, filtered by `category`, `isActive` and
+    `instagramAccountId`; paginated with `page` and `limit`."""
+    items, total = await service.list_templates(
+        session,
+        user_id=user.id,
+        category=category.value if category else None,
+        is_active=is_active,
+        account_id=instagram_account_id,
+        offset=paging.offset,
+        limit=paging.limit,
+    )
+    return Page[Template](
+        items=[Template.model_validate(t) for t in items],
+        total=total,
+        page=paging.page,
+        limit=paging.limit,
+    )
+
+
+@router.get("/templates/{template_id}", response_model=Template)
+async def get_template(template_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Template:
+    """One of your templates (404 for any other id)."""
+    template = await service.get_template(session, user_id=user.id, template_id=template_id)
+    return Template.model_validate(template)
+
+
+@router.put("/templates/{template_id}", response_model=Template)
+async def update_template(
+    template_id: uuid.UUID,
+    body: TemplateUpdate,
+    user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+) -> Template:
+    """Change a template; only the fields sent change. A new `captionTemplate` re-derives
+    `variables`; the same rules as creation apply."""
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    template = await service.update_template(
+        session,
+        user_id=user.id,
+        template_id=template_id,
+        changes=changes,
+        max_hashtags=state.settings.max_hashtags,
+    )
+    return Template.model_validate(template)
+
+
+@router.delete("/templates/{template_id}", response_model=Message)
+async def delete_template(
+    template_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> Message:
+    """Delete a template. Posts made from it keep their caption."""
+    await service.delete_template(session, user_id=user.id, template_id=template_id)
+    return Message(message="Template deleted successfully")
+
+
+@router.post("/templates/{template_id}/render", response_model=RenderedTemplate)
+async def render_template(
+    template_id: uuid.UUID,
+    body: TemplateRender,
+    user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+) -> RenderedTemplate:
+    """Preview a template with `variables`: the caption as a post would get it (text with the
+    values, then the suggested hashtags and mentions), its distinct `hashtags` and `mentions`,
+    the variables still `missing` and the given ones the template does not use (`unused`).
+
+    Values are inserted as plain text, never re-interpreted (`{{x}}` or `$1` in a value stay as
+    typed). A complete caption that breaks Instagram's limits answers 422.
+    """
+    rendered = await service.render_preview(
+        session,
+        user_id=user.id,
+        template_id=template_id,
+        variables=body.variables,
+        max_hashtags=state.settings.max_hashtags,
+    )
+    return RenderedTemplate(
+        caption=rendered.caption,
+        hashtags=rendered.hashtags,
+        mentions=rendered.mentions,
+        missing=rendered.missing,
+        unused=rendered.unused,
+        length=rendered.length,
+    )

@@ -1,18 +1,20 @@
 """Caption template rendering: literal substitution of `{{ name }}` placeholders.
 
-No regular expression is ever built from user input: the template is scanned once for `{{`, the
-name between the braces is checked against `[A-Za-z_][A-Za-z0-9_]*` (whitespace around it is
-allowed), and values are inserted as text, never re-scanned (a value containing `{{x}}` stays as
-is). Anything that is not a valid placeholder is kept literally.
+No regular expression is ever built from user input: one fixed pattern finds placeholders
+(`{{`, optional whitespace, a name `[A-Za-z_][A-Za-z0-9_]*`, optional whitespace, `}}`) in a single
+left-to-right pass, and each value is inserted as text by a callback, so it is never re-scanned
+(a value containing `{{x}}` stays as is) and never read as a replacement pattern (`$1`, `\\1`,
+`\\g<0>` stay as typed). Anything that is not a valid placeholder is kept literally.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-_NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
-_NAME_REST = _NAME_START | frozenset("0123456789")
+# One fixed pattern (linear: no nested quantifiers); never built from user input.
+_PLACEHOLDER = re.compile(r"\{\{[ \t\r\n]*([A-Za-z_][A-Za-z0-9_]*)[ \t\r\n]*\}\}")
 
 
 @dataclass(frozen=True)
@@ -23,60 +25,31 @@ class Rendered:
     unused: list[str] = field(default_factory=list)
 
 
-def _placeholder_at(template: str, start: int) -> tuple[str, int] | None:
-    """If a valid `{{ name }}` starts at `start`, return (name, index after it)."""
-    close = template.find("}}", start + 2)
-    if close < 0:
-        return None
-    name = template[start + 2 : close].strip(" \t")
-    if not name or name[0] not in _NAME_START or any(c not in _NAME_REST for c in name):
-        return None
-    return name, close + 2
-
-
 def variables_in(template: str) -> list[str]:
     """Placeholder names in order of first appearance, without duplicates."""
-    names: list[str] = []
-    seen: set[str] = set()
-    i = template.find("{{")
-    while i >= 0:
-        found = _placeholder_at(template, i)
-        if found is None:
-            i = template.find("{{", i + 1)
-            continue
-        name, end = found
-        if name not in seen:
-            seen.add(name)
-            names.append(name)
-        i = template.find("{{", end)
-    return names
+    return list(dict.fromkeys(m.group(1) for m in _PLACEHOLDER.finditer(template)))
 
 
 def render(template: str, variables: Mapping[str, object]) -> Rendered:
-    """Substitute every placeholder whose name is in `variables`; report the rest as missing."""
-    parts: list[str] = []
-    missing: list[str] = []
-    used: list[str] = []
-    pos = 0
-    i = template.find("{{")
-    while i >= 0:
-        found = _placeholder_at(template, i)
-        if found is None:
-            i = template.find("{{", i + 1)
-            continue
-        name, end = found
-        if name in variables and variables[name] is not None:
-            parts.append(template[pos:i])
-            parts.append(str(variables[name]))
-            if name not in used:
-                used.append(name)
-            pos = end
-        elif name not in missing:
-            missing.append(name)
-        i = template.find("{{", end)
-    parts.append(template[pos:])
+    """Substitute every placeholder whose name is in `variables`; report the rest as missing.
+
+    A value of None counts as missing. `unused` lists the given names the template does not use.
+    """
+    missing: dict[str, None] = {}
+    used: dict[str, None] = {}
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        value = variables.get(name)
+        if value is None:
+            missing[name] = None
+            return match.group(0)
+        used[name] = None
+        return value if isinstance(value, str) else str(value)
+
+    caption = _PLACEHOLDER.sub(substitute, template)
     unused = [k for k in variables if k not in used and k not in missing]
-    return Rendered(caption="".join(parts), missing=missing, used=used, unused=unused)
+    return Rendered(caption=caption, missing=list(missing), used=list(used), unused=unused)
 
 
 def append_suggestions(caption: str, hashtags: Sequence[str], mentions: Sequence[str]) -> str:

@@ -20,6 +20,7 @@ from instasched.integrations.instagram.errors import (
     GraphRetryableError,
     classify_error,
 )
+from instasched.integrations.instagram.media import MediaCalls
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class Me:
     followers_count: int | None = None
 
 
-class GraphClient:
+class GraphClient(MediaCalls):
     def __init__(
         self,
         *,
@@ -60,7 +61,12 @@ class GraphClient:
         self.token_url = token_url or f"{self.base_url}/oauth/access_token"
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=10.0),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            # Idle connections are dropped before a server's usual 5 s keep-alive ends, so a
+            # request is never written to a connection the server is closing (a ReadError on a
+            # POST could not be retried safely).
+            limits=httpx.Limits(
+                max_connections=200, max_keepalive_connections=50, keepalive_expiry=2.0
+            ),
             transport=transport,
         )
         self.usage_percent: float = 0.0

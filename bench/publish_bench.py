@@ -1,0 +1,445 @@
+"""Publishing benchmark: dispatch lateness and publish rate against the sandbox.
+
+Starts its own `instasched run` (API + sandbox + one worker) on a fresh database, queue prefix and
+bucket, using the servers at DATABASE_URL / REDIS_URL / S3_ENDPOINT when set, else embedded ones
+in a temporary directory. Then, per scenario:
+
+- burst: N posts all due in the same second;
+- spread: N posts due evenly over `--spread-seconds` (default 60).
+
+Posts are written straight into PostgreSQL and enqueued with `PublishQueue.schedule_many` (the
+same calls the posts API makes), spread over `--accounts` sandbox accounts connected through the
+API. Reported: dispatch lateness (publishing_started_at - scheduled_for) and publish lateness
+(published_at - scheduled_for) as p50/p99/max, the end-to-end publish rate, and whether every
+post was published exactly once (counted in the sandbox's records).
+
+    .venv/bin/python bench/publish_bench.py --burst 2000 --spread 10000
+    .venv/bin/python bench/publish_bench.py --burst 200 --spread 500 --spread-seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography.fernet import Fernet
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from instasched.config import normalise_database_url  # noqa: E402
+from instasched.embedded import EmbeddedServers  # noqa: E402
+from instasched.embedded._proc import free_port  # noqa: E402
+from instasched.integrations.storage import Storage  # noqa: E402
+from instasched.models import MediaAsset, ScheduledPost  # noqa: E402
+from instasched.worker.queue import QUEUE_NAME, PublishQueue  # noqa: E402
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def with_database(url: str, name: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    p = urlsplit(url)
+    return urlunsplit((p.scheme, p.netloc, "/" + name, p.query, p.fragment))
+
+
+def jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (1080, 1080), (200, 80, 40)).save(buf, "JPEG", quality=80)
+    return buf.getvalue()
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.tag = secrets.token_hex(4)
+        self.tmp = Path(tempfile.mkdtemp(prefix="publish-bench-"))
+        self.embedded: EmbeddedServers | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.env: dict[str, str] = {}
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    # --- setup -----------------------------------------------------------------------------
+    def servers(self) -> dict[str, str]:
+        env = {
+            k: os.environ[k]
+            for k in ("DATABASE_URL", "REDIS_URL", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY")
+            if os.environ.get(k)
+        }
+        need = {
+            "need_postgres": "DATABASE_URL" not in env,
+            "need_redis": "REDIS_URL" not in env,
+            "need_s3": "S3_ENDPOINT" not in env,
+        }
+        if any(need.values()):
+            self.embedded = EmbeddedServers(self.tmp / "servers", database="postgres")
+            env.update(self.embedded.start(**need))
+        return env
+
+    async def create_database(self, admin_url: str) -> str:
+        import asyncpg
+
+        name = f"bench_{self.tag}"
+        plain = admin_url.replace("postgresql+asyncpg://", "postgresql://")
+        conn = await asyncpg.connect(plain)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        return with_database(admin_url, name)
+
+    async def drop_database(self, admin_url: str) -> None:
+        import asyncpg
+
+        plain = admin_url.replace("postgresql+asyncpg://", "postgresql://")
+        conn = await asyncpg.connect(plain)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "bench_{self.tag}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    def start_server(self, servers: dict[str, str], database_url: str) -> None:
+        self.env = {
+            **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
+            **servers,
+            "DATABASE_URL": database_url,
+            "QUEUE_PREFIX": f"bench{self.tag}",
+            "S3_BUCKET": f"bench-{self.tag}",
+            "PORT": str(self.port),
+            "HOST": "127.0.0.1",
+            "INSTASCHED_DATA_DIR": str(self.tmp / "data"),
+            "JWT_SECRET": secrets.token_urlsafe(48),
+            "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+            "INSTAGRAM_SANDBOX": "true",
+            "SANDBOX_PUBLISH_QUOTA": "1000000",
+            "SCHEDULE_MIN_LEAD_SECONDS": "0",
+            "WORKER_CONCURRENCY": str(self.args.concurrency),
+            "DATABASE_POOL_SIZE": "20",
+            "LOG_LEVEL": "WARNING",
+            "RECONCILE_INTERVAL_SECONDS": "60",
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "instasched", "run"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.tmp / "server.log", "wb"),  # noqa: SIM115
+        )
+
+    async def wait_ready(self, http: httpx.AsyncClient) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise SystemExit(f"the server exited; see {self.tmp / 'server.log'}")
+            try:
+                r = await http.get("/ready")
+                if r.status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.3)
+        raise SystemExit("the server did not become ready in 120 s")
+
+    async def accounts(self, http: httpx.AsyncClient) -> tuple[uuid.UUID, list[uuid.UUID]]:
+        email, password = f"bench-{self.tag}@example.com", "pw-" + secrets.token_hex(12)
+        r = await http.post("/api/auth/register", json={"email": email, "password": password})
+        r.raise_for_status()
+        user_id = uuid.UUID(r.json()["id"])
+        r = await http.post("/api/auth/login", json={"email": email, "password": password})
+        r.raise_for_status()
+        headers = {"Authorization": f"Bearer {r.json()['accessToken']}"}
+        ids: list[uuid.UUID] = []
+        for i in range(self.args.accounts):
+            r = await http.post(
+                "/sandbox/_control/users", json={"username": f"bench_{self.tag}_{i}"}
+            )
+            r.raise_for_status()
+            r = await http.post(
+                "/api/instagram/accounts",
+                json={"accessToken": r.json()["accessToken"], "timezone": "UTC"},
+                headers=headers,
+            )
+            r.raise_for_status()
+            ids.append(uuid.UUID(r.json()["id"]))
+        return user_id, ids
+
+    # --- one scenario ----------------------------------------------------------------------
+    async def scenario(
+        self,
+        name: str,
+        count: int,
+        spread_seconds: float,
+        *,
+        engine: Any,
+        queue: PublishQueue,
+        http: httpx.AsyncClient,
+        user_id: uuid.UUID,
+        account_ids: list[uuid.UUID],
+        asset: MediaAsset,
+    ) -> dict[str, Any]:
+        lead = 5.0 + count / 2000
+        start = datetime.now(UTC) + timedelta(seconds=lead)
+        rows = []
+        for i in range(count):
+            offset = spread_seconds * i / count if spread_seconds else 0.0
+            rows.append(
+                {
+                    "id": uuid.uuid4(),
+                    "instagram_account_id": account_ids[i % len(account_ids)],
+                    "user_id": user_id,
+                    "scheduled_for": start + timedelta(seconds=offset),
+                    "caption": f"bench {self.tag} {name} {i}",
+                    "media_urls": [asset.s3_url],
+                    "media_ids": [str(asset.id)],
+                    "media_type": "IMAGE",
+                    "status": "scheduled",
+                    "publish_attempts": 0,
+                }
+            )
+        async with engine.begin() as conn:
+            for chunk in range(0, count, 1000):
+                await conn.execute(insert(ScheduledPost), rows[chunk : chunk + 1000])
+        await queue.schedule_many([(r["id"], r["scheduled_for"]) for r in rows])
+        ids = [r["id"] for r in rows]
+        print(
+            f"[{name}] {count} posts due from {start:%H:%M:%S} over {spread_seconds:.0f}s "
+            f"(written and enqueued {(start - datetime.now(UTC)).total_seconds():.1f}s ahead)",
+            flush=True,
+        )
+        deadline = time.monotonic() + lead + spread_seconds + self.args.timeout
+        while True:
+            async with engine.connect() as conn:
+                result = await conn.execute(
+                    select(ScheduledPost.status, func.count())
+                    .where(ScheduledPost.id.in_(ids))
+                    .group_by(ScheduledPost.status)
+                )
+                counts = dict(result.all())
+            done = counts.get("published", 0) + counts.get("failed", 0)
+            if done >= count or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(1.0)
+        async with engine.connect() as conn:
+            result = await conn.execute(
+                select(
+                    ScheduledPost.scheduled_for,
+                    ScheduledPost.publishing_started_at,
+                    ScheduledPost.published_at,
+                    ScheduledPost.status,
+                    ScheduledPost.publish_attempts,
+                ).where(ScheduledPost.id.in_(ids))
+            )
+            data = result.all()
+        dispatch = [
+            (started - due).total_seconds() for due, started, _, _, _ in data if started is not None
+        ]
+        published = [(at - due).total_seconds() for due, _, at, status, _ in data if at is not None]
+        statuses = Counter(status for *_, status, _ in data)
+        r = await http.get("/sandbox/_control/media")
+        prefix = f"bench {self.tag} {name} "
+        captions = Counter(
+            m["caption"]
+            for m in r.json()["media"]
+            if isinstance(m.get("caption"), str) and m["caption"].startswith(prefix)
+        )
+        duplicates = sum(n - 1 for n in captions.values() if n > 1)
+        first_due = min(due for due, *_ in data)
+        last_published = max((at for _, _, at, _, _ in data if at is not None), default=None)
+        wall = (last_published - first_due).total_seconds() if last_published else float("nan")
+        report = {
+            "scenario": name,
+            "posts": count,
+            "statuses": dict(statuses),
+            "sandbox_media": sum(captions.values()),
+            "duplicates": duplicates,
+            "exactly_once": statuses.get("published", 0) == count
+            and len(captions) == count
+            and duplicates == 0,
+            "dispatch_p50_ms": percentile(dispatch, 0.5) * 1000,
+            "dispatch_p99_ms": percentile(dispatch, 0.99) * 1000,
+            "dispatch_max_ms": max(dispatch, default=float("nan")) * 1000,
+            "published_p50_ms": percentile(published, 0.5) * 1000,
+            "published_p99_ms": percentile(published, 0.99) * 1000,
+            "published_max_ms": max(published, default=float("nan")) * 1000,
+            "mean_attempts": statistics.fmean(a or 0 for *_, a in data) if data else 0,
+            "wall_seconds": wall,
+            "publish_rate_per_s": count / wall if wall and wall > 0 else float("nan"),
+        }
+        return report
+
+    # --- all -------------------------------------------------------------------------------
+    async def run(self) -> list[dict[str, Any]]:
+        servers = self.servers()
+        admin = normalise_database_url(servers["DATABASE_URL"])
+        database_url = await self.create_database(admin)
+        from instasched.migrate import upgrade
+
+        await asyncio.to_thread(upgrade, database_url)
+        self.start_server(servers, database_url)
+        engine = create_async_engine(database_url, poolclass=NullPool)
+        queue = PublishQueue(servers["REDIS_URL"], prefix=f"bench{self.tag}")
+        storage = Storage(
+            endpoint=servers["S3_ENDPOINT"],
+            access_key=servers.get("S3_ACCESS_KEY"),
+            secret_key=servers.get("S3_SECRET_KEY"),
+            bucket=f"bench-{self.tag}",
+        )
+        await storage.start()
+        reports: list[dict[str, Any]] = []
+        try:
+            async with httpx.AsyncClient(base_url=self.url, timeout=60) as http:
+                await self.wait_ready(http)
+                user_id, account_ids = await self.accounts(http)
+                await storage.ensure_bucket()
+                key = f"bench/{self.tag}.jpg"
+                data = jpeg()
+                await storage.put_bytes(key, data, "image/jpeg")
+                asset = MediaAsset(
+                    id=uuid.uuid4(),
+                    user_id=user_id,
+                    filename="bench.jpg",
+                    original_filename="bench.jpg",
+                    mime_type="image/jpeg",
+                    file_size=len(data),
+                    media_type="image",
+                    s3_bucket=storage.bucket,
+                    s3_key=key,
+                    s3_url=storage.object_url(key),
+                    width=1080,
+                    height=1080,
+                )
+                async with engine.begin() as conn:
+                    await conn.execute(
+                        insert(MediaAsset).values(
+                            id=asset.id,
+                            user_id=user_id,
+                            filename=asset.filename,
+                            original_filename=asset.original_filename,
+                            mime_type=asset.mime_type,
+                            file_size=asset.file_size,
+                            media_type=asset.media_type,
+                            s3_bucket=asset.s3_bucket,
+                            s3_key=asset.s3_key,
+                            s3_url=asset.s3_url,
+                            width=1080,
+                            height=1080,
+                        )
+                    )
+                common = {
+                    "engine": engine,
+                    "queue": queue,
+                    "http": http,
+                    "user_id": user_id,
+                    "account_ids": account_ids,
+                    "asset": asset,
+                }
+                if self.args.burst:
+                    reports.append(await self.scenario("burst", self.args.burst, 0.0, **common))
+                    print_report(reports[-1])
+                if self.args.spread:
+                    reports.append(
+                        await self.scenario(
+                            "spread", self.args.spread, self.args.spread_seconds, **common
+                        )
+                    )
+                    print_report(reports[-1])
+        finally:
+            await self.cleanup(engine, queue, storage, servers, admin)
+        return reports
+
+    async def cleanup(
+        self,
+        engine: Any,
+        queue: PublishQueue,
+        storage: Storage,
+        servers: dict[str, str],
+        admin: str,
+    ) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        await engine.dispose()
+        client = queue.queue.client
+        keys = [k async for k in client.scan_iter(match=f"bench{self.tag}:{QUEUE_NAME}:*")]
+        for start in range(0, len(keys), 1000):
+            await client.delete(*keys[start : start + 1000])
+        await queue.close()
+        try:
+            objects = [o.key for o in await storage.list_keys()]
+            await storage.delete(*objects)
+            await storage.client.delete_bucket(Bucket=storage.bucket)
+        except Exception as exc:
+            print(f"(bucket cleanup failed: {exc})")
+        await storage.close()
+        if not self.args.keep:
+            await self.drop_database(admin)
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def print_report(r: dict[str, Any]) -> None:
+    print(
+        f"[{r['scenario']}] posts={r['posts']} statuses={r['statuses']} "
+        f"sandbox_media={r['sandbox_media']} duplicates={r['duplicates']} "
+        f"exactly_once={r['exactly_once']}\n"
+        f"  dispatch lateness (claimed - due):  p50={r['dispatch_p50_ms']:.0f} ms "
+        f"p99={r['dispatch_p99_ms']:.0f} ms max={r['dispatch_max_ms']:.0f} ms\n"
+        f"  publish lateness (published - due): p50={r['published_p50_ms']:.0f} ms "
+        f"p99={r['published_p99_ms']:.0f} ms max={r['published_max_ms']:.0f} ms\n"
+        f"  end to end: {r['wall_seconds']:.1f} s from first due to last published, "
+        f"{r['publish_rate_per_s']:.0f} posts/s; mean attempts {r['mean_attempts']:.2f}",
+        flush=True,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--burst", type=int, default=2000, help="posts due in the same second")
+    parser.add_argument("--spread", type=int, default=10000, help="posts spread over a window")
+    parser.add_argument("--spread-seconds", type=float, default=60.0)
+    parser.add_argument("--accounts", type=int, default=20, help="sandbox accounts to spread over")
+    parser.add_argument("--concurrency", type=int, default=50, help="WORKER_CONCURRENCY")
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds to wait after the last due time"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    args = parser.parse_args()
+    reports = asyncio.run(Bench(args).run())
+    return 0 if all(r["exactly_once"] for r in reports) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,147 @@
+"""Instagram Login (OAuth 2): the authorize URL and the callback that connects the account.
+
+`state` is random, bound to the user who asked for the URL, stored in `oauth_states`, valid for
+10 minutes and single use (the callback deletes it with `DELETE ... RETURNING`, so a replay or a
+concurrent second callback finds nothing). A failed code exchange rolls the deletion back with the
+rest of the request; the code itself is single use at Instagram, so that gains an attacker nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from instasched.accounts import repository, service
+from instasched.config import Settings
+from instasched.exceptions import BadRequest, Invalid, UpstreamError
+from instasched.integrations.instagram import GraphClient, GraphError
+from instasched.kit.time import utcnow, zone
+from instasched.models import InstagramAccount
+from instasched.security import TokenCipher
+
+STATE_TTL = timedelta(minutes=10)
+CALLBACK_PATH = "/api/instagram/oauth/callback"
+# Instagram Login scopes: identity, publishing, insights (best times), comments (first comment).
+SCOPES = (
+    "instagram_business_basic",
+    "instagram_business_content_publish",
+    "instagram_business_manage_insights",
+    "instagram_business_manage_comments",
+)
+
+
+@dataclass(frozen=True)
+class AuthorizeUrl:
+    url: str
+    state: str
+
+
+def redirect_uri(settings: Settings) -> str:
+    """`INSTAGRAM_REDIRECT_URI`, else this service's callback under its base URL."""
+    return settings.instagram_redirect_uri or f"{settings.base_url}{CALLBACK_PATH}"
+
+
+def _authorize_endpoint(settings: Settings) -> tuple[str, str]:
+    """(authorize URL, client id): the sandbox's consent screen in sandbox mode."""
+    if settings.sandbox_enabled:
+        from instasched.state import sandbox_base_url
+
+        return f"{sandbox_base_url(settings)}/oauth/authorize", "sandbox-app"
+    if not settings.instagram_app_id:
+        raise BadRequest("Instagram Login is not configured: set INSTAGRAM_APP_ID")
+    return settings.instagram_oauth_url, settings.instagram_app_id
+
+
+async def create_authorize_url(
+    session: AsyncSession, settings: Settings, *, user_id: uuid.UUID, timezone: str | None
+) -> AuthorizeUrl:
+    """A fresh single-use state for `user_id` and the URL of Instagram's consent screen."""
+    if timezone is not None:
+        zone(timezone)
+    base, client_id = _authorize_endpoint(settings)
+    now = utcnow()
+    await repository.purge_expired_oauth_states(session, now=now)
+    state = secrets.token_urlsafe(32)
+    await repository.add_oauth_state(
+        session, state=state, user_id=user_id, timezone=timezone, expires_at=now + STATE_TTL
+    )
+    query = urlencode(
+        {
+            "client_id": client_id,
+            "redirect_uri": redirect_uri(settings),
+            "response_type": "code",
+            "scope": ",".join(SCOPES),
+            "state": state,
+        }
+    )
+    separator = "&" if "?" in base else "?"
+    return AuthorizeUrl(url=f"{base}{separator}{query}", state=state)
+
+
+async def complete(
+    session: AsyncSession,
+    settings: Settings,
+    graph: GraphClient,
+    cipher: TokenCipher,
+    *,
+    code: str | None,
+    state: str | None,
+    error: str | None = None,
+    error_description: str | None = None,
+    bearer_user_id: uuid.UUID | None = None,
+) -> InstagramAccount:
+    """The callback: consume `state`, exchange `code` for a long-lived token, store the account.
+
+    `bearer_user_id` is the user of a bearer token sent along (optional: the callback arrives by
+    browser redirect); when given, only that user's state is accepted.
+    """
+    if not state:
+        raise BadRequest(
+            "The state parameter is missing: start again from the authorize URL",
+            detail=[{"field": "state", "message": "is required"}],
+        )
+    record = await repository.consume_oauth_state(session, state=state, user_id=bearer_user_id)
+    if record is None:
+        raise BadRequest(
+            "This authorization is unknown, was already used or belongs to another user: "
+            "start again from the authorize URL",
+            detail=[{"field": "state", "message": "invalid or already used"}],
+        )
+    if record.expires_at <= utcnow():
+        raise BadRequest(
+            "This authorization expired (it is valid for 10 minutes): start again from the "
+            "authorize URL",
+            detail=[{"field": "state", "message": "expired"}],
+        )
+    if error:
+        reason = error_description or error
+        raise BadRequest(
+            f"Instagram did not authorize the connection: {reason}",
+            detail=[{"field": "error", "message": reason}],
+        )
+    if not code:
+        raise BadRequest(
+            "The code parameter is missing: start again from the authorize URL",
+            detail=[{"field": "code", "message": "is required"}],
+        )
+    try:
+        short = await graph.exchange_code(code, redirect_uri(settings))
+        long = await graph.exchange_long_lived(short.access_token)
+    except GraphError as exc:
+        if exc.retryable:
+            raise UpstreamError(f"Instagram could not be reached: {exc.message}") from exc
+        raise Invalid(f"Instagram refused the authorization: {exc.message}", field="code") from exc
+    return await service.connect(
+        session,
+        graph,
+        cipher,
+        user_id=record.user_id,
+        access_token=long.access_token,
+        timezone=record.timezone,
+        expires_in=long.expires_in or service.LONG_LIVED_SECONDS,
+    )

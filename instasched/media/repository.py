@@ -1,0 +1,95 @@
+"""SQL for media assets. Every read filters by the owner."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from instasched.exceptions import NotFound
+from instasched.models import MediaAsset, PostStatus, ScheduledPost
+
+
+async def get_owned(
+    session: AsyncSession, *, user_id: uuid.UUID, asset_id: uuid.UUID, for_update: bool = False
+) -> MediaAsset:
+    """The user's asset, or 404 (another user's id is indistinguishable from a missing one)."""
+    query = select(MediaAsset).where(MediaAsset.id == asset_id, MediaAsset.user_id == user_id)
+    if for_update:
+        query = query.with_for_update()
+    asset = await session.scalar(query)
+    if asset is None:
+        raise NotFound("Media asset not found")
+    return asset
+
+
+async def exists(session: AsyncSession, *, asset_id: uuid.UUID) -> bool:
+    found = await session.scalar(select(MediaAsset.id).where(MediaAsset.id == asset_id))
+    return found is not None
+
+
+async def list_owned(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    media_type: str | None = None,
+    account_id: uuid.UUID | None = None,
+    tag: str | None = None,
+    offset: int = 0,
+    limit: int = 20,
+) -> tuple[list[MediaAsset], int]:
+    """Newest first (id breaks ties so pages never overlap)."""
+    conditions: list[Any] = [MediaAsset.user_id == user_id]
+    if media_type is not None:
+        conditions.append(MediaAsset.media_type == media_type)
+    if account_id is not None:
+        conditions.append(MediaAsset.instagram_account_id == account_id)
+    if tag is not None:
+        conditions.append(MediaAsset.tags.contains([tag]))
+    total = await session.scalar(select(func.count()).select_from(MediaAsset).where(*conditions))
+    rows = await session.scalars(
+        select(MediaAsset)
+        .where(*conditions)
+        .order_by(MediaAsset.created_at.desc(), MediaAsset.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(rows), int(total or 0)
+
+
+async def active_posts_using(
+    session: AsyncSession, *, user_id: uuid.UUID, asset_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """Ids of the user's `scheduled` or `publishing` posts whose media_ids hold the asset."""
+    rows = await session.scalars(
+        select(ScheduledPost.id)
+        .where(
+            ScheduledPost.user_id == user_id,
+            ScheduledPost.status.in_((PostStatus.SCHEDULED, PostStatus.PUBLISHING)),
+            ScheduledPost.media_ids.contains([str(asset_id)]),
+        )
+        .limit(10)
+    )
+    return list(rows)
+
+
+async def usage(session: AsyncSession, *, user_id: uuid.UUID) -> dict[str, tuple[int, int, int]]:
+    """media_type → (count, stored bytes, original bytes)."""
+    result = await session.execute(
+        select(
+            MediaAsset.media_type,
+            func.count(),
+            func.coalesce(func.sum(MediaAsset.stored_bytes), 0),
+            func.coalesce(func.sum(MediaAsset.file_size), 0),
+        )
+        .where(MediaAsset.user_id == user_id)
+        .group_by(MediaAsset.media_type)
+    )
+    return {row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in result}
+
+
+async def delete(session: AsyncSession, asset: MediaAsset) -> None:
+    await session.delete(asset)
+    await session.flush()

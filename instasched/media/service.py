@@ -1,0 +1,439 @@
+"""Media library rules: uploads (validate, derive, store, record), listing, tags, deletion.
+
+Orphan-free uploads: every S3 key is registered in a `PendingObjects` before its PUT starts. A
+failure inside `upload` deletes them at once; a failure after it (the commit) is handled by the
+endpoint's guard, which deletes them unless the row turns out to exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from instasched.accounts import repository as accounts_repository
+from instasched.config import Settings
+from instasched.db import after_commit
+from instasched.exceptions import Conflict, Invalid
+from instasched.integrations.storage import Storage
+from instasched.kit.time import utcnow
+from instasched.media import compat, repository
+from instasched.media.probe import Processed, process_image, process_video, run_cpu, seconds_ceil
+from instasched.media.receive import ReceivedFile, receive_upload
+from instasched.media.schemas import MediaAsset as MediaAssetOut
+from instasched.media.schemas import MediaPage, MediaUsage, UsageByType
+from instasched.models import MediaAsset
+
+log = logging.getLogger(__name__)
+
+MAX_TAGS = 30
+MAX_TAG_LENGTH = 50
+_TAG_SPLIT = re.compile(r"[,\n]")
+
+
+class PendingObjects:
+    """S3 keys written for a unit of work that has not committed yet."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.asset_id: uuid.UUID | None = None
+
+    def add(self, key: str) -> None:
+        self.keys.append(key)
+
+    async def discard(self, storage: Storage) -> None:
+        keys, self.keys = self.keys, []
+        if keys:
+            # Shielded: a cancelled request must not cancel its own clean-up.
+            await asyncio.shield(storage.delete(*keys))
+
+    async def discard_unless_committed(
+        self, storage: Storage, session_factory: async_sessionmaker[AsyncSession]
+    ) -> None:
+        """After a failed commit: delete the objects unless the row exists after all.
+
+        A commit can fail after the server committed (connection lost during COMMIT); deleting
+        then would leave a row without its file, so the row is looked up first.
+        """
+        if not self.keys:
+            return
+        if self.asset_id is not None:
+            try:
+                async with session_factory() as check:
+                    if await repository.exists(check, asset_id=self.asset_id):
+                        self.keys = []
+                        return
+            except Exception:
+                log.error(
+                    "upload commit failed and the database cannot be checked; objects kept, "
+                    "possibly orphaned: %s",
+                    self.keys,
+                )
+                return
+        await self.discard(storage)
+
+
+# --- tags ----------------------------------------------------------------------------------------
+
+
+def normalise_tags(raw: list[str], *, field: str = "tags") -> list[str]:
+    """Lower-cased, '#' removed, trimmed, de-duplicated in order; 422 naming the field."""
+    tags: list[str] = []
+    for value in raw:
+        tag = value.strip().lstrip("#").strip().lower()
+        if not tag:
+            continue
+        if len(tag) > MAX_TAG_LENGTH:
+            raise Invalid(
+                f"Tag '{tag[:20]}…' is longer than {MAX_TAG_LENGTH} characters", field=field
+            )
+        if any(ord(c) < 32 for c in tag):
+            raise Invalid("Tags cannot contain control characters", field=field)
+        if tag not in tags:
+            tags.append(tag)
+    if len(tags) > MAX_TAGS:
+        raise Invalid(f"At most {MAX_TAGS} tags per asset (got {len(tags)})", field=field)
+    return tags
+
+
+def tags_from_form(values: list[str]) -> list[str]:
+    """Form `tags`: repeated fields, comma-separated, or a JSON array."""
+    import json
+
+    raw: list[str] = []
+    for value in values:
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                parsed = json.loads(text)
+            except ValueError as exc:
+                raise Invalid("tags is not a valid JSON array of strings", field="tags") from exc
+            if not isinstance(parsed, list) or not all(isinstance(t, str) for t in parsed):
+                raise Invalid("tags must be a JSON array of strings", field="tags")
+            raw.extend(parsed)
+        else:
+            raw.extend(_TAG_SPLIT.split(text))
+    return normalise_tags(raw)
+
+
+# --- upload --------------------------------------------------------------------------------------
+
+
+async def require_account(
+    session: AsyncSession, *, user_id: uuid.UUID, account_id: uuid.UUID
+) -> None:
+    """404 unless the Instagram account belongs to the user."""
+    await accounts_repository.get_owned(session, user_id=user_id, account_id=account_id)
+
+
+async def _release_connection(session: AsyncSession) -> None:
+    """End the (read-only) transaction so its connection returns to the pool."""
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("media upload must start its own unit of work")
+    if session.in_transaction():
+        await session.rollback()
+
+
+def object_key(user_id: uuid.UUID, asset_id: uuid.UUID, suffix: str) -> str:
+    now = utcnow()
+    return f"{user_id}/{now:%Y}/{now:%m}/{asset_id}.{suffix}"
+
+
+async def upload(
+    session: AsyncSession,
+    storage: Storage,
+    settings: Settings,
+    *,
+    user_id: uuid.UUID,
+    account_id: uuid.UUID | None,
+    stream: AsyncIterator[bytes],
+    content_type: str | None,
+    content_length: int | None,
+    pending: PendingObjects,
+) -> MediaAsset:
+    """Receive, verify, derive, store in S3, then insert the row (not committed).
+
+    Must start its unit of work (nothing pending in the session): while the body streams in and
+    the file is decoded (seconds), no database connection is held, so a hundred concurrent uploads
+    do not exhaust the pool. The account is checked before (fail fast) and again before the insert.
+    """
+    if account_id is not None:
+        await require_account(session, user_id=user_id, account_id=account_id)
+    await _release_connection(session)
+    work_dir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="instasched-media-"))
+    try:
+        form = await receive_upload(
+            stream,
+            content_type=content_type,
+            content_length=content_length,
+            tmp_dir=work_dir,
+            image_limit=settings.max_file_size,
+            video_limit=settings.max_video_file_size,
+        )
+        assert form.file is not None
+        tags = tags_from_form(form.fields.get("tags", []))
+        return await _store(
+            session,
+            storage,
+            settings,
+            user_id=user_id,
+            account_id=account_id,
+            received=form.file,
+            tags=tags,
+            work_dir=work_dir,
+            pending=pending,
+        )
+    finally:
+        await asyncio.to_thread(shutil.rmtree, work_dir, True)
+
+
+async def _store(
+    session: AsyncSession,
+    storage: Storage,
+    settings: Settings,
+    *,
+    user_id: uuid.UUID,
+    account_id: uuid.UUID | None,
+    received: ReceivedFile,
+    tags: list[str],
+    work_dir: Path,
+    pending: PendingObjects,
+) -> MediaAsset:
+    sniffed = received.sniffed
+    out_dir = work_dir / "derived"
+    await asyncio.to_thread(out_dir.mkdir)
+    processed: Processed
+    if sniffed.media_type == "image":
+        processed = await run_cpu(
+            lambda: process_image(
+                received.path,
+                sniffed,
+                out_dir=out_dir,
+                max_pixels=settings.max_image_pixels,
+                preview_size=settings.preview_size,
+            )
+        )
+    else:
+        processed = await run_cpu(
+            lambda: process_video(
+                received.path, sniffed, out_dir=out_dir, preview_size=settings.preview_size
+            )
+        )
+
+    asset_id = uuid.uuid4()
+    pending.asset_id = asset_id
+    original_key = object_key(user_id, asset_id, sniffed.ext)
+    keys: dict[str, str] = {}
+    uploads: list[tuple[str, Path, str]] = [(original_key, received.path, sniffed.mime_type)]
+    for derived in processed.derived:
+        key = original_key.rsplit("/", 1)[0] + f"/{asset_id}.{derived.suffix}"
+        keys[derived.role] = key
+        uploads.append((key, derived.path, derived.content_type))
+    stored_bytes = 0
+    try:
+        for key, _, _ in uploads:
+            pending.add(key)
+        results = await asyncio.gather(
+            *(storage.put_file(key, path, ctype) for key, path, ctype in uploads),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+            stored_bytes += result.size
+
+        meta = processed.metadata
+        facts = compat.facts_from(
+            sniffed.media_type, processed.width, processed.height, meta, received.size
+        )
+        thumb_key = keys.get("thumbnail") or keys.get("preview")
+        asset = MediaAsset(
+            id=asset_id,
+            user_id=user_id,
+            instagram_account_id=account_id,
+            filename=f"{asset_id}.{sniffed.ext}",
+            original_filename=received.filename[:255],
+            mime_type=sniffed.mime_type,
+            file_size=received.size,
+            media_type=sniffed.media_type,
+            s3_bucket=storage.bucket,
+            s3_key=original_key,
+            s3_url=storage.object_url(original_key),
+            width=processed.width,
+            height=processed.height,
+            duration=seconds_ceil(processed.duration_ms),
+            thumbnail_url=storage.object_url(thumb_key) if thumb_key else None,
+            used_in_posts=0,
+            tags=tags,
+            publish_key=keys.get("publish"),
+            preview_key=keys.get("preview"),
+            thumbnail_key=keys.get("thumbnail"),
+            checksum_sha256=received.sha256,
+            media_metadata={
+                **meta,
+                "client_content_type": received.client_content_type,
+            },
+            compatibility=compat.report(facts),
+            stored_bytes=stored_bytes,
+        )
+        if account_id is not None:
+            await require_account(session, user_id=user_id, account_id=account_id)
+        session.add(asset)
+        await session.flush()
+        await session.refresh(asset)
+    except BaseException:
+        await pending.discard(storage)
+        raise
+    return asset
+
+
+# --- presentation --------------------------------------------------------------------------------
+
+
+async def present(storage: Storage, settings: Settings, asset: MediaAsset) -> MediaAssetOut:
+    """The API view of an asset with fresh presigned URLs."""
+    ttl = settings.s3_presign_ttl_seconds
+    publish_key = asset.publish_key or asset.s3_key
+    preview_key = asset.preview_key or asset.thumbnail_key
+    thumb_key = asset.thumbnail_key or asset.preview_key
+    signed: dict[str, str] = {}
+    for key in {asset.s3_key, publish_key, preview_key, thumb_key}:
+        if key:
+            signed[key] = await storage.presign_get(key, ttl)
+    meta: dict[str, Any] = dict(asset.media_metadata or {})
+    return MediaAssetOut(
+        id=asset.id,
+        instagram_account_id=asset.instagram_account_id,
+        filename=asset.filename,
+        original_filename=asset.original_filename,
+        mime_type=asset.mime_type,
+        file_size=asset.file_size,
+        media_type=asset.media_type,  # type: ignore[arg-type]
+        s3_url=asset.s3_url,
+        url=signed[asset.s3_key],
+        publish_url=signed[publish_key],
+        preview_url=signed.get(preview_key) if preview_key else None,
+        thumbnail_url=signed.get(thumb_key) if thumb_key else None,
+        urls_expire_at=utcnow() + timedelta(seconds=ttl),
+        width=asset.width,
+        height=asset.height,
+        duration=asset.duration,
+        duration_ms=meta.get("duration_ms"),
+        metadata=meta,
+        compatibility=asset.compatibility,  # type: ignore[arg-type]
+        tags=list(asset.tags or []),
+        used_in_posts=asset.used_in_posts or 0,
+        last_used_at=asset.last_used_at,
+        stored_bytes=asset.stored_bytes or 0,
+        checksum_sha256=asset.checksum_sha256,
+        created_at=asset.created_at,
+    )
+
+
+# --- library -------------------------------------------------------------------------------------
+
+
+async def list_assets(
+    session: AsyncSession,
+    storage: Storage,
+    settings: Settings,
+    *,
+    user_id: uuid.UUID,
+    media_type: str | None,
+    account_id: uuid.UUID | None,
+    tag: str | None,
+    page: int,
+    limit: int,
+) -> MediaPage:
+    if account_id is not None:
+        await require_account(session, user_id=user_id, account_id=account_id)
+    wanted_tag = normalise_tags([tag], field="tag")[0] if tag and tag.strip("# ") else None
+    items, total = await repository.list_owned(
+        session,
+        user_id=user_id,
+        media_type=media_type,
+        account_id=account_id,
+        tag=wanted_tag,
+        offset=(page - 1) * limit,
+        limit=limit,
+    )
+    return MediaPage(
+        items=[await present(storage, settings, a) for a in items],
+        total=total,
+        page=page,
+        limit=limit,
+    )
+
+
+async def get_asset(
+    session: AsyncSession,
+    storage: Storage,
+    settings: Settings,
+    *,
+    user_id: uuid.UUID,
+    asset_id: uuid.UUID,
+) -> MediaAssetOut:
+    asset = await repository.get_owned(session, user_id=user_id, asset_id=asset_id)
+    return await present(storage, settings, asset)
+
+
+async def update_tags(
+    session: AsyncSession,
+    storage: Storage,
+    settings: Settings,
+    *,
+    user_id: uuid.UUID,
+    asset_id: uuid.UUID,
+    tags: list[str],
+) -> MediaAssetOut:
+    asset = await repository.get_owned(session, user_id=user_id, asset_id=asset_id, for_update=True)
+    asset.tags = normalise_tags(tags)
+    await session.flush()
+    return await present(storage, settings, asset)
+
+
+async def delete_asset(
+    session: AsyncSession, storage: Storage, *, user_id: uuid.UUID, asset_id: uuid.UUID
+) -> None:
+    """Delete the row now and its S3 objects once the deletion has committed.
+
+    The row is locked first, so a post being scheduled with it (which updates `used_in_posts`
+    on the same row) either commits before (and is seen here) or waits for the deletion.
+    """
+    asset = await repository.get_owned(session, user_id=user_id, asset_id=asset_id, for_update=True)
+    posts = await repository.active_posts_using(session, user_id=user_id, asset_id=asset_id)
+    if posts:
+        raise Conflict(
+            f"The asset is used by {len(posts)} scheduled or publishing post(s); cancel or "
+            "change those posts first",
+            detail={"field": "assetId", "postIds": [str(p) for p in posts]},
+        )
+    keys = [asset.s3_key, asset.publish_key, asset.preview_key, asset.thumbnail_key]
+    await repository.delete(session, asset)
+
+    async def _delete_objects() -> None:
+        await storage.delete(*keys)
+
+    after_commit(session, _delete_objects)
+
+
+async def usage(session: AsyncSession, *, user_id: uuid.UUID) -> MediaUsage:
+    by_type = await repository.usage(session, user_id=user_id)
+    image = by_type.get("image", (0, 0, 0))
+    video = by_type.get("video", (0, 0, 0))
+    return MediaUsage(
+        count=image[0] + video[0],
+        bytes=image[1] + video[1],
+        original_bytes=image[2] + video[2],
+        images=UsageByType(count=image[0], bytes=image[1]),
+        videos=UsageByType(count=video[0], bytes=video[1]),
+    )

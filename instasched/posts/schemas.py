@@ -1,0 +1,165 @@
+"""Scheduled post request and response bodies (JSON in camelCase, as the spec)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from instasched.kit.schemas import ApiModel, RequestModel
+from instasched.models import ScheduledPost
+
+MediaTypeName = Literal["IMAGE", "VIDEO", "REELS", "CAROUSEL", "STORIES"]
+StatusName = Literal["scheduled", "publishing", "published", "failed", "cancelled"]
+TemplateValue = str | int | float
+
+
+class ProductTagIn(RequestModel):
+    product_id: str = Field(description="Instagram catalog product id")
+    x: float = Field(description="Horizontal position, 0 (left) to 1 (right)")
+    y: float = Field(description="Vertical position, 0 (top) to 1 (bottom)")
+
+
+class UserTagIn(RequestModel):
+    username: str = Field(description="Instagram username to tag", examples=["natgeo"])
+    x: float | None = Field(None, description="0..1; required on IMAGE posts")
+    y: float | None = Field(None, description="0..1; required on IMAGE posts")
+
+
+_SCHEDULED_FOR = (
+    "When to publish, ISO 8601. With an offset (`Z`, `+01:00`) it is exact; without one it is "
+    "read in the Instagram account's timezone (a time skipped by a DST change moves forward by "
+    "the gap, a repeated time means its first occurrence)."
+)
+_MEDIA_IDS = "Media asset ids from the media upload, in order"
+_MEDIA_URLS = "The `s3Url` (or a presigned URL of it) of your uploaded media, in order"
+
+
+class _PostFields(RequestModel):
+    caption: str | None = Field(None, description="Caption (<= 2,200 chars); none on STORIES")
+    media_ids: list[str] | None = Field(None, description=_MEDIA_IDS)
+    media_urls: list[str] | None = Field(None, description=_MEDIA_URLS)
+    product_tags: list[ProductTagIn] | None = None
+    location_id: str | None = Field(None, description="Instagram location (Facebook page) id")
+    template_id: uuid.UUID | None = Field(
+        None, description="Render the caption from this template (send no caption)"
+    )
+    template_variables: dict[str, TemplateValue] | None = Field(
+        None, examples=[{"productName": "Premium Course", "discount": "20%"}]
+    )
+    first_comment: str | None = Field(None, description="Posted as the first comment")
+    user_tags: list[UserTagIn] | None = Field(None, description="People to tag (<= 20)")
+    collaborators: list[str] | None = Field(None, description="Collaborator usernames (<= 3)")
+    alt_text: str | None = Field(None, description="Alt text (IMAGE posts only)")
+    cover_url: str | None = Field(
+        None, description="Reel cover: one of your image assets, or a public https URL"
+    )
+    thumb_offset_ms: int | None = Field(None, description="Reel thumbnail frame, in ms")
+    share_to_feed: bool | None = Field(None, description="Also show the reel in the feed")
+
+
+class PostCreate(_PostFields):
+    instagram_account_id: uuid.UUID
+    scheduled_for: str | None = Field(
+        None, description=_SCHEDULED_FOR, examples=["2026-12-20T14:00:00Z"]
+    )
+    use_next_slot: bool = Field(
+        False, description="Instead of scheduledFor: the next free slot of the posting schedule"
+    )
+    media_type: MediaTypeName
+
+
+class PostUpdate(_PostFields):
+    """Only the fields sent are changed; `null` clears an optional field."""
+
+    scheduled_for: str | None = Field(None, description=_SCHEDULED_FOR)
+    use_next_slot: bool | None = None
+    media_type: MediaTypeName | None = None
+
+
+class Post(ApiModel):
+    id: uuid.UUID
+    instagram_account_id: uuid.UUID
+    scheduled_for: datetime
+    caption: str
+    media_urls: list[str]
+    media_ids: list[str]
+    media_type: str
+    status: str
+    publish_attempts: int
+    instagram_media_id: str | None
+    instagram_media_url: str | None
+    permalink: str | None
+    published_at: datetime | None
+    last_publish_error: str | None
+    next_attempt_at: datetime | None
+    product_tags: list[Any]
+    location_id: str | None
+    template_id: uuid.UUID | None
+    template_variables: dict[str, Any]
+    first_comment: str | None
+    user_tags: list[Any]
+    collaborators: list[str]
+    alt_text: str | None
+    cover_url: str | None
+    thumb_offset_ms: int | None
+    share_to_feed: bool | None
+    initial_likes: int
+    initial_comments: int
+    initial_reach: int
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    cancelled_at: datetime | None
+
+    @classmethod
+    def of(cls, post: ScheduledPost) -> Post:
+        return cls(
+            id=post.id,
+            instagram_account_id=post.instagram_account_id,
+            scheduled_for=post.scheduled_for,
+            caption=post.caption,
+            media_urls=[str(u) for u in post.media_urls or []],
+            media_ids=[str(i) for i in post.media_ids or []],
+            media_type=post.media_type,
+            status=post.status,
+            publish_attempts=post.publish_attempts or 0,
+            instagram_media_id=post.instagram_media_id,
+            instagram_media_url=post.instagram_media_url,
+            permalink=post.permalink,
+            published_at=post.published_at,
+            last_publish_error=post.last_publish_error,
+            next_attempt_at=post.next_attempt_at,
+            product_tags=list(post.product_tags or []),
+            location_id=post.location_id,
+            template_id=post.template_id,
+            template_variables=dict(post.template_variables or {}),
+            first_comment=post.first_comment,
+            user_tags=list(post.user_tags or []),
+            collaborators=[str(c) for c in post.collaborators or []],
+            alt_text=post.alt_text,
+            cover_url=post.cover_url,
+            thumb_offset_ms=post.thumb_offset_ms,
+            share_to_feed=post.share_to_feed,
+            initial_likes=post.initial_likes or 0,
+            initial_comments=post.initial_comments or 0,
+            initial_reach=post.initial_reach or 0,
+            metadata=dict(post.meta or {}),
+            created_at=post.created_at,
+            updated_at=post.updated_at,
+            cancelled_at=post.cancelled_at,
+        )
+
+
+class PostList(ApiModel):
+    posts: list[Post]
+    total: int
+    page: int
+    limit: int
+
+
+class PostCancelled(ApiModel):
+    message: str = Field(examples=["Post cancelled successfully"])
+    post: Post

@@ -1,0 +1,822 @@
+"""Scheduled posts: create, list, read, edit, cancel, publish now.
+
+Rules live in `instasched.posts.rules` (pure); this module loads what they need, writes the row
+and registers the queue change to run after the commit. Services never commit.
+
+Concurrency with the worker: the worker claims a post with a conditional
+`UPDATE ... SET status='publishing' WHERE id=:id AND status='scheduled' AND <due>`. Edits, cancels
+and publish-now lock the row (`SELECT ... FOR UPDATE`) and check the status under that lock, so
+either the worker claimed first (and we answer 409 with the state) or our change commits first
+(and the worker's claim re-reads our row: a cancelled or moved post is not claimed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import ipaddress
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, cast
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from instasched.accounts import repository as accounts_repository
+from instasched.config import Settings
+from instasched.db import after_commit
+from instasched.exceptions import Conflict, Invalid, NotFound
+from instasched.kit.time import parse_datetime, utcnow, zone
+from instasched.models import InstagramAccount, MediaAsset, PostStatus, ScheduledPost
+from instasched.posts import repository, rules
+from instasched.posts.schemas import PostCreate, PostUpdate, TemplateValue
+from instasched.templates.render import append_suggestions, render
+from instasched.worker.queue import PublishQueue
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX = 255
+_IDEMPOTENCY_INDEX = "uq_scheduled_posts_idempotency"
+
+SlotFinder = Callable[..., Awaitable[datetime | None]]
+
+# An unreachable Redis must not hold the response: the row is committed and the reconciler
+# re-creates a missing job, so a slow enqueue is abandoned after this long.
+ENQUEUE_TIMEOUT_SECONDS = 3.0
+
+
+def _queue_after_commit(session: AsyncSession, action: Callable[[], Awaitable[Any]]) -> None:
+    async def hook() -> None:
+        try:
+            await asyncio.wait_for(action(), timeout=ENQUEUE_TIMEOUT_SECONDS)
+        except TimeoutError:
+            log.warning(
+                "queue did not answer in %.0f s; the reconciler will repair it",
+                ENQUEUE_TIMEOUT_SECONDS,
+            )
+
+    after_commit(session, hook)
+
+
+# --- create ---------------------------------------------------------------------------------
+async def create_post(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    queue: PublishQueue,
+    user_id: uuid.UUID,
+    body: PostCreate,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> tuple[ScheduledPost, bool]:
+    """Validate and store a post, enqueue its job after the commit.
+
+    Returns (post, created). With an `Idempotency-Key` already used by this user, the first post
+    is returned unchanged (created=False), also when two requests race (unique index).
+    """
+    key = check_idempotency_key(idempotency_key)
+    if key is not None:
+        existing = await repository.find_by_idempotency_key(session, user_id=user_id, key=key)
+        if existing is not None:
+            return existing, False
+    account = await accounts_repository.get_owned(
+        session, user_id=user_id, account_id=body.instagram_account_id
+    )
+    now = now or utcnow()
+    scheduled_for = await resolve_time(
+        session,
+        settings=settings,
+        account=account,
+        scheduled_for=body.scheduled_for,
+        use_next_slot=body.use_next_slot,
+        now=now,
+    )
+    media_type = body.media_type
+    caption = body.caption or ""
+    variables: dict[str, TemplateValue] = dict(body.template_variables or {})
+    template_id = body.template_id
+    if template_id is not None:
+        caption = await _render_template(
+            session,
+            settings=settings,
+            user_id=user_id,
+            account=account,
+            template_id=template_id,
+            variables=variables,
+            caption_sent=body.caption,
+            media_type=media_type,
+        )
+    elif body.template_variables:
+        raise Invalid("templateVariables need a templateId", field="templateVariables")
+
+    media = await resolve_media(
+        session, settings=settings, user_id=user_id, media_ids=body.media_ids,
+        media_urls=body.media_urls,
+    )  # fmt: skip
+    draft = _Draft(
+        media_type=media_type,
+        caption=caption,
+        media=media,
+        product_tags=[t.model_dump(by_alias=True) for t in body.product_tags or []],
+        user_tags=[t.model_dump(by_alias=True) for t in body.user_tags or []],
+        collaborators=list(body.collaborators or []),
+        first_comment=body.first_comment,
+        alt_text=body.alt_text,
+        cover_url=body.cover_url,
+        thumb_offset_ms=body.thumb_offset_ms,
+        share_to_feed=body.share_to_feed,
+        location_id=body.location_id,
+    )
+    checked = await _check_draft(session, settings=settings, user_id=user_id, draft=draft)
+
+    post = ScheduledPost(
+        instagram_account_id=account.id,
+        user_id=user_id,
+        scheduled_for=scheduled_for,
+        status=PostStatus.SCHEDULED,
+        template_id=template_id,
+        template_variables=variables,
+        idempotency_key=key,
+        meta={},
+    )
+    checked.apply(post)
+    if key is not None:
+        try:
+            async with session.begin_nested():
+                session.add(post)
+                await session.flush()
+        except IntegrityError as exc:
+            if _IDEMPOTENCY_INDEX not in str(exc.orig):
+                raise
+            winner = await repository.find_by_idempotency_key(session, user_id=user_id, key=key)
+            if winner is None:  # pragma: no cover - the index said it exists
+                raise
+            return winner, False
+    else:
+        session.add(post)
+        await session.flush()
+    await repository.change_asset_usage(session, asset_ids=[a.id for a, _ in media], delta=1)
+    if template_id is not None:
+        await repository.count_template_use(session, template_id=template_id)
+    await session.refresh(post)
+    _queue_after_commit(session, partial(queue.schedule, post.id, scheduled_for))
+    log.info("post %s scheduled for %s", post.id, scheduled_for.isoformat())
+    return post, True
+
+
+# --- read -----------------------------------------------------------------------------------
+async def list_posts(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    account_id: uuid.UUID,
+    status: str | None,
+    scheduled_after: str | None,
+    scheduled_before: str | None,
+    page: int,
+    limit: int,
+) -> tuple[list[ScheduledPost], int]:
+    account = await accounts_repository.get_owned(session, user_id=user_id, account_id=account_id)
+    tz = zone(account.timezone)
+    after = parse_datetime(scheduled_after, tz, field="scheduledAfter") if scheduled_after else None
+    before = (
+        parse_datetime(scheduled_before, tz, field="scheduledBefore") if scheduled_before else None
+    )
+    if after is not None and before is not None and after > before:
+        raise Invalid(
+            "scheduledBefore must not be earlier than scheduledAfter", field="scheduledBefore"
+        )
+    return await repository.list_for_account(
+        session,
+        account_id=account.id,  # the user's: get_owned answered 404 otherwise
+        status=status,
+        scheduled_after=after,
+        scheduled_before=before,
+        offset=(page - 1) * limit,
+        limit=limit,
+    )
+
+
+async def get_post(
+    session: AsyncSession, *, user_id: uuid.UUID, account_id: uuid.UUID, post_id: uuid.UUID
+) -> ScheduledPost:
+    await accounts_repository.get_owned(session, user_id=user_id, account_id=account_id)
+    return await repository.get_owned(
+        session, user_id=user_id, post_id=post_id, account_id=account_id
+    )
+
+
+# --- update ---------------------------------------------------------------------------------
+async def update_post(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    queue: PublishQueue,
+    user_id: uuid.UUID,
+    post_id: uuid.UUID,
+    body: PostUpdate,
+    now: datetime | None = None,
+) -> ScheduledPost:
+    """Change a scheduled post; the merged result passes the same validation as a new post."""
+    sent = body.model_fields_set
+    for name, label in (("caption", "caption"), ("media_type", "mediaType")):
+        if name in sent and getattr(body, name) is None:
+            raise Invalid(f"{label} cannot be null", field=label)
+    if "scheduled_for" in sent and body.scheduled_for is None and not body.use_next_slot:
+        raise Invalid("scheduledFor cannot be null", field="scheduledFor")
+
+    post = await repository.get_owned(session, user_id=user_id, post_id=post_id, for_update=True)
+    _require_scheduled(post, "edited")
+    account = await accounts_repository.get_owned(
+        session, user_id=user_id, account_id=post.instagram_account_id
+    )
+    now = now or utcnow()
+
+    new_time: datetime | None = None
+    if body.scheduled_for is not None or body.use_next_slot:
+        new_time = await resolve_time(
+            session,
+            settings=settings,
+            account=account,
+            scheduled_for=body.scheduled_for,
+            use_next_slot=bool(body.use_next_slot),
+            now=now,
+            exclude_post_id=post.id,
+        )
+    media_type = body.media_type or post.media_type
+    caption = body.caption if "caption" in sent and body.caption is not None else post.caption
+
+    template_id = post.template_id
+    variables: dict[str, TemplateValue] = dict(post.template_variables or {})
+    count_use = False
+    if "template_variables" in sent:
+        variables = dict(body.template_variables or {})
+    if "template_id" in sent:
+        count_use = body.template_id is not None and body.template_id != post.template_id
+        template_id = body.template_id
+        if template_id is None:
+            variables = {}
+    if template_id is not None and ("template_id" in sent or "template_variables" in sent):
+        caption = await _render_template(
+            session,
+            settings=settings,
+            user_id=user_id,
+            account=account,
+            template_id=template_id,
+            variables=variables,
+            caption_sent=body.caption if "caption" in sent else None,
+            media_type=media_type,
+        )
+    elif template_id is None and variables:
+        raise Invalid("templateVariables need a templateId", field="templateVariables")
+
+    media_sent = "media_ids" in sent or "media_urls" in sent
+    if media_sent:
+        media = await resolve_media(
+            session, settings=settings, user_id=user_id, media_ids=body.media_ids,
+            media_urls=body.media_urls,
+        )  # fmt: skip
+    else:
+        media = await _existing_media(session, settings=settings, user_id=user_id, post=post)
+
+    def pick(name: str, current: Any) -> Any:
+        return getattr(body, name) if name in sent else current
+
+    draft = _Draft(
+        media_type=media_type,
+        caption=caption,
+        media=media,
+        product_tags=(
+            [t.model_dump(by_alias=True) for t in body.product_tags or []]
+            if "product_tags" in sent
+            else list(post.product_tags or [])
+        ),
+        user_tags=(
+            [t.model_dump(by_alias=True) for t in body.user_tags or []]
+            if "user_tags" in sent
+            else list(post.user_tags or [])
+        ),
+        collaborators=list(pick("collaborators", post.collaborators) or []),
+        first_comment=pick("first_comment", post.first_comment),
+        alt_text=pick("alt_text", post.alt_text),
+        cover_url=pick("cover_url", post.cover_url),
+        thumb_offset_ms=pick("thumb_offset_ms", post.thumb_offset_ms),
+        share_to_feed=pick("share_to_feed", post.share_to_feed),
+        location_id=pick("location_id", post.location_id),
+    )
+    checked = await _check_draft(session, settings=settings, user_id=user_id, draft=draft)
+
+    old_assets = [uuid.UUID(str(i)) for i in post.media_ids or []]
+    checked.apply(post)
+    post.template_id = template_id
+    post.template_variables = variables
+    if new_time is not None and new_time != post.scheduled_for:
+        post.scheduled_for = new_time
+        post.next_attempt_at = None  # a retry wait is replaced by the new time
+    if media_sent:
+        new_assets = [a.id for a, _ in media]
+        added = Counter(new_assets) - Counter(old_assets)
+        removed = Counter(old_assets) - Counter(new_assets)
+        await repository.change_asset_usage(session, asset_ids=list(added.elements()), delta=1)
+        await repository.change_asset_usage(session, asset_ids=list(removed.elements()), delta=-1)
+    if count_use and template_id is not None:
+        await repository.count_template_use(session, template_id=template_id)
+    await session.flush()
+    await session.refresh(post)
+    if new_time is not None:
+        due = post.next_attempt_at or post.scheduled_for
+        _queue_after_commit(session, partial(queue.schedule, post.id, due))
+    return post
+
+
+# --- cancel ---------------------------------------------------------------------------------
+async def cancel_post(
+    session: AsyncSession, *, queue: PublishQueue, user_id: uuid.UUID, post_id: uuid.UUID
+) -> ScheduledPost:
+    post = await repository.get_owned(session, user_id=user_id, post_id=post_id, for_update=True)
+    _require_scheduled(post, "cancelled")
+    post.status = PostStatus.CANCELLED
+    post.cancelled_at = await repository.database_now(session)
+    post.next_attempt_at = None
+    await session.flush()
+    await session.refresh(post)
+    _queue_after_commit(session, partial(queue.remove, post.id))
+    log.info("post %s cancelled", post.id)
+    return post
+
+
+# --- publish now ----------------------------------------------------------------------------
+async def publish_now(
+    session: AsyncSession, *, queue: PublishQueue, user_id: uuid.UUID, post_id: uuid.UUID
+) -> ScheduledPost:
+    """Make a scheduled post due at once (the original time is kept in metadata)."""
+    post = await repository.get_owned(session, user_id=user_id, post_id=post_id, for_update=True)
+    _require_scheduled(post, "published now")
+    now = await repository.database_now(session)
+    meta = dict(post.meta or {})
+    meta.setdefault("originalScheduledFor", post.scheduled_for.astimezone(UTC).isoformat())
+    meta["publishNowRequestedAt"] = now.astimezone(UTC).isoformat()
+    post.meta = meta
+    post.scheduled_for = now
+    post.next_attempt_at = None
+    await session.flush()
+    await session.refresh(post)
+    _queue_after_commit(session, partial(queue.schedule, post.id, now))
+    log.info("post %s: publish now requested", post.id)
+    return post
+
+
+async def wait_for_outcome(
+    factory: async_sessionmaker[AsyncSession],
+    *,
+    user_id: uuid.UUID,
+    post_id: uuid.UUID,
+    attempts_before: int,
+    wait_seconds: float,
+    interval: float = 0.2,
+) -> ScheduledPost:
+    """Poll the committed row until the worker is done with this attempt, or `wait_seconds`.
+
+    Done: published, failed or cancelled, or back to scheduled after an attempt (a retry is
+    waiting). Always returns a freshly read row, never the copy from before publishing.
+    """
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        post = await repository.read_fresh(factory, user_id=user_id, post_id=post_id)
+        if post is None:
+            raise NotFound("Scheduled post not found")
+        if post.status in (PostStatus.PUBLISHED, PostStatus.FAILED, PostStatus.CANCELLED):
+            return post
+        if post.status == PostStatus.SCHEDULED and (post.publish_attempts or 0) > attempts_before:
+            return post
+        if time.monotonic() >= deadline:
+            return post
+        await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+
+# --- shared steps ---------------------------------------------------------------------------
+def check_idempotency_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value or len(value) > IDEMPOTENCY_KEY_MAX or not value.isprintable():
+        raise Invalid(
+            f"{IDEMPOTENCY_HEADER} must be 1 to {IDEMPOTENCY_KEY_MAX} printable characters "
+            "(a UUID is a good choice)",
+            field=IDEMPOTENCY_HEADER,
+        )
+    return value
+
+
+def _require_scheduled(post: ScheduledPost, verb: str) -> None:
+    if post.status == PostStatus.SCHEDULED:
+        return
+    hint = {
+        PostStatus.PUBLISHING: "it is being published right now",
+        PostStatus.PUBLISHED: "it is already published",
+        PostStatus.FAILED: "its publishing failed",
+        PostStatus.CANCELLED: "it was cancelled",
+    }.get(post.status, f"its status is {post.status}")
+    raise Conflict(
+        f"Only scheduled posts can be {verb}; this post is {post.status} ({hint})",
+        detail={"status": post.status, "postId": str(post.id)},
+    )
+
+
+async def resolve_time(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    account: InstagramAccount,
+    scheduled_for: str | None,
+    use_next_slot: bool,
+    now: datetime,
+    exclude_post_id: uuid.UUID | None = None,
+) -> datetime:
+    """`scheduledFor` (read in the account's timezone without an offset) or the next free slot,
+    checked against SCHEDULE_MIN_LEAD_SECONDS / SCHEDULE_MAX_LEAD_DAYS."""
+    if use_next_slot and scheduled_for is not None:
+        raise Invalid("Send scheduledFor or useNextSlot: true, not both", field="useNextSlot")
+    if use_next_slot:
+        finder = _slot_finder()
+        if finder is None:
+            raise Invalid(
+                "Posting schedules are not available on this server; send scheduledFor",
+                field="useNextSlot",
+            )
+        # Two concurrent "next slot" requests must not pick the same minute: hold the
+        # account row until this transaction ends.
+        await accounts_repository.get_owned(
+            session, user_id=account.user_id, account_id=account.id, for_update=True
+        )
+        extra: dict[str, Any] = {}
+        if exclude_post_id is not None:  # a post being moved does not block its own minute
+            extra["exclude_post_id"] = exclude_post_id
+        slot = await finder(
+            session,
+            account=account,
+            now=now,
+            min_lead_seconds=settings.schedule_min_lead_seconds,
+            **extra,
+        )
+        if slot is None:
+            raise Invalid(
+                "There is no free slot in the posting schedule of this account; add time "
+                "slots to its posting schedule or send scheduledFor",
+                field="useNextSlot",
+            )
+        when = slot.astimezone(UTC)
+    elif scheduled_for is None:
+        raise Invalid(
+            "scheduledFor is required (an ISO 8601 date-time), or send useNextSlot: true",
+            field="scheduledFor",
+        )
+    else:
+        when = parse_datetime(scheduled_for, zone(account.timezone), field="scheduledFor")
+    rules.check_time_window(
+        when,
+        now=now,
+        min_lead_seconds=settings.schedule_min_lead_seconds,
+        max_lead_days=settings.schedule_max_lead_days,
+        field="useNextSlot" if use_next_slot else "scheduledFor",
+    )
+    return when
+
+
+def _slot_finder() -> SlotFinder | None:
+    """`instasched.schedules.service.next_free_slot`, looked up when used (another domain)."""
+    try:
+        module = importlib.import_module("instasched.schedules.service")
+    except ImportError:
+        return None
+    finder = getattr(module, "next_free_slot", None)
+    return cast(SlotFinder, finder) if callable(finder) else None
+
+
+async def _render_template(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    user_id: uuid.UUID,
+    account: InstagramAccount,
+    template_id: uuid.UUID,
+    variables: dict[str, TemplateValue],
+    caption_sent: str | None,
+    media_type: str,
+) -> str:
+    if caption_sent:
+        raise Invalid(
+            "Send either a caption or a templateId (the caption is rendered from the "
+            "template), not both",
+            field="caption",
+        )
+    if media_type == rules.STORIES:
+        raise Invalid("STORIES carry no caption, so they cannot use a template", field="templateId")
+    template = await repository.get_template_owned(
+        session, user_id=user_id, template_id=template_id
+    )
+    if template is None:
+        raise NotFound("Template not found", detail=[{"field": "templateId"}])
+    if not template.is_active:
+        raise Invalid(
+            f"Template {template.name!r} is inactive; activate it or choose another",
+            field="templateId",
+        )
+    if template.instagram_account_id is not None and template.instagram_account_id != account.id:
+        raise Invalid(
+            f"Template {template.name!r} belongs to another Instagram account",
+            field="templateId",
+        )
+    rendered = render(template.caption_template, variables)
+    if rendered.missing:
+        raise Invalid(
+            "templateVariables is missing values for: " + ", ".join(rendered.missing),
+            field="templateVariables",
+            detail=[
+                {"field": "templateVariables", "message": "missing: " + ", ".join(rendered.missing)}
+            ]
+            + [
+                {"field": f"templateVariables.{name}", "message": "is required by the template"}
+                for name in rendered.missing
+            ],
+        )
+    caption = append_suggestions(
+        rendered.caption,
+        [str(t) for t in template.suggested_hashtags or []],
+        [str(m) for m in template.suggested_mentions or []],
+    )
+    try:
+        rules.check_caption(caption, max_hashtags=settings.max_hashtags)
+    except Invalid as exc:
+        raise Invalid(
+            f"The caption rendered from template {template.name!r} is not valid: {exc.message}",
+            field="caption",
+        ) from exc
+    return caption
+
+
+MediaRef = tuple[MediaAsset, str]  # the asset and the JSON path the client used for it
+
+
+async def resolve_media(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    user_id: uuid.UUID,
+    media_ids: Sequence[str] | None,
+    media_urls: Sequence[str] | None,
+) -> list[MediaRef]:
+    """Every item must be one of the user's media assets (else 422); order is kept."""
+    for name, values in (("mediaIds", media_ids), ("mediaUrls", media_urls)):
+        if values is not None and len(values) > rules.CAROUSEL_MAX:
+            raise Invalid(
+                f"{name} has {len(values)} items; a post takes at most {rules.CAROUSEL_MAX}",
+                field=name,
+            )
+    by_ids = await _media_by_ids(session, user_id=user_id, values=media_ids) if media_ids else None
+    by_urls = (
+        await _media_by_urls(session, settings=settings, user_id=user_id, values=media_urls)
+        if media_urls
+        else None
+    )
+    if by_ids is not None and by_urls is not None:
+        if [a.id for a, _ in by_ids] != [a.id for a, _ in by_urls]:
+            raise Invalid(
+                "mediaIds and mediaUrls name different media; send only one of them",
+                field="mediaUrls",
+            )
+        return by_ids
+    return by_ids or by_urls or []
+
+
+async def _media_by_ids(
+    session: AsyncSession, *, user_id: uuid.UUID, values: Sequence[str]
+) -> list[MediaRef]:
+    parsed: list[uuid.UUID] = []
+    for i, value in enumerate(values):
+        try:
+            parsed.append(uuid.UUID(str(value)))
+        except ValueError:
+            raise Invalid(
+                f"mediaIds[{i}] {value!r} is not a media asset id", field=f"mediaIds[{i}]"
+            ) from None
+    found = await repository.assets_by_ids(session, user_id=user_id, ids=parsed)
+    result: list[MediaRef] = []
+    for i, asset_id in enumerate(parsed):
+        asset = found.get(asset_id)
+        if asset is None:
+            raise Invalid(
+                f"mediaIds[{i}] is not one of your uploaded media assets; upload the file "
+                "first (POST /api/instagram/scheduling/media/upload)",
+                field=f"mediaIds[{i}]",
+            )
+        result.append((asset, f"mediaIds[{i}]"))
+    return result
+
+
+def url_locations(url: str) -> list[tuple[str, str]]:
+    """Candidate (bucket, key) pairs of an S3 object URL, path-style first, then virtual-host.
+
+    The query (a presigned URL's signature) is ignored; the key is percent-decoded.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return []
+    path = parts.path.lstrip("/")
+    found: list[tuple[str, str]] = []
+    if "/" in path:
+        bucket, key = path.split("/", 1)
+        if bucket and key:
+            found.append((unquote(bucket), unquote(key)))
+    host = parts.hostname or ""
+    if "." in host and path and not _is_ip(host):
+        found.append((host.split(".", 1)[0], unquote(path)))
+    return found
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+async def _media_by_urls(
+    session: AsyncSession, *, settings: Settings, user_id: uuid.UUID, values: Sequence[str]
+) -> list[MediaRef]:
+    candidates: list[list[tuple[str, str]]] = []
+    for i, value in enumerate(values):
+        locations = url_locations(value) if isinstance(value, str) else []
+        if not locations:
+            raise Invalid(
+                f"mediaUrls[{i}] is not an http(s) URL of an uploaded file", field=f"mediaUrls[{i}]"
+            )
+        candidates.append(locations)
+    found = await repository.assets_by_locations(
+        session, user_id=user_id, locations=[loc for locs in candidates for loc in locs]
+    )
+    result: list[MediaRef] = []
+    for i, locations in enumerate(candidates):
+        asset = next((found[loc] for loc in locations if loc in found), None)
+        if asset is None:
+            raise Invalid(
+                f"mediaUrls[{i}] is not one of your uploaded media assets; upload the file "
+                "first (POST /api/instagram/scheduling/media/upload) and use its s3Url",
+                field=f"mediaUrls[{i}]",
+            )
+        result.append((asset, f"mediaUrls[{i}]"))
+    return result
+
+
+async def _existing_media(
+    session: AsyncSession, *, settings: Settings, user_id: uuid.UUID, post: ScheduledPost
+) -> list[MediaRef]:
+    """The post's current media, re-read (an edit re-validates the whole post)."""
+    if post.media_ids:
+        ids = [str(i) for i in post.media_ids]
+        try:
+            return await _media_by_ids(session, user_id=user_id, values=ids)
+        except Invalid as exc:
+            raise Invalid(
+                "This post's media is no longer in your media library; send new mediaIds",
+                field="mediaIds",
+            ) from exc
+    urls = [str(u) for u in post.media_urls or []]
+    return await resolve_media(
+        session, settings=settings, user_id=user_id, media_ids=None, media_urls=urls
+    )
+
+
+@dataclass
+class _Draft:
+    media_type: str
+    caption: str
+    media: list[MediaRef]
+    product_tags: list[dict[str, Any]]
+    user_tags: list[dict[str, Any]]
+    collaborators: list[str]
+    first_comment: str | None
+    alt_text: str | None
+    cover_url: str | None
+    thumb_offset_ms: int | None
+    share_to_feed: bool | None
+    location_id: str | None
+
+
+@dataclass
+class _Checked:
+    draft: _Draft
+    product_tags: list[dict[str, Any]]
+    user_tags: list[dict[str, Any]]
+    collaborators: list[str]
+    location_id: str | None
+    cover_url: str | None
+
+    def apply(self, post: ScheduledPost) -> None:
+        d = self.draft
+        post.media_type = d.media_type
+        post.caption = d.caption
+        post.media_ids = [str(a.id) for a, _ in d.media]
+        post.media_urls = [a.s3_url for a, _ in d.media]
+        post.product_tags = self.product_tags
+        post.user_tags = self.user_tags
+        post.collaborators = self.collaborators
+        post.first_comment = d.first_comment
+        post.alt_text = d.alt_text
+        post.cover_url = self.cover_url
+        post.thumb_offset_ms = d.thumb_offset_ms
+        post.share_to_feed = d.share_to_feed
+        post.location_id = self.location_id
+
+
+async def _check_draft(
+    session: AsyncSession, *, settings: Settings, user_id: uuid.UUID, draft: _Draft
+) -> _Checked:
+    media_type = draft.media_type
+    rules.check_media(
+        media_type,
+        [
+            rules.MediaItem(
+                field=label,
+                kind=asset.media_type,
+                compatibility=asset.compatibility or {},
+                duration_seconds=asset.duration,
+            )
+            for asset, label in draft.media
+        ],
+    )
+    product_tags = rules.check_product_tags(draft.product_tags)
+    user_tags = rules.check_user_tags(draft.user_tags, need_position=media_type == rules.IMAGE)
+    collaborators = rules.check_collaborators(draft.collaborators)
+    location_id = rules.check_location_id(draft.location_id) if draft.location_id else None
+    rules.check_extras(
+        media_type,
+        rules.Extras(
+            caption=draft.caption,
+            first_comment=draft.first_comment,
+            product_tags=product_tags,
+            user_tags=user_tags,
+            collaborators=collaborators,
+            alt_text=draft.alt_text,
+            cover_url=draft.cover_url,
+            thumb_offset_ms=draft.thumb_offset_ms,
+            share_to_feed=draft.share_to_feed,
+            location_id=location_id,
+        ),
+        max_hashtags=settings.max_hashtags,
+    )
+    if draft.thumb_offset_ms is not None and draft.media:
+        duration = draft.media[0][0].duration
+        if duration is not None and draft.thumb_offset_ms > duration * 1000:
+            raise Invalid(
+                f"thumbOffsetMs {draft.thumb_offset_ms} is past the end of the video "
+                f"({duration} s)",
+                field="thumbOffsetMs",
+            )
+    cover_url = (
+        await _resolve_cover(session, settings=settings, user_id=user_id, url=draft.cover_url)
+        if draft.cover_url
+        else None
+    )
+    return _Checked(
+        draft=draft,
+        product_tags=product_tags,
+        user_tags=user_tags,
+        collaborators=collaborators,
+        location_id=location_id,
+        cover_url=cover_url,
+    )
+
+
+async def _resolve_cover(
+    session: AsyncSession, *, settings: Settings, user_id: uuid.UUID, url: str
+) -> str:
+    """A reel cover: one of the user's image assets (stored as its s3Url) or a public https URL.
+
+    A URL into our own bucket that is not one of the user's assets is refused: the publisher
+    signs URLs of our bucket, and must never sign another user's object.
+    """
+    locations = url_locations(url)
+    if not locations:
+        raise Invalid("coverUrl must be an http(s) URL", field="coverUrl")
+    found = await repository.assets_by_locations(session, user_id=user_id, locations=locations)
+    asset = next((found[loc] for loc in locations if loc in found), None)
+    if asset is not None:
+        if asset.media_type != "image":
+            raise Invalid("coverUrl must be an image", field="coverUrl")
+        return asset.s3_url
+    if any(bucket == settings.s3_bucket for bucket, _ in locations):
+        raise Invalid(
+            "coverUrl is not one of your uploaded images; upload it first", field="coverUrl"
+        )
+    if urlsplit(url).scheme != "https":
+        raise Invalid("coverUrl must be an https URL Instagram can fetch", field="coverUrl")
+    return url.strip()

@@ -1,0 +1,238 @@
+"""SQL of the publishing side. Every state change is a conditional UPDATE.
+
+The lease (`lease_expires_at`) is also a fencing token: a worker writes to a `publishing` row only
+while the row still carries the lease value it set (claim, takeover or heartbeat). A worker that
+lost its lease (paused, partitioned) cannot overwrite the work of the one that took over.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from instasched.models import InstagramAccount, MediaAsset, PostStatus, ScheduledPost
+
+DUE = func.coalesce(ScheduledPost.next_attempt_at, ScheduledPost.scheduled_for)
+
+
+async def get_post(session: AsyncSession, post_id: uuid.UUID) -> ScheduledPost | None:
+    return await session.get(ScheduledPost, post_id, populate_existing=True)
+
+
+async def get_account(session: AsyncSession, account_id: uuid.UUID) -> InstagramAccount | None:
+    return await session.get(InstagramAccount, account_id, populate_existing=True)
+
+
+async def claim(
+    session: AsyncSession, post_id: uuid.UUID, *, now: datetime, lease_until: datetime
+) -> ScheduledPost | None:
+    """`scheduled` → `publishing` if the post is still scheduled and due; counts an attempt."""
+    stmt = (
+        update(ScheduledPost)
+        .where(
+            ScheduledPost.id == post_id,
+            ScheduledPost.status == PostStatus.SCHEDULED,
+            now >= DUE,
+        )
+        .values(
+            status=PostStatus.PUBLISHING,
+            lease_expires_at=lease_until,
+            publishing_started_at=now,
+            publish_attempts=func.coalesce(ScheduledPost.publish_attempts, 0) + 1,
+            updated_at=now,
+        )
+        .returning(ScheduledPost)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def take_over(
+    session: AsyncSession,
+    post_id: uuid.UUID,
+    *,
+    expired_lease: datetime,
+    now: datetime,
+    lease_until: datetime,
+) -> ScheduledPost | None:
+    """Take a `publishing` post whose lease expired; only one of several workers succeeds."""
+    stmt = (
+        update(ScheduledPost)
+        .where(
+            ScheduledPost.id == post_id,
+            ScheduledPost.status == PostStatus.PUBLISHING,
+            ScheduledPost.lease_expires_at == expired_lease,
+            ScheduledPost.lease_expires_at < now,
+        )
+        .values(lease_expires_at=lease_until, updated_at=now)
+        .returning(ScheduledPost)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def fenced_update(
+    session: AsyncSession, post_id: uuid.UUID, *, lease: datetime, values: dict[str, Any]
+) -> bool:
+    """Update a `publishing` post only while it still holds `lease`."""
+    stmt = (
+        update(ScheduledPost)
+        .where(
+            ScheduledPost.id == post_id,
+            ScheduledPost.status == PostStatus.PUBLISHING,
+            ScheduledPost.lease_expires_at == lease,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(stmt)
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def update_published(
+    session: AsyncSession, post_id: uuid.UUID, *, values: dict[str, Any]
+) -> None:
+    """Details that arrive after the publication (permalink, counts, first comment)."""
+    await session.execute(
+        update(ScheduledPost)
+        .where(ScheduledPost.id == post_id, ScheduledPost.status == PostStatus.PUBLISHED)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def assets_for(
+    session: AsyncSession, *, user_id: uuid.UUID, asset_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, MediaAsset]:
+    if not asset_ids:
+        return {}
+    rows = await session.execute(
+        select(MediaAsset).where(MediaAsset.user_id == user_id, MediaAsset.id.in_(asset_ids))
+    )
+    return {a.id: a for a in rows.scalars()}
+
+
+async def media_ids_taken(
+    session: AsyncSession, *, account_id: uuid.UUID, post_id: uuid.UUID, media_ids: list[str]
+) -> set[str]:
+    """Which of these Instagram media ids other posts of the account already claim."""
+    if not media_ids:
+        return set()
+    rows = await session.execute(
+        select(ScheduledPost.instagram_media_id).where(
+            ScheduledPost.instagram_account_id == account_id,
+            ScheduledPost.id != post_id,
+            ScheduledPost.instagram_media_id.in_(media_ids),
+        )
+    )
+    return {str(r) for r in rows.scalars() if r}
+
+
+async def published_since(
+    session: AsyncSession, *, account_id: uuid.UUID, since: datetime
+) -> list[datetime]:
+    rows = await session.execute(
+        select(ScheduledPost.published_at)
+        .where(
+            ScheduledPost.instagram_account_id == account_id,
+            ScheduledPost.status == PostStatus.PUBLISHED,
+            ScheduledPost.published_at >= since,
+        )
+        .order_by(ScheduledPost.published_at)
+    )
+    return [r for r in rows.scalars() if r is not None]
+
+
+async def mark_needs_reauth(session: AsyncSession, account_id: uuid.UUID) -> None:
+    await session.execute(
+        update(InstagramAccount)
+        .where(InstagramAccount.id == account_id)
+        .values(needs_reauth=True)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def fail_due_posts_of_account(
+    session: AsyncSession, *, account_id: uuid.UUID, now: datetime, message: str, code: str
+) -> list[uuid.UUID]:
+    """Fail the account's `scheduled` posts that are due now (they cannot go out)."""
+    stmt = (
+        update(ScheduledPost)
+        .where(
+            ScheduledPost.instagram_account_id == account_id,
+            ScheduledPost.status == PostStatus.SCHEDULED,
+            now >= DUE,
+        )
+        .values(
+            status=PostStatus.FAILED,
+            failed_at=now,
+            last_publish_error=message,
+            last_error_code=code,
+            next_attempt_at=None,
+            updated_at=now,
+        )
+        .returning(ScheduledPost.id)
+        .execution_options(synchronize_session=False)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def scheduled_batch(
+    session: AsyncSession, *, after: uuid.UUID | None, limit: int
+) -> list[tuple[uuid.UUID, datetime]]:
+    """`scheduled` posts (id, due time) in id order, from `after` (keyset pagination)."""
+    stmt = (
+        select(ScheduledPost.id, DUE)
+        .where(ScheduledPost.status == PostStatus.SCHEDULED)
+        .order_by(ScheduledPost.id)
+        .limit(limit)
+    )
+    if after is not None:
+        stmt = stmt.where(ScheduledPost.id > after)
+    rows = await session.execute(stmt)
+    return [(r[0], r[1]) for r in rows.all()]
+
+
+async def expired_leases(
+    session: AsyncSession, *, now: datetime, limit: int
+) -> list[tuple[uuid.UUID, datetime | None]]:
+    """`publishing` posts whose worker stopped renewing its lease (or never set one)."""
+    rows = await session.execute(
+        select(ScheduledPost.id, ScheduledPost.lease_expires_at)
+        .where(
+            ScheduledPost.status == PostStatus.PUBLISHING,
+            or_(
+                ScheduledPost.lease_expires_at < now,
+                and_(
+                    ScheduledPost.lease_expires_at.is_(None),
+                    ScheduledPost.updated_at < now,
+                ),
+            ),
+        )
+        .order_by(ScheduledPost.lease_expires_at)
+        .limit(limit)
+    )
+    return [(r[0], r[1]) for r in rows.all()]
+
+
+async def set_lease_if_missing(
+    session: AsyncSession, post_id: uuid.UUID, *, now: datetime, lease_until: datetime
+) -> ScheduledPost | None:
+    """A `publishing` row without a lease (written by hand or an old version): take it."""
+    stmt = (
+        update(ScheduledPost)
+        .where(
+            ScheduledPost.id == post_id,
+            ScheduledPost.status == PostStatus.PUBLISHING,
+            ScheduledPost.lease_expires_at.is_(None),
+        )
+        .values(lease_expires_at=lease_until, updated_at=now)
+        .returning(ScheduledPost)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(stmt)).scalars().first()

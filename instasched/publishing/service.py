@@ -1,0 +1,634 @@
+"""Publishing one post, exactly once.
+
+```
+scheduled ──claim (conditional UPDATE, attempt + 1, lease)──> publishing
+publishing ──containers stored (committed) ──> media_publish ──> published
+           ──retryable error, attempts left──> scheduled (next_attempt_at = now + base × 2^(n-1))
+           ──quota (9/2207042)──> scheduled (next_attempt_at = when the 24 h window frees;
+                                   the attempt is given back)
+           ──permanent error / attempts used up / 190──> failed (a message a person can act on)
+publishing, lease expired (worker died) ──take over (conditional UPDATE on the old lease)──>
+           the same flow, which starts by reading the stored container
+```
+The container id is committed before `media_publish`. Any later attempt or recovery reads the
+container first: PUBLISHED → success (the media id is found among the account's recent media),
+FINISHED → publish, IN_PROGRESS → wait, EXPIRED/ERROR → a new container. `media_publish` is never
+repeated without that read, so an uncertain publish (a timeout after Meta acted) is never
+repeated blind. Several workers: the claim, the take-over and every write are conditional on the
+lease (a fencing token), and Meta refuses to publish one container twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from instasched.integrations.instagram import (
+    GraphAuthError,
+    GraphError,
+    GraphMediaNotReady,
+    GraphNewContainerNeeded,
+    GraphPermanentError,
+    GraphQuotaError,
+    GraphRetryableError,
+)
+from instasched.integrations.instagram.media import ContainerStatusCode
+from instasched.kit.time import utcnow
+from instasched.models import InstagramAccount, PostStatus, ScheduledPost
+from instasched.publishing import repository
+from instasched.publishing.sources import PostProblem, build_plan, resolve_cover, resolve_sources
+from instasched.state import AppState
+
+log = logging.getLogger("instasched.publishing")
+
+QUOTA_FALLBACK = timedelta(hours=1)
+QUOTA_WINDOW = timedelta(hours=24)
+RECENT_MEDIA_SLACK = timedelta(minutes=2)
+REAUTH_MESSAGE = (
+    "The Instagram connection of @{username} has expired or was revoked. Reconnect the account "
+    "(Instagram accounts → reconnect), then reschedule this post."
+)
+
+OutcomeKind = Literal["published", "retry", "rescheduled", "failed", "skipped", "not_due"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: OutcomeKind
+    due_at: datetime | None = None
+    detail: str | None = None
+
+
+class LeaseLost(Exception):
+    """Another worker took the post over; stop without writing."""
+
+
+@dataclass
+class Attempt:
+    post: ScheduledPost
+    lease: datetime
+    recovering: bool = False
+    lost: bool = False
+    # Writes and lease renewals take turns: a renewal changes the fencing value.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+class Publisher:
+    def __init__(self, app: AppState) -> None:
+        self.app = app
+        self.settings = app.settings
+        self.graph = app.graph
+        self.events = app.events
+
+    @property
+    def lease_length(self) -> timedelta:
+        return timedelta(seconds=self.settings.publish_lease_seconds)
+
+    # --- entry points ----------------------------------------------------------------------
+    async def process(self, post_id: uuid.UUID) -> Outcome:
+        """The job's work: publish the post if it is due and still scheduled."""
+        now = utcnow()
+        lease = now + self.lease_length
+        # The common case first: one conditional UPDATE claims a due, scheduled post.
+        async with self.app.session_factory() as session:
+            claimed = await repository.claim(session, post_id, now=now, lease_until=lease)
+            await session.commit()
+        if claimed is not None:
+            due = claimed.next_attempt_at or claimed.scheduled_for
+            self.events.publish_started(
+                post_id=post_id, lateness_seconds=(now - due).total_seconds()
+            )
+            return await self.run(Attempt(post=claimed, lease=lease))
+        async with self.app.session_factory() as session:
+            post = await repository.get_post(session, post_id)
+        if post is None:
+            return Outcome("skipped", detail="post deleted")
+        if post.status == PostStatus.SCHEDULED:
+            later = post.next_attempt_at or post.scheduled_for
+            if later > now:
+                # Early (clock skew) or edited to a later time: wait for the new due time.
+                return Outcome("not_due", due_at=later)
+            return Outcome("skipped", detail="claimed elsewhere")
+        if post.status == PostStatus.PUBLISHING:
+            expired = post.lease_expires_at is None or post.lease_expires_at < utcnow()
+            if expired:
+                return await self.recover(post_id, post.lease_expires_at)
+        return Outcome("skipped", detail=f"status {post.status}")
+
+    async def recover(self, post_id: uuid.UUID, expired_lease: datetime | None) -> Outcome:
+        """Take over a `publishing` post whose worker died; never publishes blind."""
+        now = utcnow()
+        lease = now + self.lease_length
+        async with self.app.session_factory() as session:
+            if expired_lease is None:
+                taken = await repository.set_lease_if_missing(
+                    session, post_id, now=now, lease_until=lease
+                )
+            else:
+                taken = await repository.take_over(
+                    session, post_id, expired_lease=expired_lease, now=now, lease_until=lease
+                )
+            await session.commit()
+        if taken is None:
+            return Outcome("skipped", detail="taken over by another worker")
+        self.events.recovered(post_id=post_id, kind="lease_expired")
+        return await self.run(Attempt(post=taken, lease=lease, recovering=True))
+
+    # --- one attempt -----------------------------------------------------------------------
+    async def run(self, attempt: Attempt) -> Outcome:
+        heartbeat = asyncio.create_task(self._heartbeat(attempt))
+        try:
+            return await self._run(attempt)
+        except LeaseLost:
+            log.warning(
+                "lease lost; another worker owns the post",
+                extra={"post_id": str(attempt.post.id)},
+            )
+            return Outcome("skipped", detail="lease lost")
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _run(self, attempt: Attempt) -> Outcome:
+        post = attempt.post
+        async with self.app.session_factory() as session:
+            account = await repository.get_account(session, post.instagram_account_id)
+        if account is None:
+            return await self._fail(attempt, "The Instagram account was removed.", "account")
+        if account.needs_reauth:
+            return await self._auth_failure(attempt, account, None)
+        try:
+            token = self.app.cipher.decrypt(account.access_token_encrypted)
+        except ValueError:
+            return await self._auth_failure(attempt, account, None)
+        try:
+            media_id = await self._publish(attempt, account, token)
+        except PostProblem as exc:
+            return await self._fail(attempt, str(exc), "post")
+        except GraphQuotaError as exc:
+            return await self._quota(attempt, account, token, exc)
+        except GraphAuthError as exc:
+            return await self._auth_failure(attempt, account, exc)
+        except GraphPermanentError as exc:
+            self.events.graph_error(exc.code_label)
+            return await self._fail(attempt, exc.human(), exc.code_label)
+        except (GraphRetryableError, GraphNewContainerNeeded, GraphMediaNotReady) as exc:
+            self.events.graph_error(exc.code_label)
+            return await self._retry(attempt, exc)
+        except GraphError as exc:
+            self.events.graph_error(exc.code_label)
+            return await self._fail(attempt, exc.human(), exc.code_label)
+        return await self._succeed(attempt, account, token, media_id)
+
+    async def _publish(self, attempt: Attempt, account: InstagramAccount, token: str) -> str | None:
+        post = attempt.post
+        ig_user = account.ig_user_id
+        max_wait = self.settings.container_poll_max_seconds
+        container_id = post.container_id
+        if container_id:
+            status = await self.graph.container_status(container_id, token)
+            if status.status_code == ContainerStatusCode.IN_PROGRESS:
+                status = await self.graph.wait_for_container(
+                    container_id, token, max_seconds=max_wait
+                )
+            if status.status_code == ContainerStatusCode.PUBLISHED:
+                attempt.notes["recoveredFromContainer"] = container_id
+                return await self._find_media(attempt, account, token)
+            if status.status_code != ContainerStatusCode.FINISHED:
+                # EXPIRED or ERROR: this container can never be published; make a new one.
+                attempt.notes["replacedContainer"] = {
+                    "id": container_id,
+                    "status": status.status_code,
+                }
+                container_id = None
+        if not container_id:
+            container_id = await self._create_containers(attempt, ig_user, token)
+            status = await self.graph.wait_for_container(container_id, token, max_seconds=max_wait)
+            if status.status_code != ContainerStatusCode.FINISHED:
+                raise GraphNewContainerNeeded(
+                    f"Container {container_id} ended {status.status_code}: {status.status}",
+                    explanation="Instagram could not process the media; a new upload will be made.",
+                )
+        if attempt.lost:
+            raise LeaseLost
+        try:
+            return await self.graph.publish_container(ig_user, container_id, token)
+        except GraphMediaNotReady:
+            await self.graph.wait_for_container(container_id, token, max_seconds=max_wait)
+            return await self._publish_checked(attempt, ig_user, container_id, token)
+        except (GraphRetryableError, GraphNewContainerNeeded) as exc:
+            # The outcome is uncertain (a timeout may have published): read, never repeat blind.
+            return await self._after_uncertain(attempt, account, container_id, token, exc)
+
+    async def _account(self, attempt: Attempt) -> InstagramAccount:
+        async with self.app.session_factory() as session:
+            account = await repository.get_account(session, attempt.post.instagram_account_id)
+        if account is None:
+            raise PostProblem("The Instagram account was removed.")
+        return account
+
+    async def _publish_checked(
+        self, attempt: Attempt, ig_user: str, container_id: str, token: str
+    ) -> str | None:
+        status = await self.graph.container_status(container_id, token)
+        if status.status_code == ContainerStatusCode.PUBLISHED:
+            account = await self._account(attempt)
+            return await self._find_media(attempt, account, token)
+        if attempt.lost:
+            raise LeaseLost
+        return await self.graph.publish_container(ig_user, container_id, token)
+
+    async def _after_uncertain(
+        self,
+        attempt: Attempt,
+        account: InstagramAccount,
+        container_id: str,
+        token: str,
+        error: GraphError,
+    ) -> str | None:
+        try:
+            status = await self.graph.container_status(container_id, token)
+        except GraphError:
+            raise error from None
+        if status.status_code == ContainerStatusCode.PUBLISHED:
+            attempt.notes["uncertainPublishResolved"] = error.code_label
+            return await self._find_media(attempt, account, token)
+        if status.status_code in (ContainerStatusCode.EXPIRED, ContainerStatusCode.ERROR):
+            await self._store_containers(attempt, None, [])
+        raise error
+
+    async def _create_containers(self, attempt: Attempt, ig_user: str, token: str) -> str:
+        post = attempt.post
+        ttl = self.settings.publish_url_ttl_seconds
+        async with self.app.session_factory() as session:
+            sources = await resolve_sources(session, self.app.storage, post, ttl_seconds=ttl)
+            cover = await resolve_cover(session, self.app.storage, post, ttl_seconds=ttl)
+        plan = build_plan(post, sources, cover)
+        child_ids: list[str] = []
+        if plan.children:
+            child_ids = list(
+                await asyncio.gather(
+                    *(self.graph.create_container(ig_user, token, c) for c in plan.children)
+                )
+            )
+            max_wait = self.settings.container_poll_max_seconds
+            for child_id in child_ids:
+                status = await self.graph.wait_for_container(child_id, token, max_seconds=max_wait)
+                if status.status_code != ContainerStatusCode.FINISHED:
+                    raise GraphNewContainerNeeded(
+                        f"Carousel item {child_id} ended {status.status_code}: {status.status}",
+                        explanation="Instagram could not process one of the carousel's media; "
+                        "a new upload will be made.",
+                    )
+        if attempt.lost:
+            raise LeaseLost
+        parent = replace(plan.parent, children=child_ids) if child_ids else plan.parent
+        container_id = await self.graph.create_container(ig_user, token, parent)
+        # Committed before media_publish: any retry or recovery reads this container first.
+        await self._store_containers(attempt, container_id, child_ids)
+        return container_id
+
+    async def _store_containers(
+        self, attempt: Attempt, container_id: str | None, child_ids: list[str]
+    ) -> None:
+        now = utcnow()
+        async with attempt.lock, self.app.session_factory() as session:
+            ok = await repository.fenced_update(
+                session,
+                attempt.post.id,
+                lease=attempt.lease,
+                values={
+                    "container_id": container_id,
+                    "child_container_ids": child_ids,
+                    "container_created_at": now if container_id else None,
+                    "updated_at": now,
+                },
+            )
+            await session.commit()
+        if not ok:
+            raise LeaseLost
+        attempt.post.container_id = container_id
+        attempt.post.child_container_ids = child_ids
+        attempt.post.container_created_at = now if container_id else None
+
+    async def _find_media(
+        self, attempt: Attempt, account: InstagramAccount, token: str
+    ) -> str | None:
+        """The media id of a publication we did not see answered: the account's recent media
+        with this caption, published after the container was made, not claimed by another post.
+        """
+        post = attempt.post
+        recent = await self.graph.recent_media(account.ig_user_id, token)
+        since = post.container_created_at or post.publishing_started_at or post.scheduled_for
+        since = since - RECENT_MEDIA_SLACK
+        caption = (post.caption or "").strip()
+        candidates = [
+            m
+            for m in recent
+            if (m.caption or "").strip() == caption
+            and (m.timestamp is None or m.timestamp >= since)
+        ]
+        if not candidates:
+            attempt.notes["mediaIdUnknown"] = True
+            return None
+        async with self.app.session_factory() as session:
+            taken = await repository.media_ids_taken(
+                session,
+                account_id=post.instagram_account_id,
+                post_id=post.id,
+                media_ids=[m.id for m in candidates],
+            )
+        free = [m for m in candidates if m.id not in taken]
+        if not free:
+            attempt.notes["mediaIdUnknown"] = True
+            return None
+        free.sort(key=lambda m: (m.timestamp is None, m.timestamp))
+        return free[0].id
+
+    # --- outcomes --------------------------------------------------------------------------
+    async def _succeed(
+        self, attempt: Attempt, account: InstagramAccount, token: str, media_id: str | None
+    ) -> Outcome:
+        post = attempt.post
+        now = utcnow()
+        meta = dict(post.meta or {})
+        meta.update(attempt.notes)
+        meta["attempts"] = [*meta.get("attempts", []), _attempt_note(post, now, None)]
+        async with attempt.lock, self.app.session_factory() as session:
+            ok = await repository.fenced_update(
+                session,
+                post.id,
+                lease=attempt.lease,
+                values={
+                    "status": PostStatus.PUBLISHED,
+                    "published_at": now,
+                    "instagram_media_id": media_id,
+                    "lease_expires_at": None,
+                    "next_attempt_at": None,
+                    "last_publish_error": None,
+                    "last_error_code": None,
+                    "meta": meta,
+                    "updated_at": now,
+                },
+            )
+            await session.commit()
+        if not ok:
+            raise LeaseLost
+        self.events.published(
+            post_id=post.id,
+            account_id=post.instagram_account_id,
+            media_type=post.media_type,
+            attempt=post.publish_attempts or 1,
+            media_id=media_id or "unknown",
+        )
+        await self._after_publish(post, token, media_id, meta)
+        return Outcome("published", detail=media_id)
+
+    async def _after_publish(
+        self, post: ScheduledPost, token: str, media_id: str | None, meta: dict[str, Any]
+    ) -> None:
+        """Permalink, initial counts and the first comment; a failure here un-publishes nothing."""
+        if media_id is None:
+            return
+        values: dict[str, Any] = {}
+        try:
+            info = await self.graph.get_media(media_id, token)
+            values.update(
+                instagram_media_url=info.media_url,
+                permalink=info.permalink,
+                initial_likes=info.like_count or 0,
+                initial_comments=info.comments_count or 0,
+            )
+        except GraphError as exc:
+            meta["mediaFieldsError"] = exc.human()
+        if post.media_type.upper() != "STORIES":
+            try:
+                insights = await self.graph.media_insights(
+                    media_id, token, metrics=("reach", "likes", "comments")
+                )
+                values["initial_reach"] = insights.get("reach", 0)
+            except GraphError as exc:
+                meta["insightsError"] = exc.human()
+        if post.first_comment and not post.first_comment_id:
+            try:
+                values["first_comment_id"] = await self.graph.post_comment(
+                    media_id, post.first_comment, token
+                )
+            except GraphError as exc:
+                meta["firstCommentError"] = exc.human()
+                log.warning(
+                    "first comment failed",
+                    extra={"post_id": str(post.id), "error_code": exc.code_label},
+                )
+        values["meta"] = meta
+        async with self.app.session_factory() as session:
+            await repository.update_published(session, post.id, values=values)
+            await session.commit()
+
+    async def _retry(self, attempt: Attempt, error: GraphError) -> Outcome:
+        post = attempt.post
+        attempts = post.publish_attempts or 1
+        if attempts >= self.settings.publish_max_attempts:
+            message = f"Publishing failed after {attempts} attempts. Last error: {error.human()}"
+            return await self._fail(attempt, message, error.code_label)
+        now = utcnow()
+        delay = self.settings.publish_retry_base_seconds * (2 ** (attempts - 1))
+        due = now + timedelta(seconds=delay)
+        meta = dict(post.meta or {})
+        meta.update(attempt.notes)
+        meta["attempts"] = [*meta.get("attempts", []), _attempt_note(post, now, error)]
+        values: dict[str, Any] = {
+            "status": PostStatus.SCHEDULED,
+            "next_attempt_at": due,
+            "last_publish_error": error.human(),
+            "last_error_code": error.code_label,
+            "lease_expires_at": None,
+            "meta": meta,
+            "updated_at": now,
+        }
+        if isinstance(error, GraphNewContainerNeeded):
+            values.update(container_id=None, child_container_ids=[], container_created_at=None)
+        await self._write(attempt, values)
+        self.events.retry(
+            post_id=post.id,
+            account_id=post.instagram_account_id,
+            media_type=post.media_type,
+            attempt=attempts,
+            code=error.code_label,
+            message=error.human(),
+            delay_seconds=delay,
+        )
+        return Outcome("retry", due_at=due, detail=error.code_label)
+
+    async def _quota(
+        self, attempt: Attempt, account: InstagramAccount, token: str, error: GraphQuotaError
+    ) -> Outcome:
+        post = attempt.post
+        now = utcnow()
+        due = await self._quota_frees_at(account, token, now)
+        meta = dict(post.meta or {})
+        meta.update(attempt.notes)
+        meta["attempts"] = [*meta.get("attempts", []), _attempt_note(post, now, error)]
+        await self._write(
+            attempt,
+            {
+                "status": PostStatus.SCHEDULED,
+                "next_attempt_at": due,
+                # A quota wait is not a failed attempt: give it back.
+                "publish_attempts": max(0, (post.publish_attempts or 1) - 1),
+                "last_publish_error": error.human()
+                + f" Next try: {due.strftime('%Y-%m-%d %H:%M UTC')}.",
+                "last_error_code": error.code_label,
+                "lease_expires_at": None,
+                "meta": meta,
+                "updated_at": now,
+            },
+        )
+        self.events.graph_error(error.code_label)
+        self.events.rescheduled(
+            post_id=post.id,
+            account_id=post.instagram_account_id,
+            media_type=post.media_type,
+            code=error.code_label,
+            until=due.isoformat(),
+        )
+        return Outcome("rescheduled", due_at=due, detail=error.code_label)
+
+    async def _quota_frees_at(
+        self, account: InstagramAccount, token: str, now: datetime
+    ) -> datetime:
+        """When the moving 24 h window lets one more post through.
+
+        Meta tells the usage and the total, not when the oldest publication leaves the window;
+        our own publications of the last 24 h tell that (Instagram's app may add more, hence
+        the fallback of one hour).
+        """
+        window = QUOTA_WINDOW
+        total: int | None = None
+        usage: int | None = None
+        try:
+            limit = await self.graph.publishing_limit(account.ig_user_id, token)
+            total, usage = limit.quota_total, limit.quota_usage
+            if limit.quota_duration:
+                window = timedelta(seconds=limit.quota_duration)
+        except GraphError:
+            pass
+        async with self.app.session_factory() as session:
+            ours = await repository.published_since(
+                session, account_id=account.id, since=now - window
+            )
+        if total is not None and usage is not None and usage < total:
+            return now + timedelta(seconds=1)
+        if ours:
+            excess = 0
+            if total is not None and usage is not None:
+                excess = max(0, usage - total)
+            index = min(excess, len(ours) - 1)
+            return max(ours[index] + window, now + timedelta(seconds=1))
+        return now + QUOTA_FALLBACK
+
+    async def _auth_failure(
+        self, attempt: Attempt, account: InstagramAccount, error: GraphAuthError | None
+    ) -> Outcome:
+        message = REAUTH_MESSAGE.format(username=account.username)
+        if error is not None:
+            message += f" (Instagram said: {error.message}; code {error.code_label})"
+        code = error.code_label if error is not None else "190"
+        now = utcnow()
+        async with self.app.session_factory() as session:
+            await repository.mark_needs_reauth(session, account.id)
+            others = await repository.fail_due_posts_of_account(
+                session, account_id=account.id, now=now, message=message, code=code
+            )
+            await session.commit()
+        if others:
+            log.warning(
+                "failed the account's due posts: the account needs re-authentication",
+                extra={"account_id": str(account.id), "post_ids": [str(p) for p in others]},
+            )
+        if not account.needs_reauth:
+            self.events.needs_reauth(account_id=account.id, username=account.username)
+        return await self._fail(attempt, message, code)
+
+    async def _fail(self, attempt: Attempt, message: str, code: str) -> Outcome:
+        post = attempt.post
+        now = utcnow()
+        meta = dict(post.meta or {})
+        meta.update(attempt.notes)
+        meta["attempts"] = [
+            *meta.get("attempts", []),
+            {**_attempt_note(post, now, None), "error": code},
+        ]
+        await self._write(
+            attempt,
+            {
+                "status": PostStatus.FAILED,
+                "failed_at": now,
+                "last_publish_error": message,
+                "last_error_code": code,
+                "next_attempt_at": None,
+                "lease_expires_at": None,
+                "meta": meta,
+                "updated_at": now,
+            },
+        )
+        self.events.failed(
+            post_id=post.id,
+            account_id=post.instagram_account_id,
+            media_type=post.media_type,
+            attempt=post.publish_attempts or 1,
+            code=code,
+            message=message,
+        )
+        return Outcome("failed", detail=message)
+
+    async def _write(self, attempt: Attempt, values: dict[str, Any]) -> None:
+        async with attempt.lock, self.app.session_factory() as session:
+            ok = await repository.fenced_update(
+                session, attempt.post.id, lease=attempt.lease, values=values
+            )
+            await session.commit()
+        if not ok:
+            raise LeaseLost
+
+    async def _heartbeat(self, attempt: Attempt) -> None:
+        """Renew the lease while working (video processing can take minutes)."""
+        interval = max(1.0, self.settings.publish_lease_seconds / 3)
+        while True:
+            await asyncio.sleep(interval)
+            new_lease = utcnow() + self.lease_length
+            async with attempt.lock:
+                try:
+                    async with self.app.session_factory() as session:
+                        ok = await repository.fenced_update(
+                            session,
+                            attempt.post.id,
+                            lease=attempt.lease,
+                            values={"lease_expires_at": new_lease},
+                        )
+                        await session.commit()
+                except Exception:  # a database blip: try again at the next beat
+                    log.exception("lease renewal failed", extra={"post_id": str(attempt.post.id)})
+                    continue
+                if not ok:
+                    attempt.lost = True
+                    return
+                attempt.lease = new_lease
+
+
+def _attempt_note(post: ScheduledPost, now: datetime, error: GraphError | None) -> dict[str, Any]:
+    note: dict[str, Any] = {
+        "attempt": post.publish_attempts or 1,
+        "startedAt": (post.publishing_started_at or now).isoformat(),
+        "endedAt": now.isoformat(),
+    }
+    if error is not None:
+        note["error"] = error.code_label
+    return note

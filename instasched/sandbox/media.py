@@ -1,0 +1,895 @@
+"""The sandbox's content publishing: containers, media_publish, media, insights, comments.
+
+Same paths and JSON as the Graph API, and Meta's rules: the sandbox **downloads** `image_url` /
+`video_url` at container creation (a bad or expired presigned URL fails with 9004 / 2207052),
+checks JPEG and the feed aspect ratio, video container and duration, carousel children, caption
+limits; keeps container states (IN_PROGRESS while a video "processes", FINISHED, PUBLISHED,
+EXPIRED after 24 h, ERROR); enforces the publishing quota per account per moving 24 h; records
+every published media.
+
+Control endpoints for tests and demos (camelCase JSON): `GET /_control/media?igUserId=`,
+`POST /_control/faults`, `DELETE /_control/faults`, `PUT /_control/quota`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import random
+import re
+import secrets
+import string
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import httpx
+from fastapi import APIRouter, FastAPI, Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from instasched.sandbox.state import GraphFault, SandboxState, SandboxUser
+
+log = logging.getLogger(__name__)
+
+CONTAINER_TTL_SECONDS = 24 * 3600
+QUOTA_WINDOW_SECONDS = 24 * 3600
+MAX_IMAGE_BYTES = 8 * 1024 * 1024
+MAX_VIDEO_BYTES = 300 * 1024 * 1024
+CAPTION_MAX = 2200
+MENTIONS_MAX = 20
+DEFAULT_HASHTAGS_MAX = 30
+FEED_RATIO = (0.8, 1.91)
+REEL_SECONDS = (3.0, 900.0)
+SHORT_VIDEO_SECONDS = (3.0, 60.0)
+DEPRECATED_METRICS = {"impressions", "plays", "clips_replays_count", "video_views"}
+MEDIA_METRICS = {
+    "views",
+    "reach",
+    "likes",
+    "comments",
+    "shares",
+    "saved",
+    "total_interactions",
+    "follows",
+    "profile_visits",
+    "ig_reels_avg_watch_time",
+}
+FAULT_ENDPOINTS = ("media", "container_status", "media_publish", "insights", "comments")
+HASHTAG = re.compile(r"(?<![\w&])#\w+")
+MENTION = re.compile(r"(?<![\w@])@[\w.]+")
+
+
+class GraphVersion(Convertor[str]):
+    """`v21.0`-style path segment, so the generic routes never shadow `/_control/...`."""
+
+    regex = r"v[0-9]+(?:\.[0-9]+)?"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+class ObjectId(Convertor[str]):
+    """Container and media ids (numeric, starting with 18; user ids start with 178414)."""
+
+    regex = r"18[0-9]{15}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("graphver", GraphVersion())
+register_url_convertor("igobject", ObjectId())
+
+
+# --- state ---------------------------------------------------------------------------------
+@dataclass
+class Container:
+    id: str
+    owner: str
+    media_type: str  # IMAGE, VIDEO, REELS, CAROUSEL, STORIES
+    params: dict[str, Any]
+    created_at: float
+    ready_at: float
+    is_carousel_item: bool = False
+    children: list[str] = field(default_factory=list)
+    error: str | None = None
+    media_id: str | None = None
+
+    def status_code(self, now: float) -> str:
+        if self.media_id:
+            return "PUBLISHED"
+        if self.error:
+            return "ERROR"
+        if now - self.created_at > CONTAINER_TTL_SECONDS:
+            return "EXPIRED"
+        if now < self.ready_at:
+            return "IN_PROGRESS"
+        return "FINISHED"
+
+
+@dataclass
+class Media:
+    id: str
+    owner: str
+    container_id: str
+    media_type: str
+    caption: str | None
+    params: dict[str, Any]
+    children: list[dict[str, Any]]
+    timestamp: float
+    permalink: str
+    media_url: str
+    like_count: int
+    comments_count: int
+    reach: int
+    comments: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Fault:
+    error: dict[str, Any] | None = None
+    timeout_after_effect: bool = False
+    latency_ms: int = 0
+
+
+@dataclass
+class MediaState:
+    containers: dict[str, Container] = field(default_factory=dict)
+    media: dict[str, Media] = field(default_factory=dict)
+    published_at: dict[str, deque[float]] = field(default_factory=dict)
+    faults: dict[tuple[str, str], deque[Fault]] = field(default_factory=dict)
+    quota_override: dict[str, int] = field(default_factory=dict)
+    processing_seconds: float = 2.0
+    quota_total: int = 100
+    max_hashtags: int = DEFAULT_HASHTAGS_MAX
+    _next: int = field(default_factory=lambda: 18000000000000001 + random.randrange(10**9))
+
+    def next_id(self) -> str:
+        self._next += random.randint(1, 97)
+        return str(self._next)
+
+    def quota_for(self, owner: str) -> int:
+        return self.quota_override.get(owner, self.quota_total)
+
+    def usage(self, owner: str, now: float) -> int:
+        window = self.published_at.setdefault(owner, deque())
+        while window and now - window[0] >= QUOTA_WINDOW_SECONDS:
+            window.popleft()
+        return len(window)
+
+    def take_fault(self, owner: str, endpoint: str) -> Fault | None:
+        queue = self.faults.get((owner, endpoint))
+        if not queue:
+            return None
+        fault = queue.popleft()
+        if not queue:
+            del self.faults[(owner, endpoint)]
+        return fault
+
+
+def media_state(request: Request) -> MediaState:
+    sb: SandboxState = request.app.state.sandbox
+    state: MediaState = sb.extras["media"]
+    return state
+
+
+def sandbox(request: Request) -> SandboxState:
+    state: SandboxState = request.app.state.sandbox
+    return state
+
+
+class DropConnection(Exception):
+    """The request took effect; close the connection without an answer (a timeout, as seen
+    by the caller)."""
+
+
+class DropConnectionMiddleware:
+    """Turns `DropConnection` into a closed connection: start a response, then fail, which makes
+    the HTTP server close the socket mid-response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except DropConnection:
+            if not started:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", b"64"),
+                        ],
+                    }
+                )
+            raise
+
+
+# --- request helpers ---------------------------------------------------------------------
+async def graph_params(request: Request) -> dict[str, str]:
+    """Meta reads parameters from the query string and the form body alike."""
+    values: dict[str, str] = dict(request.query_params)
+    if request.method == "POST":
+        content_type = request.headers.get("content-type", "")
+        if "form" in content_type:
+            form = await request.form()
+            values.update({k: str(v) for k, v in form.items()})
+        elif "json" in content_type:
+            try:
+                body = await request.json()
+            except ValueError:
+                body = None
+            if isinstance(body, dict):
+                for k, v in body.items():
+                    values[k] = v if isinstance(v, str) else json.dumps(v)
+    return values
+
+
+def owner_check(sb: SandboxState, token: str | None, ig_user_id: str) -> SandboxUser:
+    user, _ = sb.user_for_token(token)
+    if user.ig_user_id != ig_user_id:
+        raise GraphFault(
+            f"Unsupported request: object with ID '{ig_user_id}' does not exist, cannot be "
+            "loaded due to missing permissions, or does not support this operation",
+            code=100,
+            subcode=33,
+        )
+    return user
+
+
+async def apply_fault(ms: MediaState, owner: str, endpoint: str) -> Fault | None:
+    """Latency and error faults act here; a `timeoutAfterEffect` fault is returned to the
+    caller, which performs the effect and then raises `DropConnection`."""
+    fault = ms.take_fault(owner, endpoint)
+    if fault is None:
+        return None
+    if fault.latency_ms:
+        await asyncio.sleep(fault.latency_ms / 1000)
+    if fault.error is not None:
+        raise GraphFault(
+            str(fault.error.get("message") or "Fault injected by the sandbox"),
+            code=int(fault.error.get("code") or 1),
+            subcode=fault.error.get("subcode"),
+            status=500 if int(fault.error.get("code") or 1) in (1, 2) else 400,
+        )
+    return fault if fault.timeout_after_effect else None
+
+
+def _json_list(raw: str | None, name: str) -> list[Any]:
+    if raw is None or raw == "":
+        return []
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        if name == "collaborators":
+            return [part.strip() for part in raw.split(",") if part.strip()]
+        raise GraphFault(f"(#100) Param {name} must be a JSON array", code=100) from None
+    if not isinstance(value, list):
+        raise GraphFault(f"(#100) Param {name} must be a JSON array", code=100)
+    return value
+
+
+def check_caption(caption: str | None, max_hashtags: int) -> None:
+    if not caption:
+        return
+    if len(caption) > CAPTION_MAX:
+        raise GraphFault(
+            f"The caption is {len(caption)} characters long; the maximum is {CAPTION_MAX}",
+            code=100,
+            subcode=2207010,
+        )
+    tags = len(HASHTAG.findall(caption))
+    if tags > max_hashtags:
+        raise GraphFault(
+            f"The caption has {tags} hashtags; the maximum is {max_hashtags}",
+            code=100,
+            subcode=2207010,
+        )
+    mentions = len(MENTION.findall(caption))
+    if mentions > MENTIONS_MAX:
+        raise GraphFault(
+            f"The caption has {mentions} mentions; the maximum is {MENTIONS_MAX}",
+            code=100,
+            subcode=2207010,
+        )
+
+
+def check_tags(params: dict[str, str]) -> dict[str, Any]:
+    """Parse and check user_tags / product_tags / collaborators; return them decoded."""
+    user_tags = _json_list(params.get("user_tags"), "user_tags")
+    if len(user_tags) > 20:
+        raise GraphFault("(#100) A media can have at most 20 user tags", code=100)
+    for tag in user_tags:
+        if not isinstance(tag, dict) or not tag.get("username"):
+            raise GraphFault("(#100) Each user tag needs a username", code=100)
+        for axis in ("x", "y"):
+            if axis in tag and not (0.0 <= float(tag[axis]) <= 1.0):
+                raise GraphFault(f"(#100) user_tags {axis} must be between 0 and 1", code=100)
+    product_tags = _json_list(params.get("product_tags"), "product_tags")
+    for tag in product_tags:
+        if not isinstance(tag, dict) or not tag.get("product_id"):
+            raise GraphFault("(#100) Each product tag needs a product_id", code=100)
+    collaborators = _json_list(params.get("collaborators"), "collaborators")
+    if len(collaborators) > 3:
+        raise GraphFault("(#100) A media can have at most 3 collaborators", code=100)
+    return {"user_tags": user_tags, "product_tags": product_tags, "collaborators": collaborators}
+
+
+async def fetch(sb: SandboxState, url: str | None, what: str) -> bytes:
+    """Download the media like Meta does; any failure is 9004 / 2207052."""
+    if not url:
+        raise GraphFault(f"(#100) The parameter {what} is required", code=100)
+    if sb.http is None:  # pragma: no cover - startup() opens it
+        await sb.startup()
+    assert sb.http is not None
+    try:
+        response = await sb.http.get(url)
+    except httpx.HTTPError as exc:
+        raise GraphFault(
+            f"Media download has failed: the media URI could not be fetched ({type(exc).__name__})",
+            code=9004,
+            subcode=2207052,
+        ) from exc
+    if response.status_code != 200:
+        raise GraphFault(
+            f"Media download has failed: the media URI answered HTTP {response.status_code}",
+            code=9004,
+            subcode=2207052,
+        )
+    return response.content
+
+
+def inspect_image(data: bytes, *, feed: bool) -> tuple[int, int]:
+    from PIL import Image, UnidentifiedImageError
+
+    if len(data) > MAX_IMAGE_BYTES:
+        raise GraphFault(
+            f"The image is {len(data)} bytes; the maximum is {MAX_IMAGE_BYTES}",
+            code=36001,
+            subcode=2207004,
+        )
+    if not data.startswith(b"\xff\xd8\xff"):
+        raise GraphFault("Only JPEG images are supported", code=36001, subcode=2207005)
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            fmt = img.format
+            width, height = img.size
+            img.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise GraphFault("The image could not be decoded", code=36001, subcode=2207005) from exc
+    if fmt != "JPEG":
+        raise GraphFault("Only JPEG images are supported", code=36001, subcode=2207005)
+    if feed and height:
+        ratio = width / height
+        if not (FEED_RATIO[0] - 1e-3 <= ratio <= FEED_RATIO[1] + 1e-3):
+            raise GraphFault(
+                f"The aspect ratio {ratio:.2f} is not supported (4:5 to 1.91:1)",
+                code=36003,
+                subcode=2207009,
+            )
+    return width, height
+
+
+def inspect_video(data: bytes, *, limits: tuple[float, float]) -> float:
+    import av
+
+    if len(data) > MAX_VIDEO_BYTES:
+        raise GraphFault("The video file is too large", code=352, subcode=2207004)
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            fmt = container.format.name or ""
+            if not ({"mp4", "mov"} & set(fmt.split(","))):
+                raise GraphFault(
+                    f"The video container {fmt!r} is not supported (use MP4 or MOV)",
+                    code=352,
+                    subcode=2207026,
+                )
+            if not container.streams.video:
+                raise GraphFault("The file has no video stream", code=352, subcode=2207026)
+            if container.duration is not None:
+                duration = float(container.duration) / 1_000_000
+            else:
+                stream = container.streams.video[0]
+                duration = float((stream.duration or 0) * (stream.time_base or 0))
+    except GraphFault:
+        raise
+    except Exception as exc:  # PyAV raises many error types for garbage input
+        raise GraphFault(
+            "The video could not be read (use MP4/MOV with H.264 and AAC)",
+            code=352,
+            subcode=2207026,
+        ) from exc
+    if not (limits[0] <= duration <= limits[1]):
+        raise GraphFault(
+            f"The video is {duration:.1f}s long; it must be {limits[0]:.0f} to {limits[1]:.0f}s",
+            code=352,
+            subcode=2207026,
+        )
+    return duration
+
+
+def _shortcode() -> str:
+    alphabet = string.ascii_letters + string.digits + "_-"
+    return "".join(secrets.choice(alphabet) for _ in range(11))
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+# --- Graph API routes --------------------------------------------------------------------
+router = APIRouter()
+
+
+class FaultError(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: int
+    subcode: int | None = None
+    message: str = "Fault injected by the sandbox"
+
+
+class FaultIn(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    ig_user_id: str = Field(min_length=1)
+    endpoint: Literal["media", "container_status", "media_publish", "insights", "comments"]
+    count: int = Field(1, ge=1, le=1000)
+    error: FaultError | None = None
+    timeout_after_effect: bool = False
+    latency_ms: int = Field(0, ge=0, le=120_000)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> FaultIn:
+        if self.error is None and not self.timeout_after_effect and not self.latency_ms:
+            raise ValueError("give error, timeoutAfterEffect: true, or latencyMs")
+        return self
+
+
+class QuotaIn(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    ig_user_id: str = Field(min_length=1)
+    quota_total: int = Field(ge=0, le=100_000)
+
+
+@router.get("/_control/media", tags=["Sandbox control"])
+async def control_media(request: Request, igUserId: str | None = None) -> dict[str, Any]:
+    """Everything published (optionally for one account), oldest first."""
+    ms = media_state(request)
+    items = [m for m in ms.media.values() if igUserId is None or m.owner == igUserId]
+    items.sort(key=lambda m: (m.timestamp, m.id))
+    return {
+        "media": [
+            {
+                "id": m.id,
+                "igUserId": m.owner,
+                "containerId": m.container_id,
+                "caption": m.caption,
+                "mediaType": m.media_type,
+                "children": m.children,
+                "timestamp": iso(m.timestamp),
+                "permalink": m.permalink,
+                "mediaUrl": m.media_url,
+                "likeCount": m.like_count,
+                "commentsCount": m.comments_count,
+                "comments": m.comments,
+                "params": m.params,
+            }
+            for m in items
+        ]
+    }
+
+
+@router.post("/_control/faults", status_code=201, tags=["Sandbox control"])
+async def add_faults(body: FaultIn, request: Request) -> dict[str, Any]:
+    """Queue `count` faults for one account and one endpoint (consumed one call at a time)."""
+    ms = media_state(request)
+    if body.ig_user_id not in sandbox(request).users:
+        raise GraphFault("Unknown igUserId", code=100)
+    queue = ms.faults.setdefault((body.ig_user_id, body.endpoint), deque())
+    for _ in range(body.count):
+        queue.append(
+            Fault(
+                error=body.error.model_dump() if body.error else None,
+                timeout_after_effect=body.timeout_after_effect,
+                latency_ms=body.latency_ms,
+            )
+        )
+    return {"igUserId": body.ig_user_id, "endpoint": body.endpoint, "queued": len(queue)}
+
+
+@router.delete("/_control/faults", tags=["Sandbox control"])
+async def clear_faults(request: Request, igUserId: str | None = None) -> dict[str, Any]:
+    """Clear queued faults (of one account, or all)."""
+    ms = media_state(request)
+    doomed = [k for k in ms.faults if igUserId is None or k[0] == igUserId]
+    for key in doomed:
+        del ms.faults[key]
+    return {"cleared": len(doomed)}
+
+
+@router.put("/_control/quota", tags=["Sandbox control"])
+async def set_quota(body: QuotaIn, request: Request) -> dict[str, Any]:
+    """Set one account's publishing quota per 24 h (default SANDBOX_PUBLISH_QUOTA)."""
+    ms = media_state(request)
+    if body.ig_user_id not in sandbox(request).users:
+        raise GraphFault("Unknown igUserId", code=100)
+    ms.quota_override[body.ig_user_id] = body.quota_total
+    return {
+        "igUserId": body.ig_user_id,
+        "quotaTotal": body.quota_total,
+        "quotaUsage": ms.usage(body.ig_user_id, time.time()),
+    }
+
+
+@router.post("/{version:graphver}/{ig_user_id}/media", tags=["Graph API"])
+async def create_container(version: str, ig_user_id: str, request: Request) -> dict[str, Any]:
+    sb, ms = sandbox(request), media_state(request)
+    params = await graph_params(request)
+    owner_check(sb, params.get("access_token"), ig_user_id)
+    drop = await apply_fault(ms, ig_user_id, "media")
+    container = await _build_container(sb, ms, ig_user_id, params)
+    ms.containers[container.id] = container
+    if drop:
+        raise DropConnection
+    return {"id": container.id}
+
+
+async def _build_container(
+    sb: SandboxState, ms: MediaState, owner: str, params: dict[str, str]
+) -> Container:
+    now = time.time()
+    media_type = (params.get("media_type") or "").upper()
+    is_item = params.get("is_carousel_item", "").lower() == "true"
+    caption = params.get("caption")
+    tags = check_tags(params)
+    kept: dict[str, Any] = {
+        k: v
+        for k, v in params.items()
+        if k not in ("access_token", "image_url", "video_url", "children")
+    }
+    kept.update({k: v for k, v in tags.items() if v})
+    ready_at = now
+    children: list[str] = []
+    if media_type == "CAROUSEL":
+        check_caption(caption, ms.max_hashtags)
+        children = [c.strip() for c in (params.get("children") or "").split(",") if c.strip()]
+        if not 2 <= len(children) <= 10:
+            raise GraphFault(
+                f"(#100) A carousel needs 2 to 10 children; got {len(children)}", code=100
+            )
+        for child_id in children:
+            child = ms.containers.get(child_id)
+            if child is None or child.owner != owner or not child.is_carousel_item:
+                raise GraphFault(
+                    f"(#100) Child {child_id} is not a carousel item container of this account",
+                    code=100,
+                )
+            state = child.status_code(now)
+            if state == "IN_PROGRESS":
+                raise GraphFault(
+                    "Media ID is not available: a child is still processing",
+                    code=9007,
+                    subcode=2207027,
+                )
+            if state != "FINISHED":
+                raise GraphFault(f"(#100) Child {child_id} is {state}, not FINISHED", code=100)
+    elif media_type in ("REELS", "VIDEO", "STORIES") and (
+        params.get("video_url") or media_type != "STORIES"
+    ):
+        if media_type == "VIDEO" and not is_item:
+            raise GraphFault(
+                "(#100) The VIDEO media type is only for carousel items; use REELS", code=100
+            )
+        if media_type == "REELS" and is_item:
+            raise GraphFault("(#100) Carousel items use media_type VIDEO", code=100)
+        if media_type != "STORIES" and not is_item:
+            check_caption(caption, ms.max_hashtags)
+        data = await fetch(sb, params.get("video_url"), "video_url")
+        limits = REEL_SECONDS if media_type == "REELS" else SHORT_VIDEO_SECONDS
+        duration = await asyncio.to_thread(inspect_video, data, limits=limits)
+        kept["duration"] = round(duration, 2)
+        ready_at = now + ms.processing_seconds
+        if params.get("cover_url"):
+            await fetch(sb, params.get("cover_url"), "cover_url")
+        offset = params.get("thumb_offset")
+        if offset and (not offset.isdigit() or int(offset) > duration * 1000):
+            raise GraphFault("The thumbnail offset is outside the video", code=100, subcode=2207057)
+    elif media_type in ("", "IMAGE", "STORIES"):
+        if media_type == "IMAGE":
+            media_type = ""
+        data = await fetch(sb, params.get("image_url"), "image_url")
+        feed = media_type != "STORIES"
+        width, height = await asyncio.to_thread(inspect_image, data, feed=feed)
+        kept["width"], kept["height"] = width, height
+        if not is_item and media_type != "STORIES":
+            check_caption(caption, ms.max_hashtags)
+    else:
+        raise GraphFault(f"(#100) Unsupported media_type {media_type!r}", code=100)
+    if is_item and caption:
+        raise GraphFault("(#100) Carousel items cannot have a caption", code=100)
+    if media_type == "STORIES" and caption:
+        raise GraphFault("(#100) Stories cannot have a caption", code=100)
+    kind = media_type or "IMAGE"
+    if kind == "VIDEO" and not is_item:
+        kind = "REELS"
+    return Container(
+        id=ms.next_id(),
+        owner=owner,
+        media_type=kind,
+        params=kept,
+        created_at=now,
+        ready_at=ready_at,
+        is_carousel_item=is_item,
+        children=children,
+    )
+
+
+@router.get("/{version:graphver}/{ig_user_id}/media", tags=["Graph API"])
+async def list_media(
+    version: str, ig_user_id: str, request: Request, limit: int = 25
+) -> dict[str, Any]:
+    """The account's media, newest first."""
+    sb, ms = sandbox(request), media_state(request)
+    owner_check(sb, request.query_params.get("access_token"), ig_user_id)
+    wanted = set((request.query_params.get("fields") or "id").split(","))
+    items = sorted(
+        (m for m in ms.media.values() if m.owner == ig_user_id),
+        key=lambda m: (m.timestamp, m.id),
+        reverse=True,
+    )[: max(1, min(limit, 100))]
+    return {"data": [_media_fields(m, wanted) for m in items], "paging": {}}
+
+
+def _media_fields(m: Media, wanted: set[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "id": m.id,
+        "caption": m.caption,
+        "media_type": "CAROUSEL_ALBUM" if m.media_type == "CAROUSEL" else m.media_type,
+        "media_product_type": {"REELS": "REELS", "STORIES": "STORY"}.get(m.media_type, "FEED"),
+        "media_url": m.media_url,
+        "permalink": m.permalink,
+        "timestamp": iso(m.timestamp),
+        "like_count": m.like_count,
+        "comments_count": m.comments_count,
+        "shortcode": m.permalink.rstrip("/").rsplit("/", 1)[-1],
+    }
+    out = {k: v for k, v in values.items() if k in wanted and v is not None}
+    out["id"] = m.id
+    return out
+
+
+@router.post("/{version:graphver}/{ig_user_id}/media_publish", tags=["Graph API"])
+async def media_publish(version: str, ig_user_id: str, request: Request) -> dict[str, Any]:
+    sb, ms = sandbox(request), media_state(request)
+    params = await graph_params(request)
+    owner_check(sb, params.get("access_token"), ig_user_id)
+    drop = await apply_fault(ms, ig_user_id, "media_publish")
+    creation_id = params.get("creation_id") or ""
+    container = ms.containers.get(creation_id)
+    if container is None or container.owner != ig_user_id:
+        raise GraphFault(
+            f"(#100) creation_id {creation_id!r} is not a container of this account",
+            code=100,
+            subcode=33,
+        )
+    if container.is_carousel_item:
+        raise GraphFault("(#100) A carousel item cannot be published alone", code=100)
+    now = time.time()
+    # No await from here to the end: the check and the publication are atomic.
+    state = container.status_code(now)
+    if state == "IN_PROGRESS":
+        raise GraphFault("Media ID is not available", code=9007, subcode=2207027)
+    if state == "EXPIRED":
+        raise GraphFault(
+            "The media container has expired; create a new one", code=100, subcode=2207020
+        )
+    if state == "ERROR":
+        raise GraphFault("The media upload failed; create a new container", code=1, subcode=2207053)
+    if state == "PUBLISHED":
+        raise GraphFault("(#100) This container has already been published", code=100)
+    if ms.usage(ig_user_id, now) >= ms.quota_for(ig_user_id):
+        raise GraphFault(
+            "Application request limit reached: the account reached its publishing limit",
+            code=9,
+            subcode=2207042,
+            status=400,
+        )
+    media = Media(
+        id=ms.next_id(),
+        owner=ig_user_id,
+        container_id=container.id,
+        media_type=container.media_type,
+        caption=container.params.get("caption"),
+        params=container.params,
+        children=[
+            {
+                "containerId": c.id,
+                "mediaType": c.media_type,
+                "params": c.params,
+            }
+            for c in (ms.containers[cid] for cid in container.children)
+        ],
+        timestamp=now,
+        permalink=f"https://www.instagram.com/p/{_shortcode()}/",
+        media_url=f"https://scontent.sandbox.invalid/{container.id}.jpg",
+        like_count=random.randint(0, 25),
+        comments_count=random.randint(0, 5),
+        reach=random.randint(30, 400),
+    )
+    ms.media[media.id] = media
+    container.media_id = media.id
+    ms.published_at.setdefault(ig_user_id, deque()).append(now)
+    if drop:
+        raise DropConnection
+    return {"id": media.id}
+
+
+@router.get("/{version:graphver}/{ig_user_id}/content_publishing_limit", tags=["Graph API"])
+async def publishing_limit(version: str, ig_user_id: str, request: Request) -> dict[str, Any]:
+    sb, ms = sandbox(request), media_state(request)
+    owner_check(sb, request.query_params.get("access_token"), ig_user_id)
+    return {
+        "data": [
+            {
+                "quota_usage": ms.usage(ig_user_id, time.time()),
+                "config": {
+                    "quota_total": ms.quota_for(ig_user_id),
+                    "quota_duration": QUOTA_WINDOW_SECONDS,
+                },
+            }
+        ]
+    }
+
+
+def _owned_object(
+    sb: SandboxState, ms: MediaState, object_id: str, token: str | None
+) -> tuple[SandboxUser, Container | None, Media | None]:
+    user, _ = sb.user_for_token(token)
+    container = ms.containers.get(object_id)
+    media = ms.media.get(object_id)
+    owner = container.owner if container else media.owner if media else None
+    if owner != user.ig_user_id:
+        raise GraphFault(
+            f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot be "
+            "loaded due to missing permissions, or does not support this operation",
+            code=100,
+            subcode=33,
+        )
+    return user, container, media
+
+
+@router.get("/{version:graphver}/{object_id:igobject}", tags=["Graph API"])
+async def get_object(version: str, object_id: str, request: Request) -> dict[str, Any]:
+    """A container (`fields=status_code,status`) or a published media."""
+    sb, ms = sandbox(request), media_state(request)
+    user, container, media = _owned_object(
+        sb, ms, object_id, request.query_params.get("access_token")
+    )
+    wanted = set((request.query_params.get("fields") or "id").split(","))
+    if container is not None:
+        drop = await apply_fault(ms, user.ig_user_id, "container_status")
+        code = container.status_code(time.time())
+        body: dict[str, Any] = {"id": container.id}
+        if "status_code" in wanted:
+            body["status_code"] = code
+        if "status" in wanted:
+            body["status"] = {
+                "ERROR": f"Error: {container.error}",
+                "EXPIRED": "Expired: the container was not published within 24 hours",
+            }.get(code, code.title().replace("_", " "))
+        if drop:
+            raise DropConnection
+        return body
+    assert media is not None
+    return _media_fields(media, wanted)
+
+
+@router.get("/{version:graphver}/{object_id:igobject}/insights", tags=["Graph API"])
+async def media_insights(version: str, object_id: str, request: Request) -> dict[str, Any]:
+    sb, ms = sandbox(request), media_state(request)
+    user, _container, media = _owned_object(
+        sb, ms, object_id, request.query_params.get("access_token")
+    )
+    if media is None:
+        raise GraphFault("(#100) Insights are only available for published media", code=100)
+    drop = await apply_fault(ms, user.ig_user_id, "insights")
+    metrics = [m for m in (request.query_params.get("metric") or "").split(",") if m]
+    if not metrics:
+        raise GraphFault("(#100) The parameter metric is required", code=100)
+    for name in metrics:
+        if name in DEPRECATED_METRICS or name not in MEDIA_METRICS:
+            raise GraphFault(
+                f"(#100) metric[{metrics.index(name)}] must be one of the following values: "
+                + ", ".join(sorted(MEDIA_METRICS)),
+                code=100,
+            )
+    values = {
+        "views": media.reach * 2,
+        "reach": media.reach,
+        "likes": media.like_count,
+        "comments": media.comments_count,
+        "shares": media.like_count // 5,
+        "saved": media.like_count // 4,
+        "follows": 0,
+        "profile_visits": media.reach // 20,
+        "ig_reels_avg_watch_time": 4200 if media.media_type == "REELS" else 0,
+    }
+    values["total_interactions"] = (
+        values["likes"] + values["comments"] + values["shares"] + values["saved"]
+    )
+    body = {
+        "data": [
+            {
+                "name": name,
+                "period": "lifetime",
+                "values": [{"value": values[name]}],
+                "title": name.replace("_", " ").title(),
+                "id": f"{media.id}/insights/{name}/lifetime",
+            }
+            for name in metrics
+        ]
+    }
+    if drop:
+        raise DropConnection
+    return body
+
+
+@router.post("/{version:graphver}/{object_id:igobject}/comments", tags=["Graph API"])
+async def post_comment(version: str, object_id: str, request: Request) -> dict[str, Any]:
+    sb, ms = sandbox(request), media_state(request)
+    params = await graph_params(request)
+    user, _container, media = _owned_object(sb, ms, object_id, params.get("access_token"))
+    if media is None:
+        raise GraphFault("(#100) Comments can only be made on published media", code=100)
+    drop = await apply_fault(ms, user.ig_user_id, "comments")
+    message = params.get("message") or ""
+    if not message.strip():
+        raise GraphFault("(#100) The parameter message is required", code=100)
+    if len(message) > CAPTION_MAX:
+        raise GraphFault("(#100) The comment is too long", code=100)
+    comment_id = ms.next_id()
+    media.comments.append({"id": comment_id, "text": message, "username": user.username})
+    media.comments_count += 1
+    if drop:
+        raise DropConnection
+    return {"id": comment_id}
+
+
+def install(app: FastAPI) -> None:
+    """Called by `create_sandbox_app`: state, routes, the connection-dropping middleware."""
+    sb: SandboxState = app.state.sandbox
+    settings = getattr(app.state, "settings", None)
+    ms = MediaState()
+    if settings is not None:
+        ms.processing_seconds = float(settings.sandbox_video_processing_seconds)
+        ms.quota_total = int(settings.sandbox_publish_quota)
+        ms.max_hashtags = int(getattr(settings, "max_hashtags", DEFAULT_HASHTAGS_MAX))
+    sb.extras["media"] = ms
+    app.include_router(router)
+    app.add_middleware(DropConnectionMiddleware)

@@ -1,0 +1,177 @@
+// Entry point: the shell (header, navigation, account picker), hash routing and the login gate.
+import { hasToken, setToken, setUnauthorizedHandler } from "./api.js";
+import { clear, h, replace, select, toast } from "./dom.js";
+import { currentAccount, loadAccounts, onChange, reset, setAccount, store } from "./store.js";
+import * as accounts from "./views/accounts.js";
+import * as auth from "./views/auth.js";
+import * as besttimes from "./views/besttimes.js";
+import * as calendar from "./views/calendar.js";
+import * as composer from "./views/composer.js";
+import * as media from "./views/media.js";
+import * as templates from "./views/templates.js";
+
+const ROUTES = {
+  calendar: { title: "Calendar", view: calendar },
+  compose: { title: "Compose", view: composer },
+  media: { title: "Media library", view: media },
+  "best-times": { title: "Best times", view: besttimes },
+  templates: { title: "Templates", view: templates },
+  accounts: { title: "Accounts", view: accounts },
+};
+
+const root = document.getElementById("app");
+let cleanup = null;
+let pendingNotice = null;
+let header = null;
+let activeKey = null;
+
+// A connected account comes back from Instagram's consent screen as /?connected=<id>.
+const params = new URLSearchParams(window.location.search);
+if (params.has("connected")) {
+  pendingNotice = "Instagram account connected. Log in to continue.";
+  history.replaceState(null, "", "/#/accounts");
+}
+
+setUnauthorizedHandler((message) => {
+  reset();
+  pendingNotice = message;
+  route();
+});
+
+export function navigate(path) {
+  if (window.location.hash === `#/${path}`) route();
+  else window.location.hash = `#/${path}`;
+}
+
+function parseHash() {
+  const raw = window.location.hash.replace(/^#\/?/, "");
+  const [name, ...rest] = raw.split("/");
+  return { name: name || "calendar", args: rest.map(decodeURIComponent) };
+}
+
+function shell(active) {
+  const nav = h(
+    "nav",
+    { class: "nav", "aria-label": "Main" },
+    h(
+      "ul",
+      {},
+      Object.entries(ROUTES).map(([key, r]) =>
+        h(
+          "li",
+          {},
+          h("a", { href: `#/${key}`, "aria-current": key === active ? "page" : null }, r.title),
+        ),
+      ),
+    ),
+  );
+  const picker = select(
+    store.accounts.length
+      ? store.accounts.map((a) => [a.id, `@${a.username}${a.needsReauth ? " (reconnect)" : ""}`])
+      : [["", "No account connected"]],
+    store.accountId,
+    { id: "account-picker", disabled: !store.accounts.length },
+  );
+  picker.addEventListener("change", () => setAccount(picker.value || null));
+  const account = currentAccount();
+  return h(
+    "header",
+    { class: "topbar" },
+    h("a", { class: "brand", href: "#/calendar" }, "instasched"),
+    nav,
+    h(
+      "div",
+      { class: "topbar-right" },
+      h("label", { for: "account-picker", class: "visually-hidden" }, "Instagram account"),
+      picker,
+      account && account.needsReauth
+        ? h("a", { class: "badge badge-warn", href: "#/accounts" }, "Needs reconnect")
+        : null,
+      h("span", { class: "user-email" }, store.user ? store.user.email : ""),
+      h("button", { type: "button", id: "logout", onclick: logout }, "Log out"),
+    ),
+  );
+}
+
+function logout() {
+  setToken(null);
+  reset();
+  pendingNotice = "You are logged out.";
+  route();
+}
+
+async function route() {
+  if (cleanup) {
+    try {
+      cleanup();
+    } catch {
+      /* a view's cleanup must not block navigation */
+    }
+    cleanup = null;
+  }
+  const { name, args } = parseHash();
+  if (!hasToken()) {
+    header = null;
+    document.title = "Log in · instasched";
+    clear(root);
+    const notice = pendingNotice;
+    pendingNotice = null;
+    cleanup = auth.render(root, { notice, onLoggedIn: afterLogin });
+    return;
+  }
+  const entry = ROUTES[name] || ROUTES.calendar;
+  const key = ROUTES[name] ? name : "calendar";
+  document.title = `${entry.title} · instasched`;
+  const main = h("main", { id: "main", tabindex: "-1" });
+  header = shell(key);
+  activeKey = key;
+  replace(root, h("a", { class: "skip", href: "#main", onclick: skipToMain }, "Skip to content"),
+    header, main, h("div", { id: "toast", role: "status", "aria-live": "polite" }));
+  if (pendingNotice) {
+    toast(pendingNotice, "success");
+    pendingNotice = null;
+  }
+  try {
+    cleanup = (await entry.view.render(main, { args, navigate })) || null;
+  } catch (err) {
+    main.append(h("div", { class: "notice notice-error", role: "alert" }, err.message || String(err)));
+  }
+}
+
+function skipToMain(event) {
+  event.preventDefault();
+  document.getElementById("main")?.focus();
+}
+
+async function afterLogin(user) {
+  store.user = user;
+  loggingIn = true;
+  try {
+    await loadAccounts();
+  } catch (err) {
+    toast(err.message, "error");
+  }
+  loggingIn = false;
+  lastAccount = store.accountId;
+  const { name } = parseHash();
+  if (!ROUTES[name]) window.location.hash = store.accounts.length ? "#/calendar" : "#/accounts";
+  route();
+}
+
+let lastAccount = store.accountId;
+let loggingIn = false;
+onChange(() => {
+  if (!hasToken() || loggingIn) return;
+  if (store.accountId !== lastAccount) {
+    lastAccount = store.accountId;
+    route();
+  } else if (header && header.isConnected) {
+    // Same account, fresher data (e.g. "needs reconnect"): redraw the header only.
+    const next = shell(activeKey);
+    header.replaceWith(next);
+    header = next;
+  }
+});
+
+window.addEventListener("hashchange", route);
+route();

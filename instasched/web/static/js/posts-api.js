@@ -1,0 +1,88 @@
+// The posts, templates, schedules and optimal-times endpoints (issues 4 and 6) in one place.
+import { SCHED, del, get, post, put } from "./api.js";
+
+export const STATUSES = ["scheduled", "publishing", "published", "failed", "cancelled"];
+export const MEDIA_TYPES = [
+  ["IMAGE", "Image"],
+  ["CAROUSEL", "Carousel"],
+  ["REELS", "Reel"],
+  ["VIDEO", "Video"],
+  ["STORIES", "Story"],
+];
+
+export async function listPosts(accountId, { after, before, status } = {}) {
+  const posts = [];
+  for (let page = 1; page <= 20; page += 1) {
+    const body = await get(`${SCHED}/posts/${accountId}`, {
+      scheduledAfter: after,
+      scheduledBefore: before,
+      status,
+      page,
+      limit: 100,
+    });
+    const items = body.posts || body.items || [];
+    posts.push(...items);
+    if (items.length < 100 || posts.length >= (body.total ?? 0)) break;
+  }
+  return posts;
+}
+
+export const getPost = (accountId, postId) => get(`${SCHED}/posts/${accountId}/${postId}`);
+export const createPost = (body) => post(`${SCHED}/posts`, body);
+export const updatePost = (postId, body) => put(`${SCHED}/posts/${postId}`, body);
+export const cancelPost = (postId) => del(`${SCHED}/posts/${postId}`);
+export const publishNow = (postId) => post(`${SCHED}/posts/${postId}/publish-now`);
+
+export async function listTemplates(query = {}) {
+  const body = await get(`${SCHED}/templates`, { limit: 100, ...query });
+  if (Array.isArray(body)) return body;
+  return body.templates || body.items || [];
+}
+export const createTemplate = (body) => post(`${SCHED}/templates`, body);
+export const updateTemplate = (id, body) => put(`${SCHED}/templates/${id}`, body);
+export const deleteTemplate = (id) => del(`${SCHED}/templates/${id}`);
+export const renderTemplate = (id, variables) => post(`${SCHED}/templates/${id}/render`, { variables });
+
+export const optimalTimes = (accountId) => get(`${SCHED}/optimal-times/${accountId}`);
+export const nextSlot = (accountId) => get(`${SCHED}/schedules/${accountId}/next-slot`);
+export const listSchedules = (accountId) => get(`${SCHED}/schedules/${accountId}`);
+export const createSchedule = (accountId, body) => post(`${SCHED}/schedules/${accountId}`, body);
+export const updateSchedule = (accountId, day, body) => put(`${SCHED}/schedules/${accountId}/${day}`, body);
+export const deleteSchedule = (accountId, day) => del(`${SCHED}/schedules/${accountId}/${day}`);
+
+export const TEMPLATE_CATEGORIES = [
+  ["product_launch", "Product launch"],
+  ["promotion", "Promotion"],
+  ["tip", "Tip"],
+  ["testimonial", "Testimonial"],
+  ["behind_scenes", "Behind the scenes"],
+  ["announcement", "Announcement"],
+];
+
+export function categoryLabel(value) {
+  return (TEMPLATE_CATEGORIES.find(([v]) => v === value) || [value, value || "Uncategorised"])[1];
+}
+
+/** One recommendation's weekday (0 = Sunday) and hour, whatever the exact field names. */
+export function slotOf(rec) {
+  const day = rec.dayOfWeek ?? rec.day ?? rec.weekday;
+  let hour = rec.hour;
+  let minute = 0;
+  if (hour === undefined && typeof rec.time === "string") [hour, minute] = rec.time.split(":").map(Number);
+  return { day: Number(day), hour: Number(hour), minute: Number(minute || 0) };
+}
+
+/** A new post with the content of `p` (a failed post cannot be edited or published again). */
+export function copyOf(p, scheduledFor) {
+  const body = { instagramAccountId: p.instagramAccountId, mediaType: p.mediaType, scheduledFor };
+  if (p.mediaIds && p.mediaIds.length) body.mediaIds = p.mediaIds;
+  else body.mediaUrls = p.mediaUrls;
+  if (p.mediaType !== "STORIES") body.caption = p.caption || "";
+  for (const key of ["firstComment", "altText", "locationId", "coverUrl", "thumbOffsetMs", "shareToFeed"]) {
+    if (p[key] !== null && p[key] !== undefined && p[key] !== "") body[key] = p[key];
+  }
+  for (const key of ["userTags", "collaborators", "productTags"]) {
+    if (Array.isArray(p[key]) && p[key].length) body[key] = p[key];
+  }
+  return body;
+}

@@ -1,0 +1,124 @@
+// Time zone helpers on top of Intl (no library). "Wall" times are {year, month (1-12), day,
+// hour, minute, weekday (0 = Sunday)} as a clock in a given IANA zone shows them.
+
+const partsCache = new Map();
+
+function formatter(tz) {
+  let f = partsCache.get(tz);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-US", {
+      timeZone: tz,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+      weekday: "short",
+    });
+    partsCache.set(tz, f);
+  }
+  return f;
+}
+
+const WEEKDAYS = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
+export const DAY_NAMES = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+export const DAY_SHORT = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+
+export function viewerZone() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+}
+
+export function wall(date, tz) {
+  const out = {};
+  for (const p of formatter(tz).formatToParts(date)) out[p.type] = p.value;
+  return {
+    year: Number(out.year),
+    month: Number(out.month),
+    day: Number(out.day),
+    hour: Number(out.hour) % 24,
+    minute: Number(out.minute),
+    second: Number(out.second),
+    weekday: WEEKDAYS[out.weekday],
+  };
+}
+
+/** Offset of `tz` at instant `date`, in minutes east of UTC. */
+export function offsetMinutes(date, tz) {
+  const w = wall(date, tz);
+  const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
+  return Math.round((asUtc - Math.floor(date.getTime() / 1000) * 1000) / 60000);
+}
+
+/** The instant at which a clock in `tz` shows the given wall time (first one in an overlap). */
+export function zonedToDate(w, tz) {
+  const guess = Date.UTC(w.year, w.month - 1, w.day, w.hour || 0, w.minute || 0);
+  let result = guess - offsetMinutes(new Date(guess), tz) * 60000;
+  const second = guess - offsetMinutes(new Date(result), tz) * 60000;
+  if (second !== result) result = Math.min(result, second);
+  return new Date(result);
+}
+
+const pad = (n) => String(n).padStart(2, "0");
+
+/** "2026-12-20T14:00" as a wall time (what <input type=datetime-local> uses). */
+export function wallToInput(w) {
+  return `${w.year}-${pad(w.month)}-${pad(w.day)}T${pad(w.hour)}:${pad(w.minute)}`;
+}
+
+export function inputToWall(value) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(value || "");
+  if (!m) return null;
+  return { year: +m[1], month: +m[2], day: +m[3], hour: +m[4], minute: +m[5] };
+}
+
+/** ISO 8601 without an offset: the API reads it in the account's timezone. */
+export function wallToApi(w) {
+  return `${wallToInput(w)}:00`;
+}
+
+export function dayKey(w) {
+  return `${w.year}-${pad(w.month)}-${pad(w.day)}`;
+}
+
+export function formatInZone(date, tz, opts = {}) {
+  return new Intl.DateTimeFormat(undefined, {
+    timeZone: tz,
+    dateStyle: opts.dateStyle ?? "medium",
+    timeStyle: opts.timeStyle ?? "short",
+  }).format(date);
+}
+
+export function formatTime(date, tz) {
+  return new Intl.DateTimeFormat(undefined, { timeZone: tz, hour: "2-digit", minute: "2-digit" })
+    .format(date);
+}
+
+export function zoneLabel(tz) {
+  return tz.replace(/_/g, " ");
+}
+
+/** Calendar arithmetic on plain dates (no time zone): add days to {year, month, day}. */
+export function addDays(w, days) {
+  const d = new Date(Date.UTC(w.year, w.month - 1, w.day + days));
+  return {
+    ...w,
+    year: d.getUTCFullYear(),
+    month: d.getUTCMonth() + 1,
+    day: d.getUTCDate(),
+    weekday: d.getUTCDay(),
+  };
+}
+
+export function weekdayOf(w) {
+  return new Date(Date.UTC(w.year, w.month - 1, w.day)).getUTCDay();
+}
+
+export function zones() {
+  try {
+    return Intl.supportedValuesOf("timeZone");
+  } catch {
+    return ["UTC", "Europe/London", "Europe/Paris", "America/New_York", "America/Los_Angeles"];
+  }
+}

@@ -1,0 +1,341 @@
+// Calendar: month and week views in the account's timezone, coloured by status; drag a
+// scheduled post to another day or hour to reschedule (PUT); click for details, edit, cancel,
+// publish now, retry; live status by polling while the view is open.
+import { append, busy, button, field, h, notice, openDialog, replace, toast } from "../dom.js";
+import { cancelPost, copyOf, createPost, listPosts, publishNow, updatePost } from "../posts-api.js";
+import { currentAccount } from "../store.js";
+import {
+  DAY_SHORT,
+  addDays,
+  dayKey,
+  formatInZone,
+  formatTime,
+  inputToWall,
+  viewerZone,
+  wall,
+  wallToApi,
+  wallToInput,
+  weekdayOf,
+  zonedToDate,
+} from "../time.js";
+
+const POLL_MS = 3000;
+const STATUS_TEXT = {
+  scheduled: "Scheduled",
+  publishing: "Publishing",
+  published: "Published",
+  failed: "Failed",
+  cancelled: "Cancelled",
+};
+
+function parseDay(text, tz) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text || "");
+  if (m) return { year: +m[1], month: +m[2], day: +m[3], hour: 0, minute: 0 };
+  const w = wall(new Date(), tz);
+  return { year: w.year, month: w.month, day: w.day, hour: 0, minute: 0 };
+}
+
+function snippet(text, n = 40) {
+  const chars = [...(text || "")];
+  return chars.length > n ? `${chars.slice(0, n).join("")}…` : chars.join("") || "(no caption)";
+}
+
+export async function render(main, { args, navigate }) {
+  const account = currentAccount();
+  replace(main);
+  if (!account) {
+    main.append(h("h1", {}, "Calendar"), notice("info", "Connect an Instagram account first: ", h("a", { href: "#/accounts" }, "Accounts")));
+    return null;
+  }
+  const tz = account.timezone || "UTC";
+  let mode = args[1] === "week" ? "week" : "month";
+  let focus = parseDay(args[0], tz);
+  let posts = [];
+  let signature = "";
+  let dragged = null;
+
+  const title = h("h1", { id: "calendar-title" });
+  const grid = h("div", { class: "calendar", id: "calendar" });
+  const info = h("p", { class: "muted small" }, `Times in ${tz} (the account's timezone). Drag a scheduled post to another ${"day"} to reschedule it.`);
+  const monthBtn = button("Month", () => switchMode("month"), { "aria-pressed": String(mode === "month"), id: "view-month" });
+  const weekBtn = button("Week", () => switchMode("week"), { "aria-pressed": String(mode === "week"), id: "view-week" });
+  const legend = h("ul", { class: "legend", "aria-label": "Status colours" },
+    Object.entries(STATUS_TEXT).map(([s, t]) => h("li", { class: `post post-${s}` }, t)));
+
+  const go = (delta) => {
+    if (mode === "month") {
+      const m = focus.month - 1 + delta;
+      focus = { ...focus, year: focus.year + Math.floor(m / 12), month: ((m % 12) + 12) % 12 + 1, day: 1 };
+    } else {
+      focus = addDays(focus, 7 * delta);
+    }
+    history.replaceState(null, "", `#/calendar/${dayKey(focus)}/${mode}`);
+    load(true);
+  };
+  function switchMode(next) {
+    mode = next;
+    monthBtn.setAttribute("aria-pressed", String(mode === "month"));
+    weekBtn.setAttribute("aria-pressed", String(mode === "week"));
+    history.replaceState(null, "", `#/calendar/${dayKey(focus)}/${mode}`);
+    load(true);
+  }
+
+  const range = () => {
+    if (mode === "month") {
+      const first = { ...focus, day: 1 };
+      const start = addDays(first, -weekdayOf(first));
+      return { start, days: 42 };
+    }
+    return { start: addDays(focus, -weekdayOf(focus)), days: 7 };
+  };
+
+  async function load(force = false) {
+    const { start, days } = range();
+    const end = addDays(start, days);
+    try {
+      const fetched = await listPosts(account.id, {
+        after: zonedToDate({ ...start, hour: 0, minute: 0 }, tz).toISOString(),
+        before: zonedToDate({ ...end, hour: 0, minute: 0 }, tz).toISOString(),
+      });
+      const sig = JSON.stringify(fetched.map((p) => [p.id, p.status, p.scheduledFor, p.updatedAt, p.permalink]));
+      if (!force && sig === signature) return;
+      signature = sig;
+      posts = fetched.filter((p) => p.status !== "cancelled");
+    } catch (err) {
+      if (force) replace(grid, notice("error", err.message));
+      return;
+    }
+    draw();
+  }
+
+  function chip(p) {
+    const when = new Date(p.scheduledFor);
+    const draggable = p.status === "scheduled";
+    const el = h(
+      "button",
+      {
+        type: "button",
+        class: `post post-${p.status}`,
+        draggable: draggable ? "true" : "false",
+        dataset: { postId: p.id, status: p.status },
+        "aria-label": `${STATUS_TEXT[p.status] || p.status} at ${formatTime(when, tz)}: ${snippet(p.caption, 60)}`,
+        onclick: () => details(p),
+      },
+      h("span", { class: "post-time" }, formatTime(when, tz)),
+      " ",
+      h("span", { class: "post-caption" }, snippet(p.caption)),
+      p.status === "published" && p.permalink ? h("span", { class: "post-flag", "aria-hidden": "true" }, " ↗") : null,
+      p.status === "failed" ? h("span", { class: "post-flag", "aria-hidden": "true" }, " !") : null,
+    );
+    if (draggable) {
+      el.addEventListener("dragstart", (e) => {
+        dragged = p;
+        e.dataTransfer.effectAllowed = "move";
+        e.dataTransfer.setData("text/plain", p.id);
+        el.classList.add("dragging");
+      });
+      el.addEventListener("dragend", () => {
+        el.classList.remove("dragging");
+      });
+    }
+    return el;
+  }
+
+  function dropTarget(cell, targetWall) {
+    cell.addEventListener("dragover", (e) => {
+      if (!dragged) return;
+      e.preventDefault();
+      e.dataTransfer.dropEffect = "move";
+      cell.classList.add("drop-over");
+    });
+    cell.addEventListener("dragleave", () => cell.classList.remove("drop-over"));
+    cell.addEventListener("drop", async (e) => {
+      e.preventDefault();
+      cell.classList.remove("drop-over");
+      const p = dragged;
+      dragged = null;
+      if (!p) return;
+      const old = wall(new Date(p.scheduledFor), tz);
+      // Month view keeps the time of day; week view moves to the hour, keeping the minutes.
+      const w = {
+        year: targetWall.year,
+        month: targetWall.month,
+        day: targetWall.day,
+        hour: targetWall.hour ?? old.hour,
+        minute: old.minute,
+      };
+      await reschedule(p, w);
+    });
+  }
+
+  async function reschedule(p, w) {
+    try {
+      const updated = await updatePost(p.id, { scheduledFor: wallToApi(w) });
+      toast(`Rescheduled to ${formatInZone(new Date(updated.scheduledFor), tz)}`, "success");
+    } catch (err) {
+      toast(`Not rescheduled: ${err.message}`, "error");
+    }
+    await load(true);
+  }
+
+  function draw() {
+    const { start, days } = range();
+    const today = dayKey(wall(new Date(), tz));
+    const byDay = new Map();
+    for (const p of posts) {
+      const key = dayKey(wall(new Date(p.scheduledFor), tz));
+      if (!byDay.has(key)) byDay.set(key, []);
+      byDay.get(key).push(p);
+    }
+    for (const list of byDay.values()) list.sort((a, b) => a.scheduledFor.localeCompare(b.scheduledFor));
+    const monthName = new Intl.DateTimeFormat(undefined, { month: "long", year: "numeric", timeZone: "UTC" })
+      .format(new Date(Date.UTC(focus.year, focus.month - 1, 1)));
+    if (mode === "month") {
+      title.textContent = monthName;
+      const cells = [];
+      for (let i = 0; i < days; i += 1) {
+        const d = addDays(start, i);
+        const key = dayKey(d);
+        const cell = h("div", {
+          class: `day${d.month !== focus.month ? " other-month" : ""}${key === today ? " today" : ""}`,
+          role: "gridcell",
+          dataset: { day: key },
+        },
+        h("span", { class: "day-num" }, String(d.day)),
+        h("div", { class: "day-posts" }, (byDay.get(key) || []).map(chip)));
+        dropTarget(cell, { year: d.year, month: d.month, day: d.day });
+        cells.push(cell);
+      }
+      const rows = [];
+      for (let r = 0; r < 6; r += 1) rows.push(h("div", { class: "week-row", role: "row" }, cells.slice(r * 7, r * 7 + 7)));
+      replace(grid, h("div", { class: "month", role: "grid", "aria-labelledby": "calendar-title" },
+        h("div", { class: "week-row head", role: "row" }, DAY_SHORT.map((d) => h("div", { role: "columnheader" }, d))),
+        rows));
+    } else {
+      const end = addDays(start, 6);
+      title.textContent = `Week of ${dayKey(start)} – ${dayKey(end)}`;
+      const head = h("div", { class: "wk-row head", role: "row" }, h("div", { role: "columnheader" }, ""),
+        Array.from({ length: 7 }, (_, i) => {
+          const d = addDays(start, i);
+          return h("div", { role: "columnheader", class: dayKey(d) === today ? "today" : "" }, `${DAY_SHORT[i]} ${d.day}`);
+        }));
+      const rows = [];
+      for (let hour = 0; hour < 24; hour += 1) {
+        const row = h("div", { class: "wk-row", role: "row" }, h("div", { class: "hour", role: "rowheader" }, `${String(hour).padStart(2, "0")}:00`));
+        for (let i = 0; i < 7; i += 1) {
+          const d = addDays(start, i);
+          const key = dayKey(d);
+          const inSlot = (byDay.get(key) || []).filter((p) => wall(new Date(p.scheduledFor), tz).hour === hour);
+          const cell = h("div", { class: "slot", role: "gridcell", dataset: { day: key, hour: String(hour) } }, inSlot.map(chip));
+          dropTarget(cell, { year: d.year, month: d.month, day: d.day, hour });
+          row.append(cell);
+        }
+        rows.push(row);
+      }
+      replace(grid, h("div", { class: "week", role: "grid", "aria-labelledby": "calendar-title" }, head, rows));
+    }
+  }
+
+  function outcome(r) {
+    if (r.status === "published") toast("Published", "success");
+    else if (r.status === "failed") toast(`Publishing failed: ${r.lastPublishError || "see the post"}`, "error");
+    else toast(`Publishing… (${STATUS_TEXT[r.status] || r.status}); the calendar updates by itself`, "info");
+  }
+
+  /** Show the period that holds `p` (publish now moves a post to the present). */
+  function follow(p) {
+    const w = wall(new Date(p.scheduledFor), tz);
+    focus = { year: w.year, month: w.month, day: w.day, hour: 0, minute: 0 };
+    history.replaceState(null, "", `#/calendar/${dayKey(focus)}/${mode}`);
+    load(true);
+  }
+
+  function details(p) {
+    const when = new Date(p.scheduledFor);
+    openDialog(`${STATUS_TEXT[p.status] || p.status} post`, (body, close) => {
+      const status = h("div", { "aria-live": "polite" });
+      body.append(
+        h("p", { class: `badge status-badge post-${p.status}`, id: "post-status" }, STATUS_TEXT[p.status] || p.status),
+        h("dl", { class: "facts" },
+          h("dt", {}, "Time"), h("dd", {}, `${formatInZone(when, tz, { dateStyle: "full" })} (${tz})`),
+          h("dt", {}, "Your time"), h("dd", {}, `${formatInZone(when, viewerZone(), { dateStyle: "full" })} (${viewerZone()})`),
+          h("dt", {}, "Type"), h("dd", {}, p.mediaType),
+          h("dt", {}, "Attempts"), h("dd", {}, String(p.publishAttempts ?? 0))),
+        h("p", { class: "caption-full", id: "post-caption" }, p.caption || "(no caption)"),
+      );
+      if (p.status === "published") {
+        append(body, [
+          p.permalink
+            ? h("p", {}, h("a", { href: p.permalink, target: "_blank", rel: "noopener noreferrer", id: "post-permalink" }, "View on Instagram"))
+            : null,
+          h("p", { class: "metrics", id: "post-metrics" },
+            `${p.initialLikes ?? 0} likes · ${p.initialComments ?? 0} comments · ${p.initialReach ?? 0} reach`,
+            p.publishedAt ? ` · published ${formatInZone(new Date(p.publishedAt), tz)}` : ""),
+        ]);
+      }
+      if (p.lastPublishError && p.status !== "published") {
+        body.append(notice(p.status === "failed" ? "error" : "info", p.lastPublishError));
+        if (p.nextAttemptAt && p.status !== "failed") {
+          body.append(h("p", { class: "muted" }, `Next attempt ${formatInZone(new Date(p.nextAttemptAt), tz)}`));
+        }
+      }
+      const actions = h("div", { class: "actions" });
+      if (p.status === "scheduled") {
+        const input = h("input", { type: "datetime-local", value: wallToInput(wall(when, tz)) });
+        const save = button("Reschedule", () => busy(save, async () => {
+          const w = inputToWall(input.value);
+          if (!w) throw new Error("Pick a date and time");
+          close();
+          await reschedule(p, w);
+        }));
+        body.append(h("div", { class: "row" }, field(`New time (${tz})`, input), save));
+        actions.append(
+          button("Edit", () => { close(); navigate(`compose/${p.id}`); }, { id: "post-edit" }),
+          button("Publish now", (e) => busy(e.currentTarget, async () => {
+            const r = await publishNow(p.id);
+            outcome(r);
+            close();
+            follow(r);
+          }), { id: "post-publish-now", class: "primary" }),
+          button("Cancel post", (e) => {
+            if (!window.confirm("Cancel this post? It will not be published.")) return;
+            busy(e.currentTarget, async () => {
+              await cancelPost(p.id);
+              toast("Post cancelled", "success");
+              close();
+              await load(true);
+            });
+          }, { class: "danger", id: "post-cancel" }),
+        );
+      } else if (p.status === "failed") {
+        actions.append(
+          button("Retry now", (e) => busy(e.currentTarget, async () => {
+            // A failed post stays as history; the retry is a new post with the same content.
+            const soon = wallToApi(wall(new Date(Date.now() + 60 * 60 * 1000), tz));
+            const copy = await createPost(copyOf(p, soon));
+            const r = await publishNow(copy.id);
+            outcome(r);
+            close();
+            follow(r);
+          }), { id: "post-retry", class: "primary" }),
+          button("Reschedule as a new post", () => { close(); navigate(`compose/${p.id}/copy`); }, { id: "post-copy" }),
+        );
+      }
+      body.append(status, actions);
+    });
+  }
+
+  main.append(
+    h("div", { class: "calendar-head" },
+      title,
+      h("div", { class: "toolbar", role: "toolbar", "aria-label": "Calendar navigation" },
+        button("‹ Previous", () => go(-1), { id: "cal-prev" }),
+        button("Today", () => { focus = parseDay("", tz); load(true); }, { id: "cal-today" }),
+        button("Next ›", () => go(1), { id: "cal-next" }),
+        monthBtn, weekBtn,
+        h("a", { class: "button primary", href: "#/compose" }, "New post"))),
+    info, legend, grid);
+  await load(true);
+  const timer = setInterval(() => { if (!document.hidden) load(false); }, POLL_MS);
+  return () => clearInterval(timer);
+}

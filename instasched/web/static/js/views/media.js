@@ -1,0 +1,202 @@
+// Media library: drag-and-drop multi-upload with progress, thumbnails, filters, Instagram
+// compatibility badges with reasons, delete (with the "in use" refusal shown).
+import { busy, button, field, h, notice, replace, select, toast } from "../dom.js";
+import {
+  USES,
+  assetName,
+  compat,
+  deleteMedia,
+  describe,
+  displayUrl,
+  isVideo,
+  listMedia,
+  uploadMedia,
+} from "../media-api.js";
+import { currentAccount } from "../store.js";
+
+export function thumbnail(asset, attrs = {}) {
+  const url = displayUrl(asset);
+  const alt = asset.altText || assetName(asset);
+  if (!url) return h("div", { class: "thumb thumb-missing", ...attrs }, assetName(asset));
+  return h("img", { class: "thumb", src: url, alt, loading: "lazy", ...attrs });
+}
+
+export function badges(asset) {
+  return h(
+    "ul",
+    { class: "badges", "aria-label": "Instagram compatibility" },
+    USES.map(([use, label]) => {
+      const { fits, reasons } = compat(asset, use);
+      const state = fits === null ? "unknown" : fits ? "ok" : "no";
+      const mark = fits === null ? "?" : fits ? "✓" : "✗";
+      const text = fits ? `${label}: fits` : fits === null ? `${label}: not checked` : `${label}: does not fit`;
+      return h(
+        "li",
+        { class: `badge compat compat-${state}`, title: reasons.join("; ") || text, dataset: { use } },
+        h("span", { "aria-hidden": "true" }, `${mark} `),
+        h("span", { class: "visually-hidden" }, text),
+        h("span", { "aria-hidden": "true" }, label),
+      );
+    }),
+  );
+}
+
+function reasonsList(asset) {
+  const rows = [];
+  for (const [use, label] of USES) {
+    const { fits, reasons } = compat(asset, use);
+    if (fits === false) rows.push(h("li", {}, `${label}: ${reasons.join("; ") || "not supported"}`));
+  }
+  if (!rows.length) return null;
+  return h("details", { class: "reasons" }, h("summary", {}, "Why it does not fit"), h("ul", {}, rows));
+}
+
+export async function render(main) {
+  const account = currentAccount();
+  replace(main, h("h1", {}, "Media library"));
+  if (!account) {
+    main.append(notice("info", "Connect an Instagram account first: ", h("a", { href: "#/accounts" }, "Accounts")));
+    return null;
+  }
+  const fileInput = h("input", {
+    type: "file",
+    multiple: true,
+    accept: "image/jpeg,image/png,video/mp4,video/quicktime",
+    id: "media-file-input",
+    class: "visually-hidden",
+  });
+  const drop = h(
+    "div",
+    { class: "dropzone", id: "dropzone", role: "button", tabindex: "0", "aria-describedby": "drop-hint" },
+    h("strong", {}, "Drop files here or choose files"),
+    h("p", { id: "drop-hint", class: "hint" },
+      "JPEG, PNG, MP4 or MOV. Images up to 10 MB, videos up to 100 MB (server limits)."),
+  );
+  const progressList = h("ul", { class: "uploads", "aria-label": "Uploads", "aria-live": "polite" });
+  const grid = h("ul", { class: "media-grid", id: "media-grid", "aria-label": "Media" });
+  const typeFilter = select([["", "All types"], ["image", "Images"], ["video", "Videos"]], "", { id: "filter-type" });
+  const fitFilter = select([["", "Any use"], ...USES.map(([u, l]) => [u, `Fits ${l.toLowerCase()}`])], "", {
+    id: "filter-fit",
+  });
+  const tagFilter = h("input", { type: "search", id: "filter-tag", placeholder: "tag" });
+  const scopeFilter = select([["account", `@${account.username}`], ["all", "All my media"]], "account", {
+    id: "filter-scope",
+  });
+  let assets = [];
+
+  const draw = () => {
+    // Type and tag filter on the server; "fits" filters the loaded page here.
+    const shown = assets.filter((a) => !fitFilter.value || compat(a, fitFilter.value).fits !== false);
+    replace(grid, ...shown.map(card));
+    if (!shown.length) grid.append(h("li", { class: "empty" }, assets.length ? "No media matches the filters." : "No media yet: upload some above."));
+  };
+
+  const card = (asset) => {
+    const status = h("div", { class: "card-status", "aria-live": "polite" });
+    const remove = button("Delete", () =>
+      busy(remove, async () => {
+        replace(status);
+        try {
+          await deleteMedia(asset.id);
+          assets = assets.filter((a) => a.id !== asset.id);
+          toast(`${assetName(asset)} deleted`, "success");
+          draw();
+        } catch (err) {
+          status.append(notice("error", err.status === 409 ? `In use: ${err.message}` : err.message));
+        }
+      }), { class: "danger small", "aria-label": `Delete ${assetName(asset)}` });
+    return h(
+      "li",
+      { class: "media-card", dataset: { mediaId: asset.id } },
+      h("div", { class: "thumb-wrap" }, thumbnail(asset), isVideo(asset) ? h("span", { class: "chip" }, "Video") : null),
+      h("p", { class: "media-name" }, assetName(asset)),
+      h("p", { class: "muted small" }, describe(asset),
+        asset.usedInPosts ? ` · used in ${asset.usedInPosts} post${asset.usedInPosts === 1 ? "" : "s"}` : ""),
+      (asset.tags || []).length ? h("p", { class: "tags" }, asset.tags.map((t) => h("span", { class: "chip" }, `#${t}`))) : null,
+      badges(asset),
+      reasonsList(asset),
+      remove,
+      status,
+    );
+  };
+
+  const reload = async () => {
+    try {
+      const filters = {};
+      if (typeFilter.value) filters.mediaType = typeFilter.value;
+      if (tagFilter.value.trim()) filters.tag = tagFilter.value.trim().replace(/^#/, "");
+      assets = await listMedia(scopeFilter.value === "all" ? undefined : account.id, filters);
+    } catch (err) {
+      replace(grid, h("li", {}, notice("error", err.message)));
+      return;
+    }
+    draw();
+  };
+
+  const uploadFiles = (files) => {
+    for (const file of files) {
+      const bar = h("progress", { max: "100", value: "0" });
+      const label = h("span", { class: "upload-name" }, file.name);
+      const state = h("span", { class: "upload-state" }, "0 %");
+      bar.setAttribute("aria-label", `Upload of ${file.name}`);
+      const row = h("li", { class: "upload" }, label, bar, state);
+      progressList.append(row);
+      uploadMedia(account.id, file, (fraction) => {
+        bar.value = Math.round(fraction * 100);
+        state.textContent = fraction >= 1 ? "Processing…" : `${Math.round(fraction * 100)} %`;
+      })
+        .then((asset) => {
+          bar.value = 100;
+          state.textContent = "Uploaded";
+          row.classList.add("done");
+          assets = [asset, ...assets.filter((a) => a.id !== asset.id)];
+          draw();
+          setTimeout(() => row.remove(), 4000);
+        })
+        .catch((err) => {
+          row.classList.add("failed");
+          state.textContent = "";
+          row.append(notice("error", `${file.name}: ${err.message}`));
+        });
+    }
+  };
+
+  fileInput.addEventListener("change", () => {
+    uploadFiles([...fileInput.files]);
+    fileInput.value = "";
+  });
+  drop.addEventListener("click", () => fileInput.click());
+  drop.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      fileInput.click();
+    }
+  });
+  drop.addEventListener("dragover", (e) => {
+    e.preventDefault();
+    drop.classList.add("over");
+  });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    uploadFiles([...(e.dataTransfer?.files || [])]);
+  });
+  fitFilter.addEventListener("change", draw);
+  for (const el of [typeFilter, scopeFilter]) el.addEventListener("change", reload);
+  let tagTimer = null;
+  tagFilter.addEventListener("input", () => {
+    clearTimeout(tagTimer);
+    tagTimer = setTimeout(reload, 250);
+  });
+
+  main.append(
+    h("section", { class: "card", "aria-label": "Upload" }, h("label", { for: "media-file-input", class: "visually-hidden" }, "Choose files"), fileInput, drop, progressList),
+    h("div", { class: "filters", role: "group", "aria-label": "Filters" },
+      field("Account", scopeFilter), field("Type", typeFilter), field("Fits", fitFilter),
+      field("Tag", tagFilter)),
+    grid,
+  );
+  await reload();
+  return null;
+}

@@ -1,0 +1,127 @@
+"""The reconciler: PostgreSQL is the truth, Redis only dispatches.
+
+Every `RECONCILE_INTERVAL_SECONDS` (in every worker; all of it is safe to run concurrently):
+1. each `scheduled` post must have a job: missing ones (Redis lost them) are re-created, and a
+   job left in bullmq's `failed` set for a post that is still scheduled is replaced;
+2. each `publishing` post whose lease expired (its worker died) is taken over, with a
+   conditional update on the old lease, and recovered through the container check: never blind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from instasched.kit.time import utcnow
+from instasched.publishing import repository
+from instasched.publishing.service import Outcome, Publisher
+from instasched.state import AppState
+from instasched.worker.queue import QUEUE_NAME, job_id_for
+
+log = logging.getLogger("instasched.reconciler")
+
+BATCH = 2000
+RECOVERY_BATCH = 200
+
+
+@dataclass
+class ReconcileReport:
+    jobs_recreated: int = 0
+    jobs_replaced: int = 0
+    recovered: int = 0
+
+
+class Reconciler:
+    def __init__(self, app: AppState, publisher: Publisher) -> None:
+        self.app = app
+        self.publisher = publisher
+        self._recovering: set[uuid.UUID] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run_once(self) -> ReconcileReport:
+        report = ReconcileReport()
+        await self._restore_jobs(report)
+        await self._recover_stuck(report)
+        if report.jobs_recreated or report.jobs_replaced or report.recovered:
+            log.info(
+                "reconciled",
+                extra={
+                    "jobs_recreated": report.jobs_recreated,
+                    "jobs_replaced": report.jobs_replaced,
+                    "recovering": report.recovered,
+                },
+            )
+        return report
+
+    async def _restore_jobs(self, report: ReconcileReport) -> None:
+        queue = self.app.queue
+        failed_key = f"{queue.prefix}:{QUEUE_NAME}:failed"
+        after: uuid.UUID | None = None
+        while True:
+            async with self.app.session_factory() as session:
+                batch = await repository.scheduled_batch(session, after=after, limit=BATCH)
+            if not batch:
+                return
+            after = batch[-1][0]
+            ids = [post_id for post_id, _ in batch]
+            present = await queue.existing_job_ids(ids)
+            missing = [(pid, due) for pid, due in batch if job_id_for(pid) not in present]
+            if missing:
+                report.jobs_recreated += await queue.schedule_many(missing)
+            in_queue = [(pid, due) for pid, due in batch if job_id_for(pid) in present]
+            if in_queue:
+                pipe = queue.queue.client.pipeline(transaction=False)
+                for pid, _ in in_queue:
+                    pipe.zscore(failed_key, job_id_for(pid))
+                scores = await pipe.execute()
+                for (pid, due), score in zip(in_queue, scores, strict=True):
+                    if score is not None:
+                        await self._replace_job(pid, due)
+                        report.jobs_replaced += 1
+            if len(batch) < BATCH:
+                return
+
+    async def _replace_job(self, post_id: uuid.UUID, due: datetime) -> None:
+        try:
+            await self.app.queue.schedule(post_id, due)
+        except Exception:  # a worker holds it right now: the next pass looks again
+            log.warning("could not replace the failed job", extra={"post_id": str(post_id)})
+
+    async def _recover_stuck(self, report: ReconcileReport) -> None:
+        async with self.app.session_factory() as session:
+            stuck = await repository.expired_leases(session, now=utcnow(), limit=RECOVERY_BATCH)
+        for post_id, lease in stuck:
+            if post_id in self._recovering:
+                continue
+            self._recovering.add(post_id)
+            report.recovered += 1
+            task = asyncio.create_task(self._recover(post_id, lease))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _recover(self, post_id: uuid.UUID, lease: datetime | None) -> None:
+        try:
+            outcome = await self.publisher.recover(post_id, lease)
+            await self._requeue_if_needed(post_id, outcome)
+        except Exception:
+            log.exception(
+                "recovery failed; the next pass tries again", extra={"post_id": str(post_id)}
+            )
+        finally:
+            self._recovering.discard(post_id)
+
+    async def _requeue_if_needed(self, post_id: uuid.UUID, outcome: Outcome) -> None:
+        if outcome.kind in ("retry", "rescheduled", "not_due") and outcome.due_at is not None:
+            try:
+                await self.app.queue.schedule(post_id, outcome.due_at)
+            except Exception:  # the job is running somewhere: it will see the new due time
+                log.info("job busy; reconciler will check again", extra={"post_id": str(post_id)})
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

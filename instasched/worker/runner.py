@@ -1,0 +1,154 @@
+"""The worker process: a bullmq Worker on "instagram-publishing", the reconciler, token refresh.
+
+`instasched worker` runs `run_worker(settings)` until SIGTERM/SIGINT (or `stop` is set).
+
+bullmq settings, on purpose (design.md):
+- the blocking connection reads the server version before `run()`, so delayed jobs start within
+  milliseconds of their due time instead of up to a second late;
+- `lockDuration` 30 s (renewed every 15 s) and `stalledInterval` 15 s: a job whose worker died is
+  re-run after ~30-45 s; our own lease (`PUBLISH_LEASE_SECONDS`) and the reconciler usually
+  recover the post sooner, and a re-run is harmless (the processor is idempotent);
+- `maxStalledCount` 5: a stalled job is re-run rather than failed (the post is the truth).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from bullmq import Worker
+from bullmq.custom_errors import DelayedError
+
+from instasched.config import Settings
+from instasched.publishing.service import Publisher
+from instasched.state import AppState
+from instasched.worker.queue import QUEUE_NAME, post_id_from_job
+from instasched.worker.reconciler import Reconciler
+
+log = logging.getLogger("instasched.worker")
+
+LOCK_DURATION_MS = 30_000
+STALLED_INTERVAL_MS = 15_000
+TOKEN_REFRESH_LOCK = "instasched:token-refresh-lock"
+
+
+def make_processor(publisher: Publisher) -> Any:
+    async def process(job: Any, token: str) -> dict[str, Any]:
+        data = job.data or {}
+        try:
+            post_id = (
+                uuid.UUID(str(data["postId"]))
+                if data.get("postId")
+                else post_id_from_job(str(job.id))
+            )
+        except ValueError:
+            log.error("job without a valid post id", extra={"job_id": job.id})
+            return {"result": "skipped"}
+        outcome = await publisher.process(post_id)
+        if outcome.kind in ("retry", "rescheduled", "not_due") and outcome.due_at is not None:
+            # Same job id, new due time: the job waits in the delayed set (attempt not used).
+            await job.moveToDelayed(int(outcome.due_at.timestamp() * 1000), token)
+            raise DelayedError
+        return {"result": outcome.kind, "detail": outcome.detail}
+
+    return process
+
+
+async def run_worker(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    on_started: Callable[[Worker], None] | None = None,
+) -> None:
+    """Run until `stop` is set or the process gets SIGTERM/SIGINT.
+
+    `on_started` receives the bullmq `Worker` once it runs (tests pause and resume it).
+    """
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+    app = await AppState.create(settings)
+    publisher = Publisher(app)
+    reconciler = Reconciler(app, publisher)
+    worker = Worker(
+        QUEUE_NAME,
+        make_processor(publisher),
+        {
+            "connection": settings.require_redis_url(),
+            "prefix": settings.queue_prefix,
+            "concurrency": settings.worker_concurrency,
+            "lockDuration": LOCK_DURATION_MS,
+            "stalledInterval": STALLED_INTERVAL_MS,
+            "maxStalledCount": 5,
+            "autorun": False,
+        },
+    )
+    # Without this the blocking wait is rounded to whole seconds (up to 1 s late).
+    if worker.blockingRedisConnection is not None:
+        await worker.blockingRedisConnection.getRedisVersion()
+    worker.on("error", lambda err, *a: log.error("bullmq worker error: %s", err))
+    worker_task = asyncio.create_task(worker.run(), name="bullmq-worker")
+    loops = [
+        asyncio.create_task(_every(settings.reconcile_interval_seconds, reconciler.run_once, stop)),
+        asyncio.create_task(
+            _every(settings.token_refresh_interval_seconds, lambda: _refresh_tokens(app), stop)
+        ),
+    ]
+    if on_started is not None:
+        on_started(worker)
+    log.info(
+        "worker started",
+        extra={"concurrency": settings.worker_concurrency, "queue_prefix": settings.queue_prefix},
+    )
+    try:
+        await stop.wait()
+    finally:
+        log.info("worker stopping")
+        for task in loops:
+            task.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(worker.close(), timeout=30)
+        if not worker_task.done():
+            worker_task.cancel()
+        await asyncio.gather(worker_task, return_exceptions=True)
+        await reconciler.close()
+        await app.close()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
+        log.info("worker stopped")
+
+
+async def _every(interval: float, fn: Any, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await fn()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("periodic task failed; it runs again at the next interval")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+async def _refresh_tokens(app: AppState) -> None:
+    """Once per interval across all workers (a Redis lock), if the accounts module has it."""
+    try:
+        from instasched.accounts.tasks import refresh_expiring_tokens
+    except ImportError:
+        return
+    interval = max(1, int(app.settings.token_refresh_interval_seconds) - 1)
+    got = await app.redis.set(
+        f"{TOKEN_REFRESH_LOCK}:{app.settings.queue_prefix}", "1", nx=True, ex=interval
+    )
+    if not got:
+        return
+    await refresh_expiring_tokens(app.session_factory, app.graph, app.cipher)

@@ -1,0 +1,162 @@
+"""Auth: every way a bearer token can be wrong is a 401; registration rules; login rate limit."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import jwt
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from instasched.config import Settings
+from instasched.models import User as UserRow
+from instasched.security import create_access_token
+from tests.factories import Api
+
+PROTECTED = "/api/instagram/accounts"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _claims(user_id: uuid.UUID) -> dict[str, object]:
+    now = int(datetime.now(UTC).timestamp())
+    return {"sub": str(user_id), "iat": now, "exp": now + 3600, "typ": "access"}
+
+
+async def _assert_401(http: httpx.AsyncClient, headers: dict[str, str], why: str) -> None:
+    for method, path in (("GET", PROTECTED), ("GET", "/api/auth/me")):
+        r = await http.request(method, path, headers=headers)
+        assert r.status_code == 401, (why, r.status_code, r.text)
+        body = r.json()
+        assert body["error"] == "unauthorized" and body["message"], (why, body)
+        assert r.headers.get("www-authenticate", "").lower().startswith("bearer")
+
+
+async def test_valid_token_is_accepted(api: Api, http: httpx.AsyncClient) -> None:
+    user = await api.user()
+    r = await http.get(PROTECTED, headers=user.headers)
+    assert r.status_code == 200 and r.json() == []
+    r = await http.get("/api/auth/me", headers=user.headers)
+    assert r.json()["id"] == str(user.id) and r.json()["email"] == user.email
+
+
+async def test_every_auth_failure_is_401(
+    api: Api, http: httpx.AsyncClient, app_settings: Settings, db: AsyncSession
+) -> None:
+    secret = app_settings.jwt_secret
+    assert secret
+    user = await api.user()
+
+    await _assert_401(http, {}, "missing header")
+    await _assert_401(http, {"Authorization": "Bearer"}, "empty bearer")
+    await _assert_401(http, {"Authorization": "Bearer not-a-jwt"}, "malformed")
+    await _assert_401(http, {"Authorization": "Bearer a.b.c"}, "malformed parts")
+    await _assert_401(http, {"Authorization": f"Basic {user.token}"}, "wrong scheme")
+
+    expired = create_access_token(
+        user.id, secret=secret, expires_seconds=60, now=datetime.now(UTC) - timedelta(hours=2)
+    )
+    await _assert_401(http, {"Authorization": f"Bearer {expired}"}, "expired")
+    r = await http.get("/api/auth/me", headers={"Authorization": f"Bearer {expired}"})
+    assert "expired" in r.json()["message"]
+
+    wrong_secret = jwt.encode(_claims(user.id), "another-secret-" + "y" * 40, algorithm="HS256")
+    await _assert_401(http, {"Authorization": f"Bearer {wrong_secret}"}, "wrong secret")
+
+    header = _b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+    payload = _b64(json.dumps(_claims(user.id)).encode())
+    for none_token in (f"{header}.{payload}.", f"{header}.{payload}"):
+        await _assert_401(http, {"Authorization": f"Bearer {none_token}"}, "alg none")
+
+    hs512 = jwt.encode(_claims(user.id), secret, algorithm="HS512")
+    await _assert_401(http, {"Authorization": f"Bearer {hs512}"}, "HS512 with the right secret")
+
+    # The same claims signed HS256 with the right secret pass: the failures above are real.
+    good = jwt.encode(_claims(user.id), secret, algorithm="HS256")
+    r = await http.get("/api/auth/me", headers={"Authorization": f"Bearer {good}"})
+    assert r.status_code == 200, r.text
+
+    no_exp = jwt.encode({"sub": str(user.id), "typ": "access"}, secret, algorithm="HS256")
+    await _assert_401(http, {"Authorization": f"Bearer {no_exp}"}, "no exp claim")
+
+    await db.execute(delete(UserRow).where(UserRow.id == user.id))
+    await db.commit()
+    await _assert_401(http, user.headers, "deleted user")
+    await _assert_401(http, {"Authorization": f"Bearer {good}"}, "deleted user (fresh token)")
+
+
+async def test_register_rules(http: httpx.AsyncClient) -> None:
+    email = f"Mixed.Case-{secrets.token_hex(4)}@Example.COM"
+    password = "a-long-enough-password"
+
+    r = await http.post("/api/auth/register", json={"email": email, "password": "short-pw"})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["field"] == "password" and "12" in r.json()["message"]
+
+    r = await http.post("/api/auth/register", json={"email": email, "password": " " * 14})
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "password"
+
+    r = await http.post("/api/auth/register", json={"email": "not-an-email", "password": password})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["field"] == "email"
+
+    r = await http.post("/api/auth/register", json={"password": password})
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "email"
+
+    r = await http.post(
+        "/api/auth/register", json={"email": email, "password": password, "admin": True}
+    )
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "admin"
+
+    r = await http.post("/api/auth/register", json={"email": email, "password": password})
+    assert r.status_code == 201, r.text
+    assert r.json()["email"] == email.lower()
+    assert "password" not in r.text.lower()
+
+    r = await http.post("/api/auth/register", json={"email": email, "password": password})
+    assert r.status_code == 409 and r.json()["error"] == "conflict"
+    r = await http.post("/api/auth/register", json={"email": email.upper(), "password": password})
+    assert r.status_code == 409, "emails are case-insensitive"
+
+    r = await http.post("/api/auth/login", json={"email": email.upper(), "password": password})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["tokenType"] == "bearer" and body["expiresIn"] > 0 and body["accessToken"]
+
+
+async def test_login_rate_limit(api: Api, http: httpx.AsyncClient) -> None:
+    user = await api.user()
+    other = await api.user()
+    for attempt in range(10):
+        r = await http.post(
+            "/api/auth/login", json={"email": user.email, "password": f"wrong-password-{attempt}"}
+        )
+        assert r.status_code == 401, (attempt, r.text)
+        assert r.json()["message"] == "Wrong email or password"
+
+    r = await http.post("/api/auth/login", json={"email": user.email, "password": "wrong-again!"})
+    assert r.status_code == 429, r.text
+    retry_after = int(r.headers["retry-after"])
+    assert 0 < retry_after <= 900
+    assert r.json()["error"] == "too_many_requests"
+    # Locked out even with the right password until the window ends.
+    r = await http.post("/api/auth/login", json={"email": user.email, "password": user.password})
+    assert r.status_code == 429
+    # Another email from the same address is not affected.
+    r = await http.post("/api/auth/login", json={"email": other.email, "password": other.password})
+    assert r.status_code == 200
+
+
+async def test_unknown_email_is_a_401_not_a_hint(http: httpx.AsyncClient) -> None:
+    r = await http.post(
+        "/api/auth/login",
+        json={"email": f"nobody-{secrets.token_hex(4)}@example.com", "password": "x" * 12},
+    )
+    assert r.status_code == 401 and r.json()["message"] == "Wrong email or password"

@@ -1,0 +1,214 @@
+"""`instasched run` end to end: embedded servers from wheels, kill -9 and restart, Ctrl-C.
+
+Runs the real console entry point as a subprocess with no DATABASE_URL / REDIS_URL / S3_ENDPOINT,
+so it starts its own PostgreSQL, Valkey and SeaweedFS under a temporary INSTASCHED_DATA_DIR.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from instasched.embedded._proc import free_port, read_state
+
+STRIPPED = (
+    "DATABASE_URL", "REDIS_URL", "REDIS_HOST", "REDIS_PORT", "S3_ENDPOINT", "S3_ACCESS_KEY",
+    "S3_SECRET_KEY", "MINIO_ENDPOINT", "MINIO_PORT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY",
+    "JWT_SECRET", "TOKEN_ENCRYPTION_KEY", "INSTAGRAM_APP_ID", "INSTAGRAM_APP_SECRET",
+    "SANDBOX_URL", "PUBLIC_URL", "HOST",
+)  # fmt: skip
+
+
+def _environment(data_dir: Path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in STRIPPED}
+    env.update(
+        INSTASCHED_DATA_DIR=str(data_dir),
+        PORT=str(port),
+        INSTASCHED_ENV="development",
+        LOG_FORMAT="console",
+        LOG_LEVEL="WARNING",
+    )
+    # The worker module is written by another issue; without it the run has no worker.
+    if importlib.util.find_spec("instasched.worker.runner") is None:
+        env["RUN_WORKER"] = "false"
+    return env
+
+
+def _start(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "instasched", "run"],
+            env=_environment(data_dir, port),
+            cwd=data_dir.parent,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _wait_healthy(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"instasched run exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    pytest.fail(f"/health did not answer within {timeout}s:\n{log.read_text()[-4000:]}")
+
+
+def _processes() -> dict[int, tuple[int, str, str]]:
+    """pid → (ppid, state, cmdline) of every process."""
+    found: dict[int, tuple[int, str, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        found[int(entry.name)] = (int(fields[1]), fields[0], cmdline)
+    return found
+
+
+def _descendants(root: int) -> set[int]:
+    procs = _processes()
+    result: set[int] = set()
+    frontier = {root}
+    while frontier:
+        children = {pid for pid, (ppid, _, _) in procs.items() if ppid in frontier}
+        children -= result
+        result |= children
+        frontier = children
+    return result
+
+
+def _alive(pids: set[int]) -> set[int]:
+    procs = _processes()
+    return {pid for pid in pids if pid in procs and procs[pid][1] != "Z"}
+
+
+def _servers_of(data_dir: Path) -> set[int]:
+    """Live processes whose command line names the data dir (postgres -D, valkey --dir, weed)."""
+    marker = str(data_dir)
+    return {
+        pid
+        for pid, (_, state, cmd) in _processes().items()
+        if marker in cmd and state != "Z" and pid != os.getpid()
+    }
+
+
+def _wait_gone(pids: set[int], timeout: float = 30) -> set[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        left = _alive(pids)
+        if not left:
+            return left
+        time.sleep(0.2)
+    return _alive(pids)
+
+
+def _server_pids(data_dir: Path) -> set[int]:
+    """PostgreSQL, Valkey and SeaweedFS pids from their state files (Valkey renames itself)."""
+    pids: set[int] = set()
+    for state in (data_dir / "redis" / "valkey.json", data_dir / "s3" / "weed.json"):
+        pid = read_state(state).get("pid")
+        if isinstance(pid, int):
+            pids.add(pid)
+    postmaster = data_dir / "postgres" / "pgdata" / "postmaster.pid"
+    if postmaster.exists():
+        pids.add(int(postmaster.read_text().splitlines()[0]))
+    return pids
+
+
+@pytest.fixture
+def run_dir() -> Iterator[Path]:
+    """A private folder (pytest's own temp folders are pruned by concurrent runs)."""
+    path = Path(tempfile.mkdtemp(prefix="instasched-run-test-"))
+    try:
+        yield path
+    finally:
+        # After a failure, stop what the runs left (PostgreSQL outlives a killed run by design).
+        procs = _processes()
+        for pid in _server_pids(path / "data"):
+            cmd = procs.get(pid, (0, "", ""))[2]
+            if any(name in cmd for name in ("postgres", "valkey", "weed")):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGINT)
+        _wait_gone(_server_pids(path / "data"), timeout=15)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_run_survives_kill_9_and_stops_on_ctrl_c(run_dir: Path) -> None:
+    tmp_path = run_dir
+    data_dir = tmp_path / "data"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "run.log"
+    email = f"persist-{secrets.token_hex(4)}@example.com"
+    password = "a-long-enough-password"
+
+    first = _start(data_dir, port, log)
+    try:
+        _wait_healthy(first, url, log)
+        assert httpx.get(url + "/ready", timeout=10).json()["status"] == "ok"
+        r = httpx.post(url + "/api/auth/register", json={"email": email, "password": password})
+        assert r.status_code == 201, r.text
+        assert (data_dir / "secrets.json").exists()
+        assert (data_dir / "postgres" / "pgdata" / "PG_VERSION").exists()
+        procs = _processes()
+        children = {
+            p for p in _descendants(first.pid) if "instasched" in procs.get(p, (0, "", ""))[2]
+        }
+        assert children, "the API (and worker) run as `python -m instasched ...` children"
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+
+    # The API (and worker) die with their parent; PostgreSQL is left running and reused.
+    assert _wait_gone(children) == set(), "children outlived a kill -9 of `instasched run`"
+
+    second = _start(data_dir, port, log)
+    try:
+        _wait_healthy(second, url, log)
+        r = httpx.post(url + "/api/auth/login", json={"email": email, "password": password})
+        assert r.status_code == 200, r.text
+        token = r.json()["accessToken"]
+        me = httpx.get(url + "/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200 and me.json()["email"] == email
+        assert httpx.get(url + "/ready", timeout=10).json()["status"] == "ok"
+        servers = _server_pids(data_dir)
+        assert len(_alive(servers)) == 3, "PostgreSQL, Valkey and SeaweedFS run"
+        running = _descendants(second.pid) | _servers_of(data_dir) | servers
+    finally:
+        second.send_signal(signal.SIGINT)
+        try:
+            code = second.wait(90)
+        except subprocess.TimeoutExpired:
+            second.kill()
+            pytest.fail("instasched run did not stop on SIGINT")
+    assert code == 0, log.read_text()[-4000:]
+    left = _wait_gone(running)
+    procs = _processes()
+    assert left == set(), {pid: procs.get(pid) for pid in left}
+    assert _servers_of(data_dir) == set()
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(url + "/health", timeout=2)

@@ -1,0 +1,265 @@
+"""Fast unit tests of the pure post rules (no servers)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from instasched.exceptions import Invalid
+from instasched.kit.time import parse_datetime
+from instasched.posts import rules
+from instasched.posts.rules import MediaItem
+from instasched.posts.service import check_idempotency_key, url_locations
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+OK = {"feed": {"ok": True, "reasons": []}}
+
+
+def field_of(exc: pytest.ExceptionInfo[Invalid]) -> str:
+    detail = exc.value.detail
+    assert isinstance(detail, list) and detail
+    return str(detail[0]["field"])
+
+
+# --- time window ----------------------------------------------------------------------------
+def test_time_window_bounds() -> None:
+    rules.check_time_window(
+        NOW + timedelta(seconds=300), now=NOW, min_lead_seconds=300, max_lead_days=183
+    )
+    rules.check_time_window(
+        NOW + timedelta(days=183), now=NOW, min_lead_seconds=300, max_lead_days=183
+    )
+    with pytest.raises(Invalid) as exc:
+        rules.check_time_window(
+            NOW + timedelta(seconds=299), now=NOW, min_lead_seconds=300, max_lead_days=183
+        )
+    assert field_of(exc) == "scheduledFor"
+    assert "at least 5 minutes (300 s)" in exc.value.message
+    with pytest.raises(Invalid) as exc:
+        rules.check_time_window(
+            NOW + timedelta(days=183, seconds=1), now=NOW, min_lead_seconds=300, max_lead_days=183
+        )
+    assert "at most 183 days" in exc.value.message
+    with pytest.raises(Invalid, match="in the future"):
+        rules.check_time_window(
+            NOW - timedelta(days=1), now=NOW, min_lead_seconds=0, max_lead_days=1
+        )
+
+
+@pytest.mark.parametrize(
+    ("zone_name", "wall", "expected_utc"),
+    [
+        # spring forward: 02:30 does not exist, moves forward by the gap
+        ("America/New_York", "2027-03-14T02:30:00", "2027-03-14T07:30:00+00:00"),
+        ("Europe/Berlin", "2027-03-28T02:30:00", "2027-03-28T01:30:00+00:00"),
+        # fall back: 01:30 (NY) / 02:30 (Berlin) happen twice, the first (daylight) is used
+        ("America/New_York", "2027-11-07T01:30:00", "2027-11-07T05:30:00+00:00"),
+        ("Europe/Berlin", "2027-10-31T02:30:00", "2027-10-31T00:30:00+00:00"),
+        # an explicit offset is exact, whatever the account's zone
+        ("Europe/Berlin", "2027-03-28T02:30:00-05:00", "2027-03-28T07:30:00+00:00"),
+    ],
+)
+def test_wall_clock_times_in_dst_changes(zone_name: str, wall: str, expected_utc: str) -> None:
+    parsed = parse_datetime(wall, ZoneInfo(zone_name), field="scheduledFor")
+    assert parsed.isoformat() == expected_utc
+
+
+# --- caption --------------------------------------------------------------------------------
+def test_scan_finds_hashtags_and_mentions() -> None:
+    scan = rules.scan_caption(
+        "New! #Launch #été_2026 #日本 #one#two Room # 5 C# mail me: a@b.com @brand. @x_y.z"
+    )
+    assert scan.hashtags == ["Launch", "été_2026", "日本", "one", "two"]
+    assert scan.mentions == ["brand", "x_y.z"]
+    assert scan.invalid_hashtags == []
+
+
+@pytest.mark.parametrize("bad", ["#summer-sale", "#mom's", "#a.b", "#-sale", "#$money"])
+def test_invalid_hashtags_are_refused(bad: str) -> None:
+    with pytest.raises(Invalid) as exc:
+        rules.check_caption(f"Great day {bad} today", max_hashtags=30)
+    assert field_of(exc) == "caption"
+    assert bad in exc.value.message
+
+
+def test_trailing_punctuation_and_emoji_end_a_hashtag() -> None:
+    scan = rules.check_caption("Fun #summer! Also #sale🎉 and #deal.", max_hashtags=30)
+    assert scan.hashtags == ["summer", "sale", "deal"]
+
+
+def test_caption_limits() -> None:
+    rules.check_caption("x" * 2200, max_hashtags=30)
+    with pytest.raises(Invalid, match="2201 characters"):
+        rules.check_caption("x" * 2201, max_hashtags=30)
+    tags = " ".join(f"#t{i}" for i in range(31))
+    rules.check_caption(tags, max_hashtags=31)
+    with pytest.raises(Invalid, match="31 hashtags; at most 30"):
+        rules.check_caption(tags, max_hashtags=30)
+    with pytest.raises(Invalid, match="at most 5"):
+        rules.check_caption("#a #b #c #d #e #f", max_hashtags=5)
+    mentions = " ".join(f"@user{i}" for i in range(21))
+    with pytest.raises(Invalid, match="21 @-mentions"):
+        rules.check_caption(mentions, max_hashtags=30)
+    rules.check_caption(" ".join(f"@user{i}" for i in range(20)), max_hashtags=30)
+
+
+# --- usernames and tags ---------------------------------------------------------------------
+def test_usernames() -> None:
+    assert rules.check_username("@nat.geo_1", field="f") == "nat.geo_1"
+    for bad in ["", "a b", "x" * 31, ".lead", "trail.", "two..dots", "émile", 12]:
+        with pytest.raises(Invalid) as exc:
+            rules.check_username(bad, field="collaborators[0]")
+        assert field_of(exc) == "collaborators[0]"
+
+
+def test_product_tags() -> None:
+    assert rules.check_product_tags([{"productId": "p1", "x": 0, "y": 1}]) == [
+        {"productId": "p1", "x": 0.0, "y": 1.0}
+    ]
+    with pytest.raises(Invalid) as exc:
+        rules.check_product_tags([{"productId": "p1", "x": 0.5, "y": 1.2}])
+    assert field_of(exc) == "productTags[0].y"
+    with pytest.raises(Invalid) as exc:
+        rules.check_product_tags([{"productId": " ", "x": 0.5, "y": 0.5}])
+    assert field_of(exc) == "productTags[0].productId"
+
+
+def test_user_tags_and_collaborators() -> None:
+    tags = rules.check_user_tags([{"username": "a", "x": 0.1, "y": 0.2}], need_position=True)
+    assert tags == [{"username": "a", "x": 0.1, "y": 0.2}]
+    assert rules.check_user_tags([{"username": "a"}], need_position=False) == [{"username": "a"}]
+    with pytest.raises(Invalid) as exc:
+        rules.check_user_tags([{"username": "a"}], need_position=True)
+    assert field_of(exc) == "userTags[0].x"
+    with pytest.raises(Invalid, match="at most 20"):
+        rules.check_user_tags([{"username": f"u{i}"} for i in range(21)], need_position=False)
+    with pytest.raises(Invalid) as exc:
+        rules.check_user_tags([{"username": "a", "x": -0.1, "y": 0.5}], need_position=True)
+    assert field_of(exc) == "userTags[0].x"
+    assert rules.check_collaborators(["a", "@b", "c"]) == ["a", "b", "c"]
+    with pytest.raises(Invalid, match="at most 3"):
+        rules.check_collaborators(["a", "b", "c", "d"])
+    with pytest.raises(Invalid, match="twice"):
+        rules.check_collaborators(["a", "A"])
+
+
+def test_location_id() -> None:
+    assert rules.check_location_id(" 110184922344060 ") == "110184922344060"
+    with pytest.raises(Invalid) as exc:
+        rules.check_location_id("Paris")
+    assert field_of(exc) == "locationId"
+
+
+# --- media ----------------------------------------------------------------------------------
+def img(i: int = 0, compat: dict[str, object] | None = None) -> MediaItem:
+    return MediaItem(field=f"mediaIds[{i}]", kind="image", compatibility=compat or OK)
+
+
+def vid(i: int = 0) -> MediaItem:
+    return MediaItem(field=f"mediaIds[{i}]", kind="video", compatibility={})
+
+
+def test_media_counts_and_kinds() -> None:
+    rules.check_media("IMAGE", [img()])
+    rules.check_media("REELS", [vid()])
+    rules.check_media("VIDEO", [vid()])
+    rules.check_media("STORIES", [vid()])
+    rules.check_media("STORIES", [img()])
+    rules.check_media("CAROUSEL", [img(0), vid(1)])
+    rules.check_media("CAROUSEL", [img(i) for i in range(10)])
+    with pytest.raises(Invalid, match="At least one media item"):
+        rules.check_media("IMAGE", [])
+    with pytest.raises(Invalid, match="exactly 1"):
+        rules.check_media("IMAGE", [img(0), img(1)])
+    with pytest.raises(Invalid, match="2 to 10"):
+        rules.check_media("CAROUSEL", [img()])
+    with pytest.raises(Invalid, match="2 to 10"):
+        rules.check_media("CAROUSEL", [img(i) for i in range(11)])
+    with pytest.raises(Invalid) as exc:
+        rules.check_media("IMAGE", [vid()])
+    assert "is a video, but a IMAGE post needs a image" in exc.value.message
+    with pytest.raises(Invalid) as exc:
+        rules.check_media("REELS", [img(0)])
+    assert field_of(exc) == "mediaIds[0]"
+
+
+def test_media_compatibility_report_is_enforced_per_use() -> None:
+    wide = {
+        "feed": {"ok": False, "reasons": ["aspect ratio 3.0 is wider than 1.91:1"]},
+        "story": {"ok": True, "reasons": []},
+        "carousel": {"ok": False, "reasons": ["aspect ratio 3.0 is wider than 1.91:1"]},
+    }
+    rules.check_media("STORIES", [img(0, wide)])
+    with pytest.raises(Invalid) as exc:
+        rules.check_media("IMAGE", [img(0, wide)])
+    assert "aspect ratio 3.0" in exc.value.message and field_of(exc) == "mediaIds[0]"
+    with pytest.raises(Invalid, match="mediaIds\\[1\\] cannot be used in a CAROUSEL"):
+        rules.check_media("CAROUSEL", [img(0), img(1, wide)])
+
+
+def extras(**kw: object) -> rules.Extras:
+    base: dict[str, object] = {
+        "caption": "",
+        "first_comment": None,
+        "product_tags": [],
+        "user_tags": [],
+        "collaborators": [],
+        "alt_text": None,
+        "cover_url": None,
+        "thumb_offset_ms": None,
+        "share_to_feed": None,
+        "location_id": None,
+    }
+    base.update(kw)
+    return rules.Extras(**base)  # type: ignore[arg-type]
+
+
+def test_extras_per_type() -> None:
+    rules.check_extras("IMAGE", extras(caption="hi", alt_text="a dog"), max_hashtags=30)
+    rules.check_extras(
+        "REELS",
+        extras(cover_url="https://x", thumb_offset_ms=0, share_to_feed=True),
+        max_hashtags=30,
+    )
+    with pytest.raises(Invalid) as exc:
+        rules.check_extras("STORIES", extras(caption="hi"), max_hashtags=30)
+    assert field_of(exc) == "caption" and "STORIES carry no caption" in exc.value.message
+    with pytest.raises(Invalid) as exc:
+        rules.check_extras("REELS", extras(alt_text="x"), max_hashtags=30)
+    assert field_of(exc) == "altText"
+    with pytest.raises(Invalid) as exc:
+        rules.check_extras("IMAGE", extras(share_to_feed=False), max_hashtags=30)
+    assert field_of(exc) == "shareToFeed"
+    with pytest.raises(Invalid) as exc:
+        rules.check_extras("CAROUSEL", extras(cover_url="https://x"), max_hashtags=30)
+    assert field_of(exc) == "coverUrl"
+    with pytest.raises(Invalid) as exc:
+        rules.check_extras("REELS", extras(thumb_offset_ms=-1), max_hashtags=30)
+    assert field_of(exc) == "thumbOffsetMs"
+    with pytest.raises(Invalid) as exc:
+        rules.check_extras("IMAGE", extras(first_comment="#bad-tag"), max_hashtags=30)
+    assert field_of(exc) == "firstComment"
+
+
+# --- helpers of the service -----------------------------------------------------------------
+def test_url_locations_ignore_the_signature() -> None:
+    assert url_locations("http://127.0.0.1:9000/bucket/media/u/a%20b.jpg?X-Amz-Signature=1") == [
+        ("bucket", "media/u/a b.jpg")
+    ]
+    assert url_locations("https://bucket.s3.amazonaws.com/media/x.jpg")[-1] == (
+        "bucket",
+        "media/x.jpg",
+    )
+    assert url_locations("ftp://host/bucket/key") == []
+    assert url_locations("not a url") == []
+
+
+def test_idempotency_key_format() -> None:
+    assert check_idempotency_key(None) is None
+    assert check_idempotency_key("abc-123") == "abc-123"
+    for bad in ["", "x" * 256, "tab\there"]:
+        with pytest.raises(Invalid) as exc:
+            check_idempotency_key(bad)
+        assert field_of(exc) == "Idempotency-Key"

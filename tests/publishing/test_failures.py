@@ -1,0 +1,173 @@
+"""Retries with growing delays, permanent errors, uncertain publishes, quota, revoked tokens."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.publishing.conftest import Publishing
+
+
+async def test_transient_failures_then_success_publishes_once(
+    publishing: Publishing, worker: Any
+) -> None:
+    user, account = await publishing.user_account()
+    image = await publishing.image(user)
+    await publishing.fault(
+        account.ig_user_id,
+        "media_publish",
+        count=2,
+        error={"code": 2, "subcode": None, "message": "Service temporarily unavailable"},
+    )
+    post_id = await publishing.post(user, account, "IMAGE", [image])
+    post = await publishing.wait(post_id, "published", "failed")
+    assert post.status == "published", post.last_publish_error
+    assert post.publish_attempts == 3
+    media = await publishing.media(account.ig_user_id)
+    assert [m["id"] for m in media] == [post.instagram_media_id]
+    # The container made on the first attempt was reused (FINISHED → publish).
+    assert media[0]["containerId"] == post.container_id
+    attempts = (post.meta or {})["attempts"]
+    assert [a["attempt"] for a in attempts] == [1, 2, 3]
+    assert [a.get("error") for a in attempts] == ["2", "2", None]
+    starts = [datetime.fromisoformat(a["startedAt"]) for a in attempts]
+    ends = [datetime.fromisoformat(a["endedAt"]) for a in attempts]
+    first_wait = starts[1] - ends[0]
+    second_wait = starts[2] - ends[1]
+    base = timedelta(seconds=publishing.settings.publish_retry_base_seconds)
+    assert first_wait >= base * 0.95  # base × 2^0
+    assert second_wait >= base * 2 * 0.95  # base × 2^1
+    assert second_wait > first_wait
+
+
+async def test_transient_errors_use_up_three_attempts_then_fail(
+    publishing: Publishing, worker: Any
+) -> None:
+    user, account = await publishing.user_account()
+    image = await publishing.image(user)
+    await publishing.fault(
+        account.ig_user_id,
+        "media",
+        count=3,
+        error={"code": 1, "subcode": None, "message": "An unknown error occurred"},
+    )
+    post_id = await publishing.post(user, account, "IMAGE", [image])
+    post = await publishing.wait(post_id, "failed", timeout=30)
+    assert post.publish_attempts == 3
+    assert post.last_error_code == "1"
+    assert post.last_publish_error is not None
+    assert "after 3 attempts" in post.last_publish_error
+    assert "temporary problem" in post.last_publish_error
+    assert post.failed_at is not None
+    assert await publishing.media(account.ig_user_id) == []
+
+
+async def test_permanent_error_fails_after_one_attempt(publishing: Publishing, worker: Any) -> None:
+    user, account = await publishing.user_account()
+    wide = await publishing.image(user, 2000, 800)  # 2.5:1, outside 0.8..1.91
+    post_id = await publishing.post(user, account, "IMAGE", [wide])
+    post = await publishing.wait(post_id, "failed")
+    assert post.publish_attempts == 1
+    assert post.last_error_code == "36003/2207009"
+    message = post.last_publish_error or ""
+    assert "aspect ratio" in message and "4:5" in message
+    assert await publishing.media(account.ig_user_id) == []
+
+
+async def test_timeout_after_publish_took_effect_is_not_repeated(
+    publishing: Publishing, worker: Any
+) -> None:
+    user, account = await publishing.user_account()
+    image = await publishing.image(user)
+    await publishing.fault(account.ig_user_id, "media_publish", timeoutAfterEffect=True)
+    post_id = await publishing.post(user, account, "IMAGE", [image], caption="Only once")
+    post = await publishing.wait(post_id, "published", "failed")
+    assert post.status == "published", post.last_publish_error
+    media = await publishing.media(account.ig_user_id)
+    assert len(media) == 1
+    assert post.instagram_media_id == media[0]["id"]
+    assert post.permalink == media[0]["permalink"]
+    assert (post.meta or {}).get("uncertainPublishResolved") == "transport"
+
+
+async def test_quota_reached_reschedules_without_using_an_attempt(
+    publishing: Publishing, worker: Any
+) -> None:
+    user, account = await publishing.user_account()
+    r = await publishing.http.put(
+        "/sandbox/_control/quota", json={"igUserId": account.ig_user_id, "quotaTotal": 1}
+    )
+    assert r.status_code == 200, r.text
+    image = await publishing.image(user)
+    first = await publishing.post(user, account, "IMAGE", [image])
+    published = await publishing.wait(first, "published", "failed")
+    assert published.status == "published"
+    second = await publishing.post(user, account, "IMAGE", [image])
+    deadline = datetime.now(UTC) + timedelta(seconds=20)
+    while True:
+        post = await publishing.get(second)
+        if post.last_error_code or datetime.now(UTC) > deadline:
+            break
+        await asyncio.sleep(0.1)
+    assert post.status == "scheduled"
+    assert post.last_error_code == "9/2207042"
+    assert post.publish_attempts == 0
+    assert post.next_attempt_at is not None and published.published_at is not None
+    # The window frees 24 h after the publication that fills it.
+    expected = published.published_at + timedelta(hours=24)
+    assert abs((post.next_attempt_at - expected).total_seconds()) < 2
+    assert "publishing limit" in (post.last_publish_error or "")
+    assert len(await publishing.media(account.ig_user_id)) == 1
+    state = await publishing.queue.job_state(second)
+    assert state == "delayed"
+
+
+async def test_quota_error_from_meta_reschedules(publishing: Publishing, worker: Any) -> None:
+    user, account = await publishing.user_account()
+    image = await publishing.image(user)
+    await publishing.fault(
+        account.ig_user_id,
+        "media_publish",
+        error={"code": 9, "subcode": 2207042, "message": "Application request limit reached"},
+    )
+    post_id = await publishing.post(user, account, "IMAGE", [image])
+    deadline = datetime.now(UTC) + timedelta(seconds=20)
+    while True:
+        post = await publishing.get(post_id)
+        if post.last_error_code or datetime.now(UTC) > deadline:
+            break
+        await asyncio.sleep(0.1)
+    assert post.status == "scheduled" and post.publish_attempts == 0
+    assert post.next_attempt_at is not None
+    # Meta says usage < total (the sandbox window is empty): soon; else 24 h after ours.
+    assert post.next_attempt_at > datetime.now(UTC) - timedelta(seconds=5)
+
+
+async def test_revoked_token_marks_account_and_fails_due_posts(
+    publishing: Publishing, worker: Any
+) -> None:
+    user, account = await publishing.user_account()
+    image = await publishing.image(user)
+    r = await publishing.http.post(f"/sandbox/_control/users/{account.ig_user_id}/revoke")
+    assert r.status_code == 200, r.text
+    now = datetime.now(UTC)
+    # Two posts due at once (one not enqueued: the 190 of the other fails it too) and a later one.
+    first = await publishing.post(user, account, "IMAGE", [image], due=now)
+    second = await publishing.post(user, account, "IMAGE", [image], due=now, enqueue=False)
+    later = await publishing.post(
+        user, account, "IMAGE", [image], due=now + timedelta(days=1), enqueue=False
+    )
+    post = await publishing.wait(first, "failed")
+    assert post.last_error_code == "190"
+    assert "Reconnect" in (post.last_publish_error or "")
+    assert f"@{account.username}" in (post.last_publish_error or "")
+    assert post.publish_attempts == 1
+    other = await publishing.get(second)
+    assert other.status == "failed" and "Reconnect" in (other.last_publish_error or "")
+    assert (await publishing.get(later)).status == "scheduled"
+    row = await publishing.account_row(account.id)
+    assert row.needs_reauth is True
+    r = await publishing.http.get(f"/api/instagram/accounts/{account.id}", headers=user.headers)
+    if r.status_code == 200:
+        assert r.json().get("needsReauth") is True

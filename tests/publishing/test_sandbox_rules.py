@@ -1,0 +1,237 @@
+"""The sandbox enforces Meta's rules over HTTP; the Graph client classifies what it answers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from instasched.integrations.instagram import (
+    GraphAuthError,
+    GraphClient,
+    GraphMediaNotReady,
+    GraphPermanentError,
+    GraphRetryableError,
+)
+from instasched.integrations.instagram.media import ContainerSpec
+from tests.factories import Api, jpeg_bytes, png_bytes
+from tests.publishing.conftest import Publishing, mp4_bytes
+
+
+@pytest.fixture(scope="session")
+async def graph(live_server: Any) -> AsyncIterator[GraphClient]:
+    client = GraphClient(base_url=f"{live_server.url}/sandbox", version="v21.0")
+    client.poll_initial_seconds = 0.1
+    yield client
+    await client.close()
+
+
+async def _url(publishing: Publishing, data: bytes, ext: str, mime: str) -> str:
+    key = f"test-sandbox/{abs(hash(data))}.{ext}"
+    await publishing.storage.put_bytes(key, data, mime)
+    return await publishing.storage.presign_get(key, 3600)
+
+
+async def _sb(api: Api) -> tuple[str, str]:
+    sb = await api.sandbox_user()
+    return sb["igUserId"], sb["accessToken"]
+
+
+async def test_image_flow_and_media_fields(
+    publishing: Publishing, api: Api, graph: GraphClient
+) -> None:
+    ig, token = await _sb(api)
+    url = await _url(publishing, jpeg_bytes(1080, 1080), "jpg", "image/jpeg")
+    container = await graph.create_container(ig, token, ContainerSpec(image_url=url, caption="hi"))
+    status = await graph.container_status(container, token)
+    assert status.status_code == "FINISHED"
+    media_id = await graph.publish_container(ig, container, token)
+    assert (await graph.container_status(container, token)).status_code == "PUBLISHED"
+    info = await graph.get_media(media_id, token)
+    assert info.permalink and info.permalink.startswith("https://www.instagram.com/p/")
+    assert info.like_count is not None and info.comments_count is not None
+    insights = await graph.media_insights(media_id, token)
+    assert set(insights) == {"views", "reach", "likes", "comments", "shares", "saved"}
+    recent = await graph.recent_media(ig, token)
+    assert [m.id for m in recent] == [media_id] and recent[0].caption == "hi"
+    assert recent[0].timestamp is not None
+    comment = await graph.post_comment(media_id, "first!", token)
+    assert comment
+    limit = await graph.publishing_limit(ig, token)
+    assert limit.quota_usage == 1 and limit.quota_total == publishing.settings.sandbox_publish_quota
+    # Publishing the same container again is refused: one container, one post.
+    with pytest.raises(GraphPermanentError):
+        await graph.publish_container(ig, container, token)
+    # Deprecated metric names are rejected, as on Meta since 2025-04.
+    with pytest.raises(GraphPermanentError) as exc:
+        await graph.media_insights(media_id, token, metrics=("impressions",))
+    assert exc.value.code == 100
+
+
+async def test_bad_presigned_url_is_a_fetch_failure(
+    publishing: Publishing, api: Api, graph: GraphClient
+) -> None:
+    ig, token = await _sb(api)
+    url = await _url(publishing, jpeg_bytes(), "jpg", "image/jpeg")
+    broken = url.replace("X-Amz-Signature=", "X-Amz-Signature=00")
+    with pytest.raises(GraphRetryableError) as exc:
+        await graph.create_container(ig, token, ContainerSpec(image_url=broken))
+    assert (exc.value.code, exc.value.subcode) == (9004, 2207052)
+    assert "could not download" in exc.value.human()
+
+
+@pytest.mark.parametrize(
+    ("make", "subcode", "words"),
+    [
+        (lambda: png_bytes(1080, 1080), 2207005, "JPEG"),
+        (lambda: jpeg_bytes(1080, 1500), 2207009, "aspect ratio"),  # 0.72 < 0.8
+        (lambda: jpeg_bytes(2000, 1000), 2207009, "aspect ratio"),  # 2.0 > 1.91
+    ],
+)
+async def test_feed_image_rules(
+    publishing: Publishing, api: Api, graph: GraphClient, make: Any, subcode: int, words: str
+) -> None:
+    ig, token = await _sb(api)
+    url = await _url(publishing, make(), "jpg", "image/jpeg")
+    with pytest.raises(GraphPermanentError) as exc:
+        await graph.create_container(ig, token, ContainerSpec(image_url=url))
+    assert exc.value.subcode == subcode
+    assert words in exc.value.message
+
+
+async def test_caption_limits(publishing: Publishing, api: Api, graph: GraphClient) -> None:
+    ig, token = await _sb(api)
+    url = await _url(publishing, jpeg_bytes(), "jpg", "image/jpeg")
+    for caption in (
+        "x" * 2201,
+        " ".join(f"#tag{i}" for i in range(31)),
+        " ".join(f"@user{i}" for i in range(21)),
+    ):
+        with pytest.raises(GraphPermanentError) as exc:
+            await graph.create_container(ig, token, ContainerSpec(image_url=url, caption=caption))
+        assert exc.value.subcode == 2207010
+    ok = " ".join(f"#tag{i}" for i in range(30))
+    assert await graph.create_container(ig, token, ContainerSpec(image_url=url, caption=ok))
+
+
+async def test_video_rules_and_processing_state(
+    publishing: Publishing, api: Api, graph: GraphClient
+) -> None:
+    ig, token = await _sb(api)
+    short = await _url(publishing, await asyncio.to_thread(mp4_bytes, 2.0), "mp4", "video/mp4")
+    with pytest.raises(GraphPermanentError) as exc:
+        await graph.create_container(ig, token, ContainerSpec(media_type="REELS", video_url=short))
+    assert exc.value.subcode == 2207026 and "3 to 900" in exc.value.message
+    not_video = await _url(publishing, jpeg_bytes(), "jpg", "image/jpeg")
+    with pytest.raises(GraphPermanentError) as exc:
+        await graph.create_container(
+            ig, token, ContainerSpec(media_type="REELS", video_url=not_video)
+        )
+    assert exc.value.subcode == 2207026
+    good = await _url(publishing, await asyncio.to_thread(mp4_bytes, 3.5), "mp4", "video/mp4")
+    container = await graph.create_container(
+        ig, token, ContainerSpec(media_type="REELS", video_url=good)
+    )
+    assert (await graph.container_status(container, token)).status_code == "IN_PROGRESS"
+    with pytest.raises(GraphMediaNotReady):
+        await graph.publish_container(ig, container, token)
+    status = await graph.wait_for_container(container, token, max_seconds=10)
+    assert status.status_code == "FINISHED"
+    assert await graph.publish_container(ig, container, token)
+
+
+async def test_carousel_rules(publishing: Publishing, api: Api, graph: GraphClient) -> None:
+    ig, token = await _sb(api)
+    url = await _url(publishing, jpeg_bytes(), "jpg", "image/jpeg")
+    child = await graph.create_container(
+        ig, token, ContainerSpec(image_url=url, is_carousel_item=True)
+    )
+    with pytest.raises(GraphPermanentError) as exc:
+        await graph.create_container(
+            ig, token, ContainerSpec(media_type="CAROUSEL", children=[child])
+        )
+    assert "2 to 10" in exc.value.message
+    single = await graph.create_container(ig, token, ContainerSpec(image_url=url))
+    with pytest.raises(GraphPermanentError):  # a feed container is not a carousel item
+        await graph.create_container(
+            ig, token, ContainerSpec(media_type="CAROUSEL", children=[child, single])
+        )
+    other_ig, other_token = await _sb(api)
+    foreign = await graph.create_container(
+        other_ig, other_token, ContainerSpec(image_url=url, is_carousel_item=True)
+    )
+    with pytest.raises(GraphPermanentError):  # children must belong to the account
+        await graph.create_container(
+            ig, token, ContainerSpec(media_type="CAROUSEL", children=[child, foreign])
+        )
+    with pytest.raises(GraphPermanentError):  # a carousel item cannot be published alone
+        await graph.publish_container(ig, child, token)
+
+
+async def test_tokens_and_ownership(publishing: Publishing, api: Api, graph: GraphClient) -> None:
+    ig, token = await _sb(api)
+    other_ig, other_token = await _sb(api)
+    url = await _url(publishing, jpeg_bytes(), "jpg", "image/jpeg")
+    with pytest.raises(GraphAuthError) as exc:
+        await graph.create_container(ig, "IGSLnot-a-token", ContainerSpec(image_url=url))
+    assert exc.value.code == 190
+    with pytest.raises(GraphPermanentError) as exc:  # another account's token
+        await graph.create_container(ig, other_token, ContainerSpec(image_url=url))
+    assert (exc.value.code, exc.value.subcode) == (100, 33)
+    container = await graph.create_container(ig, token, ContainerSpec(image_url=url))
+    with pytest.raises(GraphPermanentError):
+        await graph.container_status(container, other_token)
+    with pytest.raises(GraphPermanentError):
+        await graph.publish_container(other_ig, container, other_token)
+
+
+async def test_quota_per_account(publishing: Publishing, api: Api, graph: GraphClient) -> None:
+    ig, token = await _sb(api)
+    r = await publishing.http.put("/sandbox/_control/quota", json={"igUserId": ig, "quotaTotal": 2})
+    assert r.status_code == 200
+    url = await _url(publishing, jpeg_bytes(), "jpg", "image/jpeg")
+    for _ in range(2):
+        c = await graph.create_container(ig, token, ContainerSpec(image_url=url))
+        await graph.publish_container(ig, c, token)
+    c = await graph.create_container(ig, token, ContainerSpec(image_url=url))
+    from instasched.integrations.instagram import GraphQuotaError
+
+    with pytest.raises(GraphQuotaError) as exc:
+        await graph.publish_container(ig, c, token)
+    assert (exc.value.code, exc.value.subcode) == (9, 2207042)
+    limit = await graph.publishing_limit(ig, token)
+    assert (limit.quota_usage, limit.quota_total, limit.quota_duration) == (2, 2, 86400)
+
+
+async def test_faults_control(publishing: Publishing, api: Api, graph: GraphClient) -> None:
+    ig, token = await _sb(api)
+    url = await _url(publishing, jpeg_bytes(), "jpg", "image/jpeg")
+    await publishing.fault(
+        ig, "media", count=1, error={"code": 2, "subcode": None, "message": "Try later"}
+    )
+    with pytest.raises(GraphRetryableError) as exc:
+        await graph.create_container(ig, token, ContainerSpec(image_url=url))
+    assert exc.value.message == "Try later"
+    await publishing.fault(ig, "container_status", count=1, timeoutAfterEffect=True)
+    container = await graph.create_container(ig, token, ContainerSpec(image_url=url))
+    with pytest.raises(GraphRetryableError) as exc:
+        await graph.container_status(container, token)
+    assert exc.value.code is None  # a transport error: the connection was dropped
+    await publishing.fault(ig, "media_publish", count=5, latencyMs=10)
+    r = await publishing.http.delete("/sandbox/_control/faults", params={"igUserId": ig})
+    assert r.json() == {"cleared": 1}
+    bad = await publishing.http.post(
+        "/sandbox/_control/faults", json={"igUserId": ig, "endpoint": "media_publish"}
+    )
+    assert bad.status_code == 422
+    bad = await publishing.http.post(
+        "/sandbox/_control/faults",
+        json={"igUserId": ig, "endpoint": "nope", "latencyMs": 5},
+    )
+    assert bad.status_code == 422
+    r = await publishing.http.get("/sandbox/_control/media", params={"igUserId": ig})
+    assert r.json() == {"media": []}
+    assert isinstance(r, httpx.Response)
