@@ -87,6 +87,8 @@ class Bench:
         self.env: dict[str, str] = {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.cpu_before: dict[str, float] = {}
+        self.profiled: subprocess.Popen[bytes] | None = None
 
     # --- setup -----------------------------------------------------------------------------
     def servers(self) -> dict[str, str]:
@@ -147,6 +149,8 @@ class Bench:
             "LOG_LEVEL": "WARNING",
             "RECONCILE_INTERVAL_SECONDS": "60",
         }
+        if self.args.profile:
+            self.env["RUN_WORKER"] = "false"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "instasched", "run"],
             cwd=ROOT,
@@ -154,6 +158,16 @@ class Bench:
             stdout=subprocess.DEVNULL,
             stderr=open(self.tmp / "server.log", "wb"),  # noqa: SIM115
         )
+        if self.args.profile:
+            # The worker alone under cProfile (written when it stops).
+            self.profiled = subprocess.Popen(
+                [sys.executable, "-m", "cProfile", "-o", self.args.profile]
+                + ["-m", "instasched", "worker"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=open(self.tmp / "worker.log", "wb"),  # noqa: SIM115
+            )
 
     async def wait_ready(self, http: httpx.AsyncClient) -> None:
         deadline = time.monotonic() + 120
@@ -273,6 +287,9 @@ class Bench:
             if isinstance(m.get("caption"), str) and m["caption"].startswith(prefix)
         )
         duplicates = sum(n - 1 for n in captions.values() if n > 1)
+        cpu = process_cpu_seconds(self.proc.pid) if self.proc is not None else {}
+        used = {k: round(v - self.cpu_before.get(k, 0.0), 1) for k, v in cpu.items()}
+        self.cpu_before = cpu
         first_due = min(due for due, *_ in data)
         last_published = max((at for _, _, at, _, _ in data if at is not None), default=None)
         wall = (last_published - first_due).total_seconds() if last_published else float("nan")
@@ -294,6 +311,8 @@ class Bench:
             "mean_attempts": statistics.fmean(a or 0 for *_, a in data) if data else 0,
             "wall_seconds": wall,
             "publish_rate_per_s": count / wall if wall and wall > 0 else float("nan"),
+            "cpu_seconds": used,
+            "load_average": os.getloadavg()[0],
         }
         return report
 
@@ -385,6 +404,10 @@ class Bench:
         servers: dict[str, str],
         admin: str,
     ) -> None:
+        if self.profiled is not None and self.profiled.poll() is None:
+            self.profiled.send_signal(signal.SIGTERM)
+            self.profiled.wait(60)
+            print(f"worker profile written to {self.args.profile}")
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -410,6 +433,26 @@ class Bench:
             self.embedded.stop()
 
 
+def process_cpu_seconds(root_pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) of `instasched run`'s children, by command (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) != root_pid:
+            continue
+        name = cmd.rsplit(" ", 1)[-1]
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
 def print_report(r: dict[str, Any]) -> None:
     print(
         f"[{r['scenario']}] posts={r['posts']} statuses={r['statuses']} "
@@ -420,7 +463,8 @@ def print_report(r: dict[str, Any]) -> None:
         f"  publish lateness (published - due): p50={r['published_p50_ms']:.0f} ms "
         f"p99={r['published_p99_ms']:.0f} ms max={r['published_max_ms']:.0f} ms\n"
         f"  end to end: {r['wall_seconds']:.1f} s from first due to last published, "
-        f"{r['publish_rate_per_s']:.0f} posts/s; mean attempts {r['mean_attempts']:.2f}",
+        f"{r['publish_rate_per_s']:.0f} posts/s; mean attempts {r['mean_attempts']:.2f}\n"
+        f"  CPU seconds used: {r['cpu_seconds']} (machine load average {r['load_average']:.1f})",
         flush=True,
     )
 
@@ -436,6 +480,7 @@ def main() -> int:
         "--timeout", type=float, default=600.0, help="seconds to wait after the last due time"
     )
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument("--profile", metavar="FILE", help="run the worker under cProfile")
     args = parser.parse_args()
     reports = asyncio.run(Bench(args).run())
     return 0 if all(r["exactly_once"] for r in reports) else 1

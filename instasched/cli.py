@@ -169,6 +169,8 @@ def cmd_run(_: argparse.Namespace) -> int:
 
         upgrade(settings.require_database_url())
         log.info("migrations applied")
+        if stopping:  # Ctrl-C while the servers were starting: start no child
+            return 0
         _wait_port_free(settings.host, settings.port)
         exe = [sys.executable, "-m", "instasched"]
         # PDEATHSIG: after a kill -9 of this process its children stop too (they would keep the

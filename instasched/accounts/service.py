@@ -50,7 +50,13 @@ async def connect(
         # A short-lived token (1 h) is exchanged for a 60-day one; a long-lived one is kept.
         try:
             token = await graph.exchange_long_lived(access_token)
-        except GraphError:
+        except GraphError as exc:
+            if exc.retryable:
+                # Storing a possibly 1-hour token as a 60-day one would break publishing later.
+                raise UpstreamError(
+                    f"Instagram could not exchange the token right now: {exc.message}; try again"
+                ) from exc
+            # Refused: typically the token is long-lived already, which is kept as it is.
             token = TokenInfo(access_token=access_token, expires_in=expires_in)
 
     now = utcnow()

@@ -148,7 +148,8 @@ def process_image(
             derived.append(Derived("publish", "publish.jpg", publish_path, "image/jpeg"))
         preview = rgb if rgb.mode == "RGB" else _to_srgb(rgb, icc)
         preview = preview.copy()
-        preview.thumbnail((preview_size, preview_size), Image.Resampling.LANCZOS)
+        # reducing_gap=1: a fast integer box reduction first, then Lanczos for the last step.
+        preview.thumbnail((preview_size, preview_size), Image.Resampling.LANCZOS, reducing_gap=1.0)
         preview_path = out_dir / "preview.jpg"
         preview.save(preview_path, "JPEG", quality=PREVIEW_JPEG_QUALITY)
         derived.append(Derived("preview", "preview.jpg", preview_path, "image/jpeg"))

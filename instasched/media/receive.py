@@ -27,7 +27,7 @@ from instasched.media.sniff import SNIFF_BYTES, Sniffed, sniff
 
 FILE_FIELD = "file"
 # Bytes handed to the writer thread at a time: big enough that thread hops are rare.
-FLUSH_BYTES = 1024 * 1024
+FLUSH_BYTES = 256 * 1024
 MAX_FIELD_BYTES = 64 * 1024
 MAX_FIELDS = 50
 # Multipart framing (boundaries, part headers, small fields) allowed beyond the file itself.

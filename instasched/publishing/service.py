@@ -76,6 +76,7 @@ class Attempt:
     lost: bool = False
     # Writes and lease renewals take turns: a renewal changes the fencing value.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    account: InstagramAccount | None = None
     notes: dict[str, Any] = field(default_factory=dict)
 
 
@@ -98,13 +99,18 @@ class Publisher:
         # The common case first: one conditional UPDATE claims a due, scheduled post.
         async with self.app.session_factory() as session:
             claimed = await repository.claim(session, post_id, now=now, lease_until=lease)
+            account = (
+                await repository.get_account(session, claimed.instagram_account_id)
+                if claimed is not None
+                else None
+            )
             await session.commit()
         if claimed is not None:
             due = claimed.next_attempt_at or claimed.scheduled_for
             self.events.publish_started(
                 post_id=post_id, lateness_seconds=(now - due).total_seconds()
             )
-            return await self.run(Attempt(post=claimed, lease=lease))
+            return await self.run(Attempt(post=claimed, lease=lease, account=account))
         async with self.app.session_factory() as session:
             post = await repository.get_post(session, post_id)
         if post is None:
@@ -158,8 +164,10 @@ class Publisher:
 
     async def _run(self, attempt: Attempt) -> Outcome:
         post = attempt.post
-        async with self.app.session_factory() as session:
-            account = await repository.get_account(session, post.instagram_account_id)
+        account = attempt.account
+        if account is None:
+            async with self.app.session_factory() as session:
+                account = await repository.get_account(session, post.instagram_account_id)
         if account is None:
             return await self._fail(attempt, "The Instagram account was removed.", "account")
         if account.needs_reauth:

@@ -10,6 +10,7 @@ import io
 import os
 import tempfile
 from fractions import Fraction
+from typing import Any
 
 __all__ = [
     "bomb_png_bytes",
@@ -138,7 +139,7 @@ def video_bytes(
         options = {"movflags": "faststart"} if faststart else {}
         fmt = "mov" if container == "mov" else "mp4"
         with av.open(path, "w", format=fmt, options=options) as out:
-            vstream = out.add_stream(codec, rate=fps)
+            vstream: Any = out.add_stream(codec, rate=fps)
             vstream.width = width
             vstream.height = height
             vstream.pix_fmt = "yuv420p"
@@ -148,7 +149,7 @@ def video_bytes(
             if rotate is not None:
                 # Display matrix (counter-clockwise degrees), as phones write it.
                 vstream.set_display_rotation(rotate)
-            astream = None
+            astream: Any = None
             if audio:
                 astream = out.add_stream("aac", rate=sample_rate)
                 astream.layout = "mono"
@@ -156,7 +157,7 @@ def video_bytes(
             for i in range(frames):
                 shade = (i * 7) % 256
                 image = Image.new("RGB", (width, height), (shade, 90, 255 - shade))
-                frame = av.VideoFrame.from_image(image)
+                frame = av.VideoFrame.from_image(image)  # type: ignore[no-untyped-call]
                 for packet in vstream.encode(frame):
                     out.mux(packet)
             for packet in vstream.encode():

@@ -102,7 +102,8 @@ async def test_png_gets_a_jpeg_beside_the_original(
     img = Image.open(io.BytesIO(published.content))
     assert img.format == "JPEG" and img.mode == "RGB" and img.size == (1200, 1000)
     # The transparent corner was flattened on white, not black.
-    assert img.getpixel((img.width - 1, img.height - 1))[2] > 150
+    corner = img.getpixel((img.width - 1, img.height - 1))
+    assert isinstance(corner, tuple) and corner[2] > 150
     assert body["compatibility"]["feed"]["ok"] is True
 
 

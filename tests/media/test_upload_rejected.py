@@ -236,8 +236,8 @@ async def test_no_orphans_when_the_insert_or_the_commit_fails(
     # Deferred: fires at COMMIT, after the endpoint returned.
     await db.execute(
         text(
-            "CREATE CONSTRAINT TRIGGER media_test_fail_commit AFTER INSERT ON instagram_media_assets "
-            "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+            "CREATE CONSTRAINT TRIGGER media_test_fail_commit "
+            "AFTER INSERT ON instagram_media_assets DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
             "WHEN (NEW.original_filename = 'fail-commit.jpg') EXECUTE FUNCTION media_test_fail()"
         )
     )

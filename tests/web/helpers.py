@@ -60,7 +60,9 @@ def connect_sandbox_account(
     return username
 
 
-def jpeg(width: int = 1080, height: int = 1080, color: tuple[int, int, int] = (200, 80, 140)) -> bytes:
+def jpeg(
+    width: int = 1080, height: int = 1080, color: tuple[int, int, int] = (200, 80, 140)
+) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (width, height), color).save(buf, "JPEG", quality=85)
     return buf.getvalue()

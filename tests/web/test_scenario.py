@@ -41,7 +41,6 @@ def test_schedule_drag_publish_and_fail(
     card = page.locator(".media-card", has_text="summer-launch.jpg")
     expect(card.locator('[data-use="feed"]')).to_have_class("badge compat compat-ok")
     expect(card.locator("img.thumb")).to_have_attribute("src", re.compile(r"^https?://"))
-    page.screenshot(path=str(screenshots / "media.png"), full_page=True)
 
     # --- a template
     page.get_by_role("link", name="Templates").click()
@@ -140,7 +139,9 @@ def test_schedule_drag_publish_and_fail(
     )
     assert fault.status_code == 201, fault.text
     failing.click()
-    expect(page.locator("#post-caption")).to_have_text("<script>window.__xss = 1</script> sale #fail")
+    expect(page.locator("#post-caption")).to_have_text(
+        "<script>window.__xss = 1</script> sale #fail"
+    )
     page.locator("#post-publish-now").click()
     failed = page.locator(f'.post-failed[data-post-id="{failing_id}"]')
     expect(failed).to_be_visible(timeout=30_000)

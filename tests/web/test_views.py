@@ -112,10 +112,18 @@ def test_best_times_schedule_and_add_to_queue(
     # Posting schedule: Monday and Thursday slots, saved through the schedules API.
     page.locator("#slots-1").fill("09:00, 18:30")
     page.locator("#save-1").click()
-    expect(page.locator('#schedule-editor tr[data-day="1"]').get_by_role("button", name="Remove Monday")).to_be_visible()
+    expect(
+        page.locator('#schedule-editor tr[data-day="1"]').get_by_role(
+            "button", name="Remove Monday"
+        )
+    ).to_be_visible()
     page.locator("#slots-4").fill("12:15")
     page.locator("#save-4").click()
-    expect(page.locator('#schedule-editor tr[data-day="4"]').get_by_role("button", name="Remove Thursday")).to_be_visible()
+    expect(
+        page.locator('#schedule-editor tr[data-day="4"]').get_by_role(
+            "button", name="Remove Thursday"
+        )
+    ).to_be_visible()
     page.screenshot(path=str(screenshots / "best-times.png"), full_page=True)
 
     api = ApiClient(live_server.url, session)
@@ -152,9 +160,7 @@ def test_best_times_schedule_and_add_to_queue(
 
 def test_token_lives_in_memory_only_and_logout(page: Page) -> None:
     session = sign_up(page)
-    storage = page.evaluate(
-        "() => [localStorage.length, sessionStorage.length, document.cookie]"
-    )
+    storage = page.evaluate("() => [localStorage.length, sessionStorage.length, document.cookie]")
     assert storage == [0, 0, ""]
     # A reload forgets the token: log in again.
     page.reload()
@@ -220,7 +226,10 @@ def test_phone_width_keyboard_and_labels(page: Page, screenshots: Path) -> None:
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
     page.keyboard.press("Tab")
     page.keyboard.press("Tab")
-    focused = page.evaluate("() => [document.activeElement.textContent, getComputedStyle(document.activeElement).outlineStyle]")
+    focused = page.evaluate(
+        "() => [document.activeElement.textContent,"
+        " getComputedStyle(document.activeElement).outlineStyle]"
+    )
     assert focused == ["Calendar", "solid"]
     page.keyboard.press("Enter")
     expect(page.locator("#calendar")).to_be_visible()

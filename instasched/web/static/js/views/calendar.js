@@ -232,7 +232,16 @@ export async function render(main, { args, navigate }) {
         }
         rows.push(row);
       }
-      replace(grid, h("div", { class: "week", role: "grid", "aria-labelledby": "calendar-title" }, head, rows));
+      const week = h("div", { class: "week", role: "grid", "aria-labelledby": "calendar-title" }, head, rows);
+      const keepScroll = grid.querySelector(".week")?.scrollTop;
+      replace(grid, week);
+      // Open on the working day (or where the user was), not at midnight.
+      if (keepScroll !== undefined) week.scrollTop = keepScroll;
+      else {
+        const seven = week.querySelector('[data-hour="7"]');
+        const headRow = week.querySelector(".wk-row.head");
+        if (seven && headRow) week.scrollTop = seven.offsetTop - headRow.offsetHeight;
+      }
     }
   }
 
