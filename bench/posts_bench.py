@@ -184,10 +184,11 @@ async def main(args: argparse.Namespace) -> int:
 
         now = datetime.now(UTC)
         rng = random.Random(7)
+        client_box: list[httpx.AsyncClient] = [http]
 
         async def create(i: int) -> httpx.Response:
             when = now + timedelta(days=2, minutes=rng.randrange(0, 60 * 24 * 150))
-            return await http.post(
+            return await client_box[0].post(
                 f"{BASE}/posts",
                 json={
                     "instagramAccountId": account_id,
@@ -208,18 +209,31 @@ async def main(args: argparse.Namespace) -> int:
                 params["scheduledAfter"] = start.isoformat()
                 params["scheduledBefore"] = (start + timedelta(days=7)).isoformat()
                 params["page"] = 1 + rng.randrange(5)
-            return await http.get(f"{BASE}/posts/{account_id}", params=params, headers=headers)
+            return await client_box[0].get(
+                f"{BASE}/posts/{account_id}", params=params, headers=headers
+            )
 
-        results = [
-            await run_phase(
-                "create", clients=args.clients, total=args.creates,
-                max_seconds=args.max_seconds, request=create, expect=201,
-            ),
-            await run_phase(
-                "list", clients=args.clients, total=args.lists,
-                max_seconds=args.max_seconds, request=list_page, expect=200,
-            ),
-        ]  # fmt: skip
+        # Fresh connections per phase: keep-alive connections left idle while seeding may
+        # have been closed by the server (they would fail as ReadError, not as slow requests).
+        results = []
+        for name, total, request, expect in (
+            ("create", args.creates, create, 201),
+            ("list", args.lists, list_page, 200),
+        ):
+            async with httpx.AsyncClient(
+                base_url=args.base_url, timeout=60, limits=limits
+            ) as phase_http:
+                client_box[0] = phase_http
+                results.append(
+                    await run_phase(
+                        name,
+                        clients=args.clients,
+                        total=total,
+                        max_seconds=args.max_seconds,
+                        request=request,
+                        expect=expect,
+                    )
+                )
         r = await http.get(f"{BASE}/posts/{account_id}", params={"limit": 1}, headers=headers)
         print(f"posts in the account: {r.json()['total']}; clients: {args.clients}")
         for phase in results:

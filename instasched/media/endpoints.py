@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
+from starlette.requests import ClientDisconnect
 
 from instasched.auth.deps import CurrentUser
+from instasched.exceptions import BadRequest
 from instasched.kit.deps import SessionDep, StateDep, get_state
 from instasched.kit.schemas import ErrorBody, Message
 from instasched.media import service
@@ -31,6 +33,16 @@ async def _upload_guard(request: Request) -> AsyncIterator[service.PendingObject
         state = get_state(request)
         await pending.discard_unless_committed(state.storage, state.session_factory)
         raise
+
+
+async def _body(request: Request) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in request.stream():
+            yield chunk
+    except ClientDisconnect as exc:  # an expected event, not a server error
+        raise BadRequest(
+            "The upload was interrupted: the client disconnected", detail={"field": "file"}
+        ) from exc
 
 
 UploadGuard = Annotated[service.PendingObjects, Depends(_upload_guard, scope="function")]
@@ -103,7 +115,7 @@ async def upload_media(
         state.settings,
         user_id=user.id,
         account_id=account_id,
-        stream=request.stream(),
+        stream=_body(request),
         content_type=request.headers.get("content-type"),
         content_length=int(content_length) if content_length and content_length.isdigit() else None,
         pending=pending,

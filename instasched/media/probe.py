@@ -82,6 +82,9 @@ def process_image(
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     expected = {"jpeg": "JPEG", "png": "PNG"}[sniffed.kind]
+    # Pillow's own bomb guard (warns above this, refuses above twice this) follows the setting;
+    # our check below refuses anything over `max_pixels` before decoding.
+    Image.MAX_IMAGE_PIXELS = max_pixels * 2
     try:
         image = Image.open(path)
     except Image.DecompressionBombError as exc:

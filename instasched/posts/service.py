@@ -167,7 +167,8 @@ async def create_post(
     if template_id is not None:
         await repository.count_template_use(session, template_id=template_id)
     await session.refresh(post)
-    _queue_after_commit(session, partial(queue.schedule, post.id, scheduled_for))
+    # A new post has no job yet: a plain add (no remove first) saves a Redis round trip.
+    _queue_after_commit(session, partial(queue.schedule_many, [(post.id, scheduled_for)]))
     log.info("post %s scheduled for %s", post.id, scheduled_for.isoformat())
     return post, True
 

@@ -39,9 +39,15 @@ from instasched.integrations.instagram import (
 )
 from instasched.integrations.instagram.media import ContainerStatusCode
 from instasched.kit.time import utcnow
-from instasched.models import InstagramAccount, PostStatus, ScheduledPost
+from instasched.models import InstagramAccount, MediaAsset, PostStatus, ScheduledPost
 from instasched.publishing import repository
-from instasched.publishing.sources import PostProblem, build_plan, resolve_cover, resolve_sources
+from instasched.publishing.sources import (
+    PostProblem,
+    build_plan,
+    load_assets,
+    resolve_cover,
+    resolve_sources,
+)
 from instasched.state import AppState
 
 log = logging.getLogger("instasched.publishing")
@@ -77,6 +83,7 @@ class Attempt:
     # Writes and lease renewals take turns: a renewal changes the fencing value.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     account: InstagramAccount | None = None
+    assets: dict[uuid.UUID, MediaAsset] | None = None
     notes: dict[str, Any] = field(default_factory=dict)
 
 
@@ -99,18 +106,20 @@ class Publisher:
         # The common case first: one conditional UPDATE claims a due, scheduled post.
         async with self.app.session_factory() as session:
             claimed = await repository.claim(session, post_id, now=now, lease_until=lease)
-            account = (
-                await repository.get_account(session, claimed.instagram_account_id)
-                if claimed is not None
-                else None
-            )
+            account, assets = None, None
+            if claimed is not None:
+                # One transaction for everything the attempt reads.
+                account = await repository.get_account(session, claimed.instagram_account_id)
+                assets = await load_assets(session, claimed)
             await session.commit()
         if claimed is not None:
             due = claimed.next_attempt_at or claimed.scheduled_for
             self.events.publish_started(
                 post_id=post_id, lateness_seconds=(now - due).total_seconds()
             )
-            return await self.run(Attempt(post=claimed, lease=lease, account=account))
+            return await self.run(
+                Attempt(post=claimed, lease=lease, account=account, assets=assets)
+            )
         async with self.app.session_factory() as session:
             post = await repository.get_post(session, post_id)
         if post is None:
@@ -275,9 +284,12 @@ class Publisher:
     async def _create_containers(self, attempt: Attempt, ig_user: str, token: str) -> str:
         post = attempt.post
         ttl = self.settings.publish_url_ttl_seconds
-        async with self.app.session_factory() as session:
-            sources = await resolve_sources(session, self.app.storage, post, ttl_seconds=ttl)
-            cover = await resolve_cover(session, self.app.storage, post, ttl_seconds=ttl)
+        assets = attempt.assets
+        if assets is None:
+            async with self.app.session_factory() as session:
+                assets = await load_assets(session, post)
+        sources = await resolve_sources(self.app.storage, post, assets, ttl_seconds=ttl)
+        cover = await resolve_cover(self.app.storage, post, assets, ttl_seconds=ttl)
         plan = build_plan(post, sources, cover)
         child_ids: list[str] = []
         if plan.children:
@@ -365,9 +377,12 @@ class Publisher:
         self, attempt: Attempt, account: InstagramAccount, token: str, media_id: str | None
     ) -> Outcome:
         post = attempt.post
-        now = utcnow()
         meta = dict(post.meta or {})
         meta.update(attempt.notes)
+        # Permalink and initial counts are read before the one write that records success (a
+        # crash in between is recovered through the container, which reads PUBLISHED).
+        details = await self._media_details(post, token, media_id, meta)
+        now = utcnow()
         meta["attempts"] = [*meta.get("attempts", []), _attempt_note(post, now, None)]
         async with attempt.lock, self.app.session_factory() as session:
             ok = await repository.fenced_update(
@@ -375,6 +390,7 @@ class Publisher:
                 post.id,
                 lease=attempt.lease,
                 values={
+                    **details,
                     "status": PostStatus.PUBLISHED,
                     "published_at": now,
                     "instagram_media_id": media_id,
@@ -396,16 +412,17 @@ class Publisher:
             attempt=post.publish_attempts or 1,
             media_id=media_id or "unknown",
         )
-        await self._after_publish(post, token, media_id, meta)
+        if media_id is not None and post.first_comment and not post.first_comment_id:
+            await self._first_comment(post, token, media_id, meta)
         return Outcome("published", detail=media_id)
 
-    async def _after_publish(
+    async def _media_details(
         self, post: ScheduledPost, token: str, media_id: str | None, meta: dict[str, Any]
-    ) -> None:
-        """Permalink, initial counts and the first comment; a failure here un-publishes nothing."""
-        if media_id is None:
-            return
+    ) -> dict[str, Any]:
+        """Permalink, media URL, initial likes/comments/reach; failures are only noted."""
         values: dict[str, Any] = {}
+        if media_id is None:
+            return values
         try:
             info = await self.graph.get_media(media_id, token)
             values.update(
@@ -424,18 +441,25 @@ class Publisher:
                 values["initial_reach"] = insights.get("reach", 0)
             except GraphError as exc:
                 meta["insightsError"] = exc.human()
-        if post.first_comment and not post.first_comment_id:
-            try:
-                values["first_comment_id"] = await self.graph.post_comment(
-                    media_id, post.first_comment, token
-                )
-            except GraphError as exc:
-                meta["firstCommentError"] = exc.human()
-                log.warning(
-                    "first comment failed",
-                    extra={"post_id": str(post.id), "error_code": exc.code_label},
-                )
-        values["meta"] = meta
+        return values
+
+    async def _first_comment(
+        self, post: ScheduledPost, token: str, media_id: str, meta: dict[str, Any]
+    ) -> None:
+        """After the publication is recorded; a failure un-publishes nothing."""
+        assert post.first_comment is not None
+        values: dict[str, Any] = {}
+        try:
+            values["first_comment_id"] = await self.graph.post_comment(
+                media_id, post.first_comment, token
+            )
+        except GraphError as exc:
+            meta["firstCommentError"] = exc.human()
+            values["meta"] = meta
+            log.warning(
+                "first comment failed",
+                extra={"post_id": str(post.id), "error_code": exc.code_label},
+            )
         async with self.app.session_factory() as session:
             await repository.update_published(session, post.id, values=values)
             await session.commit()

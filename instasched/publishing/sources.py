@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.integrations.instagram.media import ContainerSpec
 from instasched.integrations.storage import Storage
-from instasched.models import ScheduledPost
+from instasched.models import MediaAsset, ScheduledPost
 from instasched.publishing import repository
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v")
@@ -59,15 +59,27 @@ def _as_uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
+async def load_assets(session: AsyncSession, post: ScheduledPost) -> dict[uuid.UUID, MediaAsset]:
+    """The post's media assets (and cover asset), owned by the post's user, by id."""
+    wanted = [i for i in (_as_uuid(v) for v in post.media_ids or []) if i is not None]
+    cover = _as_uuid(post.cover_url) if post.cover_url else None
+    if cover is not None:
+        wanted.append(cover)
+    return await repository.assets_for(session, user_id=post.user_id, asset_ids=wanted)
+
+
 async def resolve_sources(
-    session: AsyncSession, storage: Storage, post: ScheduledPost, *, ttl_seconds: int
+    storage: Storage,
+    post: ScheduledPost,
+    assets: dict[uuid.UUID, MediaAsset],
+    *,
+    ttl_seconds: int,
 ) -> list[Source]:
+    """Each media of the post as a URL Instagram can fetch (signed now, valid `ttl_seconds`)."""
     ids = [_as_uuid(v) for v in post.media_ids or []]
     sources: list[Source] = []
     if ids and all(ids):
-        wanted = [i for i in ids if i is not None]
-        assets = await repository.assets_for(session, user_id=post.user_id, asset_ids=wanted)
-        for asset_id in wanted:
+        for asset_id in [i for i in ids if i is not None]:
             asset = assets.get(asset_id)
             if asset is None:
                 raise PostProblem(
@@ -93,13 +105,16 @@ async def resolve_sources(
 
 
 async def resolve_cover(
-    session: AsyncSession, storage: Storage, post: ScheduledPost, *, ttl_seconds: int
+    storage: Storage,
+    post: ScheduledPost,
+    assets: dict[uuid.UUID, MediaAsset],
+    *,
+    ttl_seconds: int,
 ) -> str | None:
     if not post.cover_url:
         return None
     asset_id = _as_uuid(post.cover_url)
     if asset_id is not None:
-        assets = await repository.assets_for(session, user_id=post.user_id, asset_ids=[asset_id])
         asset = assets.get(asset_id)
         if asset is None:
             raise PostProblem("The reel cover image no longer exists; edit the post.")

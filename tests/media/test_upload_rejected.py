@@ -43,6 +43,7 @@ async def _assert_nothing_stored(storage: Storage, db: AsyncSession, user: User)
         ("corrupt png", png_bytes()[:40] + b"x" * 200, "a.png", "image/png", 422, "PNG"),
         ("truncated mp4", mp4_bytes()[:30000], "v.mp4", "video/mp4", 422, "truncated"),
         ("bomb", bomb_png_bytes(20000, 20000), "b.png", "image/png", 422, "MAX_IMAGE_PIXELS"),
+        ("64 Mpx", bomb_png_bytes(8000, 8000), "b.png", "image/png", 422, "64,000,000 pixels"),
         ("empty", b"", "e.jpg", "image/jpeg", 422, "empty"),
         ("tiny", b"\xff\xd8", "e.jpg", "image/jpeg", 415, "not an accepted format"),
     ],

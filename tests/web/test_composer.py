@@ -98,6 +98,7 @@ def test_edit_week_drag_and_cancel(page: Page, live_server: LiveServer) -> None:
 
     # Week view: drag to 15:00 of the next day keeps the minutes.
     page.locator("#view-week").click()
+    expect(page.locator("#calendar .week")).to_be_visible()
     target = page.locator(f'.slot[data-day="{_day(3)}"][data-hour="15"]')
     if target.count() == 0:  # the next day is in the following week
         page.locator("#cal-next").click()

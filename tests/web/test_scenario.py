@@ -154,5 +154,26 @@ def test_schedule_drag_publish_and_fail(
     page.keyboard.press("Escape")
     page.screenshot(path=str(screenshots / "calendar-statuses.png"), full_page=True)
 
+    # Retry: a new post with the same content, published at once (the fault was used up).
+    failed.click()
+    page.locator("#post-retry").click()
+    retried = page.locator(".post-published", has_text="sale #fail")
+    expect(retried).to_be_visible(timeout=30_000)
+    statuses = sorted(p["status"] for p in api.posts(account["id"]))
+    assert statuses == ["failed", "published", "published"]
+
+    # "Reschedule as a new post" opens the composer with the failed post's content.
+    failed.click()
+    page.locator("#post-copy").click()
+    expect(page.get_by_role("heading", name="Compose a post")).to_be_visible()
+    expect(page.locator("#composer-caption")).to_have_value(
+        "<script>window.__xss = 1</script> sale #fail"
+    )
+    expect(page.locator("#selected-media li")).to_have_count(1)
+
+    # The template counts its use (updated with the post, by the posts API).
+    page.get_by_role("link", name="Templates").click()
+    expect(page.locator(".template-card", has_text="Launch")).to_contain_text("used 1 time")
+
     api.close()
     assert session.errors == []

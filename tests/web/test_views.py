@@ -23,6 +23,23 @@ UNLABELLED_CONTROLS = """() => [...document.querySelectorAll('input, select, tex
   .map((el) => el.outerHTML.slice(0, 120))"""
 
 
+DROP_A_JPEG = """async (name) => {
+  const canvas = document.createElement('canvas');
+  canvas.width = 1080;
+  canvas.height = 1080;
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = '#2a7';
+  ctx.fillRect(0, 0, 1080, 1080);
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', 0.9));
+  const data = new DataTransfer();
+  data.items.add(new File([blob], name, { type: 'image/jpeg' }));
+  const zone = document.getElementById('dropzone');
+  for (const type of ['dragenter', 'dragover', 'drop']) {
+    zone.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true }));
+  }
+}"""
+
+
 def test_media_library_uploads_refusals_and_in_use(
     page: Page, live_server: LiveServer, screenshots: Path
 ) -> None:
@@ -53,6 +70,10 @@ def test_media_library_uploads_refusals_and_in_use(
     wide.locator("summary").click()
     expect(wide.locator(".reasons li").first).to_contain_text("Feed:")
     page.screenshot(path=str(screenshots / "media-library.png"), full_page=True)
+
+    # A real drop on the drop zone (a DragEvent carrying a JPEG drawn on a canvas).
+    page.evaluate(DROP_A_JPEG, "dropped.jpg")
+    expect(page.locator(".media-card", has_text="dropped.jpg")).to_be_visible(timeout=20_000)
 
     # Filter "fits feed" hides the wide image.
     page.locator("#filter-fit").select_option("feed")

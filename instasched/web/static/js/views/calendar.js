@@ -89,14 +89,21 @@ export async function render(main, { args, navigate }) {
     return { start: addDays(focus, -weekdayOf(focus)), days: 7 };
   };
 
+  let requested = 0;
+  let applied = 0;
   async function load(force = false) {
     const { start, days } = range();
     const end = addDays(start, days);
+    requested += 1;
+    const mine = requested;
     try {
       const fetched = await listPosts(account.id, {
         after: zonedToDate({ ...start, hour: 0, minute: 0 }, tz).toISOString(),
         before: zonedToDate({ ...end, hour: 0, minute: 0 }, tz).toISOString(),
       });
+      // A slow poll that started before a change must not redraw the older state over it.
+      if (mine < applied) return;
+      applied = mine;
       const sig = JSON.stringify(fetched.map((p) => [p.id, p.status, p.scheduledFor, p.updatedAt, p.permalink]));
       if (!force && sig === signature) return;
       signature = sig;

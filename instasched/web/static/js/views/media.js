@@ -120,12 +120,16 @@ export async function render(main) {
     );
   };
 
+  // Uploads that finish while a list request is in flight must not be lost when it answers.
+  let recentUploads = [];
   const reload = async () => {
+    recentUploads = [];
     try {
       const filters = {};
       if (typeFilter.value) filters.mediaType = typeFilter.value;
       if (tagFilter.value.trim()) filters.tag = tagFilter.value.trim().replace(/^#/, "");
-      assets = await listMedia(scopeFilter.value === "all" ? undefined : account.id, filters);
+      const fetched = await listMedia(scopeFilter.value === "all" ? undefined : account.id, filters);
+      assets = [...recentUploads.filter((u) => !fetched.some((a) => a.id === u.id)), ...fetched];
     } catch (err) {
       replace(grid, h("li", {}, notice("error", err.message)));
       return;
@@ -149,6 +153,7 @@ export async function render(main) {
           bar.value = 100;
           state.textContent = "Uploaded";
           row.classList.add("done");
+          recentUploads.push(asset);
           assets = [asset, ...assets.filter((a) => a.id !== asset.id)];
           draw();
           setTimeout(() => row.remove(), 4000);
