@@ -20,6 +20,7 @@ from instasched.api import api_router
 from instasched.config import Settings, get_settings
 from instasched.db import is_connection_error
 from instasched.exceptions import InstaschedError
+from instasched.kit.openapi import install as document_errors
 from instasched.observability.middleware import RequestMetricsMiddleware
 from instasched.ops.endpoints import metrics_router
 from instasched.state import AppState
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sandbox = sandbox_app.state.sandbox
         app.mount("/sandbox", sandbox_app)
     _mount_web(app)
+    document_errors(app)
     return app
 
 
@@ -155,9 +157,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kinds = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+        kinds = {
+            400: "bad_request",
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+        }
+        message = str(exc.detail)
+        if message == "There was an error parsing the body":  # FastAPI's, for undecodable bodies
+            message = "The request body could not be parsed: send valid JSON encoded in UTF-8"
         return JSONResponse(
-            {"error": kinds.get(exc.status_code, "http_error"), "message": str(exc.detail)},
+            {"error": kinds.get(exc.status_code, "http_error"), "message": message},
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )

@@ -228,9 +228,10 @@ async def receive_upload(
                 elif kind == "hvalue":
                     hvalue += data
                 elif kind == "hend":
-                    part.headers[hfield.decode("latin-1").lower()] = hvalue.decode(
-                        "utf-8", "replace"
-                    )
+                    # latin-1 keeps the raw bytes: parse_options_header re-encodes to latin-1
+                    # (a UTF-8-decoded value with a non-latin-1 character made it raise, a 500)
+                    # and the name/filename are decoded as UTF-8 from those bytes below.
+                    part.headers[hfield.decode("latin-1").lower()] = hvalue.decode("latin-1")
                     hfield.clear()
                     hvalue.clear()
                 elif kind == "hdone":

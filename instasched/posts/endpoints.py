@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 
 from instasched.auth.deps import CurrentUser
 from instasched.db import commit
@@ -16,6 +16,9 @@ from instasched.posts import service
 from instasched.posts.schemas import Post, PostCancelled, PostCreate, PostList, PostUpdate
 
 router = APIRouter(prefix="/instagram/scheduling", tags=["Posts"])
+
+AccountIdPath = Annotated[uuid.UUID, Path(alias="accountId", description="Instagram account id")]
+PostIdPath = Annotated[uuid.UUID, Path(alias="postId", description="Scheduled post id")]
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorBody, "description": "Not found (or another user's)"},
@@ -73,9 +76,9 @@ async def create_post(
     return Post.of(post)
 
 
-@router.get("/posts/{account_id}", response_model=PostList, responses=_ERRORS)
+@router.get("/posts/{accountId}", response_model=PostList, responses=_ERRORS)
 async def list_posts(
-    account_id: uuid.UUID,
+    account_id: AccountIdPath,
     user: CurrentUser,
     session: SessionDep,
     paging: Annotated[PageParams, Depends(page_params)],
@@ -111,18 +114,18 @@ async def list_posts(
     )
 
 
-@router.get("/posts/{account_id}/{post_id}", response_model=Post, responses=_ERRORS)
+@router.get("/posts/{accountId}/{postId}", response_model=Post, responses=_ERRORS)
 async def get_post(
-    account_id: uuid.UUID, post_id: uuid.UUID, user: CurrentUser, session: SessionDep
+    account_id: AccountIdPath, post_id: PostIdPath, user: CurrentUser, session: SessionDep
 ) -> Post:
     """One post with its publishing state (attempts, last error, permalink, ...)."""
     post = await service.get_post(session, user_id=user.id, account_id=account_id, post_id=post_id)
     return Post.of(post)
 
 
-@router.put("/posts/{post_id}", response_model=Post, responses=_STATE_ERRORS)
+@router.put("/posts/{postId}", response_model=Post, responses=_STATE_ERRORS)
 async def update_post(
-    post_id: uuid.UUID, body: PostUpdate, user: CurrentUser, session: SessionDep, state: StateDep
+    post_id: PostIdPath, body: PostUpdate, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> Post:
     """Edit a `scheduled` post. Only the fields sent change (`"caption": ""` empties the
     caption; `null` clears an optional field); the result is validated like a new post. A new
@@ -138,9 +141,9 @@ async def update_post(
     return Post.of(post)
 
 
-@router.delete("/posts/{post_id}", response_model=PostCancelled, responses=_STATE_ERRORS)
+@router.delete("/posts/{postId}", response_model=PostCancelled, responses=_STATE_ERRORS)
 async def cancel_post(
-    post_id: uuid.UUID, user: CurrentUser, session: SessionDep, state: StateDep
+    post_id: PostIdPath, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> PostCancelled:
     """Cancel a `scheduled` post: it keeps its row (status `cancelled`, `cancelledAt` set) and
     its publish job is removed."""
@@ -148,9 +151,9 @@ async def cancel_post(
     return PostCancelled(message="Post cancelled successfully", post=Post.of(post))
 
 
-@router.post("/posts/{post_id}/publish-now", response_model=Post, responses=_STATE_ERRORS)
+@router.post("/posts/{postId}/publish-now", response_model=Post, responses=_STATE_ERRORS)
 async def publish_now(
-    post_id: uuid.UUID,
+    post_id: PostIdPath,
     user: CurrentUser,
     session: SessionDep,
     state: StateDep,

@@ -166,16 +166,19 @@ async def assets_by_locations(
 
 async def change_asset_usage(
     session: AsyncSession, *, asset_ids: Sequence[uuid.UUID], delta: int
-) -> None:
-    """`used_in_posts` +delta (never below 0); a use also stamps `last_used_at`."""
-    if not asset_ids:
-        return
+) -> set[uuid.UUID]:
+    """`used_in_posts` +delta (never below 0); a use also stamps `last_used_at`.
+
+    Returns the ids whose row is gone: an asset deleted by a concurrent request after it was
+    read (the media deletion locks the row, so this UPDATE waits for it and then finds nothing).
+    """
+    missing: set[uuid.UUID] = set()
     sql = _USE_ASSET if delta > 0 else _UNUSE_ASSET
     for asset_id in asset_ids:  # one row per use: a carousel may repeat an asset
-        await session.execute(
-            sql,
-            {"delta": delta, "id": asset_id},
-        )
+        result = await session.execute(sql, {"delta": delta, "id": asset_id})
+        if getattr(result, "rowcount", 1) == 0:
+            missing.add(asset_id)
+    return missing
 
 
 # --- templates ------------------------------------------------------------------------------

@@ -163,7 +163,7 @@ async def create_post(
     else:
         session.add(post)
         await session.flush()
-    await repository.change_asset_usage(session, asset_ids=[a.id for a, _ in media], delta=1)
+    await _count_media_use(session, media, [a.id for a, _ in media])
     if template_id is not None:
         await repository.count_template_use(session, template_id=template_id)
     await session.refresh(post)
@@ -326,7 +326,7 @@ async def update_post(
         new_assets = [a.id for a, _ in media]
         added = Counter(new_assets) - Counter(old_assets)
         removed = Counter(old_assets) - Counter(new_assets)
-        await repository.change_asset_usage(session, asset_ids=list(added.elements()), delta=1)
+        await _count_media_use(session, media, list(added.elements()))
         await repository.change_asset_usage(session, asset_ids=list(removed.elements()), delta=-1)
     if count_use and template_id is not None:
         await repository.count_template_use(session, template_id=template_id)
@@ -401,6 +401,18 @@ async def wait_for_outcome(
         if time.monotonic() >= deadline:
             return post
         await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+
+async def _count_media_use(
+    session: AsyncSession, media: Sequence[MediaRef], asset_ids: Sequence[uuid.UUID]
+) -> None:
+    missing = await repository.change_asset_usage(session, asset_ids=asset_ids, delta=1)
+    if missing:
+        label = next(label for asset, label in media if asset.id in missing)
+        raise Invalid(
+            f"{label} was deleted from your media library while this post was being saved",
+            field=label,
+        )
 
 
 # --- shared steps ---------------------------------------------------------------------------

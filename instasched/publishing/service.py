@@ -70,6 +70,14 @@ class Outcome:
     detail: str | None = None
 
 
+class InternalError(GraphRetryableError):
+    """Our side failed (storage, database, a bug): retried like a transient Graph error."""
+
+    @property
+    def code_label(self) -> str:
+        return "internal"
+
+
 class LeaseLost(Exception):
     """Another worker took the post over; stop without writing."""
 
@@ -129,7 +137,8 @@ class Publisher:
             if later > now:
                 # Early (clock skew) or edited to a later time: wait for the new due time.
                 return Outcome("not_due", due_at=later)
-            return Outcome("skipped", detail="claimed elsewhere")
+            # Claimed and already put back by another worker in the meantime: look again soon.
+            return Outcome("not_due", due_at=utcnow() + timedelta(seconds=1))
         if post.status == PostStatus.PUBLISHING:
             expired = post.lease_expires_at is None or post.lease_expires_at < utcnow()
             if expired:
@@ -202,6 +211,15 @@ class Publisher:
         except GraphError as exc:
             self.events.graph_error(exc.code_label)
             return await self._fail(attempt, exc.human(), exc.code_label)
+        except (LeaseLost, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # S3 signing, a database blip, a bug: retry, counted
+            log.exception("publish attempt crashed", extra={"post_id": str(post.id)})
+            internal = InternalError(
+                f"{type(exc).__name__}: {exc}",
+                explanation="An internal error interrupted publishing; we will try again.",
+            )
+            return await self._retry(attempt, internal)
         return await self._succeed(attempt, account, token, media_id)
 
     async def _publish(self, attempt: Attempt, account: InstagramAccount, token: str) -> str | None:

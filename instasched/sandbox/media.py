@@ -197,8 +197,9 @@ class DropConnection(Exception):
 
 
 class DropConnectionMiddleware:
-    """Turns `DropConnection` into a closed connection: start a response, then fail, which makes
-    the HTTP server close the socket mid-response."""
+    """Turns `DropConnection` into a closed connection: the response is started and never
+    completed, so the HTTP server closes the socket ("ASGI callable returned without completing
+    response") and the caller sees a transport error, as after a timeout."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -229,7 +230,6 @@ class DropConnectionMiddleware:
                         ],
                     }
                 )
-            raise
 
 
 # --- request helpers ---------------------------------------------------------------------
@@ -545,6 +545,16 @@ async def set_quota(body: QuotaIn, request: Request) -> dict[str, Any]:
         "quotaTotal": body.quota_total,
         "quotaUsage": ms.usage(body.ig_user_id, time.time()),
     }
+
+
+@router.post("/_control/containers/{container_id}/expire", tags=["Sandbox control"])
+async def expire_container(container_id: str, request: Request) -> dict[str, Any]:
+    """Age a container past Meta's 24 h, so it reads EXPIRED (tests the new-container path)."""
+    container = media_state(request).containers.get(container_id)
+    if container is None:
+        raise GraphFault("Unknown container", code=100)
+    container.created_at -= CONTAINER_TTL_SECONDS + 60
+    return {"id": container.id, "statusCode": container.status_code(time.time())}
 
 
 @router.post("/{version:graphver}/{ig_user_id}/media", tags=["Graph API"])

@@ -353,3 +353,11 @@ async def test_every_endpoint_answers_404_for_another_users_ids(make_poster: Any
     for method, path, kw in calls:
         r = await getattr(alice.http, method)("/api/instagram/scheduling" + path, **kw)
         assert r.status_code == 401, (method, path)
+
+
+async def test_malformed_ids_are_422_naming_the_path_parameter(poster: Poster) -> None:
+    problem(await poster.get("/posts/not-a-uuid"), 422, "accountId")
+    problem(await poster.get(f"/posts/{poster.account.id}/42"), 422, "postId")
+    problem(await poster.put("/posts/42", json={"caption": "x"}), 422, "postId")
+    problem(await poster.delete("/posts/42"), 422, "postId")
+    problem(await poster.post("/posts/42/publish-now"), 422, "postId")

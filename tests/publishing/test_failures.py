@@ -119,7 +119,12 @@ async def test_quota_reached_reschedules_without_using_an_attempt(
     assert abs((post.next_attempt_at - expected).total_seconds()) < 2
     assert "publishing limit" in (post.last_publish_error or "")
     assert len(await publishing.media(account.ig_user_id)) == 1
-    state = await publishing.queue.job_state(second)
+    # The same job waits in the delayed set (moved there right after the row was written).
+    for _ in range(50):
+        state = await publishing.queue.job_state(second)
+        if state == "delayed":
+            break
+        await asyncio.sleep(0.1)
     assert state == "delayed"
 
 
@@ -171,3 +176,44 @@ async def test_revoked_token_marks_account_and_fails_due_posts(
     r = await publishing.http.get(f"/api/instagram/accounts/{account.id}", headers=user.headers)
     if r.status_code == 200:
         assert r.json().get("needsReauth") is True
+
+
+async def test_first_comment_failure_does_not_unpublish(
+    publishing: Publishing, worker: Any
+) -> None:
+    user, account = await publishing.user_account()
+    image = await publishing.image(user)
+    await publishing.fault(
+        account.ig_user_id,
+        "comments",
+        error={"code": 100, "subcode": None, "message": "Comments are turned off"},
+    )
+    post_id = await publishing.post(user, account, "IMAGE", [image], first_comment="hello")
+    post = await publishing.wait(post_id, "published", "failed")
+    assert post.status == "published"
+    deadline = datetime.now(UTC) + timedelta(seconds=10)
+    while "firstCommentError" not in (post.meta or {}) and datetime.now(UTC) < deadline:
+        await asyncio.sleep(0.1)
+        post = await publishing.get(post_id)
+    assert "Comments are turned off" in (post.meta or {})["firstCommentError"]
+    assert post.first_comment_id is None
+    assert len(await publishing.media(account.ig_user_id)) == 1
+
+
+async def test_deleted_media_fails_with_a_clear_message(
+    publishing: Publishing, worker: Any
+) -> None:
+    user, account = await publishing.user_account()
+    image = await publishing.image(user)
+    post_id = await publishing.post(user, account, "IMAGE", [image])
+    await publishing.wait(post_id, "published", "failed")
+    from instasched.models import MediaAsset
+
+    async with publishing.sessions() as session:
+        row = await session.get(MediaAsset, image.id)
+        await session.delete(row)
+        await session.commit()
+    post_id = await publishing.post(user, account, "IMAGE", [image])
+    post = await publishing.wait(post_id, "failed")
+    assert post.publish_attempts == 1
+    assert f"Media file {image.id} of this post no longer exists" in (post.last_publish_error or "")

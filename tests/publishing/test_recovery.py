@@ -199,3 +199,76 @@ async def test_claim_leaves_cancelled_and_edited_posts_alone(
         assert row is not None
         row.status = "cancelled"  # not for the session's reconciler
         await session.commit()
+
+
+async def _stuck_post(publishing: Publishing, post_id: Any, container_id: str) -> None:
+    """What a worker that died just after storing the container leaves behind."""
+    async with publishing.sessions() as session:
+        row = await session.get(ScheduledPost, post_id)
+        assert row is not None
+        row.status = "publishing"
+        row.publish_attempts = 1
+        row.container_id = container_id
+        row.container_created_at = datetime.now(UTC)
+        row.publishing_started_at = datetime.now(UTC)
+        row.lease_expires_at = datetime.now(UTC) - timedelta(seconds=1)
+        await session.commit()
+
+
+async def test_recovery_publishes_a_finished_container_once(
+    publishing: Publishing, worker: Any
+) -> None:
+    from instasched.integrations.instagram import GraphClient
+    from instasched.integrations.instagram.media import ContainerSpec
+
+    user, account = await publishing.user_account()
+    image = await publishing.image(user)
+    post_id = await publishing.post(
+        user, account, "IMAGE", [image], due=datetime.now(UTC) + timedelta(days=1), enqueue=False
+    )
+    url = await publishing.storage.presign_get(image.s3_key, 3600)
+    graph = GraphClient(
+        base_url=str(publishing.http.base_url).rstrip("/") + "/sandbox", version="v21.0"
+    )
+    try:
+        container = await graph.create_container(
+            account.ig_user_id, account.access_token, ContainerSpec(image_url=url, caption="x")
+        )
+    finally:
+        await graph.close()
+    await _stuck_post(publishing, post_id, container)
+    post = await publishing.wait(post_id, "published", "failed", timeout=30)
+    assert post.status == "published", post.last_publish_error
+    media = await publishing.media(account.ig_user_id)
+    assert [m["containerId"] for m in media] == [container]
+    assert post.instagram_media_id == media[0]["id"]
+
+
+async def test_recovery_replaces_an_expired_container(publishing: Publishing, worker: Any) -> None:
+    from instasched.integrations.instagram import GraphClient
+    from instasched.integrations.instagram.media import ContainerSpec
+
+    user, account = await publishing.user_account()
+    image = await publishing.image(user)
+    post_id = await publishing.post(
+        user, account, "IMAGE", [image], due=datetime.now(UTC) + timedelta(days=1), enqueue=False
+    )
+    url = await publishing.storage.presign_get(image.s3_key, 3600)
+    graph = GraphClient(
+        base_url=str(publishing.http.base_url).rstrip("/") + "/sandbox", version="v21.0"
+    )
+    try:
+        old = await graph.create_container(
+            account.ig_user_id, account.access_token, ContainerSpec(image_url=url)
+        )
+    finally:
+        await graph.close()
+    r = await publishing.http.post(f"/sandbox/_control/containers/{old}/expire")
+    assert r.json()["statusCode"] == "EXPIRED"
+    await _stuck_post(publishing, post_id, old)
+    post = await publishing.wait(post_id, "published", "failed", timeout=30)
+    assert post.status == "published", post.last_publish_error
+    assert post.container_id and post.container_id != old
+    assert (post.meta or {})["replacedContainer"] == {"id": old, "status": "EXPIRED"}
+    media = await publishing.media(account.ig_user_id)
+    assert [m["containerId"] for m in media] == [post.container_id]

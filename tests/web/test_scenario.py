@@ -157,7 +157,7 @@ def test_schedule_drag_publish_and_fail(
     # Retry: a new post with the same content, published at once (the fault was used up).
     failed.click()
     page.locator("#post-retry").click()
-    retried = page.locator(".post-published", has_text="sale #fail")
+    retried = page.locator(".post-published", has_text="window.__xss")
     expect(retried).to_be_visible(timeout=30_000)
     statuses = sorted(p["status"] for p in api.posts(account["id"]))
     assert statuses == ["failed", "published", "published"]
@@ -174,6 +174,7 @@ def test_schedule_drag_publish_and_fail(
     # The template counts its use (updated with the post, by the posts API).
     page.get_by_role("link", name="Templates").click()
     expect(page.locator(".template-card", has_text="Launch")).to_contain_text("used 1 time")
+    page.screenshot(path=str(screenshots / "templates.png"), full_page=True)
 
     api.close()
     assert session.errors == []

@@ -135,3 +135,13 @@ export async function busy(btn, action) {
     btn.removeAttribute("aria-busy");
   }
 }
+
+/** Only http(s) URLs become links (a `javascript:` URL from data must never be clickable). */
+export function safeUrl(value) {
+  try {
+    const url = new URL(String(value), window.location.origin);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch {
+    return null;
+  }
+}

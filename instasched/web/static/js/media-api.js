@@ -1,5 +1,5 @@
 // The media endpoints (issue 3), in one place, and accessors that read an asset's JSON.
-import { SCHED, del, get, upload } from "./api.js";
+import { SCHED, del, get, patch, upload } from "./api.js";
 
 export const USES = [
   ["feed", "Feed"],
@@ -25,6 +25,10 @@ export async function listMedia(accountId, filters = {}) {
 
 export function uploadMedia(accountId, file, onProgress) {
   return upload(`${SCHED}/media/upload`, file, { query: { accountId }, onProgress });
+}
+
+export function setTags(id, tags) {
+  return patch(`${SCHED}/media/assets/${id}`, { tags });
 }
 
 export function deleteMedia(id) {

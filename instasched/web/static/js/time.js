@@ -51,13 +51,24 @@ export function offsetMinutes(date, tz) {
   return Math.round((asUtc - Math.floor(date.getTime() / 1000) * 1000) / 60000);
 }
 
-/** The instant at which a clock in `tz` shows the given wall time (first one in an overlap). */
+/**
+ * The instant at which a clock in `tz` shows the given wall time. As the API reads times without
+ * an offset: a repeated time (DST overlap) is its first occurrence; a skipped time (DST gap)
+ * moves forward by the gap.
+ */
 export function zonedToDate(w, tz) {
   const guess = Date.UTC(w.year, w.month - 1, w.day, w.hour || 0, w.minute || 0);
-  let result = guess - offsetMinutes(new Date(guess), tz) * 60000;
-  const second = guess - offsetMinutes(new Date(result), tz) * 60000;
-  if (second !== result) result = Math.min(result, second);
-  return new Date(result);
+  const before = offsetMinutes(new Date(guess - 36 * 3600000), tz);
+  const after = offsetMinutes(new Date(guess + 36 * 3600000), tz);
+  const offsets = [...new Set([before, offsetMinutes(new Date(guess), tz), after])];
+  const matching = offsets
+    .map((off) => guess - off * 60000)
+    .filter((t) => {
+      const back = wall(new Date(t), tz);
+      return back.day === w.day && back.hour === (w.hour || 0) && back.minute === (w.minute || 0);
+    });
+  if (matching.length) return new Date(Math.min(...matching));
+  return new Date(guess - before * 60000);
 }
 
 const pad = (n) => String(n).padStart(2, "0");

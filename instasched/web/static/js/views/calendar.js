@@ -1,7 +1,7 @@
 // Calendar: month and week views in the account's timezone, coloured by status; drag a
 // scheduled post to another day or hour to reschedule (PUT); click for details, edit, cancel,
 // publish now, retry; live status by polling while the view is open.
-import { append, busy, button, field, h, notice, openDialog, replace, toast } from "../dom.js";
+import { append, busy, button, field, h, notice, openDialog, replace, safeUrl, toast } from "../dom.js";
 import { cancelPost, copyOf, createPost, listPosts, publishNow, updatePost } from "../posts-api.js";
 import { currentAccount } from "../store.js";
 import {
@@ -56,11 +56,13 @@ export async function render(main, { args, navigate }) {
 
   const title = h("h1", { id: "calendar-title" });
   const grid = h("div", { class: "calendar", id: "calendar" });
-  const info = h("p", { class: "muted small" }, `Times in ${tz} (the account's timezone). Drag a scheduled post to another ${"day"} to reschedule it.`);
+  const info = h("p", { class: "muted small" }, `Times in ${tz} (the account's timezone). Drag a scheduled post to another day (or hour, in the week view) to reschedule it, or open it to pick a new time. Cancelled posts are not shown.`);
   const monthBtn = button("Month", () => switchMode("month"), { "aria-pressed": String(mode === "month"), id: "view-month" });
   const weekBtn = button("Week", () => switchMode("week"), { "aria-pressed": String(mode === "week"), id: "view-week" });
   const legend = h("ul", { class: "legend", "aria-label": "Status colours" },
-    Object.entries(STATUS_TEXT).map(([s, t]) => h("li", { class: `post post-${s}` }, t)));
+    Object.entries(STATUS_TEXT)
+      .filter(([s]) => s !== "cancelled")
+      .map(([s, t]) => h("li", { class: `post post-${s}` }, t)));
 
   const go = (delta) => {
     if (mode === "month") {
@@ -281,8 +283,8 @@ export async function render(main, { args, navigate }) {
       );
       if (p.status === "published") {
         append(body, [
-          p.permalink
-            ? h("p", {}, h("a", { href: p.permalink, target: "_blank", rel: "noopener noreferrer", id: "post-permalink" }, "View on Instagram"))
+          safeUrl(p.permalink)
+            ? h("p", {}, h("a", { href: safeUrl(p.permalink), target: "_blank", rel: "noopener noreferrer", id: "post-permalink" }, "View on Instagram"))
             : null,
           h("p", { class: "metrics", id: "post-metrics" },
             `${p.initialLikes ?? 0} likes · ${p.initialComments ?? 0} comments · ${p.initialReach ?? 0} reach`,

@@ -10,6 +10,7 @@ import {
   displayUrl,
   isVideo,
   listMedia,
+  setTags,
   uploadMedia,
 } from "../media-api.js";
 import { currentAccount } from "../store.js";
@@ -91,6 +92,30 @@ export async function render(main) {
     if (!shown.length) grid.append(h("li", { class: "empty" }, assets.length ? "No media matches the filters." : "No media yet: upload some above."));
   };
 
+  const tagEditor = (asset, status) => {
+    const input = h("input", {
+      type: "text",
+      value: (asset.tags || []).join(", "),
+      placeholder: "summer, launch",
+      "aria-label": `Tags of ${assetName(asset)}`,
+      class: "tag-input",
+    });
+    const save = button("Save tags", () =>
+      busy(save, async () => {
+        replace(status);
+        const tags = input.value.split(/[\s,]+/).map((t) => t.replace(/^#/, "")).filter(Boolean);
+        try {
+          const updated = await setTags(asset.id, tags);
+          Object.assign(asset, updated);
+          input.value = (updated.tags || []).join(", ");
+          toast(`Tags of ${assetName(asset)} saved`, "success");
+        } catch (err) {
+          status.append(notice("error", err.message));
+        }
+      }), { class: "small", "aria-label": `Save tags of ${assetName(asset)}` });
+    return h("div", { class: "row tag-edit" }, input, save);
+  };
+
   const card = (asset) => {
     const status = h("div", { class: "card-status", "aria-live": "polite" });
     const remove = button("Delete", () =>
@@ -112,7 +137,7 @@ export async function render(main) {
       h("p", { class: "media-name" }, assetName(asset)),
       h("p", { class: "muted small" }, describe(asset),
         asset.usedInPosts ? ` · used in ${asset.usedInPosts} post${asset.usedInPosts === 1 ? "" : "s"}` : ""),
-      (asset.tags || []).length ? h("p", { class: "tags" }, asset.tags.map((t) => h("span", { class: "chip" }, `#${t}`))) : null,
+      tagEditor(asset, status),
       badges(asset),
       reasonsList(asset),
       remove,
