@@ -89,6 +89,7 @@ class Bench:
         self.url = f"http://127.0.0.1:{self.port}"
         self.cpu_before: dict[str, float] = {}
         self.profiled: subprocess.Popen[bytes] | None = None
+        self.extra_workers: list[subprocess.Popen[bytes]] = []
 
     # --- setup -----------------------------------------------------------------------------
     def servers(self) -> dict[str, str]:
@@ -158,11 +159,24 @@ class Bench:
             stdout=subprocess.DEVNULL,
             stderr=open(self.tmp / "server.log", "wb"),  # noqa: SIM115
         )
+        for _ in range(self.args.workers - 1):
+            self.extra_workers.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "instasched", "worker"],
+                    cwd=ROOT,
+                    env=self.env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=open(self.tmp / "worker-extra.log", "ab"),  # noqa: SIM115
+                )
+            )
         if self.args.profile:
             # The worker alone under cProfile (written when it stops).
             self.profiled = subprocess.Popen(
-                [sys.executable, "-m", "cProfile", "-o", self.args.profile]
-                + ["-m", "instasched", "worker"],
+                [
+                    sys.executable,
+                    *("-m", "cProfile", "-o", self.args.profile),
+                    *("-m", "instasched", "worker"),
+                ],
                 cwd=ROOT,
                 env=self.env,
                 stdout=subprocess.DEVNULL,
@@ -288,6 +302,8 @@ class Bench:
         )
         duplicates = sum(n - 1 for n in captions.values() if n > 1)
         cpu = process_cpu_seconds(self.proc.pid) if self.proc is not None else {}
+        for name, seconds in process_cpu_seconds(os.getpid()).items():
+            cpu[name] = cpu.get(name, 0.0) + seconds
         used = {k: round(v - self.cpu_before.get(k, 0.0), 1) for k, v in cpu.items()}
         self.cpu_before = cpu
         first_due = min(due for due, *_ in data)
@@ -312,6 +328,7 @@ class Bench:
             "wall_seconds": wall,
             "publish_rate_per_s": count / wall if wall and wall > 0 else float("nan"),
             "cpu_seconds": used,
+            "workers": self.args.workers,
             "load_average": os.getloadavg()[0],
         }
         return report
@@ -404,6 +421,14 @@ class Bench:
         servers: dict[str, str],
         admin: str,
     ) -> None:
+        for extra in self.extra_workers:
+            if extra.poll() is None:
+                extra.send_signal(signal.SIGTERM)
+        for extra in self.extra_workers:
+            try:
+                extra.wait(30)
+            except subprocess.TimeoutExpired:
+                extra.kill()
         if self.profiled is not None and self.profiled.poll() is None:
             self.profiled.send_signal(signal.SIGTERM)
             self.profiled.wait(60)
@@ -463,7 +488,8 @@ def print_report(r: dict[str, Any]) -> None:
         f"  publish lateness (published - due): p50={r['published_p50_ms']:.0f} ms "
         f"p99={r['published_p99_ms']:.0f} ms max={r['published_max_ms']:.0f} ms\n"
         f"  end to end: {r['wall_seconds']:.1f} s from first due to last published, "
-        f"{r['publish_rate_per_s']:.0f} posts/s; mean attempts {r['mean_attempts']:.2f}\n"
+        f"{r['publish_rate_per_s']:.0f} posts/s with {r['workers']} worker process(es); "
+        f"mean attempts {r['mean_attempts']:.2f}\n"
         f"  CPU seconds used: {r['cpu_seconds']} (machine load average {r['load_average']:.1f})",
         flush=True,
     )
@@ -476,6 +502,7 @@ def main() -> int:
     parser.add_argument("--spread-seconds", type=float, default=60.0)
     parser.add_argument("--accounts", type=int, default=20, help="sandbox accounts to spread over")
     parser.add_argument("--concurrency", type=int, default=50, help="WORKER_CONCURRENCY")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="seconds to wait after the last due time"
     )

@@ -185,6 +185,17 @@ def install_error_handlers(app: FastAPI) -> None:
                 status_code=503,
                 headers={"Retry-After": "5"},
             )
+        if isinstance(exc, DBAPIError) and _is_unstorable_text(exc):
+            # A NUL (or a \u0000 escape in JSON) that no schema refused (a query string, a form
+            # field): PostgreSQL cannot store it. The transaction was rolled back.
+            return JSONResponse(
+                {
+                    "error": "validation_error",
+                    "message": "Text must not contain NUL (\\u0000) characters",
+                    "detail": [{"field": "body", "message": "contains a NUL character"}],
+                },
+                status_code=422,
+            )
         log.exception("unexpected error")
         return JSONResponse(
             {"error": "internal_error", "message": "Something went wrong on our side"},
@@ -201,3 +212,10 @@ def _describe(err: Any) -> dict[str, str]:
     elif err.get("type") == "missing":
         message = "is required"
     return {"field": field, "message": message}
+
+
+def _is_unstorable_text(exc: DBAPIError) -> bool:
+    """PostgreSQL refused a NUL in text (22021) or a \\u0000 it cannot convert (22P05)."""
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code in ("22021", "22P05")

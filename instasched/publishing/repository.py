@@ -199,9 +199,10 @@ async def scheduled_batch(
 
 
 async def expired_leases(
-    session: AsyncSession, *, now: datetime, limit: int
+    session: AsyncSession, *, now: datetime, stale_before: datetime, limit: int
 ) -> list[tuple[uuid.UUID, datetime | None]]:
-    """`publishing` posts whose worker stopped renewing its lease (or never set one)."""
+    """`publishing` posts whose worker stopped renewing its lease, or rows without a lease
+    (written by hand or by an old version) untouched since `stale_before`."""
     rows = await session.execute(
         select(ScheduledPost.id, ScheduledPost.lease_expires_at)
         .where(
@@ -210,7 +211,7 @@ async def expired_leases(
                 ScheduledPost.lease_expires_at < now,
                 and_(
                     ScheduledPost.lease_expires_at.is_(None),
-                    ScheduledPost.updated_at < now,
+                    ScheduledPost.updated_at < stale_before,
                 ),
             ),
         )

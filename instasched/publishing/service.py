@@ -78,6 +78,14 @@ class InternalError(GraphRetryableError):
         return "internal"
 
 
+class ContainerFailed(GraphNewContainerNeeded):
+    """A container ended ERROR/EXPIRED while we waited for it: make a new one next attempt."""
+
+    @property
+    def code_label(self) -> str:
+        return "container_error"
+
+
 class LeaseLost(Exception):
     """Another worker took the post over; stop without writing."""
 
@@ -247,7 +255,7 @@ class Publisher:
             container_id = await self._create_containers(attempt, ig_user, token)
             status = await self.graph.wait_for_container(container_id, token, max_seconds=max_wait)
             if status.status_code != ContainerStatusCode.FINISHED:
-                raise GraphNewContainerNeeded(
+                raise ContainerFailed(
                     f"Container {container_id} ended {status.status_code}: {status.status}",
                     explanation="Instagram could not process the media; a new upload will be made.",
                 )
@@ -320,7 +328,7 @@ class Publisher:
             for child_id in child_ids:
                 status = await self.graph.wait_for_container(child_id, token, max_seconds=max_wait)
                 if status.status_code != ContainerStatusCode.FINISHED:
-                    raise GraphNewContainerNeeded(
+                    raise ContainerFailed(
                         f"Carousel item {child_id} ended {status.status_code}: {status.status}",
                         explanation="Instagram could not process one of the carousel's media; "
                         "a new upload will be made.",

@@ -143,6 +143,7 @@ class Fault:
     error: dict[str, Any] | None = None
     timeout_after_effect: bool = False
     latency_ms: int = 0
+    container_error: str | None = None
 
 
 @dataclass
@@ -265,8 +266,8 @@ def owner_check(sb: SandboxState, token: str | None, ig_user_id: str) -> Sandbox
 
 
 async def apply_fault(ms: MediaState, owner: str, endpoint: str) -> Fault | None:
-    """Latency and error faults act here; a `timeoutAfterEffect` fault is returned to the
-    caller, which performs the effect and then raises `DropConnection`."""
+    """Latency and error faults act here; the fault is returned so that the caller can apply a
+    `timeoutAfterEffect` (do the work, then raise `DropConnection`) or a `containerError`."""
     fault = ms.take_fault(owner, endpoint)
     if fault is None:
         return None
@@ -279,7 +280,7 @@ async def apply_fault(ms: MediaState, owner: str, endpoint: str) -> Fault | None
             subcode=fault.error.get("subcode"),
             status=500 if int(fault.error.get("code") or 1) in (1, 2) else 400,
         )
-    return fault if fault.timeout_after_effect else None
+    return fault
 
 
 def _json_list(raw: str | None, name: str) -> list[Any]:
@@ -463,11 +464,20 @@ class FaultIn(BaseModel):
     error: FaultError | None = None
     timeout_after_effect: bool = False
     latency_ms: int = Field(0, ge=0, le=120_000)
+    # endpoint "media" only: the container is created, then reads ERROR with this text.
+    container_error: str | None = Field(None, min_length=1, max_length=500)
 
     @model_validator(mode="after")
     def _one_kind(self) -> FaultIn:
-        if self.error is None and not self.timeout_after_effect and not self.latency_ms:
-            raise ValueError("give error, timeoutAfterEffect: true, or latencyMs")
+        if (
+            self.error is None
+            and not self.timeout_after_effect
+            and not self.latency_ms
+            and not self.container_error
+        ):
+            raise ValueError("give error, timeoutAfterEffect: true, latencyMs or containerError")
+        if self.container_error and self.endpoint != "media":
+            raise ValueError("containerError applies to the endpoint media")
         return self
 
 
@@ -518,6 +528,7 @@ async def add_faults(body: FaultIn, request: Request) -> dict[str, Any]:
                 error=body.error.model_dump() if body.error else None,
                 timeout_after_effect=body.timeout_after_effect,
                 latency_ms=body.latency_ms,
+                container_error=body.container_error,
             )
         )
     return {"igUserId": body.ig_user_id, "endpoint": body.endpoint, "queued": len(queue)}
@@ -562,10 +573,12 @@ async def create_container(version: str, ig_user_id: str, request: Request) -> d
     sb, ms = sandbox(request), media_state(request)
     params = await graph_params(request)
     owner_check(sb, params.get("access_token"), ig_user_id)
-    drop = await apply_fault(ms, ig_user_id, "media")
+    fault = await apply_fault(ms, ig_user_id, "media")
     container = await _build_container(sb, ms, ig_user_id, params)
+    if fault is not None and fault.container_error:
+        container.error = fault.container_error
     ms.containers[container.id] = container
-    if drop:
+    if fault is not None and fault.timeout_after_effect:
         raise DropConnection
     return {"id": container.id}
 
@@ -699,7 +712,7 @@ async def media_publish(version: str, ig_user_id: str, request: Request) -> dict
     sb, ms = sandbox(request), media_state(request)
     params = await graph_params(request)
     owner_check(sb, params.get("access_token"), ig_user_id)
-    drop = await apply_fault(ms, ig_user_id, "media_publish")
+    fault = await apply_fault(ms, ig_user_id, "media_publish")
     creation_id = params.get("creation_id") or ""
     container = ms.containers.get(creation_id)
     if container is None or container.owner != ig_user_id:
@@ -755,7 +768,7 @@ async def media_publish(version: str, ig_user_id: str, request: Request) -> dict
     ms.media[media.id] = media
     container.media_id = media.id
     ms.published_at.setdefault(ig_user_id, deque()).append(now)
-    if drop:
+    if fault is not None and fault.timeout_after_effect:
         raise DropConnection
     return {"id": media.id}
 
@@ -803,7 +816,7 @@ async def get_object(version: str, object_id: str, request: Request) -> dict[str
     )
     wanted = set((request.query_params.get("fields") or "id").split(","))
     if container is not None:
-        drop = await apply_fault(ms, user.ig_user_id, "container_status")
+        fault = await apply_fault(ms, user.ig_user_id, "container_status")
         code = container.status_code(time.time())
         body: dict[str, Any] = {"id": container.id}
         if "status_code" in wanted:
@@ -813,7 +826,7 @@ async def get_object(version: str, object_id: str, request: Request) -> dict[str
                 "ERROR": f"Error: {container.error}",
                 "EXPIRED": "Expired: the container was not published within 24 hours",
             }.get(code, code.title().replace("_", " "))
-        if drop:
+        if fault is not None and fault.timeout_after_effect:
             raise DropConnection
         return body
     assert media is not None
@@ -828,7 +841,7 @@ async def media_insights(version: str, object_id: str, request: Request) -> dict
     )
     if media is None:
         raise GraphFault("(#100) Insights are only available for published media", code=100)
-    drop = await apply_fault(ms, user.ig_user_id, "insights")
+    fault = await apply_fault(ms, user.ig_user_id, "insights")
     metrics = [m for m in (request.query_params.get("metric") or "").split(",") if m]
     if not metrics:
         raise GraphFault("(#100) The parameter metric is required", code=100)
@@ -865,7 +878,7 @@ async def media_insights(version: str, object_id: str, request: Request) -> dict
             for name in metrics
         ]
     }
-    if drop:
+    if fault is not None and fault.timeout_after_effect:
         raise DropConnection
     return body
 
@@ -877,7 +890,7 @@ async def post_comment(version: str, object_id: str, request: Request) -> dict[s
     user, _container, media = _owned_object(sb, ms, object_id, params.get("access_token"))
     if media is None:
         raise GraphFault("(#100) Comments can only be made on published media", code=100)
-    drop = await apply_fault(ms, user.ig_user_id, "comments")
+    fault = await apply_fault(ms, user.ig_user_id, "comments")
     message = params.get("message") or ""
     if not message.strip():
         raise GraphFault("(#100) The parameter message is required", code=100)
@@ -886,7 +899,7 @@ async def post_comment(version: str, object_id: str, request: Request) -> dict[s
     comment_id = ms.next_id()
     media.comments.append({"id": comment_id, "text": message, "username": user.username})
     media.comments_count += 1
-    if drop:
+    if fault is not None and fault.timeout_after_effect:
         raise DropConnection
     return {"id": comment_id}
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, status
 
 from instasched.auth.deps import CurrentUser
 from instasched.kit.deps import SessionDep, StateDep
-from instasched.kit.schemas import Message
+from instasched.kit.schemas import ErrorBody, Message
 from instasched.kit.time import utcnow
 from instasched.optimal_times import service as optimal_service
 from instasched.schedules import service
@@ -91,7 +91,10 @@ async def list_schedules(
 
 
 @router.post(
-    "/schedules/{account_id}", status_code=status.HTTP_201_CREATED, response_model=Schedule
+    "/schedules/{account_id}",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Schedule,
+    responses={409: {"model": ErrorBody, "description": "The day already has a schedule"}},
 )
 async def create_schedule(
     account_id: uuid.UUID, body: ScheduleCreate, user: CurrentUser, session: SessionDep

@@ -92,7 +92,13 @@ class Reconciler:
 
     async def _recover_stuck(self, report: ReconcileReport) -> None:
         async with self.app.session_factory() as session:
-            stuck = await repository.expired_leases(session, now=utcnow(), limit=RECOVERY_BATCH)
+            now = utcnow()
+            stuck = await repository.expired_leases(
+                session,
+                now=now,
+                stale_before=now - self.publisher.lease_length,
+                limit=RECOVERY_BATCH,
+            )
         for post_id, lease in stuck:
             if post_id in self._recovering:
                 continue

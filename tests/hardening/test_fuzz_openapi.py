@@ -13,7 +13,7 @@ Operations that delete run last, so the others see live objects.
 from __future__ import annotations
 
 import asyncio
-import uuid
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -35,7 +35,7 @@ from schemathesis.specs.openapi.checks import (
 from tests.factories import Api
 from tests.hardening.conftest import World, make_world
 
-EXAMPLES = {GenerationMode.POSITIVE: 14, GenerationMode.NEGATIVE: 8}
+EXAMPLES = {GenerationMode.POSITIVE: 40, GenerationMode.NEGATIVE: 20}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -87,6 +87,7 @@ def _run(
     session: requests.Session,
     headers: dict[str, str],
     ids: dict[str, Any],
+    statuses: Counter[tuple[str, int]],
 ) -> None:
     checks = [*CHECKS, negative_data_rejection] if mode is GenerationMode.NEGATIVE else CHECKS
 
@@ -108,24 +109,29 @@ def _run(
             case.query["waitSeconds"] = min(case.query["waitSeconds"], 0.5)
         sent = headers
         data = getattr(getattr(case.meta, "phase", None), "data", None)
-        if mode is GenerationMode.NEGATIVE and getattr(data, "parameter_location", None) in (
-            ParameterLocation.HEADER,
+        description = str(getattr(data, "description", "") or "")
+        if mode is GenerationMode.NEGATIVE and (
+            getattr(data, "parameter_location", None) is ParameterLocation.HEADER
+            or "header:" in description
         ):
             # The mutation is in the headers (the bearer token): send it as generated, since
             # replacing it with a valid token would make the request valid again.
             sent = {}
         try:
-            case.call_and_validate(
+            response = case.call_and_validate(
                 base_url=base_url, session=session, headers=sent, checks=checks, timeout=60
             )
         except BaseException as exc:
-            exc.add_note(f"generated: {getattr(data, 'description', None)}")
+            exc.add_note(f"generated: {description}")
             raise
+        statuses[(operation.label, response.status_code)] += 1
 
     run()
 
 
-def _fuzz(base_url: str, spec: dict[str, Any], world: World) -> list[str]:
+def _fuzz(
+    base_url: str, spec: dict[str, Any], world: World, statuses: Counter[tuple[str, int]]
+) -> list[str]:
     schema = schemathesis.openapi.from_dict(spec).include(path_regex="^/api/")
     operations = sorted((r.ok() for r in schema.get_all_operations()), key=_order)
     assert len(operations) >= 30, [o.label for o in operations]
@@ -137,7 +143,7 @@ def _fuzz(base_url: str, spec: dict[str, Any], world: World) -> list[str]:
     for operation in operations:
         for mode, examples in EXAMPLES.items():
             try:
-                _run(operation, mode, examples, base_url, session, headers, ids)
+                _run(operation, mode, examples, base_url, session, headers, ids, statuses)
             except (Exception, BaseExceptionGroup) as exc:
                 notes = " | ".join(getattr(exc, "__notes__", []))
                 findings.append(f"{operation.label} [{mode.value}]: {exc} {notes}"[:3000])
@@ -147,9 +153,13 @@ def _fuzz(base_url: str, spec: dict[str, Any], world: World) -> list[str]:
 async def test_openapi_fuzz(api: Api, http: httpx.AsyncClient, live_server: Any) -> None:
     world = await make_world(api, http)
     spec = (await http.get("/openapi.json")).json()
-    findings = await asyncio.to_thread(_fuzz, live_server.url, spec, world)
+    statuses: Counter[tuple[str, int]] = Counter()
+    findings = await asyncio.to_thread(_fuzz, live_server.url, spec, world, statuses)
     assert not findings, "\n\n".join(findings)
-    # The user's objects were really reached: the fuzzer got past the 404s.
-    r = await http.get(f"/api/instagram/accounts/{world.account.id}", headers=world.user.headers)
-    assert r.status_code in (200, 404)
-    assert uuid.UUID(str(world.post_id))
+    # The fuzzer got past authentication and the 404s: most operations answered a 2xx at
+    # least once (with the real ids), and every one was exercised.
+    labels = {label for label, _ in statuses}
+    succeeded = {label for label, code in statuses if 200 <= code < 300}
+    assert len(labels) >= 30, sorted(labels)
+    assert len(succeeded) >= len(labels) * 2 // 3, sorted(labels - succeeded)
+    assert sum(n for (_, code), n in statuses.items() if code >= 500) == 0

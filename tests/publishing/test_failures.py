@@ -217,3 +217,21 @@ async def test_deleted_media_fails_with_a_clear_message(
     post = await publishing.wait(post_id, "failed")
     assert post.publish_attempts == 1
     assert f"Media file {image.id} of this post no longer exists" in (post.last_publish_error or "")
+
+
+async def test_container_in_error_is_replaced_by_a_new_one(
+    publishing: Publishing, worker: Any
+) -> None:
+    user, account = await publishing.user_account()
+    video = await publishing.video(user)
+    await publishing.fault(
+        account.ig_user_id, "media", containerError="Video processing failed (sandbox)"
+    )
+    post_id = await publishing.post(user, account, "REELS", [video])
+    post = await publishing.wait(post_id, "published", "failed")
+    assert post.status == "published", post.last_publish_error
+    assert post.publish_attempts == 2
+    attempts = (post.meta or {})["attempts"]
+    assert [a.get("error") for a in attempts] == ["container_error", None]
+    media = await publishing.media(account.ig_user_id)
+    assert [m["containerId"] for m in media] == [post.container_id]
