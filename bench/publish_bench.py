@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import shutil
 import signal
 import statistics
 import subprocess
@@ -302,8 +303,8 @@ class Bench:
         )
         duplicates = sum(n - 1 for n in captions.values() if n > 1)
         cpu = process_cpu_seconds(self.proc.pid) if self.proc is not None else {}
-        for name, seconds in process_cpu_seconds(os.getpid()).items():
-            cpu[name] = cpu.get(name, 0.0) + seconds
+        for proc_name, seconds in process_cpu_seconds(os.getpid()).items():
+            cpu[proc_name] = cpu.get(proc_name, 0.0) + seconds
         used = {k: round(v - self.cpu_before.get(k, 0.0), 1) for k, v in cpu.items()}
         self.cpu_before = cpu
         first_due = min(due for due, *_ in data)
@@ -456,6 +457,8 @@ class Bench:
             await self.drop_database(admin)
         if self.embedded is not None:
             self.embedded.stop()
+        if not self.args.keep:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def process_cpu_seconds(root_pid: int) -> dict[str, float]:
@@ -471,7 +474,7 @@ def process_cpu_seconds(root_pid: int) -> dict[str, float]:
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) != root_pid:
+        if int(fields[1]) != root_pid or "instasched" not in cmd:
             continue
         name = cmd.rsplit(" ", 1)[-1]
         out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
@@ -506,7 +509,9 @@ def main() -> int:
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="seconds to wait after the last due time"
     )
-    parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the bench database and temp dir (logs)"
+    )
     parser.add_argument("--profile", metavar="FILE", help="run the worker under cProfile")
     args = parser.parse_args()
     reports = asyncio.run(Bench(args).run())

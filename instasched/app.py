@@ -173,6 +173,11 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
+    # Database errors get handlers of their own: a handler for `Exception` runs in Starlette's
+    # ServerErrorMiddleware, which re-raises after answering, so uvicorn logged every 503 of an
+    # outage as "Exception in ASGI application" with a stack trace and closed the connection.
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(OSError)
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, OperationalError | DBAPIError | OSError) and is_connection_error(exc):

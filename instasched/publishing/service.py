@@ -148,7 +148,11 @@ class Publisher:
             # Claimed and already put back by another worker in the meantime: look again soon.
             return Outcome("not_due", due_at=utcnow() + timedelta(seconds=1))
         if post.status == PostStatus.PUBLISHING:
-            expired = post.lease_expires_at is None or post.lease_expires_at < utcnow()
+            current = utcnow()
+            if post.lease_expires_at is None:
+                expired = post.updated_at < current - self.lease_length
+            else:
+                expired = post.lease_expires_at < current
             if expired:
                 return await self.recover(post_id, post.lease_expires_at)
         return Outcome("skipped", detail=f"status {post.status}")

@@ -11,8 +11,19 @@ from instasched.integrations.instagram.errors import (
     GraphRetryableError,
     classify_error,
 )
+from instasched.integrations.instagram.media import (
+    ContainerSpec,
+    ContainerStatus,
+    ContainerStatusCode,
+    MediaInfo,
+    PublishingLimit,
+    RecentMedia,
+)
 
 __all__ = [
+    "ContainerSpec",
+    "ContainerStatus",
+    "ContainerStatusCode",
     "GraphAuthError",
     "GraphClient",
     "GraphError",
@@ -21,5 +32,8 @@ __all__ = [
     "GraphPermanentError",
     "GraphQuotaError",
     "GraphRetryableError",
+    "MediaInfo",
+    "PublishingLimit",
+    "RecentMedia",
     "classify_error",
 ]

@@ -1,0 +1,170 @@
+"""Hostile uploads that tests/media does not already cover (bomb PNG, truncated MP4, 0 bytes and
+a wrong field name are in tests/media/test_upload_rejected.py):
+
+- polyglots: a JPEG with a ZIP appended (GIFAR-like), a JPEG with HTML appended, a PNG with a
+  script appended, an HTML page behind JPEG magic bytes: the type is what the bytes decode as,
+  the stored object is served as an image (never text/html or a zip), and its key ends in the
+  sniffed extension whatever the client called it; undecodable ones are a clean 4xx;
+- a client that stops mid-upload (raw socket, half a multipart body, then close): no row, no S3
+  object, no temp file, and the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import socket
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from instasched.integrations.storage import Storage
+from instasched.models import MediaAsset
+from tests.factories import Api, User
+from tests.hardening.conftest import BASE
+from tests.media.files import jpeg_bytes, png_bytes
+
+UPLOAD = f"{BASE}/media/upload"
+
+
+def _zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
+        z.writestr("evil.class", b"\xca\xfe\xba\xbe" + b"\0" * 64)
+    return buf.getvalue()
+
+
+HTML = b"<html><body><script>alert(document.cookie)</script></body></html>"
+
+
+async def _stored(storage: Storage, db: AsyncSession, user: User) -> tuple[list[str], int]:
+    keys = [o.key for o in await storage.list_keys(prefix=f"{user.id}/")]
+    rows = await db.scalar(
+        select(func.count()).select_from(MediaAsset).where(MediaAsset.user_id == user.id)
+    )
+    await db.rollback()
+    return keys, int(rows or 0)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "filename", "ctype", "mime"),
+    [
+        ("jpeg+zip (GIFAR-like)", jpeg_bytes() + _zip(), "cat.jar", "application/java-archive",
+         "image/jpeg"),
+        ("jpeg+html", jpeg_bytes() + HTML, "cat.html", "text/html", "image/jpeg"),
+        ("png+script", png_bytes(800, 800) + HTML, "x.svg", "image/svg+xml", "image/png"),
+    ],
+)
+async def test_polyglot_is_stored_only_as_the_image_it_decodes_as(
+    api: Api,
+    http: httpx.AsyncClient,
+    hstorage: Storage,
+    name: str,
+    data: bytes,
+    filename: str,
+    ctype: str,
+    mime: str,
+) -> None:
+    user = await api.user()
+    r = await http.post(
+        UPLOAD, files={"file": (filename, data, ctype)}, headers=user.headers
+    )
+    assert r.status_code == 201, (name, r.text)
+    asset = r.json()
+    assert asset["mimeType"] == mime, asset
+    ext = ".jpg" if mime == "image/jpeg" else ".png"
+    assert asset["filename"].endswith(ext), asset
+    keys = [o.key for o in await hstorage.list_keys(prefix=f"{user.id}/")]
+    assert keys
+    for key in keys:
+        assert not key.endswith((".html", ".jar", ".svg", ".zip")), key
+        head = await hstorage.client.head_object(Bucket=hstorage.bucket, Key=key)
+        assert head["ContentType"].startswith("image/"), (key, head["ContentType"])
+    # What Instagram fetches is the decoded image, never the appended payload: the publish file
+    # (re-encoded when one is made) or the original served as an image.
+    async with httpx.AsyncClient(timeout=30) as raw:
+        fetched = await raw.get(asset["publishUrl"])
+    assert fetched.status_code == 200
+    assert fetched.headers["content-type"].startswith("image/")
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "status"),
+    [
+        ("html behind jpeg magic", b"\xff\xd8\xff\xe0" + HTML * 20, 422),
+        ("zip", _zip(), 415),
+        ("html", HTML, 415),
+    ],
+)
+async def test_impostors_are_refused_and_nothing_is_stored(
+    api: Api, http: httpx.AsyncClient, hstorage: Storage, db: AsyncSession,
+    name: str, data: bytes, status: int,
+) -> None:
+    user = await api.user()
+    r = await http.post(UPLOAD, files={"file": ("a.jpg", data, "image/jpeg")}, headers=user.headers)
+    assert r.status_code == status, (name, r.text)
+    assert r.json()["detail"][0]["field"] == "file" if isinstance(r.json()["detail"], list) else (
+        r.json()["detail"]["field"] == "file"
+    )
+    assert await _stored(hstorage, db, user) == ([], 0)
+
+
+def _half_upload(url: str, token: str, payload: bytes, sent_fraction: float) -> None:
+    """Send the headers and part of a multipart body over a raw socket, then hang up."""
+    host, port = url.removeprefix("http://").split(":")
+    boundary = "----hardening-boundary"
+    head = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="file"; filename="big.jpg"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    body = head + payload + tail
+    request = (
+        f"POST {UPLOAD} HTTP/1.1\r\n"
+        f"Host: {host}:{port}\r\n"
+        f"Authorization: Bearer {token}\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(request)
+        sock.sendall(body[: int(len(body) * sent_fraction)])
+        time.sleep(0.3)
+    # closed without the rest of the body
+
+
+def _temp_entries() -> set[str]:
+    tmp = Path(tempfile.gettempdir())
+    return {p.name for p in tmp.glob("instasched-media-*")} | {p.name for p in tmp.glob("upload-*")}
+
+
+async def test_client_disconnect_mid_upload_leaves_nothing(
+    api: Api, http: httpx.AsyncClient, hstorage: Storage, db: AsyncSession, live_server: Any
+) -> None:
+    user = await api.user()
+    payload = jpeg_bytes(2000, 2000, quality=100) * 3  # a few MB
+    before_tmp = _temp_entries()
+    for fraction in (0.05, 0.5, 0.98):
+        await asyncio.to_thread(_half_upload, live_server.url, user.token, payload, fraction)
+    # The server notices the disconnects; give it a moment, then nothing of them is left.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and _temp_entries() - before_tmp:
+        await asyncio.sleep(0.2)
+    assert _temp_entries() - before_tmp == set()
+    assert await _stored(hstorage, db, user) == ([], 0)
+    # And the server still serves uploads.
+    r = await http.post(
+        UPLOAD, files={"file": ("ok.jpg", jpeg_bytes(), "image/jpeg")}, headers=user.headers
+    )
+    assert r.status_code == 201, r.text
+    keys, rows = await _stored(hstorage, db, user)
+    assert rows == 1 and keys
