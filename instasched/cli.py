@@ -179,10 +179,11 @@ def cmd_run(_: argparse.Namespace) -> int:
             subprocess.Popen([*exe, "api"], env=os.environ.copy(), preexec_fn=die_with_parent)
         )
         if settings.run_worker:
+            worker_env = os.environ.copy()
+            # The worker's own /metrics, next to the API's, unless configured.
+            worker_env.setdefault("WORKER_METRICS_PORT", str(settings.port + 1))
             children.append(
-                subprocess.Popen(
-                    [*exe, "worker"], env=os.environ.copy(), preexec_fn=die_with_parent
-                )
+                subprocess.Popen([*exe, "worker"], env=worker_env, preexec_fn=die_with_parent)
             )
         log.info(
             "instasched is up: %s (API docs at /docs%s)",

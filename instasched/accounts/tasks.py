@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from instasched.integrations.instagram import GraphAuthError, GraphClient, GraphError
 from instasched.kit.time import utcnow
 from instasched.models import InstagramAccount
+from instasched.observability.metrics import TOKEN_REFRESHES
 from instasched.security import TokenCipher
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ async def _refresh_one(
             await session.execute(
                 update(InstagramAccount).where(*unchanged).values(needs_reauth=True)
             )
+        TOKEN_REFRESHES.labels(result="needs_reauth").inc()
         return False
     except GraphError as exc:
         log.warning(
@@ -98,6 +100,7 @@ async def _refresh_one(
             exc.code_label,
             exc.message,
         )
+        TOKEN_REFRESHES.labels(result="error").inc()
         return False
     refreshed_at = utcnow()
     async with session_factory() as session, session.begin():
@@ -113,4 +116,7 @@ async def _refresh_one(
             )
             .execution_options(synchronize_session=False)
         )
-    return bool(getattr(result, "rowcount", 0))
+    done = bool(getattr(result, "rowcount", 0))
+    if done:
+        TOKEN_REFRESHES.labels(result="refreshed").inc()
+    return done

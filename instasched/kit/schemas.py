@@ -32,9 +32,7 @@ class RequestModel(ApiModel):
     def _no_nul_characters(cls, value: Any) -> Any:
         # PostgreSQL refuses \x00 in text: without this a NUL in any string is a 500 at INSERT.
         if _has_nul(value):
-            raise PydanticCustomError(
-                "nul_character", "must not contain NUL (\\u0000) characters"
-            )
+            raise PydanticCustomError("nul_character", "must not contain NUL (\\u0000) characters")
         return value
 
 

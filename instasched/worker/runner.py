@@ -95,8 +95,18 @@ async def run_worker(
         await worker.blockingRedisConnection.getRedisVersion()
     worker.on("error", lambda err, *a: log.error("bullmq worker error: %s", err))
     worker_task = asyncio.create_task(worker.run(), name="bullmq-worker")
+    if settings.worker_metrics_port:
+        from prometheus_client import start_http_server
+
+        from instasched.observability.metrics import REGISTRY
+
+        start_http_server(settings.worker_metrics_port, addr=settings.host, registry=REGISTRY)
+        log.info("worker metrics on port %s", settings.worker_metrics_port)
     loops = [
         asyncio.create_task(_every(settings.reconcile_interval_seconds, reconciler.run_once, stop)),
+        asyncio.create_task(
+            _every(settings.reconcile_interval_seconds, lambda: _check_failed_jobs(app), stop)
+        ),
         asyncio.create_task(
             _every(settings.token_refresh_interval_seconds, lambda: _refresh_tokens(app), stop)
         ),
@@ -137,6 +147,12 @@ async def _every(interval: float, fn: Any, stop: asyncio.Event) -> None:
             log.exception("periodic task failed; it runs again at the next interval")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+async def _check_failed_jobs(app: AppState) -> None:
+    """Alert (once per crossing) when the queue's failed count reaches the threshold."""
+    counts = await app.queue.counts()
+    app.events.queue_failed_count(int(counts.get("failed", 0)))
 
 
 async def _refresh_tokens(app: AppState) -> None:

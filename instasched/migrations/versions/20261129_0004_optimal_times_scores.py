@@ -3,8 +3,8 @@
 engagement_score holds the shrunk mean engagement of a slot (likes + 2 x comments), which passes
 999.99 (the spec's DECIMAL(5,2)) for any sizeable account: widened to NUMERIC(12,2).
 
-Revision ID: 0006
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-29 13:50:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0001"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,8 +5,8 @@ posts share a minute). With `id` as the last column the composite indexes give t
 completely, so a page is a plain index walk (no sort), whatever the data distribution.
 The leading columns are unchanged, so every query that used the old indexes still can.
 
-Revision ID: 0004
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-29 13:45:00
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0001"
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
