@@ -325,6 +325,9 @@ class Bench:
             "published_p50_ms": percentile(published, 0.5) * 1000,
             "published_p99_ms": percentile(published, 0.99) * 1000,
             "published_max_ms": max(published, default=float("nan")) * 1000,
+            # Raw samples for bench/run's table (ms).
+            "dispatch_lateness_ms": [d * 1000 for d in dispatch],
+            "published_lateness_ms": [p * 1000 for p in published],
             "mean_attempts": statistics.fmean(a or 0 for *_, a in data) if data else 0,
             "wall_seconds": wall,
             "publish_rate_per_s": count / wall if wall and wall > 0 else float("nan"),

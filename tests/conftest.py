@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -39,14 +41,16 @@ def _with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def servers() -> Iterator[dict[str, str]]:
     """URLs of real servers: from the environment, else embedded ones started for this run."""
     env = {
         k: v
         for k, v in os.environ.items()
         if k in ("DATABASE_URL", "REDIS_URL", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY")
     }
-    root = Path(tmp_path_factory.mktemp("servers"))
+    # A private folder, not pytest's basetemp: another pytest run on this machine prunes old
+    # basetemp folders, which would pull the data dir from under a running PostgreSQL.
+    root = Path(tempfile.mkdtemp(prefix="instasched-test-servers-"))
     embedded = EmbeddedServers(root, database="postgres")
     env.update(
         embedded.start(
@@ -59,6 +63,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
         yield env
     finally:
         embedded.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

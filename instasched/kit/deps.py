@@ -17,6 +17,12 @@ def get_state(request: Request) -> AppState:
     return state
 
 
+async def _state_dep(request: Request) -> AppState:
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool (a thread hop
+    # and lock traffic on every request, measured in bench/run --profile).
+    return get_state(request)
+
+
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     async for session in session_scope(get_state(request).session_factory):
         yield session
@@ -25,4 +31,4 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": the transaction commits when the endpoint returns, before the response is
 # sent, so a failed commit is the response the client sees (never a 200 for lost data).
 SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
-StateDep = Annotated[AppState, Depends(get_state)]
+StateDep = Annotated[AppState, Depends(_state_dep)]

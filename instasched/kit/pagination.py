@@ -15,7 +15,7 @@ class PageParams:
         return (self.page - 1) * self.limit
 
 
-def page_params(
+async def page_params(  # async: a plain def would run in the thread pool
     page: int = Query(1, ge=1, le=100_000, description="Page number, from 1"),
     limit: int = Query(20, ge=1, le=100, description="Items per page (1..100)"),
 ) -> PageParams:

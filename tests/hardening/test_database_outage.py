@@ -71,7 +71,7 @@ def _assert_clean_503(r: httpx.Response) -> None:
     assert body["error"] == "service_unavailable", body
     assert "database" in body["message"].lower(), body
     assert r.headers.get("retry-after"), r.headers
-    for leak in ("Traceback", "asyncpg", "sqlalchemy", "File \"", "127.0.0.1"):
+    for leak in ("Traceback", "asyncpg", "sqlalchemy", 'File "', "127.0.0.1"):
         assert leak not in r.text, (leak, r.text)
 
 

@@ -57,8 +57,13 @@ async def _stored(storage: Storage, db: AsyncSession, user: User) -> tuple[list[
 @pytest.mark.parametrize(
     ("name", "data", "filename", "ctype", "mime"),
     [
-        ("jpeg+zip (GIFAR-like)", jpeg_bytes() + _zip(), "cat.jar", "application/java-archive",
-         "image/jpeg"),
+        (
+            "jpeg+zip (GIFAR-like)",
+            jpeg_bytes() + _zip(),
+            "cat.jar",
+            "application/java-archive",
+            "image/jpeg",
+        ),
         ("jpeg+html", jpeg_bytes() + HTML, "cat.html", "text/html", "image/jpeg"),
         ("png+script", png_bytes(800, 800) + HTML, "x.svg", "image/svg+xml", "image/png"),
     ],
@@ -74,9 +79,7 @@ async def test_polyglot_is_stored_only_as_the_image_it_decodes_as(
     mime: str,
 ) -> None:
     user = await api.user()
-    r = await http.post(
-        UPLOAD, files={"file": (filename, data, ctype)}, headers=user.headers
-    )
+    r = await http.post(UPLOAD, files={"file": (filename, data, ctype)}, headers=user.headers)
     assert r.status_code == 201, (name, r.text)
     asset = r.json()
     assert asset["mimeType"] == mime, asset
@@ -105,14 +108,21 @@ async def test_polyglot_is_stored_only_as_the_image_it_decodes_as(
     ],
 )
 async def test_impostors_are_refused_and_nothing_is_stored(
-    api: Api, http: httpx.AsyncClient, hstorage: Storage, db: AsyncSession,
-    name: str, data: bytes, status: int,
+    api: Api,
+    http: httpx.AsyncClient,
+    hstorage: Storage,
+    db: AsyncSession,
+    name: str,
+    data: bytes,
+    status: int,
 ) -> None:
     user = await api.user()
     r = await http.post(UPLOAD, files={"file": ("a.jpg", data, "image/jpeg")}, headers=user.headers)
     assert r.status_code == status, (name, r.text)
-    assert r.json()["detail"][0]["field"] == "file" if isinstance(r.json()["detail"], list) else (
-        r.json()["detail"]["field"] == "file"
+    assert (
+        r.json()["detail"][0]["field"] == "file"
+        if isinstance(r.json()["detail"], list)
+        else (r.json()["detail"]["field"] == "file")
     )
     assert await _stored(hstorage, db, user) == ([], 0)
 

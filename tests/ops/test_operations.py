@@ -238,6 +238,9 @@ async def test_logs_carry_no_tokens(api: Api, http: httpx.AsyncClient) -> None:
     root = logging.getLogger()
     httpx_logger = logging.getLogger("httpx")
     old_root, old_httpx = root.level, httpx_logger.level
+    # Another library's logging.config call in this process may have disabled existing loggers.
+    for name in ("instasched", "instasched.http", "httpx"):
+        logging.getLogger(name).disabled = False
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
     httpx_logger.setLevel(logging.INFO)  # httpx logs full URLs, access_token included
@@ -251,6 +254,10 @@ async def test_logs_carry_no_tokens(api: Api, http: httpx.AsyncClient) -> None:
         )
         assert r.status_code == 422
         await http.get("/api/auth/me", headers=user.headers)
+        # The server thread writes its request line just after the response went out.
+        deadline = time.monotonic() + 10
+        while '"route": "/api/auth/me"' not in stream.getvalue() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
     finally:
         root.removeHandler(handler)
         root.setLevel(old_root)
