@@ -214,7 +214,8 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    # utime + stime + the reaped children's (PostgreSQL's exited backends count to it).
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 class Server:
@@ -295,11 +296,44 @@ class Server:
         own = [pid for pid, cmd in children(self.proc.pid) if cmd.endswith("instasched worker")]
         return own + [p.pid for p in self.others]
 
+    def embedded_pids(self) -> dict[str, list[int]]:
+        """The embedded servers' processes (their command line names the temp dir) + children."""
+        out: dict[str, list[int]] = {"postgres": [], "redis": [], "s3": []}
+        marker = str(self.tmp)
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if marker not in cmd and not ("valkey-server" in cmd or "redis-server" in cmd):
+                continue
+            if "valkey-server" in cmd or "redis-server" in cmd:
+                # Named by port only: ours is the one at REDIS_URL.
+                port = self.env.get("REDIS_URL", "").rsplit(":", 1)[-1].split("/")[0]
+                if not port or f":{port}" not in cmd:
+                    continue
+                kind = "redis"
+            elif "bin/postgres" in cmd:
+                kind = "postgres"
+            elif "weed" in cmd:
+                kind = "s3"
+            else:
+                continue
+            pid = int(entry.name)
+            out[kind] += [pid, *(child for child, _ in children(pid))]
+        return out
+
     def cpu(self) -> dict[str, float]:
-        return {
+        """CPU seconds used so far by the API, the worker(s) and each embedded server."""
+        out = {
             "api": sum(cpu_seconds(p) for p in self.api_pids()),
             "worker": sum(cpu_seconds(p) for p in self.worker_pids()),
         }
+        for kind, pids in self.embedded_pids().items():
+            out[kind] = sum(cpu_seconds(p) for p in pids)
+        return out
 
     @property
     def database_url(self) -> str:

@@ -18,8 +18,11 @@ def zone(name: str, *, field: str = "timezone") -> ZoneInfo:
         raise Invalid(f"{name!r} is not an IANA timezone (e.g. Europe/Paris)", field=field)
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise Invalid(f"{name!r} is not an IANA timezone (e.g. Europe/Paris)", field=field) from exc
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        # OSError: a key too long for a file name (ENAMETOOLONG), a directory ("America"), ...
+        raise Invalid(
+            f"{name[:64]!r} is not an IANA timezone (e.g. Europe/Paris)", field=field
+        ) from exc
 
 
 def is_valid_zone(name: str) -> bool:

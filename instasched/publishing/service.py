@@ -498,7 +498,12 @@ class Publisher:
         post = attempt.post
         attempts = post.publish_attempts or 1
         if attempts >= self.settings.publish_max_attempts:
-            message = f"Publishing failed after {attempts} attempts. Last error: {error.human()}"
+            # Not error.human(): its "we will try again" is untrue once the post has failed.
+            cause = (error.explanation or "").split(";")[0].rstrip(".") or "Instagram refused"
+            message = (
+                f"Publishing failed after {attempts} attempts. Last error: {cause} "
+                f"(Instagram said: {error.message}; code {error.code_label})"
+            )
             return await self._fail(attempt, message, error.code_label)
         now = utcnow()
         delay = self.settings.publish_retry_base_seconds * (2 ** (attempts - 1))

@@ -35,7 +35,7 @@ from schemathesis.specs.openapi.checks import (
 from tests.factories import Api
 from tests.hardening.conftest import World, make_world
 
-EXAMPLES = {GenerationMode.POSITIVE: 40, GenerationMode.NEGATIVE: 20}
+EXAMPLES = {GenerationMode.POSITIVE: 60, GenerationMode.NEGATIVE: 30}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

@@ -230,3 +230,22 @@ async def test_served_html_never_reflects_input(http: httpx.AsyncClient) -> None
     sinks = re.compile(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(")
     offenders = [str(p) for p in web.rglob("*.js") if sinks.search(p.read_text("utf-8"))]
     assert offenders == []
+
+
+async def test_hostile_timezones_are_a_422(world: World, http: httpx.AsyncClient) -> None:
+    """Found by the fuzzer: a timezone longer than a file name made ZoneInfo raise OSError (500)."""
+    h = world.user.headers
+    zalgo = "Ṱ̺̺̕o͞ ̷i̲̬͇̪͙n̝̗͕v̟̜̘̦͟o̶̙̰̠kè͚̮̺̪̹̱̤" * 12
+    for tz in ("a" * 300, zalgo, "America", "../../etc/passwd", "/etc/localtime", "Europe/Nowhere"):
+        for method, path, body in (
+            ("PATCH", f"/api/instagram/accounts/{world.account.id}", {"timezone": tz}),
+            ("PUT", f"{BASE}/schedules/{world.account.id}/{world.day_of_week}", {"timezone": tz}),
+            (
+                "POST",
+                f"{BASE}/schedules/{world.account.id}",
+                {"dayOfWeek": 6, "timeSlots": ["09:00"], "timezone": tz},
+            ),
+        ):
+            r = await http.request(method, path, json=body, headers=h)
+            assert r.status_code == 422, (tz[:20], path, r.status_code, r.text)
+            assert r.json()["detail"][0]["field"] == "timezone", r.text

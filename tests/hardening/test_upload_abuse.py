@@ -178,3 +178,17 @@ async def test_client_disconnect_mid_upload_leaves_nothing(
     assert r.status_code == 201, r.text
     keys, rows = await _stored(hstorage, db, user)
     assert rows == 1 and keys
+
+
+async def test_utf8_names_in_multipart_headers(api: Api, http: httpx.AsyncClient) -> None:
+    """Found by the fuzzer: a non-latin-1 field name was a 500; UTF-8 file names came back
+    mangled (each non-ASCII byte decoded on its own)."""
+    user = await api.user()
+    r = await http.post(
+        UPLOAD,
+        files={"file": ("café 🎉 مرحبا.jpg", jpeg_bytes(), "image/jpeg")},
+        data={"LUV\U000657d5ú": "x"},
+        headers=user.headers,
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["originalFilename"] == "café 🎉 مرحبا.jpg", r.json()["originalFilename"]

@@ -1,0 +1,94 @@
+"""An httpx transport over aiohttp's connection pool, for the Graph client.
+
+Why: with 50 publications in flight, httpcore's pool re-scans every pooled connection (a poll()
+per idle connection, and an O(n^2) idle count) on each request and each response close; with
+anyio's socket wrappers that was about a third of the worker's CPU per publication
+(bench/run --profile). aiohttp's connector hands out a keep-alive connection in O(1).
+
+GraphClient keeps speaking httpx (requests, responses, exceptions): only the wire is aiohttp.
+Errors are mapped to the httpx exceptions the client already handles: timeouts to
+`httpx.ConnectTimeout` / `httpx.ReadTimeout`, refused connections to `httpx.ConnectError`,
+anything else on the wire (reset, server closed mid-answer) to `httpx.ReadError`. Bodies are read
+whole (Graph answers are small JSON) and handed to httpx undecoded, so content-encoding is decoded
+by httpx exactly as before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import httpx
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    def __init__(self, *, max_connections: int = 200, keepalive_expiry: float = 2.0) -> None:
+        self._max_connections = max_connections
+        self._keepalive_expiry = keepalive_expiry
+        self._session: aiohttp.ClientSession | None = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        # Created on first use, inside the running event loop (aiohttp requires one).
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections,
+                keepalive_timeout=self._keepalive_expiry,
+                # A fresh DNS answer per connection is not needed for one Graph host.
+                ttl_dns_cache=300,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+        return self._session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        timeouts: dict[str, Any] = request.extensions.get("timeout", {})
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            sock_connect=timeouts.get("connect"),
+            sock_read=timeouts.get("read"),
+            connect=timeouts.get("pool"),
+        )
+        body = await request.aread()
+        headers = [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in request.headers.raw
+            if name.lower() not in (b"host", b"content-length", b"transfer-encoding")
+        ]
+        session = self._get_session()
+        try:
+            async with session.request(
+                request.method,
+                str(request.url),
+                data=body or None,
+                headers=headers,
+                allow_redirects=False,
+                timeout=timeout,
+                compress=None,
+            ) as response:
+                content = await response.read()
+                status = response.status
+                raw_headers = list(response.raw_headers)
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise httpx.ConnectTimeout(str(exc) or "connect timeout", request=request) from exc
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise httpx.ReadTimeout(str(exc) or "read timeout", request=request) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise httpx.ConnectError(str(exc), request=request) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
+        return httpx.Response(
+            status_code=status,
+            headers=raw_headers,
+            stream=httpx.ByteStream(content),
+            request=request,
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+    async def aclose(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
