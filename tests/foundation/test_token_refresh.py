@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from instasched.accounts.tasks import refresh_expiring_tokens
 from instasched.integrations.instagram import GraphClient
 from instasched.models import InstagramAccount
+from instasched.observability.metrics import REGISTRY
 from instasched.security import TokenCipher
 from tests.factories import Account, Api
 
@@ -84,8 +85,19 @@ async def test_refresh_expiring_tokens(
     await db.commit()
     before = {a.id: (await _row(db, a.id)).access_token_encrypted for a in (fresh, recent)}
 
+    def metric(result: str) -> float:
+        value = REGISTRY.get_sample_value("instasched_token_refreshes_total", {"result": result})
+        return float(value or 0.0)
+
+    counts_before = {r: metric(r) for r in ("refreshed", "needs_reauth", "error")}
     refreshed = await refresh_expiring_tokens(session_factory, graph, cipher)
     assert refreshed == 1
+    # One refreshed, one 190 (needs re-auth), one refused as too young at Meta (error).
+    assert {r: metric(r) - counts_before[r] for r in counts_before} == {
+        "refreshed": 1,
+        "needs_reauth": 1,
+        "error": 1,
+    }
 
     row = await _row(db, due.id)
     new_token = cipher.decrypt(row.access_token_encrypted)
