@@ -235,6 +235,7 @@ class Bench:
         user_id: uuid.UUID,
         account_ids: list[uuid.UUID],
         asset: MediaAsset,
+        sandbox: str = "/sandbox",
     ) -> dict[str, Any]:
         lead = 5.0 + count / 2000
         start = datetime.now(UTC) + timedelta(seconds=lead)
@@ -294,7 +295,7 @@ class Bench:
         ]
         published = [(at - due).total_seconds() for due, _, at, status, _ in data if at is not None]
         statuses = Counter(status for *_, status, _ in data)
-        r = await http.get("/sandbox/_control/media")
+        r = await http.get(f"{sandbox}/_control/media")
         prefix = f"bench {self.tag} {name} "
         captions = Counter(
             m["caption"]

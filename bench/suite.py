@@ -231,6 +231,7 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
         self.others: list[subprocess.Popen[bytes]] = []
         self.env: dict[str, str] = {}
+        self.sandbox = f"{self.url}/sandbox"
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if k not in SERVER_ENV_CLEAR}
@@ -273,6 +274,7 @@ class Server:
             raise SystemExit("no `instasched api` child found")
         raw = Path(f"/proc/{api[0]}/environ").read_bytes().split(b"\0")
         self.env = dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+        self.sandbox = self.env.get("SANDBOX_URL") or f"{self.url}/sandbox"
         for _ in range(self.extra_workers):
             self.others.append(
                 subprocess.Popen(
@@ -327,10 +329,14 @@ class Server:
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds used so far by the API, the worker(s) and each embedded server."""
+        assert self.proc is not None
+        sandbox = [p for p, cmd in children(self.proc.pid) if "instasched sandbox" in cmd]
         out = {
             "api": sum(cpu_seconds(p) for p in self.api_pids()),
             "worker": sum(cpu_seconds(p) for p in self.worker_pids()),
         }
+        if sandbox:  # served alone with API_WORKERS > 1
+            out["sandbox"] = sum(cpu_seconds(p) for p in sandbox)
         for kind, pids in self.embedded_pids().items():
             out[kind] = sum(cpu_seconds(p) for p in pids)
         return out
@@ -418,7 +424,7 @@ class Run:
         accounts: list[uuid.UUID] = []
         for i in range(4 + 20):
             r = await http.post(
-                "/sandbox/_control/users",
+                f"{self.server.sandbox}/_control/users",
                 json={"username": f"bench_{secrets.token_hex(3)}_{i}", "followers": 1000},
             )
             r.raise_for_status()
@@ -1029,6 +1035,7 @@ class Run:
                     user_id=s.user_id,
                     account_ids=s.accounts[4:],
                     asset=asset,
+                    sandbox=self.server.sandbox,
                 )
         finally:
             await queue.close()

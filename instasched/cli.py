@@ -173,6 +173,26 @@ def cmd_run(_: argparse.Namespace) -> int:
             return 0
         _wait_port_free(settings.host, settings.port)
         exe = [sys.executable, "-m", "instasched"]
+        if settings.api_workers > 1 and settings.sandbox_enabled and not settings.sandbox_url:
+            # Several API processes must share one sandbox (its state lives in its process):
+            # serve it alone and point the API and the worker at it.
+            from instasched.embedded._proc import free_port, port_open
+
+            sandbox_port = free_port()
+            children.append(
+                subprocess.Popen(
+                    [*exe, "sandbox", "--port", str(sandbox_port)],
+                    env=os.environ.copy(),
+                    preexec_fn=die_with_parent,
+                )
+            )
+            deadline = time.monotonic() + 30
+            while not port_open(sandbox_port) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            os.environ["SANDBOX_URL"] = f"http://127.0.0.1:{sandbox_port}"
+            reset_settings()
+            settings = get_settings()
+            log.info("sandbox served alone at %s (API_WORKERS > 1)", settings.sandbox_url)
         # PDEATHSIG: after a kill -9 of this process its children stop too (they would keep the
         # port and make the next `instasched run` fail).
         children.append(
@@ -188,7 +208,11 @@ def cmd_run(_: argparse.Namespace) -> int:
         log.info(
             "instasched is up: %s (API docs at /docs%s)",
             settings.base_url,
-            ", Instagram sandbox at /sandbox" if settings.sandbox_enabled else "",
+            (
+                f", Instagram sandbox at {settings.sandbox_url or '/sandbox'}"
+                if settings.sandbox_enabled
+                else ""
+            ),
         )
         while not stopping:
             for child in children:

@@ -50,7 +50,7 @@ class PublishWorker(Worker):  # type: ignore[misc]
     """
 
     async def getNextJob(self, token: str) -> Any:
-        if self.waiting and self.drained and False:  # H8TMP
+        if self.waiting and self.drained:
             return None
         return await super().getNextJob(token)
 
