@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import secrets
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from tests.media.files import jpeg_bytes, png_bytes
+
+__all__ = ["Account", "Api", "User", "jpeg_bytes", "png_bytes"]
 
 
 @dataclass
@@ -77,26 +80,3 @@ class Api:
             timezone=timezone,
             raw=body,
         )
-
-
-def jpeg_bytes(
-    width: int = 1080,
-    height: int = 1080,
-    color: tuple[int, int, int] = (200, 80, 40),
-    quality: int = 85,
-) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(buf, "JPEG", quality=quality)
-    return buf.getvalue()
-
-
-def png_bytes(width: int = 1080, height: int = 1080, mode: str = "RGBA") -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new(mode, (width, height), (10, 120, 200, 255) if mode == "RGBA" else 128).save(
-        buf, "PNG"
-    )
-    return buf.getvalue()

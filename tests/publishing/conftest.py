@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import secrets
 import time
 import uuid
@@ -22,24 +21,12 @@ from instasched.integrations.storage import Storage
 from instasched.models import InstagramAccount, MediaAsset, ScheduledPost
 from instasched.worker.queue import PublishQueue
 from tests.factories import Account, Api, User, jpeg_bytes
+from tests.media import files as media_files
 
 
 def mp4_bytes(seconds: float = 3.5, width: int = 64, height: int = 112, fps: int = 10) -> bytes:
-    """A real H.264 MP4 (PyAV), small and quick to make."""
-    import av
-    from PIL import Image
-
-    buf = io.BytesIO()
-    with av.open(buf, mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for i in range(int(seconds * fps)):
-            img = Image.new("RGB", (width, height), (i * 7 % 255, 90, 160))
-            for packet in stream.encode(av.VideoFrame.from_image(img)):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return buf.getvalue()
+    """A real, small H.264 MP4 (PyAV), quick to make."""
+    return media_files.mp4_bytes(seconds, width, height, fps=fps)
 
 
 @dataclass
