@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -43,6 +44,18 @@ async def create_user(body: CreateUser, request: Request) -> dict[str, Any]:
         "accessToken": token.token,
         "expiresIn": int(token.expires_at - time.time()),
     }
+
+
+class AppUsage(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    call_count: int | None = Field(None, alias="callCount", ge=0, le=100)
+
+
+@router.put("/_control/usage", tags=["Sandbox control"])
+async def set_app_usage(body: AppUsage, request: Request) -> dict[str, Any]:
+    """Report this percentage of the app's rate budget in `X-App-Usage` (null: no header)."""
+    sandbox(request).extras["app_usage"] = body.call_count
+    return {"callCount": body.call_count}
 
 
 @router.post("/_control/users/{ig_user_id}/revoke", tags=["Sandbox control"])
@@ -251,6 +264,17 @@ def create_sandbox_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(GraphFault)
     async def _fault(_: Request, exc: GraphFault) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.middleware("http")
+    async def _usage_headers(request: Request, call_next: Any) -> Any:
+        # Meta reports rate-limit use in X-App-Usage (percent of the budget); a test sets it.
+        response = await call_next(request)
+        usage = state.extras.get("app_usage")
+        if usage is not None and not request.url.path.startswith("/_control"):
+            response.headers["X-App-Usage"] = json.dumps(
+                {"call_count": usage, "total_cputime": usage // 2, "total_time": usage // 2}
+            )
+        return response
 
     app.include_router(router)
     _include_optional(app)

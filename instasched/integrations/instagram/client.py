@@ -74,6 +74,8 @@ class GraphClient(MediaCalls):
         )
         self.usage_percent: float = 0.0
         self.backoff_until: float = 0.0
+        # Seconds of pause per percent above the threshold (5 s at 90 %, up to 60 s).
+        self.backoff_unit: float = 5.0
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -141,7 +143,10 @@ class GraphClient(MediaCalls):
             self.usage_percent = highest
             if highest >= BACKOFF_THRESHOLD:
                 # Above 90 % of a rate budget: pause new calls; the budget frees over minutes.
-                pause = min(60.0, 5.0 * (highest - BACKOFF_THRESHOLD + 1))
+                pause = min(
+                    60.0 * self.backoff_unit / 5.0,
+                    self.backoff_unit * (highest - BACKOFF_THRESHOLD + 1),
+                )
                 self.backoff_until = max(self.backoff_until, time.monotonic() + pause)
                 log.warning("graph api usage at %.0f%%: backing off %.1fs", highest, pause)
 
