@@ -37,14 +37,7 @@ class AppState:
             settings.require_database_url(), pool_size=settings.database_pool_size
         )
         redis_url = settings.require_redis_url()
-        storage = Storage(
-            endpoint=settings.s3_endpoint,
-            access_key=settings.s3_access_key,
-            secret_key=settings.s3_secret_key,
-            bucket=settings.s3_bucket,
-            region=settings.s3_region,
-            public_endpoint=settings.s3_public_endpoint,
-        )
+        storage = Storage.for_settings(settings)
         await storage.start()
         if not settings.token_encryption_key:
             raise RuntimeError("TOKEN_ENCRYPTION_KEY is not set")

@@ -175,12 +175,7 @@ def _drop_bucket(settings: Settings) -> None:
     from instasched.integrations.storage import Storage
 
     async def _drop() -> None:
-        storage = Storage(
-            endpoint=settings.s3_endpoint,
-            access_key=settings.s3_access_key,
-            secret_key=settings.s3_secret_key,
-            bucket=settings.s3_bucket,
-        )
+        storage = Storage.for_settings(settings)
         await storage.start()
         try:
             keys = [o.key for o in await storage.list_keys()]

@@ -119,13 +119,7 @@ async def snapshot(db: AsyncSession, user_id: uuid.UUID) -> dict[str, list[dict[
 @pytest.fixture(scope="session")
 async def hstorage(live_server: Any, app_settings: Settings) -> AsyncIterator[Storage]:
     """An S3 client on the tests' event loop (the server's lives on the server thread)."""
-    s = Storage(
-        endpoint=app_settings.s3_endpoint,
-        access_key=app_settings.s3_access_key,
-        secret_key=app_settings.s3_secret_key,
-        bucket=app_settings.s3_bucket,
-        region=app_settings.s3_region,
-    )
+    s = Storage.for_settings(app_settings)
     await s.start()
     try:
         yield s

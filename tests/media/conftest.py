@@ -23,13 +23,7 @@ MEDIA = "/api/instagram/scheduling/media"
 
 @pytest.fixture(scope="session")
 async def storage(live_server: Any, app_settings: Settings) -> AsyncIterator[Storage]:
-    s = Storage(
-        endpoint=app_settings.s3_endpoint,
-        access_key=app_settings.s3_access_key,
-        secret_key=app_settings.s3_secret_key,
-        bucket=app_settings.s3_bucket,
-        region=app_settings.s3_region,
-    )
+    s = Storage.for_settings(app_settings)
     await s.start()
     try:
         yield s

@@ -37,13 +37,7 @@ BASE = "/api/instagram/scheduling"
 @pytest.fixture(scope="session")
 async def storage(app_settings: Settings, live_server: Any) -> AsyncIterator[Storage]:
     """An S3 client on the test's event loop (the server's own lives on the server thread)."""
-    client = Storage(
-        endpoint=app_settings.s3_endpoint,
-        access_key=app_settings.s3_access_key,
-        secret_key=app_settings.s3_secret_key,
-        bucket=app_settings.s3_bucket,
-        region=app_settings.s3_region,
-    )
+    client = Storage.for_settings(app_settings)
     await client.start()
     await client.ensure_bucket()
     yield client

@@ -153,12 +153,7 @@ class Publishing:
 async def publishing(
     http: httpx.AsyncClient, api: Api, db_engine: AsyncEngine, app_settings: Settings
 ) -> AsyncIterator[Publishing]:
-    storage = Storage(
-        endpoint=app_settings.s3_endpoint,
-        access_key=app_settings.s3_access_key,
-        secret_key=app_settings.s3_secret_key,
-        bucket=app_settings.s3_bucket,
-    )
+    storage = Storage.for_settings(app_settings)
     await storage.start()
     await storage.ensure_bucket()
     queue = PublishQueue(

@@ -6,11 +6,14 @@ import contextlib
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from instasched.config import Settings
 
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 PART_SIZE = 8 * 1024 * 1024
@@ -43,6 +46,18 @@ class Storage:
         self._stack: AsyncExitStack | None = None
         self._client: Any = None
         self._signer: Any = None
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Storage:
+        """The storage the settings describe (not started: `await storage.start()`)."""
+        return cls(
+            endpoint=settings.s3_endpoint,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+            bucket=settings.s3_bucket,
+            region=settings.s3_region,
+            public_endpoint=settings.s3_public_endpoint,
+        )
 
     def _config(self) -> AioConfig:
         return AioConfig(
