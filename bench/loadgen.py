@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import orjson
 
 Request = tuple[str, str, bytes | None]  # method, path with query, JSON body
+IDLE_REOPEN_SECONDS = 3.0
 
 
 @dataclass
@@ -44,8 +45,13 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
         self.fixed = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         self.fixed += f"Host: {host}:{port}\r\n"
+        self.used = 0.0
 
     async def request(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
+        if self.writer is not None and time.monotonic() - self.used > IDLE_REOPEN_SECONDS:
+            # uvicorn closes a keep-alive connection idle for 5 s: never write to one.
+            await self.close()
+        self.used = time.monotonic()
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
@@ -72,6 +78,7 @@ class Connection:
             elif lname == "transfer-encoding":
                 raise RuntimeError("chunked responses are not supported by the load generator")
         data = await self.reader.readexactly(length) if length else b""
+        self.used = time.monotonic()
         if close:
             await self.close()
         return status, data
