@@ -194,6 +194,9 @@ class BackgroundWorker:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._setup()
+
+    def _setup(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.bullmq: Any = None
         self._stop: asyncio.Event | None = None
@@ -239,15 +242,39 @@ class BackgroundWorker:
             self.loop.call_soon_threadsafe(self._stop.set)
         self.thread.join(60)
 
+    def restart(self) -> None:
+        self.stop()
+        self._setup()
+        self.start()
+
+
+_WORKERS: list[BackgroundWorker] = []
+
+
+@pytest.fixture
+def no_worker() -> Iterator[None]:
+    """For tests that play the worker's part themselves (or need a job to stay in Redis): the
+    session worker, if a test before started it, is stopped meanwhile and started again after."""
+    running = [w for w in _WORKERS if w.thread.is_alive()]
+    for background in running:
+        background.stop()
+    try:
+        yield
+    finally:
+        for background in running:
+            background.restart()
+
 
 @pytest.fixture(scope="session")
 def worker(live_server: LiveServer, app_settings: Settings) -> Iterator[BackgroundWorker]:
     """The publishing worker, running against the live server's sandbox for the whole session."""
     background = BackgroundWorker(app_settings)
     background.start()
+    _WORKERS.append(background)
     try:
         yield background
     finally:
+        _WORKERS.remove(background)
         background.stop()
 
 

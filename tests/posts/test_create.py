@@ -442,7 +442,7 @@ async def test_idempotency_key_under_a_concurrent_race(
 
 # --- queue failures -------------------------------------------------------------------------
 async def test_a_failed_enqueue_keeps_the_post_and_is_not_a_500(
-    poster: Poster, live_server: Any, db: AsyncSession, queue: PublishQueue
+    poster: Poster, live_server: Any, db: AsyncSession, queue: PublishQueue, no_worker: None
 ) -> None:
     from instasched.embedded._proc import free_port
 

@@ -274,7 +274,7 @@ async def test_a_cancel_holding_the_row_makes_the_worker_claim_fail(
 
 # --- publish now ----------------------------------------------------------------------------
 async def test_publish_now_makes_the_job_due_and_returns_the_fresh_row(
-    poster: Poster, db: AsyncSession, queue: PublishQueue
+    poster: Poster, db: AsyncSession, queue: PublishQueue, no_worker: None
 ) -> None:
     original = datetime.now(UTC) + timedelta(days=1)
     created = await poster.create(scheduledFor=iso(original))
@@ -289,7 +289,9 @@ async def test_publish_now_makes_the_job_due_and_returns_the_fresh_row(
     assert job is not None and job.delay == 0
 
 
-async def test_publish_now_waits_for_the_worker_outcome(poster: Poster, db_engine: Any) -> None:
+async def test_publish_now_waits_for_the_worker_outcome(
+    poster: Poster, db_engine: Any, no_worker: None
+) -> None:
     """A stand-in for the worker (its exact claim SQL, then the published row) runs while the
     request waits; the answer is the published row, not the copy from before."""
     from sqlalchemy.ext.asyncio import async_sessionmaker

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from tests.publishing.conftest import Publishing
@@ -28,6 +30,11 @@ async def test_image_with_every_parameter(publishing: Publishing, worker: Any) -
     assert post.publish_attempts == 1
     assert post.instagram_media_id and post.permalink and post.instagram_media_url
     assert post.published_at is not None and post.container_id
+    # The first comment follows the publication (a separate write): wait for it.
+    deadline = time.monotonic() + 15
+    while not post.first_comment_id and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        post = await publishing.get(post_id)
     assert post.first_comment_id
     assert (post.initial_reach or 0) > 0
 
