@@ -19,7 +19,14 @@ from tests.conftest import LiveServer
 
 # The viewer is in New York; accounts in the tests schedule in Berlin, so both zones show.
 VIEWER_TZ = "America/New_York"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Every run saves a screenshot of each view under test-artifacts/ (ignored by git);
+# UPDATE_SCREENSHOTS=1 writes them to docs/screenshots/ instead, for the README.
+_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = (
+    _ROOT / "docs" / "screenshots"
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    else _ROOT / "test-artifacts" / "screenshots"
+)
 
 # Without the resolver rule Chromium still looks up update and autofill hosts; loopback must
 # stay resolvable (see /work/shared/browser-testing.md).

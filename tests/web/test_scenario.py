@@ -3,7 +3,7 @@
 Sign up, create a sandbox account, upload an image, write a template, compose a post from it,
 see it on the calendar, drag it to another day, publish it now and see it published with a
 permalink; then a post whose publishing fails shows Meta's error. Screenshots of each view go
-to docs/screenshots/.
+to test-artifacts/screenshots/ (docs/screenshots/ with UPDATE_SCREENSHOTS=1).
 """
 
 from __future__ import annotations
