@@ -169,7 +169,7 @@ async def test_every_id_endpoint_answers_404_to_another_user(
             headers=b.user.headers,
         )
         # Media ids inside a post body are field references, refused as a 422 naming the field
-        # (see README, Scheduled posts), exactly like an unknown id; every other foreign id is a 404.
+        # (README, Scheduled posts), exactly like an unknown id; every other foreign id is a 404.
         expected = (422, "validation_error") if name in FIELD_REFERENCES else (404, "not_found")
         if (r.status_code, r.json().get("error")) != expected:
             problems.append(f"{name}: {method} {path} -> {r.status_code} {r.text[:200]}")
