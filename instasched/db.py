@@ -6,6 +6,7 @@ response is sent, then runs the after-commit hooks (queue adds). Services never 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -46,16 +47,25 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
-    """Run `hook` once the session's transaction has committed (dropped on rollback)."""
-    session.info.setdefault(_AFTER_COMMIT_KEY, []).append(hook)
+def after_commit(session: AsyncSession, hook: AfterCommit, *, timeout: float | None = None) -> None:
+    """Run `hook` once the session's transaction has committed (dropped on rollback).
+
+    With `timeout`, a hook that has not finished by then is abandoned (and logged), so a server
+    that does not answer cannot hold the response.
+    """
+    session.info.setdefault(_AFTER_COMMIT_KEY, []).append((hook, timeout))
 
 
 async def run_after_commit_hooks(session: AsyncSession) -> None:
-    hooks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT_KEY, [])
-    for hook in hooks:
+    hooks: list[tuple[AfterCommit, float | None]] = session.info.pop(_AFTER_COMMIT_KEY, [])
+    for hook, timeout in hooks:
         try:
-            await hook()
+            await asyncio.wait_for(hook(), timeout=timeout)
+        except TimeoutError:
+            log.warning(
+                "after-commit hook did not finish in %.0f s; the reconciler will repair it",
+                timeout,
+            )
         except Exception:  # the reconciler repairs whatever a hook failed to do
             log.exception("after-commit hook failed; the reconciler will repair it")
 

@@ -53,19 +53,6 @@ SlotFinder = Callable[..., Awaitable[datetime | None]]
 ENQUEUE_TIMEOUT_SECONDS = 3.0
 
 
-def _queue_after_commit(session: AsyncSession, action: Callable[[], Awaitable[Any]]) -> None:
-    async def hook() -> None:
-        try:
-            await asyncio.wait_for(action(), timeout=ENQUEUE_TIMEOUT_SECONDS)
-        except TimeoutError:
-            log.warning(
-                "queue did not answer in %.0f s; the reconciler will repair it",
-                ENQUEUE_TIMEOUT_SECONDS,
-            )
-
-    after_commit(session, hook)
-
-
 # --- create ---------------------------------------------------------------------------------
 async def create_post(
     session: AsyncSession,
@@ -168,7 +155,11 @@ async def create_post(
         await repository.count_template_use(session, template_id=template_id)
     await session.refresh(post)
     # A new post has no job yet: a plain add (no remove first) saves a Redis round trip.
-    _queue_after_commit(session, partial(queue.schedule_many, [(post.id, scheduled_for)]))
+    after_commit(
+        session,
+        partial(queue.schedule_many, [(post.id, scheduled_for)]),
+        timeout=ENQUEUE_TIMEOUT_SECONDS,
+    )
     log.info("post %s scheduled for %s", post.id, scheduled_for.isoformat())
     return post, True
 
@@ -334,7 +325,9 @@ async def update_post(
     await session.refresh(post)
     if new_time is not None:
         due = post.next_attempt_at or post.scheduled_for
-        _queue_after_commit(session, partial(queue.schedule, post.id, due))
+        after_commit(
+            session, partial(queue.schedule, post.id, due), timeout=ENQUEUE_TIMEOUT_SECONDS
+        )
     return post
 
 
@@ -349,7 +342,7 @@ async def cancel_post(
     post.next_attempt_at = None
     await session.flush()
     await session.refresh(post)
-    _queue_after_commit(session, partial(queue.remove, post.id))
+    after_commit(session, partial(queue.remove, post.id), timeout=ENQUEUE_TIMEOUT_SECONDS)
     log.info("post %s cancelled", post.id)
     return post
 
@@ -370,7 +363,7 @@ async def publish_now(
     post.next_attempt_at = None
     await session.flush()
     await session.refresh(post)
-    _queue_after_commit(session, partial(queue.schedule, post.id, now))
+    after_commit(session, partial(queue.schedule, post.id, now), timeout=ENQUEUE_TIMEOUT_SECONDS)
     log.info("post %s: publish now requested", post.id)
     return post
 
