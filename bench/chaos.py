@@ -51,6 +51,8 @@ from sqlalchemy.pool import NullPool
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchlib import jpeg, nearest_percentile  # noqa: E402
+
 from instasched.config import normalise_database_url  # noqa: E402
 from instasched.embedded import EmbeddedServers  # noqa: E402
 from instasched.embedded._proc import free_port  # noqa: E402
@@ -65,23 +67,6 @@ FAULTS: list[tuple[str, dict[str, Any], float]] = [
     ("container_status", {"error": {"code": 1, "message": "An unknown error occurred"}}, 1),
     ("media_publish", {"timeoutAfterEffect": True}, 2),
 ]
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
-def jpeg() -> bytes:
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (1080, 1080), (30, 140, 90)).save(buf, "JPEG", quality=80)
-    return buf.getvalue()
 
 
 class Chaos:
@@ -225,7 +210,7 @@ class Chaos:
             accounts.append({"id": r.json()["id"], "igUserId": ig_user_id})
         r = await http.post(
             "/api/instagram/scheduling/media/upload",
-            files={"file": ("chaos.jpg", jpeg(), "image/jpeg")},
+            files={"file": ("chaos.jpg", jpeg((30, 140, 90), quality=80), "image/jpeg")},
             headers=headers,
         )
         r.raise_for_status()
@@ -410,9 +395,9 @@ class Chaos:
             "statuses": dict(statuses),
             "attempts": dict(sorted(attempts.items())),
             "lateness_s": {
-                "p50": round(percentile(lateness, 0.5), 2),
-                "p90": round(percentile(lateness, 0.9), 2),
-                "p99": round(percentile(lateness, 0.99), 2),
+                "p50": round(nearest_percentile(lateness, 0.5), 2),
+                "p90": round(nearest_percentile(lateness, 0.9), 2),
+                "p99": round(nearest_percentile(lateness, 0.99), 2),
                 "max": round(max(lateness, default=float("nan")), 2),
                 "within_1s": sum(1 for x in lateness if x <= 1),
                 "within_10s": sum(1 for x in lateness if x <= 10),

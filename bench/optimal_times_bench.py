@@ -28,6 +28,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from benchlib import percentile
 from sqlalchemy import delete, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
@@ -35,13 +36,6 @@ from instasched.config import normalise_database_url
 from instasched.models import ScheduledPost, User
 from instasched.optimal_times import repository
 from instasched.optimal_times.service import PRIOR_WEIGHT
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def summary(name: str, ms: list[float]) -> str:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import random
 import secrets
 import sys
@@ -36,6 +35,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from benchlib import jpeg
 
 BASE = "/api/instagram/scheduling"
 
@@ -61,14 +61,6 @@ class Phase:
             f"p99={pct(99):7.1f} ms  max={ordered[-1]:7.1f} ms  "
             f"{n / self.wall_seconds:7.1f} req/s  errors={self.errors or 0}"
         )
-
-
-def jpeg() -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (1080, 1080), (200, 80, 40)).save(buf, "JPEG", quality=85)
-    return buf.getvalue()
 
 
 async def setup(http: httpx.AsyncClient) -> tuple[dict[str, str], str, str, dict[str, Any]]:

@@ -45,37 +45,14 @@ from sqlalchemy.pool import NullPool
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from instasched.config import normalise_database_url  # noqa: E402
+from benchlib import jpeg, nearest_percentile  # noqa: E402
+
+from instasched.config import database_url_for, normalise_database_url  # noqa: E402
 from instasched.embedded import EmbeddedServers  # noqa: E402
 from instasched.embedded._proc import free_port  # noqa: E402
 from instasched.integrations.storage import Storage  # noqa: E402
 from instasched.models import MediaAsset, ScheduledPost  # noqa: E402
 from instasched.worker.queue import QUEUE_NAME, PublishQueue  # noqa: E402
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def with_database(url: str, name: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    p = urlsplit(url)
-    return urlunsplit((p.scheme, p.netloc, "/" + name, p.query, p.fragment))
-
-
-def jpeg() -> bytes:
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (1080, 1080), (200, 80, 40)).save(buf, "JPEG", quality=80)
-    return buf.getvalue()
 
 
 class Bench:
@@ -119,7 +96,7 @@ class Bench:
             await conn.execute(f'CREATE DATABASE "{name}"')
         finally:
             await conn.close()
-        return with_database(admin_url, name)
+        return database_url_for(admin_url, name)
 
     async def drop_database(self, admin_url: str) -> None:
         import asyncpg
@@ -320,11 +297,11 @@ class Bench:
             "exactly_once": statuses.get("published", 0) == count
             and len(captions) == count
             and duplicates == 0,
-            "dispatch_p50_ms": percentile(dispatch, 0.5) * 1000,
-            "dispatch_p99_ms": percentile(dispatch, 0.99) * 1000,
+            "dispatch_p50_ms": nearest_percentile(dispatch, 0.5) * 1000,
+            "dispatch_p99_ms": nearest_percentile(dispatch, 0.99) * 1000,
             "dispatch_max_ms": max(dispatch, default=float("nan")) * 1000,
-            "published_p50_ms": percentile(published, 0.5) * 1000,
-            "published_p99_ms": percentile(published, 0.99) * 1000,
+            "published_p50_ms": nearest_percentile(published, 0.5) * 1000,
+            "published_p99_ms": nearest_percentile(published, 0.99) * 1000,
             "published_max_ms": max(published, default=float("nan")) * 1000,
             # Raw samples for bench/run's table (ms).
             "dispatch_lateness_ms": [d * 1000 for d in dispatch],
@@ -363,7 +340,7 @@ class Bench:
                 user_id, account_ids = await self.accounts(http)
                 await storage.ensure_bucket()
                 key = f"bench/{self.tag}.jpg"
-                data = jpeg()
+                data = jpeg(quality=80)
                 await storage.put_bytes(key, data, "image/jpeg")
                 asset = MediaAsset(
                     id=uuid.uuid4(),

@@ -14,6 +14,8 @@ import gc
 import time
 from collections.abc import Callable
 
+from benchlib import percentile
+
 from instasched.models import PostTemplate
 from instasched.templates.render import render, variables_in
 from instasched.templates.service import render_template
@@ -30,13 +32,6 @@ def build_template(length: int = 2200, variables: int = 50) -> tuple[str, dict[s
     assert variables_in(template) == names, "the filler cut a placeholder"
     values = {name: f"value {i} with $1 and {{{{x}}}}" for i, name in enumerate(names)}
     return template, values
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def measure(name: str, fn: Callable[[], object], runs: int) -> None:

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import io
 import os
 import random
 import secrets
@@ -43,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import loadgen  # noqa: E402
+from benchlib import jpeg  # noqa: E402
 
 from instasched.embedded._proc import free_port  # noqa: E402
 
@@ -374,12 +374,6 @@ class Server:
 
 
 # --- the run -------------------------------------------------------------------------------
-def jpeg() -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (1080, 1080), (200, 80, 40)).save(buf, "JPEG", quality=85)
-    return buf.getvalue()
 
 
 @dataclass

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import httpx
+from benchlib import percentile
 
 UPLOAD = "/api/instagram/scheduling/media/upload"
 ASSET = "/api/instagram/scheduling/media/assets/{}"
@@ -51,13 +52,6 @@ def noisy_jpeg(target_bytes: int, seed: int = 7) -> bytes:
     if len(data) > target_bytes:
         sys.exit("could not generate the JPEG")
     return data
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def proc_kb(pid: int, field: str) -> int | None:

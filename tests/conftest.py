@@ -25,19 +25,12 @@ from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from instasched.config import Settings, normalise_database_url
+from instasched.config import Settings, database_url_for, normalise_database_url
 from instasched.embedded import EmbeddedServers
 from instasched.embedded._proc import free_port
 from tests.factories import Api
 
 RUN_ID = secrets.token_hex(4)
-
-
-def _with_database(url: str, name: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
 @pytest.fixture(scope="session")
@@ -83,7 +76,7 @@ def database_url(servers: dict[str, str]) -> Iterator[str]:
             await conn.close()
 
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    url = _with_database(admin_url, name)
+    url = database_url_for(admin_url, name)
     from instasched.migrate import upgrade
 
     upgrade(url)
