@@ -21,6 +21,11 @@ from instasched.observability.metrics import (
 log = logging.getLogger("instasched.publishing")
 
 
+def _ids(post_id: Any, account_id: Any, **more: Any) -> dict[str, Any]:
+    """The fields every publishing log line carries, plus the event's own."""
+    return {"post_id": str(post_id), "account_id": str(account_id), **more}
+
+
 class Events:
     def __init__(self, alerts: AlertSender | None = None, *, failed_threshold: int = 10) -> None:
         self.alerts = alerts or AlertSender(None)
@@ -36,13 +41,9 @@ class Events:
         PUBLISH_OUTCOMES.labels(media_type=media_type, result="published").inc()
         log.info(
             "post published",
-            extra={
-                "post_id": str(post_id),
-                "account_id": str(account_id),
-                "attempt": attempt,
-                "media_id": media_id,
-                "media_type": media_type,
-            },
+            extra=_ids(
+                post_id, account_id, attempt=attempt, media_id=media_id, media_type=media_type
+            ),
         )
 
     def retry(
@@ -60,14 +61,14 @@ class Events:
         PUBLISH_RETRIES.inc()
         log.warning(
             "publish attempt failed; retrying",
-            extra={
-                "post_id": str(post_id),
-                "account_id": str(account_id),
-                "attempt": attempt,
-                "error_code": code,
-                "error": message,
-                "retry_in_s": round(delay_seconds, 3),
-            },
+            extra=_ids(
+                post_id,
+                account_id,
+                attempt=attempt,
+                error_code=code,
+                error=message,
+                retry_in_s=round(delay_seconds, 3),
+            ),
         )
 
     def rescheduled(
@@ -76,12 +77,7 @@ class Events:
         PUBLISH_OUTCOMES.labels(media_type=media_type, result="rescheduled").inc()
         log.warning(
             "publishing quota reached; post rescheduled",
-            extra={
-                "post_id": str(post_id),
-                "account_id": str(account_id),
-                "error_code": code,
-                "until": until,
-            },
+            extra=_ids(post_id, account_id, error_code=code, until=until),
         )
 
     def failed(
@@ -97,13 +93,7 @@ class Events:
         PUBLISH_OUTCOMES.labels(media_type=media_type, result="failed").inc()
         log.error(
             "post failed",
-            extra={
-                "post_id": str(post_id),
-                "account_id": str(account_id),
-                "attempt": attempt,
-                "error_code": code,
-                "error": message,
-            },
+            extra=_ids(post_id, account_id, attempt=attempt, error_code=code, error=message),
         )
         self.alerts.send(
             "post.failed",
