@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,9 +17,21 @@ def value(name: str, labels: dict[str, str] | None = None) -> float:
     return float(REGISTRY.get_sample_value(name, labels or {}) or 0.0)
 
 
+async def quiet(publishing: Publishing) -> None:
+    """Counters are process-wide: first let the worker finish what earlier tests left due."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        counts = await publishing.queue.counts()
+        if counts.get("waiting", 0) == 0 and counts.get("active", 0) == 0:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the queue did not drain: {counts}")
+
+
 async def test_a_publication_moves_outcome_and_lateness(
     publishing: Publishing, worker: Any
 ) -> None:
+    await quiet(publishing)
     published = {"media_type": "IMAGE", "result": "published"}
     before_outcome = value("instasched_publish_outcomes_total", published)
     before_lateness = value("instasched_publish_lateness_seconds_count")
@@ -33,6 +47,7 @@ async def test_a_publication_moves_outcome_and_lateness(
 async def test_a_retry_moves_retry_and_graph_error_counters(
     publishing: Publishing, worker: Any
 ) -> None:
+    await quiet(publishing)
     before_retries = value("instasched_publish_retries_total")
     before_errors = value("instasched_graph_api_errors_total", {"code": "2"})
     before_retry_outcome = value(
@@ -60,6 +75,7 @@ async def test_a_retry_moves_retry_and_graph_error_counters(
 async def test_a_permanent_failure_moves_the_failed_counter(
     publishing: Publishing, worker: Any
 ) -> None:
+    await quiet(publishing)
     failed = {"media_type": "IMAGE", "result": "failed"}
     before = value("instasched_publish_outcomes_total", failed)
     user, account = await publishing.user_account()
