@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from instasched import __version__
@@ -182,7 +180,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OSError)
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        if _is_database_down(exc):
+        if is_connection_error(exc):
             log.warning("database unavailable: %s", type(exc).__name__)
             return JSONResponse(
                 {
@@ -226,26 +224,3 @@ def _is_unstorable_text(exc: DBAPIError) -> bool:
     orig = exc.orig
     code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     return code in ("22021", "22P05")
-
-
-_CONNECTION_ERRNOS = {
-    errno.ECONNREFUSED,
-    errno.ECONNRESET,
-    errno.ECONNABORTED,
-    errno.EHOSTUNREACH,
-    errno.ENETUNREACH,
-    errno.ETIMEDOUT,
-    errno.EPIPE,
-}
-
-
-def _is_database_down(exc: Exception) -> bool:
-    """A lost or refused database connection (503), not any OSError: a file name too long or a
-    full disk is a bug or an outage of another kind (500), not "the database is unavailable"."""
-    if isinstance(exc, OperationalError | DBAPIError):
-        return is_connection_error(exc)
-    if isinstance(exc, OSError):
-        if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
-            return True
-        return exc.errno in _CONNECTION_ERRNOS
-    return False

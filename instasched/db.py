@@ -7,7 +7,9 @@ response is sent, then runs the after-commit hooks (queue adds). Services never 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -109,10 +111,27 @@ async def session_scope(
             await run_after_commit_hooks(session)
 
 
+_CONNECTION_ERRNOS = {
+    errno.ECONNREFUSED,
+    errno.ECONNRESET,
+    errno.ECONNABORTED,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.ETIMEDOUT,
+    errno.EPIPE,
+}
+
+
 def is_connection_error(exc: BaseException) -> bool:
-    if isinstance(exc, OSError | ConnectionError):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+    """A lost or refused database connection, not any OSError: a file name too long or a full
+    disk is a bug or an outage of another kind, not "the database is unavailable"."""
+    if isinstance(exc, OSError):
+        if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
+            return True
+        return exc.errno in _CONNECTION_ERRNOS
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
         return True
     text = str(exc).lower()
     return any(
