@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from instasched.db import driver_connection
 from instasched.exceptions import NotFound
 from instasched.models import InstagramAccount, OAuthState
 
@@ -25,6 +26,21 @@ async def get_owned(
     if account is None:
         raise NotFound("Instagram account not found")
     return account
+
+
+async def owned_timezone(
+    session: AsyncSession, *, user_id: uuid.UUID, account_id: uuid.UUID
+) -> str:
+    """The user's account's timezone, or 404 like `get_owned`; one asyncpg query (the post list
+    needs nothing else of the account and runs on every page)."""
+    conn = await driver_connection(session)
+    row = await conn.fetchrow(_OWNED_TIMEZONE, account_id, user_id)
+    if row is None:
+        raise NotFound("Instagram account not found")
+    return str(row["timezone"])
+
+
+_OWNED_TIMEZONE = "SELECT timezone FROM instagram_accounts WHERE id = $1 AND user_id = $2"
 
 
 async def list_owned(session: AsyncSession, *, user_id: uuid.UUID) -> list[InstagramAccount]:

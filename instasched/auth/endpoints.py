@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, status
 
 from instasched.auth import service
-from instasched.auth.deps import CurrentUser
+from instasched.auth.deps import AuthUser, CurrentUser
 from instasched.auth.schemas import Credentials, TokenOut, UserOut
 from instasched.exceptions import ServiceUnavailable
 from instasched.kit.deps import SessionDep, StateDep
@@ -13,7 +13,7 @@ from instasched.security import create_access_token
 router = APIRouter(prefix="/auth", tags=["Auth"])
 
 
-def _user_out(user: User, state_admins: set[str]) -> UserOut:
+def _user_out(user: User | AuthUser, state_admins: set[str]) -> UserOut:
     return UserOut(
         id=user.id,
         email=user.email,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
+from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
@@ -61,3 +62,17 @@ class ErrorBody(ApiModel):
     error: str = Field(examples=["validation_error"])
     message: str = Field(examples=["scheduledFor must be at least 300 seconds ahead"])
     detail: object | None = None
+
+
+def json_response(model: BaseModel, status_code: int = 200) -> Response:
+    """`model` as the JSON body, the same bytes FastAPI would write for a `response_model`.
+
+    FastAPI validates a returned model against the `response_model` once more before dumping
+    it; for a page of 20 posts that second pass cost ~1 ms of CPU per request (bench/run). The
+    endpoint keeps `response_model=` for the OpenAPI schema and returns this.
+    """
+    return Response(
+        model.model_dump_json(by_alias=True),
+        status_code=status_code,
+        media_type="application/json",
+    )

@@ -11,7 +11,7 @@ from instasched.auth.deps import CurrentUser
 from instasched.db import commit
 from instasched.kit.deps import SessionDep, StateDep
 from instasched.kit.pagination import PageParams, page_params
-from instasched.kit.schemas import ErrorBody
+from instasched.kit.schemas import ErrorBody, json_response
 from instasched.posts import service
 from instasched.posts.schemas import Post, PostCancelled, PostCreate, PostList, PostUpdate
 
@@ -38,7 +38,6 @@ _STATE_ERRORS: dict[int | str, dict[str, object]] = {
 )
 async def create_post(
     body: PostCreate,
-    response: Response,
     user: CurrentUser,
     session: SessionDep,
     state: StateDep,
@@ -49,7 +48,7 @@ async def create_post(
             description="Retry-safe creation: the same key returns the first post (200)",
         ),
     ] = None,
-) -> Post:
+) -> Response:
     """Schedule a post.
 
     - `scheduledFor` (ISO 8601): with no offset it is read in the account's timezone. It must be
@@ -71,9 +70,7 @@ async def create_post(
         body=body,
         idempotency_key=idempotency_key,
     )
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return Post.of(post)
+    return json_response(Post.of(post), status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 @router.get("/posts/{accountId}", response_model=PostList, responses=_ERRORS)
@@ -97,7 +94,7 @@ async def list_posts(
         str | None,
         Query(alias="scheduledBefore", description="ISO 8601; posts scheduled at or before it"),
     ] = None,
-) -> PostList:
+) -> Response:
     """The account's posts in `scheduledFor` order, a page at a time (`limit` 1..100)."""
     posts, total = await service.list_posts(
         session,
@@ -109,8 +106,10 @@ async def list_posts(
         page=paging.page,
         limit=paging.limit,
     )
-    return PostList(
-        posts=[Post.of(p) for p in posts], total=total, page=paging.page, limit=paging.limit
+    return json_response(
+        PostList(
+            posts=[Post.of(p) for p in posts], total=total, page=paging.page, limit=paging.limit
+        )
     )
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
 from instasched.kit.schemas import ApiModel, RequestModel
 from instasched.models import ScheduledPost
+
+if TYPE_CHECKING:
+    from instasched.posts.repository import PostRow
 
 MediaTypeName = Literal["IMAGE", "VIDEO", "REELS", "CAROUSEL", "STORIES"]
 StatusName = Literal["scheduled", "publishing", "published", "failed", "cancelled"]
@@ -115,7 +118,7 @@ class Post(ApiModel):
     cancelled_at: datetime | None
 
     @classmethod
-    def of(cls, post: ScheduledPost) -> Post:
+    def of(cls, post: ScheduledPost | PostRow) -> Post:
         return cls(
             id=post.id,
             instagram_account_id=post.instagram_account_id,

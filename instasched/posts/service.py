@@ -26,7 +26,6 @@ from functools import partial
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from instasched.accounts import repository as accounts_repository
@@ -44,7 +43,6 @@ log = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX = 255
-_IDEMPOTENCY_INDEX = "uq_scheduled_posts_idempotency"
 
 SlotFinder = Callable[..., Awaitable[datetime | None]]
 
@@ -63,7 +61,7 @@ async def create_post(
     body: PostCreate,
     idempotency_key: str | None = None,
     now: datetime | None = None,
-) -> tuple[ScheduledPost, bool]:
+) -> tuple[ScheduledPost | repository.PostRow, bool]:
     """Validate and store a post, enqueue its job after the commit.
 
     Returns (post, created). With an `Idempotency-Key` already used by this user, the first post
@@ -135,33 +133,23 @@ async def create_post(
         meta={},
     )
     checked.apply(post)
-    if key is not None:
-        try:
-            async with session.begin_nested():
-                session.add(post)
-                await session.flush()
-        except IntegrityError as exc:
-            if _IDEMPOTENCY_INDEX not in str(exc.orig):
-                raise
-            winner = await repository.find_by_idempotency_key(session, user_id=user_id, key=key)
-            if winner is None:  # pragma: no cover - the index said it exists
-                raise
-            return winner, False
-    else:
-        session.add(post)
-        await session.flush()
+    row = await repository.insert_post(session, post)
+    if row is None:  # two requests raced with one Idempotency-Key: the first one's post
+        winner = await repository.find_by_idempotency_key(session, user_id=user_id, key=key or "")
+        if winner is None:  # pragma: no cover - the conflict said it exists
+            raise Conflict("A post with this Idempotency-Key is being created; retry")
+        return winner, False
     await _count_media_use(session, media, [a.id for a, _ in media])
     if template_id is not None:
         await repository.count_template_use(session, template_id=template_id)
-    await session.refresh(post)
     # A new post has no job yet: a plain add (no remove first) saves a Redis round trip.
     after_commit(
         session,
-        partial(queue.schedule_many, [(post.id, scheduled_for)]),
+        partial(queue.schedule_many, [(row.id, scheduled_for)]),
         timeout=ENQUEUE_TIMEOUT_SECONDS,
     )
-    log.info("post %s scheduled for %s", post.id, scheduled_for.isoformat())
-    return post, True
+    log.info("post %s scheduled for %s", row.id, scheduled_for.isoformat())
+    return row, True
 
 
 # --- read -----------------------------------------------------------------------------------
@@ -175,9 +163,11 @@ async def list_posts(
     scheduled_before: str | None,
     page: int,
     limit: int,
-) -> tuple[list[ScheduledPost], int]:
-    account = await accounts_repository.get_owned(session, user_id=user_id, account_id=account_id)
-    tz = zone(account.timezone)
+) -> tuple[list[repository.PostRow], int]:
+    timezone = await accounts_repository.owned_timezone(
+        session, user_id=user_id, account_id=account_id
+    )
+    tz = zone(timezone)
     after = parse_datetime(scheduled_after, tz, field="scheduledAfter") if scheduled_after else None
     before = (
         parse_datetime(scheduled_before, tz, field="scheduledBefore") if scheduled_before else None
@@ -188,7 +178,7 @@ async def list_posts(
         )
     return await repository.list_for_account(
         session,
-        account_id=account.id,  # the user's: get_owned answered 404 otherwise
+        account_id=account_id,  # the user's: owned_timezone answered 404 otherwise
         status=status,
         scheduled_after=after,
         scheduled_before=before,

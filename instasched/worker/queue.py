@@ -78,6 +78,9 @@ class PublishQueue:
     async def schedule_many(self, items: Iterable[tuple[uuid.UUID | str, datetime]]) -> int:
         """Add jobs in bulk (ids already present are left as they are)."""
         jobs = [self._job(post_id, due_at) for post_id, due_at in items]
+        if len(jobs) == 1:  # one new post: a plain add is half the CPU of a MULTI bulk of one
+            await self.queue.add(jobs[0]["name"], jobs[0]["data"], jobs[0]["opts"])
+            return 1
         for start in range(0, len(jobs), 1000):
             await self.queue.addBulk(jobs[start : start + 1000])
         return len(jobs)

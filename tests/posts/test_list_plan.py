@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from instasched.db import PLANNER_SETTINGS, create_engine, driver_connection
 from instasched.posts import repository
 from tests.posts.conftest import Poster, iso
 
@@ -54,13 +54,12 @@ OTHERS = text(
 )
 
 
-async def explain(db: AsyncSession, statement: Any) -> list[dict[str, Any]]:
-    """EXPLAIN the statement as the repository runs it (same planner settings)."""
-    sql = str(
-        statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
-    )
-    await db.execute(text(repository.LIST_PLANNER_SETTINGS))
-    raw = (await db.execute(text("EXPLAIN (FORMAT JSON) " + sql))).scalar_one()
+async def explain(db: AsyncSession, sql: str, *args: Any) -> list[dict[str, Any]]:
+    """EXPLAIN the SQL as the repository runs it (same planner settings, same parameters)."""
+    for name, value in PLANNER_SETTINGS.items():  # as every app connection has them
+        await db.execute(text(f"SET LOCAL {name} = {value}"))
+    conn = await driver_connection(db)
+    raw = await conn.fetchval("EXPLAIN (FORMAT JSON) " + sql, *args)
     await db.rollback()
     data = raw if isinstance(raw, list) else json.loads(raw)
     return plan_nodes(data[0]["Plan"])
@@ -101,17 +100,17 @@ async def _check_plans(poster: Poster, db: AsyncSession, db_engine: Any) -> None
     aid = poster.account.id
     cases = [
         (
-            repository.list_conditions(account_id=aid),
+            repository.list_query(account_id=aid),
             "idx_scheduled_posts_account_time",
             (0, 2000),  # page 101 of 20
         ),
         (
-            repository.list_conditions(account_id=aid, status="scheduled"),
+            repository.list_query(account_id=aid, status="scheduled"),
             "idx_scheduled_posts_account_status_time",
             (0, 2000),  # page 101 of 20
         ),
         (
-            repository.list_conditions(
+            repository.list_query(
                 account_id=aid,
                 scheduled_after=datetime.now(UTC) + timedelta(days=20),
                 scheduled_before=datetime.now(UTC) + timedelta(days=30),
@@ -120,18 +119,16 @@ async def _check_plans(poster: Poster, db: AsyncSession, db_engine: Any) -> None
             (0,),  # about 14,400 posts in those 10 days: deeper pages may sort them
         ),
     ]
-    for conditions, index, offsets in cases:
+    for query, index, offsets in cases:
         for offset in offsets:
-            nodes = await explain(
-                db, repository.list_page_query(conditions, offset=offset, limit=20)
-            )
+            nodes = await explain(db, query.page_sql(), *query.args, offset, 20)
             used = {n.get("Index Name") for n in nodes}
             kinds = {n["Node Type"] for n in nodes}
             assert index in used, (index, offset, kinds, used)
             assert "Seq Scan" not in kinds, kinds
             # The index gives the order: no full sort of the account's rows.
             assert "Sort" not in kinds, kinds
-        count_nodes = await explain(db, repository.list_count_query(conditions))
+        count_nodes = await explain(db, query.count_sql, *query.args)
         assert "Seq Scan" not in {n["Node Type"] for n in count_nodes}
 
     # And the API answers correctly at that size.
@@ -150,3 +147,13 @@ async def _check_plans(poster: Poster, db: AsyncSession, db_engine: Any) -> None
     )
     captions = [p["caption"] for p in r.json()["posts"]]
     assert len(captions) == 5 and all(c.startswith("seeded post ") for c in captions)
+
+
+async def test_app_connections_carry_the_planner_settings(database_url: str) -> None:
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            for name, value in PLANNER_SETTINGS.items():
+                assert await conn.scalar(text(f"SHOW {name}")) == value
+    finally:
+        await engine.dispose()

@@ -69,6 +69,12 @@ async def test_list_filters_pages_and_orders_by_scheduled_for(
         base + timedelta(hours=3),
         base + timedelta(hours=4),
     ]
+    # The total on a short last page, a full page and a page past the end (counted then).
+    for page, limit, count in ((2, 3, 1), (1, 4, 4), (3, 2, 0), (9, 2, 0)):
+        body = (
+            await poster.get(path, params={"status": "scheduled", "limit": limit, "page": page})
+        ).json()
+        assert (body["total"], len(body["posts"])) == (4, count), (page, limit, body)
     r = await poster.get(path, params={"status": "cancelled"})
     assert [p["id"] for p in r.json()["posts"]] == [cancelled["id"]]
 

@@ -1,0 +1,44 @@
+"""instasched.db: which errors mean "the database is unavailable", and the pool's liveness check."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+
+import asyncpg
+from sqlalchemy import text
+
+from instasched.db import create_engine, is_connection_error
+
+
+def test_asyncpg_errors_of_a_lost_connection_are_connection_errors() -> None:
+    # What a query through driver_connection raises when PostgreSQL goes away mid-request.
+    assert is_connection_error(asyncpg.exceptions.ConnectionDoesNotExistError("gone"))
+    assert is_connection_error(asyncpg.exceptions.AdminShutdownError("terminating connection"))
+    assert is_connection_error(asyncpg.exceptions.CannotConnectNowError("starting up"))
+    assert is_connection_error(asyncpg.exceptions.InterfaceError("connection is closed"))
+    # A broken query is a bug, not an outage.
+    assert not is_connection_error(asyncpg.exceptions.UndefinedTableError("no table"))
+    assert not is_connection_error(asyncpg.exceptions.InterfaceError("wrong argument count"))
+    assert not is_connection_error(OSError(errno.ENAMETOOLONG, "name too long"))
+    assert is_connection_error(OSError(errno.ECONNREFUSED, "refused"))
+
+
+async def test_a_connection_the_server_closed_is_replaced_at_checkout(database_url: str) -> None:
+    """No SELECT 1 per checkout: a pooled connection the server terminated is noticed by asyncpg
+    and swapped for a new one, so the next request does not fail."""
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            pid = await conn.scalar(text("SELECT pg_backend_pid()"))
+        killer = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+        try:
+            assert await killer.fetchval("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await killer.close()
+        await asyncio.sleep(0.3)  # the event loop reads the server's close (EOF) meanwhile
+        async with engine.connect() as conn:  # would fail with "connection was closed" before
+            new_pid = await conn.scalar(text("SELECT pg_backend_pid()"))
+        assert new_pid != pid
+    finally:
+        await engine.dispose()
