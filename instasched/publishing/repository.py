@@ -12,44 +12,85 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import DateTime, Table, and_, bindparam, func, or_, select, update
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from instasched.models import InstagramAccount, MediaAsset, PostStatus, ScheduledPost
 
 DUE = func.coalesce(ScheduledPost.next_attempt_at, ScheduledPost.scheduled_for)
+
+# The statements of every publication run as Core statements built once (SQLAlchemy caches
+# their compiled form under a cache key computed once per object), not through the ORM's
+# bulk-UPDATE and loading machinery: that was about a third of the worker's CPU per
+# publication (bench/run --profile). Rows become (transient) model objects for the service.
+Executor = AsyncSession | AsyncConnection
+_POSTS: Table = ScheduledPost.__table__  # type: ignore[assignment]
+_ACCOUNTS: Table = InstagramAccount.__table__  # type: ignore[assignment]
+_ASSETS: Table = MediaAsset.__table__  # type: ignore[assignment]
+# attribute name → column ("meta" is the column "metadata")
+_POST_COLUMNS: dict[str, ColumnElement[Any]] = {
+    prop.key: prop.columns[0] for prop in ScheduledPost.__mapper__.column_attrs
+}
+_TS = DateTime(timezone=True)
+
+_CLAIM = (
+    update(_POSTS)
+    .where(
+        _POSTS.c.id == bindparam("p_id", type_=UUID(as_uuid=True)),
+        _POSTS.c.status == PostStatus.SCHEDULED,
+        bindparam("p_now", type_=_TS)
+        >= func.coalesce(_POSTS.c.next_attempt_at, _POSTS.c.scheduled_for),
+    )
+    .values(
+        status=PostStatus.PUBLISHING,
+        lease_expires_at=bindparam("p_lease", type_=_TS),
+        publishing_started_at=bindparam("p_now", type_=_TS),
+        publish_attempts=func.coalesce(_POSTS.c.publish_attempts, 0) + 1,
+        updated_at=bindparam("p_now", type_=_TS),
+    )
+    .returning(*_POSTS.c)
+)
+_ACCOUNT_BY_ID = select(_ACCOUNTS).where(
+    _ACCOUNTS.c.id == bindparam("p_id", type_=UUID(as_uuid=True))
+)
+_ASSETS_BY_IDS = select(_ASSETS).where(
+    _ASSETS.c.user_id == bindparam("p_user", type_=UUID(as_uuid=True)),
+    _ASSETS.c.id.in_(bindparam("p_ids", expanding=True, type_=UUID(as_uuid=True))),
+)
+
+
+def _post(row: Row[Any]) -> ScheduledPost:
+    values = row._mapping
+    return ScheduledPost(**{key: values[column] for key, column in _POST_COLUMNS.items()})
+
+
+def _account(row: Row[Any]) -> InstagramAccount:
+    return InstagramAccount(**row._mapping)
+
+
+def _asset(row: Row[Any]) -> MediaAsset:
+    return MediaAsset(**row._mapping)
 
 
 async def get_post(session: AsyncSession, post_id: uuid.UUID) -> ScheduledPost | None:
     return await session.get(ScheduledPost, post_id, populate_existing=True)
 
 
-async def get_account(session: AsyncSession, account_id: uuid.UUID) -> InstagramAccount | None:
-    return await session.get(InstagramAccount, account_id, populate_existing=True)
+async def get_account(session: Executor, account_id: uuid.UUID) -> InstagramAccount | None:
+    row = (await session.execute(_ACCOUNT_BY_ID, {"p_id": account_id})).first()
+    return _account(row) if row is not None else None
 
 
 async def claim(
-    session: AsyncSession, post_id: uuid.UUID, *, now: datetime, lease_until: datetime
+    session: Executor, post_id: uuid.UUID, *, now: datetime, lease_until: datetime
 ) -> ScheduledPost | None:
     """`scheduled` → `publishing` if the post is still scheduled and due; counts an attempt."""
-    stmt = (
-        update(ScheduledPost)
-        .where(
-            ScheduledPost.id == post_id,
-            ScheduledPost.status == PostStatus.SCHEDULED,
-            now >= DUE,
-        )
-        .values(
-            status=PostStatus.PUBLISHING,
-            lease_expires_at=lease_until,
-            publishing_started_at=now,
-            publish_attempts=func.coalesce(ScheduledPost.publish_attempts, 0) + 1,
-            updated_at=now,
-        )
-        .returning(ScheduledPost)
-        .execution_options(synchronize_session=False)
-    )
-    return (await session.execute(stmt)).scalars().first()
+    result = await session.execute(_CLAIM, {"p_id": post_id, "p_now": now, "p_lease": lease_until})
+    row = result.first()
+    return _post(row) if row is not None else None
 
 
 async def take_over(
@@ -76,21 +117,41 @@ async def take_over(
     return (await session.execute(stmt)).scalars().first()
 
 
+_FENCED: dict[tuple[str, ...], Any] = {}
+
+
+def _fenced_statement(keys: tuple[str, ...]) -> Any:
+    """The fenced UPDATE setting these attributes, built once per set of keys (a handful:
+    containers stored, success, retry, failure, renewal...)."""
+    stmt = _FENCED.get(keys)
+    if stmt is None:
+        stmt = (
+            update(_POSTS)
+            .where(
+                _POSTS.c.id == bindparam("p_id", type_=UUID(as_uuid=True)),
+                _POSTS.c.status == PostStatus.PUBLISHING,
+                _POSTS.c.lease_expires_at == bindparam("p_lease", type_=_TS),
+            )
+            .values(
+                {
+                    _POST_COLUMNS[key]: bindparam(f"v_{key}", type_=_POST_COLUMNS[key].type)
+                    for key in keys
+                }
+            )
+        )
+        if len(_FENCED) < 64:
+            _FENCED[keys] = stmt
+    return stmt
+
+
 async def fenced_update(
-    session: AsyncSession, post_id: uuid.UUID, *, lease: datetime, values: dict[str, Any]
+    session: Executor, post_id: uuid.UUID, *, lease: datetime, values: dict[str, Any]
 ) -> bool:
     """Update a `publishing` post only while it still holds `lease`."""
-    stmt = (
-        update(ScheduledPost)
-        .where(
-            ScheduledPost.id == post_id,
-            ScheduledPost.status == PostStatus.PUBLISHING,
-            ScheduledPost.lease_expires_at == lease,
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    result = await session.execute(stmt)
+    keys = tuple(sorted(values))
+    params = {f"v_{key}": value for key, value in values.items()}
+    params.update(p_id=post_id, p_lease=lease)
+    result = await session.execute(_fenced_statement(keys), params)
     return bool(getattr(result, "rowcount", 0))
 
 
@@ -107,14 +168,12 @@ async def update_published(
 
 
 async def assets_for(
-    session: AsyncSession, *, user_id: uuid.UUID, asset_ids: Sequence[uuid.UUID]
+    session: Executor, *, user_id: uuid.UUID, asset_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, MediaAsset]:
     if not asset_ids:
         return {}
-    rows = await session.execute(
-        select(MediaAsset).where(MediaAsset.user_id == user_id, MediaAsset.id.in_(asset_ids))
-    )
-    return {a.id: a for a in rows.scalars()}
+    rows = await session.execute(_ASSETS_BY_IDS, {"p_user": user_id, "p_ids": list(asset_ids)})
+    return {asset.id: asset for asset in map(_asset, rows)}
 
 
 async def media_ids_taken(

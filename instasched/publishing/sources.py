@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from instasched.integrations.instagram.media import ContainerSpec
 from instasched.integrations.storage import Storage
@@ -59,7 +59,9 @@ def _as_uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
-async def load_assets(session: AsyncSession, post: ScheduledPost) -> dict[uuid.UUID, MediaAsset]:
+async def load_assets(
+    session: AsyncSession | AsyncConnection, post: ScheduledPost
+) -> dict[uuid.UUID, MediaAsset]:
     """The post's media assets (and cover asset), owned by the post's user, by id."""
     wanted = [i for i in (_as_uuid(v) for v in post.media_ids or []) if i is not None]
     cover = _as_uuid(post.cover_url) if post.cover_url else None

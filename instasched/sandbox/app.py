@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from instasched.config import Settings
 from instasched.sandbox.state import GraphFault, SandboxState, invalid_token
@@ -257,6 +258,8 @@ def create_sandbox_app(settings: Settings | None = None) -> FastAPI:
         description="A fake Instagram Graph API that enforces Meta's rules.",
         docs_url="/docs",
         openapi_url="/openapi.json",
+        # No OpenTelemetry for a test double: saves the provider look-ups on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.sandbox = state
     app.state.settings = settings
@@ -265,20 +268,48 @@ def create_sandbox_app(settings: Settings | None = None) -> FastAPI:
     async def _fault(_: Request, exc: GraphFault) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status)
 
-    @app.middleware("http")
-    async def _usage_headers(request: Request, call_next: Any) -> Any:
-        # Meta reports rate-limit use in X-App-Usage (percent of the budget); a test sets it.
-        response = await call_next(request)
-        usage = state.extras.get("app_usage")
-        if usage is not None and not request.url.path.startswith("/_control"):
-            response.headers["X-App-Usage"] = json.dumps(
-                {"call_count": usage, "total_cputime": usage // 2, "total_time": usage // 2}
-            )
-        return response
-
+    app.add_middleware(UsageHeaders, state=state)
     app.include_router(router)
     _include_optional(app)
     return app
+
+
+class UsageHeaders:
+    """Meta reports rate-limit use in X-App-Usage (percent of the budget); a test sets it.
+
+    Pure ASGI (a `BaseHTTPMiddleware` runs every request in an extra task group)."""
+
+    def __init__(self, app: ASGIApp, state: SandboxState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        usage = self.state.extras.get("app_usage")
+        if usage is None or scope["type"] != "http" or _route_path(scope).startswith("/_control"):
+            await self.app(scope, receive, send)
+            return
+        header = json.dumps(
+            {"call_count": usage, "total_cputime": usage // 2, "total_time": usage // 2}
+        ).encode("latin-1")
+
+        async def send_with_usage(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-app-usage"
+                ]
+                message = {**message, "headers": [*headers, (b"x-app-usage", header)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_usage)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path inside this app (without the mount prefix, e.g. `/sandbox`)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+        return path[len(root) :]
+    return path
 
 
 def _include_optional(app: FastAPI) -> None:

@@ -7,8 +7,13 @@ limits; keeps container states (IN_PROGRESS while a video "processes", FINISHED,
 EXPIRED after 24 h, ERROR); enforces the publishing quota per account per moving 24 h; records
 every published media.
 
+`GET /{media-id}?fields=...` also answers Graph field expansion of the insights edge
+(`fields=permalink,insights.metric(reach)` → `"insights": {"data": [...]}`); an error of the
+nested edge fails the whole request, as on Meta.
+
 Control endpoints for tests and demos (camelCase JSON): `GET /_control/media?igUserId=`,
-`POST /_control/faults`, `DELETE /_control/faults`, `PUT /_control/quota`.
+`GET /_control/calls?igUserId=` (Graph calls by endpoint), `POST /_control/faults`,
+`DELETE /_control/faults`, `PUT /_control/quota`.
 """
 
 from __future__ import annotations
@@ -26,8 +31,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import parse_qsl
 
-import httpx
+import aiohttp
+import yarl
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -41,6 +48,7 @@ log = logging.getLogger(__name__)
 CONTAINER_TTL_SECONDS = 24 * 3600
 QUOTA_WINDOW_SECONDS = 24 * 3600
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
+INLINE_INSPECT_BYTES = 1024 * 1024
 MAX_VIDEO_BYTES = 300 * 1024 * 1024
 CAPTION_MAX = 2200
 MENTIONS_MAX = 20
@@ -153,6 +161,10 @@ class MediaState:
     published_at: dict[str, deque[float]] = field(default_factory=dict)
     faults: dict[tuple[str, str], deque[Fault]] = field(default_factory=dict)
     quota_override: dict[str, int] = field(default_factory=dict)
+    # Graph calls per (account, endpoint): media (container creation), container_status,
+    # media_publish, media_fields (GET a media), insights, comments, list_media,
+    # publishing_limit.
+    calls: dict[tuple[str, str], int] = field(default_factory=dict)
     processing_seconds: float = 2.0
     quota_total: int = 100
     max_hashtags: int = DEFAULT_HASHTAGS_MAX
@@ -170,6 +182,11 @@ class MediaState:
         while window and now - window[0] >= QUOTA_WINDOW_SECONDS:
             window.popleft()
         return len(window)
+
+    def count(self, owner: str, endpoint: str) -> None:
+        """One Graph call of an account (read by `GET /_control/calls`)."""
+        key = (owner, endpoint)
+        self.calls[key] = self.calls.get(key, 0) + 1
 
     def take_fault(self, owner: str, endpoint: str) -> Fault | None:
         queue = self.faults.get((owner, endpoint))
@@ -239,7 +256,12 @@ async def graph_params(request: Request) -> dict[str, str]:
     values: dict[str, str] = dict(request.query_params)
     if request.method == "POST":
         content_type = request.headers.get("content-type", "")
-        if "form" in content_type:
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            # What the form parser does for this content type (last value wins), without its
+            # per-field callbacks.
+            body = await request.body()
+            values.update(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
+        elif "form" in content_type:
             form = await request.form()
             values.update({k: str(v) for k, v in form.items()})
         elif "json" in content_type:
@@ -347,24 +369,30 @@ async def fetch(sb: SandboxState, url: str | None, what: str) -> bytes:
     """Download the media like Meta does; any failure is 9004 / 2207052."""
     if not url:
         raise GraphFault(f"(#100) The parameter {what} is required", code=100)
-    if sb.http is None:  # pragma: no cover - startup() opens it
+    if sb.http is None or sb.http.closed:  # pragma: no cover - startup() opens it
         await sb.startup()
     assert sb.http is not None
     try:
-        response = await sb.http.get(url)
-    except httpx.HTTPError as exc:
+        # encoded=True: sent exactly as given (a presigned URL's signature covers its bytes).
+        target = yarl.URL(url, encoded=True)
+        if target.scheme not in ("http", "https") or not target.host:
+            raise ValueError(f"not an http(s) URL: {url[:100]!r}")
+        async with sb.http.get(target, allow_redirects=False) as response:
+            status = response.status
+            content = await response.read() if status == 200 else b""
+    except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
         raise GraphFault(
             f"Media download has failed: the media URI could not be fetched ({type(exc).__name__})",
             code=9004,
             subcode=2207052,
         ) from exc
-    if response.status_code != 200:
+    if status != 200:
         raise GraphFault(
-            f"Media download has failed: the media URI answered HTTP {response.status_code}",
+            f"Media download has failed: the media URI answered HTTP {status}",
             code=9004,
             subcode=2207052,
         )
-    return response.content
+    return content
 
 
 def inspect_image(data: bytes, *, feed: bool) -> tuple[int, int]:
@@ -515,6 +543,15 @@ async def control_media(request: Request, igUserId: str | None = None) -> dict[s
     }
 
 
+@router.get("/_control/calls", tags=["Sandbox control"])
+async def control_calls(request: Request, igUserId: str) -> dict[str, Any]:
+    """How many Graph calls the account made, by endpoint (media, container_status,
+    media_publish, media_fields, insights, comments, list_media, publishing_limit)."""
+    ms = media_state(request)
+    calls = {endpoint: n for (owner, endpoint), n in ms.calls.items() if owner == igUserId}
+    return {"igUserId": igUserId, "calls": dict(sorted(calls.items()))}
+
+
 @router.post("/_control/faults", status_code=201, tags=["Sandbox control"])
 async def add_faults(body: FaultIn, request: Request) -> dict[str, Any]:
     """Queue `count` faults for one account and one endpoint (consumed one call at a time)."""
@@ -573,6 +610,7 @@ async def create_container(version: str, ig_user_id: str, request: Request) -> d
     sb, ms = sandbox(request), media_state(request)
     params = await graph_params(request)
     owner_check(sb, params.get("access_token"), ig_user_id)
+    ms.count(ig_user_id, "media")
     fault = await apply_fault(ms, ig_user_id, "media")
     container = await _build_container(sb, ms, ig_user_id, params)
     if fault is not None and fault.container_error:
@@ -648,7 +686,11 @@ async def _build_container(
             media_type = ""
         data = await fetch(sb, params.get("image_url"), "image_url")
         feed = media_type != "STORIES"
-        width, height = await asyncio.to_thread(inspect_image, data, feed=feed)
+        if len(data) <= INLINE_INSPECT_BYTES:
+            # Reading a small JPEG's header costs less than the hop to a thread.
+            width, height = inspect_image(data, feed=feed)
+        else:
+            width, height = await asyncio.to_thread(inspect_image, data, feed=feed)
         kept["width"], kept["height"] = width, height
         if not is_item and media_type != "STORIES":
             check_caption(caption, ms.max_hashtags)
@@ -680,6 +722,7 @@ async def list_media(
     """The account's media, newest first."""
     sb, ms = sandbox(request), media_state(request)
     owner_check(sb, request.query_params.get("access_token"), ig_user_id)
+    ms.count(ig_user_id, "list_media")
     wanted = set((request.query_params.get("fields") or "id").split(","))
     items = sorted(
         (m for m in ms.media.values() if m.owner == ig_user_id),
@@ -712,6 +755,7 @@ async def media_publish(version: str, ig_user_id: str, request: Request) -> dict
     sb, ms = sandbox(request), media_state(request)
     params = await graph_params(request)
     owner_check(sb, params.get("access_token"), ig_user_id)
+    ms.count(ig_user_id, "media_publish")
     fault = await apply_fault(ms, ig_user_id, "media_publish")
     creation_id = params.get("creation_id") or ""
     container = ms.containers.get(creation_id)
@@ -777,6 +821,7 @@ async def media_publish(version: str, ig_user_id: str, request: Request) -> dict
 async def publishing_limit(version: str, ig_user_id: str, request: Request) -> dict[str, Any]:
     sb, ms = sandbox(request), media_state(request)
     owner_check(sb, request.query_params.get("access_token"), ig_user_id)
+    ms.count(ig_user_id, "publishing_limit")
     return {
         "data": [
             {
@@ -807,15 +852,54 @@ def _owned_object(
     return user, container, media
 
 
+def parse_fields(raw: str | None) -> dict[str, dict[str, str]]:
+    """The `fields` parameter with Graph field expansion: `a,b,edge.metric(x,y).limit(3)` →
+    `{"a": {}, "b": {}, "edge": {"metric": "x,y", "limit": "3"}}` (commas inside parentheses
+    or braces belong to the field)."""
+    items: list[str] = []
+    depth, start = 0, 0
+    text = raw or "id"
+    for index, char in enumerate(text):
+        if char in "({":
+            depth += 1
+        elif char in ")}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            items.append(text[start:index])
+            start = index + 1
+    items.append(text[start:])
+    fields: dict[str, dict[str, str]] = {}
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        name, _, rest = item.partition(".")
+        modifiers: dict[str, str] = {}
+        for match in re.finditer(r"([a-z_]+)\(([^)]*)\)", rest):
+            modifiers[match.group(1)] = match.group(2)
+        if "{" in name:
+            name = name.split("{", 1)[0]
+        fields[name] = modifiers
+    return fields
+
+
 @router.get("/{version:graphver}/{object_id:igobject}", tags=["Graph API"])
 async def get_object(version: str, object_id: str, request: Request) -> dict[str, Any]:
-    """A container (`fields=status_code,status`) or a published media."""
+    """A container (`fields=status_code,status`) or a published media; a media's `insights`
+    edge can be expanded in `fields` (`insights.metric(reach)`), answered nested as
+    `"insights": {"data": [...]}` like `GET /{media-id}/insights`."""
     sb, ms = sandbox(request), media_state(request)
     user, container, media = _owned_object(
         sb, ms, object_id, request.query_params.get("access_token")
     )
-    wanted = set((request.query_params.get("fields") or "id").split(","))
+    fields = parse_fields(request.query_params.get("fields"))
+    wanted = set(fields)
     if container is not None:
+        ms.count(user.ig_user_id, "container_status")
+        if "insights" in wanted:
+            raise GraphFault(
+                "(#100) Tried accessing nonexisting field (insights) on node type (IGContainer)",
+                code=100,
+            )
         fault = await apply_fault(ms, user.ig_user_id, "container_status")
         code = container.status_code(time.time())
         body: dict[str, Any] = {"id": container.id}
@@ -830,19 +914,29 @@ async def get_object(version: str, object_id: str, request: Request) -> dict[str
             raise DropConnection
         return body
     assert media is not None
-    return _media_fields(media, wanted)
-
-
-@router.get("/{version:graphver}/{object_id:igobject}/insights", tags=["Graph API"])
-async def media_insights(version: str, object_id: str, request: Request) -> dict[str, Any]:
-    sb, ms = sandbox(request), media_state(request)
-    user, _container, media = _owned_object(
-        sb, ms, object_id, request.query_params.get("access_token")
-    )
-    if media is None:
-        raise GraphFault("(#100) Insights are only available for published media", code=100)
+    ms.count(user.ig_user_id, "media_fields")
+    if "insights" not in fields:
+        return _media_fields(media, wanted)
+    # An error of the nested edge fails the whole request, as on Meta.
     fault = await apply_fault(ms, user.ig_user_id, "insights")
-    metrics = [m for m in (request.query_params.get("metric") or "").split(",") if m]
+    metric = fields["insights"].get("metric")
+    if metric is None:
+        raise GraphFault("(#100) For field 'insights': The parameter metric is required", code=100)
+    try:
+        nested = _insights(media, metric)
+    except GraphFault as exc:
+        exc.message = exc.message.replace("(#100) ", "(#100) For field 'insights': ", 1)
+        raise
+    body = _media_fields(media, wanted)
+    body["insights"] = nested
+    if fault is not None and fault.timeout_after_effect:
+        raise DropConnection
+    return body
+
+
+def _insights(media: Media, metric_param: str | None) -> dict[str, Any]:
+    """`{"data": [...]}` for the requested metrics of a media (Meta's checks and shape)."""
+    metrics = [m for m in (metric_param or "").split(",") if m]
     if not metrics:
         raise GraphFault("(#100) The parameter metric is required", code=100)
     for name in metrics:
@@ -866,7 +960,7 @@ async def media_insights(version: str, object_id: str, request: Request) -> dict
     values["total_interactions"] = (
         values["likes"] + values["comments"] + values["shares"] + values["saved"]
     )
-    body = {
+    return {
         "data": [
             {
                 "name": name,
@@ -878,6 +972,19 @@ async def media_insights(version: str, object_id: str, request: Request) -> dict
             for name in metrics
         ]
     }
+
+
+@router.get("/{version:graphver}/{object_id:igobject}/insights", tags=["Graph API"])
+async def media_insights(version: str, object_id: str, request: Request) -> dict[str, Any]:
+    sb, ms = sandbox(request), media_state(request)
+    user, _container, media = _owned_object(
+        sb, ms, object_id, request.query_params.get("access_token")
+    )
+    if media is None:
+        raise GraphFault("(#100) Insights are only available for published media", code=100)
+    ms.count(user.ig_user_id, "insights")
+    fault = await apply_fault(ms, user.ig_user_id, "insights")
+    body = _insights(media, request.query_params.get("metric"))
     if fault is not None and fault.timeout_after_effect:
         raise DropConnection
     return body
@@ -890,6 +997,7 @@ async def post_comment(version: str, object_id: str, request: Request) -> dict[s
     user, _container, media = _owned_object(sb, ms, object_id, params.get("access_token"))
     if media is None:
         raise GraphFault("(#100) Comments can only be made on published media", code=100)
+    ms.count(user.ig_user_id, "comments")
     fault = await apply_fault(ms, user.ig_user_id, "comments")
     message = params.get("message") or ""
     if not message.strip():

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 
 SHORT_LIVED_SECONDS = 3600
 LONG_LIVED_SECONDS = 60 * 86400
@@ -73,16 +73,24 @@ class SandboxState:
     codes: dict[str, tuple[str, float]] = field(default_factory=dict)
     code_redirects: dict[str, str] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
-    http: httpx.AsyncClient | None = None
+    # Downloads image_url / video_url like Meta does. aiohttp rather than httpx: one fetch per
+    # container, and httpx's client and pool cost ~1 ms of CPU per request here.
+    http: aiohttp.ClientSession | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(17841400000000001))
 
     async def startup(self) -> None:
-        if self.http is None:
-            self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
+        if self.http is None or self.http.closed:
+            self.http = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=30.0, sock_connect=5.0),
+                connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=2.0),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                # The URL is fetched as given (a presigned URL's signature covers its encoding).
+                requote_redirect_url=False,
+            )
 
     async def shutdown(self) -> None:
         if self.http is not None:
-            await self.http.aclose()
+            await self.http.close()
             self.http = None
 
     def next_id(self) -> str:

@@ -158,11 +158,12 @@ async def test_revoked_token_marks_account_and_fails_due_posts(
     assert r.status_code == 200, r.text
     now = datetime.now(UTC)
     # Two posts due at once (one not enqueued: the 190 of the other fails it too) and a later one.
-    first = await publishing.post(user, account, "IMAGE", [image], due=now)
+    # The enqueued one is written last: the worker may take it at once.
     second = await publishing.post(user, account, "IMAGE", [image], due=now, enqueue=False)
     later = await publishing.post(
         user, account, "IMAGE", [image], due=now + timedelta(days=1), enqueue=False
     )
+    first = await publishing.post(user, account, "IMAGE", [image], due=now)
     post = await publishing.wait(first, "failed")
     assert post.last_error_code == "190"
     assert "Reconnect" in (post.last_publish_error or "")

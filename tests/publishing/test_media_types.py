@@ -54,6 +54,57 @@ async def test_image_with_every_parameter(publishing: Publishing, worker: Any) -
     assert [c["text"] for c in item["comments"]] == ["More at the link in bio"]
 
 
+async def test_image_publish_makes_three_graph_calls(publishing: Publishing, worker: Any) -> None:
+    """Create the container, media_publish, then fields and insights in one call: an image
+    container is FINISHED at once, so its status is not read before publishing."""
+    user, account = await publishing.user_account()
+    image = await publishing.image(user)
+    post_id = await publishing.post(user, account, "IMAGE", [image])
+    post = await publishing.wait(post_id, "published", "failed")
+    assert post.status == "published", post.last_publish_error
+    assert post.permalink and post.instagram_media_url and (post.initial_reach or 0) > 0
+    assert not {"insightsError", "mediaFieldsError"} & set(post.meta or {})
+    r = await publishing.http.get(
+        "/sandbox/_control/calls", params={"igUserId": account.ig_user_id}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["calls"] == {"media": 1, "media_publish": 1, "media_fields": 1}
+
+
+async def test_insights_failure_still_records_the_permalink(
+    publishing: Publishing, worker: Any
+) -> None:
+    user, account = await publishing.user_account()
+    image = await publishing.image(user)
+    await publishing.fault(
+        account.ig_user_id,
+        "insights",
+        error={"code": 10, "message": "Application does not have permission for this action"},
+    )
+    post_id = await publishing.post(user, account, "IMAGE", [image])
+    post = await publishing.wait(post_id, "published", "failed")
+    assert post.status == "published", post.last_publish_error
+    (item,) = await publishing.media(account.ig_user_id)
+    assert post.permalink == item["permalink"]
+    assert post.initial_reach == 0  # the server default: no reach was read
+    assert "does not have permission" in (post.meta or {})["insightsError"]
+
+
+async def test_image_story_is_published_without_insights(
+    publishing: Publishing, worker: Any
+) -> None:
+    user, account = await publishing.user_account()
+    image = await publishing.image(user, 1080, 1920)
+    post_id = await publishing.post(user, account, "STORIES", [image], caption="")
+    post = await publishing.wait(post_id, "published", "failed")
+    assert post.status == "published", post.last_publish_error
+    assert post.permalink
+    r = await publishing.http.get(
+        "/sandbox/_control/calls", params={"igUserId": account.ig_user_id}
+    )
+    assert r.json()["calls"] == {"media": 1, "media_publish": 1, "media_fields": 1}
+
+
 async def test_reel_with_cover_and_share_to_feed(publishing: Publishing, worker: Any) -> None:
     user, account = await publishing.user_account()
     video = await publishing.video(user, 3.5)

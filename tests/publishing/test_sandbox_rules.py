@@ -71,6 +71,59 @@ async def test_image_flow_and_media_fields(
     assert exc.value.code == 100
 
 
+async def test_media_fields_with_expanded_insights(
+    publishing: Publishing, api: Api, graph: GraphClient
+) -> None:
+    ig, token = await _sb(api)
+    url = await _url(publishing, jpeg_bytes(1080, 1080), "jpg", "image/jpeg")
+    container = await graph.create_container(ig, token, ContainerSpec(image_url=url, caption="x"))
+    media_id = await graph.publish_container(ig, container, token)
+    # One call: the media's fields and the insights edge nested under "insights", as Meta does.
+    r = await publishing.http.get(
+        f"/sandbox/v21.0/{media_id}",
+        params={"fields": "id,permalink,insights.metric(reach,likes)", "access_token": token},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"id", "permalink", "insights"}
+    separate = await graph.media_insights(media_id, token, metrics=("reach", "likes"))
+    nested = body["insights"]["data"]
+    assert [item["name"] for item in nested] == ["reach", "likes"]
+    assert {item["name"]: item["values"][0]["value"] for item in nested} == separate
+    assert nested[0]["id"] == f"{media_id}/insights/reach/lifetime"
+    assert nested[0]["period"] == "lifetime"
+    info, insights = await graph.get_media_with_insights(media_id, token, metrics=("reach",))
+    assert info.permalink == body["permalink"] and insights == {"reach": separate["reach"]}
+    # The edge needs its metric, and an error of the edge fails the whole request.
+    for fields, message in (
+        ("id,permalink,insights", "The parameter metric is required"),
+        ("id,permalink,insights.metric(impressions)", "metric[0] must be one of"),
+    ):
+        r = await publishing.http.get(
+            f"/sandbox/v21.0/{media_id}", params={"fields": fields, "access_token": token}
+        )
+        assert r.status_code == 400, r.text
+        error = r.json()["error"]
+        assert error["code"] == 100
+        assert error["message"].startswith("(#100) For field 'insights': ")
+        assert message in error["message"]
+    # A container has no insights edge.
+    other = await graph.create_container(ig, token, ContainerSpec(image_url=url))
+    with pytest.raises(GraphPermanentError) as exc:
+        await graph.get_media_with_insights(other, token, metrics=("reach",))
+    assert "nonexisting field (insights)" in exc.value.message
+    # An insights fault fails the expanded request too.
+    await publishing.fault(ig, "insights", error={"code": 10, "message": "No permission"})
+    with pytest.raises(GraphPermanentError) as exc:
+        await graph.get_media_with_insights(media_id, token, metrics=("reach",))
+    assert exc.value.code == 10
+    r = await publishing.http.get("/sandbox/_control/calls", params={"igUserId": ig})
+    assert r.status_code == 200, r.text
+    calls = r.json()["calls"]
+    assert calls["media"] == 2 and calls["media_publish"] == 1 and calls["insights"] == 1
+    assert calls["media_fields"] == 5 and calls["container_status"] == 1
+
+
 async def test_bad_presigned_url_is_a_fetch_failure(
     publishing: Publishing, api: Api, graph: GraphClient
 ) -> None:

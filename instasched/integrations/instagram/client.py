@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,8 +61,15 @@ class GraphClient(MediaCalls):
         self.app_id = app_id
         self.app_secret = app_secret
         self.token_url = token_url or f"{self.base_url}/oauth/access_token"
+        self.timeout = httpx.Timeout(timeout, connect=10.0)
+        # The default wire, used directly by `request` (see transport.py).
+        self._wire = (
+            AiohttpTransport(max_connections=200, keepalive_expiry=2.0)
+            if transport is None
+            else None
+        )
         self.http = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, connect=10.0),
+            timeout=self.timeout,
             # Idle connections are dropped before a server's usual 5 s keep-alive ends, so a
             # request is never written to a connection the server is closing (a ReadError on a
             # POST could not be retried safely).
@@ -70,7 +78,7 @@ class GraphClient(MediaCalls):
             ),
             # aiohttp's pool under httpx's API: httpcore's pool cost ~1/3 of the worker's CPU
             # per publication (transport.py).
-            transport=transport or AiohttpTransport(max_connections=200, keepalive_expiry=2.0),
+            transport=transport or self._wire,
         )
         self.usage_percent: float = 0.0
         self.backoff_until: float = 0.0
@@ -105,7 +113,17 @@ class GraphClient(MediaCalls):
             query["access_token"] = token
         target = url or self.url(path, versioned=versioned)
         try:
-            response = await self.http.request(method, target, params=query, data=form)
+            if self._wire is not None:
+                status_code, headers, content = await self._wire.send(
+                    method, target, params=query, form=form, timeouts=self.timeout
+                )
+            else:
+                response = await self.http.request(method, target, params=query, data=form)
+                status_code, headers, content = (
+                    response.status_code,
+                    response.headers,
+                    response.content,
+                )
         except httpx.TimeoutException as exc:
             raise GraphRetryableError(
                 f"Instagram did not answer in time ({type(exc).__name__})",
@@ -117,23 +135,21 @@ class GraphClient(MediaCalls):
                 f"Could not reach Instagram ({type(exc).__name__}: {exc})",
                 explanation="Instagram could not be reached; we will try again.",
             ) from exc
-        self._read_usage(response.headers)
+        self._read_usage(headers)
         try:
-            body = response.json()
+            body = json.loads(content)
         except ValueError:
             body = None
-        if response.status_code >= 400 or (isinstance(body, dict) and "error" in body):
-            raise classify_error(
-                body if isinstance(body, dict) else None, status_code=response.status_code
-            )
+        if status_code >= 400 or (isinstance(body, dict) and "error" in body):
+            raise classify_error(body if isinstance(body, dict) else None, status_code=status_code)
         if not isinstance(body, dict):
             raise GraphError(
-                f"Unexpected answer from Instagram (HTTP {response.status_code})",
-                status_code=response.status_code,
+                f"Unexpected answer from Instagram (HTTP {status_code})",
+                status_code=status_code,
             )
         return body
 
-    def _read_usage(self, headers: httpx.Headers) -> None:
+    def _read_usage(self, headers: Mapping[str, str]) -> None:
         highest = 0.0
         for name in USAGE_HEADERS:
             raw = headers.get(name)

@@ -173,15 +173,21 @@ class MediaCalls:
     # --- published media -----------------------------------------------------------------
     async def get_media(self, media_id: str, token: str, fields: str = MEDIA_FIELDS) -> MediaInfo:
         body = await self.request("GET", media_id, token=token, params={"fields": fields})
-        return MediaInfo(
-            id=str(body.get("id") or media_id),
-            media_type=_str(body.get("media_type")),
-            media_url=_str(body.get("media_url")),
-            permalink=_str(body.get("permalink")),
-            timestamp=_str(body.get("timestamp")),
-            like_count=_intval(body.get("like_count")),
-            comments_count=_intval(body.get("comments_count")),
-            caption=_str(body.get("caption")),
+        return _media_info(body, media_id)
+
+    async def get_media_with_insights(
+        self, media_id: str, token: str, metrics: tuple[str, ...], fields: str = MEDIA_FIELDS
+    ) -> tuple[MediaInfo, dict[str, int]]:
+        """The media's fields and its insights in one call (Graph field expansion:
+        `fields=...,insights.metric(reach)` answers the edge nested under `insights`).
+
+        An error of the nested edge fails the whole request, as on Meta.
+        """
+        expanded = f"{fields},insights.metric({','.join(metrics)})"
+        body = await self.request("GET", media_id, token=token, params={"fields": expanded})
+        nested = body.get("insights")
+        return _media_info(body, media_id), _insight_values(
+            nested if isinstance(nested, dict) else {}
         )
 
     async def media_insights(
@@ -191,18 +197,7 @@ class MediaCalls:
         body = await self.request(
             "GET", f"{media_id}/insights", token=token, params={"metric": ",".join(metrics)}
         )
-        out: dict[str, int] = {}
-        for item in body.get("data") or []:
-            if not isinstance(item, dict) or "name" not in item:
-                continue
-            values = item.get("values") or []
-            value = values[-1].get("value") if values and isinstance(values[-1], dict) else None
-            if value is None and "total_value" in item:
-                value = (item.get("total_value") or {}).get("value")
-            number = _intval(value)
-            if number is not None:
-                out[str(item["name"])] = number
-        return out
+        return _insight_values(body)
 
     async def recent_media(self, ig_user_id: str, token: str, limit: int = 50) -> list[RecentMedia]:
         """The account's latest media, newest first (to find the id of an uncertain publish)."""
@@ -246,6 +241,35 @@ class MediaCalls:
             quota_total=_intval(config.get("quota_total")),
             quota_duration=_intval(config.get("quota_duration")),
         )
+
+
+def _media_info(body: dict[str, Any], media_id: str) -> MediaInfo:
+    return MediaInfo(
+        id=str(body.get("id") or media_id),
+        media_type=_str(body.get("media_type")),
+        media_url=_str(body.get("media_url")),
+        permalink=_str(body.get("permalink")),
+        timestamp=_str(body.get("timestamp")),
+        like_count=_intval(body.get("like_count")),
+        comments_count=_intval(body.get("comments_count")),
+        caption=_str(body.get("caption")),
+    )
+
+
+def _insight_values(body: dict[str, Any]) -> dict[str, int]:
+    """`{"data": [{"name", "values": [{"value"}]} | {"name", "total_value": {"value"}}]}`."""
+    out: dict[str, int] = {}
+    for item in body.get("data") or []:
+        if not isinstance(item, dict) or "name" not in item:
+            continue
+        values = item.get("values") or []
+        value = values[-1].get("value") if values and isinstance(values[-1], dict) else None
+        if value is None and "total_value" in item:
+            value = (item.get("total_value") or {}).get("value")
+        number = _intval(value)
+        if number is not None:
+            out[str(item["name"])] = number
+    return out
 
 
 def _id(body: dict[str, Any], what: str) -> str:
