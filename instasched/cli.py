@@ -199,12 +199,14 @@ def cmd_run(_: argparse.Namespace) -> int:
             subprocess.Popen([*exe, "api"], env=os.environ.copy(), preexec_fn=die_with_parent)
         )
         if settings.run_worker:
-            worker_env = os.environ.copy()
-            # The worker's own /metrics, next to the API's, unless configured.
-            worker_env.setdefault("WORKER_METRICS_PORT", str(settings.port + 1))
-            children.append(
-                subprocess.Popen([*exe, "worker"], env=worker_env, preexec_fn=die_with_parent)
-            )
+            # Each worker's own /metrics next to the API's (PORT+1, PORT+2, ...), or from
+            # WORKER_METRICS_PORT on.
+            metrics_port = settings.worker_metrics_port or settings.port + 1
+            for i in range(settings.worker_processes):
+                worker_env = {**os.environ, "WORKER_METRICS_PORT": str(metrics_port + i)}
+                children.append(
+                    subprocess.Popen([*exe, "worker"], env=worker_env, preexec_fn=die_with_parent)
+                )
         log.info(
             "instasched is up: %s (API docs at /docs%s)",
             settings.base_url,

@@ -47,11 +47,11 @@ def _environment(data_dir: Path, port: int) -> dict[str, str]:
     return env
 
 
-def _start(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+def _start(data_dir: Path, port: int, log: Path, **extra: str) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "instasched", "run"],
-            env=_environment(data_dir, port),
+            env={**_environment(data_dir, port), **extra},
             cwd=data_dir.parent,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -186,9 +186,26 @@ def test_run_survives_kill_9_and_stops_on_ctrl_c(run_dir: Path) -> None:
     # The API (and worker) die with their parent; PostgreSQL is left running and reused.
     assert _wait_gone(children) == set(), "children outlived a kill -9 of `instasched run`"
 
-    second = _start(data_dir, port, log)
+    second = _start(data_dir, port, log, WORKER_PROCESSES="2")
     try:
         _wait_healthy(second, url, log)
+        procs = _processes()
+        workers = [
+            p
+            for p in _descendants(second.pid)
+            if "instasched worker" in procs.get(p, (0, "", ""))[2]
+        ]
+        assert len(workers) == 2, "WORKER_PROCESSES=2 starts two workers"
+        for metrics_port in (port + 1, port + 2):  # each worker's own /metrics
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    r = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2)
+                    break
+                except httpx.HTTPError:
+                    assert time.monotonic() < deadline, f"no worker /metrics on {metrics_port}"
+                    time.sleep(0.25)
+            assert r.status_code == 200 and "instasched" in r.text
         r = httpx.post(url + "/api/auth/login", json={"email": email, "password": password})
         assert r.status_code == 200, r.text
         token = r.json()["accessToken"]
