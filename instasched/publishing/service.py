@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -124,9 +125,15 @@ class Publisher:
         # `app.session_factory`.
         autocommit = app.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.sessions = async_sessionmaker(autocommit, expire_on_commit=False, autoflush=False)
-        # The statements of every publication (repository's Core statements) need no ORM
-        # session: a bare connection is cheaper.
-        self.connect = autocommit.connect
+        self._autocommit = autocommit
+
+    @contextlib.asynccontextmanager
+    async def connect(self) -> AsyncIterator[Any]:
+        """The asyncpg connection (autocommit) for the statements of every publication
+        (publishing/repository.py): no ORM session, no SQLAlchemy statement execution."""
+        async with self._autocommit.connect() as conn:
+            raw = await conn.get_raw_connection()
+            yield raw.driver_connection
 
     @property
     def lease_length(self) -> timedelta:

@@ -189,11 +189,11 @@ async def test_claim_leaves_cancelled_and_edited_posts_alone(
         assert row is not None
         row.status = "cancelled"
         await session.commit()
-    async with publishing.sessions() as session:
+    async with publishing.engine.connect() as connection:
+        conn = (await connection.get_raw_connection()).driver_connection
         lease = now + timedelta(minutes=2)
-        assert await repository.claim(session, cancelled, now=now, lease_until=lease) is None
-        assert await repository.claim(session, later, now=now, lease_until=lease) is None
-        await session.commit()
+        assert await repository.claim(conn, cancelled, now=now, lease_until=lease) is None
+        assert await repository.claim(conn, later, now=now, lease_until=lease) is None
     async with publishing.sessions() as session:
         row = await session.get(ScheduledPost, later)
         assert row is not None
