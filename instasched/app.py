@@ -20,6 +20,7 @@ from instasched.api import api_router
 from instasched.config import Settings, get_settings
 from instasched.db import is_connection_error
 from instasched.exceptions import InstaschedError
+from instasched.kit.memory import freeze_startup_objects
 from instasched.kit.openapi import install as document_errors
 from instasched.observability.middleware import RequestMetricsMiddleware
 from instasched.ops.endpoints import metrics_router
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sandbox = app.state.sandbox if hasattr(app.state, "sandbox") else None
         if sandbox is not None:
             await sandbox.startup()
+        freeze_startup_objects()
         try:
             yield
         finally:

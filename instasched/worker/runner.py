@@ -25,6 +25,7 @@ from bullmq import Worker
 from bullmq.custom_errors import DelayedError
 
 from instasched.config import Settings
+from instasched.kit.memory import freeze_startup_objects
 from instasched.publishing.service import Publisher
 from instasched.state import AppState
 from instasched.worker.queue import QUEUE_NAME, post_id_from_job
@@ -129,6 +130,7 @@ async def run_worker(
             _every(settings.token_refresh_interval_seconds, lambda: _refresh_tokens(app), stop)
         ),
     ]
+    freeze_startup_objects()
     if on_started is not None:
         on_started(worker)
     log.info(
