@@ -130,8 +130,9 @@ class Settings(BaseSettings):
         86400.0, gt=0, validation_alias="TOKEN_REFRESH_INTERVAL_SECONDS"
     )
     run_worker: bool = Field(True, validation_alias="RUN_WORKER")
-    # `instasched run` only: how many `instasched worker` processes it starts.
-    worker_processes: int = Field(1, ge=1, le=32, validation_alias="WORKER_PROCESSES")
+    # `instasched run` only: how many `instasched worker` processes it starts (2: publishing
+    # uses both cores of a small machine when many posts fall due at once; bench/README.md).
+    worker_processes: int = Field(2, ge=1, le=32, validation_alias="WORKER_PROCESSES")
 
     # --- operations ----------------------------------------------------------------------
     alert_webhook_url: str | None = Field(None, validation_alias="ALERT_WEBHOOK_URL")

@@ -36,6 +36,7 @@ log = logging.getLogger("instasched.worker")
 LOCK_DURATION_MS = 30_000
 STALLED_INTERVAL_MS = 15_000
 TOKEN_REFRESH_LOCK = "instasched:token-refresh-lock"
+RECONCILE_LOCK = "instasched:reconcile-lock"
 
 
 class PublishWorker(Worker):  # type: ignore[misc]
@@ -122,7 +123,13 @@ async def run_worker(
         start_http_server(settings.worker_metrics_port, addr=settings.host, registry=REGISTRY)
         log.info("worker metrics on port %s", settings.worker_metrics_port)
     loops = [
-        asyncio.create_task(_every(settings.reconcile_interval_seconds, reconciler.run_once, stop)),
+        asyncio.create_task(
+            _every(
+                settings.reconcile_interval_seconds,
+                lambda: _reconcile_once_across_workers(app, reconciler),
+                stop,
+            )
+        ),
         asyncio.create_task(
             _every(settings.reconcile_interval_seconds, lambda: _check_failed_jobs(app), stop)
         ),
@@ -175,16 +182,28 @@ async def _check_failed_jobs(app: AppState) -> None:
     app.events.queue_failed_count(int(counts.get("failed", 0)))
 
 
+async def _first_this_interval(app: AppState, lock: str, interval_seconds: float) -> bool:
+    """True for one worker per interval (a Redis key that expires just before the next one)."""
+    ttl_ms = max(500, int(interval_seconds * 1000) - 500)
+    got = await app.redis.set(f"{lock}:{app.settings.queue_prefix}", "1", nx=True, px=ttl_ms)
+    return bool(got)
+
+
+async def _reconcile_once_across_workers(app: AppState, reconciler: Reconciler) -> None:
+    """One pass per interval across all workers (each pass scans every scheduled post; with
+    WORKER_PROCESSES=2 that was done twice). Concurrent passes would be safe, only wasted."""
+    if await _first_this_interval(app, RECONCILE_LOCK, app.settings.reconcile_interval_seconds):
+        await reconciler.run_once()
+
+
 async def _refresh_tokens(app: AppState) -> None:
     """Once per interval across all workers (a Redis lock), if the accounts module has it."""
     try:
         from instasched.accounts.tasks import refresh_expiring_tokens
     except ImportError:
         return
-    interval = max(1, int(app.settings.token_refresh_interval_seconds) - 1)
-    got = await app.redis.set(
-        f"{TOKEN_REFRESH_LOCK}:{app.settings.queue_prefix}", "1", nx=True, ex=interval
-    )
-    if not got:
+    if not await _first_this_interval(
+        app, TOKEN_REFRESH_LOCK, app.settings.token_refresh_interval_seconds
+    ):
         return
     await refresh_expiring_tokens(app.session_factory, app.graph, app.cipher)
