@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from instasched.config import Settings
-from instasched.sandbox.state import GraphFault, SandboxState, invalid_token
+from instasched.sandbox.state import GraphFault, SandboxState, invalid_token, route_path
 
 router = APIRouter()
 
@@ -285,7 +285,7 @@ class UsageHeaders:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         usage = self.state.extras.get("app_usage")
-        if usage is None or scope["type"] != "http" or _route_path(scope).startswith("/_control"):
+        if usage is None or scope["type"] != "http" or route_path(scope).startswith("/_control"):
             await self.app(scope, receive, send)
             return
         header = json.dumps(
@@ -301,15 +301,6 @@ class UsageHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_usage)
-
-
-def _route_path(scope: Scope) -> str:
-    """The path inside this app (without the mount prefix, e.g. `/sandbox`)."""
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
-        return path[len(root) :]
-    return path
 
 
 def _include_optional(app: FastAPI) -> None:

@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from instasched.sandbox.state import GraphFault, SandboxState, SandboxUser
+from instasched.sandbox.state import GraphFault, SandboxState, SandboxUser, route_path
 
 _PATH = re.compile(r"/(v[0-9]+(?:\.[0-9]+)?)/([0-9]+)/insights/?")
 DEFAULT_DAYS = 7
@@ -39,14 +39,6 @@ def install(app: FastAPI) -> None:
     app.add_middleware(AccountInsights, sandbox_app=app)
 
 
-def _route_path(scope: Scope) -> str:
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
-        return path[len(root) :]
-    return path
-
-
 class AccountInsights:
     """Answers account-insight requests for sandbox users; passes everything else on."""
 
@@ -56,7 +48,7 @@ class AccountInsights:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("method") == "GET":
-            match = _PATH.fullmatch(_route_path(scope))
+            match = _PATH.fullmatch(route_path(scope))
             state: SandboxState = self.sandbox_app.state.sandbox
             if match is not None and match.group(2) in state.users:
                 params = QueryParams(scope.get("query_string", b"").decode("latin-1"))

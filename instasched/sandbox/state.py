@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+from starlette.types import Scope
 
 SHORT_LIVED_SECONDS = 3600
 LONG_LIVED_SECONDS = 60 * 86400
@@ -139,3 +140,12 @@ class SandboxState:
         for t in doomed:
             del self.tokens[t]
         return len(doomed)
+
+
+def route_path(scope: Scope) -> str:
+    """The path inside the sandbox app (without the mount prefix, e.g. `/sandbox`)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+        return path[len(root) :]
+    return path

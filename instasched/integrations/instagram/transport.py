@@ -74,27 +74,41 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             sock_read=timeouts.read,
             connect=timeouts.pool,
         )
+        response, content = await self._exchange(
+            method, yarl.URL(url, encoded=True), body, headers, client_timeout
+        )
+        return response.status, response.headers, content
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str | yarl.URL,
+        body: bytes | None,
+        headers: Any,
+        limits: aiohttp.ClientTimeout,
+        request: httpx.Request | None = None,
+    ) -> tuple[aiohttp.ClientResponse, bytes]:
+        """One round trip, the answer read whole; wire failures as httpx's exceptions."""
         session = self._get_session()
         try:
             async with session.request(
                 method,
-                yarl.URL(url, encoded=True),
+                url,
                 data=body,
                 headers=headers,
                 allow_redirects=False,
-                timeout=client_timeout,
+                timeout=limits,
                 compress=None,
             ) as response:
-                content = await response.read()
-                return response.status, response.headers, content
+                return response, await response.read()
         except aiohttp.ConnectionTimeoutError as exc:
-            raise httpx.ConnectTimeout(str(exc) or "connect timeout") from exc
+            raise httpx.ConnectTimeout(str(exc) or "connect timeout", request=request) from exc
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise httpx.ReadTimeout(str(exc) or "read timeout") from exc
+            raise httpx.ReadTimeout(str(exc) or "read timeout", request=request) from exc
         except aiohttp.ClientConnectorError as exc:
-            raise httpx.ConnectError(str(exc)) from exc
+            raise httpx.ConnectError(str(exc), request=request) from exc
         except (aiohttp.ClientError, OSError) as exc:
-            raise httpx.ReadError(f"{type(exc).__name__}: {exc}") from exc
+            raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeouts: dict[str, Any] = request.extensions.get("timeout", {})
@@ -110,28 +124,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             for name, value in request.headers.raw
             if name.lower() not in (b"host", b"content-length", b"transfer-encoding")
         ]
-        session = self._get_session()
-        try:
-            async with session.request(
-                request.method,
-                str(request.url),
-                data=body or None,
-                headers=headers,
-                allow_redirects=False,
-                timeout=timeout,
-                compress=None,
-            ) as response:
-                content = await response.read()
-                status = response.status
-                raw_headers = list(response.raw_headers)
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise httpx.ConnectTimeout(str(exc) or "connect timeout", request=request) from exc
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise httpx.ReadTimeout(str(exc) or "read timeout", request=request) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise httpx.ConnectError(str(exc), request=request) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
+        response, content = await self._exchange(
+            request.method, str(request.url), body or None, headers, timeout, request
+        )
+        status, raw_headers = response.status, list(response.raw_headers)
         return httpx.Response(
             status_code=status,
             headers=raw_headers,
