@@ -158,7 +158,7 @@ async def insert_post(session: AsyncSession, post: ScheduledPost) -> PostRow | N
             value = post.__dict__[attr.key]
             values[column] = orjson.dumps(value).decode() if column in _JSON_COLUMNS else value
     columns = tuple(values)
-    conn = await driver_connection(session)
+    conn = await driver_connection(session, write=True)
     record = await conn.fetchrow(_insert_sql(columns), *values.values())
     return None if record is None else PostRow.of(record)
 
@@ -259,7 +259,7 @@ async def change_asset_usage(
     if not asset_ids:
         return missing
     sql = _USE_ASSET if delta > 0 else _UNUSE_ASSET
-    conn = await driver_connection(session)
+    conn = await driver_connection(session, write=True)
     for asset_id in asset_ids:  # one row per use: a carousel may repeat an asset
         status = await conn.execute(sql, delta, asset_id)  # "UPDATE <rows>"
         if status.rsplit(" ", 1)[-1] == "0":

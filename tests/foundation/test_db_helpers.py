@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import secrets
 
 import asyncpg
 from sqlalchemy import text
 
-from instasched.db import create_engine, is_connection_error
+from instasched.db import (
+    create_engine,
+    create_session_factory,
+    driver_connection,
+    is_connection_error,
+)
 
 
 def test_asyncpg_errors_of_a_lost_connection_are_connection_errors() -> None:
@@ -41,4 +47,32 @@ async def test_a_connection_the_server_closed_is_replaced_at_checkout(database_u
             new_pid = await conn.scalar(text("SELECT pg_backend_pid()"))
         assert new_pid != pid
     finally:
+        await engine.dispose()
+
+
+async def test_a_write_through_the_driver_rolls_back_with_the_session(database_url: str) -> None:
+    """driver_connection(write=True) as the session's first statement still runs inside the
+    session's transaction (SQLAlchemy sends BEGIN lazily, with its own first statement)."""
+    engine = create_engine(database_url, pool_size=1)
+    factory = create_session_factory(engine)
+    table = f"driver_write_{secrets.token_hex(4)}"
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"CREATE TABLE {table} (n int)"))
+        async with factory() as session:
+            raw = await driver_connection(session, write=True)
+            assert raw.is_in_transaction()
+            await raw.execute(f"INSERT INTO {table} VALUES (1)")
+            await session.rollback()
+        async with factory() as session:
+            raw = await driver_connection(session, write=True)
+            await raw.execute(f"INSERT INTO {table} VALUES (2)")
+            await session.commit()
+        async with factory() as session:
+            reader = await driver_connection(session)  # a read: no BEGIN sent for it
+            assert not reader.is_in_transaction()
+            assert await reader.fetch(f"SELECT n FROM {table}") == [(2,)]
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
         await engine.dispose()
