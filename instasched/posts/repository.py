@@ -12,14 +12,13 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-import orjson
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from instasched.db import driver_connection
 from instasched.exceptions import NotFound
 from instasched.models import MediaAsset, PostTemplate, ScheduledPost
+from instasched.models.post_rows import COLUMN_OF, POST_COLUMNS, column_param, post_attributes
 
 
 async def get_owned(
@@ -109,23 +108,14 @@ def list_query(
     return ListQuery(" AND ".join(clauses), tuple(args))
 
 
-# Every column, in the table's order ("metadata" is `meta` on the model).
-POST_COLUMNS = ", ".join(c.name for c in ScheduledPost.__table__.columns)
-
-
 class PostRow(SimpleNamespace):
     """A post read without the ORM: the model's attribute names, for `Post.of`."""
 
     @classmethod
     def of(cls, record: Mapping[str, Any]) -> PostRow:
-        values = dict(record)
-        values["meta"] = values.pop("metadata")
-        return cls(**values)
+        return cls(**post_attributes(record))
 
 
-_JSON_COLUMNS = frozenset(
-    c.name for c in ScheduledPost.__table__.columns if isinstance(c.type, JSONB)
-)
 _INSERTS: dict[tuple[str, ...], str] = {}
 
 
@@ -151,12 +141,11 @@ async def insert_post(session: AsyncSession, post: ScheduledPost) -> PostRow | N
     Through asyncpg (one statement, RETURNING every column): the ORM's flush and refresh of a
     new post were ~0.6 ms CPU per create (bench/run).
     """
-    values: dict[str, Any] = {}
-    for attr in ScheduledPost.__mapper__.column_attrs:
-        if attr.key in post.__dict__ and post.__dict__[attr.key] is not None:
-            column = attr.columns[0].name
-            value = post.__dict__[attr.key]
-            values[column] = orjson.dumps(value).decode() if column in _JSON_COLUMNS else value
+    values = {
+        COLUMN_OF[attr]: column_param(COLUMN_OF[attr], value)
+        for attr, value in post.__dict__.items()
+        if attr in COLUMN_OF and value is not None
+    }
     columns = tuple(values)
     conn = await driver_connection(session, write=True)
     record = await conn.fetchrow(_insert_sql(columns), *values.values())

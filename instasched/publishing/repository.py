@@ -12,12 +12,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import Table, and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.models import InstagramAccount, MediaAsset, PostStatus, ScheduledPost
+from instasched.models.post_rows import COLUMN_OF, POST_COLUMNS, column_param, post_attributes
 
 DUE = func.coalesce(ScheduledPost.next_attempt_at, ScheduledPost.scheduled_for)
 
@@ -26,23 +25,15 @@ DUE = func.coalesce(ScheduledPost.next_attempt_at, ScheduledPost.scheduled_for)
 # CPU per publication (bench/run --profile); asyncpg runs the same statement for ~45 µs of CPU
 # against ~200 µs. Rows become (transient) model objects for the service.
 Driver = Any  # an asyncpg connection
-_POSTS: Table = ScheduledPost.__table__  # type: ignore[assignment]
 _ACCOUNTS: Table = InstagramAccount.__table__  # type: ignore[assignment]
 _ASSETS: Table = MediaAsset.__table__  # type: ignore[assignment]
-# column name → attribute ("metadata" is `meta`)
-_POST_ATTRS: dict[str, str] = {
-    prop.columns[0].name: prop.key for prop in ScheduledPost.__mapper__.column_attrs
-}
-_POST_COLUMNS = {attr: column for column, attr in _POST_ATTRS.items()}
-_JSON_COLUMNS = frozenset(c.name for c in _POSTS.columns if isinstance(c.type, JSONB))
-_RETURNING = ", ".join(c.name for c in _POSTS.columns)
 
 _CLAIM = (
     "UPDATE instagram_scheduled_posts SET status = 'publishing', lease_expires_at = $3,"  # noqa: S608
     " publishing_started_at = $2, publish_attempts = coalesce(publish_attempts, 0) + 1,"
     " updated_at = $2"
     " WHERE id = $1 AND status = 'scheduled' AND $2 >= coalesce(next_attempt_at, scheduled_for)"
-    f" RETURNING {_RETURNING}"
+    f" RETURNING {POST_COLUMNS}"
 )
 _ACCOUNT_BY_ID = (
     f"SELECT {', '.join(c.name for c in _ACCOUNTS.columns)} "  # noqa: S608 - fixed names
@@ -55,7 +46,7 @@ _ASSETS_BY_IDS = (
 
 
 def _post(row: Mapping[str, Any]) -> ScheduledPost:
-    return ScheduledPost(**{_POST_ATTRS[column]: value for column, value in row.items()})
+    return ScheduledPost(**post_attributes(row))
 
 
 def _account(row: Mapping[str, Any]) -> InstagramAccount:
@@ -115,7 +106,7 @@ def _fenced_sql(keys: tuple[str, ...]) -> str:
     containers stored, success, retry, failure, renewal...)."""
     sql = _FENCED.get(keys)
     if sql is None:
-        sets = ", ".join(f"{_POST_COLUMNS[key]} = ${i}" for i, key in enumerate(keys, start=3))
+        sets = ", ".join(f"{COLUMN_OF[key]} = ${i}" for i, key in enumerate(keys, start=3))
         sql = (
             f"UPDATE instagram_scheduled_posts SET {sets} "  # noqa: S608 - fixed column names
             "WHERE id = $1 AND status = 'publishing' AND lease_expires_at = $2"
@@ -125,18 +116,16 @@ def _fenced_sql(keys: tuple[str, ...]) -> str:
     return sql
 
 
-def _param(key: str, value: Any) -> Any:
-    # SQLAlchemy's JSONB codec on the connection takes JSON text.
-    return orjson.dumps(value).decode() if _POST_COLUMNS[key] in _JSON_COLUMNS else value
-
-
 async def fenced_update(
     conn: Driver, post_id: uuid.UUID, *, lease: datetime, values: dict[str, Any]
 ) -> bool:
     """Update a `publishing` post only while it still holds `lease`."""
     keys = tuple(sorted(values))
     status: str = await conn.execute(
-        _fenced_sql(keys), post_id, lease, *(_param(key, values[key]) for key in keys)
+        _fenced_sql(keys),
+        post_id,
+        lease,
+        *(column_param(COLUMN_OF[key], values[key]) for key in keys),
     )
     return status.rsplit(" ", 1)[-1] != "0"  # "UPDATE <rows>"
 
