@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -30,3 +31,31 @@ def jpeg(color: tuple[int, int, int] = (200, 80, 40), quality: int = 85) -> byte
     buf = io.BytesIO()
     Image.new("RGB", (1080, 1080), color).save(buf, "JPEG", quality=quality)
     return buf.getvalue()
+
+
+def processes() -> dict[int, tuple[int, str, list[str]]]:
+    """pid → (parent pid, command line, the /proc stat fields after the name) of every process
+    (Linux /proc; processes that exit meanwhile are left out)."""
+    found: dict[int, tuple[int, str, list[str]]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        found[int(entry.name)] = (int(fields[1]), cmd, fields)
+    return found
+
+
+def proc_kb(pid: int, key: str) -> int | None:
+    """A kB line of /proc/<pid>/status (VmRSS, VmHWM, ...), None if the process is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None

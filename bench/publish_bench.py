@@ -45,7 +45,7 @@ from sqlalchemy.pool import NullPool
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import jpeg, nearest_percentile  # noqa: E402
+from benchlib import jpeg, nearest_percentile, processes  # noqa: E402
 
 from instasched.config import database_url_for, normalise_database_url  # noqa: E402
 from instasched.embedded import EmbeddedServers  # noqa: E402
@@ -446,16 +446,8 @@ def process_cpu_seconds(root_pid: int) -> dict[str, float]:
     """CPU seconds (user + system) of `instasched run`'s children, by command (Linux /proc)."""
     ticks = os.sysconf("SC_CLK_TCK")
     out: dict[str, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) != root_pid or "instasched" not in cmd:
+    for ppid, cmd, fields in processes().values():
+        if ppid != root_pid or "instasched" not in cmd:
             continue
         name = cmd.rsplit(" ", 1)[-1]
         out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks

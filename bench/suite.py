@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import loadgen  # noqa: E402
-from benchlib import jpeg  # noqa: E402
+from benchlib import jpeg, proc_kb, processes  # noqa: E402
 
 from instasched.embedded._proc import free_port  # noqa: E402
 
@@ -179,16 +179,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 def children(pid: int) -> list[tuple[int, str]]:
     """(pid, command line) of every descendant of `pid` (Linux /proc)."""
     by_parent: dict[int, list[tuple[int, str]]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        by_parent.setdefault(ppid, []).append((int(entry.name), cmd))
+    for other, (ppid, cmd, _) in processes().items():
+        by_parent.setdefault(ppid, []).append((other, cmd))
     out: list[tuple[int, str]] = []
     todo = [pid]
     while todo:
@@ -196,16 +188,6 @@ def children(pid: int) -> list[tuple[int, str]]:
             out.append(child)
             todo.append(child[0])
     return out
-
-
-def proc_kb(pid: int, key: str) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def cpu_seconds(pid: int) -> float:
@@ -302,13 +284,7 @@ class Server:
         """The embedded servers' processes (their command line names the temp dir) + children."""
         out: dict[str, list[int]] = {"postgres": [], "redis": [], "s3": []}
         marker = str(self.tmp)
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
+        for pid, (_, cmd, _) in processes().items():
             if marker not in cmd and not ("valkey-server" in cmd or "redis-server" in cmd):
                 continue
             if "valkey-server" in cmd or "redis-server" in cmd:
@@ -323,7 +299,6 @@ class Server:
                 kind = "s3"
             else:
                 continue
-            pid = int(entry.name)
             out[kind] += [pid, *(child for child, _ in children(pid))]
         return out
 
@@ -851,7 +826,7 @@ class Run:
             async def sample_rss() -> None:
                 nonlocal peak
                 while sampling:
-                    peak = max(peak, sum(proc_kb(p, "VmRSS") for p in pids))
+                    peak = max(peak, sum(proc_kb(p, "VmRSS") or 0 for p in pids))
                     await asyncio.sleep(0.05)
 
             sampler = asyncio.create_task(sample_rss())
@@ -860,7 +835,7 @@ class Run:
             wall = time.perf_counter() - t0
             sampling = False
             await sampler
-            hwm = sum(proc_kb(p, "VmHWM") for p in pids)
+            hwm = sum(proc_kb(p, "VmHWM") or 0 for p in pids)
             peak_mb = max(peak, hwm) / 1024
             ok = [ms for ms, status in results if status == 201]
             n = self.sizes.concurrent_uploads

@@ -24,10 +24,9 @@ import random
 import secrets
 import sys
 import time
-from pathlib import Path
 
 import httpx
-from benchlib import percentile
+from benchlib import percentile, proc_kb
 
 UPLOAD = "/api/instagram/scheduling/media/upload"
 ASSET = "/api/instagram/scheduling/media/assets/{}"
@@ -52,16 +51,6 @@ def noisy_jpeg(target_bytes: int, seed: int = 7) -> bytes:
     if len(data) > target_bytes:
         sys.exit("could not generate the JPEG")
     return data
-
-
-def proc_kb(pid: int, field: str) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
 
 
 def summary(name: str, seconds: list[float]) -> str:
