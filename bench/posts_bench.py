@@ -94,6 +94,20 @@ async def setup(http: httpx.AsyncClient) -> tuple[dict[str, str], str, str, dict
     return headers, user_id, account_id, r.json()
 
 
+def list_params(i: int, rng: random.Random, now: datetime) -> dict[str, Any]:
+    """The i-th list request's query: pages 1-100 of 20; every third filtered by status, every
+    third by a 7-day range (pages 1-5 of it)."""
+    params: dict[str, Any] = {"page": 1 + rng.randrange(100), "limit": 20}
+    if i % 3 == 1:
+        params["status"] = "scheduled"
+    elif i % 3 == 2:
+        start = now + timedelta(days=1 + rng.randrange(60))
+        params["scheduledAfter"] = start.isoformat()
+        params["scheduledBefore"] = (start + timedelta(days=7)).isoformat()
+        params["page"] = 1 + rng.randrange(5)
+    return params
+
+
 async def seed(
     database_url: str, *, user_id: str, account_id: str, asset: dict[str, Any], rows: int
 ) -> float:
@@ -193,14 +207,7 @@ async def main(args: argparse.Namespace) -> int:
             )
 
         async def list_page(i: int) -> httpx.Response:
-            params: dict[str, Any] = {"page": 1 + rng.randrange(100), "limit": 20}
-            if i % 3 == 1:
-                params["status"] = "scheduled"
-            elif i % 3 == 2:
-                start = now + timedelta(days=1 + rng.randrange(60))
-                params["scheduledAfter"] = start.isoformat()
-                params["scheduledBefore"] = (start + timedelta(days=7)).isoformat()
-                params["page"] = 1 + rng.randrange(5)
+            params = list_params(i, rng, now)
             return await client_box[0].get(
                 f"{BASE}/posts/{account_id}", params=params, headers=headers
             )

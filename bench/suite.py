@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import loadgen  # noqa: E402
 from benchlib import jpeg, proc_kb, processes  # noqa: E402
+from posts_bench import list_params  # noqa: E402
 
 from instasched.embedded._proc import free_port  # noqa: E402
 
@@ -486,15 +487,7 @@ class Run:
         path = f"/posts/{s.accounts[1]}" if bare else f"{BASE}/posts/{s.accounts[1]}"
 
         def make(i: int) -> loadgen.Request:
-            params: dict[str, Any] = {"page": 1 + rng.randrange(100), "limit": 20}
-            if i % 3 == 1:
-                params["status"] = "scheduled"
-            elif i % 3 == 2:
-                start = now + timedelta(days=1 + rng.randrange(60))
-                params["scheduledAfter"] = start.isoformat()
-                params["scheduledBefore"] = (start + timedelta(days=7)).isoformat()
-                params["page"] = 1 + rng.randrange(5)
-            return ("GET", f"{path}?{urlencode(params)}", None)
+            return ("GET", f"{path}?{urlencode(list_params(i, rng, now))}", None)
 
         return make
 
