@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from instasched.config import Settings
-from instasched.db import create_engine, create_session_factory
+from instasched.db import create_driver_pool, create_engine, create_session_factory
 from instasched.integrations.instagram import GraphClient
 from instasched.integrations.storage import Storage
 from instasched.observability.alerts import AlertSender
@@ -30,6 +32,18 @@ class AppState:
     cipher: TokenCipher
     events: Events = field(default_factory=Events)
     extras: dict[str, Any] = field(default_factory=dict)
+    _driver_pool: asyncpg.Pool | None = None
+    _driver_pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def driver_pool(self) -> asyncpg.Pool:
+        """The worker's asyncpg pool (`db.create_driver_pool`), opened at first use."""
+        if self._driver_pool is None:
+            async with self._driver_pool_lock:
+                if self._driver_pool is None:
+                    self._driver_pool = await create_driver_pool(
+                        self.engine, max_size=self.settings.database_pool_size * 2
+                    )
+        return self._driver_pool
 
     @classmethod
     async def create(cls, settings: Settings) -> AppState:
@@ -66,6 +80,9 @@ class AppState:
         await self.queue.close()
         await self.storage.close()
         await self.redis.aclose()
+        if self._driver_pool is not None:
+            await self._driver_pool.close()
+            self._driver_pool = None
         await self.engine.dispose()
 
 

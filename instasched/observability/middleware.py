@@ -33,11 +33,17 @@ _QUIET = {"/health", "/metrics"}
 
 
 class RequestMetricsMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    """`passthrough`: a path prefix served as is, with no metrics, log line or request id (the
+    mounted Instagram sandbox: it stands in for Meta's servers, it is not the API)."""
+
+    def __init__(self, app: ASGIApp, passthrough: str | None = None) -> None:
         self.app = app
+        self.passthrough = passthrough
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (
+            self.passthrough is not None and scope["path"].startswith(self.passthrough)
+        ):
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
@@ -89,7 +95,7 @@ def _route_template(scope: Scope) -> str:
         # Routes of routers included under /api keep their own path ("/auth/me").
         if raw.startswith("/api/") and not path.startswith("/api/"):
             return "/api" + path
-        if raw.startswith("/sandbox"):
+        if raw.startswith("/sandbox"):  # a sandbox on a separate port: not passed through
             return "/sandbox" + path
         return path
     if raw.startswith("/sandbox"):

@@ -125,15 +125,14 @@ class Publisher:
         # `app.session_factory`.
         autocommit = app.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.sessions = async_sessionmaker(autocommit, expire_on_commit=False, autoflush=False)
-        self._autocommit = autocommit
 
     @contextlib.asynccontextmanager
     async def connect(self) -> AsyncIterator[Any]:
-        """The asyncpg connection (autocommit) for the statements of every publication
-        (publishing/repository.py): no ORM session, no SQLAlchemy statement execution."""
-        async with self._autocommit.connect() as conn:
-            raw = await conn.get_raw_connection()
-            yield raw.driver_connection
+        """An asyncpg connection (autocommit) for the statements of every publication
+        (publishing/repository.py): no ORM session, no SQLAlchemy statement execution or pool."""
+        pool = await self.app.driver_pool()
+        async with pool.acquire() as conn:
+            yield conn
 
     @property
     def lease_length(self) -> timedelta:

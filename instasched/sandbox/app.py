@@ -269,8 +269,10 @@ def create_sandbox_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(exc.body(), status_code=exc.status)
 
     app.add_middleware(UsageHeaders, state=state)
-    app.include_router(router)
+    # The Graph publishing routes (media.py) first: routes are matched in order, and those are
+    # the calls a publication makes. No path here matches a route of the other router.
     _include_optional(app)
+    app.include_router(router)
     return app
 
 

@@ -10,6 +10,7 @@ import asyncpg
 from sqlalchemy import text
 
 from instasched.db import (
+    create_driver_pool,
     create_engine,
     create_session_factory,
     driver_connection,
@@ -75,4 +76,39 @@ async def test_a_write_through_the_driver_rolls_back_with_the_session(database_u
     finally:
         async with engine.begin() as conn:
             await conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
+        await engine.dispose()
+
+
+async def test_the_driver_pool_is_set_up_like_the_engine(database_url: str) -> None:
+    """The worker's asyncpg pool: JSON text in and Python values out (as on the engine's
+    connections, so the publishing statements run on either), the planner setting, no reset
+    round trip at release, and a connection the server closed replaced at acquire."""
+    engine = create_engine(database_url, pool_size=1)
+    pool = await create_driver_pool(engine, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            value = await conn.fetchval("SELECT $1::jsonb", '{"a": [1, "x"]}')
+            assert value == {"a": [1, "x"]}
+            assert await conn.fetchval("SELECT $1::json", "[true]") == [True]
+            assert await conn.fetchval("SHOW enable_incremental_sort") == "off"
+            assert await conn.fetchval("SELECT current_setting('application_name')") == (
+                "instasched"
+            )
+            await conn.execute("SET statement_timeout = '7s'")
+            pid = await conn.fetchval("SELECT pg_backend_pid()")
+        async with pool.acquire() as conn:  # the same connection, not reset (one at most)
+            assert await conn.fetchval("SELECT pg_backend_pid()") == pid
+            assert await conn.fetchval("SHOW statement_timeout") == "7s"
+            async with conn.transaction():
+                await conn.execute("SELECT 1")
+        killer = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+        try:
+            assert await killer.fetchval("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await killer.close()
+        await asyncio.sleep(0.3)
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT pg_backend_pid()") != pid
+    finally:
+        await pool.close()
         await engine.dispose()

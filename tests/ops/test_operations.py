@@ -65,6 +65,31 @@ async def test_request_id_is_echoed(http: httpx.AsyncClient) -> None:
     assert r.headers["x-request-id"] == "abc-123"
 
 
+async def test_the_mounted_sandbox_is_not_measured_as_the_api(http: httpx.AsyncClient) -> None:
+    """The sandbox stands in for Meta's servers: its calls (3 per published image) get no API
+    latency sample, request id or log line."""
+
+    def sandbox_samples() -> float:
+        return sum(
+            s.value
+            for family in REGISTRY.collect()
+            for s in family.samples
+            if s.name == "instasched_http_request_duration_seconds_count"
+            and s.labels.get("route", "").startswith("/sandbox")
+        )
+
+    before = sandbox_samples()
+    r = await http.post("/sandbox/_control/users", json={"username": f"m{uuid.uuid4().hex[:8]}"})
+    assert r.status_code == 201, r.text
+    r = await http.get("/sandbox/me", params={"access_token": r.json()["accessToken"]})
+    assert r.status_code == 200, r.text
+    assert "x-request-id" not in r.headers
+    assert sandbox_samples() == before
+    # An API request right after is still measured.
+    r = await http.get("/health")
+    assert r.headers["x-request-id"]
+
+
 async def test_queue_stats_user_and_admin(
     api: Api, http: httpx.AsyncClient, db: AsyncSession
 ) -> None:

@@ -12,6 +12,8 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
+from instasched.integrations.storage.presign import Presigner
+
 if TYPE_CHECKING:
     from instasched.config import Settings
 
@@ -46,6 +48,17 @@ class Storage:
         self._stack: AsyncExitStack | None = None
         self._client: Any = None
         self._signer: Any = None
+        # URLs signed without botocore when the endpoint and keys are given (MinIO, SeaweedFS,
+        # AWS with an endpoint URL); otherwise botocore resolves endpoint and credentials.
+        self._presigner: Presigner | None = None
+        if self.public_endpoint and access_key and secret_key:
+            self._presigner = Presigner(
+                endpoint=self.public_endpoint,
+                access_key=access_key,
+                secret_key=secret_key,
+                region=region,
+                bucket=bucket,
+            )
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Storage:
@@ -200,6 +213,8 @@ class Storage:
         return found
 
     async def presign_get(self, key: str, ttl_seconds: int) -> str:
+        if self._presigner is not None:
+            return self._presigner.get_url(key, ttl_seconds)
         url: str = await self._signer.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=ttl_seconds
         )
