@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.exceptions import NotFound
 from instasched.models import MediaAsset, PostStatus, ScheduledPost
+
+# Through asyncpg: the asset read of every post creation and every publication (see
+# accounts.repository.fetch_account). Column and attribute names are the same.
+_ASSETS: Table = MediaAsset.__table__  # type: ignore[assignment]
+_ASSETS_OF_USER = (
+    f"SELECT {', '.join(c.name for c in _ASSETS.columns)} "  # noqa: S608 - fixed names
+    "FROM instagram_media_assets WHERE user_id = $1 AND id = ANY($2::uuid[])"
+)
+
+
+async def fetch_assets(
+    conn: Any, *, user_id: uuid.UUID, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, MediaAsset]:
+    """The user's assets among `ids` on an asyncpg connection, as detached model objects
+    (reading only)."""
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    rows = await conn.fetch(_ASSETS_OF_USER, user_id, wanted)
+    return {asset.id: asset for asset in (MediaAsset(**row) for row in rows)}
 
 
 async def get_owned(

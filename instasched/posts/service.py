@@ -72,7 +72,7 @@ async def create_post(
         existing = await repository.find_by_idempotency_key(session, user_id=user_id, key=key)
         if existing is not None:
             return existing, False
-    account = await accounts_repository.get_owned(
+    account = await accounts_repository.read_owned(
         session, user_id=user_id, account_id=body.instagram_account_id
     )
     now = now or utcnow()
@@ -122,7 +122,7 @@ async def create_post(
     )
     checked = await _check_draft(session, settings=settings, user_id=user_id, draft=draft)
 
-    post = ScheduledPost(
+    post = repository.NewPost(
         instagram_account_id=account.id,
         user_id=user_id,
         scheduled_for=scheduled_for,
@@ -217,7 +217,7 @@ async def update_post(
 
     post = await repository.get_owned(session, user_id=user_id, post_id=post_id, for_update=True)
     _require_scheduled(post, "edited")
-    account = await accounts_repository.get_owned(
+    account = await accounts_repository.read_owned(
         session, user_id=user_id, account_id=post.instagram_account_id
     )
     now = now or utcnow()
@@ -716,7 +716,7 @@ class _Checked:
     location_id: str | None
     cover_url: str | None
 
-    def apply(self, post: ScheduledPost) -> None:
+    def apply(self, post: ScheduledPost | repository.NewPost) -> None:
         d = self.draft
         post.media_type = d.media_type
         post.caption = d.caption

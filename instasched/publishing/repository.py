@@ -12,9 +12,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from instasched.accounts.repository import fetch_account
+from instasched.media.repository import fetch_assets
 from instasched.models import InstagramAccount, MediaAsset, PostStatus, ScheduledPost
 from instasched.models.post_rows import COLUMN_OF, POST_COLUMNS, column_param, post_attributes
 
@@ -25,8 +27,6 @@ DUE = func.coalesce(ScheduledPost.next_attempt_at, ScheduledPost.scheduled_for)
 # CPU per publication (bench/run --profile); asyncpg runs the same statement for ~45 µs of CPU
 # against ~200 µs. Rows become (transient) model objects for the service.
 Driver = Any  # an asyncpg connection
-_ACCOUNTS: Table = InstagramAccount.__table__  # type: ignore[assignment]
-_ASSETS: Table = MediaAsset.__table__  # type: ignore[assignment]
 
 _CLAIM = (
     "UPDATE instagram_scheduled_posts SET status = 'publishing', lease_expires_at = $3,"  # noqa: S608
@@ -35,26 +35,10 @@ _CLAIM = (
     " WHERE id = $1 AND status = 'scheduled' AND $2 >= coalesce(next_attempt_at, scheduled_for)"
     f" RETURNING {POST_COLUMNS}"
 )
-_ACCOUNT_BY_ID = (
-    f"SELECT {', '.join(c.name for c in _ACCOUNTS.columns)} "  # noqa: S608 - fixed names
-    "FROM instagram_accounts WHERE id = $1"
-)
-_ASSETS_BY_IDS = (
-    f"SELECT {', '.join(c.name for c in _ASSETS.columns)} "  # noqa: S608 - fixed names
-    "FROM instagram_media_assets WHERE user_id = $1 AND id = ANY($2::uuid[])"
-)
 
 
 def _post(row: Mapping[str, Any]) -> ScheduledPost:
     return ScheduledPost(**post_attributes(row))
-
-
-def _account(row: Mapping[str, Any]) -> InstagramAccount:
-    return InstagramAccount(**row)
-
-
-def _asset(row: Mapping[str, Any]) -> MediaAsset:
-    return MediaAsset(**row)
 
 
 async def get_post(session: AsyncSession, post_id: uuid.UUID) -> ScheduledPost | None:
@@ -62,8 +46,7 @@ async def get_post(session: AsyncSession, post_id: uuid.UUID) -> ScheduledPost |
 
 
 async def get_account(conn: Driver, account_id: uuid.UUID) -> InstagramAccount | None:
-    row = await conn.fetchrow(_ACCOUNT_BY_ID, account_id)
-    return _account(row) if row is not None else None
+    return await fetch_account(conn, account_id)
 
 
 async def claim(
@@ -145,10 +128,7 @@ async def update_published(
 async def assets_for(
     conn: Driver, *, user_id: uuid.UUID, asset_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, MediaAsset]:
-    if not asset_ids:
-        return {}
-    rows = await conn.fetch(_ASSETS_BY_IDS, user_id, list(asset_ids))
-    return {asset.id: asset for asset in map(_asset, rows)}
+    return await fetch_assets(conn, user_id=user_id, ids=asset_ids)
 
 
 async def media_ids_taken(

@@ -5,17 +5,20 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import jwt
+import pytest
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.config import Settings
+from instasched.exceptions import Unauthorized
 from instasched.models import User as UserRow
-from instasched.security import create_access_token
+from instasched.security import create_access_token, decode_access_token
 from tests.factories import Api
 
 PROTECTED = "/api/instagram/accounts"
@@ -160,3 +163,19 @@ async def test_unknown_email_is_a_401_not_a_hint(http: httpx.AsyncClient) -> Non
         json={"email": f"nobody-{secrets.token_hex(4)}@example.com", "password": "x" * 12},
     )
     assert r.status_code == 401 and r.json()["message"] == "Wrong email or password"
+
+
+def test_a_verified_token_is_remembered_until_it_expires() -> None:
+    """decode_access_token remembers tokens it verified (PyJWT's checks once per token), but
+    never past their expiry, and never for another secret."""
+    secret, user_id = secrets.token_urlsafe(32), uuid.uuid4()
+    token = create_access_token(user_id, secret=secret, expires_seconds=2)
+    assert decode_access_token(token, secret=secret) == user_id
+    assert decode_access_token(token, secret=secret) == user_id  # from memory
+    other = secrets.token_urlsafe(32)
+    for _ in range(2):
+        with pytest.raises(Unauthorized, match="Invalid access token"):
+            decode_access_token(token, secret=other)
+    time.sleep(2.1)
+    with pytest.raises(Unauthorized, match="expired"):
+        decode_access_token(token, secret=secret)
