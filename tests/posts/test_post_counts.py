@@ -1,5 +1,6 @@
-"""instagram_post_counts (migration 0005) stays equal to a real count through every kind of
-write, also under concurrent moves in opposite directions, and the list's total reads it."""
+"""instagram_post_counts (migrations 0005, 0006) stays equal to a real count through every kind
+of write, also under concurrent moves in opposite directions and writes from many connections
+(stripes), and the list's total reads it."""
 
 from __future__ import annotations
 
@@ -24,7 +25,11 @@ REAL = """
     SELECT status, count(*) FROM instagram_scheduled_posts
     WHERE instagram_account_id = $1 GROUP BY status
 """
-KEPT = "SELECT status, n FROM instagram_post_counts WHERE instagram_account_id = $1 AND n <> 0"
+# The sums of the stripes (migration 0006): what the list reads.
+KEPT = """
+    SELECT status, sum(n) AS n FROM instagram_post_counts WHERE instagram_account_id = $1
+    GROUP BY status HAVING sum(n) <> 0
+"""
 
 
 async def _connect(database_url: str) -> Any:
@@ -169,5 +174,42 @@ async def test_opposite_moves_at_once_neither_deadlock_nor_drift(
     check = await _connect(database_url)
     try:
         await _assert_exact(check, aid)
+    finally:
+        await check.close()
+
+
+async def test_writers_on_many_connections_use_their_own_stripes(
+    poster: Poster, database_url: str
+) -> None:
+    """Posts added and removed through many connections at once: the counts spread over
+    stripes (one per connection's pid modulo 16) and their sums stay exact."""
+    aid, uid = poster.account.id, poster.user.id
+
+    async def writer(i: int) -> int:
+        conn = await _connect(database_url)
+        try:
+            await conn.execute(SEED, aid, uid, 10)  # 4 scheduled, 2 each of the others
+            await conn.execute(
+                "DELETE FROM instagram_scheduled_posts WHERE id = (SELECT id FROM"
+                " instagram_scheduled_posts WHERE instagram_account_id = $1 AND status ="
+                " 'published' LIMIT 1 FOR UPDATE SKIP LOCKED)",
+                aid,
+            )
+            return int(await conn.fetchval("SELECT pg_backend_pid() % 16"))
+        finally:
+            await conn.close()
+
+    stripes = await asyncio.gather(*(writer(i) for i in range(8)))
+    check = await _connect(database_url)
+    try:
+        kept = await _assert_exact(check, aid)
+        assert kept == {"scheduled": 32, "published": 8, "failed": 16, "cancelled": 16}
+        used = {
+            r["stripe"]
+            for r in await check.fetch(
+                "SELECT stripe FROM instagram_post_counts WHERE instagram_account_id = $1", aid
+            )
+        }
+        assert used == set(stripes)
     finally:
         await check.close()
