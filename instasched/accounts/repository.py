@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from instasched.db import driver_connection
 from instasched.exceptions import NotFound
 from instasched.models import InstagramAccount, OAuthState
+from instasched.models.base import loaded
 
 
 async def get_owned(
@@ -47,7 +48,7 @@ async def fetch_account(
         row = await conn.fetchrow(_ACCOUNT_BY_ID, account_id)
     else:
         row = await conn.fetchrow(_ACCOUNT_BY_ID + " AND user_id = $2", account_id, user_id)
-    return InstagramAccount(**row) if row is not None else None
+    return loaded(InstagramAccount, row) if row is not None else None
 
 
 async def read_owned(

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.exceptions import NotFound
 from instasched.models import MediaAsset, PostStatus, ScheduledPost
+from instasched.models.base import loaded
 
 # Through asyncpg: the asset read of every post creation and every publication (see
 # accounts.repository.fetch_account). Column and attribute names are the same.
@@ -30,7 +31,7 @@ async def fetch_assets(
     if not wanted:
         return {}
     rows = await conn.fetch(_ASSETS_OF_USER, user_id, wanted)
-    return {asset.id: asset for asset in (MediaAsset(**row) for row in rows)}
+    return {asset.id: asset for asset in (loaded(MediaAsset, row) for row in rows)}
 
 
 async def get_owned(

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from instasched.accounts.repository import fetch_account
 from instasched.media.repository import fetch_assets
 from instasched.models import InstagramAccount, MediaAsset, PostStatus, ScheduledPost
+from instasched.models.base import loaded
 from instasched.models.post_rows import COLUMN_OF, POST_COLUMNS, column_param, post_attributes
 
 DUE = func.coalesce(ScheduledPost.next_attempt_at, ScheduledPost.scheduled_for)
@@ -38,7 +39,7 @@ _CLAIM = (
 
 
 def _post(row: Mapping[str, Any]) -> ScheduledPost:
-    return ScheduledPost(**post_attributes(row))
+    return loaded(ScheduledPost, post_attributes(row))
 
 
 async def get_post(session: AsyncSession, post_id: uuid.UUID) -> ScheduledPost | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import secrets
+import uuid
 
 import asyncpg
 from sqlalchemy import text
@@ -112,3 +113,26 @@ async def test_the_driver_pool_is_set_up_like_the_engine(database_url: str) -> N
     finally:
         await pool.close()
         await engine.dispose()
+
+
+def test_loaded_models_read_like_constructed_ones() -> None:
+    """models.base.loaded: a model object from a row without the constructor's attribute
+    events; every value reads back, it is in no session, and it can still be changed."""
+    from sqlalchemy import inspect
+
+    from instasched.models import InstagramAccount
+    from instasched.models.base import loaded
+
+    values = {column.key: None for column in inspect(InstagramAccount).column_attrs} | {
+        "id": uuid.uuid4(),
+        "username": "someone",
+        "timezone": "Europe/Paris",
+    }
+    built = InstagramAccount(**values)
+    fast = loaded(InstagramAccount, values)
+    for key in values:
+        assert getattr(fast, key) == getattr(built, key), key
+    state = inspect(fast)
+    assert state.transient and state.session is None
+    fast.timezone = "UTC"
+    assert fast.timezone == "UTC" and values["timezone"] == "Europe/Paris"
