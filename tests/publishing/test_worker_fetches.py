@@ -1,0 +1,79 @@
+"""PublishWorker: an idle worker woken by new delayed jobs starts one fetch, not one per free
+slot; with jobs due it still takes up to `concurrency` of them at once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bullmq import Job
+
+from instasched.config import Settings
+from instasched.worker.queue import QUEUE_NAME, PublishQueue
+from instasched.worker.runner import PublishWorker
+
+
+class CountingWorker(PublishWorker):
+    fetches = 0
+
+    def retryIfFailed(self, fn: Any, opts: Any = None) -> Any:
+        type(self).fetches += 1
+        return super().retryIfFailed(fn, opts)
+
+
+async def test_idle_wake_ups_start_one_fetch_and_due_jobs_run_concurrently(
+    app_settings: Settings,
+) -> None:
+    prefix = f"fetch{secrets.token_hex(4)}"
+    redis_url = app_settings.require_redis_url()
+    queue = PublishQueue(redis_url, prefix=prefix)
+    running, most = 0, 0
+    done: list[str] = []
+
+    async def process(job: Job, token: str) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.3)
+        running -= 1
+        done.append(job.data["postId"])
+
+    worker = CountingWorker(
+        QUEUE_NAME,
+        process,
+        {"connection": redis_url, "prefix": prefix, "concurrency": 50, "autorun": False},
+    )
+    if worker.blockingRedisConnection is not None:
+        await worker.blockingRedisConnection.getRedisVersion()
+    task = asyncio.create_task(worker.run())
+    try:
+        await asyncio.sleep(0.3)  # idle: one fetch blocks on the queue's marker
+        CountingWorker.fetches = 0
+        later = datetime.now(UTC) + timedelta(days=1)
+        for _ in range(20):  # each add of a delayed job wakes the idle worker
+            await queue.schedule_many([(uuid.uuid4(), later)])
+            await asyncio.sleep(0.05)
+        # bullmq's loop started ~50 fetches per wake-up (~1,000 here); now about one each.
+        assert CountingWorker.fetches <= 3 * 20, CountingWorker.fetches
+        assert not done
+
+        due = [uuid.uuid4() for _ in range(30)]
+        await queue.schedule_many([(post_id, datetime.now(UTC)) for post_id in due])
+        for _ in range(100):
+            if len(done) == 30:
+                break
+            await asyncio.sleep(0.1)
+        assert sorted(done) == sorted(str(p) for p in due)
+        assert most >= 10, most  # taken together, not one fetch at a time
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(worker.close(), timeout=30)
+        if not task.done():
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await queue.queue.obliterate(force=True)
+        await queue.close()
