@@ -41,6 +41,8 @@ _AFTER_COMMIT_KEY = "after_commit"
 # order without sorting, so it is always chosen (tests/posts/test_list_plan.py). Needs
 # PostgreSQL 13 or newer.
 PLANNER_SETTINGS = {"enable_incremental_sort": "off"}
+# Every connection of the app, the engine's and the driver pool's alike.
+SERVER_SETTINGS = {"application_name": "instasched", **PLANNER_SETTINGS}
 
 
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
@@ -59,7 +61,7 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         # JSONB columns decoded by orjson (the stdlib decoder was ~4 % of a list request's CPU).
         json_deserializer=orjson.loads,
         echo=echo,
-        connect_args={"server_settings": {"application_name": "instasched", **PLANNER_SETTINGS}},
+        connect_args={"server_settings": SERVER_SETTINGS},
     )
     event.listen(engine.sync_engine, "checkout", _drop_closed_connection)
     return engine
@@ -84,7 +86,7 @@ async def create_driver_pool(engine: AsyncEngine, *, max_size: int) -> asyncpg.P
         **params,
         min_size=1,
         max_size=max_size,
-        server_settings={"application_name": "instasched", **PLANNER_SETTINGS},
+        server_settings=SERVER_SETTINGS,
         init=_json_codecs,
         reset=_no_reset,
     )

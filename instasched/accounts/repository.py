@@ -63,21 +63,6 @@ async def read_owned(
     return account
 
 
-async def owned_timezone(
-    session: AsyncSession, *, user_id: uuid.UUID, account_id: uuid.UUID
-) -> str:
-    """The user's account's timezone, or 404 like `get_owned`; one asyncpg query (the post list
-    needs nothing else of the account and runs on every page)."""
-    conn = await driver_connection(session)
-    row = await conn.fetchrow(_OWNED_TIMEZONE, account_id, user_id)
-    if row is None:
-        raise NotFound("Instagram account not found")
-    return str(row["timezone"])
-
-
-_OWNED_TIMEZONE = "SELECT timezone FROM instagram_accounts WHERE id = $1 AND user_id = $2"
-
-
 async def list_owned(session: AsyncSession, *, user_id: uuid.UUID) -> list[InstagramAccount]:
     rows = await session.scalars(
         select(InstagramAccount)

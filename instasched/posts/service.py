@@ -164,10 +164,8 @@ async def list_posts(
     page: int,
     limit: int,
 ) -> tuple[list[repository.PostRow], int]:
-    timezone = await accounts_repository.owned_timezone(
-        session, user_id=user_id, account_id=account_id
-    )
-    tz = zone(timezone)
+    account = await accounts_repository.read_owned(session, user_id=user_id, account_id=account_id)
+    tz = zone(account.timezone)
     after = parse_datetime(scheduled_after, tz, field="scheduledAfter") if scheduled_after else None
     before = (
         parse_datetime(scheduled_before, tz, field="scheduledBefore") if scheduled_before else None
@@ -178,7 +176,7 @@ async def list_posts(
         )
     return await repository.list_for_account(
         session,
-        account_id=account_id,  # the user's: owned_timezone answered 404 otherwise
+        account_id=account.id,  # the user's: read_owned answered 404 otherwise
         status=status,
         scheduled_after=after,
         scheduled_before=before,

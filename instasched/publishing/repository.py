@@ -8,16 +8,14 @@ lost its lease (paused, partitioned) cannot overwrite the work of the one that t
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from instasched.accounts.repository import fetch_account
-from instasched.media.repository import fetch_assets
-from instasched.models import InstagramAccount, MediaAsset, PostStatus, ScheduledPost
+from instasched.models import InstagramAccount, PostStatus, ScheduledPost
 from instasched.models.base import loaded
 from instasched.models.post_rows import COLUMN_OF, POST_COLUMNS, column_param, post_attributes
 
@@ -44,10 +42,6 @@ def _post(row: Mapping[str, Any]) -> ScheduledPost:
 
 async def get_post(session: AsyncSession, post_id: uuid.UUID) -> ScheduledPost | None:
     return await session.get(ScheduledPost, post_id, populate_existing=True)
-
-
-async def get_account(conn: Driver, account_id: uuid.UUID) -> InstagramAccount | None:
-    return await fetch_account(conn, account_id)
 
 
 async def claim(
@@ -124,12 +118,6 @@ async def update_published(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-
-
-async def assets_for(
-    conn: Driver, *, user_id: uuid.UUID, asset_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, MediaAsset]:
-    return await fetch_assets(conn, user_id=user_id, ids=asset_ids)
 
 
 async def media_ids_taken(

@@ -37,6 +37,7 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from instasched.accounts.repository import fetch_account
 from instasched.integrations.instagram import (
     GraphAuthError,
     GraphError,
@@ -149,7 +150,7 @@ class Publisher:
             account, assets = None, None
             if claimed is not None:
                 # Everything the attempt reads, on the same connection.
-                account = await repository.get_account(conn, claimed.instagram_account_id)
+                account = await fetch_account(conn, claimed.instagram_account_id)
                 assets = await load_assets(conn, claimed)
         if claimed is not None:
             due = claimed.next_attempt_at or claimed.scheduled_for
@@ -220,7 +221,7 @@ class Publisher:
         account = attempt.account
         if account is None:
             async with self.connect() as conn:
-                account = await repository.get_account(conn, post.instagram_account_id)
+                account = await fetch_account(conn, post.instagram_account_id)
         if account is None:
             return await self._fail(attempt, "The Instagram account was removed.", "account")
         if account.needs_reauth:
@@ -307,7 +308,7 @@ class Publisher:
 
     async def _account(self, attempt: Attempt) -> InstagramAccount:
         async with self.connect() as conn:
-            account = await repository.get_account(conn, attempt.post.instagram_account_id)
+            account = await fetch_account(conn, attempt.post.instagram_account_id)
         if account is None:
             raise PostProblem("The Instagram account was removed.")
         return account

@@ -7,12 +7,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-
 from instasched.integrations.instagram.media import ContainerSpec
 from instasched.integrations.storage import Storage
+from instasched.media.repository import fetch_assets
 from instasched.models import MediaAsset, ScheduledPost
-from instasched.publishing import repository
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v")
 
@@ -59,15 +57,14 @@ def _as_uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
-async def load_assets(
-    session: AsyncSession | AsyncConnection, post: ScheduledPost
-) -> dict[uuid.UUID, MediaAsset]:
-    """The post's media assets (and cover asset), owned by the post's user, by id."""
+async def load_assets(conn: Any, post: ScheduledPost) -> dict[uuid.UUID, MediaAsset]:
+    """The post's media assets (and cover asset), owned by the post's user, by id, on an
+    asyncpg connection."""
     wanted = [i for i in (_as_uuid(v) for v in post.media_ids or []) if i is not None]
     cover = _as_uuid(post.cover_url) if post.cover_url else None
     if cover is not None:
         wanted.append(cover)
-    return await repository.assets_for(session, user_id=post.user_id, asset_ids=wanted)
+    return await fetch_assets(conn, user_id=post.user_id, ids=wanted)
 
 
 async def resolve_sources(

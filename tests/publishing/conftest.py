@@ -143,6 +143,13 @@ class Publishing:
         items: list[dict[str, Any]] = r.json()["media"]
         return items
 
+    async def calls(self, ig_user_id: str) -> dict[str, int]:
+        """The Graph calls the sandbox answered for this account, by endpoint."""
+        r = await self.http.get("/sandbox/_control/calls", params={"igUserId": ig_user_id})
+        assert r.status_code == 200, r.text
+        calls: dict[str, int] = r.json()["calls"]
+        return calls
+
     async def fault(self, ig_user_id: str, endpoint: str, count: int = 1, **kw: Any) -> None:
         body = {"igUserId": ig_user_id, "endpoint": endpoint, "count": count, **kw}
         r = await self.http.post("/sandbox/_control/faults", json=body)

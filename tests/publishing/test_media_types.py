@@ -64,11 +64,11 @@ async def test_image_publish_makes_three_graph_calls(publishing: Publishing, wor
     assert post.status == "published", post.last_publish_error
     assert post.permalink and post.instagram_media_url and (post.initial_reach or 0) > 0
     assert not {"insightsError", "mediaFieldsError"} & set(post.meta or {})
-    r = await publishing.http.get(
-        "/sandbox/_control/calls", params={"igUserId": account.ig_user_id}
-    )
-    assert r.status_code == 200, r.text
-    assert r.json()["calls"] == {"media": 1, "media_publish": 1, "media_fields": 1}
+    assert await publishing.calls(account.ig_user_id) == {
+        "media": 1,
+        "media_publish": 1,
+        "media_fields": 1,
+    }
 
 
 async def test_insights_failure_still_records_the_permalink(
@@ -99,10 +99,11 @@ async def test_image_story_is_published_without_insights(
     post = await publishing.wait(post_id, "published", "failed")
     assert post.status == "published", post.last_publish_error
     assert post.permalink
-    r = await publishing.http.get(
-        "/sandbox/_control/calls", params={"igUserId": account.ig_user_id}
-    )
-    assert r.json()["calls"] == {"media": 1, "media_publish": 1, "media_fields": 1}
+    assert await publishing.calls(account.ig_user_id) == {
+        "media": 1,
+        "media_publish": 1,
+        "media_fields": 1,
+    }
 
 
 async def test_reel_with_cover_and_share_to_feed(publishing: Publishing, worker: Any) -> None:

@@ -117,9 +117,7 @@ async def test_media_fields_with_expanded_insights(
     with pytest.raises(GraphPermanentError) as exc:
         await graph.get_media_with_insights(media_id, token, metrics=("reach",))
     assert exc.value.code == 10
-    r = await publishing.http.get("/sandbox/_control/calls", params={"igUserId": ig})
-    assert r.status_code == 200, r.text
-    calls = r.json()["calls"]
+    calls = await publishing.calls(ig)
     assert calls["media"] == 2 and calls["media_publish"] == 1 and calls["insights"] == 1
     assert calls["media_fields"] == 5 and calls["container_status"] == 1
 
