@@ -244,7 +244,9 @@ class Server:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise SystemExit(f"instasched run exited; see {self.tmp / 'server.log'}")
+                # The temp dir goes with the run (unless --keep): show the log's end here.
+                tail = (self.tmp / "server.log").read_text(errors="replace").splitlines()[-30:]
+                raise SystemExit("instasched run exited; its log ends:\n" + "\n".join(tail))
             with contextlib.suppress(httpx.HTTPError):
                 if (await http.get("/ready")).status_code == 200:
                     break

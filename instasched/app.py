@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from instasched import __version__
-from instasched.api import api_router
+from instasched.api import API_ROUTERS
 from instasched.config import Settings, get_settings
 from instasched.db import is_connection_error
 from instasched.exceptions import InstaschedError
@@ -87,7 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # API route first (~75 µs each with FastAPI's nested routers).
         app.mount("/sandbox", sandbox_app)
     app.include_router(metrics_router)
-    app.include_router(api_router, prefix="/api")
+    for router in API_ROUTERS:
+        app.include_router(router, prefix="/api")
     _ops_routes(app)
     _mount_web(app)
     document_errors(app)

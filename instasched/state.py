@@ -36,7 +36,8 @@ class AppState:
     _driver_pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def driver_pool(self) -> asyncpg.Pool:
-        """The worker's asyncpg pool (`db.create_driver_pool`), opened at first use."""
+        """The asyncpg pool (`db.create_driver_pool`) of the worker's statements and the API's
+        reads before a request's session begins (`db.driver_connection`), opened at first use."""
         if self._driver_pool is None:
             async with self._driver_pool_lock:
                 if self._driver_pool is None:

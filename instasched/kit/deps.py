@@ -24,7 +24,8 @@ async def _state_dep(request: Request) -> AppState:
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    async for session in session_scope(get_state(request).session_factory):
+    state = get_state(request)
+    async for session in session_scope(state.session_factory, driver_pool=state.driver_pool):
         yield session
 
 

@@ -20,7 +20,8 @@ COLUMN_OF: dict[str, str] = {
 }
 ATTRIBUTE_OF: dict[str, str] = {column: attr for attr, column in COLUMN_OF.items()}
 # Every column, in the table's order, for SELECT / RETURNING.
-POST_COLUMNS = ", ".join(c.name for c in ScheduledPost.__table__.columns)
+POST_COLUMN_NAMES = tuple(c.name for c in ScheduledPost.__table__.columns)
+POST_COLUMNS = ", ".join(POST_COLUMN_NAMES)
 _JSON_COLUMNS = frozenset(
     c.name for c in ScheduledPost.__table__.columns if isinstance(c.type, JSONB)
 )

@@ -19,7 +19,13 @@ from instasched.db import driver_connection
 from instasched.exceptions import NotFound
 from instasched.media.repository import fetch_assets
 from instasched.models import MediaAsset, PostTemplate, ScheduledPost
-from instasched.models.post_rows import COLUMN_OF, POST_COLUMNS, column_param, post_attributes
+from instasched.models.post_rows import (
+    COLUMN_OF,
+    POST_COLUMN_NAMES,
+    POST_COLUMNS,
+    column_param,
+    post_attributes,
+)
 
 
 async def get_owned(
@@ -48,15 +54,18 @@ async def get_owned(
     return post
 
 
+_BY_IDEMPOTENCY_KEY = (
+    f"SELECT {POST_COLUMNS} FROM instagram_scheduled_posts "  # noqa: S608
+    "WHERE user_id = $1 AND idempotency_key = $2"
+)
+
+
 async def find_by_idempotency_key(
     session: AsyncSession, *, user_id: uuid.UUID, key: str
-) -> ScheduledPost | None:
-    post: ScheduledPost | None = await session.scalar(
-        select(ScheduledPost)
-        .where(ScheduledPost.user_id == user_id, ScheduledPost.idempotency_key == key)
-        .execution_options(populate_existing=True)
-    )
-    return post
+) -> PostRow | None:
+    """The user's post created with this Idempotency-Key, as committed (through asyncpg)."""
+    record = await (await driver_connection(session)).fetchrow(_BY_IDEMPOTENCY_KEY, user_id, key)
+    return None if record is None else PostRow.of(record)
 
 
 @dataclass(frozen=True)
@@ -122,30 +131,74 @@ class NewPost(SimpleNamespace):
     run SQLAlchemy's attribute instrumentation for every value set: ~80 µs per create)."""
 
 
-_INSERTS: dict[tuple[str, ...], str] = {}
+@dataclass(frozen=True, slots=True)
+class Inserted:
+    """What `insert_post` did: the stored row, or None with the reason in `missing_assets`
+    (assets deleted meanwhile) or, when that is empty, an Idempotency-Key already used."""
+
+    row: PostRow | None
+    missing_assets: frozenset[uuid.UUID]
 
 
-def _insert_sql(columns: tuple[str, ...]) -> str:
-    sql = _INSERTS.get(columns)
+_INSERTS: dict[tuple[tuple[str, ...], bool], str] = {}
+
+
+def _insert_sql(columns: tuple[str, ...], *, template: bool) -> str:
+    """One statement for a new post: lock its assets, insert it, count the uses.
+
+    $1..$n are the post's values, then the asset ids ($n+1, one per use), the number of distinct
+    assets ($n+2) and, with `template`, the template id ($n+3).
+
+    - `locked` takes the assets' rows as an UPDATE would: a media deletion (which locks the row
+      first, then checks for posts using it) either committed before (the row is gone and the
+      post is not inserted) or waits for this post and then sees it.
+    - The post is inserted only when every asset is there, and not when another post has its
+      Idempotency-Key (the partial unique index; a concurrent twin inserts nothing).
+    - The uses are counted only for an inserted post (`used_in_posts` once per use: a carousel may
+      repeat an asset), so is the template's.
+
+    A single statement is atomic on its own: no BEGIN and COMMIT round trips (the post-count
+    triggers run at its implicit commit).
+    """
+    sql = _INSERTS.get((columns, template))
     if sql is None:
-        placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+        n = len(columns)
+        values = ", ".join(f"${i}" for i in range(1, n + 1))
         sql = (
-            f"INSERT INTO instagram_scheduled_posts ({', '.join(columns)}) "  # noqa: S608
-            f"VALUES ({placeholders}) "
-            # The partial unique index of Idempotency-Key: a concurrent twin inserts nothing.
+            "WITH locked AS (SELECT id FROM instagram_media_assets "  # noqa: S608
+            f"WHERE id = ANY(${n + 1}::uuid[]) FOR NO KEY UPDATE), "
+            f"ins AS (INSERT INTO instagram_scheduled_posts ({', '.join(columns)}) "
+            f"SELECT {values} WHERE (SELECT count(*) FROM locked) = ${n + 2} "
             "ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL "
-            f"DO NOTHING RETURNING {POST_COLUMNS}"
+            f"DO NOTHING RETURNING {POST_COLUMNS}), "
+            "used AS (UPDATE instagram_media_assets a "
+            "SET used_in_posts = coalesce(a.used_in_posts, 0) + u.n, last_used_at = now() "
+            f"FROM (SELECT id, count(*) AS n FROM unnest(${n + 1}::uuid[]) AS id GROUP BY id) u "
+            "WHERE a.id = u.id AND EXISTS (SELECT 1 FROM ins))"
         )
-        _INSERTS[columns] = sql
+        if template:
+            sql += (
+                ", tpl AS (UPDATE instagram_post_templates "  # noqa: S608
+                "SET usage_count = coalesce(usage_count, 0) + 1, last_used_at = now() "
+                f"WHERE id = ${n + 3} AND EXISTS (SELECT 1 FROM ins))"
+            )
+        sql += (
+            " SELECT array(SELECT id FROM locked) AS locked_assets, ins.* "
+            "FROM (SELECT 1) AS one LEFT JOIN ins ON true"
+        )
+        _INSERTS[(columns, template)] = sql
     return sql
 
 
-async def insert_post(session: AsyncSession, post: NewPost) -> PostRow | None:
-    """INSERT the new `post` with the values set on it, the rest from the column
-    defaults; the stored row, or None when another post already has its Idempotency-Key.
+async def insert_post(
+    session: AsyncSession, post: NewPost, *, asset_ids: Sequence[uuid.UUID]
+) -> Inserted:
+    """INSERT the new `post` (the values set on it, the rest from the column defaults) with its
+    asset and template uses, in one statement (`_insert_sql`).
 
-    Through asyncpg (one statement, RETURNING every column): the ORM's flush and refresh of a
-    new post were ~0.6 ms CPU per create (bench/run).
+    Through asyncpg (RETURNING every column): the ORM's flush and refresh of a new post were
+    ~0.6 ms CPU per create (bench/run), the separate usage UPDATEs and the transaction's BEGIN
+    and COMMIT three more round trips.
     """
     values = {
         COLUMN_OF[attr]: column_param(COLUMN_OF[attr], value)
@@ -153,9 +206,16 @@ async def insert_post(session: AsyncSession, post: NewPost) -> PostRow | None:
         if value is not None
     }
     columns = tuple(values)
-    conn = await driver_connection(session, write=True)
-    record = await conn.fetchrow(_insert_sql(columns), *values.values())
-    return None if record is None else PostRow.of(record)
+    distinct = set(asset_ids)
+    args = [*values.values(), list(asset_ids), len(distinct)]
+    template_id = getattr(post, "template_id", None)
+    if template_id is not None:
+        args.append(template_id)
+    conn = await driver_connection(session)
+    record = await conn.fetchrow(_insert_sql(columns, template=template_id is not None), *args)
+    if record["id"] is None:
+        return Inserted(None, frozenset(distinct - set(record["locked_assets"])))
+    return Inserted(PostRow.of({c: record[c] for c in POST_COLUMN_NAMES}), frozenset())
 
 
 async def list_for_account(

@@ -19,7 +19,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -133,15 +133,17 @@ async def create_post(
         meta={},
     )
     checked.apply(post)
-    row = await repository.insert_post(session, post)
-    if row is None:  # two requests raced with one Idempotency-Key: the first one's post
+    # One statement: the post, its media and template uses (repository._insert_sql).
+    inserted = await repository.insert_post(session, post, asset_ids=[a.id for a, _ in media])
+    row = inserted.row
+    if row is None:
+        if inserted.missing_assets:
+            raise _deleted_meanwhile(media, inserted.missing_assets)
+        # two requests raced with one Idempotency-Key: the first one's post
         winner = await repository.find_by_idempotency_key(session, user_id=user_id, key=key or "")
         if winner is None:  # pragma: no cover - the conflict said it exists
             raise Conflict("A post with this Idempotency-Key is being created; retry")
         return winner, False
-    await _count_media_use(session, media, [a.id for a, _ in media])
-    if template_id is not None:
-        await repository.count_template_use(session, template_id=template_id)
     # A new post has no job yet: a plain add (no remove first) saves a Redis round trip.
     after_commit(
         session,
@@ -389,11 +391,15 @@ async def _count_media_use(
 ) -> None:
     missing = await repository.change_asset_usage(session, asset_ids=asset_ids, delta=1)
     if missing:
-        label = next(label for asset, label in media if asset.id in missing)
-        raise Invalid(
-            f"{label} was deleted from your media library while this post was being saved",
-            field=label,
-        )
+        raise _deleted_meanwhile(media, missing)
+
+
+def _deleted_meanwhile(media: Sequence[MediaRef], missing: Set[uuid.UUID]) -> Invalid:
+    label = next(label for asset, label in media if asset.id in missing)
+    return Invalid(
+        f"{label} was deleted from your media library while this post was being saved",
+        field=label,
+    )
 
 
 # --- shared steps ---------------------------------------------------------------------------

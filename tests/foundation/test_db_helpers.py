@@ -8,6 +8,7 @@ import secrets
 import uuid
 
 import asyncpg
+import pytest
 from sqlalchemy import text
 
 from instasched.db import (
@@ -16,6 +17,7 @@ from instasched.db import (
     create_session_factory,
     driver_connection,
     is_connection_error,
+    session_scope,
 )
 
 
@@ -111,6 +113,57 @@ async def test_the_driver_pool_is_set_up_like_the_engine(database_url: str) -> N
         async with pool.acquire() as conn:
             assert await conn.fetchval("SELECT pg_backend_pid()") != pid
     finally:
+        await pool.close()
+        await engine.dispose()
+
+
+async def test_a_request_session_reads_on_the_driver_pool_until_it_begins(
+    database_url: str,
+) -> None:
+    """session_scope(driver_pool=...): reads before the session begins take one connection of
+    the driver pool (no SQLAlchemy checkout, no transaction), held until the scope ends and
+    returned also when it fails; once the session has begun, reads see its transaction."""
+    engine = create_engine(database_url, pool_size=1)
+    factory = create_session_factory(engine)
+    pool = await create_driver_pool(engine, max_size=2)
+    table = f"driver_read_{secrets.token_hex(4)}"
+
+    async def pool_of() -> asyncpg.Pool:
+        return pool
+
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"CREATE TABLE {table} (n int)"))
+        pool_pid = None
+        async for session in session_scope(factory, driver_pool=pool_of):
+            reader = await driver_connection(session)
+            assert await driver_connection(session) is reader  # one per session
+            pool_pid = await reader.fetchval("SELECT pg_backend_pid()")
+            assert not reader.is_in_transaction() and not session.in_transaction()
+            assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+            assert pool.get_idle_size() == 0
+            # The session begins (an ORM statement): reads join its transaction from now on.
+            await session.execute(text(f"INSERT INTO {table} VALUES (1)"))
+            joined = await driver_connection(session)
+            assert joined is not reader and joined.is_in_transaction()
+            assert await joined.fetchval(f"SELECT count(*) FROM {table}") == 1
+            assert await joined.fetchval("SELECT pg_backend_pid()") != pool_pid
+        assert pool.get_idle_size() == 1  # returned at the end of the scope
+        async with factory() as check:  # and the session's transaction committed
+            assert await check.scalar(text(f"SELECT count(*) FROM {table}")) == 1
+
+        failed = session_scope(factory, driver_pool=pool_of)
+        session = await failed.__anext__()
+        assert await (await driver_connection(session)).fetchval("SELECT 1") == 1
+        assert pool.get_idle_size() == 0
+        with pytest.raises(RuntimeError):
+            await failed.athrow(RuntimeError("the endpoint failed"))
+        assert pool.get_idle_size() == 1
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT pg_backend_pid()") == pool_pid
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
         await pool.close()
         await engine.dispose()
 

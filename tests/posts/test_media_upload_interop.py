@@ -108,12 +108,12 @@ async def test_an_asset_deleted_while_the_post_is_saved_is_a_422(
             {"id": asset.id},
         )
         creating = asyncio.create_task(poster.post("/posts", json=body))
-        for _ in range(600):  # until the create's usage UPDATE waits for the row lock
+        for _ in range(600):  # until the create's statement waits for the row lock
             waiting = await watcher.scalar(
                 text(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                     "AND wait_event_type = 'Lock' "
-                    "AND query LIKE 'UPDATE instagram_media_assets SET used_in_posts%'"
+                    "AND query LIKE 'WITH locked AS (SELECT id FROM instagram_media_assets %'"
                 )
             )
             await watcher.rollback()

@@ -77,3 +77,69 @@ async def test_idle_wake_ups_start_one_fetch_and_due_jobs_run_concurrently(
         await asyncio.gather(task, return_exceptions=True)
         await queue.queue.obliterate(force=True)
         await queue.close()
+
+
+async def test_jobs_added_together_cost_one_wake_up_and_a_due_one_still_starts_at_once(
+    app_settings: Settings, monkeypatch: Any
+) -> None:
+    """Each delayed job re-creates the queue's marker and wakes a waiting worker; after a wake-up
+    by a job that is not due the worker settles MARKER_SETTLE_SECONDS, so the jobs added
+    meanwhile cost one wake-up. A job due now is taken without settling."""
+    from bullmq.backends.redis_backend import RedisBackend
+
+    from instasched.worker import runner
+
+    monkeypatch.setattr(runner, "MARKER_SETTLE_SECONDS", 0.2)  # wide enough to count on
+    prefix = f"settle{secrets.token_hex(4)}"
+    redis_url = app_settings.require_redis_url()
+    queue = PublishQueue(redis_url, prefix=prefix)
+    started: dict[str, float] = {}
+    reads: list[float] = []
+    read_marker = RedisBackend.waitForJob
+
+    async def counted(self: Any, timeout: float) -> Any:
+        result = await read_marker(self, timeout)
+        reads.append(asyncio.get_running_loop().time())
+        return result
+
+    monkeypatch.setattr(RedisBackend, "waitForJob", counted)
+
+    async def process(job: Job, token: str) -> None:
+        started[job.data["postId"]] = asyncio.get_running_loop().time()
+
+    worker = PublishWorker(
+        QUEUE_NAME,
+        process,
+        {"connection": redis_url, "prefix": prefix, "concurrency": 10, "autorun": False},
+    )
+    if worker.blockingRedisConnection is not None:
+        await worker.blockingRedisConnection.getRedisVersion()
+    task = asyncio.create_task(worker.run())
+    try:
+        await asyncio.sleep(0.3)  # idle: blocked on the marker
+        reads.clear()
+        later = datetime.now(UTC) + timedelta(days=1)
+        for _ in range(20):  # 20 delayed jobs within ~0.4 s
+            await queue.schedule_many([(uuid.uuid4(), later)])
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)
+        # one wake-up per added job before (20); now one per settle window (~0.4 s / 0.2 s)
+        assert 1 <= len(reads) <= 5, len(reads)
+
+        await asyncio.sleep(0.5)  # settled and blocked on the marker again
+        due = uuid.uuid4()
+        added = asyncio.get_running_loop().time()
+        await queue.schedule_many([(due, datetime.now(UTC))])
+        for _ in range(50):
+            if str(due) in started:
+                break
+            await asyncio.sleep(0.02)
+        assert started[str(due)] - added < 0.15  # not held for the 0.2 s settle
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(worker.close(), timeout=30)
+        if not task.done():
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await queue.queue.obliterate(force=True)
+        await queue.close()
