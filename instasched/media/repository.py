@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Column, Table, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.exceptions import NotFound
@@ -14,11 +14,17 @@ from instasched.models import MediaAsset, PostStatus, ScheduledPost
 from instasched.models.base import loaded
 
 # Through asyncpg: the asset read of every post creation and every publication (see
-# accounts.repository.fetch_account). Column and attribute names are the same.
+# accounts.repository.fetch_account). Every column, by its attribute name; not the uses
+# (`used_in_posts`, `last_used_at`), which neither reads.
 _ASSETS: Table = MediaAsset.__table__  # type: ignore[assignment]
+_ASSET_COLUMNS = ", ".join(
+    f"{prop.columns[0].name} AS {prop.key}"
+    for prop in inspect(MediaAsset).column_attrs
+    if isinstance(prop.columns[0], Column) and prop.columns[0].table is _ASSETS
+)
 _ASSETS_OF_USER = (
-    f"SELECT {', '.join(c.name for c in _ASSETS.columns)} "  # noqa: S608 - fixed names
-    "FROM instagram_media_assets WHERE user_id = $1 AND id = ANY($2::uuid[])"
+    f"SELECT {_ASSET_COLUMNS} FROM instagram_media_assets "  # noqa: S608 - fixed names
+    "WHERE user_id = $1 AND id = ANY($2::uuid[])"
 )
 
 
@@ -26,7 +32,7 @@ async def fetch_assets(
     conn: Any, *, user_id: uuid.UUID, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, MediaAsset]:
     """The user's assets among `ids` on an asyncpg connection, as detached model objects
-    (reading only)."""
+    (reading only; without the uses, see `_ASSET_COLUMNS`)."""
     wanted = list(set(ids))
     if not wanted:
         return {}

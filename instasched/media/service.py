@@ -272,7 +272,7 @@ async def _store(
             height=processed.height,
             duration=seconds_ceil(processed.duration_ms),
             thumbnail_url=storage.object_url(thumb_key) if thumb_key else None,
-            used_in_posts=0,
+            used_in_posts_before=0,
             tags=tags,
             publish_key=keys.get("publish"),
             preview_key=keys.get("preview"),

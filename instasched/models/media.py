@@ -6,19 +6,41 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Column,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
+    func,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import UUID
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from instasched.models.base import Base, created_at_col, uuid_pk
+
+# Uses of an asset counted since migration 0007, one row per (asset, stripe): a post's uses go
+# to its database connection's stripe (`pg_backend_pid() % 16`), so concurrent posts with one
+# asset do not queue on one row (posts.repository._insert_sql; the migration has the numbers).
+ASSET_USES = Table(
+    "instagram_media_asset_uses",
+    Base.metadata,
+    Column(
+        "asset_id",
+        UUID(as_uuid=True),
+        ForeignKey("instagram_media_assets.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("stripe", SmallInteger, primary_key=True),
+    Column("uses", Integer, nullable=False, server_default=text("0")),
+    Column("last_used_at", DateTime(timezone=True)),
+)
 
 
 class MediaAsset(Base):
@@ -61,8 +83,38 @@ class MediaAsset(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     duration: Mapped[int | None] = mapped_column(Integer)  # seconds (rounded up), as the spec
     thumbnail_url: Mapped[str | None] = mapped_column(Text)
-    used_in_posts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The columns hold the uses counted before migration 0007; later ones are in ASSET_USES.
+    used_in_posts_before: Mapped[int] = mapped_column(
+        "used_in_posts", Integer, server_default=text("0")
+    )
+    last_used_before: Mapped[datetime | None] = mapped_column(
+        "last_used_at", DateTime(timezone=True)
+    )
+    # What the API shows (read-only): all uses, never below 0, and the latest use.
+    used_in_posts: Mapped[int] = column_property(
+        func.greatest(
+            func.coalesce(used_in_posts_before, 0)
+            + func.coalesce(
+                select(func.sum(ASSET_USES.c.uses))
+                .where(ASSET_USES.c.asset_id == id)
+                .correlate_except(ASSET_USES)
+                .scalar_subquery(),
+                0,
+            ),
+            0,
+        ),
+        expire_on_flush=False,  # an edit of the row (tags) does not change them
+    )
+    last_used_at: Mapped[datetime | None] = column_property(
+        func.greatest(
+            last_used_before,
+            select(func.max(ASSET_USES.c.last_used_at))
+            .where(ASSET_USES.c.asset_id == id)
+            .correlate_except(ASSET_USES)
+            .scalar_subquery(),
+        ),
+        expire_on_flush=False,
+    )
     tags: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
     created_at: Mapped[datetime] = created_at_col()
 

@@ -149,13 +149,15 @@ def _insert_sql(columns: tuple[str, ...], *, template: bool) -> str:
     $1..$n are the post's values, then the asset ids ($n+1, one per use), the number of distinct
     assets ($n+2) and, with `template`, the template id ($n+3).
 
-    - `locked` takes the assets' rows as an UPDATE would: a media deletion (which locks the row
-      first, then checks for posts using it) either committed before (the row is gone and the
-      post is not inserted) or waits for this post and then sees it.
+    - `locked` takes the assets' rows `FOR KEY SHARE`: shared with other posts being created,
+      exclusive of a media deletion (which locks the row first, then checks for posts using
+      it): that deletion either committed before (the row is gone and the post is not
+      inserted) or waits for this post and then sees it.
     - The post is inserted only when every asset is there, and not when another post has its
       Idempotency-Key (the partial unique index; a concurrent twin inserts nothing).
-    - The uses are counted only for an inserted post (`used_in_posts` once per use: a carousel may
-      repeat an asset), so is the template's.
+    - The uses are counted only for an inserted post, once per use (a carousel may repeat an
+      asset), in the connection's stripe of each asset (`_COUNT_USES`, migration 0007), so is
+      the template's use.
 
     A single statement is atomic on its own: no BEGIN and COMMIT round trips (the post-count
     triggers run at its implicit commit).
@@ -165,16 +167,14 @@ def _insert_sql(columns: tuple[str, ...], *, template: bool) -> str:
         n = len(columns)
         values = ", ".join(f"${i}" for i in range(1, n + 1))
         sql = (
-            "WITH locked AS (SELECT id FROM instagram_media_assets "  # noqa: S608
-            f"WHERE id = ANY(${n + 1}::uuid[]) FOR NO KEY UPDATE), "
+            f"WITH {_LOCK_ASSETS.format(ids=f'${n + 1}')}, "  # noqa: S608
             f"ins AS (INSERT INTO instagram_scheduled_posts ({', '.join(columns)}) "
             f"SELECT {values} WHERE (SELECT count(*) FROM locked) = ${n + 2} "
             "ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL "
             f"DO NOTHING RETURNING {POST_COLUMNS}), "
-            "used AS (UPDATE instagram_media_assets a "
-            "SET used_in_posts = coalesce(a.used_in_posts, 0) + u.n, last_used_at = now() "
-            f"FROM (SELECT id, count(*) AS n FROM unnest(${n + 1}::uuid[]) AS id GROUP BY id) u "
-            "WHERE a.id = u.id AND EXISTS (SELECT 1 FROM ins))"
+            "used AS ("
+            + _COUNT_USES.format(ids=f"${n + 1}", n="1", only="EXISTS (SELECT 1 FROM ins)")
+            + ")"
         )
         if template:
             sql += (
@@ -265,13 +265,26 @@ _COUNTED = {
 }
 
 
-_USE_ASSET = (
-    "UPDATE instagram_media_assets SET used_in_posts = coalesce(used_in_posts, 0) + $1, "
-    "last_used_at = now() WHERE id = $2"
+# The assets among {ids} (a uuid[] parameter) that still exist, locked until the commit against
+# their deletion, not against other posts using them.
+_LOCK_ASSETS = (
+    "locked AS (SELECT id FROM instagram_media_assets WHERE id = ANY({ids}::uuid[]) FOR KEY SHARE)"
 )
-_UNUSE_ASSET = (
-    "UPDATE instagram_media_assets "
-    "SET used_in_posts = GREATEST(coalesce(used_in_posts, 0) + $1, 0) WHERE id = $2"
+# Each use in {ids} (once per occurrence) counted {n} times (negative: uses removed) in the
+# connection's stripe of its asset (migration 0007), where {only}. Rows are locked in id order,
+# so two transactions sharing a stripe cannot deadlock on them. A use stamps last_used_at.
+_COUNT_USES = (
+    "INSERT INTO instagram_media_asset_uses AS s (asset_id, stripe, uses, last_used_at) "
+    "SELECT id, pg_backend_pid() % 16, count(*) * {n}, "
+    "CASE WHEN {n} > 0 THEN now() END FROM unnest({ids}::uuid[]) AS id "
+    "WHERE {only} GROUP BY id ORDER BY id "
+    "ON CONFLICT (asset_id, stripe) DO UPDATE SET uses = s.uses + excluded.uses, "
+    "last_used_at = GREATEST(s.last_used_at, excluded.last_used_at)"
+)
+_CHANGE_USES = (
+    f"WITH {_LOCK_ASSETS.format(ids='$1')}, used AS ("  # noqa: S608 - fixed text
+    + _COUNT_USES.format(ids="$1", n="$2::int", only="id IN (SELECT id FROM locked)")
+    + ") SELECT array(SELECT id FROM locked)"
 )
 
 
@@ -300,21 +313,18 @@ async def assets_by_locations(
 async def change_asset_usage(
     session: AsyncSession, *, asset_ids: Sequence[uuid.UUID], delta: int
 ) -> set[uuid.UUID]:
-    """`used_in_posts` +delta (never below 0); a use also stamps `last_used_at`.
+    """`used_in_posts` +delta per use in `asset_ids` (the total never shows below 0); a use also
+    stamps `last_used_at`. In the session's transaction.
 
     Returns the ids whose row is gone: an asset deleted by a concurrent request after it was
-    read (the media deletion locks the row, so this UPDATE waits for it and then finds nothing).
+    read (the media deletion locks the row, so this waits for it and then finds nothing). Those
+    are not counted.
     """
-    missing: set[uuid.UUID] = set()
     if not asset_ids:
-        return missing
-    sql = _USE_ASSET if delta > 0 else _UNUSE_ASSET
+        return set()
     conn = await driver_connection(session, write=True)
-    for asset_id in asset_ids:  # one row per use: a carousel may repeat an asset
-        status = await conn.execute(sql, delta, asset_id)  # "UPDATE <rows>"
-        if status.rsplit(" ", 1)[-1] == "0":
-            missing.add(asset_id)
-    return missing
+    found = await conn.fetchval(_CHANGE_USES, list(asset_ids), delta)
+    return set(asset_ids) - set(found)
 
 
 # --- templates ------------------------------------------------------------------------------

@@ -133,3 +133,67 @@ async def test_an_asset_deleted_while_the_post_is_saved_is_a_422(
         {"c": body["caption"]},
     )
     assert count == 0
+
+
+async def test_concurrent_posts_with_one_asset_count_every_use(
+    poster: Poster, db: AsyncSession
+) -> None:
+    """Uses go to per-connection stripes (migration 0007): posts created at once with one asset
+    (and a carousel repeating it) are all counted; an edit that drops the asset takes its uses
+    back; uses counted before the migration (the asset's own column) are still included."""
+    image = await upload(poster, jpeg_bytes(1080, 1080), "logo.jpg", "image/jpeg")
+    other = await upload(poster, jpeg_bytes(1080, 1080), "other.jpg", "image/jpeg")
+    bodies = [await poster.body(mediaIds=[image["id"]]) for _ in range(12)]
+    bodies.append(
+        await poster.body(
+            mediaIds=[image["id"], image["id"], other["id"]], mediaType="CAROUSEL", caption="x"
+        )
+    )
+    created = await asyncio.gather(*(poster.post("/posts", json=b) for b in bodies))
+    assert [r.status_code for r in created] == [201] * 13, [r.text for r in created]
+
+    async def shown(asset_id: str) -> dict[str, Any]:
+        r = await poster.get(f"/media/assets/{asset_id}")
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    first = await shown(image["id"])
+    assert first["usedInPosts"] == 14 and first["lastUsedAt"] is not None
+    assert (await shown(other["id"]))["usedInPosts"] == 1
+    stripes = (
+        await db.execute(
+            text(
+                "SELECT stripe, uses FROM instagram_media_asset_uses WHERE asset_id = :id"
+                " ORDER BY stripe"
+            ),
+            {"id": image["id"]},
+        )
+    ).all()
+    assert sum(uses for _, uses in stripes) == 14 and all(0 <= s < 16 for s, _ in stripes)
+    # The asset row itself is not written by a post (that was the contended row).
+    raw = (
+        await db.execute(
+            text("SELECT used_in_posts, last_used_at FROM instagram_media_assets WHERE id = :id"),
+            {"id": image["id"]},
+        )
+    ).one()
+    assert tuple(raw) == (0, None)
+
+    r = await poster.put(f"/posts/{created[0].json()['id']}", json={"mediaIds": [other["id"]]})
+    assert r.status_code == 200, r.text
+    assert (await shown(image["id"]))["usedInPosts"] == 13
+    assert (await shown(other["id"]))["usedInPosts"] == 2
+
+    # Counted before migration 0007: kept in the asset's column, added to the stripes.
+    await db.execute(
+        text("UPDATE instagram_media_assets SET used_in_posts = 5 WHERE id = :id"),
+        {"id": image["id"]},
+    )
+    await db.commit()
+    assert (await shown(image["id"]))["usedInPosts"] == 18
+    listed = await poster.get("/media", params={"limit": 100})
+    assert listed.status_code == 200, listed.text
+    by_id = {item["id"]: item for item in listed.json()["items"]}
+    assert by_id[image["id"]]["usedInPosts"] == 18
+    assert by_id[image["id"]]["lastUsedAt"] == first["lastUsedAt"]
