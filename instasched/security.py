@@ -50,6 +50,9 @@ def create_access_token(
     return jwt.encode(payload, secret, algorithm=JWT_ALGORITHM)
 
 
+# The 401 for a valid token whose user was deleted since.
+USER_GONE = "This account no longer exists"
+
 # Tokens this process verified: (secret, token) → (user id, exp). A client sends the same token
 # with every request, and PyJWT's checks cost ~55 µs of CPU per request (measured); the same
 # bytes under the same secret verify the same way, so only the expiry is looked at again.

@@ -6,22 +6,17 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Column, Table, func, inspect, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.exceptions import NotFound
 from instasched.models import MediaAsset, PostStatus, ScheduledPost
-from instasched.models.base import loaded
+from instasched.models.base import loaded, stored_attributes
 
 # Through asyncpg: the asset read of every post creation and every publication (see
 # accounts.repository.fetch_account). Every column, by its attribute name; not the uses
 # (`used_in_posts`, `last_used_at`), which neither reads.
-_ASSETS: Table = MediaAsset.__table__  # type: ignore[assignment]
-_ASSET_COLUMNS = ", ".join(
-    f"{prop.columns[0].name} AS {prop.key}"
-    for prop in inspect(MediaAsset).column_attrs
-    if isinstance(prop.columns[0], Column) and prop.columns[0].table is _ASSETS
-)
+_ASSET_COLUMNS = ", ".join(f"{c} AS {a}" for c, a in stored_attributes(MediaAsset))
 _ASSETS_OF_USER = (
     f"SELECT {_ASSET_COLUMNS} FROM instagram_media_assets "  # noqa: S608 - fixed names
     "WHERE user_id = $1 AND id = ANY($2::uuid[])"

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar, cast
 
-from sqlalchemy import DateTime, MetaData, func, inspect, text
+from sqlalchemy import Column, DateTime, MetaData, func, inspect, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column
 
@@ -39,6 +39,18 @@ def loaded(model: type[ModelT], values: Mapping[str, Any]) -> ModelT:
     obj = cast(ModelT, mapper.class_manager.new_instance())
     obj.__dict__.update(values)
     return obj
+
+
+def stored_attributes(model: type[Base]) -> list[tuple[str, str]]:
+    """(column name, attribute name) of every column of the model's table, for statements sent
+    through asyncpg whose rows become model objects (`loaded`). SQL-expression attributes (a
+    `column_property` over another table) are not among them."""
+    table = model.__table__
+    return [
+        (prop.columns[0].name, prop.key)
+        for prop in inspect(model).column_attrs
+        if isinstance(prop.columns[0], Column) and prop.columns[0].table is table
+    ]
 
 
 def uuid_pk() -> Mapped[uuid.UUID]:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 
-from instasched.auth.deps import CurrentUser
+from instasched.auth.deps import CurrentUser, TokenUserId
 from instasched.db import commit
 from instasched.kit.deps import SessionDep, StateDep
 from instasched.kit.pagination import PageParams, page_params
@@ -38,7 +38,7 @@ _STATE_ERRORS: dict[int | str, dict[str, object]] = {
 )
 async def create_post(
     body: PostCreate,
-    user: CurrentUser,
+    user_id: TokenUserId,
     session: SessionDep,
     state: StateDep,
     idempotency_key: Annotated[
@@ -66,7 +66,7 @@ async def create_post(
         session,
         settings=state.settings,
         queue=state.queue,
-        user_id=user.id,
+        user_id=user_id,
         body=body,
         idempotency_key=idempotency_key,
     )

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from instasched.db import driver_connection
 from instasched.exceptions import NotFound
 from instasched.media.repository import fetch_assets
-from instasched.models import MediaAsset, PostTemplate, ScheduledPost
+from instasched.models import InstagramAccount, MediaAsset, PostTemplate, ScheduledPost
+from instasched.models.base import loaded, stored_attributes
 from instasched.models.post_rows import (
     COLUMN_OF,
     POST_COLUMN_NAMES,
@@ -138,6 +139,67 @@ class Inserted:
 
     row: PostRow | None
     missing_assets: frozenset[uuid.UUID]
+
+
+_ACCOUNT_ATTRS = stored_attributes(InstagramAccount)
+_ASSET_ATTRS = stored_attributes(MediaAsset)
+# One row per asset found (one with the asset columns NULL when none is): the user, the
+# account when it is the user's, each of the user's assets among $3.
+_CREATE_CONTEXT = (
+    "SELECT u.id, "  # noqa: S608 - fixed names
+    + ", ".join(f"a.{column}" for column, _ in _ACCOUNT_ATTRS)
+    + ", "
+    + ", ".join(f"m.{column}" for column, _ in _ASSET_ATTRS)
+    + " FROM (SELECT 1) AS one LEFT JOIN users u ON u.id = $1"
+    " LEFT JOIN instagram_accounts a ON a.id = $2 AND a.user_id = u.id"
+    " LEFT JOIN instagram_media_assets m ON m.user_id = u.id AND m.id = ANY($3::uuid[])"
+)
+_ACCOUNT_ID_AT = 1 + [attr for _, attr in _ACCOUNT_ATTRS].index("id")
+_ASSET_ID_AT = 1 + len(_ACCOUNT_ATTRS) + [attr for _, attr in _ASSET_ATTRS].index("id")
+
+
+@dataclass(frozen=True, slots=True)
+class CreateContext:
+    """What a new post is checked against, read in one statement (`read_create_context`)."""
+
+    account: InstagramAccount | None  # None: not found, or another user's
+    assets: dict[uuid.UUID, MediaAsset]  # the user's among those asked for
+
+
+async def read_create_context(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    account_id: uuid.UUID,
+    asset_ids: Iterable[uuid.UUID],
+) -> CreateContext | None:
+    """The user's account and assets for a new post, or None when the user no longer exists.
+
+    One round trip instead of three (the caller's user, the account, the assets; each costs the
+    API ~0.1-0.2 ms of CPU under load, more alone, measured in-process). Model objects as
+    `fetch_account` / `fetch_assets` give them: detached, reading only, assets without their
+    uses.
+    """
+    conn = await driver_connection(session)
+    records = await conn.fetch(_CREATE_CONTEXT, user_id, account_id, list(set(asset_ids)))
+    first = records[0]
+    if first[0] is None:
+        return None
+    account = None
+    if first[_ACCOUNT_ID_AT] is not None:
+        values = tuple(first)[1 : 1 + len(_ACCOUNT_ATTRS)]
+        account = loaded(
+            InstagramAccount, {attr: v for (_, attr), v in zip(_ACCOUNT_ATTRS, values, strict=True)}
+        )
+    assets: dict[uuid.UUID, MediaAsset] = {}
+    for record in records:
+        if record[_ASSET_ID_AT] is not None:
+            values = tuple(record)[1 + len(_ACCOUNT_ATTRS) :]
+            asset = loaded(
+                MediaAsset, {attr: v for (_, attr), v in zip(_ASSET_ATTRS, values, strict=True)}
+            )
+            assets[asset.id] = asset
+    return CreateContext(account, assets)
 
 
 _INSERTS: dict[tuple[tuple[str, ...], bool], str] = {}

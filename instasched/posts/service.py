@@ -19,7 +19,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence, Set
+from collections.abc import Awaitable, Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -31,11 +31,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from instasched.accounts import repository as accounts_repository
 from instasched.config import Settings
 from instasched.db import after_commit
-from instasched.exceptions import Conflict, Invalid, NotFound
+from instasched.exceptions import Conflict, Invalid, NotFound, Unauthorized
 from instasched.kit.time import parse_datetime, utcnow, zone
 from instasched.models import InstagramAccount, MediaAsset, PostStatus, ScheduledPost
 from instasched.posts import repository, rules
 from instasched.posts.schemas import PostCreate, PostUpdate, TemplateValue
+from instasched.security import USER_GONE
 from instasched.templates.render import append_suggestions, render
 from instasched.worker.queue import PublishQueue
 
@@ -72,9 +73,18 @@ async def create_post(
         existing = await repository.find_by_idempotency_key(session, user_id=user_id, key=key)
         if existing is not None:
             return existing, False
-    account = await accounts_repository.read_owned(
-        session, user_id=user_id, account_id=body.instagram_account_id
+    # The user (the endpoint verified the token only), the account and the assets at once.
+    context = await repository.read_create_context(
+        session,
+        user_id=user_id,
+        account_id=body.instagram_account_id,
+        asset_ids=_ids_to_prefetch(body.media_ids),
     )
+    if context is None:
+        raise Unauthorized(USER_GONE)
+    account = context.account
+    if account is None:
+        raise NotFound("Instagram account not found")
     now = now or utcnow()
     scheduled_for = await resolve_time(
         session,
@@ -104,7 +114,7 @@ async def create_post(
 
     media = await resolve_media(
         session, settings=settings, user_id=user_id, media_ids=body.media_ids,
-        media_urls=body.media_urls,
+        media_urls=body.media_urls, known=context.assets,
     )  # fmt: skip
     draft = _Draft(
         media_type=media_type,
@@ -572,15 +582,22 @@ async def resolve_media(
     user_id: uuid.UUID,
     media_ids: Sequence[str] | None,
     media_urls: Sequence[str] | None,
+    known: Mapping[uuid.UUID, MediaAsset] | None = None,
 ) -> list[MediaRef]:
-    """Every item must be one of the user's media assets (else 422); order is kept."""
+    """Every item must be one of the user's media assets (else 422); order is kept.
+
+    `known`: the user's assets among `media_ids`, already read (`_ids_to_prefetch`)."""
     for name, values in (("mediaIds", media_ids), ("mediaUrls", media_urls)):
         if values is not None and len(values) > rules.CAROUSEL_MAX:
             raise Invalid(
                 f"{name} has {len(values)} items; a post takes at most {rules.CAROUSEL_MAX}",
                 field=name,
             )
-    by_ids = await _media_by_ids(session, user_id=user_id, values=media_ids) if media_ids else None
+    by_ids = (
+        await _media_by_ids(session, user_id=user_id, values=media_ids, known=known)
+        if media_ids
+        else None
+    )
     by_urls = (
         await _media_by_urls(session, settings=settings, user_id=user_id, values=media_urls)
         if media_urls
@@ -596,8 +613,26 @@ async def resolve_media(
     return by_ids or by_urls or []
 
 
+def _ids_to_prefetch(values: Sequence[str] | None) -> list[uuid.UUID]:
+    """The valid ids among `mediaIds`, when there are not too many (the rest of the checks,
+    with their messages, are `resolve_media`'s)."""
+    if not values or len(values) > rules.CAROUSEL_MAX:
+        return []
+    ids = []
+    for value in values:
+        try:
+            ids.append(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    return ids
+
+
 async def _media_by_ids(
-    session: AsyncSession, *, user_id: uuid.UUID, values: Sequence[str]
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    values: Sequence[str],
+    known: Mapping[uuid.UUID, MediaAsset] | None = None,
 ) -> list[MediaRef]:
     parsed: list[uuid.UUID] = []
     for i, value in enumerate(values):
@@ -607,7 +642,11 @@ async def _media_by_ids(
             raise Invalid(
                 f"mediaIds[{i}] {value!r} is not a media asset id", field=f"mediaIds[{i}]"
             ) from None
-    found = await repository.assets_by_ids(session, user_id=user_id, ids=parsed)
+    found = (
+        known
+        if known is not None and set(parsed) <= set(known)
+        else await repository.assets_by_ids(session, user_id=user_id, ids=parsed)
+    )
     result: list[MediaRef] = []
     for i, asset_id in enumerate(parsed):
         asset = found.get(asset_id)

@@ -33,12 +33,27 @@ def _claims(user_id: uuid.UUID) -> dict[str, object]:
     return {"sub": str(user_id), "iat": now, "exp": now + 3600, "typ": "access"}
 
 
+# A well-formed new post: creating a post checks the token, then reads its user together with
+# the account and media (posts.repository.read_create_context), so it answers 401 on its own.
+NEW_POST = {
+    "instagramAccountId": str(uuid.uuid4()),
+    "scheduledFor": "2030-01-01T12:00:00Z",
+    "caption": "Hello",
+    "mediaIds": [str(uuid.uuid4())],
+    "mediaType": "IMAGE",
+}
+
+
 async def _assert_401(http: httpx.AsyncClient, headers: dict[str, str], why: str) -> None:
-    for method, path in (("GET", PROTECTED), ("GET", "/api/auth/me")):
-        r = await http.request(method, path, headers=headers)
-        assert r.status_code == 401, (why, r.status_code, r.text)
-        body = r.json()
-        assert body["error"] == "unauthorized" and body["message"], (why, body)
+    for method, path, body in (
+        ("GET", PROTECTED, None),
+        ("GET", "/api/auth/me", None),
+        ("POST", "/api/instagram/scheduling/posts", NEW_POST),
+    ):
+        r = await http.request(method, path, headers=headers, json=body)
+        assert r.status_code == 401, (why, path, r.status_code, r.text)
+        problem = r.json()
+        assert problem["error"] == "unauthorized" and problem["message"], (why, problem)
         assert r.headers.get("www-authenticate", "").lower().startswith("bearer")
 
 
@@ -93,6 +108,8 @@ async def test_every_auth_failure_is_401(
     await db.commit()
     await _assert_401(http, user.headers, "deleted user")
     await _assert_401(http, {"Authorization": f"Bearer {good}"}, "deleted user (fresh token)")
+    r = await http.post("/api/instagram/scheduling/posts", headers=user.headers, json=NEW_POST)
+    assert r.json()["message"] == "This account no longer exists"
 
 
 async def test_register_rules(http: httpx.AsyncClient) -> None:
