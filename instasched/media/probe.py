@@ -34,13 +34,22 @@ THUMBNAIL_AT_SECONDS = 1.0
 _executor: ThreadPoolExecutor | None = None
 
 
+def decode_threads(cpus: int, api_workers: int) -> int:
+    """Decoding threads per API process: the machine's cores shared by its API processes, so
+    `API_WORKERS` processes hold no more decoded bitmaps at once than one process did."""
+    return max(1, max(2, cpus) // max(1, api_workers))
+
+
 def _pool() -> ThreadPoolExecutor:
     # One bounded pool for decoding: concurrent uploads queue here instead of each holding a
     # decoded bitmap at once (bounded memory), and the event loop stays free.
     global _executor
     if _executor is None:
+        from instasched.config import get_settings
+
         _executor = ThreadPoolExecutor(
-            max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="media-cpu"
+            max_workers=decode_threads(os.cpu_count() or 2, get_settings().api_workers),
+            thread_name_prefix="media-cpu",
         )
     return _executor
 
