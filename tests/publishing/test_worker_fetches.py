@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import secrets
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,12 +26,42 @@ class CountingWorker(PublishWorker):
         return super().retryIfFailed(fn, opts)
 
 
+@contextlib.asynccontextmanager
+async def running_worker(
+    worker_class: type[PublishWorker],
+    process: Callable[[Job, str], Awaitable[None]],
+    *,
+    redis_url: str,
+    prefix: str,
+    concurrency: int,
+) -> AsyncIterator[PublishQueue]:
+    """A worker of `worker_class` running on its own queue prefix; yields that queue, closes
+    both and removes the queue's keys afterwards."""
+    queue = PublishQueue(redis_url, prefix=prefix)
+    worker = worker_class(
+        QUEUE_NAME,
+        process,
+        {"connection": redis_url, "prefix": prefix, "concurrency": concurrency, "autorun": False},
+    )
+    if worker.blockingRedisConnection is not None:
+        await worker.blockingRedisConnection.getRedisVersion()
+    task = asyncio.create_task(worker.run())
+    try:
+        await asyncio.sleep(0.3)  # idle: one fetch blocks on the queue's marker
+        yield queue
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(worker.close(), timeout=30)
+        if not task.done():
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await queue.queue.obliterate(force=True)
+        await queue.close()
+
+
 async def test_idle_wake_ups_start_one_fetch_and_due_jobs_run_concurrently(
     app_settings: Settings,
 ) -> None:
-    prefix = f"fetch{secrets.token_hex(4)}"
-    redis_url = app_settings.require_redis_url()
-    queue = PublishQueue(redis_url, prefix=prefix)
     running, most = 0, 0
     done: list[str] = []
 
@@ -42,16 +73,13 @@ async def test_idle_wake_ups_start_one_fetch_and_due_jobs_run_concurrently(
         running -= 1
         done.append(job.data["postId"])
 
-    worker = CountingWorker(
-        QUEUE_NAME,
+    async with running_worker(
+        CountingWorker,
         process,
-        {"connection": redis_url, "prefix": prefix, "concurrency": 50, "autorun": False},
-    )
-    if worker.blockingRedisConnection is not None:
-        await worker.blockingRedisConnection.getRedisVersion()
-    task = asyncio.create_task(worker.run())
-    try:
-        await asyncio.sleep(0.3)  # idle: one fetch blocks on the queue's marker
+        redis_url=app_settings.require_redis_url(),
+        prefix=f"fetch{secrets.token_hex(4)}",
+        concurrency=50,
+    ) as queue:
         CountingWorker.fetches = 0
         later = datetime.now(UTC) + timedelta(days=1)
         for _ in range(20):  # each add of a delayed job wakes the idle worker
@@ -69,14 +97,6 @@ async def test_idle_wake_ups_start_one_fetch_and_due_jobs_run_concurrently(
             await asyncio.sleep(0.1)
         assert sorted(done) == sorted(str(p) for p in due)
         assert most >= 10, most  # taken together, not one fetch at a time
-    finally:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(worker.close(), timeout=30)
-        if not task.done():
-            task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await queue.queue.obliterate(force=True)
-        await queue.close()
 
 
 async def test_jobs_added_together_cost_one_wake_up_and_a_due_one_still_starts_at_once(
@@ -90,9 +110,6 @@ async def test_jobs_added_together_cost_one_wake_up_and_a_due_one_still_starts_a
     from instasched.worker import runner
 
     monkeypatch.setattr(runner, "MARKER_SETTLE_SECONDS", 0.2)  # wide enough to count on
-    prefix = f"settle{secrets.token_hex(4)}"
-    redis_url = app_settings.require_redis_url()
-    queue = PublishQueue(redis_url, prefix=prefix)
     started: dict[str, float] = {}
     reads: list[float] = []
     read_marker = RedisBackend.waitForJob
@@ -107,16 +124,13 @@ async def test_jobs_added_together_cost_one_wake_up_and_a_due_one_still_starts_a
     async def process(job: Job, token: str) -> None:
         started[job.data["postId"]] = asyncio.get_running_loop().time()
 
-    worker = PublishWorker(
-        QUEUE_NAME,
+    async with running_worker(
+        PublishWorker,
         process,
-        {"connection": redis_url, "prefix": prefix, "concurrency": 10, "autorun": False},
-    )
-    if worker.blockingRedisConnection is not None:
-        await worker.blockingRedisConnection.getRedisVersion()
-    task = asyncio.create_task(worker.run())
-    try:
-        await asyncio.sleep(0.3)  # idle: blocked on the marker
+        redis_url=app_settings.require_redis_url(),
+        prefix=f"settle{secrets.token_hex(4)}",
+        concurrency=10,
+    ) as queue:
         reads.clear()
         later = datetime.now(UTC) + timedelta(days=1)
         for _ in range(20):  # 20 delayed jobs within ~0.4 s
@@ -135,11 +149,3 @@ async def test_jobs_added_together_cost_one_wake_up_and_a_due_one_still_starts_a
                 break
             await asyncio.sleep(0.02)
         assert started[str(due)] - added < 0.15  # not held for the 0.2 s settle
-    finally:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(worker.close(), timeout=30)
-        if not task.done():
-            task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await queue.queue.obliterate(force=True)
-        await queue.close()
