@@ -109,7 +109,7 @@ async def test_jobs_added_together_cost_one_wake_up_and_a_due_one_still_starts_a
 
     from instasched.worker import runner
 
-    monkeypatch.setattr(runner, "MARKER_SETTLE_SECONDS", 0.2)  # wide enough to count on
+    monkeypatch.setattr(runner, "MARKER_SETTLE_SECONDS", 1.0)  # wide enough to tell apart
     started: dict[str, float] = {}
     reads: list[float] = []
     read_marker = RedisBackend.waitForJob
@@ -137,15 +137,16 @@ async def test_jobs_added_together_cost_one_wake_up_and_a_due_one_still_starts_a
             await queue.schedule_many([(uuid.uuid4(), later)])
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.3)
-        # one wake-up per added job before (20); now one per settle window (~0.4 s / 0.2 s)
-        assert 1 <= len(reads) <= 5, len(reads)
+        # one wake-up per added job before (20); now one per settle window (~0.4 s / 1 s)
+        assert 1 <= len(reads) <= 3, len(reads)
 
-        await asyncio.sleep(0.5)  # settled and blocked on the marker again
+        await asyncio.sleep(1.5)  # settled and blocked on the marker again
         due = uuid.uuid4()
         added = asyncio.get_running_loop().time()
         await queue.schedule_many([(due, datetime.now(UTC))])
-        for _ in range(50):
+        for _ in range(150):
             if str(due) in started:
                 break
             await asyncio.sleep(0.02)
-        assert started[str(due)] - added < 0.15  # not held for the 0.2 s settle
+        assert str(due) in started, "the due job did not start within 3 s"
+        assert started[str(due)] - added < 0.6  # not held for the 1 s settle
