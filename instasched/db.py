@@ -202,13 +202,18 @@ def discard_after_commit_hooks(session: AsyncSession) -> None:
     session.info.pop(_AFTER_COMMIT_KEY, None)
 
 
-async def commit(session: AsyncSession) -> None:
-    """Commit, then run the after-commit hooks."""
+async def _commit(session: AsyncSession) -> None:
+    """Commit; a failed commit drops the after-commit hooks."""
     try:
         await session.commit()
     except BaseException:
         discard_after_commit_hooks(session)
         raise
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commit, then run the after-commit hooks."""
+    await _commit(session)
     await run_after_commit_hooks(session)
 
 
@@ -232,12 +237,9 @@ async def session_scope(
                 raise
             if session.in_transaction():
                 try:
-                    await session.commit()
-                except BaseException as exc:
-                    discard_after_commit_hooks(session)
-                    if isinstance(exc, OperationalError | DBAPIError | OSError) and (
-                        is_connection_error(exc)
-                    ):
+                    await _commit(session)
+                except (OperationalError, DBAPIError, OSError) as exc:
+                    if is_connection_error(exc):
                         raise ServiceUnavailable(
                             "The database is unavailable; try again in a moment",
                             detail={"component": "database"},

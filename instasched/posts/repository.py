@@ -19,7 +19,7 @@ from instasched.db import driver_connection
 from instasched.exceptions import NotFound
 from instasched.media.repository import fetch_assets
 from instasched.models import InstagramAccount, MediaAsset, PostTemplate, ScheduledPost
-from instasched.models.base import loaded, stored_attributes
+from instasched.models.base import ModelT, loaded, stored_attributes
 from instasched.models.post_rows import (
     COLUMN_OF,
     POST_COLUMN_NAMES,
@@ -185,21 +185,25 @@ async def read_create_context(
     first = records[0]
     if first[0] is None:
         return None
-    account = None
-    if first[_ACCOUNT_ID_AT] is not None:
-        values = tuple(first)[1 : 1 + len(_ACCOUNT_ATTRS)]
-        account = loaded(
-            InstagramAccount, {attr: v for (_, attr), v in zip(_ACCOUNT_ATTRS, values, strict=True)}
-        )
-    assets: dict[uuid.UUID, MediaAsset] = {}
-    for record in records:
-        if record[_ASSET_ID_AT] is not None:
-            values = tuple(record)[1 + len(_ACCOUNT_ATTRS) :]
-            asset = loaded(
-                MediaAsset, {attr: v for (_, attr), v in zip(_ASSET_ATTRS, values, strict=True)}
-            )
-            assets[asset.id] = asset
-    return CreateContext(account, assets)
+    account = (
+        _loaded_at(InstagramAccount, _ACCOUNT_ATTRS, first, 1)
+        if first[_ACCOUNT_ID_AT] is not None
+        else None
+    )
+    assets = [
+        _loaded_at(MediaAsset, _ASSET_ATTRS, record, 1 + len(_ACCOUNT_ATTRS))
+        for record in records
+        if record[_ASSET_ID_AT] is not None
+    ]
+    return CreateContext(account, {asset.id: asset for asset in assets})
+
+
+def _loaded_at(
+    model: type[ModelT], attrs: list[tuple[str, str]], record: Any, start: int
+) -> ModelT:
+    """The model object of `attrs`' columns, found in `record` from position `start` on."""
+    values = tuple(record)[start : start + len(attrs)]
+    return loaded(model, {attr: v for (_, attr), v in zip(attrs, values, strict=True)})
 
 
 _INSERTS: dict[tuple[tuple[str, ...], bool], str] = {}

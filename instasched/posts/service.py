@@ -586,7 +586,8 @@ async def resolve_media(
 ) -> list[MediaRef]:
     """Every item must be one of the user's media assets (else 422); order is kept.
 
-    `known`: the user's assets among `media_ids`, already read (`_ids_to_prefetch`)."""
+    `known`: the user's assets among `media_ids`, already read (`_ids_to_prefetch`: every
+    valid id when there are not too many, which is checked here first)."""
     for name, values in (("mediaIds", media_ids), ("mediaUrls", media_urls)):
         if values is not None and len(values) > rules.CAROUSEL_MAX:
             raise Invalid(
@@ -644,7 +645,7 @@ async def _media_by_ids(
             ) from None
     found = (
         known
-        if known is not None and set(parsed) <= set(known)
+        if known is not None
         else await repository.assets_by_ids(session, user_id=user_id, ids=parsed)
     )
     result: list[MediaRef] = []
