@@ -20,7 +20,7 @@ import logging
 import signal
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from bullmq import Worker
@@ -148,6 +148,24 @@ def make_processor(publisher: Publisher) -> Any:
     return process
 
 
+@contextlib.asynccontextmanager
+async def running(worker: Worker) -> AsyncIterator[asyncio.Task[Any]]:
+    """Run a bullmq `worker` (made with `autorun: False`) for the block; close it after (30 s at
+    most for the jobs in flight), then end its run task."""
+    # Without this the blocking wait is rounded to whole seconds (up to 1 s late).
+    if worker.blockingRedisConnection is not None:
+        await worker.blockingRedisConnection.getRedisVersion()
+    task = asyncio.create_task(worker.run(), name="bullmq-worker")
+    try:
+        yield task
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(worker.close(), timeout=30)
+        if not task.done():
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def run_worker(
     settings: Settings,
     *,
@@ -179,11 +197,38 @@ async def run_worker(
             "autorun": False,
         },
     )
-    # Without this the blocking wait is rounded to whole seconds (up to 1 s late).
-    if worker.blockingRedisConnection is not None:
-        await worker.blockingRedisConnection.getRedisVersion()
     worker.on("error", lambda err, *a: log.error("bullmq worker error: %s", err))
-    worker_task = asyncio.create_task(worker.run(), name="bullmq-worker")
+    try:
+        async with running(worker):
+            _serve_metrics(settings)
+            loops = _start_loops(settings, app, reconciler, stop)
+            freeze_startup_objects()
+            if on_started is not None:
+                on_started(worker)
+            log.info(
+                "worker started",
+                extra={
+                    "concurrency": settings.worker_concurrency,
+                    "queue_prefix": settings.queue_prefix,
+                },
+            )
+            try:
+                await stop.wait()
+            finally:
+                log.info("worker stopping")
+                for task in loops:
+                    task.cancel()
+                await asyncio.gather(*loops, return_exceptions=True)
+    finally:
+        await reconciler.close()
+        await app.close()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
+        log.info("worker stopped")
+
+
+def _serve_metrics(settings: Settings) -> None:
     if settings.worker_metrics_port:
         from prometheus_client import start_http_server
 
@@ -191,7 +236,13 @@ async def run_worker(
 
         start_http_server(settings.worker_metrics_port, addr=settings.host, registry=REGISTRY)
         log.info("worker metrics on port %s", settings.worker_metrics_port)
-    loops = [
+
+
+def _start_loops(
+    settings: Settings, app: AppState, reconciler: Reconciler, stop: asyncio.Event
+) -> list[asyncio.Task[None]]:
+    """The periodic work: reconcile (one worker per interval), failed-job alerts, token refresh."""
+    return [
         asyncio.create_task(
             _every(
                 settings.reconcile_interval_seconds,
@@ -206,31 +257,6 @@ async def run_worker(
             _every(settings.token_refresh_interval_seconds, lambda: _refresh_tokens(app), stop)
         ),
     ]
-    freeze_startup_objects()
-    if on_started is not None:
-        on_started(worker)
-    log.info(
-        "worker started",
-        extra={"concurrency": settings.worker_concurrency, "queue_prefix": settings.queue_prefix},
-    )
-    try:
-        await stop.wait()
-    finally:
-        log.info("worker stopping")
-        for task in loops:
-            task.cancel()
-        await asyncio.gather(*loops, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(worker.close(), timeout=30)
-        if not worker_task.done():
-            worker_task.cancel()
-        await asyncio.gather(worker_task, return_exceptions=True)
-        await reconciler.close()
-        await app.close()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(sig)
-        log.info("worker stopped")
 
 
 async def _every(interval: float, fn: Any, stop: asyncio.Event) -> None:

@@ -3,8 +3,6 @@ while the request waits, and the answer is the published row."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,7 +13,7 @@ from instasched.config import Settings
 from instasched.publishing.service import Publisher
 from instasched.state import AppState
 from instasched.worker.queue import QUEUE_NAME
-from instasched.worker.runner import make_processor
+from instasched.worker.runner import make_processor, running
 from tests.posts.conftest import Poster
 
 
@@ -34,17 +32,10 @@ async def worker(app_settings: Settings) -> AsyncIterator[None]:
             "autorun": False,
         },
     )
-    if bull.blockingRedisConnection is not None:
-        await bull.blockingRedisConnection.getRedisVersion()
-    task = asyncio.create_task(bull.run())
     try:
-        yield
+        async with running(bull):
+            yield
     finally:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(bull.close(), timeout=30)
-        if not task.done():
-            task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
         await app.close()
 
 

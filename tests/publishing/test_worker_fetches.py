@@ -15,7 +15,7 @@ from bullmq import Job
 
 from instasched.config import Settings
 from instasched.worker.queue import QUEUE_NAME, PublishQueue
-from instasched.worker.runner import PublishWorker
+from instasched.worker.runner import PublishWorker, running
 
 
 class CountingWorker(PublishWorker):
@@ -43,18 +43,11 @@ async def running_worker(
         process,
         {"connection": redis_url, "prefix": prefix, "concurrency": concurrency, "autorun": False},
     )
-    if worker.blockingRedisConnection is not None:
-        await worker.blockingRedisConnection.getRedisVersion()
-    task = asyncio.create_task(worker.run())
     try:
-        await asyncio.sleep(0.3)  # idle: one fetch blocks on the queue's marker
-        yield queue
+        async with running(worker):
+            await asyncio.sleep(0.3)  # idle: one fetch blocks on the queue's marker
+            yield queue
     finally:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(worker.close(), timeout=30)
-        if not task.done():
-            task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
         await queue.queue.obliterate(force=True)
         await queue.close()
 
