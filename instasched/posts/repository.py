@@ -12,7 +12,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from instasched.db import driver_connection
@@ -244,9 +244,8 @@ def _insert_sql(columns: tuple[str, ...], *, template: bool) -> str:
         )
         if template:
             sql += (
-                ", tpl AS (UPDATE instagram_post_templates "  # noqa: S608
-                "SET usage_count = coalesce(usage_count, 0) + 1, last_used_at = now() "
-                f"WHERE id = ${n + 3} AND EXISTS (SELECT 1 FROM ins))"
+                f", tpl AS ({_COUNT_TEMPLATE_USE.format(id=f'${n + 3}')} "  # noqa: S608
+                "AND EXISTS (SELECT 1 FROM ins))"
             )
         sql += (
             " SELECT array(SELECT id FROM locked) AS locked_assets, ins.* "
@@ -403,12 +402,18 @@ async def get_template_owned(
     return template
 
 
+# One use of the template {id}: a new post made with it (`_insert_sql`) or an edit that switches
+# a post to it (`count_template_use`).
+_COUNT_TEMPLATE_USE = (
+    "UPDATE instagram_post_templates "
+    "SET usage_count = coalesce(usage_count, 0) + 1, last_used_at = now() WHERE id = {id}"
+)
+
+
 async def count_template_use(session: AsyncSession, *, template_id: uuid.UUID) -> None:
-    await session.execute(
-        update(PostTemplate)
-        .where(PostTemplate.id == template_id)
-        .values(usage_count=func.coalesce(PostTemplate.usage_count, 0) + 1, last_used_at=func.now())
-    )
+    """In the session's transaction."""
+    conn = await driver_connection(session, write=True)
+    await conn.execute(_COUNT_TEMPLATE_USE.format(id="$1"), template_id)
 
 
 # --- reads outside the request transaction --------------------------------------------------

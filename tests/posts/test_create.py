@@ -380,6 +380,32 @@ async def test_template_renders_appends_suggestions_and_counts_in_the_same_trans
     assert (await template_usage(db, foreign.id))[0] == 0
 
 
+async def test_an_edit_to_another_template_counts_one_use_of_it(
+    poster: Poster, db: AsyncSession
+) -> None:
+    first = await make_template(db, poster)
+    second = await make_template(db, poster, caption_template="Now {{productName}}!")
+    variables = {"productName": "Shoes", "discount": "5%", "endDate": "May 1"}
+    created = await poster.create(caption="", templateId=str(first.id), templateVariables=variables)
+    # The same template again (new variables): rendered again, not a new use.
+    r = await poster.put(
+        f"/posts/{created['id']}", json={"templateVariables": {**variables, "discount": "9%"}}
+    )
+    assert r.status_code == 200, r.text
+    assert "9%" in r.json()["caption"]
+    assert (await template_usage(db, first.id))[0] == 1
+    assert await template_usage(db, second.id) == (0, None)
+    r = await poster.put(
+        f"/posts/{created['id']}",
+        json={"templateId": str(second.id), "templateVariables": {"productName": "Boots"}},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["caption"].startswith("Now Boots!")
+    count, last_used = await template_usage(db, second.id)
+    assert count == 1 and last_used is not None
+    assert (await template_usage(db, first.id))[0] == 1
+
+
 async def test_template_result_is_validated_as_a_caption(poster: Poster, db: AsyncSession) -> None:
     template = await make_template(
         db, poster, caption_template="{{name}}", suggested_hashtags=[f"t{i}" for i in range(31)]
