@@ -21,6 +21,7 @@ from instasched.config import Settings, get_settings
 from instasched.db import is_connection_error
 from instasched.exceptions import InstaschedError
 from instasched.kit.memory import freeze_startup_objects
+from instasched.kit.openapi import example_200
 from instasched.kit.openapi import install as document_errors
 from instasched.observability.middleware import RequestMetricsMiddleware
 from instasched.ops.endpoints import metrics_router
@@ -104,12 +105,37 @@ def _mount_web(app: FastAPI) -> None:
 
 
 def _ops_routes(app: FastAPI) -> None:
-    @app.get("/health", tags=["Operations"])
+    @app.get("/health", tags=["Operations"], responses=example_200({"status": "ok"}))
     async def health() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/ready", tags=["Operations"])
+    @app.get(
+        "/ready",
+        tags=["Operations"],
+        responses={
+            **example_200(
+                {"status": "ok", "checks": {"database": "ok", "redis": "ok", "s3": "ok"}}
+            ),
+            503: {
+                "description": "A dependency does not answer: `checks` names it",
+                "content": {
+                    "application/json": {
+                        "example": {
+                            "status": "unavailable",
+                            "error": "service_unavailable",
+                            "message": "Not ready: redis unavailable",
+                            "checks": {
+                                "database": "ok",
+                                "redis": "failed: ConnectionError",
+                                "s3": "ok",
+                            },
+                        }
+                    }
+                },
+            },
+        },
+    )
     async def ready(request: Request) -> JSONResponse:
         """Readiness: PostgreSQL, Redis and S3 answer (503 names the failing ones)."""
         state: AppState = request.app.state.instasched

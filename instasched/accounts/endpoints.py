@@ -9,14 +9,22 @@ from fastapi.responses import RedirectResponse
 from instasched.accounts import oauth, repository, service
 from instasched.accounts.schemas import AccountCreate, AccountOut, AccountUpdate, AuthorizeUrlOut
 from instasched.auth.deps import CurrentUser, OptionalUser
+from instasched.exceptions import BadRequest, Conflict, Invalid, UpstreamError
 from instasched.kit.deps import SessionDep, StateDep
+from instasched.kit.openapi import ACCOUNT_NOT_FOUND, ErrorCase, errors, example_200
 from instasched.kit.schemas import Message
 
 router = APIRouter(prefix="/instagram/accounts", tags=["Instagram accounts"])
 oauth_router = APIRouter(prefix="/instagram/oauth", tags=["Instagram accounts"])
-_404: dict[int | str, dict[str, object]] = {
-    404: {"description": "No such account for this user (another user's id included)"}
-}
+_404 = errors(ACCOUNT_NOT_FOUND)
+_BAD_TIMEZONE: ErrorCase = (
+    "Not an IANA timezone",
+    Invalid("'Paris' is not an IANA timezone (e.g. Europe/Paris)", field="timezone"),
+)
+_INSTAGRAM_DOWN: ErrorCase = (
+    "Instagram could not be reached; try again",
+    UpstreamError("Instagram could not be reached: Service temporarily unavailable"),
+)
 
 
 @router.post(
@@ -24,7 +32,22 @@ _404: dict[int | str, dict[str, object]] = {
     status_code=status.HTTP_201_CREATED,
     response_model=AccountOut,
     summary="Connect an Instagram account with an access token",
-    responses={422: {"description": "Instagram refused the token (its message is passed on)"}},
+    responses=errors(
+        (
+            "Instagram refused the token (its message is passed on)",
+            Invalid(
+                "Instagram rejected the access token: Error validating access token: Session "
+                "has expired",
+                field="accessToken",
+            ),
+        ),
+        _BAD_TIMEZONE,
+        _INSTAGRAM_DOWN,
+        (
+            "The same Instagram account is being connected by another request",
+            Conflict("This Instagram account is being connected right now; try again"),
+        ),
+    ),
 )
 async def connect_account(
     body: AccountCreate, user: CurrentUser, session: SessionDep, state: StateDep
@@ -65,7 +88,7 @@ async def get_account(account_id: uuid.UUID, user: CurrentUser, session: Session
     "/{account_id}",
     response_model=AccountOut,
     summary="Change an account's timezone",
-    responses={**_404, 422: {"description": "Not an IANA timezone"}},
+    responses=errors(ACCOUNT_NOT_FOUND, _BAD_TIMEZONE),
 )
 async def update_account(
     account_id: uuid.UUID, body: AccountUpdate, user: CurrentUser, session: SessionDep
@@ -78,7 +101,10 @@ async def update_account(
 
 
 @router.delete(
-    "/{account_id}", response_model=Message, summary="Disconnect an account", responses=_404
+    "/{account_id}",
+    response_model=Message,
+    summary="Disconnect an account",
+    responses={**example_200({"message": "Instagram account disconnected"}), **_404},
 )
 async def delete_account(account_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Message:
     """Disconnect the account; its scheduled posts, templates and schedules go with it."""
@@ -119,6 +145,13 @@ def _prefers_html(accept: str | None) -> bool:
     "/authorize-url",
     response_model=AuthorizeUrlOut,
     summary="Start Instagram Login (OAuth): the consent URL",
+    responses=errors(
+        (
+            "Instagram Login is not configured on this server",
+            BadRequest("Instagram Login is not configured: set INSTAGRAM_APP_ID"),
+        ),
+        _BAD_TIMEZONE,
+    ),
 )
 async def authorize_url(
     user: CurrentUser,
@@ -148,8 +181,39 @@ async def authorize_url(
     summary="Instagram Login (OAuth) callback: connects the account",
     responses={
         303: {"description": "Browsers (Accept: text/html) are sent to `/?connected=<id>`"},
-        400: {"description": "Invalid, expired, already used or another user's state"},
-        422: {"description": "Instagram refused the code (its message is passed on)"},
+        **errors(
+            (
+                "Invalid, already used or another user's state",
+                BadRequest(
+                    "This authorization is unknown, was already used or belongs to another "
+                    "user: start again from the authorize URL",
+                    detail=[{"field": "state", "message": "invalid or already used"}],
+                ),
+            ),
+            (
+                "Expired state (valid for 10 minutes)",
+                BadRequest(
+                    "This authorization expired (it is valid for 10 minutes): start again from "
+                    "the authorize URL",
+                    detail=[{"field": "state", "message": "expired"}],
+                ),
+            ),
+            (
+                "The user declined on Instagram's consent screen",
+                BadRequest(
+                    "Instagram did not authorize the connection: The user denied your request.",
+                    detail=[{"field": "error", "message": "The user denied your request."}],
+                ),
+            ),
+            (
+                "Instagram refused the code (its message is passed on)",
+                Invalid(
+                    "Instagram refused the authorization: This authorization code has been used",
+                    field="code",
+                ),
+            ),
+            _INSTAGRAM_DOWN,
+        ),
     },
 )
 async def oauth_callback(

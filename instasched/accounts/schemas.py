@@ -5,10 +5,22 @@ from datetime import datetime
 
 from pydantic import ConfigDict, Field
 
+from instasched.kit import examples as ex
 from instasched.kit.schemas import ApiModel, RequestModel
 
 
 class AccountCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "accessToken": "IGQWRPa1ZAkVxb2NhcXRfOFBvN3ZAHTmlxQnlWcjBsZA2xTc0hFbUJ2Yk5u",
+                    "timezone": ex.TIMEZONE,
+                }
+            ]
+        }
+    )
+
     access_token: str = Field(
         min_length=1,
         max_length=4096,
@@ -19,6 +31,8 @@ class AccountCreate(RequestModel):
 
 
 class AccountUpdate(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"timezone": "America/New_York"}]})
+
     timezone: str = Field(examples=["America/New_York"], description="IANA timezone")
 
 
@@ -57,6 +71,21 @@ class AccountOut(ApiModel):
 
 
 class AuthorizeUrlOut(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://www.instagram.com/oauth/authorize?client_id=123&redirect_uri="
+                    "http%3A%2F%2Flocalhost%3A3000%2Fapi%2Finstagram%2Foauth%2Fcallback"
+                    "&response_type=code&scope=instagram_business_basic%2C"
+                    "instagram_business_content_publish%2Cinstagram_business_manage_insights%2C"
+                    "instagram_business_manage_comments&state=Qm9vb3RzX2V4YW1wbGVfc3RhdGU",
+                    "state": "Qm9vb3RzX2V4YW1wbGVfc3RhdGU",
+                }
+            ]
+        }
+    )
+
     url: str = Field(
         description="Send the user's browser here (Instagram's consent screen)",
         examples=[

@@ -5,8 +5,15 @@ from fastapi import APIRouter, Request, status
 from instasched.auth import service
 from instasched.auth.deps import AuthUser, CurrentUser
 from instasched.auth.schemas import Credentials, TokenOut, UserOut
-from instasched.exceptions import ServiceUnavailable
+from instasched.exceptions import (
+    Conflict,
+    Invalid,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+)
 from instasched.kit.deps import SessionDep, StateDep
+from instasched.kit.openapi import DATABASE_DOWN, errors
 from instasched.models import User
 from instasched.security import create_access_token
 
@@ -27,10 +34,16 @@ def _user_out(user: User | AuthUser, state_admins: set[str]) -> UserOut:
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
     summary="Register a user",
-    responses={
-        409: {"description": "The email is already registered"},
-        422: {"description": "Invalid email, or password shorter than 12 characters"},
-    },
+    responses=errors(
+        (
+            "The email is already registered",
+            Conflict("An account with this email already exists; log in instead"),
+        ),
+        (
+            "The password is shorter than 12 characters (or the email is invalid)",
+            Invalid("password must be at least 12 characters long", field="password"),
+        ),
+    ),
 )
 async def register(body: Credentials, session: SessionDep, state: StateDep) -> UserOut:
     """Create a user. Passwords need at least 12 characters; an email is used once (409)."""
@@ -42,10 +55,18 @@ async def register(body: Credentials, session: SessionDep, state: StateDep) -> U
     "/login",
     response_model=TokenOut,
     summary="Log in (get a bearer token)",
-    responses={
-        401: {"description": "Wrong email or password"},
-        429: {"description": "Too many failures for this email from this address (Retry-After)"},
-    },
+    responses=errors(
+        ("Wrong email or password", Unauthorized("Wrong email or password")),
+        (
+            "Too many failures for this email from this address (see `Retry-After`)",
+            TooManyRequests("Too many failed logins; try again in 12 minutes"),
+        ),
+        DATABASE_DOWN,
+        (
+            "The server has no JWT_SECRET",
+            ServiceUnavailable("Authentication is not configured: set JWT_SECRET"),
+        ),
+    ),
 )
 async def login(
     body: Credentials, request: Request, session: SessionDep, state: StateDep
@@ -76,7 +97,13 @@ async def login(
     "/me",
     response_model=UserOut,
     summary="The current user",
-    responses={401: {"description": "Missing, expired or invalid bearer token"}},
+    responses=errors(
+        (
+            "Missing, expired or invalid bearer token",
+            Unauthorized("Missing bearer token: log in and send Authorization: Bearer <token>"),
+        ),
+        ("The user of the token was deleted", Unauthorized("This account no longer exists")),
+    ),
 )
 async def me(user: CurrentUser, state: StateDep) -> UserOut:
     """The user the bearer token belongs to."""

@@ -5,31 +5,101 @@ while our handler renders `{"error", "message", "detail"}`, and it knows nothing
 `CurrentUser`, the 404 of another user's id or the 503 of a database outage. A client generated
 from /openapi.json (and schemathesis, tests/hardening) would see undocumented answers. This fills
 them in once, when the schema is first built.
+
+Routes declare the errors of their own rules with `errors(...)`: each case is the exception the
+service raises, so the documented example is the body a client gets (`InstaschedError.to_dict`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
 
-from instasched.kit.schemas import ErrorBody
+from instasched.exceptions import (
+    BadRequest,
+    InstaschedError,
+    Invalid,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+)
+from instasched.kit.schemas import ApiModel, ErrorBody
 
 _ERROR_REF = "#/components/schemas/ErrorBody"
 _FASTAPI_VALIDATION_REF = "#/components/schemas/HTTPValidationError"
 
-_COMMON = {
-    "400": "The request body could not be parsed (not JSON, not UTF-8, malformed multipart)",
-    "401": "Missing, expired or invalid bearer token",
-    "404": "Not found (an unknown id, or one that belongs to another user)",
-    "422": "Validation error: `detail` lists each field and what is wrong with it",
-    "503": "The database is unavailable; retry after `Retry-After` seconds",
+ErrorCase = tuple[str, InstaschedError]
+"""When a route answers an error, and the error (its status, kind, message and detail)."""
+
+ACCOUNT_NOT_FOUND: ErrorCase = (
+    "No such Instagram account for this user (another user's id included)",
+    NotFound("Instagram account not found"),
+)
+DATABASE_DOWN: ErrorCase = (
+    "The database is unavailable; retry after `Retry-After` seconds",
+    ServiceUnavailable("The database is unavailable; try again in a moment"),
+)
+
+_COMMON: dict[str, list[ErrorCase]] = {
+    "400": [
+        (
+            "The request body could not be parsed (not JSON, not UTF-8, malformed multipart)",
+            BadRequest("The request body could not be parsed: send valid JSON encoded in UTF-8"),
+        )
+    ],
+    "401": [
+        (
+            "No bearer token",
+            Unauthorized("Missing bearer token: log in and send Authorization: Bearer <token>"),
+        ),
+        ("The bearer token has expired", Unauthorized("Your session has expired; log in again")),
+    ],
+    "404": [ACCOUNT_NOT_FOUND],
+    "422": [
+        (
+            "Validation error: `detail` lists each field and what is wrong with it",
+            Invalid(
+                "limit: Input should be less than or equal to 100",
+                detail=[{"field": "limit", "message": "Input should be less than or equal to 100"}],
+            ),
+        )
+    ],
+    "503": [DATABASE_DOWN],
 }
 
 
-def _error_content() -> dict[str, Any]:
-    return {"application/json": {"schema": {"$ref": _ERROR_REF}}}
+def _error_response(cases: list[ErrorCase]) -> dict[str, Any]:
+    examples = {
+        re.sub(r"[^a-z0-9]+", "-", when.lower()).strip("-")[:60]: {
+            "summary": when,
+            "value": error.to_dict(),
+        }
+        for when, error in cases
+    }
+    return {
+        "description": "; ".join(when for when, _ in cases),
+        "content": {"application/json": {"schema": {"$ref": _ERROR_REF}, "examples": examples}},
+    }
+
+
+def errors(*cases: ErrorCase) -> dict[int | str, dict[str, Any]]:
+    """A route's `responses=`: each error it can answer, by status, with the `ErrorBody` schema
+    and the body the client gets as a named example (several cases of one status: several)."""
+    by_status: dict[int, list[ErrorCase]] = {}
+    for case in cases:
+        by_status.setdefault(case[1].status_code, []).append(case)
+    return {status: _error_response(found) for status, found in by_status.items()}
+
+
+def example_200(example: Any) -> dict[int | str, dict[str, Any]]:
+    """A route's `responses=` entry giving its 200 answer an example, where the response model
+    has none of its own (a generic page, a shared `Message`, a plain dict).
+
+    FastAPI drops `null`s from route examples (fastapi#5559): give values, or none at all."""
+    return {200: {"content": {"application/json": {"example": example}}}}
 
 
 def _is_error_body_missing(response: dict[str, Any]) -> bool:
@@ -64,20 +134,52 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
                 if takes_input or has_body:
                     wanted.append("404")
             for code in wanted:
-                responses.setdefault(code, {"description": _COMMON[code]})
+                if code not in responses or _is_error_body_missing(responses[code]):
+                    responses[code] = _error_response(_COMMON[code])
             for code, response in responses.items():
                 if code[:1] in ("4", "5") and _is_error_body_missing(response):
-                    response["content"] = _error_content()
+                    response["content"] = {"application/json": {"schema": {"$ref": _ERROR_REF}}}
+    return schema
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def restore_null_examples(schema: dict[str, Any]) -> dict[str, Any]:
+    """Put back the `null`s FastAPI drops from every example (fastapi#5559: the document is
+    encoded with `exclude_none`), so a model's example shows each nullable field the API sends.
+
+    A component's examples are replaced by those of the model of the same name whose examples,
+    without their nulls, are the ones in the document (two models may share a name)."""
+    models: dict[str, list[type[ApiModel]]] = {}
+    pending: list[type[ApiModel]] = [ApiModel]
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        models.setdefault(model.__name__, []).append(model)
+    for name, component in schema.get("components", {}).get("schemas", {}).items():
+        for model in models.get(name, []):
+            extra = model.model_config.get("json_schema_extra")
+            examples = extra.get("examples") if isinstance(extra, dict) else None
+            if examples and _without_nulls(examples) == component.get("examples"):
+                component["examples"] = examples
+                break
     return schema
 
 
 def install(app: FastAPI) -> None:
-    """Wrap `app.openapi` so the generated document carries the common errors."""
+    """Wrap `app.openapi` so the generated document carries the common errors and the
+    models' examples as written."""
     build: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_errors(build())
+            app.openapi_schema = document_errors(restore_null_examples(build()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

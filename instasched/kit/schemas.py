@@ -55,10 +55,35 @@ class Page(ApiModel, Generic[T]):
 
 
 class Message(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"message": "Template deleted successfully"}]}
+    )
+
     message: str = Field(examples=["Post cancelled successfully"])
 
 
 class ErrorBody(ApiModel):
+    """The body of every error answer (InstaschedError.to_dict and the app's handlers)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": "validation_error",
+                    "message": "scheduledFor must be at least 5 minutes (300 s) in the future",
+                    "detail": [
+                        {
+                            "field": "scheduledFor",
+                            "message": "scheduledFor must be at least 5 minutes (300 s) in the "
+                            "future",
+                        }
+                    ],
+                },
+                {"error": "not_found", "message": "Scheduled post not found"},
+            ]
+        }
+    )
+
     error: str = Field(examples=["validation_error"])
     message: str = Field(examples=["scheduledFor must be at least 300 seconds ahead"])
     detail: object | None = None

@@ -14,9 +14,18 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from starlette.requests import ClientDisconnect
 
 from instasched.auth.deps import CurrentUser
-from instasched.exceptions import BadRequest
+from instasched.exceptions import (
+    BadRequest,
+    Conflict,
+    Invalid,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from instasched.kit import examples as ex
 from instasched.kit.deps import SessionDep, StateDep, get_state
-from instasched.kit.schemas import ErrorBody, Message
+from instasched.kit.openapi import ACCOUNT_NOT_FOUND, ErrorCase, errors, example_200
+from instasched.kit.schemas import Message
 from instasched.media import service
 from instasched.media.schemas import MediaAsset, MediaPage, MediaType, MediaUpdate, MediaUsage
 
@@ -72,12 +81,48 @@ _UPLOAD_BODY: dict[str, Any] = {
     }
 }
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "Account not found"},
-    413: {"model": ErrorBody, "description": "Over MAX_FILE_SIZE / MAX_VIDEO_FILE_SIZE"},
-    415: {"model": ErrorBody, "description": "Not JPEG, PNG, MP4 or MOV"},
-    422: {"model": ErrorBody, "description": "Corrupt, truncated, too many pixels, bad tags"},
-}
+_ASSET_NOT_FOUND: ErrorCase = (
+    "No such asset for this user (another user's id included)",
+    NotFound("Media asset not found"),
+)
+_BAD_TAGS: ErrorCase = (
+    "Too many tags, or a tag too long",
+    Invalid("At most 30 tags per asset (got 31)", field="tags"),
+)
+_UPLOAD_ERRORS = errors(
+    ACCOUNT_NOT_FOUND,
+    (
+        "The upload was cut off or the multipart body is malformed",
+        BadRequest(
+            "The upload was cut off before the end of the multipart body; send it again",
+            detail={"field": "file"},
+        ),
+    ),
+    (
+        "Over MAX_FILE_SIZE (images) / MAX_VIDEO_FILE_SIZE (videos)",
+        PayloadTooLarge(
+            "The image is larger than 10 MB (MAX_FILE_SIZE); upload a smaller file",
+            detail={"field": "file", "limit": 10 * 1024 * 1024},
+        ),
+    ),
+    (
+        "Not JPEG, PNG, MP4 or MOV (read from the content)",
+        UnsupportedMediaType(
+            "The file is a PDF document, not an accepted format (JPEG, PNG, MP4 or MOV); the "
+            "type is read from the file's content, not its name",
+            detail={"field": "file", "detected": "a PDF document"},
+        ),
+    ),
+    (
+        "Corrupt or truncated file",
+        Invalid(
+            "The file starts like a JPEG image but cannot be read as one (corrupt or "
+            "truncated); export it again",
+            field="file",
+        ),
+    ),
+    _BAD_TAGS,
+)
 
 
 @router.post(
@@ -85,7 +130,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     status_code=status.HTTP_201_CREATED,
     response_model=MediaAsset,
     openapi_extra=_UPLOAD_BODY,
-    responses=_ERRORS,
+    responses=_UPLOAD_ERRORS,
 )
 async def upload_media(
     request: Request,
@@ -129,7 +174,17 @@ async def media_usage(user: CurrentUser, session: SessionDep) -> MediaUsage:
     return await service.usage(session, user_id=user.id)
 
 
-@router.get("/media", response_model=MediaPage)
+@router.get(
+    "/media",
+    response_model=MediaPage,
+    responses=errors(
+        ACCOUNT_NOT_FOUND,
+        (
+            "The tag is longer than 50 characters",
+            Invalid("Tag 'winterstylewinterst…' is longer than 50 characters", field="tag"),
+        ),
+    ),
+)
 async def list_media(
     user: CurrentUser,
     session: SessionDep,
@@ -154,7 +209,9 @@ async def list_media(
     )
 
 
-@router.get("/media/assets/{asset_id}", response_model=MediaAsset)
+@router.get(
+    "/media/assets/{asset_id}", response_model=MediaAsset, responses=errors(_ASSET_NOT_FOUND)
+)
 async def get_media(
     asset_id: uuid.UUID, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> MediaAsset:
@@ -164,7 +221,11 @@ async def get_media(
     )
 
 
-@router.patch("/media/assets/{asset_id}", response_model=MediaAsset)
+@router.patch(
+    "/media/assets/{asset_id}",
+    response_model=MediaAsset,
+    responses=errors(_ASSET_NOT_FOUND, _BAD_TAGS),
+)
 async def update_media(
     asset_id: uuid.UUID, body: MediaUpdate, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> MediaAsset:
@@ -177,7 +238,20 @@ async def update_media(
 @router.delete(
     "/media/assets/{asset_id}",
     response_model=Message,
-    responses={409: {"model": ErrorBody, "description": "Used by a scheduled post"}},
+    responses={
+        **example_200({"message": "Media asset deleted"}),
+        **errors(
+            _ASSET_NOT_FOUND,
+            (
+                "A scheduled or publishing post uses the asset",
+                Conflict(
+                    "The asset is used by 1 scheduled or publishing post(s); cancel or change "
+                    "those posts first",
+                    detail={"field": "assetId", "postIds": [ex.POST_ID]},
+                ),
+            ),
+        ),
+    },
 )
 async def delete_media(
     asset_id: uuid.UUID, user: CurrentUser, session: SessionDep, state: StateDep
@@ -187,7 +261,9 @@ async def delete_media(
     return Message(message="Media asset deleted")
 
 
-@router.get("/media/{account_id}", response_model=list[MediaAsset])
+@router.get(
+    "/media/{account_id}", response_model=list[MediaAsset], responses=errors(ACCOUNT_NOT_FOUND)
+)
 async def list_account_media(
     account_id: uuid.UUID,
     user: CurrentUser,

@@ -6,14 +6,71 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
+from instasched.kit import examples as ex
 from instasched.kit.schemas import ApiModel, RequestModel
 
 MediaType = Literal["image", "video"]
 
+_PREVIEW_URL = ex.S3_URL.removesuffix(".jpg") + ".preview.jpg" + ex.PRESIGNED_QUERY
+COMPATIBILITY_EXAMPLE: dict[str, Any] = {
+    "feed": {"ok": True, "reasons": []},
+    "carousel": {"ok": True, "reasons": []},
+    "reel": {"ok": False, "reasons": ["reels are videos; upload an MP4 or MOV video for a reel"]},
+    "story": {
+        "ok": True,
+        "reasons": ["stories are shown 9:16; other shapes get bars or are cropped"],
+    },
+}
+MEDIA_ASSET_EXAMPLE: dict[str, Any] = {
+    "id": ex.MEDIA_ID,
+    "instagramAccountId": ex.ACCOUNT_ID,
+    "filename": f"{ex.MEDIA_ID}.jpg",
+    "originalFilename": "winter-knits.jpg",
+    "mimeType": "image/jpeg",
+    "fileSize": 842311,
+    "mediaType": "image",
+    "s3Url": ex.S3_URL,
+    "url": ex.S3_URL + ex.PRESIGNED_QUERY,
+    "publishUrl": ex.S3_URL + ex.PRESIGNED_QUERY,
+    "previewUrl": _PREVIEW_URL,
+    "thumbnailUrl": _PREVIEW_URL,
+    "urlsExpireAt": "2026-12-01T10:12:30Z",
+    "width": 1080,
+    "height": 1350,
+    "duration": None,
+    "durationMs": None,
+    "metadata": {
+        "format": "JPEG",
+        "mode": "RGB",
+        "frames": 1,
+        "has_alpha": False,
+        "exif_orientation": 1,
+        "coded_width": 1080,
+        "coded_height": 1350,
+        "converted": False,
+        "conversion": [],
+        "icc_profile": None,
+        "publish_format": "JPEG",
+        "publish_bytes": 842311,
+        "preview_width": 864,
+        "preview_height": 1080,
+        "client_content_type": "image/jpeg",
+    },
+    "compatibility": COMPATIBILITY_EXAMPLE,
+    "tags": ["winter", "knitwear"],
+    "usedInPosts": 1,
+    "lastUsedAt": ex.POST_CREATED_AT,
+    "storedBytes": 1010743,
+    "checksumSha256": "b17c721e0ab3503a5831925199b6a8081f0729ebdf0c64e508502b1c1e342962",
+    "createdAt": ex.UPLOADED_AT,
+}
+
 
 class PlacementCheck(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [COMPATIBILITY_EXAMPLE["reel"]]})
+
     ok: bool = Field(description="Whether Instagram accepts the asset for this placement")
     reasons: list[str] = Field(
         description="Why not (when ok is false), or advisory notes (when ok is true)"
@@ -21,6 +78,8 @@ class PlacementCheck(ApiModel):
 
 
 class Compatibility(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [COMPATIBILITY_EXAMPLE]})
+
     feed: PlacementCheck
     carousel: PlacementCheck
     reel: PlacementCheck
@@ -28,6 +87,8 @@ class Compatibility(ApiModel):
 
 
 class MediaAsset(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [MEDIA_ASSET_EXAMPLE]})
+
     id: uuid.UUID
     instagram_account_id: uuid.UUID | None
     filename: str = Field(description="Stored name: `{assetId}.{ext}`")
@@ -63,6 +124,12 @@ class MediaAsset(ApiModel):
 
 
 class MediaPage(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"items": [MEDIA_ASSET_EXAMPLE], "total": 1, "page": 1, "limit": 20}]
+        }
+    )
+
     items: list[MediaAsset]
     total: int
     page: int
@@ -70,6 +137,10 @@ class MediaPage(ApiModel):
 
 
 class MediaUpdate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"tags": ["winter", "knitwear", "sale"]}]}
+    )
+
     tags: list[str] = Field(
         max_length=30,
         description="Replaces the tags (lower-cased, leading '#' removed, 1-50 characters each)",
@@ -78,11 +149,27 @@ class MediaUpdate(RequestModel):
 
 
 class UsageByType(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"count": 41, "bytes": 38912004}]})
+
     count: int
     bytes: int
 
 
 class MediaUsage(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "count": 47,
+                    "bytes": 412885217,
+                    "originalBytes": 398120544,
+                    "images": {"count": 41, "bytes": 38912004},
+                    "videos": {"count": 6, "bytes": 373973213},
+                }
+            ]
+        }
+    )
+
     count: int = Field(description="Assets in the library")
     bytes: int = Field(description="Bytes stored in S3 (originals plus derived files)")
     original_bytes: int = Field(description="Bytes of the originals as uploaded")

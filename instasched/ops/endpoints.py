@@ -9,7 +9,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from instasched.auth.deps import CurrentUser
 from instasched.exceptions import NotFound
+from instasched.kit import examples as ex
 from instasched.kit.deps import SessionDep, StateDep
+from instasched.kit.openapi import errors, example_200
 from instasched.observability.metrics import QUEUE_JOBS, REGISTRY
 from instasched.ops import service
 from instasched.state import AppState
@@ -19,7 +21,34 @@ router = APIRouter(prefix="/instagram/scheduling", tags=["Operations"])
 metrics_router = APIRouter(tags=["Operations"])
 
 
-@router.get("/queue/stats")
+@router.get(
+    "/queue/stats",
+    responses={
+        **example_200(
+            {
+                "scope": "user",
+                "counts": {
+                    "scheduled": 12,
+                    "publishing": 0,
+                    "published": 48,
+                    "failed": 1,
+                    "cancelled": 3,
+                },
+                "nextDue": [
+                    {
+                        "id": ex.POST_ID,
+                        "instagramAccountId": ex.ACCOUNT_ID,
+                        "mediaType": "IMAGE",
+                        "scheduledFor": "2026-12-20T14:00:00+00:00",
+                        "nextAttemptAt": "2026-12-20T14:02:00+00:00",
+                        "dueAt": "2026-12-20T14:02:00+00:00",
+                    }
+                ],
+            }
+        ),
+        **errors(("`scope=global` from a user who is not an admin", NotFound("Not found"))),
+    },
+)
 async def queue_stats(
     user: CurrentUser,
     session: SessionDep,

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from instasched.auth.deps import CurrentUser
 from instasched.kit.deps import SessionDep, StateDep
+from instasched.kit.openapi import ACCOUNT_NOT_FOUND, errors
 from instasched.optimal_times import service
 from instasched.optimal_times.schemas import OptimalTimes, TimeCell
 from instasched.schedules.schemas import Schedule
@@ -17,7 +18,11 @@ def _cell(cell: service.Cell) -> TimeCell:
     return TimeCell.model_validate(cell)
 
 
-@router.get("/optimal-times/{account_id}", response_model=OptimalTimes)
+@router.get(
+    "/optimal-times/{account_id}",
+    response_model=OptimalTimes,
+    responses=errors(ACCOUNT_NOT_FOUND),
+)
 async def get_optimal_times(
     account_id: uuid.UUID, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> OptimalTimes:

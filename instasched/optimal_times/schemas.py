@@ -1,15 +1,51 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
+from instasched.kit import examples as ex
 from instasched.kit.schemas import ApiModel
-from instasched.schedules.schemas import Schedule
+from instasched.schedules.schemas import SCHEDULE_EXAMPLE, Schedule
+
+
+def _cell(day: int, hour: int, n: int, mean: float, score: float, rate: float) -> dict[str, Any]:
+    return {
+        "dayOfWeek": day,
+        "hour": hour,
+        "averageEngagement": mean,
+        "sampleSize": n,
+        "score": score,
+        "confidence": round(n / (n + 3), 2),
+        "engagementRate": rate,
+        "onlineFollowers": None,
+    }
+
+
+# basis "history": 48 published posts, scores shrunk toward the mean 287.4 with weight 3.
+_RECOMMENDATIONS: list[Any] = [
+    _cell(0, 15, 5, 412.6, 365.65, 0.0712),
+    _cell(3, 19, 4, 398.0, 350.6, 0.0684),
+    _cell(5, 12, 6, 371.2, 343.27, 0.0655),
+    _cell(2, 9, 5, 355.0, 329.65, 0.0631),
+    _cell(6, 11, 4, 340.5, 317.74, 0.0602),
+]
+_EMPTY_CELL: dict[str, Any] = {
+    "dayOfWeek": 0,
+    "hour": 0,
+    "averageEngagement": None,
+    "sampleSize": 0,
+    "score": None,
+    "confidence": 0.0,
+    "engagementRate": None,
+    "onlineFollowers": None,
+}
 
 
 class TimeCell(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_RECOMMENDATIONS[0]]})
+
     day_of_week: int = Field(description="0 = Sunday .. 6 = Saturday, in the account's timezone")
     hour: int = Field(description="0..23, in the account's timezone")
     average_engagement: float | None = Field(
@@ -31,6 +67,27 @@ class TimeCell(ApiModel):
 
 
 class OptimalTimes(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "accountId": ex.ACCOUNT_ID,
+                    "timezone": ex.TIMEZONE,
+                    "basis": "history",
+                    "publishedPosts": 48,
+                    "priorMean": 287.4,
+                    "priorWeight": 3.0,
+                    "engagementCap": 655.0,
+                    "recommendations": _RECOMMENDATIONS,
+                    # The API answers all 7 x 24 cells; the example shows Sunday's first hour.
+                    "heatmap": [[_EMPTY_CELL]],
+                    "schedules": [SCHEDULE_EXAMPLE],
+                    "notice": None,
+                }
+            ]
+        }
+    )
+
     account_id: uuid.UUID
     timezone: str
     basis: Literal["history", "online_followers"]

@@ -9,9 +9,12 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 
 from instasched.auth.deps import CurrentUser, TokenUserId
 from instasched.db import commit
+from instasched.exceptions import Conflict, Invalid, NotFound
+from instasched.kit import examples as ex
 from instasched.kit.deps import SessionDep, StateDep
+from instasched.kit.openapi import ACCOUNT_NOT_FOUND, ErrorCase, errors
 from instasched.kit.pagination import PageParams, page_params
-from instasched.kit.schemas import ErrorBody, json_response
+from instasched.kit.schemas import json_response
 from instasched.posts import service
 from instasched.posts.schemas import Post, PostCancelled, PostCreate, PostList, PostUpdate
 
@@ -20,21 +23,63 @@ router = APIRouter(prefix="/instagram/scheduling", tags=["Posts"])
 AccountIdPath = Annotated[uuid.UUID, Path(alias="accountId", description="Instagram account id")]
 PostIdPath = Annotated[uuid.UUID, Path(alias="postId", description="Scheduled post id")]
 
-_ERRORS: dict[int | str, dict[str, object]] = {
-    404: {"model": ErrorBody, "description": "Not found (or another user's)"},
-    422: {"model": ErrorBody, "description": "A rule is broken; `detail` names the field"},
-}
-_STATE_ERRORS: dict[int | str, dict[str, object]] = {
-    **_ERRORS,
-    409: {"model": ErrorBody, "description": "The post is not `scheduled` (state in message)"},
-}
+_POST_NOT_FOUND: ErrorCase = (
+    "No such post for this user (another user's id included)",
+    NotFound("Scheduled post not found"),
+)
+_TOO_SOON: ErrorCase = (
+    "scheduledFor is less than 5 minutes or more than 183 days ahead",
+    Invalid(
+        "scheduledFor must be at least 5 minutes (300 s) in the future (the earliest possible "
+        "time now is 2026-12-01T09:20:00Z; got 2026-12-01T09:00:00Z)",
+        field="scheduledFor",
+    ),
+)
+_NOT_YOUR_MEDIA: ErrorCase = (
+    "A media item is not one of your uploads",
+    Invalid(
+        "mediaIds[0] is not one of your uploaded media assets; upload the file first "
+        "(POST /api/instagram/scheduling/media/upload)",
+        field="mediaIds[0]",
+    ),
+)
+_CAPTION: ErrorCase = (
+    "The caption breaks Instagram's limits (length, hashtags, mentions)",
+    Invalid("caption has 34 hashtags; at most 30 are allowed", field="caption"),
+)
+
+
+def _not_scheduled(verb: str) -> ErrorCase:
+    return (
+        "The post is not `scheduled`: `detail` has its status",
+        Conflict(
+            f"Only scheduled posts can be {verb}; this post is published (it is already published)",
+            detail={"status": "published", "postId": ex.POST_ID},
+        ),
+    )
 
 
 @router.post(
     "/posts",
     status_code=status.HTTP_201_CREATED,
     response_model=Post,
-    responses={200: {"model": Post, "description": "Replay of an Idempotency-Key"}, **_ERRORS},
+    responses={
+        200: {"model": Post, "description": "Replay of an Idempotency-Key"},
+        **errors(
+            ACCOUNT_NOT_FOUND,
+            (
+                "The template is not one of yours",
+                NotFound("Template not found", detail=[{"field": "templateId"}]),
+            ),
+            (
+                "Another request with this Idempotency-Key is creating the post",
+                Conflict("A post with this Idempotency-Key is being created; retry"),
+            ),
+            _TOO_SOON,
+            _NOT_YOUR_MEDIA,
+            _CAPTION,
+        ),
+    },
 )
 async def create_post(
     body: PostCreate,
@@ -73,7 +118,19 @@ async def create_post(
     return json_response(Post.of(post), status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-@router.get("/posts/{accountId}", response_model=PostList, responses=_ERRORS)
+@router.get(
+    "/posts/{accountId}",
+    response_model=PostList,
+    responses=errors(
+        ACCOUNT_NOT_FOUND,
+        (
+            "scheduledBefore is earlier than scheduledAfter",
+            Invalid(
+                "scheduledBefore must not be earlier than scheduledAfter", field="scheduledBefore"
+            ),
+        ),
+    ),
+)
 async def list_posts(
     account_id: AccountIdPath,
     user: CurrentUser,
@@ -113,7 +170,11 @@ async def list_posts(
     )
 
 
-@router.get("/posts/{accountId}/{postId}", response_model=Post, responses=_ERRORS)
+@router.get(
+    "/posts/{accountId}/{postId}",
+    response_model=Post,
+    responses=errors(ACCOUNT_NOT_FOUND, _POST_NOT_FOUND),
+)
 async def get_post(
     account_id: AccountIdPath, post_id: PostIdPath, user: CurrentUser, session: SessionDep
 ) -> Post:
@@ -122,7 +183,13 @@ async def get_post(
     return Post.of(post)
 
 
-@router.put("/posts/{postId}", response_model=Post, responses=_STATE_ERRORS)
+@router.put(
+    "/posts/{postId}",
+    response_model=Post,
+    responses=errors(
+        _POST_NOT_FOUND, _not_scheduled("edited"), _TOO_SOON, _NOT_YOUR_MEDIA, _CAPTION
+    ),
+)
 async def update_post(
     post_id: PostIdPath, body: PostUpdate, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> Post:
@@ -140,7 +207,11 @@ async def update_post(
     return Post.of(post)
 
 
-@router.delete("/posts/{postId}", response_model=PostCancelled, responses=_STATE_ERRORS)
+@router.delete(
+    "/posts/{postId}",
+    response_model=PostCancelled,
+    responses=errors(_POST_NOT_FOUND, _not_scheduled("cancelled")),
+)
 async def cancel_post(
     post_id: PostIdPath, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> PostCancelled:
@@ -150,7 +221,11 @@ async def cancel_post(
     return PostCancelled(message="Post cancelled successfully", post=Post.of(post))
 
 
-@router.post("/posts/{postId}/publish-now", response_model=Post, responses=_STATE_ERRORS)
+@router.post(
+    "/posts/{postId}/publish-now",
+    response_model=Post,
+    responses=errors(_POST_NOT_FOUND, _not_scheduled("published now")),
+)
 async def publish_now(
     post_id: PostIdPath,
     user: CurrentUser,

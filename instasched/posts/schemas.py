@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
+from instasched.kit import examples as ex
 from instasched.kit.schemas import ApiModel, RequestModel
 from instasched.models import ScheduledPost
 
@@ -18,14 +19,73 @@ MediaTypeName = Literal["IMAGE", "VIDEO", "REELS", "CAROUSEL", "STORIES"]
 StatusName = Literal["scheduled", "publishing", "published", "failed", "cancelled"]
 TemplateValue = str | int | float
 
+_USER_TAG_EXAMPLE: dict[str, Any] = {"username": "alpine.knits", "x": 0.42, "y": 0.67}
+_FIRST_COMMENT = "More colours in our bio link 🧶 #knitwear #winterstyle"
+_ALT_TEXT = "A woman in a red cable-knit sweater on a snowy mountain path"
+POST_EXAMPLE: dict[str, Any] = {
+    "id": ex.POST_ID,
+    "instagramAccountId": ex.ACCOUNT_ID,
+    "scheduledFor": ex.SCHEDULED_FOR,
+    "caption": ex.CAPTION,
+    "mediaUrls": [ex.S3_URL],
+    "mediaIds": [ex.MEDIA_ID],
+    "mediaType": "IMAGE",
+    "status": "scheduled",
+    "publishAttempts": 0,
+    "instagramMediaId": None,
+    "instagramMediaUrl": None,
+    "permalink": None,
+    "publishedAt": None,
+    "lastPublishError": None,
+    "nextAttemptAt": None,
+    "productTags": [],
+    "locationId": None,
+    "templateId": None,
+    "templateVariables": {},
+    "firstComment": _FIRST_COMMENT,
+    "userTags": [_USER_TAG_EXAMPLE],
+    "collaborators": [],
+    "altText": _ALT_TEXT,
+    "coverUrl": None,
+    "thumbOffsetMs": None,
+    "shareToFeed": None,
+    "initialLikes": 0,
+    "initialComments": 0,
+    "initialReach": 0,
+    "metadata": {},
+    "createdAt": ex.POST_CREATED_AT,
+    "updatedAt": ex.POST_CREATED_AT,
+    "cancelledAt": None,
+}
+_PUBLISHED_AT = "2026-12-20T14:00:04Z"
+PUBLISHED_POST_EXAMPLE: dict[str, Any] = {
+    **POST_EXAMPLE,
+    "status": "published",
+    "publishAttempts": 1,
+    "instagramMediaId": "17920238422030506",
+    "instagramMediaUrl": "https://scontent.cdninstagram.com/v/t51.29350-15/470178_n.jpg",
+    "permalink": "https://www.instagram.com/p/DC4kQx2MZ7a/",
+    "publishedAt": _PUBLISHED_AT,
+    "initialLikes": 214,
+    "initialComments": 18,
+    "initialReach": 3120,
+    "updatedAt": _PUBLISHED_AT,
+}
+
 
 class ProductTagIn(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"productId": "3231775643511089", "x": 0.5, "y": 0.72}]}
+    )
+
     product_id: str = Field(description="Instagram catalog product id")
     x: float = Field(description="Horizontal position, 0 (left) to 1 (right)")
     y: float = Field(description="Vertical position, 0 (top) to 1 (bottom)")
 
 
 class UserTagIn(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_USER_TAG_EXAMPLE]})
+
     username: str = Field(description="Instagram username to tag", examples=["natgeo"])
     x: float | None = Field(None, description="0..1; required on IMAGE posts")
     y: float | None = Field(None, description="0..1; required on IMAGE posts")
@@ -64,6 +124,35 @@ class _PostFields(RequestModel):
 
 
 class PostCreate(_PostFields):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "instagramAccountId": ex.ACCOUNT_ID,
+                    "scheduledFor": ex.SCHEDULED_FOR,
+                    "mediaType": "IMAGE",
+                    "mediaIds": [ex.MEDIA_ID],
+                    "caption": ex.CAPTION,
+                    "firstComment": _FIRST_COMMENT,
+                    "userTags": [_USER_TAG_EXAMPLE],
+                    "altText": _ALT_TEXT,
+                },
+                {
+                    "instagramAccountId": ex.ACCOUNT_ID,
+                    "useNextSlot": True,
+                    "mediaType": "IMAGE",
+                    "mediaIds": [ex.MEDIA_ID],
+                    "templateId": ex.TEMPLATE_ID,
+                    "templateVariables": {
+                        "productName": "the Alpine Knit Collection",
+                        "discount": "20%",
+                        "endDate": "Sunday",
+                    },
+                },
+            ]
+        }
+    )
+
     instagram_account_id: uuid.UUID
     scheduled_for: str | None = Field(
         None, description=_SCHEDULED_FOR, examples=["2026-12-20T14:00:00Z"]
@@ -77,12 +166,22 @@ class PostCreate(_PostFields):
 class PostUpdate(_PostFields):
     """Only the fields sent are changed; `null` clears an optional field."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"scheduledFor": "2026-12-20T18:30:00", "firstComment": None}]
+        }
+    )
+
     scheduled_for: str | None = Field(None, description=_SCHEDULED_FOR)
     use_next_slot: bool | None = None
     media_type: MediaTypeName | None = None
 
 
 class Post(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [POST_EXAMPLE, PUBLISHED_POST_EXAMPLE]}
+    )
+
     id: uuid.UUID
     instagram_account_id: uuid.UUID
     scheduled_for: datetime
@@ -157,6 +256,12 @@ class Post(ApiModel):
 
 
 class PostList(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"posts": [POST_EXAMPLE], "total": 1, "page": 1, "limit": 20}]
+        }
+    )
+
     posts: list[Post]
     total: int
     page: int
@@ -164,5 +269,21 @@ class PostList(ApiModel):
 
 
 class PostCancelled(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "message": "Post cancelled successfully",
+                    "post": {
+                        **POST_EXAMPLE,
+                        "status": "cancelled",
+                        "updatedAt": "2026-12-02T11:20:00Z",
+                        "cancelledAt": "2026-12-02T11:20:00Z",
+                    },
+                }
+            ]
+        }
+    )
+
     message: str = Field(examples=["Post cancelled successfully"])
     post: Post

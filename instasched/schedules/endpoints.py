@@ -6,8 +6,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 
 from instasched.auth.deps import CurrentUser
+from instasched.exceptions import Conflict, Invalid, NotFound
+from instasched.kit import examples as ex
 from instasched.kit.deps import SessionDep, StateDep
-from instasched.kit.schemas import ErrorBody, Message
+from instasched.kit.openapi import ACCOUNT_NOT_FOUND, ErrorCase, errors, example_200
+from instasched.kit.schemas import Message
 from instasched.kit.time import utcnow
 from instasched.optimal_times import service as optimal_service
 from instasched.schedules import service
@@ -23,8 +26,27 @@ router = APIRouter(prefix="/instagram/scheduling", tags=["Schedules"])
 
 DayOfWeek = Annotated[int, Path(ge=0, le=6, description="0 = Sunday .. 6 = Saturday")]
 
+_NO_SCHEDULE: ErrorCase = (
+    "The day has no posting schedule",
+    NotFound("No posting schedule for Sunday on this account"),
+)
+_RULES: tuple[ErrorCase, ...] = (
+    (
+        "A time slot is not HH:MM (24 h)",
+        Invalid(
+            "timeSlots[1] is '3pm': use a 24-hour time HH:MM such as 09:00 or 18:30",
+            field="timeSlots[1]",
+        ),
+    ),
+    (
+        "Not an IANA timezone",
+        Invalid("'CET+1' is not an IANA timezone (e.g. Europe/Paris)", field="timezone"),
+    ),
+)
+_ACCOUNT_ONLY = errors(ACCOUNT_NOT_FOUND)
 
-@router.get("/schedules/{account_id}/next-slot", response_model=NextSlot)
+
+@router.get("/schedules/{account_id}/next-slot", response_model=NextSlot, responses=_ACCOUNT_ONLY)
 async def next_slot(
     account_id: uuid.UUID, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> NextSlot:
@@ -56,7 +78,11 @@ async def next_slot(
     )
 
 
-@router.post("/schedules/{account_id}/apply-optimal", response_model=ApplyOptimalResult)
+@router.post(
+    "/schedules/{account_id}/apply-optimal",
+    response_model=ApplyOptimalResult,
+    responses=_ACCOUNT_ONLY,
+)
 async def apply_optimal(
     account_id: uuid.UUID, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> ApplyOptimalResult:
@@ -81,7 +107,7 @@ async def apply_optimal(
     )
 
 
-@router.get("/schedules/{account_id}", response_model=list[Schedule])
+@router.get("/schedules/{account_id}", response_model=list[Schedule], responses=_ACCOUNT_ONLY)
 async def list_schedules(
     account_id: uuid.UUID, user: CurrentUser, session: SessionDep
 ) -> list[Schedule]:
@@ -94,7 +120,18 @@ async def list_schedules(
     "/schedules/{account_id}",
     status_code=status.HTTP_201_CREATED,
     response_model=Schedule,
-    responses={409: {"model": ErrorBody, "description": "The day already has a schedule"}},
+    responses=errors(
+        ACCOUNT_NOT_FOUND,
+        (
+            "The day already has a schedule (change it with PUT)",
+            Conflict(
+                "Sunday already has a posting schedule for this account: change it with PUT "
+                f"/api/instagram/scheduling/schedules/{ex.ACCOUNT_ID}/0",
+                detail={"field": "dayOfWeek", "dayOfWeek": 0},
+            ),
+        ),
+        *_RULES,
+    ),
 )
 async def create_schedule(
     account_id: uuid.UUID, body: ScheduleCreate, user: CurrentUser, session: SessionDep
@@ -117,7 +154,11 @@ async def create_schedule(
     return Schedule.model_validate(schedule)
 
 
-@router.put("/schedules/{account_id}/{day_of_week}", response_model=Schedule)
+@router.put(
+    "/schedules/{account_id}/{day_of_week}",
+    response_model=Schedule,
+    responses=errors(ACCOUNT_NOT_FOUND, _NO_SCHEDULE, *_RULES),
+)
 async def update_schedule(
     account_id: uuid.UUID,
     day_of_week: DayOfWeek,
@@ -138,7 +179,14 @@ async def update_schedule(
     return Schedule.model_validate(schedule)
 
 
-@router.delete("/schedules/{account_id}/{day_of_week}", response_model=Message)
+@router.delete(
+    "/schedules/{account_id}/{day_of_week}",
+    response_model=Message,
+    responses={
+        **example_200({"message": "Posting schedule deleted"}),
+        **errors(ACCOUNT_NOT_FOUND, _NO_SCHEDULE),
+    },
+)
 async def delete_schedule(
     account_id: uuid.UUID, day_of_week: DayOfWeek, user: CurrentUser, session: SessionDep
 ) -> Message:

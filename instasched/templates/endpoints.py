@@ -6,11 +6,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from instasched.auth.deps import CurrentUser
+from instasched.exceptions import Invalid, NotFound
 from instasched.kit.deps import SessionDep, StateDep
+from instasched.kit.openapi import ErrorCase, errors, example_200
 from instasched.kit.pagination import PageParams, page_params
 from instasched.kit.schemas import Message, Page
 from instasched.templates import service
 from instasched.templates.schemas import (
+    TEMPLATE_EXAMPLE,
     RenderedTemplate,
     Template,
     TemplateCategory,
@@ -21,8 +24,43 @@ from instasched.templates.schemas import (
 
 router = APIRouter(prefix="/instagram/scheduling", tags=["Templates"])
 
+_NOT_FOUND: ErrorCase = (
+    "No such template for this user (another user's id included)",
+    NotFound("Template not found"),
+)
+_ACCOUNT_NOT_FOUND: ErrorCase = (
+    "instagramAccountId is not one of your accounts",
+    NotFound(
+        "Instagram account not found",
+        detail=[{"field": "instagramAccountId", "message": "not one of your accounts"}],
+    ),
+)
+_RULES: tuple[ErrorCase, ...] = (
+    (
+        "A suggested hashtag is not a hashtag",
+        Invalid(
+            "suggestedHashtags[1] is 'new-in': a hashtag has only letters, digits and underscores "
+            "(no spaces, punctuation or emoji), written without '#'",
+            field="suggestedHashtags[1]",
+        ),
+    ),
+    (
+        "The fixed text with the suggestions breaks Instagram's caption limits",
+        Invalid(
+            "The template's text and suggested hashtags together have 34 hashtags; at most 30 "
+            "are allowed",
+            field="suggestedHashtags",
+        ),
+    ),
+)
 
-@router.post("/templates", status_code=status.HTTP_201_CREATED, response_model=Template)
+
+@router.post(
+    "/templates",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Template,
+    responses=errors(_ACCOUNT_NOT_FOUND, *_RULES),
+)
 async def create_template(
     body: TemplateCreate, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> Template:
@@ -51,7 +89,11 @@ async def create_template(
     return Template.model_validate(template)
 
 
-@router.get("/templates", response_model=Page[Template])
+@router.get(
+    "/templates",
+    response_model=Page[Template],
+    responses=example_200({"items": [TEMPLATE_EXAMPLE], "total": 1, "page": 1, "limit": 20}),
+)
 async def list_templates(
     user: CurrentUser,
     session: SessionDep,
@@ -79,14 +121,18 @@ async def list_templates(
     )
 
 
-@router.get("/templates/{template_id}", response_model=Template)
+@router.get("/templates/{template_id}", response_model=Template, responses=errors(_NOT_FOUND))
 async def get_template(template_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Template:
     """One of your templates (404 for any other id)."""
     template = await service.get_template(session, user_id=user.id, template_id=template_id)
     return Template.model_validate(template)
 
 
-@router.put("/templates/{template_id}", response_model=Template)
+@router.put(
+    "/templates/{template_id}",
+    response_model=Template,
+    responses=errors(_NOT_FOUND, _ACCOUNT_NOT_FOUND, *_RULES),
+)
 async def update_template(
     template_id: uuid.UUID,
     body: TemplateUpdate,
@@ -107,7 +153,14 @@ async def update_template(
     return Template.model_validate(template)
 
 
-@router.delete("/templates/{template_id}", response_model=Message)
+@router.delete(
+    "/templates/{template_id}",
+    response_model=Message,
+    responses={
+        **example_200({"message": "Template deleted successfully"}),
+        **errors(_NOT_FOUND),
+    },
+)
 async def delete_template(
     template_id: uuid.UUID, user: CurrentUser, session: SessionDep
 ) -> Message:
@@ -116,7 +169,21 @@ async def delete_template(
     return Message(message="Template deleted successfully")
 
 
-@router.post("/templates/{template_id}/render", response_model=RenderedTemplate)
+@router.post(
+    "/templates/{template_id}/render",
+    response_model=RenderedTemplate,
+    responses=errors(
+        _NOT_FOUND,
+        (
+            "The complete caption breaks Instagram's caption limits",
+            Invalid(
+                "The rendered caption is not valid: caption has 34 hashtags; at most 30 are "
+                "allowed",
+                field="caption",
+            ),
+        ),
+    ),
+)
 async def render_template(
     template_id: uuid.UUID,
     body: TemplateRender,

@@ -3,9 +3,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from pydantic import Field, StrictFloat, StrictInt, StrictStr
+from pydantic import ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
+from instasched.kit import examples as ex
 from instasched.kit.schemas import ApiModel, RequestModel
 
 
@@ -29,8 +31,48 @@ class TemplateMediaType(StrEnum):
 CAPTION_EXAMPLE = "Introducing {{productName}}! 🎉\n\nGet {{discount}} off until {{endDate}}!"
 MAX_TEMPLATE_LENGTH = 10_000
 
+_HASHTAGS_EXAMPLE: list[Any] = ["newcollection", "winterstyle", "knitwear"]
+_VARIABLES_EXAMPLE: dict[str, Any] = {
+    "productName": "the Alpine Knit Collection",
+    "discount": "20%",
+    "endDate": "Sunday",
+}
+TEMPLATE_EXAMPLE: dict[str, Any] = {
+    "id": ex.TEMPLATE_ID,
+    "userId": ex.USER_ID,
+    "instagramAccountId": ex.ACCOUNT_ID,
+    "name": "Product Launch",
+    "category": "product_launch",
+    "captionTemplate": CAPTION_EXAMPLE,
+    "variables": ["productName", "discount", "endDate"],
+    "defaultMediaType": "IMAGE",
+    "suggestedHashtags": _HASHTAGS_EXAMPLE,
+    "suggestedMentions": ["my_brand"],
+    "isActive": True,
+    "usageCount": 3,
+    "lastUsedAt": "2026-12-03T16:40:00Z",
+    "createdAt": ex.TEMPLATE_CREATED_AT,
+    "updatedAt": ex.TEMPLATE_CREATED_AT,
+}
+
 
 class TemplateCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Product Launch",
+                    "category": "product_launch",
+                    "captionTemplate": CAPTION_EXAMPLE,
+                    "suggestedHashtags": _HASHTAGS_EXAMPLE,
+                    "suggestedMentions": ["my_brand"],
+                    "defaultMediaType": "IMAGE",
+                    "instagramAccountId": ex.ACCOUNT_ID,
+                }
+            ]
+        }
+    )
+
     name: str = Field(min_length=1, max_length=255, examples=["Product Launch"])
     category: TemplateCategory | None = None
     caption_template: str = Field(
@@ -53,6 +95,17 @@ class TemplateCreate(RequestModel):
 
 
 class TemplateUpdate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Product Launch (winter)",
+                    "suggestedHashtags": [*_HASHTAGS_EXAMPLE, "sale"],
+                }
+            ]
+        }
+    )
+
     name: str | None = Field(None, min_length=1, max_length=255)
     category: TemplateCategory | None = None
     caption_template: str | None = Field(None, min_length=1, max_length=MAX_TEMPLATE_LENGTH)
@@ -64,6 +117,8 @@ class TemplateUpdate(RequestModel):
 
 
 class Template(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [TEMPLATE_EXAMPLE]})
+
     id: uuid.UUID
     user_id: uuid.UUID
     instagram_account_id: uuid.UUID | None
@@ -82,6 +137,8 @@ class Template(ApiModel):
 
 
 class TemplateRender(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"variables": _VARIABLES_EXAMPLE}]})
+
     variables: dict[str, StrictStr | StrictInt | StrictFloat] = Field(
         default_factory=dict,
         max_length=500,
@@ -90,6 +147,22 @@ class TemplateRender(RequestModel):
 
 
 class RenderedTemplate(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "caption": "Introducing the Alpine Knit Collection! 🎉\n\nGet 20% off until "
+                    "Sunday!\n\n#newcollection #winterstyle #knitwear\n@my_brand",
+                    "hashtags": _HASHTAGS_EXAMPLE,
+                    "mentions": ["my_brand"],
+                    "missing": [],
+                    "unused": [],
+                    "length": 117,
+                }
+            ]
+        }
+    )
+
     caption: str = Field(description="The caption with values and suggested hashtags/mentions")
     hashtags: list[str] = Field(description="Distinct hashtags of the caption, without '#'")
     mentions: list[str] = Field(description="Distinct @-mentions of the caption, without '@'")
