@@ -3,21 +3,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from instasched.kit import examples as ex
-from instasched.kit.schemas import ApiModel, RequestModel
+from instasched.kit.schemas import ApiModel, RequestModel, examples
 
 
 class AccountCreate(RequestModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "accessToken": "IGQWRPa1ZAkVxb2NhcXRfOFBvN3ZAHTmlxQnlWcjBsZA2xTc0hFbUJ2Yk5u",
-                    "timezone": ex.TIMEZONE,
-                }
-            ]
+    model_config = examples(
+        {
+            "accessToken": "IGQWRPa1ZAkVxb2NhcXRfOFBvN3ZAHTmlxQnlWcjBsZA2xTc0hFbUJ2Yk5u",
+            "timezone": ex.TIMEZONE,
         }
     )
 
@@ -31,29 +27,25 @@ class AccountCreate(RequestModel):
 
 
 class AccountUpdate(RequestModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"timezone": "America/New_York"}]})
+    model_config = examples({"timezone": "America/New_York"})
 
     timezone: str = Field(examples=["America/New_York"], description="IANA timezone")
 
 
 class AccountOut(ApiModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "6f1c1f43-2a49-4d0e-9a7e-3f7b2f1f9c11",
-                    "igUserId": "17841400000000001",
-                    "username": "my_brand",
-                    "loginKind": "instagram",
-                    "timezone": "Europe/Paris",
-                    "needsReauth": False,
-                    "tokenExpiresAt": "2027-01-28T10:00:00Z",
-                    "tokenRefreshedAt": "2026-11-29T10:00:00Z",
-                    "followersCount": 1200,
-                    "createdAt": "2026-11-29T10:00:00Z",
-                    "updatedAt": "2026-11-29T10:00:00Z",
-                }
-            ]
+    model_config = examples(
+        {
+            "id": "6f1c1f43-2a49-4d0e-9a7e-3f7b2f1f9c11",
+            "igUserId": "17841400000000001",
+            "username": "my_brand",
+            "loginKind": "instagram",
+            "timezone": "Europe/Paris",
+            "needsReauth": False,
+            "tokenExpiresAt": "2027-01-28T10:00:00Z",
+            "tokenRefreshedAt": "2026-11-29T10:00:00Z",
+            "followersCount": 1200,
+            "createdAt": "2026-11-29T10:00:00Z",
+            "updatedAt": "2026-11-29T10:00:00Z",
         }
     )
 
@@ -71,18 +63,14 @@ class AccountOut(ApiModel):
 
 
 class AuthorizeUrlOut(ApiModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "url": "https://www.instagram.com/oauth/authorize?client_id=123&redirect_uri="
-                    "http%3A%2F%2Flocalhost%3A3000%2Fapi%2Finstagram%2Foauth%2Fcallback"
-                    "&response_type=code&scope=instagram_business_basic%2C"
-                    "instagram_business_content_publish%2Cinstagram_business_manage_insights%2C"
-                    "instagram_business_manage_comments&state=Qm9vb3RzX2V4YW1wbGVfc3RhdGU",
-                    "state": "Qm9vb3RzX2V4YW1wbGVfc3RhdGU",
-                }
-            ]
+    model_config = examples(
+        {
+            "url": "https://www.instagram.com/oauth/authorize?client_id=123&redirect_uri="
+            "http%3A%2F%2Flocalhost%3A3000%2Fapi%2Finstagram%2Foauth%2Fcallback"
+            "&response_type=code&scope=instagram_business_basic%2C"
+            "instagram_business_content_publish%2Cinstagram_business_manage_insights%2C"
+            "instagram_business_manage_comments&state=Qm9vb3RzX2V4YW1wbGVfc3RhdGU",
+            "state": "Qm9vb3RzX2V4YW1wbGVfc3RhdGU",
         }
     )
 

@@ -12,6 +12,12 @@ from pydantic_core import PydanticCustomError
 T = TypeVar("T")
 
 
+def examples(*values: Any) -> ConfigDict:
+    """`model_config` of a schema with OpenAPI examples, in the API's camelCase JSON (every one is
+    validated against its model by tests/foundation/test_openapi.py)."""
+    return ConfigDict(json_schema_extra={"examples": list(values)})
+
+
 class ApiModel(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -55,9 +61,7 @@ class Page(ApiModel, Generic[T]):
 
 
 class Message(ApiModel):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"message": "Template deleted successfully"}]}
-    )
+    model_config = examples({"message": "Template deleted successfully"})
 
     message: str = Field(examples=["Post cancelled successfully"])
 
@@ -65,23 +69,18 @@ class Message(ApiModel):
 class ErrorBody(ApiModel):
     """The body of every error answer (InstaschedError.to_dict and the app's handlers)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
+    model_config = examples(
+        {
+            "error": "validation_error",
+            "message": "scheduledFor must be at least 5 minutes (300 s) in the future",
+            "detail": [
                 {
-                    "error": "validation_error",
+                    "field": "scheduledFor",
                     "message": "scheduledFor must be at least 5 minutes (300 s) in the future",
-                    "detail": [
-                        {
-                            "field": "scheduledFor",
-                            "message": "scheduledFor must be at least 5 minutes (300 s) in the "
-                            "future",
-                        }
-                    ],
-                },
-                {"error": "not_found", "message": "Scheduled post not found"},
-            ]
-        }
+                }
+            ],
+        },
+        {"error": "not_found", "message": "Scheduled post not found"},
     )
 
     error: str = Field(examples=["validation_error"])

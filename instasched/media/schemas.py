@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from instasched.kit import examples as ex
-from instasched.kit.schemas import ApiModel, RequestModel
+from instasched.kit.schemas import ApiModel, RequestModel, examples
 
 MediaType = Literal["image", "video"]
 
@@ -69,7 +69,7 @@ MEDIA_ASSET_EXAMPLE: dict[str, Any] = {
 
 
 class PlacementCheck(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [COMPATIBILITY_EXAMPLE["reel"]]})
+    model_config = examples(COMPATIBILITY_EXAMPLE["reel"])
 
     ok: bool = Field(description="Whether Instagram accepts the asset for this placement")
     reasons: list[str] = Field(
@@ -78,7 +78,7 @@ class PlacementCheck(ApiModel):
 
 
 class Compatibility(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [COMPATIBILITY_EXAMPLE]})
+    model_config = examples(COMPATIBILITY_EXAMPLE)
 
     feed: PlacementCheck
     carousel: PlacementCheck
@@ -87,7 +87,7 @@ class Compatibility(ApiModel):
 
 
 class MediaAsset(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [MEDIA_ASSET_EXAMPLE]})
+    model_config = examples(MEDIA_ASSET_EXAMPLE)
 
     id: uuid.UUID
     instagram_account_id: uuid.UUID | None
@@ -124,11 +124,7 @@ class MediaAsset(ApiModel):
 
 
 class MediaPage(ApiModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"items": [MEDIA_ASSET_EXAMPLE], "total": 1, "page": 1, "limit": 20}]
-        }
-    )
+    model_config = examples({"items": [MEDIA_ASSET_EXAMPLE], "total": 1, "page": 1, "limit": 20})
 
     items: list[MediaAsset]
     total: int
@@ -137,9 +133,7 @@ class MediaPage(ApiModel):
 
 
 class MediaUpdate(RequestModel):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"tags": ["winter", "knitwear", "sale"]}]}
-    )
+    model_config = examples({"tags": ["winter", "knitwear", "sale"]})
 
     tags: list[str] = Field(
         max_length=30,
@@ -149,24 +143,20 @@ class MediaUpdate(RequestModel):
 
 
 class UsageByType(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"count": 41, "bytes": 38912004}]})
+    model_config = examples({"count": 41, "bytes": 38912004})
 
     count: int
     bytes: int
 
 
 class MediaUsage(ApiModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "count": 47,
-                    "bytes": 412885217,
-                    "originalBytes": 398120544,
-                    "images": {"count": 41, "bytes": 38912004},
-                    "videos": {"count": 6, "bytes": 373973213},
-                }
-            ]
+    model_config = examples(
+        {
+            "count": 47,
+            "bytes": 412885217,
+            "originalBytes": 398120544,
+            "images": {"count": 41, "bytes": 38912004},
+            "videos": {"count": 6, "bytes": 373973213},
         }
     )
 

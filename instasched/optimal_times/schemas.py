@@ -3,10 +3,10 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from instasched.kit import examples as ex
-from instasched.kit.schemas import ApiModel
+from instasched.kit.schemas import ApiModel, examples
 from instasched.schedules.schemas import SCHEDULE_EXAMPLE, Schedule
 
 
@@ -44,7 +44,7 @@ _EMPTY_CELL: dict[str, Any] = {
 
 
 class TimeCell(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [_RECOMMENDATIONS[0]]})
+    model_config = examples(_RECOMMENDATIONS[0])
 
     day_of_week: int = Field(description="0 = Sunday .. 6 = Saturday, in the account's timezone")
     hour: int = Field(description="0..23, in the account's timezone")
@@ -67,24 +67,20 @@ class TimeCell(ApiModel):
 
 
 class OptimalTimes(ApiModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "accountId": ex.ACCOUNT_ID,
-                    "timezone": ex.TIMEZONE,
-                    "basis": "history",
-                    "publishedPosts": 48,
-                    "priorMean": 287.4,
-                    "priorWeight": 3.0,
-                    "engagementCap": 655.0,
-                    "recommendations": _RECOMMENDATIONS,
-                    # The API answers all 7 x 24 cells; the example shows Sunday's first hour.
-                    "heatmap": [[_EMPTY_CELL]],
-                    "schedules": [SCHEDULE_EXAMPLE],
-                    "notice": None,
-                }
-            ]
+    model_config = examples(
+        {
+            "accountId": ex.ACCOUNT_ID,
+            "timezone": ex.TIMEZONE,
+            "basis": "history",
+            "publishedPosts": 48,
+            "priorMean": 287.4,
+            "priorWeight": 3.0,
+            "engagementCap": 655.0,
+            "recommendations": _RECOMMENDATIONS,
+            # The API answers all 7 x 24 cells; the example shows Sunday's first hour.
+            "heatmap": [[_EMPTY_CELL]],
+            "schedules": [SCHEDULE_EXAMPLE],
+            "notice": None,
         }
     )
 

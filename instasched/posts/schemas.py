@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from instasched.kit import examples as ex
-from instasched.kit.schemas import ApiModel, RequestModel
+from instasched.kit.schemas import ApiModel, RequestModel, examples
 from instasched.models import ScheduledPost
 
 if TYPE_CHECKING:
@@ -74,9 +74,7 @@ PUBLISHED_POST_EXAMPLE: dict[str, Any] = {
 
 
 class ProductTagIn(RequestModel):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"productId": "3231775643511089", "x": 0.5, "y": 0.72}]}
-    )
+    model_config = examples({"productId": "3231775643511089", "x": 0.5, "y": 0.72})
 
     product_id: str = Field(description="Instagram catalog product id")
     x: float = Field(description="Horizontal position, 0 (left) to 1 (right)")
@@ -84,7 +82,7 @@ class ProductTagIn(RequestModel):
 
 
 class UserTagIn(RequestModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [_USER_TAG_EXAMPLE]})
+    model_config = examples(_USER_TAG_EXAMPLE)
 
     username: str = Field(description="Instagram username to tag", examples=["natgeo"])
     x: float | None = Field(None, description="0..1; required on IMAGE posts")
@@ -124,33 +122,29 @@ class _PostFields(RequestModel):
 
 
 class PostCreate(_PostFields):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "instagramAccountId": ex.ACCOUNT_ID,
-                    "scheduledFor": ex.SCHEDULED_FOR,
-                    "mediaType": "IMAGE",
-                    "mediaIds": [ex.MEDIA_ID],
-                    "caption": ex.CAPTION,
-                    "firstComment": _FIRST_COMMENT,
-                    "userTags": [_USER_TAG_EXAMPLE],
-                    "altText": _ALT_TEXT,
-                },
-                {
-                    "instagramAccountId": ex.ACCOUNT_ID,
-                    "useNextSlot": True,
-                    "mediaType": "IMAGE",
-                    "mediaIds": [ex.MEDIA_ID],
-                    "templateId": ex.TEMPLATE_ID,
-                    "templateVariables": {
-                        "productName": "the Alpine Knit Collection",
-                        "discount": "20%",
-                        "endDate": "Sunday",
-                    },
-                },
-            ]
-        }
+    model_config = examples(
+        {
+            "instagramAccountId": ex.ACCOUNT_ID,
+            "scheduledFor": ex.SCHEDULED_FOR,
+            "mediaType": "IMAGE",
+            "mediaIds": [ex.MEDIA_ID],
+            "caption": ex.CAPTION,
+            "firstComment": _FIRST_COMMENT,
+            "userTags": [_USER_TAG_EXAMPLE],
+            "altText": _ALT_TEXT,
+        },
+        {
+            "instagramAccountId": ex.ACCOUNT_ID,
+            "useNextSlot": True,
+            "mediaType": "IMAGE",
+            "mediaIds": [ex.MEDIA_ID],
+            "templateId": ex.TEMPLATE_ID,
+            "templateVariables": {
+                "productName": "the Alpine Knit Collection",
+                "discount": "20%",
+                "endDate": "Sunday",
+            },
+        },
     )
 
     instagram_account_id: uuid.UUID
@@ -166,11 +160,7 @@ class PostCreate(_PostFields):
 class PostUpdate(_PostFields):
     """Only the fields sent are changed; `null` clears an optional field."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"scheduledFor": "2026-12-20T18:30:00", "firstComment": None}]
-        }
-    )
+    model_config = examples({"scheduledFor": "2026-12-20T18:30:00", "firstComment": None})
 
     scheduled_for: str | None = Field(None, description=_SCHEDULED_FOR)
     use_next_slot: bool | None = None
@@ -178,9 +168,7 @@ class PostUpdate(_PostFields):
 
 
 class Post(ApiModel):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [POST_EXAMPLE, PUBLISHED_POST_EXAMPLE]}
-    )
+    model_config = examples(POST_EXAMPLE, PUBLISHED_POST_EXAMPLE)
 
     id: uuid.UUID
     instagram_account_id: uuid.UUID
@@ -256,11 +244,7 @@ class Post(ApiModel):
 
 
 class PostList(ApiModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"posts": [POST_EXAMPLE], "total": 1, "page": 1, "limit": 20}]
-        }
-    )
+    model_config = examples({"posts": [POST_EXAMPLE], "total": 1, "page": 1, "limit": 20})
 
     posts: list[Post]
     total: int
@@ -269,19 +253,15 @@ class PostList(ApiModel):
 
 
 class PostCancelled(ApiModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "message": "Post cancelled successfully",
-                    "post": {
-                        **POST_EXAMPLE,
-                        "status": "cancelled",
-                        "updatedAt": "2026-12-02T11:20:00Z",
-                        "cancelledAt": "2026-12-02T11:20:00Z",
-                    },
-                }
-            ]
+    model_config = examples(
+        {
+            "message": "Post cancelled successfully",
+            "post": {
+                **POST_EXAMPLE,
+                "status": "cancelled",
+                "updatedAt": "2026-12-02T11:20:00Z",
+                "cancelledAt": "2026-12-02T11:20:00Z",
+            },
         }
     )
 

@@ -5,10 +5,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import ConfigDict, Field, field_serializer
+from pydantic import Field, field_serializer
 
 from instasched.kit import examples as ex
-from instasched.kit.schemas import ApiModel, RequestModel
+from instasched.kit.schemas import ApiModel, RequestModel, examples
 
 TIME_SLOT_EXAMPLE: list[Any] = ["09:00", "12:30", "19:00"]
 SCHEDULE_EXAMPLE: dict[str, Any] = {
@@ -33,16 +33,12 @@ SKIPPED_SLOT_EXAMPLE: dict[str, Any] = {
 
 
 class ScheduleCreate(RequestModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "dayOfWeek": 0,
-                    "timeSlots": ["09:00", "15:00"],
-                    "timezone": ex.TIMEZONE,
-                    "isActive": True,
-                }
-            ]
+    model_config = examples(
+        {
+            "dayOfWeek": 0,
+            "timeSlots": ["09:00", "15:00"],
+            "timezone": ex.TIMEZONE,
+            "isActive": True,
         }
     )
 
@@ -60,9 +56,7 @@ class ScheduleCreate(RequestModel):
 
 
 class ScheduleUpdate(RequestModel):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"timeSlots": TIME_SLOT_EXAMPLE, "isActive": True}]}
-    )
+    model_config = examples({"timeSlots": TIME_SLOT_EXAMPLE, "isActive": True})
 
     time_slots: list[str] | None = Field(None, examples=[TIME_SLOT_EXAMPLE])
     timezone: str | None = Field(None, examples=["Europe/Paris"])
@@ -70,7 +64,7 @@ class ScheduleUpdate(RequestModel):
 
 
 class Schedule(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [SCHEDULE_EXAMPLE]})
+    model_config = examples(SCHEDULE_EXAMPLE)
 
     id: uuid.UUID
     instagram_account_id: uuid.UUID
@@ -89,17 +83,13 @@ class Schedule(ApiModel):
 
 
 class NextSlot(ApiModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "scheduledFor": "2026-12-13T08:00:00Z",
-                    "localTime": "2026-12-13T09:00:00+01:00",
-                    "timezone": ex.TIMEZONE,
-                    "dayOfWeek": 0,
-                    "reason": None,
-                }
-            ]
+    model_config = examples(
+        {
+            "scheduledFor": "2026-12-13T08:00:00Z",
+            "localTime": "2026-12-13T09:00:00+01:00",
+            "timezone": ex.TIMEZONE,
+            "dayOfWeek": 0,
+            "reason": None,
         }
     )
 
@@ -115,7 +105,7 @@ class NextSlot(ApiModel):
 
 
 class AppliedSlot(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [APPLIED_SLOT_EXAMPLE]})
+    model_config = examples(APPLIED_SLOT_EXAMPLE)
 
     day_of_week: int
     time_slot: str
@@ -123,7 +113,7 @@ class AppliedSlot(ApiModel):
 
 
 class SkippedSlot(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [SKIPPED_SLOT_EXAMPLE]})
+    model_config = examples(SKIPPED_SLOT_EXAMPLE)
 
     day_of_week: int
     time_slot: str
@@ -131,18 +121,14 @@ class SkippedSlot(ApiModel):
 
 
 class ApplyOptimalResult(ApiModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "basis": "history",
-                    "timezone": ex.TIMEZONE,
-                    "applied": [APPLIED_SLOT_EXAMPLE],
-                    "skipped": [SKIPPED_SLOT_EXAMPLE],
-                    "schedules": [SCHEDULE_EXAMPLE],
-                    "notice": None,
-                }
-            ]
+    model_config = examples(
+        {
+            "basis": "history",
+            "timezone": ex.TIMEZONE,
+            "applied": [APPLIED_SLOT_EXAMPLE],
+            "skipped": [SKIPPED_SLOT_EXAMPLE],
+            "schedules": [SCHEDULE_EXAMPLE],
+            "notice": None,
         }
     )
 

@@ -5,10 +5,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import Field, StrictFloat, StrictInt, StrictStr
 
 from instasched.kit import examples as ex
-from instasched.kit.schemas import ApiModel, RequestModel
+from instasched.kit.schemas import ApiModel, RequestModel, examples
 
 
 class TemplateCategory(StrEnum):
@@ -57,19 +57,15 @@ TEMPLATE_EXAMPLE: dict[str, Any] = {
 
 
 class TemplateCreate(RequestModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "Product Launch",
-                    "category": "product_launch",
-                    "captionTemplate": CAPTION_EXAMPLE,
-                    "suggestedHashtags": _HASHTAGS_EXAMPLE,
-                    "suggestedMentions": ["my_brand"],
-                    "defaultMediaType": "IMAGE",
-                    "instagramAccountId": ex.ACCOUNT_ID,
-                }
-            ]
+    model_config = examples(
+        {
+            "name": "Product Launch",
+            "category": "product_launch",
+            "captionTemplate": CAPTION_EXAMPLE,
+            "suggestedHashtags": _HASHTAGS_EXAMPLE,
+            "suggestedMentions": ["my_brand"],
+            "defaultMediaType": "IMAGE",
+            "instagramAccountId": ex.ACCOUNT_ID,
         }
     )
 
@@ -95,14 +91,10 @@ class TemplateCreate(RequestModel):
 
 
 class TemplateUpdate(RequestModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "Product Launch (winter)",
-                    "suggestedHashtags": [*_HASHTAGS_EXAMPLE, "sale"],
-                }
-            ]
+    model_config = examples(
+        {
+            "name": "Product Launch (winter)",
+            "suggestedHashtags": [*_HASHTAGS_EXAMPLE, "sale"],
         }
     )
 
@@ -117,7 +109,7 @@ class TemplateUpdate(RequestModel):
 
 
 class Template(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [TEMPLATE_EXAMPLE]})
+    model_config = examples(TEMPLATE_EXAMPLE)
 
     id: uuid.UUID
     user_id: uuid.UUID
@@ -137,7 +129,7 @@ class Template(ApiModel):
 
 
 class TemplateRender(RequestModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"variables": _VARIABLES_EXAMPLE}]})
+    model_config = examples({"variables": _VARIABLES_EXAMPLE})
 
     variables: dict[str, StrictStr | StrictInt | StrictFloat] = Field(
         default_factory=dict,
@@ -147,19 +139,15 @@ class TemplateRender(RequestModel):
 
 
 class RenderedTemplate(ApiModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "caption": "Introducing the Alpine Knit Collection! 🎉\n\nGet 20% off until "
-                    "Sunday!\n\n#newcollection #winterstyle #knitwear\n@my_brand",
-                    "hashtags": _HASHTAGS_EXAMPLE,
-                    "mentions": ["my_brand"],
-                    "missing": [],
-                    "unused": [],
-                    "length": 117,
-                }
-            ]
+    model_config = examples(
+        {
+            "caption": "Introducing the Alpine Knit Collection! 🎉\n\nGet 20% off until "
+            "Sunday!\n\n#newcollection #winterstyle #knitwear\n@my_brand",
+            "hashtags": _HASHTAGS_EXAMPLE,
+            "mentions": ["my_brand"],
+            "missing": [],
+            "unused": [],
+            "length": 117,
         }
     )
 
