@@ -172,6 +172,40 @@ def restore_null_examples(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _schema_examples(components: dict[str, Any], schema: dict[str, Any]) -> list[Any]:
+    if "$ref" in schema:
+        return _schema_examples(components, components.get(schema["$ref"].rsplit("/", 1)[1], {}))
+    if schema.get("type") == "array":
+        return [[item] for item in _schema_examples(components, schema.get("items", {}))]
+    return list(schema.get("examples", []))
+
+
+def examples_on_media_types(schema: dict[str, Any]) -> dict[str, Any]:
+    """Show each model's examples on the request bodies and 2xx answers that use it, as the
+    media type's `example` (or named `examples`, with a picker): every viewer shows those, while
+    Swagger UI's use of a schema's own `examples` (JSON Schema, OpenAPI 3.1) is partial."""
+    components = schema.get("components", {}).get("schemas", {})
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            bodies = [operation.get("requestBody", {})] + [
+                answer for code, answer in operation.get("responses", {}).items() if code[0] == "2"
+            ]
+            for body in bodies:
+                media = body.get("content", {}).get("application/json")
+                if media is None or "example" in media or "examples" in media:
+                    continue
+                found = _schema_examples(components, media.get("schema", {}))
+                if len(found) == 1:
+                    media["example"] = found[0]
+                elif found:
+                    media["examples"] = {
+                        f"example {n}": {"value": value} for n, value in enumerate(found, 1)
+                    }
+    return schema
+
+
 def install(app: FastAPI) -> None:
     """Wrap `app.openapi` so the generated document carries the common errors and the
     models' examples as written."""
@@ -179,7 +213,9 @@ def install(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_errors(restore_null_examples(build()))
+            app.openapi_schema = examples_on_media_types(
+                document_errors(restore_null_examples(build()))
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

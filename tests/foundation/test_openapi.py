@@ -78,13 +78,18 @@ OWN_ERRORS = {
 
 def _routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
     """(method, path in the document, route) of every operation with a JSON answer."""
-    found = [(r, "/api" + r.path) for router in API_ROUTERS for r in router.routes]
+    found = [
+        (r, "/api" + r.path)
+        for router in API_ROUTERS
+        for r in router.routes
+        if isinstance(r, APIRoute)
+    ]
     found += [(r, r.path) for r in app.routes if isinstance(r, APIRoute) and r.include_in_schema]
     return [
         (method.lower(), path, route)
         for route, path in found
-        if isinstance(route, APIRoute) and route.response_class is not HTMLResponse
-        for method in route.methods
+        if route.response_class is not HTMLResponse
+        for method in route.methods or ()
     ]
 
 
@@ -138,9 +143,13 @@ async def test_every_body_and_success_answer_has_an_example_of_its_model(
         media = operation.get("requestBody", {}).get("content", {}).get("application/json")
         if media is not None:
             assert route.body_field is not None, (method, path)
-            adapter: TypeAdapter[Any] = TypeAdapter(route.body_field.field_info.annotation)
+            body_type: Any = route.body_field.field_info.annotation
+            adapter: TypeAdapter[Any] = TypeAdapter(body_type)
             examples = _examples(spec, media)
             assert examples, f"{method} {path}: the request body has no example"
+            assert {"example", "examples"} & set(media), (
+                "not on the media type, where /docs shows it"
+            )
             for example in examples:
                 adapter.validate_json(json.dumps(example))  # unknown fields are refused
                 checked += 1
@@ -150,6 +159,7 @@ async def test_every_body_and_success_answer_has_an_example_of_its_model(
                 continue
             examples = _examples(spec, media)
             assert examples, f"{method} {path}: the {code} answer has no example"
+            assert {"example", "examples"} & set(media), (method, path, code)
             model = route.responses.get(int(code), {}).get("model") or route.response_model
             for example in examples:
                 if model is not None:
