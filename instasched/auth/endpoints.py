@@ -13,7 +13,7 @@ from instasched.exceptions import (
     Unauthorized,
 )
 from instasched.kit.deps import SessionDep, StateDep
-from instasched.kit.openapi import DATABASE_DOWN, errors
+from instasched.kit.openapi import DATABASE_DOWN, errors, validation_error
 from instasched.models import User
 from instasched.security import create_access_token
 
@@ -57,6 +57,12 @@ async def register(body: Credentials, session: SessionDep, state: StateDep) -> U
     summary="Log in (get a bearer token)",
     responses=errors(
         ("Wrong email or password", Unauthorized("Wrong email or password")),
+        (
+            "The email is not an email address",
+            validation_error(
+                "email", "value is not a valid email address: An email address must have an @-sign."
+            ),
+        ),
         (
             "Too many failures for this email from this address (see `Retry-After`)",
             TooManyRequests("Too many failed logins; try again in 12 minutes"),

@@ -56,19 +56,30 @@ _COMMON: dict[str, list[ErrorCase]] = {
             Unauthorized("Missing bearer token: log in and send Authorization: Bearer <token>"),
         ),
         ("The bearer token has expired", Unauthorized("Your session has expired; log in again")),
+        ("The bearer token is malformed or forged", Unauthorized("Invalid access token")),
     ],
     "404": [ACCOUNT_NOT_FOUND],
-    "422": [
-        (
-            "Validation error: `detail` lists each field and what is wrong with it",
-            Invalid(
-                "limit: Input should be less than or equal to 100",
-                detail=[{"field": "limit", "message": "Input should be less than or equal to 100"}],
-            ),
-        )
-    ],
     "503": [DATABASE_DOWN],
 }
+_VALIDATION = "Validation error: `detail` lists each field and what is wrong with it"
+
+
+def validation_error(field: str, message: str) -> Invalid:
+    """The 422 the request validation handler (app.py) sends for one invalid field."""
+    return Invalid(f"{field}: {message}", detail=[{"field": field, "message": message}])
+
+
+def _common(code: str, path: str) -> list[ErrorCase]:
+    if code != "422":
+        return _COMMON[code]
+    path_id = re.search(r"{(\w+)}", path)
+    if path_id:  # every operation's first path parameter is an id
+        error = validation_error(
+            path_id.group(1), "Input should be a valid UUID, invalid character: found `m` at 0"
+        )
+    else:
+        error = validation_error("limit", "Input should be less than or equal to 100")
+    return [(_VALIDATION, error)]
 
 
 def _error_response(cases: list[ErrorCase]) -> dict[str, Any]:
@@ -135,7 +146,7 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
                     wanted.append("404")
             for code in wanted:
                 if code not in responses or _is_error_body_missing(responses[code]):
-                    responses[code] = _error_response(_COMMON[code])
+                    responses[code] = _error_response(_common(code, path))
             for code, response in responses.items():
                 if code[:1] in ("4", "5") and _is_error_body_missing(response):
                     response["content"] = {"application/json": {"schema": {"$ref": _ERROR_REF}}}

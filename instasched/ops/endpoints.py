@@ -11,7 +11,7 @@ from instasched.auth.deps import CurrentUser
 from instasched.exceptions import NotFound
 from instasched.kit import examples as ex
 from instasched.kit.deps import SessionDep, StateDep
-from instasched.kit.openapi import errors, example_200
+from instasched.kit.openapi import errors, example_200, validation_error
 from instasched.observability.metrics import QUEUE_JOBS, REGISTRY
 from instasched.ops import service
 from instasched.state import AppState
@@ -46,7 +46,13 @@ metrics_router = APIRouter(tags=["Operations"])
                 ],
             }
         ),
-        **errors(("`scope=global` from a user who is not an admin", NotFound("Not found"))),
+        **errors(
+            ("`scope=global` from a user who is not an admin", NotFound("Not found")),
+            (
+                "`scope` is not `user` or `global`",
+                validation_error("scope", "Input should be 'user' or 'global'"),
+            ),
+        ),
     },
 )
 async def queue_stats(
