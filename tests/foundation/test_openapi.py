@@ -1,4 +1,5 @@
-"""/docs and /openapi.json describe the foundation's endpoints with summaries."""
+"""/docs and /openapi.json: summaries, an example on every body checked against its model, and
+the errors each operation can answer with the body the handlers send."""
 
 from __future__ import annotations
 
