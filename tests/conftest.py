@@ -87,12 +87,15 @@ def database_url(servers: dict[str, str]) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def app_settings(servers: dict[str, str], database_url: str) -> Settings:
+def app_settings(servers: dict[str, str], database_url: str) -> Iterator[Settings]:
     port = free_port()
-    return Settings(
+    # The run's own data dir: the sandbox keeps its state there (sandbox.sqlite3).
+    data_dir = Path(tempfile.mkdtemp(prefix="instasched-test-data-"))
+    yield Settings(
         environment="test",
         host="127.0.0.1",
         port=port,
+        data_dir=data_dir,
         database_url=database_url,
         database_pool_size=5,
         redis_url=servers["REDIS_URL"],
@@ -114,6 +117,7 @@ def app_settings(servers: dict[str, str], database_url: str) -> Settings:
         login_max_failures=10,
         admin_emails="ops-admin@example.com",
     )
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 class LiveServer:
