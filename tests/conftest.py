@@ -300,3 +300,36 @@ async def db(db_engine: Any) -> AsyncIterator[AsyncSession]:
     factory = async_sessionmaker(db_engine, expire_on_commit=False)
     async with factory() as session:
         yield session
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A private INSTASCHED_DATA_DIR for one test (e.g. a sandbox state of its own)."""
+    path = Path(tempfile.mkdtemp(prefix="instasched-test-data-dir-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+class SandboxApps:
+    """Sandbox apps (`create_sandbox_app`) served in-process through httpx's ASGI transport."""
+
+    def __init__(self) -> None:
+        self.made: list[Any] = []
+
+    def client(self, settings: Settings) -> httpx.AsyncClient:
+        """A client of a new sandbox app on `settings` (its data dir holds the state)."""
+        from instasched.sandbox.app import create_sandbox_app
+
+        app = create_sandbox_app(settings)
+        self.made.append(app)
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sandbox")
+
+
+@pytest.fixture
+async def sandbox_apps() -> AsyncIterator[SandboxApps]:
+    apps = SandboxApps()
+    yield apps
+    for app in apps.made:
+        await app.state.sandbox.shutdown()

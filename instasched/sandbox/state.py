@@ -123,6 +123,7 @@ class SandboxStore:
             check_same_thread=False,
             timeout=30.0,
         )
+        self._sequences: set[str] = set()
         self.db.execute("PRAGMA journal_mode=WAL")
         # A commit survives a crash of the process (not of the machine): enough for a test double.
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -147,9 +148,11 @@ class SandboxStore:
 
     def next_value(self, name: str, *, start: int, step: int = 1) -> int:
         """The next value of a named sequence, unique across processes and restarts."""
-        self.db.execute(
-            "INSERT OR IGNORE INTO sequences (name, value) VALUES (?, ?)", (name, start - step)
-        )
+        if name not in self._sequences:  # once per process: a write less per id after that
+            self.db.execute(
+                "INSERT OR IGNORE INTO sequences (name, value) VALUES (?, ?)", (name, start - step)
+            )
+            self._sequences.add(name)
         row = self.db.execute(
             "UPDATE sequences SET value = value + ? WHERE name = ? RETURNING value", (step, name)
         ).fetchone()

@@ -8,30 +8,17 @@ SANDBOX_CONTROL_SECRET in `X-Sandbox-Control-Secret`; the Graph API surface stay
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
 from instasched.config import Settings
 from instasched.embedded._proc import free_port
-from instasched.sandbox.app import CONTROL_SECRET_HEADER, create_sandbox_app
-from tests.conftest import LiveServer
+from instasched.sandbox.app import CONTROL_SECRET_HEADER
+from tests.conftest import LiveServer, SandboxApps
 
 SECRET = "operator-secret-for-the-sandbox"
-
-
-@pytest.fixture
-def data_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="instasched-sandbox-exposure-"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _production(app_settings: Settings, data_dir: Path, **update: object) -> Settings:
@@ -46,20 +33,6 @@ def _production(app_settings: Settings, data_dir: Path, **update: object) -> Set
     )
 
 
-@pytest.fixture
-async def sandbox_apps() -> AsyncIterator[list[FastAPI]]:
-    made: list[FastAPI] = []
-    yield made
-    for app in made:
-        await app.state.sandbox.shutdown()
-
-
-def _client(made: list[FastAPI], settings: Settings) -> httpx.AsyncClient:
-    app = create_sandbox_app(settings)
-    made.append(app)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sandbox")
-
-
 def _control_routes(app: FastAPI) -> list[tuple[str, str]]:
     """(method, path with sample ids) of every control route the sandbox documents."""
     return [
@@ -71,11 +44,11 @@ def _control_routes(app: FastAPI) -> list[tuple[str, str]]:
 
 
 async def test_every_control_route_needs_the_secret_in_production(
-    app_settings: Settings, data_dir: Path, sandbox_apps: list[FastAPI]
+    app_settings: Settings, data_dir: Path, sandbox_apps: SandboxApps
 ) -> None:
     settings = _production(app_settings, data_dir)
-    async with _client(sandbox_apps, settings) as client:
-        routes = _control_routes(sandbox_apps[-1])
+    async with sandbox_apps.client(settings) as client:
+        routes = _control_routes(sandbox_apps.made[-1])
         assert len(routes) >= 11, routes  # users, tokens, usage, media, calls, faults, quota...
         for method, path in routes:
             for headers in ({}, {CONTROL_SECRET_HEADER: "a guess"}):
@@ -102,16 +75,16 @@ async def test_every_control_route_needs_the_secret_in_production(
 
 
 async def test_control_routes_are_closed_without_a_secret_and_open_in_development(
-    app_settings: Settings, data_dir: Path, sandbox_apps: list[FastAPI]
+    app_settings: Settings, data_dir: Path, sandbox_apps: SandboxApps
 ) -> None:
     closed = _production(app_settings, data_dir, sandbox_control_secret=None)
-    async with _client(sandbox_apps, closed) as client:
+    async with sandbox_apps.client(closed) as client:
         for headers in ({}, {CONTROL_SECRET_HEADER: ""}, {CONTROL_SECRET_HEADER: SECRET}):
             r = await client.post("/_control/users", json={"username": "x"}, headers=headers)
             assert r.status_code == 403
             assert "set SANDBOX_CONTROL_SECRET" in r.json()["message"]
     development = _production(app_settings, data_dir, environment="development")
-    async with _client(sandbox_apps, development) as client:
+    async with sandbox_apps.client(development) as client:
         r = await client.post("/_control/users", json={"username": "dev"})
         assert r.status_code == 201, r.text
 

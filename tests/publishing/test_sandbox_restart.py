@@ -2,58 +2,28 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from fastapi import FastAPI
 
 from instasched.config import Settings
 from instasched.embedded._proc import free_port
-from instasched.sandbox.app import create_sandbox_app
 from instasched.worker.queue import PublishQueue
-from tests.conftest import BackgroundWorker, LiveServer
+from tests.conftest import BackgroundWorker, LiveServer, SandboxApps
 from tests.factories import Api, jpeg_bytes
 from tests.publishing.conftest import Publishing
 
 
-@pytest.fixture
-def data_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="instasched-sandbox-restart-"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
-async def apps(app_settings: Settings, data_dir: Path) -> AsyncIterator[list[FastAPI]]:
-    """Sandbox apps made on demand, all on the same data dir (closed at the end)."""
-    made: list[FastAPI] = []
-    yield made
-    for app in made:
-        await app.state.sandbox.shutdown()
-
-
-def _client(apps: list[FastAPI], settings: Settings) -> httpx.AsyncClient:
-    app = create_sandbox_app(settings)
-    apps.append(app)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sandbox")
-
-
 async def test_sandbox_state_survives_a_restart_and_is_shared(
-    publishing: Publishing, app_settings: Settings, data_dir: Path, apps: list[FastAPI]
+    publishing: Publishing, app_settings: Settings, data_dir: Path, sandbox_apps: SandboxApps
 ) -> None:
     settings = app_settings.model_copy(update={"data_dir": data_dir})
     key = "test-sandbox-restart/one.jpg"
     await publishing.storage.put_bytes(key, jpeg_bytes(1080, 1080), "image/jpeg")
     image_url = await publishing.storage.presign_get(key, 3600)
 
-    async with _client(apps, settings) as first:
+    async with sandbox_apps.client(settings) as first:
         r = await first.post("/_control/users", json={"username": "restart_me", "followers": 5})
         assert r.status_code == 201, r.text
         ig, token = r.json()["igUserId"], r.json()["accessToken"]
@@ -76,7 +46,7 @@ async def test_sandbox_state_survives_a_restart_and_is_shared(
         assert r.status_code == 200, r.text
 
     # A new app on the same data dir: what `instasched run` builds after Ctrl-C and a restart.
-    async with _client(apps, settings) as second:
+    async with sandbox_apps.client(settings) as second:
         r = await second.get("/me", params={"access_token": token, "fields": "username"})
         assert r.status_code == 200, r.text
         assert r.json()["username"] == "restart_me"
@@ -109,7 +79,7 @@ async def test_sandbox_state_survives_a_restart_and_is_shared(
 
         # Two apps on the same state at once (API_WORKERS > 1, or `instasched sandbox`): what
         # one does, the other sees.
-        async with _client(apps, settings) as third:
+        async with sandbox_apps.client(settings) as third:
             r = await third.get("/_control/media", params={"igUserId": ig})
             [media] = r.json()["media"]
             assert media["id"] == media_id and media["caption"] == "Before the restart"
