@@ -196,13 +196,22 @@ async def authorize(
 ) -> RedirectResponse:
     """Instagram's consent screen, approved at once: redirects back with a code.
 
-    `username` picks (or creates) the sandbox account that "logs in".
+    `username` picks (or creates) the sandbox account that "logs in". Outside development and
+    test only the operator may pick an existing one (no one signs in to another's account).
     """
     if not redirect_uri:
         raise GraphFault("redirect_uri is required", code=100)
     sb = sandbox(request)
     name = username or f"sandbox_{secrets.token_hex(3)}"
-    user = sb.user_named(name) or sb.create_user(name)
+    user = sb.user_named(name)
+    if user is not None and not is_operator(request.app.state.settings, request.headers):
+        raise GraphFault(
+            f"The sandbox account {name} exists and only the sandbox's operator may sign in to "
+            "it here: pick another username",
+            code=100,
+            status=403,
+        )
+    user = user or sb.create_user(name)
     if not client_id:
         raise GraphFault("Invalid platform app", code=100)
     code = secrets.token_urlsafe(24)
@@ -285,33 +294,45 @@ def create_sandbox_app(settings: Settings | None = None) -> FastAPI:
     _include_optional(app)
     app.include_router(router)
     if settings is not None and not settings.sandbox_control_open:
-        app.add_middleware(ControlSecret, secret=settings.sandbox_control_secret)
+        app.add_middleware(ControlSecret, settings=settings)
     return app
+
+
+def is_operator(settings: Settings | None, headers: Headers) -> bool:
+    """The caller may act as the sandbox's operator: in development and test anyone, elsewhere
+    whoever sends SANDBOX_CONTROL_SECRET in `X-Sandbox-Control-Secret` (unset: no one)."""
+    if settings is None or settings.sandbox_control_open:
+        return True
+    secret = settings.sandbox_control_secret
+    given = headers.get(CONTROL_SECRET_HEADER, "")
+    return bool(secret) and secrets.compare_digest(given.encode(), str(secret).encode())
 
 
 class ControlSecret:
     """The control routes (`/_control/...`: minting tokens, faults, reading every caption) answer
-    only with the operator's secret (SANDBOX_CONTROL_SECRET) in `X-Sandbox-Control-Secret`,
-    outside development and test. The Graph API surface stays as Meta's: token-checked."""
+    only the operator (`is_operator`) outside development and test. The Graph API surface stays
+    as Meta's: token-checked."""
 
-    def __init__(self, app: ASGIApp, secret: str | None) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
-        self.secret = secret.encode() if secret else None
+        self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and route_path(scope).startswith("/_control"):
-            given = Headers(scope=scope).get(CONTROL_SECRET_HEADER, "").encode()
-            if self.secret is None or not secrets.compare_digest(given, self.secret):
-                message = (
-                    f"The sandbox's control routes need the operator's secret in the "
-                    f"{CONTROL_SECRET_HEADER} header"
-                    if self.secret is not None
-                    else "The sandbox's control routes are closed: set SANDBOX_CONTROL_SECRET "
-                    f"on the server and send it in the {CONTROL_SECRET_HEADER} header"
-                )
-                response = JSONResponse(Forbidden(message).to_dict(), status_code=403)
-                await response(scope, receive, send)
-                return
+        if (
+            scope["type"] == "http"
+            and route_path(scope).startswith("/_control")
+            and not is_operator(self.settings, Headers(scope=scope))
+        ):
+            message = (
+                f"The sandbox's control routes need the operator's secret in the "
+                f"{CONTROL_SECRET_HEADER} header"
+                if self.settings.sandbox_control_secret
+                else "The sandbox's control routes are closed: set SANDBOX_CONTROL_SECRET "
+                f"on the server and send it in the {CONTROL_SECRET_HEADER} header"
+            )
+            response = JSONResponse(Forbidden(message).to_dict(), status_code=403)
+            await response(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 

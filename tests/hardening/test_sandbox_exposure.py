@@ -73,6 +73,20 @@ async def test_every_control_route_needs_the_secret_in_production(
         r = await client.get("/v21.0/me", params={"access_token": "IGSLguessed"})
         assert r.status_code == 400 and r.json()["error"]["code"] == 190
 
+        # The consent screen signs in to a new account; to an existing one, only the operator.
+        consent = {"client_id": "app", "redirect_uri": "https://app.example/cb"}
+        r = await client.get("/oauth/authorize", params={**consent, "username": "operator"})
+        assert r.status_code == 403 and "only the sandbox's operator" in r.text
+        r = await client.get(
+            "/oauth/authorize",
+            params={**consent, "username": "operator"},
+            headers={CONTROL_SECRET_HEADER: SECRET},
+        )
+        assert r.status_code == 302
+        for fresh in ({"username": "newcomer"}, {}):
+            r = await client.get("/oauth/authorize", params={**consent, **fresh})
+            assert r.status_code == 302 and "code=" in r.headers["location"]
+
 
 async def test_control_routes_are_closed_without_a_secret_and_open_in_development(
     app_settings: Settings, data_dir: Path, sandbox_apps: SandboxApps
