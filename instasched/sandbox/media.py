@@ -769,11 +769,8 @@ async def list_media(
     owner_check(sb, request.query_params.get("access_token"), ig_user_id)
     ms.count(ig_user_id, "list_media")
     wanted = set((request.query_params.get("fields") or "id").split(","))
-    items = sorted(
-        ms.media.of(ig_user_id),
-        key=lambda m: (m.timestamp, m.id),
-        reverse=True,
-    )[: max(1, min(limit, 100))]
+    # Ids grow with time (one sequence): the newest first without reading every media.
+    items = ms.media.newest_of(ig_user_id, max(1, min(limit, 100)))
     return {"data": [_media_fields(m, wanted) for m in items], "paging": {}}
 
 

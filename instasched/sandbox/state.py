@@ -83,7 +83,7 @@ RECORD_TABLES = ("users", "tokens", "containers", "media")
 SCHEMA = (
     "".join(
         f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, owner TEXT NOT NULL, "
-        f"body TEXT NOT NULL);\nCREATE INDEX IF NOT EXISTS {table}_owner ON {table} (owner);\n"
+        f"body TEXT NOT NULL);\nCREATE INDEX IF NOT EXISTS {table}_owner ON {table} (owner, id);\n"
         for table in RECORD_TABLES
     )
     + """
@@ -180,6 +180,8 @@ _RECORD_SQL = (
     "SELECT body FROM {table} WHERE owner = ?",
     "SELECT body FROM {table}",
     "DELETE FROM {table} WHERE owner = ?",
+    # Ids of one sequence have the same number of digits: text order is numeric order.
+    "SELECT body FROM {table} WHERE owner = ? ORDER BY id DESC LIMIT ?",
 )
 
 
@@ -193,7 +195,7 @@ class Records(Generic[T]):
         self.kind = kind
         self.owner_field = owner_field
         # The table's name is one of RECORD_TABLES, never input.
-        self._get, self._put, self._of, self._all, self._delete_of = (
+        self._get, self._put, self._of, self._all, self._delete_of, self._newest_of = (
             sql.replace("{table}", table) for sql in _RECORD_SQL
         )
 
@@ -223,6 +225,11 @@ class Records(Generic[T]):
             rows = self.store.execute(self._all).fetchall()
         else:
             rows = self.store.execute(self._of, (owner,)).fetchall()
+        return [self._load(body) for (body,) in rows]
+
+    def newest_of(self, owner: str, limit: int) -> list[T]:
+        """The owner's `limit` records of the highest ids, highest first."""
+        rows = self.store.execute(self._newest_of, (owner, limit)).fetchall()
         return [self._load(body) for (body,) in rows]
 
     def delete_of(self, owner: str) -> int:

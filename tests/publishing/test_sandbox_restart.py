@@ -60,10 +60,25 @@ async def test_sandbox_state_survives_a_restart_and_is_shared(
         )
         assert r.status_code == 200, r.text
         media_id = r.json()["id"]
+        # Ids keep growing across the restart: the account's media list stays newest first.
+        r = await second.post(
+            f"/v21.0/{ig}/media",
+            data={"image_url": image_url, "caption": "After", "access_token": token},
+        )
+        r = await second.post(
+            f"/v21.0/{ig}/media_publish",
+            data={"creation_id": r.json()["id"], "access_token": token},
+        )
+        newest = r.json()["id"]
+        for limit, expected in ((1, [newest]), (25, [newest, media_id])):
+            r = await second.get(
+                f"/v21.0/{ig}/media", params={"access_token": token, "limit": limit}
+            )
+            assert [m["id"] for m in r.json()["data"]] == expected
         r = await second.get(
             f"/v21.0/{ig}/content_publishing_limit", params={"access_token": token}
         )
-        assert r.json()["data"][0]["quota_usage"] == 1
+        assert r.json()["data"][0]["quota_usage"] == 2
         assert r.json()["data"][0]["config"]["quota_total"] == 7
         r = await second.post(
             f"/v21.0/{media_id}/comments", data={"message": "first", "access_token": token}
@@ -81,7 +96,7 @@ async def test_sandbox_state_survives_a_restart_and_is_shared(
         # one does, the other sees.
         async with sandbox_apps.client(settings) as third:
             r = await third.get("/_control/media", params={"igUserId": ig})
-            [media] = r.json()["media"]
+            media, _after = r.json()["media"]
             assert media["id"] == media_id and media["caption"] == "Before the restart"
             assert [c["text"] for c in media["comments"]] == ["second"]
             r = await third.post(
@@ -97,8 +112,9 @@ async def test_sandbox_state_survives_a_restart_and_is_shared(
         assert r.json()["calls"] == {
             "comments": 2,
             "container_status": 1,
-            "media": 1,
-            "media_publish": 2,
+            "list_media": 2,
+            "media": 2,
+            "media_publish": 3,
             "publishing_limit": 1,
         }
     assert (data_dir / "sandbox.sqlite3").exists()
