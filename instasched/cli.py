@@ -60,12 +60,6 @@ def cmd_api(args: argparse.Namespace) -> int:
     _local_secrets(get_settings())
     settings = get_settings()
     _configure_logging(settings)
-    if settings.api_workers > 1 and settings.sandbox_enabled and not settings.sandbox_url:
-        log.warning(
-            "API_WORKERS=%d with the mounted sandbox: each worker has its own sandbox state; "
-            "serve it alone (`instasched sandbox`, SANDBOX_URL) or use API_WORKERS=1",
-            settings.api_workers,
-        )
     uvicorn.run(
         "instasched.app:create_app",
         factory=True,
@@ -253,7 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if os.environ.get("INSTASCHED_DATA_DIR") is None:
         os.environ["INSTASCHED_DATA_DIR"] = str(Path(".instasched").resolve())
-    return int(args.fn(args))
+    from pydantic import ValidationError
+
+    try:
+        return int(args.fn(args))
+    except ValidationError as exc:  # a setting's rule: say which, without a stack trace
+        sys.exit("invalid configuration: " + "; ".join(str(e["msg"]) for e in exc.errors()))
 
 
 if __name__ == "__main__":  # pragma: no cover

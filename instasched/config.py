@@ -98,6 +98,9 @@ class Settings(BaseSettings):
         "auto", validation_alias="INSTAGRAM_SANDBOX"
     )
     sandbox_url: str | None = Field(None, validation_alias="SANDBOX_URL")
+    # Outside development and test, the sandbox's /_control routes need this secret in the
+    # X-Sandbox-Control-Secret header (unset: they are closed).
+    sandbox_control_secret: str | None = Field(None, validation_alias="SANDBOX_CONTROL_SECRET")
     sandbox_video_processing_seconds: float = Field(
         2.0, ge=0, validation_alias="SANDBOX_VIDEO_PROCESSING_SECONDS"
     )
@@ -159,12 +162,32 @@ class Settings(BaseSettings):
             self.s3_endpoint = endpoint
         return self
 
+    @model_validator(mode="after")
+    def _no_implicit_sandbox_in_production(self) -> Settings:
+        # In production the sandbox (a fake Instagram anyone can sign in to) is never a fallback.
+        if (
+            self.environment == "production"
+            and self.instagram_sandbox == "auto"
+            and not (self.instagram_app_id and self.instagram_app_secret)
+        ):
+            raise ValueError(
+                "INSTASCHED_ENV=production needs INSTAGRAM_APP_ID and INSTAGRAM_APP_SECRET "
+                "(Meta's app credentials); to run on the built-in Instagram sandbox on purpose, "
+                "set INSTAGRAM_SANDBOX=true"
+            )
+        return self
+
     # --- derived -------------------------------------------------------------------------
     @property
     def sandbox_enabled(self) -> bool:
         if self.instagram_sandbox == "auto":
             return not (self.instagram_app_id and self.instagram_app_secret)
         return self.instagram_sandbox == "true"
+
+    @property
+    def sandbox_control_open(self) -> bool:
+        """The sandbox's control routes answer without SANDBOX_CONTROL_SECRET."""
+        return self.environment in ("development", "test")
 
     @property
     def base_url(self) -> str:

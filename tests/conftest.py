@@ -87,12 +87,15 @@ def database_url(servers: dict[str, str]) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def app_settings(servers: dict[str, str], database_url: str) -> Settings:
+def app_settings(servers: dict[str, str], database_url: str) -> Iterator[Settings]:
     port = free_port()
-    return Settings(
+    # The run's own data dir: the sandbox keeps its state there (sandbox.sqlite3).
+    data_dir = Path(tempfile.mkdtemp(prefix="instasched-test-data-"))
+    yield Settings(
         environment="test",
         host="127.0.0.1",
         port=port,
+        data_dir=data_dir,
         database_url=database_url,
         database_pool_size=5,
         redis_url=servers["REDIS_URL"],
@@ -114,6 +117,7 @@ def app_settings(servers: dict[str, str], database_url: str) -> Settings:
         login_max_failures=10,
         admin_emails="ops-admin@example.com",
     )
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 class LiveServer:
@@ -296,3 +300,36 @@ async def db(db_engine: Any) -> AsyncIterator[AsyncSession]:
     factory = async_sessionmaker(db_engine, expire_on_commit=False)
     async with factory() as session:
         yield session
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A private INSTASCHED_DATA_DIR for one test (e.g. a sandbox state of its own)."""
+    path = Path(tempfile.mkdtemp(prefix="instasched-test-data-dir-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+class SandboxApps:
+    """Sandbox apps (`create_sandbox_app`) served in-process through httpx's ASGI transport."""
+
+    def __init__(self) -> None:
+        self.made: list[Any] = []
+
+    def client(self, settings: Settings) -> httpx.AsyncClient:
+        """A client of a new sandbox app on `settings` (its data dir holds the state)."""
+        from instasched.sandbox.app import create_sandbox_app
+
+        app = create_sandbox_app(settings)
+        self.made.append(app)
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sandbox")
+
+
+@pytest.fixture
+async def sandbox_apps() -> AsyncIterator[SandboxApps]:
+    apps = SandboxApps()
+    yield apps
+    for app in apps.made:
+        await app.state.sandbox.shutdown()

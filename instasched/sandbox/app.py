@@ -13,10 +13,20 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from instasched.config import Settings
-from instasched.sandbox.state import GraphFault, SandboxState, invalid_token, route_path
+from instasched.exceptions import Forbidden
+from instasched.sandbox.state import (
+    SQLITE_FILE,
+    GraphFault,
+    SandboxState,
+    invalid_token,
+    route_path,
+)
+
+CONTROL_SECRET_HEADER = "X-Sandbox-Control-Secret"
 
 router = APIRouter()
 
@@ -55,7 +65,7 @@ class AppUsage(BaseModel):
 @router.put("/_control/usage", tags=["Sandbox control"])
 async def set_app_usage(body: AppUsage, request: Request) -> dict[str, Any]:
     """Report this percentage of the app's rate budget in `X-App-Usage` (null: no header)."""
-    sandbox(request).extras["app_usage"] = body.call_count
+    sandbox(request).app_usage = body.call_count
     return {"callCount": body.call_count}
 
 
@@ -77,11 +87,13 @@ async def age_token(body: AgeToken, request: Request) -> dict[str, Any]:
 
     Lets tests exercise the >= 24 h refresh rule and expiry for real, without waiting.
     """
-    record = sandbox(request).tokens.get(body.access_token)
+    tokens = sandbox(request).tokens
+    record = tokens.get(body.access_token)
     if record is None:
         raise invalid_token()
     record.issued_at -= body.seconds
     record.expires_at -= body.seconds
+    tokens[record.token] = record
     return {
         "accessToken": record.token,
         "ageSeconds": int(time.time() - record.issued_at),
@@ -184,18 +196,26 @@ async def authorize(
 ) -> RedirectResponse:
     """Instagram's consent screen, approved at once: redirects back with a code.
 
-    `username` picks (or creates) the sandbox account that "logs in".
+    `username` picks (or creates) the sandbox account that "logs in". Outside development and
+    test only the operator may pick an existing one (no one signs in to another's account).
     """
     if not redirect_uri:
         raise GraphFault("redirect_uri is required", code=100)
     sb = sandbox(request)
     name = username or f"sandbox_{secrets.token_hex(3)}"
-    user = next((u for u in sb.users.values() if u.username == name), None) or sb.create_user(name)
+    user = sb.user_named(name)
+    if user is not None and not is_operator(request.app.state.settings, request.headers):
+        raise GraphFault(
+            f"The sandbox account {name} exists and only the sandbox's operator may sign in to "
+            "it here: pick another username",
+            code=100,
+            status=403,
+        )
+    user = user or sb.create_user(name)
     if not client_id:
         raise GraphFault("Invalid platform app", code=100)
     code = secrets.token_urlsafe(24)
-    sb.codes[code] = (user.ig_user_id, time.time() + 600)
-    sb.code_redirects[code] = redirect_uri
+    sb.add_code(code, user.ig_user_id, redirect_uri, ttl=600)
     separator = "&" if "?" in redirect_uri else "?"
     return RedirectResponse(
         redirect_uri + separator + urlencode({"code": code, "state": state}), status_code=302
@@ -217,13 +237,12 @@ async def oauth_access_token(
         raise GraphFault("Unsupported grant_type", code=100)
     if not client_id or not client_secret:
         raise GraphFault("Missing client_id or client_secret", code=101)
-    entry = sb.codes.pop(code, None)
-    expected_redirect = sb.code_redirects.pop(code, None)
+    entry = sb.take_code(code)
     if entry is None or entry[1] < time.time():
         raise GraphFault(
             "This authorization code has been used or expired", code=100, subcode=36007
         )
-    if redirect_uri != expected_redirect:
+    if redirect_uri != entry[2]:
         # Meta requires the exact redirect_uri of the authorize step.
         raise GraphFault(
             "Error validating verification code. Please make sure your redirect_uri is "
@@ -241,7 +260,8 @@ def scope_list() -> str:
 
 
 def create_sandbox_app(settings: Settings | None = None) -> FastAPI:
-    state = SandboxState()
+    """The sandbox on its state in INSTASCHED_DATA_DIR (without settings: in memory, open)."""
+    state = SandboxState(settings.data_dir / SQLITE_FILE if settings is not None else None)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -273,7 +293,47 @@ def create_sandbox_app(settings: Settings | None = None) -> FastAPI:
     # the calls a publication makes. No path here matches a route of the other router.
     _include_optional(app)
     app.include_router(router)
+    if settings is not None and not settings.sandbox_control_open:
+        app.add_middleware(ControlSecret, settings=settings)
     return app
+
+
+def is_operator(settings: Settings | None, headers: Headers) -> bool:
+    """The caller may act as the sandbox's operator: in development and test anyone, elsewhere
+    whoever sends SANDBOX_CONTROL_SECRET in `X-Sandbox-Control-Secret` (unset: no one)."""
+    if settings is None or settings.sandbox_control_open:
+        return True
+    secret = settings.sandbox_control_secret
+    given = headers.get(CONTROL_SECRET_HEADER, "")
+    return bool(secret) and secrets.compare_digest(given.encode(), str(secret).encode())
+
+
+class ControlSecret:
+    """The control routes (`/_control/...`: minting tokens, faults, reading every caption) answer
+    only the operator (`is_operator`) outside development and test. The Graph API surface stays
+    as Meta's: token-checked."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and route_path(scope).startswith("/_control")
+            and not is_operator(self.settings, Headers(scope=scope))
+        ):
+            message = (
+                f"The sandbox's control routes need the operator's secret in the "
+                f"{CONTROL_SECRET_HEADER} header"
+                if self.settings.sandbox_control_secret
+                else "The sandbox's control routes are closed: set SANDBOX_CONTROL_SECRET "
+                f"on the server and send it in the {CONTROL_SECRET_HEADER} header"
+            )
+            response = JSONResponse(Forbidden(message).to_dict(), status_code=403)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class UsageHeaders:
@@ -286,8 +346,11 @@ class UsageHeaders:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        usage = self.state.extras.get("app_usage")
-        if usage is None or scope["type"] != "http" or route_path(scope).startswith("/_control"):
+        if scope["type"] != "http" or route_path(scope).startswith("/_control"):
+            await self.app(scope, receive, send)
+            return
+        usage = self.state.app_usage
+        if usage is None:
             await self.app(scope, receive, send)
             return
         header = json.dumps(

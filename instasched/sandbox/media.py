@@ -27,7 +27,6 @@ import re
 import secrets
 import string
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -41,7 +40,7 @@ from pydantic.alias_generators import to_camel
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from instasched.sandbox.state import GraphFault, SandboxState, SandboxUser
+from instasched.sandbox.state import GraphFault, Records, SandboxState, SandboxStore, SandboxUser
 
 log = logging.getLogger(__name__)
 
@@ -154,48 +153,100 @@ class Fault:
     container_error: str | None = None
 
 
-@dataclass
 class MediaState:
-    containers: dict[str, Container] = field(default_factory=dict)
-    media: dict[str, Media] = field(default_factory=dict)
-    published_at: dict[str, deque[float]] = field(default_factory=dict)
-    faults: dict[tuple[str, str], deque[Fault]] = field(default_factory=dict)
-    quota_override: dict[str, int] = field(default_factory=dict)
-    # Graph calls per (account, endpoint): media (container creation), container_status,
-    # media_publish, media_fields (GET a media), insights, comments, list_media,
-    # publishing_limit.
-    calls: dict[tuple[str, str], int] = field(default_factory=dict)
-    processing_seconds: float = 2.0
-    quota_total: int = 100
-    max_hashtags: int = DEFAULT_HASHTAGS_MAX
-    _next: int = field(default_factory=lambda: 18000000000000001 + random.randrange(10**9))
+    """The media part of the sandbox's state, in its SQLite store (see `state.py`)."""
+
+    def __init__(
+        self,
+        store: SandboxStore,
+        *,
+        processing_seconds: float = 2.0,
+        quota_total: int = 100,
+        max_hashtags: int = DEFAULT_HASHTAGS_MAX,
+    ) -> None:
+        self.store = store
+        self.containers = Records(store, "containers", Container, "owner")
+        self.media = Records(store, "media", Media, "owner")
+        self.processing_seconds = processing_seconds
+        self.quota_total = quota_total
+        self.max_hashtags = max_hashtags
 
     def next_id(self) -> str:
-        self._next += random.randint(1, 97)
-        return str(self._next)
+        # The first id is drawn at random: ids of one sandbox file never repeat those of another.
+        start = 18000000000000001 + random.randrange(10**9)
+        return str(self.store.next_value("objects", start=start, step=random.randint(1, 97)))
 
     def quota_for(self, owner: str) -> int:
-        return self.quota_override.get(owner, self.quota_total)
+        row = self.store.execute("SELECT total FROM quotas WHERE owner = ?", (owner,)).fetchone()
+        return self.quota_total if row is None else int(row[0])
+
+    def set_quota(self, owner: str, total: int) -> None:
+        self.store.execute(
+            "INSERT INTO quotas (owner, total) VALUES (?, ?) "
+            "ON CONFLICT (owner) DO UPDATE SET total = excluded.total",
+            (owner, total),
+        )
 
     def usage(self, owner: str, now: float) -> int:
-        window = self.published_at.setdefault(owner, deque())
-        while window and now - window[0] >= QUOTA_WINDOW_SECONDS:
-            window.popleft()
-        return len(window)
+        """Publications of the account in the moving 24 h window."""
+        row = self.store.execute(
+            "SELECT count(*) FROM publications WHERE owner = ? AND at > ?",
+            (owner, now - QUOTA_WINDOW_SECONDS),
+        ).fetchone()
+        return int(row[0])
+
+    def record_publication(self, owner: str, now: float) -> None:
+        self.store.execute("INSERT INTO publications (owner, at) VALUES (?, ?)", (owner, now))
 
     def count(self, owner: str, endpoint: str) -> None:
         """One Graph call of an account (read by `GET /_control/calls`)."""
-        key = (owner, endpoint)
-        self.calls[key] = self.calls.get(key, 0) + 1
+        self.store.execute(
+            "INSERT INTO calls (owner, endpoint, n) VALUES (?, ?, 1) "
+            "ON CONFLICT (owner, endpoint) DO UPDATE SET n = n + 1",
+            (owner, endpoint),
+        )
+
+    def calls_of(self, owner: str) -> dict[str, int]:
+        rows = self.store.execute(
+            "SELECT endpoint, n FROM calls WHERE owner = ? ORDER BY endpoint", (owner,)
+        ).fetchall()
+        return {str(endpoint): int(n) for endpoint, n in rows}
+
+    def add_faults(self, owner: str, endpoint: str, faults: list[Fault]) -> int:
+        """Queue faults; answers how many are queued for the account and endpoint."""
+        with self.store.transaction():
+            for fault in faults:
+                self.store.execute(
+                    "INSERT INTO faults (owner, endpoint, body) VALUES (?, ?, ?)",
+                    (owner, endpoint, json.dumps(vars(fault))),
+                )
+            row = self.store.execute(
+                "SELECT count(*) FROM faults WHERE owner = ? AND endpoint = ?", (owner, endpoint)
+            ).fetchone()
+        return int(row[0])
 
     def take_fault(self, owner: str, endpoint: str) -> Fault | None:
-        queue = self.faults.get((owner, endpoint))
-        if not queue:
-            return None
-        fault = queue.popleft()
-        if not queue:
-            del self.faults[(owner, endpoint)]
-        return fault
+        while True:  # a read first: most calls find no fault, and a read takes no write lock
+            row = self.store.execute(
+                "SELECT seq, body FROM faults WHERE owner = ? AND endpoint = ? "
+                "ORDER BY seq LIMIT 1",
+                (owner, endpoint),
+            ).fetchone()
+            if row is None:
+                return None
+            if self.store.execute("DELETE FROM faults WHERE seq = ?", (row[0],)).rowcount:
+                return Fault(**json.loads(row[1]))  # else another process took it: the next
+
+    def clear_faults(self, owner: str | None) -> int:
+        """Drop queued faults (of one account, or all); answers how many queues were cleared."""
+        with self.store.transaction():
+            row = self.store.execute(
+                "SELECT count(DISTINCT owner || ' ' || endpoint) FROM faults "
+                "WHERE ?1 IS NULL OR owner = ?1",
+                (owner,),
+            ).fetchone()
+            self.store.execute("DELETE FROM faults WHERE ?1 IS NULL OR owner = ?1", (owner,))
+        return int(row[0])
 
 
 def media_state(request: Request) -> MediaState:
@@ -519,7 +570,7 @@ class QuotaIn(BaseModel):
 async def control_media(request: Request, igUserId: str | None = None) -> dict[str, Any]:
     """Everything published (optionally for one account), oldest first."""
     ms = media_state(request)
-    items = [m for m in ms.media.values() if igUserId is None or m.owner == igUserId]
+    items = ms.media.of(igUserId)
     items.sort(key=lambda m: (m.timestamp, m.id))
     return {
         "media": [
@@ -548,8 +599,7 @@ async def control_calls(request: Request, igUserId: str) -> dict[str, Any]:
     """How many Graph calls the account made, by endpoint (media, container_status,
     media_publish, media_fields, insights, comments, list_media, publishing_limit)."""
     ms = media_state(request)
-    calls = {endpoint: n for (owner, endpoint), n in ms.calls.items() if owner == igUserId}
-    return {"igUserId": igUserId, "calls": dict(sorted(calls.items()))}
+    return {"igUserId": igUserId, "calls": ms.calls_of(igUserId)}
 
 
 @router.post("/_control/faults", status_code=201, tags=["Sandbox control"])
@@ -558,27 +608,20 @@ async def add_faults(body: FaultIn, request: Request) -> dict[str, Any]:
     ms = media_state(request)
     if body.ig_user_id not in sandbox(request).users:
         raise GraphFault("Unknown igUserId", code=100)
-    queue = ms.faults.setdefault((body.ig_user_id, body.endpoint), deque())
-    for _ in range(body.count):
-        queue.append(
-            Fault(
-                error=body.error.model_dump() if body.error else None,
-                timeout_after_effect=body.timeout_after_effect,
-                latency_ms=body.latency_ms,
-                container_error=body.container_error,
-            )
-        )
-    return {"igUserId": body.ig_user_id, "endpoint": body.endpoint, "queued": len(queue)}
+    fault = Fault(
+        error=body.error.model_dump() if body.error else None,
+        timeout_after_effect=body.timeout_after_effect,
+        latency_ms=body.latency_ms,
+        container_error=body.container_error,
+    )
+    queued = ms.add_faults(body.ig_user_id, body.endpoint, [fault] * body.count)
+    return {"igUserId": body.ig_user_id, "endpoint": body.endpoint, "queued": queued}
 
 
 @router.delete("/_control/faults", tags=["Sandbox control"])
 async def clear_faults(request: Request, igUserId: str | None = None) -> dict[str, Any]:
     """Clear queued faults (of one account, or all)."""
-    ms = media_state(request)
-    doomed = [k for k in ms.faults if igUserId is None or k[0] == igUserId]
-    for key in doomed:
-        del ms.faults[key]
-    return {"cleared": len(doomed)}
+    return {"cleared": media_state(request).clear_faults(igUserId)}
 
 
 @router.put("/_control/quota", tags=["Sandbox control"])
@@ -587,7 +630,7 @@ async def set_quota(body: QuotaIn, request: Request) -> dict[str, Any]:
     ms = media_state(request)
     if body.ig_user_id not in sandbox(request).users:
         raise GraphFault("Unknown igUserId", code=100)
-    ms.quota_override[body.ig_user_id] = body.quota_total
+    ms.set_quota(body.ig_user_id, body.quota_total)
     return {
         "igUserId": body.ig_user_id,
         "quotaTotal": body.quota_total,
@@ -598,10 +641,12 @@ async def set_quota(body: QuotaIn, request: Request) -> dict[str, Any]:
 @router.post("/_control/containers/{container_id}/expire", tags=["Sandbox control"])
 async def expire_container(container_id: str, request: Request) -> dict[str, Any]:
     """Age a container past Meta's 24 h, so it reads EXPIRED (tests the new-container path)."""
-    container = media_state(request).containers.get(container_id)
+    containers = media_state(request).containers
+    container = containers.get(container_id)
     if container is None:
         raise GraphFault("Unknown container", code=100)
     container.created_at -= CONTAINER_TTL_SECONDS + 60
+    containers[container.id] = container
     return {"id": container.id, "statusCode": container.status_code(time.time())}
 
 
@@ -724,11 +769,8 @@ async def list_media(
     owner_check(sb, request.query_params.get("access_token"), ig_user_id)
     ms.count(ig_user_id, "list_media")
     wanted = set((request.query_params.get("fields") or "id").split(","))
-    items = sorted(
-        (m for m in ms.media.values() if m.owner == ig_user_id),
-        key=lambda m: (m.timestamp, m.id),
-        reverse=True,
-    )[: max(1, min(limit, 100))]
+    # Ids grow with time (one sequence): the newest first without reading every media.
+    items = ms.media.newest_of(ig_user_id, max(1, min(limit, 100)))
     return {"data": [_media_fields(m, wanted) for m in items], "paging": {}}
 
 
@@ -757,7 +799,15 @@ async def media_publish(version: str, ig_user_id: str, request: Request) -> dict
     owner_check(sb, params.get("access_token"), ig_user_id)
     ms.count(ig_user_id, "media_publish")
     fault = await apply_fault(ms, ig_user_id, "media_publish")
-    creation_id = params.get("creation_id") or ""
+    # The check and the publication are atomic (no await, one transaction across processes).
+    with ms.store.transaction():
+        media = _publish(ms, ig_user_id, params.get("creation_id") or "")
+    if fault is not None and fault.timeout_after_effect:
+        raise DropConnection
+    return {"id": media.id}
+
+
+def _publish(ms: MediaState, ig_user_id: str, creation_id: str) -> Media:
     container = ms.containers.get(creation_id)
     if container is None or container.owner != ig_user_id:
         raise GraphFault(
@@ -768,7 +818,6 @@ async def media_publish(version: str, ig_user_id: str, request: Request) -> dict
     if container.is_carousel_item:
         raise GraphFault("(#100) A carousel item cannot be published alone", code=100)
     now = time.time()
-    # No await from here to the end: the check and the publication are atomic.
     state = container.status_code(now)
     if state == "IN_PROGRESS":
         raise GraphFault("Media ID is not available", code=9007, subcode=2207027)
@@ -811,10 +860,9 @@ async def media_publish(version: str, ig_user_id: str, request: Request) -> dict
     )
     ms.media[media.id] = media
     container.media_id = media.id
-    ms.published_at.setdefault(ig_user_id, deque()).append(now)
-    if fault is not None and fault.timeout_after_effect:
-        raise DropConnection
-    return {"id": media.id}
+    ms.containers[container.id] = container
+    ms.record_publication(ig_user_id, now)
+    return media
 
 
 @router.get("/{version:graphver}/{ig_user_id}/content_publishing_limit", tags=["Graph API"])
@@ -1007,6 +1055,7 @@ async def post_comment(version: str, object_id: str, request: Request) -> dict[s
     comment_id = ms.next_id()
     media.comments.append({"id": comment_id, "text": message, "username": user.username})
     media.comments_count += 1
+    ms.media[media.id] = media
     if fault is not None and fault.timeout_after_effect:
         raise DropConnection
     return {"id": comment_id}
@@ -1016,7 +1065,7 @@ def install(app: FastAPI) -> None:
     """Called by `create_sandbox_app`: state, routes, the connection-dropping middleware."""
     sb: SandboxState = app.state.sandbox
     settings = getattr(app.state, "settings", None)
-    ms = MediaState()
+    ms = MediaState(sb.store)
     if settings is not None:
         ms.processing_seconds = float(settings.sandbox_video_processing_seconds)
         ms.quota_total = int(settings.sandbox_publish_quota)

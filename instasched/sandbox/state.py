@@ -1,16 +1,27 @@
-"""The sandbox's in-memory state: users, tokens, OAuth codes (media: see `media.py`)."""
+"""The sandbox's state: users, tokens, OAuth codes (media: see `media.py`), kept in SQLite.
+
+One SQLite file (WAL) in INSTASCHED_DATA_DIR holds everything the sandbox knows, so a restart of
+`instasched run` changes nothing (a post scheduled before it publishes after it), and every
+process that serves the sandbox (API_WORKERS > 1, `instasched sandbox`) sees the same state.
+Each request reads and writes through to the file: no cache to go stale between processes.
+"""
 
 from __future__ import annotations
 
-import itertools
+import json
 import secrets
+import sqlite3
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 import aiohttp
 from starlette.types import Scope
 
+SQLITE_FILE = "sandbox.sqlite3"
 SHORT_LIVED_SECONDS = 3600
 LONG_LIVED_SECONDS = 60 * 86400
 
@@ -67,17 +78,176 @@ def invalid_token() -> GraphFault:
     return GraphFault("Invalid OAuth access token - Cannot parse access token", code=190)
 
 
-@dataclass
+# Tables of records (a dataclass as JSON, by id, with one indexed column to find them by).
+RECORD_TABLES = ("users", "tokens", "containers", "media")
+SCHEMA = (
+    "".join(
+        f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, owner TEXT NOT NULL, "
+        f"body TEXT NOT NULL);\nCREATE INDEX IF NOT EXISTS {table}_owner ON {table} (owner, id);\n"
+        for table in RECORD_TABLES
+    )
+    + """
+CREATE TABLE IF NOT EXISTS codes (
+    code TEXT PRIMARY KEY, ig_user_id TEXT NOT NULL, expires_at REAL NOT NULL,
+    redirect_uri TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS publications (owner TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS publications_owner_at ON publications (owner, at);
+CREATE TABLE IF NOT EXISTS faults (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, endpoint TEXT NOT NULL,
+    body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS faults_owner_endpoint ON faults (owner, endpoint, seq);
+CREATE TABLE IF NOT EXISTS quotas (owner TEXT PRIMARY KEY, total INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS calls (
+    owner TEXT NOT NULL, endpoint TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (owner, endpoint));
+"""
+)
+
+
+class SandboxStore:
+    """One SQLite connection per process (`None`: a private in-memory database).
+
+    Statements run in autocommit mode on the event loop's thread: each takes microseconds, less
+    than a hop to a thread. `transaction()` makes a check-then-write atomic across processes.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        # check_same_thread=False: created where the app is built, used on the server's thread.
+        self.db = sqlite3.connect(
+            str(path) if path is not None else ":memory:",
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=30.0,
+        )
+        self._sequences: set[str] = set()
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # A commit survives a crash of the process (not of the machine): enough for a test double.
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        with self.transaction():  # (executescript would COMMIT first)
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    self.db.execute(statement)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT: no other process writes in between (no await inside)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        return self.db.execute(sql, params)
+
+    def next_value(self, name: str, *, start: int, step: int = 1) -> int:
+        """The next value of a named sequence, unique across processes and restarts."""
+        if name not in self._sequences:  # once per process: a write less per id after that
+            self.db.execute(
+                "INSERT OR IGNORE INTO sequences (name, value) VALUES (?, ?)", (name, start - step)
+            )
+            self._sequences.add(name)
+        row = self.db.execute(
+            "UPDATE sequences SET value = value + ? WHERE name = ? RETURNING value", (step, name)
+        ).fetchone()
+        return int(row[0])
+
+    def get_value(self, name: str) -> Any:
+        row = self.db.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set_value(self, name: str, value: Any) -> None:
+        self.db.execute(
+            "INSERT INTO settings (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (name, json.dumps(value)),
+        )
+
+    def close(self) -> None:
+        self.db.close()
+
+
+T = TypeVar("T")
+_RECORD_SQL = (
+    "SELECT body FROM {table} WHERE id = ?",
+    "INSERT OR REPLACE INTO {table} (id, owner, body) VALUES (?, ?, ?)",
+    "SELECT body FROM {table} WHERE owner = ?",
+    "SELECT body FROM {table}",
+    "DELETE FROM {table} WHERE owner = ?",
+    # Ids of one sequence have the same number of digits: text order is numeric order.
+    "SELECT body FROM {table} WHERE owner = ? ORDER BY id DESC LIMIT ?",
+)
+
+
+class Records(Generic[T]):
+    """A table of dataclass records by id, used like a dict; `owner_field` names the indexed
+    column. A record changed after `get` is written back with `records[id] = record`."""
+
+    def __init__(self, store: SandboxStore, table: str, kind: type[T], owner_field: str) -> None:
+        assert table in RECORD_TABLES
+        self.store = store
+        self.kind = kind
+        self.owner_field = owner_field
+        # The table's name is one of RECORD_TABLES, never input.
+        self._get, self._put, self._of, self._all, self._delete_of, self._newest_of = (
+            sql.replace("{table}", table) for sql in _RECORD_SQL
+        )
+
+    def _load(self, body: str) -> T:
+        return self.kind(**json.loads(body))
+
+    def get(self, key: str) -> T | None:
+        row = self.store.execute(self._get, (key,)).fetchone()
+        return None if row is None else self._load(row[0])
+
+    def __getitem__(self, key: str) -> T:
+        record = self.get(key)
+        if record is None:
+            raise KeyError(key)
+        return record
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.store.execute(self._get, (key,)).fetchone() is not None
+
+    def __setitem__(self, key: str, record: T) -> None:
+        owner = str(getattr(record, self.owner_field))
+        self.store.execute(self._put, (key, owner, json.dumps(vars(record))))
+
+    def of(self, owner: str | None) -> list[T]:
+        """The records of one owner (all with `None`)."""
+        if owner is None:
+            rows = self.store.execute(self._all).fetchall()
+        else:
+            rows = self.store.execute(self._of, (owner,)).fetchall()
+        return [self._load(body) for (body,) in rows]
+
+    def newest_of(self, owner: str, limit: int) -> list[T]:
+        """The owner's `limit` records of the highest ids, highest first."""
+        rows = self.store.execute(self._newest_of, (owner, limit)).fetchall()
+        return [self._load(body) for (body,) in rows]
+
+    def delete_of(self, owner: str) -> int:
+        return self.store.execute(self._delete_of, (owner,)).rowcount
+
+
 class SandboxState:
-    users: dict[str, SandboxUser] = field(default_factory=dict)
-    tokens: dict[str, SandboxToken] = field(default_factory=dict)
-    codes: dict[str, tuple[str, float]] = field(default_factory=dict)
-    code_redirects: dict[str, str] = field(default_factory=dict)
-    extras: dict[str, Any] = field(default_factory=dict)
-    # Downloads image_url / video_url like Meta does. aiohttp rather than httpx: one fetch per
-    # container, and httpx's client and pool cost ~1 ms of CPU per request here.
-    http: aiohttp.ClientSession | None = None
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(17841400000000001))
+    """Everything the sandbox knows (in `store`), and the per-process HTTP client."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.store = SandboxStore(path)
+        self.users = Records(self.store, "users", SandboxUser, "username")
+        self.tokens = Records(self.store, "tokens", SandboxToken, "ig_user_id")
+        # Per-process helpers of the optional modules (the media module's MediaState).
+        self.extras: dict[str, Any] = {}
+        # Downloads image_url / video_url like Meta does. aiohttp rather than httpx: one fetch
+        # per container, and httpx's client and pool cost ~1 ms of CPU per request here.
+        self.http: aiohttp.ClientSession | None = None
 
     async def startup(self) -> None:
         if self.http is None or self.http.closed:
@@ -94,8 +264,18 @@ class SandboxState:
             await self.http.close()
             self.http = None
 
+    @property
+    def app_usage(self) -> int | None:
+        """The percentage reported in `X-App-Usage` (None: no header)."""
+        value = self.store.get_value("app_usage")
+        return None if value is None else int(value)
+
+    @app_usage.setter
+    def app_usage(self, value: int | None) -> None:
+        self.store.set_value("app_usage", value)
+
     def next_id(self) -> str:
-        return str(next(self._ids))
+        return str(self.store.next_value("users", start=17841400000000001))
 
     def create_user(
         self, username: str, timezone: str = "UTC", followers: int = 1000
@@ -105,6 +285,10 @@ class SandboxState:
         )
         self.users[user.ig_user_id] = user
         return user
+
+    def user_named(self, username: str) -> SandboxUser | None:
+        found = self.users.of(username)
+        return min(found, key=lambda u: int(u.ig_user_id)) if found else None
 
     def issue_token(self, ig_user_id: str, *, long_lived: bool) -> SandboxToken:
         now = time.time()
@@ -136,10 +320,21 @@ class SandboxState:
         return user, record
 
     def revoke_user_tokens(self, ig_user_id: str) -> int:
-        doomed = [t for t, r in self.tokens.items() if r.ig_user_id == ig_user_id]
-        for t in doomed:
-            del self.tokens[t]
-        return len(doomed)
+        return self.tokens.delete_of(ig_user_id)
+
+    def add_code(self, code: str, ig_user_id: str, redirect_uri: str, *, ttl: float) -> None:
+        self.store.execute(
+            "INSERT INTO codes (code, ig_user_id, expires_at, redirect_uri) VALUES (?, ?, ?, ?)",
+            (code, ig_user_id, time.time() + ttl, redirect_uri),
+        )
+
+    def take_code(self, code: str) -> tuple[str, float, str] | None:
+        """(ig user id, expiry, redirect_uri) of an OAuth code, which is used up (single use)."""
+        row = self.store.execute(
+            "DELETE FROM codes WHERE code = ? RETURNING ig_user_id, expires_at, redirect_uri",
+            (code,),
+        ).fetchone()
+        return None if row is None else (str(row[0]), float(row[1]), str(row[2]))
 
 
 def route_path(scope: Scope) -> str:

@@ -36,8 +36,11 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
-def _sandbox_mounted(app: FastAPI) -> bool:
-    return any(getattr(route, "path", None) == "/sandbox" for route in app.routes)
+def _sandbox_controls(request: Request) -> bool:
+    """The built-in sandbox is mounted here and its control routes need no operator secret
+    (development and test): the page may create sandbox accounts."""
+    mounted = any(getattr(route, "path", None) == "/sandbox" for route in request.app.routes)
+    return mounted and bool(request.app.state.instasched.settings.sandbox_control_open)
 
 
 def mount_web(app: FastAPI) -> None:
@@ -46,9 +49,9 @@ def mount_web(app: FastAPI) -> None:
 
     @app.get("/", include_in_schema=False, response_class=HTMLResponse)
     async def index(request: Request) -> HTMLResponse:
-        # The only server-side value the page needs: whether the built-in sandbox (and its
-        # control endpoints for "create a sandbox account") is mounted in this process.
-        sandbox = "true" if _sandbox_mounted(request.app) else "false"
+        # The only server-side value the page needs: whether the built-in sandbox's control
+        # endpoints (for "create a sandbox account") answer in this process.
+        sandbox = "true" if _sandbox_controls(request) else "false"
         html = template.replace("{{SANDBOX}}", sandbox)
         return HTMLResponse(
             html,

@@ -82,7 +82,12 @@ def _run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Comp
 
 
 def test_production_refuses_missing_or_weak_secrets(tmp_path: Path) -> None:
-    env = {"INSTASCHED_ENV": "production", "INSTASCHED_DATA_DIR": str(tmp_path / "data")}
+    env = {
+        "INSTASCHED_ENV": "production",
+        "INSTASCHED_DATA_DIR": str(tmp_path / "data"),
+        "INSTAGRAM_APP_ID": "app",
+        "INSTAGRAM_APP_SECRET": "app-secret",
+    }
     result = _run_cli(["api"], env, tmp_path)
     assert result.returncode != 0
     assert "JWT_SECRET and TOKEN_ENCRYPTION_KEY must be set in production" in result.stderr
@@ -92,6 +97,35 @@ def test_production_refuses_missing_or_weak_secrets(tmp_path: Path) -> None:
     result = _run_cli(["api"], weak, tmp_path)
     assert result.returncode != 0
     assert "JWT_SECRET must be at least 32 characters" in result.stderr
+
+
+def test_production_refuses_the_sandbox_unless_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without Meta's app credentials, production does not fall back to the sandbox (anyone
+    could sign in to it); INSTAGRAM_SANDBOX=true runs on it on purpose."""
+    for name in _env_names():
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ValueError, match="set INSTAGRAM_SANDBOX=true"):
+        Settings(_env_file=None, INSTASCHED_ENV="production")  # type: ignore[call-arg]
+    explicit = Settings(_env_file=None, INSTASCHED_ENV="production", INSTAGRAM_SANDBOX="true")  # type: ignore[call-arg]
+    assert explicit.sandbox_enabled and not explicit.sandbox_control_open
+    real = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        INSTASCHED_ENV="production",
+        INSTAGRAM_APP_ID="app",
+        INSTAGRAM_APP_SECRET="secret",
+    )
+    assert not real.sandbox_enabled
+    assert Settings(_env_file=None).sandbox_enabled  # type: ignore[call-arg]
+    assert Settings(_env_file=None).sandbox_control_open  # type: ignore[call-arg]
+
+    secrets = {"JWT_SECRET": "j" * 40, "TOKEN_ENCRYPTION_KEY": "k" * 40}
+    env = {"INSTASCHED_ENV": "production", "INSTASCHED_DATA_DIR": str(tmp_path), **secrets}
+    result = _run_cli(["api"], env, tmp_path)
+    assert result.returncode != 0
+    assert "set INSTAGRAM_SANDBOX=true" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_local_secrets_are_generated_once(tmp_path: Path) -> None:
