@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from instasched.integrations.instagram.media import MEDIA_INSIGHT_METRICS
+
 Driver = Any  # an asyncpg connection
 
-METRICS = ("views", "reach", "likes", "comments", "shares", "saved", "total_interactions")
+METRICS = MEDIA_INSIGHT_METRICS  # one column each
 
 _PLAN = (
     "INSERT INTO instagram_post_insights (post_id, checkpoint, due_at) "
