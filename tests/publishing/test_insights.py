@@ -20,6 +20,7 @@ from instasched.config import Settings
 from instasched.optimal_times.repository import history_aggregate
 from instasched.publishing import insights
 from instasched.state import AppState
+from tests.conftest import BackgroundWorker
 from tests.factories import Account, User
 from tests.publishing.conftest import Publishing
 
@@ -231,3 +232,23 @@ async def test_the_sandbox_refuses_deprecated_metrics(
     )
     assert r.status_code == 200, r.text
     assert {m["name"] for m in r.json()["data"]} == METRICS
+
+
+async def test_the_worker_runs_the_pass_periodically(
+    publishing: Publishing, worker: Any, app_settings: Settings
+) -> None:
+    """A worker process reads due insights on its own (every INSIGHTS_REFRESH_INTERVAL_SECONDS)."""
+    _, _, post_id, _ = await published(publishing)
+    await make_due(publishing, post_id, "1h")
+    second = BackgroundWorker(
+        app_settings.model_copy(update={"insights_refresh_interval_seconds": 0.2})
+    )
+    await asyncio.to_thread(second.start)
+    try:
+        for _ in range(100):
+            if (await readings(publishing, post_id))["1h"]["state"] == "done":
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await asyncio.to_thread(second.stop)
+    assert (await readings(publishing, post_id))["1h"]["state"] == "done"
