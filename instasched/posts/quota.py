@@ -11,7 +11,10 @@ The fullest window holding a time is one SQL function (`instasched_quota_window`
 48 h around that time (an index range, `idx_scheduled_posts_quota_time`) with a snapshot taken
 after the lock. So two placements of one account at once take turns: the second counts the
 first's post. The lock is held until the placement's transaction commits: a create's single
-INSERT statement (`repository._insert_sql`) or an edit's transaction.
+INSERT statement (`repository._insert_sql`) or an edit's transaction. Both take it after the
+locks on the post's media assets (the INSERT's plan evaluates the assets' one-time filter before
+its scan of the window; an edit checks the quota after counting its media uses), so the two
+lock kinds are always taken in one order.
 """
 
 from __future__ import annotations

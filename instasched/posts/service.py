@@ -317,23 +317,13 @@ async def update_post(
         location_id=pick("location_id", post.location_id),
     )
     checked = await _check_draft(session, settings=settings, user_id=user_id, draft=draft)
-    warning = None
-    if new_time is not None and new_time != post.scheduled_for:
-        warning = await quota.check(
-            session,
-            account=account,
-            settings=settings,
-            at=new_time,
-            exclude_post_id=post.id,
-            allow_over=bool(body.allow_over_quota),
-            field=_time_field(bool(body.use_next_slot)),
-        )
 
     old_assets = [uuid.UUID(str(i)) for i in post.media_ids or []]
+    moved = new_time is not None and new_time != post.scheduled_for
     checked.apply(post)
     post.template_id = template_id
     post.template_variables = variables
-    if new_time is not None and new_time != post.scheduled_for:
+    if new_time is not None and moved:
         post.scheduled_for = new_time
         post.next_attempt_at = None  # a retry wait is replaced by the new time
     if media_sent:
@@ -344,6 +334,18 @@ async def update_post(
         await repository.change_asset_usage(session, asset_ids=list(removed.elements()), delta=-1)
     if count_use and template_id is not None:
         await repository.count_template_use(session, template_id=template_id)
+    warning = None
+    if new_time is not None and moved:
+        # After the assets' locks, as a create takes them (assets, then the quota lock).
+        warning = await quota.check(
+            session,
+            account=account,
+            settings=settings,
+            at=new_time,
+            exclude_post_id=post.id,
+            allow_over=bool(body.allow_over_quota),
+            field=_time_field(bool(body.use_next_slot)),
+        )
     await session.flush()
     await session.refresh(post)
     if new_time is not None:
