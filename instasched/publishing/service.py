@@ -469,10 +469,14 @@ class Publisher:
                 },
             )
             if ok and media_id is not None:
-                # Likes, reach... read again 1 h, 24 h and 7 d from now (publishing.insights).
-                await insights.plan(
-                    conn, post_id=post.id, media_type=post.media_type, published_at=now
-                )
+                # Likes, reach... read again 1 h, 24 h and 7 d from now (publishing.insights);
+                # the publication is recorded already, so a failure here is only logged.
+                try:
+                    await insights.plan(
+                        conn, post_id=post.id, media_type=post.media_type, published_at=now
+                    )
+                except Exception:
+                    log.exception("insights readings not planned", extra={"post_id": str(post.id)})
         if not ok:
             raise LeaseLost
         self.events.published(
