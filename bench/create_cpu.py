@@ -94,7 +94,8 @@ async def measure(args: argparse.Namespace, url: str) -> None:
         body = orjson.dumps(
             {
                 "instagramAccountId": str(account),
-                "scheduledFor": (start + timedelta(seconds=i)).isoformat(),
+                # 72 per 24 h: within the default publishing quota (100), near its cost's worst
+                "scheduledFor": (start + timedelta(minutes=20 * i)).isoformat(),
                 "caption": f"Bench post {i} #bench #instasched @someone",
                 "mediaIds": [str(asset)],
                 "mediaType": "IMAGE",

@@ -132,6 +132,12 @@ async def seed(
             asset["id"],
             rows,
         )
+        # ~960 seeded posts per 24 h: far over any publishing quota, which creates are checked
+        # against (posts.quota); the bench measures creates, not that refusal.
+        await conn.execute(
+            "UPDATE instagram_accounts SET publishing_quota = 1000000 WHERE id = $1::uuid",
+            account_id,
+        )
         await conn.execute("VACUUM ANALYZE instagram_scheduled_posts")
     finally:
         await conn.close()

@@ -132,6 +132,14 @@ class Settings(BaseSettings):
     token_refresh_interval_seconds: float = Field(
         86400.0, gt=0, validation_alias="TOKEN_REFRESH_INTERVAL_SECONDS"
     )
+    # The publishing quota per 24 h of an account whose content_publishing_limit was never read.
+    publish_quota_default: int = Field(100, ge=1, validation_alias="PUBLISH_QUOTA_DEFAULT")
+    # Post insights read again after publishing (publishing.insights): how often a worker looks
+    # for due readings, and at most how many one pass reads.
+    insights_refresh_interval_seconds: float = Field(
+        60.0, gt=0, validation_alias="INSIGHTS_REFRESH_INTERVAL_SECONDS"
+    )
+    insights_batch_size: int = Field(50, ge=1, le=1000, validation_alias="INSIGHTS_BATCH_SIZE")
     run_worker: bool = Field(True, validation_alias="RUN_WORKER")
     # `instasched run` only: how many `instasched worker` processes it starts (2: publishing
     # uses both cores of a small machine when many posts fall due at once; bench/README.md).

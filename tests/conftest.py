@@ -113,6 +113,8 @@ def app_settings(servers: dict[str, str], database_url: str) -> Iterator[Setting
         publish_retry_base_seconds=0.2,
         sandbox_video_processing_seconds=0.3,
         reconcile_interval_seconds=1.0,
+        # The insights tests run their passes themselves (tests/publishing/test_insights.py).
+        insights_refresh_interval_seconds=3600.0,
         log_format="console",
         login_max_failures=10,
         admin_emails="ops-admin@example.com",

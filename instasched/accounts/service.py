@@ -77,6 +77,15 @@ async def connect(
     account.needs_reauth = False
     account.followers_count = me.followers_count
     try:
+        # The publishing quota, for the checks when posts are placed (posts.quota); an account
+        # whose limit cannot be read now keeps the last one (or the default).
+        limit = await graph.publishing_limit(me.user_id, token.access_token)
+    except GraphError:
+        limit = None
+    if limit is not None and limit.quota_total:
+        account.publishing_quota = limit.quota_total
+        account.publishing_quota_read_at = now
+    try:
         await session.flush()
     except IntegrityError as exc:  # a concurrent connect of the same account won the race
         raise Conflict("This Instagram account is being connected right now; try again") from exc

@@ -2,6 +2,7 @@
 
 from instasched.models.account import InstagramAccount, OAuthState
 from instasched.models.base import Base
+from instasched.models.insight import PostInsight
 from instasched.models.media import MediaAsset
 from instasched.models.post import PostStatus, ScheduledPost
 from instasched.models.schedule import PostingSchedule
@@ -13,6 +14,7 @@ __all__ = [
     "InstagramAccount",
     "MediaAsset",
     "OAuthState",
+    "PostInsight",
     "PostStatus",
     "PostTemplate",
     "PostingSchedule",

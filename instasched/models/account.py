@@ -36,6 +36,9 @@ class InstagramAccount(Base):
         Boolean, nullable=False, server_default=text("false")
     )
     followers_count: Mapped[int | None] = mapped_column(Integer)
+    # `config.quota_total` of the account's content_publishing_limit, as last read (migration 0008)
+    publishing_quota: Mapped[int | None] = mapped_column(Integer)
+    publishing_quota_read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_col()
     updated_at: Mapped[datetime] = updated_at_col()
 

@@ -55,6 +55,13 @@ class ScheduledPost(Base):
             "scheduled_for",
             postgresql_where=text("status IN ('scheduled', 'publishing')"),
         ),
+        # The publishing quota's 24 h windows (migration 0008, posts.quota).
+        Index(
+            "idx_scheduled_posts_quota_time",
+            "instagram_account_id",
+            text("coalesce(published_at, next_attempt_at, scheduled_for)"),
+            postgresql_where=text("status IN ('scheduled', 'publishing', 'published')"),
+        ),
         Index(
             "uq_scheduled_posts_idempotency",
             "user_id",

@@ -9,26 +9,36 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # Per post: day of week (0 = Sunday) and hour of `published_at` in the account's timezone,
-# engagement e = likes + 2 x comments, rate = (likes + comments) / reach when reach > 0.
+# engagement e = likes + 2 x comments, rate = (likes + comments) / reach when reach > 0. The
+# counts are the post's 24 h reading (instagram_post_insights, publishing.insights) once it is
+# done, else those read at publication.
 # The score of a (day, hour) cell is a Bayesian average toward the account's mean, computed on
 # engagement capped at the account's 90th percentile (percentile_disc: an actual post's value):
 #     score = (sum(min(e, cap)) + k * mean(min(e, cap))) / (n + k)
 # so neither a small sample nor one viral post can outrank a consistently good slot.
 _CELLS = text(
     """
-WITH p AS (
+WITH counts AS (
+    SELECT
+        sp.published_at,
+        coalesce(d.likes, sp.initial_likes, 0) AS likes,
+        coalesce(d.comments, sp.initial_comments, 0) AS comments,
+        coalesce(d.reach, sp.initial_reach, 0) AS reach
+    FROM instagram_scheduled_posts sp
+    LEFT JOIN instagram_post_insights d
+        ON d.post_id = sp.id AND d.checkpoint = '24h' AND d.state = 'done'
+    WHERE sp.instagram_account_id = :account_id
+      AND sp.user_id = :user_id
+      AND sp.status = 'published'
+      AND sp.published_at IS NOT NULL
+),
+p AS (
     SELECT
         extract(dow FROM published_at AT TIME ZONE :tz)::int AS dow,
         extract(hour FROM published_at AT TIME ZONE :tz)::int AS hour,
-        (coalesce(initial_likes, 0) + 2 * coalesce(initial_comments, 0))::float8 AS e,
-        CASE WHEN initial_reach > 0 THEN
-            (coalesce(initial_likes, 0) + coalesce(initial_comments, 0))::float8 / initial_reach
-        END AS rate
-    FROM instagram_scheduled_posts
-    WHERE instagram_account_id = :account_id
-      AND user_id = :user_id
-      AND status = 'published'
-      AND published_at IS NOT NULL
+        (likes + 2 * comments)::float8 AS e,
+        CASE WHEN reach > 0 THEN (likes + comments)::float8 / reach END AS rate
+    FROM counts
 ),
 stats AS (
     SELECT count(*) AS total, percentile_disc(0.9) WITHIN GROUP (ORDER BY e) AS cap FROM p

@@ -17,6 +17,8 @@ from instasched.kit.pagination import PageParams, page_params
 from instasched.kit.schemas import json_response
 from instasched.posts import service
 from instasched.posts.schemas import Post, PostCancelled, PostCreate, PostList, PostUpdate
+from instasched.publishing import insights
+from instasched.publishing.schemas import PostInsights
 
 router = APIRouter(prefix="/instagram/scheduling", tags=["Posts"])
 
@@ -105,9 +107,13 @@ async def create_post(
     - Caption <= 2,200 characters, hashtags `#letters_digits` (<= `MAX_HASHTAGS`), <= 20
       @-mentions. With `templateId` + `templateVariables` the caption is rendered from the
       template (send no caption).
+    - Publishing quota: a time that would put more posts in any 24 h window than the account's
+      quota (`content_publishing_limit` as last read, else `PUBLISH_QUOTA_DEFAULT`) is a 422
+      whose `detail[0]` has `windowStart`, `windowEnd`, `count` and `quota`; with
+      `allowOverQuota: true` the post is saved and the answer carries `quotaWarning`.
     - The publish job is queued after the post is saved; it runs at `scheduledFor`.
     """
-    post, created = await service.create_post(
+    post, created, over_quota = await service.create_post(
         session,
         settings=state.settings,
         queue=state.queue,
@@ -115,7 +121,9 @@ async def create_post(
         body=body,
         idempotency_key=idempotency_key,
     )
-    return json_response(Post.of(post), status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+    return json_response(
+        Post.of(post, over_quota), status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    )
 
 
 @router.get(
@@ -170,6 +178,20 @@ async def list_posts(
     )
 
 
+# Before /posts/{accountId}/{postId}, which would take "insights" for a post id.
+@router.get(
+    "/posts/{postId}/insights", response_model=PostInsights, responses=errors(_POST_NOT_FOUND)
+)
+async def post_insights(
+    post_id: PostIdPath, user: CurrentUser, session: SessionDep
+) -> PostInsights:
+    """A published post's insights over time: `initial` (read at publication), then readings 1 h,
+    24 h and 7 d after it (views, reach, likes, comments, shares, saved, totalInteractions),
+    each `pending` until the worker reads it, `done`, or `stopped` (e.g. the media was deleted
+    on Instagram; `error` says why). Stories have no readings."""
+    return await insights.post_insights(session, user_id=user.id, post_id=post_id)
+
+
 @router.get(
     "/posts/{accountId}/{postId}",
     response_model=Post,
@@ -195,8 +217,9 @@ async def update_post(
 ) -> Post:
     """Edit a `scheduled` post. Only the fields sent change (`"caption": ""` empties the
     caption; `null` clears an optional field); the result is validated like a new post. A new
-    `scheduledFor` moves the publish job."""
-    post = await service.update_post(
+    `scheduledFor` moves the publish job; it is checked against the publishing quota as on
+    create (422, or `quotaWarning` with `allowOverQuota: true`)."""
+    post, over_quota = await service.update_post(
         session,
         settings=state.settings,
         queue=state.queue,
@@ -204,7 +227,7 @@ async def update_post(
         post_id=post_id,
         body=body,
     )
-    return Post.of(post)
+    return Post.of(post, over_quota)
 
 
 @router.delete(

@@ -135,10 +135,13 @@ class NewPost(SimpleNamespace):
 @dataclass(frozen=True, slots=True)
 class Inserted:
     """What `insert_post` did: the stored row, or None with the reason in `missing_assets`
-    (assets deleted meanwhile) or, when that is empty, an Idempotency-Key already used."""
+    (assets deleted meanwhile), else `quota_window` over the quota, else an Idempotency-Key
+    already used. `quota_window`: the fullest 24 h window holding the post's time (its start and
+    the posts in it, this one counted)."""
 
     row: PostRow | None
     missing_assets: frozenset[uuid.UUID]
+    quota_window: tuple[datetime, int]
 
 
 _ACCOUNT_ATTRS = stored_attributes(InstagramAccount)
@@ -213,14 +216,18 @@ def _insert_sql(columns: tuple[str, ...], *, template: bool) -> str:
     """One statement for a new post: lock its assets, insert it, count the uses.
 
     $1..$n are the post's values, then the asset ids ($n+1, one per use), the number of distinct
-    assets ($n+2) and, with `template`, the template id ($n+3).
+    assets ($n+2), the account and quota time ($n+3, $n+4), the quota ($n+5; NULL: over it is
+    allowed) and, with `template`, the template id ($n+6).
 
     - `locked` takes the assets' rows `FOR KEY SHARE`: shared with other posts being created,
       exclusive of a media deletion (which locks the row first, then checks for posts using
       it): that deletion either committed before (the row is gone and the post is not
       inserted) or waits for this post and then sees it.
-    - The post is inserted only when every asset is there, and not when another post has its
-      Idempotency-Key (the partial unique index; a concurrent twin inserts nothing).
+    - The post is inserted only when every asset is there, when the fullest 24 h window holding
+      its time stays within the quota (`qw`: `instasched_quota_window` takes the account's quota
+      lock, held until this statement commits, and counts with a snapshot taken after it; see
+      posts.quota), and not when another post has its Idempotency-Key (the partial unique
+      index; a concurrent twin inserts nothing).
     - The uses are counted only for an inserted post, once per use (a carousel may repeat an
       asset), in the connection's stripe of each asset (`_COUNT_USES`, migration 0007), so is
       the template's use.
@@ -234,8 +241,10 @@ def _insert_sql(columns: tuple[str, ...], *, template: bool) -> str:
         values = ", ".join(f"${i}" for i in range(1, n + 1))
         sql = (
             f"WITH {_LOCK_ASSETS.format(ids=f'${n + 1}')}, "  # noqa: S608
+            f"qw AS (SELECT * FROM instasched_quota_window(${n + 3}, ${n + 4}, NULL)), "
             f"ins AS (INSERT INTO instagram_scheduled_posts ({', '.join(columns)}) "
-            f"SELECT {values} WHERE (SELECT count(*) FROM locked) = ${n + 2} "
+            f"SELECT {values} FROM qw WHERE (SELECT count(*) FROM locked) = ${n + 2} "
+            f"AND (${n + 5}::int IS NULL OR qw.posts <= ${n + 5}::int) "
             "ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL "
             f"DO NOTHING RETURNING {POST_COLUMNS}), "
             "used AS ("
@@ -244,22 +253,28 @@ def _insert_sql(columns: tuple[str, ...], *, template: bool) -> str:
         )
         if template:
             sql += (
-                f", tpl AS ({_COUNT_TEMPLATE_USE.format(id=f'${n + 3}')} "  # noqa: S608
+                f", tpl AS ({_COUNT_TEMPLATE_USE.format(id=f'${n + 6}')} "  # noqa: S608
                 "AND EXISTS (SELECT 1 FROM ins))"
             )
         sql += (
-            " SELECT array(SELECT id FROM locked) AS locked_assets, ins.* "
-            "FROM (SELECT 1) AS one LEFT JOIN ins ON true"
+            " SELECT array(SELECT id FROM locked) AS locked_assets, qw.window_start AS "
+            "quota_window_start, qw.posts AS quota_posts, ins.* "
+            "FROM qw LEFT JOIN ins ON true"
         )
         _INSERTS[(columns, template)] = sql
     return sql
 
 
 async def insert_post(
-    session: AsyncSession, post: NewPost, *, asset_ids: Sequence[uuid.UUID]
+    session: AsyncSession,
+    post: NewPost,
+    *,
+    asset_ids: Sequence[uuid.UUID],
+    quota: int | None,
 ) -> Inserted:
     """INSERT the new `post` (the values set on it, the rest from the column defaults) with its
-    asset and template uses, in one statement (`_insert_sql`).
+    asset and template uses, in one statement (`_insert_sql`); not when its 24 h window would
+    hold more than `quota` posts (None: no limit, the window is still reported).
 
     Through asyncpg (RETURNING every column): the ORM's flush and refresh of a new post were
     ~0.6 ms CPU per create (bench/run), the separate usage UPDATEs and the transaction's BEGIN
@@ -272,15 +287,23 @@ async def insert_post(
     }
     columns = tuple(values)
     distinct = set(asset_ids)
-    args = [*values.values(), list(asset_ids), len(distinct)]
+    args = [
+        *values.values(),
+        list(asset_ids),
+        len(distinct),
+        post.instagram_account_id,
+        post.scheduled_for,
+        quota,
+    ]
     template_id = getattr(post, "template_id", None)
     if template_id is not None:
         args.append(template_id)
     conn = await driver_connection(session)
     record = await conn.fetchrow(_insert_sql(columns, template=template_id is not None), *args)
+    window = (record["quota_window_start"], record["quota_posts"])
     if record["id"] is None:
-        return Inserted(None, frozenset(distinct - set(record["locked_assets"])))
-    return Inserted(PostRow.of({c: record[c] for c in POST_COLUMN_NAMES}), frozenset())
+        return Inserted(None, frozenset(distinct - set(record["locked_assets"])), window)
+    return Inserted(PostRow.of({c: record[c] for c in POST_COLUMN_NAMES}), frozenset(), window)
 
 
 async def list_for_account(

@@ -13,6 +13,7 @@ from instasched.kit.schemas import ApiModel, RequestModel, examples
 from instasched.models import ScheduledPost
 
 if TYPE_CHECKING:
+    from instasched.posts.quota import QuotaWindow
     from instasched.posts.repository import PostRow
 
 MediaTypeName = Literal["IMAGE", "VIDEO", "REELS", "CAROUSEL", "STORIES"]
@@ -56,6 +57,7 @@ POST_EXAMPLE: dict[str, Any] = {
     "createdAt": ex.POST_CREATED_AT,
     "updatedAt": ex.POST_CREATED_AT,
     "cancelledAt": None,
+    "quotaWarning": None,
 }
 _PUBLISHED_AT = "2026-12-20T14:00:04Z"
 PUBLISHED_POST_EXAMPLE: dict[str, Any] = {
@@ -119,6 +121,12 @@ class _PostFields(RequestModel):
     )
     thumb_offset_ms: int | None = Field(None, description="Reel thumbnail frame, in ms")
     share_to_feed: bool | None = Field(None, description="Also show the reel in the feed")
+    allow_over_quota: bool | None = Field(
+        None,
+        description="Save the post even when its time would put more posts in a 24 h window "
+        "than the account's publishing quota (the answer then carries `quotaWarning`); "
+        "without it that is a 422 naming the window and the count",
+    )
 
 
 class PostCreate(_PostFields):
@@ -167,6 +175,39 @@ class PostUpdate(_PostFields):
     media_type: MediaTypeName | None = None
 
 
+class QuotaWarning(ApiModel):
+    """The fullest 24 h window holding the post's time, over the account's publishing quota."""
+
+    model_config = examples(
+        {
+            "message": "This would put 101 posts in the 24 hours from 2026-12-20 02:00 UTC to "
+            "2026-12-21 02:00 UTC; Instagram publishes at most 100 per 24 hours for this account, "
+            "so a post would wait until the window frees up. Choose another time, or send "
+            "allowOverQuota: true to save it anyway.",
+            "windowStart": "2026-12-20T02:00:00Z",
+            "windowEnd": "2026-12-21T02:00:00Z",
+            "count": 101,
+            "quota": 100,
+        }
+    )
+
+    message: str
+    window_start: datetime
+    window_end: datetime
+    count: int = Field(description="Posts in the window, this one counted")
+    quota: int = Field(description="The account's publishing quota per 24 h")
+
+    @classmethod
+    def of(cls, window: QuotaWindow) -> QuotaWarning:
+        return cls(
+            message=window.message(),
+            window_start=window.start,
+            window_end=window.end,
+            count=window.posts,
+            quota=window.quota,
+        )
+
+
 class Post(ApiModel):
     model_config = examples(POST_EXAMPLE, PUBLISHED_POST_EXAMPLE)
 
@@ -203,9 +244,14 @@ class Post(ApiModel):
     created_at: datetime
     updated_at: datetime
     cancelled_at: datetime | None
+    quota_warning: QuotaWarning | None = Field(
+        None,
+        description="Only in the answer of a create or edit sent with `allowOverQuota: true` "
+        "whose time is over the publishing quota",
+    )
 
     @classmethod
-    def of(cls, post: ScheduledPost | PostRow) -> Post:
+    def of(cls, post: ScheduledPost | PostRow, quota_window: QuotaWindow | None = None) -> Post:
         return cls(
             id=post.id,
             instagram_account_id=post.instagram_account_id,
@@ -240,6 +286,7 @@ class Post(ApiModel):
             created_at=post.created_at,
             updated_at=post.updated_at,
             cancelled_at=post.cancelled_at,
+            quota_warning=QuotaWarning.of(quota_window) if quota_window is not None else None,
         )
 
 

@@ -34,7 +34,7 @@ from instasched.db import after_commit
 from instasched.exceptions import Conflict, Invalid, NotFound, Unauthorized
 from instasched.kit.time import parse_datetime, utcnow, zone
 from instasched.models import InstagramAccount, MediaAsset, PostStatus, ScheduledPost
-from instasched.posts import repository, rules
+from instasched.posts import quota, repository, rules
 from instasched.posts.schemas import PostCreate, PostUpdate, TemplateValue
 from instasched.security import USER_GONE
 from instasched.templates.render import append_suggestions, render
@@ -62,17 +62,18 @@ async def create_post(
     body: PostCreate,
     idempotency_key: str | None = None,
     now: datetime | None = None,
-) -> tuple[ScheduledPost | repository.PostRow, bool]:
+) -> tuple[ScheduledPost | repository.PostRow, bool, quota.QuotaWindow | None]:
     """Validate and store a post, enqueue its job after the commit.
 
-    Returns (post, created). With an `Idempotency-Key` already used by this user, the first post
-    is returned unchanged (created=False), also when two requests race (unique index).
+    Returns (post, created, quota warning). With an `Idempotency-Key` already used by this user,
+    the first post is returned unchanged (created=False), also when two requests race (unique
+    index). Over the publishing quota: 422, or saved with the warning when `allowOverQuota`.
     """
     key = check_idempotency_key(idempotency_key)
     if key is not None:
         existing = await repository.find_by_idempotency_key(session, user_id=user_id, key=key)
         if existing is not None:
-            return existing, False
+            return existing, False, None
     # The user (the endpoint verified the token only), the account and the assets at once.
     context = await repository.read_create_context(
         session,
@@ -144,16 +145,24 @@ async def create_post(
     )
     checked.apply(post)
     # One statement: the post, its media and template uses (repository._insert_sql).
-    inserted = await repository.insert_post(session, post, asset_ids=[a.id for a, _ in media])
+    limit = quota.quota_of(account, settings)
+    inserted = await repository.insert_post(
+        session,
+        post,
+        asset_ids=[a.id for a, _ in media],
+        quota=None if body.allow_over_quota else limit,
+    )
     row = inserted.row
+    window = quota.QuotaWindow(*inserted.quota_window, quota=limit)
     if row is None:
         if inserted.missing_assets:
             raise _deleted_meanwhile(media, inserted.missing_assets)
+        quota.refuse_or_warn(window, allow_over=False, field=_time_field(body.use_next_slot))
         # two requests raced with one Idempotency-Key: the first one's post
         winner = await repository.find_by_idempotency_key(session, user_id=user_id, key=key or "")
         if winner is None:  # pragma: no cover - the conflict said it exists
             raise Conflict("A post with this Idempotency-Key is being created; retry")
-        return winner, False
+        return winner, False, None
     # A new post has no job yet: a plain add (no remove first) saves a Redis round trip.
     after_commit(
         session,
@@ -161,7 +170,7 @@ async def create_post(
         timeout=ENQUEUE_TIMEOUT_SECONDS,
     )
     log.info("post %s scheduled for %s", row.id, scheduled_for.isoformat())
-    return row, True
+    return row, True, window if window.over else None
 
 
 # --- read -----------------------------------------------------------------------------------
@@ -216,8 +225,11 @@ async def update_post(
     post_id: uuid.UUID,
     body: PostUpdate,
     now: datetime | None = None,
-) -> ScheduledPost:
-    """Change a scheduled post; the merged result passes the same validation as a new post."""
+) -> tuple[ScheduledPost, quota.QuotaWindow | None]:
+    """Change a scheduled post; the merged result passes the same validation as a new post.
+
+    Returns the post and, when a new time is over the publishing quota and `allowOverQuota` was
+    sent, the quota warning (without the flag: 422)."""
     sent = body.model_fields_set
     for name, label in (("caption", "caption"), ("media_type", "mediaType")):
         if name in sent and getattr(body, name) is None:
@@ -307,10 +319,11 @@ async def update_post(
     checked = await _check_draft(session, settings=settings, user_id=user_id, draft=draft)
 
     old_assets = [uuid.UUID(str(i)) for i in post.media_ids or []]
+    moved = new_time is not None and new_time != post.scheduled_for
     checked.apply(post)
     post.template_id = template_id
     post.template_variables = variables
-    if new_time is not None and new_time != post.scheduled_for:
+    if new_time is not None and moved:
         post.scheduled_for = new_time
         post.next_attempt_at = None  # a retry wait is replaced by the new time
     if media_sent:
@@ -321,6 +334,18 @@ async def update_post(
         await repository.change_asset_usage(session, asset_ids=list(removed.elements()), delta=-1)
     if count_use and template_id is not None:
         await repository.count_template_use(session, template_id=template_id)
+    warning = None
+    if new_time is not None and moved:
+        # After the assets' locks, as a create takes them (assets, then the quota lock).
+        warning = await quota.check(
+            session,
+            account=account,
+            settings=settings,
+            at=new_time,
+            exclude_post_id=post.id,
+            allow_over=bool(body.allow_over_quota),
+            field=_time_field(bool(body.use_next_slot)),
+        )
     await session.flush()
     await session.refresh(post)
     if new_time is not None:
@@ -328,7 +353,7 @@ async def update_post(
         after_commit(
             session, partial(queue.schedule, post.id, due), timeout=ENQUEUE_TIMEOUT_SECONDS
         )
-    return post
+    return post, warning
 
 
 # --- cancel ---------------------------------------------------------------------------------
@@ -461,12 +486,10 @@ async def resolve_time(
                 "Posting schedules are not available on this server; send scheduledFor",
                 field="useNextSlot",
             )
-        # Two concurrent "next slot" requests must not pick the same minute: hold the
-        # account row until this transaction ends.
-        await accounts_repository.get_owned(
-            session, user_id=account.user_id, account_id=account.id, for_update=True
-        )
-        extra: dict[str, Any] = {}
+        # Two concurrent "next slot" requests must not pick the same minute (nor the last room
+        # in a 24 h window): hold the account's quota lock until this transaction ends.
+        await quota.lock(session, account_id=account.id)
+        extra: dict[str, Any] = {"quota": quota.quota_of(account, settings)}
         if exclude_post_id is not None:  # a post being moved does not block its own minute
             extra["exclude_post_id"] = exclude_post_id
         slot = await finder(
@@ -495,9 +518,13 @@ async def resolve_time(
         now=now,
         min_lead_seconds=settings.schedule_min_lead_seconds,
         max_lead_days=settings.schedule_max_lead_days,
-        field="useNextSlot" if use_next_slot else "scheduledFor",
+        field=_time_field(use_next_slot),
     )
     return when
+
+
+def _time_field(use_next_slot: bool) -> str:
+    return "useNextSlot" if use_next_slot else "scheduledFor"
 
 
 def _slot_finder() -> SlotFinder | None:

@@ -151,6 +151,18 @@ async def published_since(
     return [r for r in rows.scalars() if r is not None]
 
 
+async def store_publishing_quota(
+    session: AsyncSession, *, account_id: uuid.UUID, quota: int, now: datetime
+) -> None:
+    """The account's `content_publishing_limit` total, as just read (posts.quota)."""
+    await session.execute(
+        update(InstagramAccount)
+        .where(InstagramAccount.id == account_id)
+        .values(publishing_quota=quota, publishing_quota_read_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def mark_needs_reauth(session: AsyncSession, account_id: uuid.UUID) -> None:
     await session.execute(
         update(InstagramAccount)

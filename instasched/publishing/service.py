@@ -50,7 +50,7 @@ from instasched.integrations.instagram import (
 from instasched.integrations.instagram.media import ContainerStatusCode
 from instasched.kit.time import utcnow
 from instasched.models import InstagramAccount, MediaAsset, PostStatus, ScheduledPost
-from instasched.publishing import repository
+from instasched.publishing import insights, repository
 from instasched.publishing.sources import (
     PostProblem,
     build_plan,
@@ -468,6 +468,15 @@ class Publisher:
                     "updated_at": now,
                 },
             )
+            if ok and media_id is not None:
+                # Likes, reach... read again 1 h, 24 h and 7 d from now (publishing.insights);
+                # the publication is recorded already, so a failure here is only logged.
+                try:
+                    await insights.plan(
+                        conn, post_id=post.id, media_type=post.media_type, published_at=now
+                    )
+                except Exception:
+                    log.exception("insights readings not planned", extra={"post_id": str(post.id)})
         if not ok:
             raise LeaseLost
         self.events.published(
@@ -630,6 +639,10 @@ class Publisher:
         except GraphError:
             pass
         async with self.sessions() as session:
+            if total:  # what later placements of the account's posts are checked against
+                await repository.store_publishing_quota(
+                    session, account_id=account.id, quota=total, now=now
+                )
             ours = await repository.published_since(
                 session, account_id=account.id, since=now - window
             )

@@ -13,7 +13,7 @@ nested edge fails the whole request, as on Meta.
 
 Control endpoints for tests and demos (camelCase JSON): `GET /_control/media?igUserId=`,
 `GET /_control/calls?igUserId=` (Graph calls by endpoint), `POST /_control/faults`,
-`DELETE /_control/faults`, `PUT /_control/quota`.
+`DELETE /_control/faults`, `PUT /_control/quota`, `DELETE /_control/media/{media-id}`.
 """
 
 from __future__ import annotations
@@ -592,6 +592,17 @@ async def control_media(request: Request, igUserId: str | None = None) -> dict[s
             for m in items
         ]
     }
+
+
+@router.delete("/_control/media/{media_id}", tags=["Sandbox control"])
+async def delete_media(media_id: str, request: Request) -> dict[str, Any]:
+    """Delete a published media, as its owner would in the Instagram app: reading it (fields,
+    insights) then answers Meta's missing-object error (code 100, sub-code 33). The publication
+    still counts in the account's publishing quota."""
+    ms = media_state(request)
+    if not ms.media.delete(media_id):
+        raise GraphFault(f"Unknown media {media_id}", code=100)
+    return {"deleted": media_id}
 
 
 @router.get("/_control/calls", tags=["Sandbox control"])

@@ -182,6 +182,7 @@ _RECORD_SQL = (
     "DELETE FROM {table} WHERE owner = ?",
     # Ids of one sequence have the same number of digits: text order is numeric order.
     "SELECT body FROM {table} WHERE owner = ? ORDER BY id DESC LIMIT ?",
+    "DELETE FROM {table} WHERE id = ?",
 )
 
 
@@ -195,9 +196,15 @@ class Records(Generic[T]):
         self.kind = kind
         self.owner_field = owner_field
         # The table's name is one of RECORD_TABLES, never input.
-        self._get, self._put, self._of, self._all, self._delete_of, self._newest_of = (
-            sql.replace("{table}", table) for sql in _RECORD_SQL
-        )
+        (
+            self._get,
+            self._put,
+            self._of,
+            self._all,
+            self._delete_of,
+            self._newest_of,
+            self._delete,
+        ) = (sql.replace("{table}", table) for sql in _RECORD_SQL)
 
     def _load(self, body: str) -> T:
         return self.kind(**json.loads(body))
@@ -231,6 +238,10 @@ class Records(Generic[T]):
         """The owner's `limit` records of the highest ids, highest first."""
         rows = self.store.execute(self._newest_of, (owner, limit)).fetchall()
         return [self._load(body) for (body,) in rows]
+
+    def delete(self, key: str) -> bool:
+        """Remove one record; False when there was none."""
+        return bool(self.store.execute(self._delete, (key,)).rowcount)
 
     def delete_of(self, owner: str) -> int:
         return self.store.execute(self._delete_of, (owner,)).rowcount

@@ -52,8 +52,10 @@ async def next_slot(
 ) -> NextSlot:
     """The next free slot of the account's active posting schedules ("add to queue").
 
-    Free means at least `SCHEDULE_MIN_LEAD_SECONDS` ahead and no scheduled or publishing post of
-    the account in that minute. Slots are wall-clock times in each schedule's timezone, so they
+    Free means at least `SCHEDULE_MIN_LEAD_SECONDS` ahead, no scheduled or publishing post of
+    the account in that minute, and room for one more post in every 24 h window holding it
+    under the account's publishing quota (`content_publishing_limit`, else
+    `PUBLISH_QUOTA_DEFAULT`). Slots are wall-clock times in each schedule's timezone, so they
     stay at the same local time across DST changes. Looks ahead eight weeks; `scheduledFor` is
     null (with a `reason`) when there is no slot.
     """
@@ -62,13 +64,14 @@ async def next_slot(
         user_id=user.id,
         account_id=account_id,
         now=utcnow(),
-        min_lead_seconds=state.settings.schedule_min_lead_seconds,
+        settings=state.settings,
     )
     if slot is None:
         return NextSlot(
             scheduled_for=None,
             reason="No free slot in the next 8 weeks: add active posting schedules with time "
-            "slots (POST /api/instagram/scheduling/schedules/{accountId})",
+            "slots (POST /api/instagram/scheduling/schedules/{accountId}); slots whose 24 h "
+            "window is full under the publishing quota are skipped",
         )
     return NextSlot(
         scheduled_for=slot.at,

@@ -20,9 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.accounts import repository as accounts_repository
+from instasched.config import Settings
 from instasched.exceptions import Conflict, Invalid, NotFound
 from instasched.kit.time import is_valid_zone, localize, zone
 from instasched.models import InstagramAccount, PostingSchedule
+from instasched.posts import quota as posts_quota
 from instasched.schedules import repository
 
 LOOKAHEAD_DAYS = 56  # eight weeks
@@ -109,6 +111,7 @@ async def find_next_slot(
     account: InstagramAccount,
     now: datetime,
     min_lead_seconds: int,
+    quota: int | None = None,
     lookahead_days: int = LOOKAHEAD_DAYS,
     exclude_post_id: uuid.UUID | None = None,
 ) -> Slot | None:
@@ -132,9 +135,21 @@ async def find_next_slot(
                 candidates=[c.at for c in candidates],
                 exclude_post_id=exclude_post_id,
             )
-            for candidate in candidates:
-                if candidate.at not in taken:
-                    return candidate
+            free = [c for c in candidates if c.at not in taken]
+            if quota is None or not free:
+                if free:
+                    return free[0]
+            else:
+                windows = await posts_quota.windows(
+                    session,
+                    account_id=account.id,
+                    quota=quota,
+                    times=[c.at for c in free],
+                    exclude_post_id=exclude_post_id,
+                )
+                for candidate in free:
+                    if not windows[candidate.at].over:
+                        return candidate
         window_start = window_end
     return None
 
@@ -145,21 +160,24 @@ async def next_free_slot(
     account: InstagramAccount,
     now: datetime,
     min_lead_seconds: int,
+    quota: int | None = None,
     exclude_post_id: uuid.UUID | None = None,
 ) -> datetime | None:
     """The next slot of the account's active posting schedules that is free (UTC), or None.
 
-    Free: at least `min_lead_seconds` after `now` and no `scheduled`/`publishing` post of the
-    account in that minute (`exclude_post_id`: a post being moved does not block itself). Looks
-    ahead eight weeks. Callers that then create a post at this time should hold the account row
-    lock (`SELECT ... FOR UPDATE`) so that two concurrent "add to queue" calls don't pick the same
-    minute.
+    Free: at least `min_lead_seconds` after `now`, no `scheduled`/`publishing` post of the
+    account in that minute (`exclude_post_id`: a post being moved does not block itself), and
+    with a `quota`, room in its 24 h windows for one more post (posts.quota).
+    Looks ahead eight weeks. Callers that then create a post at this time should hold the
+    account's quota lock (`posts.quota.lock`) so that two concurrent "add to queue" calls don't
+    pick the same minute.
     """
     slot = await find_next_slot(
         session,
         account=account,
         now=now,
         min_lead_seconds=min_lead_seconds,
+        quota=quota,
         exclude_post_id=exclude_post_id,
     )
     return slot.at if slot is not None else None
@@ -262,9 +280,13 @@ async def next_slot_for_user(
     user_id: uuid.UUID,
     account_id: uuid.UUID,
     now: datetime,
-    min_lead_seconds: int,
+    settings: Settings,
 ) -> Slot | None:
     account = await accounts_repository.get_owned(session, user_id=user_id, account_id=account_id)
     return await find_next_slot(
-        session, account=account, now=now, min_lead_seconds=min_lead_seconds
+        session,
+        account=account,
+        now=now,
+        min_lead_seconds=settings.schedule_min_lead_seconds,
+        quota=posts_quota.quota_of(account, settings),
     )

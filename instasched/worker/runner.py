@@ -28,6 +28,7 @@ from bullmq.custom_errors import DelayedError
 
 from instasched.config import Settings
 from instasched.kit.memory import freeze_startup_objects
+from instasched.publishing.insights import refresh_due
 from instasched.publishing.service import Publisher
 from instasched.state import AppState
 from instasched.worker.queue import QUEUE_NAME, post_id_from_job
@@ -241,7 +242,8 @@ def _serve_metrics(settings: Settings) -> None:
 def _start_loops(
     settings: Settings, app: AppState, reconciler: Reconciler, stop: asyncio.Event
 ) -> list[asyncio.Task[None]]:
-    """The periodic work: reconcile (one worker per interval), failed-job alerts, token refresh."""
+    """The periodic work: reconcile (one worker per interval), failed-job alerts, token refresh,
+    post insights."""
     return [
         asyncio.create_task(
             _every(
@@ -255,6 +257,10 @@ def _start_loops(
         ),
         asyncio.create_task(
             _every(settings.token_refresh_interval_seconds, lambda: _refresh_tokens(app), stop)
+        ),
+        # Every process: each pass claims its own rows (FOR UPDATE SKIP LOCKED).
+        asyncio.create_task(
+            _every(settings.insights_refresh_interval_seconds, lambda: refresh_due(app), stop)
         ),
     ]
 

@@ -94,6 +94,7 @@ def _calls(a: World, b: World) -> list[Call]:
         ("update post", "PUT", f"{BASE}/posts/{post}", None, {"caption": "pwned"}),
         ("cancel post", "DELETE", f"{BASE}/posts/{post}", None, None),
         ("publish now", "POST", f"{BASE}/posts/{post}/publish-now", {"waitSeconds": 0}, None),
+        ("post insights", "GET", f"{BASE}/posts/{post}/insights", None, None),
         (
             "create post on account",
             "POST",

@@ -24,6 +24,8 @@ RESPONSE_FIELDS = {
     "templateVariables", "updatedAt", "cancelledAt", "mediaIds", "firstComment", "userTags",
     "collaborators", "altText", "coverUrl", "thumbOffsetMs", "shareToFeed", "instagramMediaUrl",
     "initialLikes", "initialComments", "initialReach", "metadata",
+    # issue 16.11: only set on a create or edit over the publishing quota with allowOverQuota
+    "quotaWarning",
 }  # fmt: skip
 
 

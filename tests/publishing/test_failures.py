@@ -119,6 +119,9 @@ async def test_quota_reached_reschedules_without_using_an_attempt(
     assert abs((post.next_attempt_at - expected).total_seconds()) < 2
     assert "publishing limit" in (post.last_publish_error or "")
     assert len(await publishing.media(account.ig_user_id)) == 1
+    # The limit read then is what later placements of the account's posts are checked against.
+    row = await publishing.account_row(account.id)
+    assert row.publishing_quota == 1 and row.publishing_quota_read_at is not None
     # The same job waits in the delayed set (moved there right after the row was written).
     for _ in range(50):
         state = await publishing.queue.job_state(second)

@@ -65,6 +65,7 @@ async def test_image_publish_makes_three_graph_calls(publishing: Publishing, wor
     assert post.permalink and post.instagram_media_url and (post.initial_reach or 0) > 0
     assert not {"insightsError", "mediaFieldsError"} & set(post.meta or {})
     assert await publishing.calls(account.ig_user_id) == {
+        "publishing_limit": 1,  # read when the account was connected (posts.quota)
         "media": 1,
         "media_publish": 1,
         "media_fields": 1,
@@ -100,6 +101,7 @@ async def test_image_story_is_published_without_insights(
     assert post.status == "published", post.last_publish_error
     assert post.permalink
     assert await publishing.calls(account.ig_user_id) == {
+        "publishing_limit": 1,  # read when the account was connected (posts.quota)
         "media": 1,
         "media_publish": 1,
         "media_fields": 1,

@@ -54,7 +54,9 @@ async def test_image_flow_and_media_fields(
     assert info.permalink and info.permalink.startswith("https://www.instagram.com/p/")
     assert info.like_count is not None and info.comments_count is not None
     insights = await graph.media_insights(media_id, token)
-    assert set(insights) == {"views", "reach", "likes", "comments", "shares", "saved"}
+    assert set(insights) == {
+        "views", "reach", "likes", "comments", "shares", "saved", "total_interactions"
+    }  # fmt: skip
     recent = await graph.recent_media(ig, token)
     assert [m.id for m in recent] == [media_id] and recent[0].caption == "hi"
     assert recent[0].timestamp is not None

@@ -17,7 +17,16 @@ from typing import Any
 from instasched.integrations.instagram.errors import GraphError, GraphMediaNotReady
 
 MEDIA_FIELDS = "id,media_type,media_url,permalink,timestamp,like_count,comments_count,caption"
-MEDIA_INSIGHT_METRICS = ("views", "reach", "likes", "comments", "shares", "saved")
+# Meta's current media metrics (impressions, plays, clips_replays_count: refused since 2025-04).
+MEDIA_INSIGHT_METRICS = (
+    "views",
+    "reach",
+    "likes",
+    "comments",
+    "shares",
+    "saved",
+    "total_interactions",
+)
 
 
 class ContainerStatusCode:

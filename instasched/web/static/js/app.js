@@ -22,6 +22,7 @@ const ROUTES = {
 const root = document.getElementById("app");
 let cleanup = null;
 let pendingNotice = null;
+let pendingKind = "success";
 let header = null;
 let activeKey = null;
 
@@ -38,7 +39,13 @@ setUnauthorizedHandler((message) => {
   route();
 });
 
-export function navigate(path) {
+/** Go to `#/path`; `message` is shown as a toast once the view is drawn (a toast shown before
+ *  would go with the page it was on). */
+export function navigate(path, message = null, kind = "success") {
+  if (message) {
+    pendingNotice = message;
+    pendingKind = kind;
+  }
   if (window.location.hash === `#/${path}`) route();
   else window.location.hash = `#/${path}`;
 }
@@ -128,8 +135,9 @@ async function route() {
   replace(root, h("a", { class: "skip", href: "#main", onclick: skipToMain }, "Skip to content"),
     header, main, h("div", { id: "toast", role: "status", "aria-live": "polite" }));
   if (pendingNotice) {
-    toast(pendingNotice, "success");
+    toast(pendingNotice, pendingKind);
     pendingNotice = null;
+    pendingKind = "success";
   }
   try {
     cleanup = (await entry.view.render(main, { args, navigate })) || null;

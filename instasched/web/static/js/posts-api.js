@@ -32,6 +32,13 @@ export const createPost = (body) => post(`${SCHED}/posts`, body);
 export const updatePost = (postId, body) => put(`${SCHED}/posts/${postId}`, body);
 export const cancelPost = (postId) => del(`${SCHED}/posts/${postId}`);
 export const publishNow = (postId) => post(`${SCHED}/posts/${postId}/publish-now`);
+export const postInsights = (postId) => get(`${SCHED}/posts/${postId}/insights`);
+
+/** The publishing-quota details of a 422 (`detail[0]` with `count` and `quota`), or null. */
+export function quotaProblem(err) {
+  const first = Array.isArray(err && err.detail) ? err.detail[0] : null;
+  return first && first.quota !== undefined && first.count !== undefined ? first : null;
+}
 
 export async function listTemplates(query = {}) {
   const body = await get(`${SCHED}/templates`, { limit: 100, ...query });

@@ -2,7 +2,7 @@
 // scheduled post to another day or hour to reschedule (PUT); click for details, edit, cancel,
 // publish now, retry; live status by polling while the view is open.
 import { append, busy, button, field, h, notice, openDialog, replace, safeUrl, toast } from "../dom.js";
-import { cancelPost, copyOf, createPost, listPosts, publishNow, updatePost } from "../posts-api.js";
+import { cancelPost, copyOf, createPost, listPosts, postInsights, publishNow, quotaProblem, updatePost } from "../posts-api.js";
 import { currentAccount } from "../store.js";
 import {
   DAY_SHORT,
@@ -178,9 +178,19 @@ export async function render(main, { args, navigate }) {
   }
 
   async function reschedule(p, w) {
+    const change = { scheduledFor: wallToApi(w) };
     try {
-      const updated = await updatePost(p.id, { scheduledFor: wallToApi(w) });
-      toast(`Rescheduled to ${formatInZone(new Date(updated.scheduledFor), tz)}`, "success");
+      let updated;
+      try {
+        updated = await updatePost(p.id, change);
+      } catch (err) {
+        // Over the publishing quota: the user may move it anyway (it then waits for room).
+        if (!quotaProblem(err) || !window.confirm(`${err.message}\n\nMove it anyway?`)) throw err;
+        updated = await updatePost(p.id, { ...change, allowOverQuota: true });
+      }
+      const when = `Rescheduled to ${formatInZone(new Date(updated.scheduledFor), tz)}`;
+      if (updated.quotaWarning) toast(`${when}. ${updated.quotaWarning.message}`, "info");
+      else toast(when, "success");
     } catch (err) {
       toast(`Not rescheduled: ${err.message}`, "error");
     }
@@ -268,6 +278,30 @@ export async function render(main, { args, navigate }) {
     load(true);
   }
 
+  /** Likes, reach... at publication, then 1 h, 24 h and 7 days after (read by the worker). */
+  function insightsTable(ins) {
+    const cols = [["views", "Views"], ["reach", "Reach"], ["likes", "Likes"], ["comments", "Comments"],
+      ["shares", "Shares"], ["saved", "Saved"], ["totalInteractions", "Interactions"]];
+    const label = { "1h": "1 hour after", "24h": "24 hours after", "7d": "7 days after" };
+    const rows = [h("tr", {}, h("th", { scope: "row" }, "At publication"),
+      cols.map(([key]) => h("td", {}, key in ins.initial ? String(ins.initial[key]) : "–")))];
+    for (const r of ins.readings) {
+      const name = h("th", { scope: "row" }, label[r.checkpoint] || r.checkpoint);
+      if (r.state === "done") {
+        rows.push(h("tr", { dataset: { checkpoint: r.checkpoint } }, name, cols.map(([key]) => h("td", {}, String(r[key] ?? "–")))));
+      } else {
+        const text = r.state === "pending"
+          ? `Read ${formatInZone(new Date(r.dueAt), tz)}`
+          : `Not read: ${r.error || "stopped"}`;
+        rows.push(h("tr", { dataset: { checkpoint: r.checkpoint }, class: `insight-${r.state}` }, name, h("td", { colspan: cols.length, class: "muted" }, text)));
+      }
+    }
+    return h("table", { class: "insights" },
+      h("caption", {}, "Insights over time"),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, ""), cols.map(([, title]) => h("th", { scope: "col" }, title)))),
+      h("tbody", {}, rows));
+  }
+
   function details(p) {
     const when = new Date(p.scheduledFor);
     openDialog(`${STATUS_TEXT[p.status] || p.status} post`, (body, close) => {
@@ -290,6 +324,11 @@ export async function render(main, { args, navigate }) {
             `${p.initialLikes ?? 0} likes · ${p.initialComments ?? 0} comments · ${p.initialReach ?? 0} reach`,
             p.publishedAt ? ` · published ${formatInZone(new Date(p.publishedAt), tz)}` : ""),
         ]);
+        const box = h("div", { id: "post-insights", "aria-live": "polite" }, h("p", { class: "muted" }, "Loading insights…"));
+        body.append(box);
+        postInsights(p.id)
+          .then((ins) => replace(box, insightsTable(ins)))
+          .catch((err) => replace(box, notice("error", err.message)));
       }
       if (p.lastPublishError && p.status !== "published") {
         body.append(notice(p.status === "failed" ? "error" : "info", p.lastPublishError));

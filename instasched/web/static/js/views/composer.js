@@ -10,6 +10,7 @@ import {
   createPost,
   getPost,
   listTemplates,
+  quotaProblem,
   nextSlot,
   optimalTimes,
   publishNow,
@@ -87,6 +88,7 @@ export async function render(main, { args, navigate }) {
     variables: { ...(existing?.templateVariables || {}) },
     rendered: null,
     useNextSlot: false,
+    allowOverQuota: false, // set by "Save anyway" after a publishing-quota 422, for one submit
   };
   const account = () => store.accounts.find((a) => a.id === state.accountId);
   const tz = () => account()?.timezone || "UTC";
@@ -467,13 +469,18 @@ export async function render(main, { args, navigate }) {
       if (w) out.scheduledFor = wallToApi(w);
     }
     if (!isEdit) out.instagramAccountId = state.accountId;
+    if (state.allowOverQuota) out.allowOverQuota = true;
     return out;
   }
 
-  function showError(err) {
+  function showError(err, now) {
     const fields = err instanceof ApiError ? err.fields : [];
+    // Over the publishing quota: say which 24 hours are full, and offer to save anyway.
+    const over = quotaProblem(err)
+      ? button("Save anyway", () => { state.allowOverQuota = true; submit(now); }, { id: "composer-over-quota" })
+      : null;
     replace(status, notice("error", err.message,
-      fields.length > 1 ? h("ul", {}, fields.map((f) => h("li", {}, `${f.field}: ${f.message}`))) : null));
+      fields.length > 1 ? h("ul", {}, fields.map((f) => h("li", {}, `${f.field}: ${f.message}`))) : null, over));
     status.scrollIntoView({ block: "nearest" });
   }
 
@@ -494,13 +501,18 @@ export async function render(main, { args, navigate }) {
         saved = await publishNow(saved.id);
         if (saved.status === "failed") toast(`Publishing failed: ${saved.lastPublishError || ""}`, "error");
         else toast(saved.status === "published" ? "Published" : `Publishing… (${saved.status})`, "success");
+        navigate(`calendar/${saved.scheduledFor ? saved.scheduledFor.slice(0, 10) : ""}`);
       } else {
-        toast(isEdit ? "Post updated" : `Scheduled for ${formatInZone(new Date(saved.scheduledFor), tz())} (${tz()})`, "success");
+        const done = isEdit ? "Post updated" : `Scheduled for ${formatInZone(new Date(saved.scheduledFor), tz())} (${tz()})`;
+        // Saved over the publishing quota: the warning says which 24 hours are full.
+        navigate(`calendar/${saved.scheduledFor.slice(0, 10)}`,
+          saved.quotaWarning ? `${done}. ${saved.quotaWarning.message}` : done,
+          saved.quotaWarning ? "info" : "success");
       }
-      navigate(`calendar/${saved.scheduledFor ? saved.scheduledFor.slice(0, 10) : ""}`);
     } catch (err) {
-      showError(err);
+      showError(err, now);
     } finally {
+      state.allowOverQuota = false;
       btn.disabled = false;
     }
   }
