@@ -31,6 +31,8 @@ IG_IMAGE_MAX_BYTES = 8 * 1024 * 1024
 PUBLISH_JPEG_QUALITY = 92
 PREVIEW_JPEG_QUALITY = 82
 THUMBNAIL_AT_SECONDS = 1.0
+# The JPEG encoder's (libjpeg's) largest width or height.
+JPEG_MAX_SIDE = 65_500
 
 _executor: ThreadPoolExecutor | None = None
 
@@ -123,6 +125,11 @@ def process_image(
             )
         if coded_w < 1 or coded_h < 1:
             raise _invalid("The image has no pixels")
+        if max(coded_w, coded_h) > JPEG_MAX_SIDE:
+            raise _invalid(
+                f"The image is {coded_w:,}×{coded_h:,} px; Instagram takes JPEG, which holds "
+                f"at most {JPEG_MAX_SIDE:,} px on a side: resize it"
+            )
         try:
             image.load()  # full decode: a truncated or corrupt file fails here
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:

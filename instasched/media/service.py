@@ -26,6 +26,7 @@ from instasched.db import after_commit
 from instasched.exceptions import Conflict, Invalid
 from instasched.integrations.instagram.publish_rules import seconds_shown
 from instasched.integrations.storage import Storage
+from instasched.kit.surrogates import has_lone_surrogate
 from instasched.kit.text import counted
 from instasched.kit.time import utcnow
 from instasched.media import compat, repository
@@ -98,8 +99,10 @@ def normalise_tags(raw: list[str], *, field: str = "tags") -> list[str]:
             raise Invalid(
                 f"Tag '{tag[:20]}…' is longer than {MAX_TAG_LENGTH} characters", field=field
             )
-        if any(ord(c) < 32 for c in tag):
-            raise Invalid("Tags cannot contain control characters", field=field)
+        if any(ord(c) < 32 for c in tag) or has_lone_surrogate(tag):
+            raise Invalid(
+                "Tags cannot contain control characters or lone UTF-16 surrogates", field=field
+            )
         if tag not in tags:
             tags.append(tag)
     if len(tags) > MAX_TAGS:
