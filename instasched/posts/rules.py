@@ -154,10 +154,9 @@ def check_username(value: object, *, field: str) -> str:
 def check_coordinate(value: object, *, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise Invalid(f"{field} must be a number between 0 and 1", field=field)
-    number = float(value)
-    if not 0.0 <= number <= 1.0:
+    if not meta.coordinate_ok(value):
         raise Invalid(f"{field} must be between 0 and 1 (got {value})", field=field)
-    return number
+    return float(value)
 
 
 def check_product_tags(tags: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -331,7 +331,7 @@ def check_tags(params: dict[str, str]) -> dict[str, Any]:
         if not isinstance(tag, dict) or not tag.get("username"):
             raise GraphFault("(#100) Each user tag needs a username", code=100)
         for axis in ("x", "y"):
-            if axis in tag and not (0.0 <= float(tag[axis]) <= 1.0):
+            if axis in tag and not meta.coordinate_ok(tag[axis]):
                 raise GraphFault(f"(#100) user_tags {axis} must be between 0 and 1", code=100)
     product_tags = _json_list(params.get("product_tags"), "product_tags")
     if len(product_tags) > meta.PRODUCT_TAGS_MAX:

@@ -79,6 +79,12 @@ def aspect_ratio_ok(width: int, height: int) -> bool:
     return height > 0 and 4 * height <= 5 * width and 100 * width <= 191 * height
 
 
+# --- tags -----------------------------------------------------------------------------------
+def coordinate_ok(value: object) -> bool:
+    """A tag's x or y: a number from 0 to 1 (a fraction of the image's width or height)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= 1.0
+
+
 # --- caption --------------------------------------------------------------------------------
 USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._")
 # Punctuation that, between two word characters, means the writer expected one hashtag
