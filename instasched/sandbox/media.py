@@ -1,13 +1,12 @@
 """The sandbox's content publishing: containers, media_publish, media, insights, comments.
 
-Same paths and JSON as the Graph API, and Meta's rules (the functions and limits of
-`instasched.integrations.instagram.publish_rules`, which the API's validation uses too): the
-sandbox **downloads** `image_url` /
+Same paths and JSON as the Graph API, and Meta's rules: the sandbox **downloads** `image_url` /
 `video_url` at container creation (a bad or expired presigned URL fails with 9004 / 2207052),
 checks JPEG and the feed aspect ratio, video container and duration, carousel children, caption
-limits; keeps container states (IN_PROGRESS while a video "processes", FINISHED, PUBLISHED,
-EXPIRED after 24 h, ERROR); enforces the publishing quota per account per moving 24 h; records
-every published media.
+limits (the limits and checks of `instasched.integrations.instagram.publish_rules`, which the
+API's validation runs too, so a post the API accepts publishes here); keeps container states
+(IN_PROGRESS while a video "processes", FINISHED, PUBLISHED, EXPIRED after 24 h, ERROR);
+enforces the publishing quota per account per moving 24 h; records every published media.
 
 `GET /{media-id}?fields=...` also answers Graph field expansion of the insights edge
 (`fields=permalink,insights.metric(reach)` → `"insights": {"data": [...]}`); an error of the

@@ -16,7 +16,7 @@ import httpx
 
 from instasched.sandbox.app import create_sandbox_app
 from tests.factories import Api
-from tests.hardening.conftest import BASE
+from tests.hardening.conftest import BASE, make_world
 from tests.media.files import png_bytes
 
 JSON = {"content-type": "application/json"}
@@ -30,20 +30,13 @@ def _field(r: httpx.Response) -> str:
 
 
 async def test_a_surrogate_pair_is_text(api: Api, http: httpx.AsyncClient) -> None:
-    user = await api.user()
-    account = await api.account(user)
-    r = await http.post(
-        f"{BASE}/media/upload",
-        params={"accountId": str(account.id)},
-        files={"file": ("p.png", png_bytes(1080, 1080), "image/png")},
-        headers=user.headers,
-    )
-    assert r.status_code == 201, r.text
+    world = await make_world(api, http)
+    user = world.user
     body = {
-        "instagramAccountId": str(account.id),
+        "instagramAccountId": str(world.account.id),
         "scheduledFor": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
         "caption": "smile \U0001f600",
-        "mediaIds": [r.json()["id"]],
+        "mediaIds": [str(world.media_id)],
         "mediaType": "IMAGE",
     }
     raw = json.dumps(body)  # ensure_ascii: "\ud83d\ude00"
