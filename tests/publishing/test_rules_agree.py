@@ -93,6 +93,14 @@ async def test_thumb_offset_inside_the_video_to_the_millisecond(
         assert "4017 ms" in message
     media = await publishes(publishing, user, account, **reel, thumbOffsetMs=4017)
     assert media["params"]["thumb_offset"] == "4017"
+    # An edit is checked by the same rule.
+    r = await create(publishing, user, account, **reel, thumbOffsetMs=0)
+    assert r.status_code == 201, r.text
+    url, headers = f"{BASE}/posts/{r.json()['id']}", user.headers
+    r = await publishing.http.put(url, json={"thumbOffsetMs": 4500}, headers=headers)
+    assert "4017 ms" in refused(r, "thumbOffsetMs")
+    r = await publishing.http.put(url, json={"thumbOffsetMs": 4017}, headers=headers)
+    assert r.status_code == 200 and r.json()["thumbOffsetMs"] == 4017, r.text
 
 
 async def test_video_durations_at_three_seconds(publishing: Publishing, worker: Any) -> None:
