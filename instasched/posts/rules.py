@@ -20,13 +20,11 @@ from instasched.integrations.instagram.publish_rules import (
     CAROUSEL_MAX,
     CAROUSEL_MIN,
     COLLABORATORS_MAX,
-    MENTIONS_MAX,
     PRODUCT_TAGS_MAX,
     USER_TAGS_MAX,
     USERNAME_CHARS,
     USERNAME_MAX,
     CaptionScan,
-    scan_caption,
 )
 from instasched.kit.text import with_article
 from instasched.kit.time import add_months
@@ -100,28 +98,19 @@ def check_caption(
     field: str = "caption",
     max_length: int = CAPTION_MAX,
 ) -> CaptionScan:
-    """Length, hashtag format and count, mention count. Returns what was found."""
-    if len(caption) > max_length:
+    """Meta's limits (length, hashtag and mention counts), then the hashtags' format. Returns
+    what was found."""
+    excess, scan = meta.caption_limits(caption, max_hashtags=max_hashtags, max_length=max_length)
+    if excess is not None:
         raise Invalid(
-            f"{field} is {len(caption)} characters long; Instagram allows at most {max_length}",
+            f"{field} has {excess.count} {excess.what}; Instagram allows at most {excess.limit}",
             field=field,
         )
-    scan = scan_caption(caption)
     if scan.invalid_hashtags:
         shown = ", ".join(repr(t) for t in scan.invalid_hashtags[:5])
         raise Invalid(
             f"{field} has invalid hashtags: {shown}. A hashtag is # followed by letters, "
             "digits and underscores only (no spaces, hyphens, apostrophes or dots)",
-            field=field,
-        )
-    if len(scan.hashtags) > max_hashtags:
-        raise Invalid(
-            f"{field} has {len(scan.hashtags)} hashtags; at most {max_hashtags} are allowed",
-            field=field,
-        )
-    if len(scan.mentions) > MENTIONS_MAX:
-        raise Invalid(
-            f"{field} has {len(scan.mentions)} @-mentions; Instagram allows at most {MENTIONS_MAX}",
             field=field,
         )
     return scan

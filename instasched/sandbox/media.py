@@ -314,9 +314,13 @@ def _json_list(raw: str | None, name: str) -> list[Any]:
 def check_caption(caption: str | None, max_hashtags: int) -> None:
     if not caption:
         return
-    problem = meta.caption_problem(caption, max_hashtags=max_hashtags)
-    if problem is not None:
-        raise GraphFault(problem[0].upper() + problem[1:], code=100, subcode=2207010)
+    excess, _ = meta.caption_limits(caption, max_hashtags=max_hashtags)
+    if excess is not None:
+        raise GraphFault(
+            f"The caption has {excess.count} {excess.what}; the maximum is {excess.limit}",
+            code=100,
+            subcode=2207010,
+        )
 
 
 def check_tags(params: dict[str, str]) -> dict[str, Any]:

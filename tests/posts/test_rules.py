@@ -148,7 +148,7 @@ def test_caption_limits() -> None:
         rules.check_caption("x" * 2201, max_hashtags=30)
     tags = " ".join(f"#t{i}" for i in range(31))
     rules.check_caption(tags, max_hashtags=31)
-    with pytest.raises(Invalid, match="31 hashtags; at most 30"):
+    with pytest.raises(Invalid, match="31 hashtags; Instagram allows at most 30"):
         rules.check_caption(tags, max_hashtags=30)
     with pytest.raises(Invalid, match="at most 5"):
         rules.check_caption("#a #b #c #d #e #f", max_hashtags=5)

@@ -168,16 +168,32 @@ def _token_end(text: str, start: int) -> int:
     return end
 
 
-def caption_problem(caption: str, *, max_hashtags: int) -> str | None:
-    """Meta's caption limits: length, hashtags, @-mentions (counted by `scan_caption`)."""
-    if len(caption) > CAPTION_MAX:
-        return f"the caption is {len(caption)} characters long; the maximum is {CAPTION_MAX}"
+@dataclass(frozen=True)
+class Excess:
+    """What a text has too much of: `count` `what` ("characters", "hashtags", "@-mentions")
+    where `limit` are allowed."""
+
+    what: str
+    count: int
+    limit: int
+
+
+def caption_limits(
+    caption: str, *, max_hashtags: int, max_length: int = CAPTION_MAX
+) -> tuple[Excess | None, CaptionScan]:
+    """Meta's caption limits, in this order: length, hashtags, @-mentions (counted by
+    `scan_caption`). Returns the first one broken (or None) and the scan (empty for a text
+    too long to be worth scanning)."""
+    if len(caption) > max_length:
+        return Excess("characters", len(caption), max_length), CaptionScan()
     scan = scan_caption(caption)
-    if len(scan.hashtags) > max_hashtags:
-        return f"the caption has {len(scan.hashtags)} hashtags; the maximum is {max_hashtags}"
-    if len(scan.mentions) > MENTIONS_MAX:
-        return f"the caption has {len(scan.mentions)} @-mentions; the maximum is {MENTIONS_MAX}"
-    return None
+    for what, found, limit in (
+        ("hashtags", scan.hashtags, max_hashtags),
+        ("@-mentions", scan.mentions, MENTIONS_MAX),
+    ):
+        if len(found) > limit:
+            return Excess(what, len(found), limit), scan
+    return None, scan
 
 
 def comment_ok(message: str) -> bool:
