@@ -28,9 +28,6 @@ CAROUSEL_MAX = 10
 USERNAME_MAX = 30
 
 IMAGE_MAX_BYTES = 8 * 1024 * 1024
-# Feed and carousel images: 4:5 (0.8) to 1.91:1; stories take any shape.
-IMAGE_MIN_ASPECT = 0.8
-IMAGE_MAX_ASPECT = 1.91
 VIDEO_MAX_BYTES = 300 * 1024 * 1024
 # Video durations in milliseconds: reels 3 s to 15 min; stories and carousel videos 3 to 60 s.
 REEL_DURATION_MS = (3_000, 15 * 60_000)
@@ -75,7 +72,8 @@ def thumb_offset_ok(offset_ms: int, duration_ms: int) -> bool:
 
 # --- images ---------------------------------------------------------------------------------
 def aspect_ratio_ok(width: int, height: int) -> bool:
-    """Feed and carousel images: 0.8 <= width/height <= 1.91, in exact integer arithmetic."""
+    """Feed and carousel images: 4:5 (0.8) <= width/height <= 1.91:1, in exact integer
+    arithmetic (stories take any shape)."""
     return height > 0 and 4 * height <= 5 * width and 100 * width <= 191 * height
 
 
