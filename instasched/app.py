@@ -23,6 +23,7 @@ from instasched.exceptions import InstaschedError
 from instasched.kit.memory import freeze_startup_objects
 from instasched.kit.openapi import example_200
 from instasched.kit.openapi import install as document_errors
+from instasched.kit.surrogates import LoneSurrogateGuard
 from instasched.observability.middleware import RequestMetricsMiddleware
 from instasched.ops.endpoints import metrics_router
 from instasched.state import AppState
@@ -78,6 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     mount_sandbox = settings.sandbox_enabled and not settings.sandbox_url
+    # Inside the metrics middleware, so its 422s are counted.
+    app.add_middleware(LoneSurrogateGuard)
     app.add_middleware(RequestMetricsMiddleware, passthrough="/sandbox/" if mount_sandbox else None)
     if mount_sandbox:
         from instasched.sandbox.app import create_sandbox_app

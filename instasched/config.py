@@ -109,7 +109,10 @@ class Settings(BaseSettings):
 
     # --- scheduling rules ----------------------------------------------------------------
     schedule_min_lead_seconds: int = Field(300, ge=0, validation_alias="SCHEDULE_MIN_LEAD_SECONDS")
-    schedule_max_lead_days: int = Field(183, ge=1, validation_alias="SCHEDULE_MAX_LEAD_DAYS")
+    # Calendar months in the account's timezone (the spec's "at most 6 months in the future").
+    schedule_max_lead_months: int = Field(
+        6, ge=1, le=120, validation_alias="SCHEDULE_MAX_LEAD_MONTHS"
+    )
     max_hashtags: int = Field(30, ge=0, validation_alias="MAX_HASHTAGS")
     # How long POST .../publish-now waits for the worker's outcome before answering.
     publish_now_wait_seconds: float = Field(

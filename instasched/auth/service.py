@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.auth.schemas import MIN_PASSWORD_LENGTH
 from instasched.exceptions import Conflict, Invalid, TooManyRequests, Unauthorized
+from instasched.kit.text import counted
 from instasched.models import User
 from instasched.security import hash_password, verify_password
 
@@ -57,7 +58,7 @@ async def login(
         ttl = await redis.ttl(key)
         retry_after = max(1, int(ttl)) if ttl and ttl > 0 else window_seconds
         raise TooManyRequests(
-            f"Too many failed logins; try again in {retry_after // 60 + 1} minutes",
+            f"Too many failed logins; try again in {counted(retry_after // 60 + 1, 'minute')}",
             headers={"Retry-After": str(retry_after)},
         )
     user = await session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))

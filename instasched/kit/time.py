@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -57,6 +58,19 @@ def localize(naive: datetime, tz: ZoneInfo) -> datetime:
         shifted = (naive + gap).replace(tzinfo=tz, fold=0)
         return shifted.astimezone(UTC).astimezone(tz)
     return first
+
+
+def add_months(moment: datetime, months: int, tz: ZoneInfo) -> datetime:
+    """The same wall-clock time `months` calendar months after `moment` in `tz`, in UTC.
+
+    The day is clamped to the month's end (Aug 31 + 6 months → Feb 28, or 29 in a leap year);
+    a wall time in a DST gap moves forward as in `localize`.
+    """
+    local = moment.astimezone(tz)
+    year, month0 = divmod(local.year * 12 + local.month - 1 + months, 12)
+    day = min(local.day, calendar.monthrange(year, month0 + 1)[1])
+    naive = local.replace(tzinfo=None).replace(year=year, month=month0 + 1, day=day)
+    return localize(naive, tz).astimezone(UTC)
 
 
 def parse_datetime(value: str | datetime, tz: ZoneInfo, *, field: str) -> datetime:

@@ -3,7 +3,9 @@
 Shape (the posts API reads it): `{"feed": {"ok": bool, "reasons": [str]}, "carousel": ...,
 "reel": ..., "story": ...}`. When `ok` is false, `reasons` says what breaks the rule and what to
 do. When `ok` is true, `reasons` may hold advisory notes (e.g. Meta will scale a wide image).
-Rules: /work/shared/instagram-graph-api.md ("Limits and media rules").
+Rules: /work/shared/instagram-graph-api.md ("Limits and media rules"); the limits the sandbox
+also enforces (bytes, aspect ratio, durations) come from
+`instasched.integrations.instagram.publish_rules`, the same code the sandbox runs.
 """
 
 from __future__ import annotations
@@ -11,18 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from instasched.integrations.instagram import publish_rules as meta
+
 PLACEMENTS = ("feed", "carousel", "reel", "story")
 
-IMAGE_MAX_BYTES = 8 * 1024 * 1024
-IMAGE_MIN_ASPECT = 0.8
-IMAGE_MAX_ASPECT = 1.91
 IMAGE_MIN_WIDTH = 320
 IMAGE_MAX_WIDTH = 1440
-SHORT_VIDEO_MIN_S = 3.0
-SHORT_VIDEO_MAX_S = 60.0
-REEL_MIN_S = 3.0
-REEL_MAX_S = 15 * 60.0
-REEL_MAX_BYTES = 300 * 1024 * 1024
 REEL_MIN_FPS = 23.0
 REEL_MAX_FPS = 60.0
 REEL_MAX_WIDTH = 1920
@@ -71,11 +67,6 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
 
-def _secs(ms: int) -> str:
-    s = ms / 1000
-    return f"{s:.1f} s" if s < 60 else f"{int(s // 60)} min {s % 60:.0f} s"
-
-
 def _result(fails: list[str], notes: list[str] | None = None) -> dict[str, Any]:
     if fails:
         return {"ok": False, "reasons": fails}
@@ -85,17 +76,16 @@ def _result(fails: list[str], notes: list[str] | None = None) -> dict[str, Any]:
 def _image_rules(f: AssetFacts, placement: str) -> tuple[list[str], list[str]]:
     fails: list[str] = []
     notes: list[str] = []
-    if f.publish_bytes > IMAGE_MAX_BYTES:
+    if f.publish_bytes > meta.IMAGE_MAX_BYTES:
         fails.append(
             f"the image is {_mb(f.publish_bytes)}, over Instagram's 8 MB for images; "
             "export it smaller"
         )
     if f.width and f.height:
-        aspect = f.width / f.height
-        if not IMAGE_MIN_ASPECT <= aspect <= IMAGE_MAX_ASPECT:
+        if not meta.aspect_ratio_ok(f.width, f.height):
             fails.append(
-                f"aspect ratio {aspect:.2f} is outside Instagram's 0.8–1.91 for {placement} "
-                "images; crop to 4:5, 1:1 or 1.91:1"
+                f"aspect ratio {f.width / f.height:.2f} is outside Instagram's 0.8–1.91 for "
+                f"{placement} images; crop to 4:5, 1:1 or 1.91:1"
             )
         if f.width < IMAGE_MIN_WIDTH:
             fails.append(
@@ -133,22 +123,33 @@ def _video_format_rules(f: AssetFacts) -> list[str]:
     return fails
 
 
-def _duration_rule(f: AssetFacts, low: float, high: float, placement: str) -> list[str]:
-    if f.duration_ms is None:
-        return [f"the video's duration is unknown; {placement} videos must last {low:g}–{high:g} s"]
-    seconds = f.duration_ms / 1000
-    if seconds < low:
+def _video_size_rule(f: AssetFacts) -> list[str]:
+    if f.publish_bytes > meta.VIDEO_MAX_BYTES:
         return [
-            f"the video lasts {_secs(f.duration_ms)}; {placement} videos must last at least "
-            f"{low:g} s"
-        ]
-    if seconds > high:
-        limit = f"{high / 60:g} min" if high >= 120 else f"{high:g} s"
-        return [
-            f"the video lasts {_secs(f.duration_ms)}; {placement} videos may last at most "
-            f"{limit}: trim it"
+            f"the video is {_mb(f.publish_bytes)}, over Instagram's 300 MB for videos; "
+            "export it at a lower bitrate"
         ]
     return []
+
+
+def _duration_rule(f: AssetFacts, *, reel: bool, placement: str) -> list[str]:
+    low, high = meta.duration_limits_ms(reel=reel)
+    if f.duration_ms is None:
+        return [
+            f"the video's duration is unknown; {placement} videos must last "
+            f"{meta.seconds_text(low)} to {meta.seconds_text(high)}"
+        ]
+    if meta.duration_ok(f.duration_ms, reel=reel):
+        return []
+    if f.duration_ms < low:
+        return [
+            f"the video lasts {meta.seconds_text(f.duration_ms)}; {placement} videos must last "
+            f"at least {meta.seconds_text(low)}"
+        ]
+    return [
+        f"the video lasts {meta.seconds_text(f.duration_ms)}; {placement} videos may last at "
+        f"most {meta.seconds_text(high)}: trim it"
+    ]
 
 
 def report(f: AssetFacts) -> dict[str, dict[str, Any]]:
@@ -167,14 +168,8 @@ def report(f: AssetFacts) -> dict[str, dict[str, Any]]:
             "story": _result(story_fails, story_notes),
         }
 
-    base = _video_format_rules(f)
-    reel = list(base)
-    reel += _duration_rule(f, REEL_MIN_S, REEL_MAX_S, "reel")
-    if f.publish_bytes > REEL_MAX_BYTES:
-        reel.append(
-            f"the video is {_mb(f.publish_bytes)}, over Instagram's 300 MB for reels; "
-            "export it at a lower bitrate"
-        )
+    base = _video_format_rules(f) + _video_size_rule(f)
+    reel = base + _duration_rule(f, reel=True, placement="reel")
     if f.fps is None or not REEL_MIN_FPS <= f.fps <= REEL_MAX_FPS:
         fps = f"{f.fps:g}" if f.fps is not None else "unknown"
         reel.append(f"the frame rate is {fps} fps; reels need 23–60 fps: export at 30 fps")
@@ -187,8 +182,8 @@ def report(f: AssetFacts) -> dict[str, dict[str, Any]]:
         reel_notes.append(
             f"reels look best at 9:16 (1080×1920); this video is {f.width}×{f.height}"
         )
-    short = base + _duration_rule(f, SHORT_VIDEO_MIN_S, SHORT_VIDEO_MAX_S, "carousel")
-    story = base + _duration_rule(f, SHORT_VIDEO_MIN_S, SHORT_VIDEO_MAX_S, "story")
+    short = base + _duration_rule(f, reel=False, placement="carousel")
+    story = base + _duration_rule(f, reel=False, placement="story")
     return {
         "feed": _result(["a video is published as a reel, not a feed image; choose the reel type"]),
         "carousel": _result(short),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import math
 import os
 import struct
 from collections.abc import Callable
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from instasched.exceptions import Invalid, UnsupportedMediaType
+from instasched.integrations.instagram.publish_rules import milliseconds
+from instasched.kit.text import with_article
 from instasched.media.sniff import Sniffed
 
 T = TypeVar("T")
@@ -30,6 +31,8 @@ IG_IMAGE_MAX_BYTES = 8 * 1024 * 1024
 PUBLISH_JPEG_QUALITY = 92
 PREVIEW_JPEG_QUALITY = 82
 THUMBNAIL_AT_SECONDS = 1.0
+# The JPEG encoder's (libjpeg's) largest width or height.
+JPEG_MAX_SIDE = 65_500
 
 _executor: ThreadPoolExecutor | None = None
 
@@ -103,13 +106,14 @@ def process_image(
         ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise _invalid(
-            f"The file starts like a {expected} image but cannot be read as one "
+            f"The file starts like {with_article(expected)} image but cannot be read as one "
             "(corrupt or truncated); export it again"
         ) from exc
     with image:
         if image.format != expected:
             raise UnsupportedMediaType(
-                f"The file is a {image.format} image, not {expected}; upload JPEG or PNG",
+                f"The file is {with_article(str(image.format))} image, not {expected}; upload JPEG "
+                "or PNG",
                 detail={"field": "file"},
             )
         coded_w, coded_h = image.size
@@ -121,6 +125,11 @@ def process_image(
             )
         if coded_w < 1 or coded_h < 1:
             raise _invalid("The image has no pixels")
+        if max(coded_w, coded_h) > JPEG_MAX_SIDE:
+            raise _invalid(
+                f"The image is {coded_w:,}×{coded_h:,} px; Instagram takes JPEG, which holds "
+                f"at most {JPEG_MAX_SIDE:,} px on a side: resize it"
+            )
         try:
             image.load()  # full decode: a truncated or corrupt file fails here
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
@@ -349,7 +358,7 @@ def process_video(path: Path, sniffed: Sniffed, *, out_dir: Path, preview_size: 
     metadata: dict[str, Any] = {
         "container": sniffed.kind,
         "format_name": format_name,
-        "duration_ms": round(duration_s * 1000),
+        "duration_ms": milliseconds(duration_s),
         "coded_width": coded_w,
         "coded_height": coded_h,
         "rotation": rotation,
@@ -367,7 +376,7 @@ def process_video(path: Path, sniffed: Sniffed, *, out_dir: Path, preview_size: 
     return Processed(
         width=width,
         height=height,
-        duration_ms=round(duration_s * 1000),
+        duration_ms=milliseconds(duration_s),
         metadata=metadata,
         derived=derived,
         publish_bytes=publish_bytes,
@@ -418,10 +427,6 @@ def _remux_faststart(src: Path, dst: Path, sniffed: Sniffed, rotation_ccw: int) 
             out.mux(packet)
 
 
-def seconds_ceil(duration_ms: int | None) -> int | None:
-    return None if duration_ms is None else math.ceil(duration_ms / 1000)
-
-
 __all__ = [
     "Derived",
     "Processed",
@@ -429,5 +434,4 @@ __all__ = [
     "process_video",
     "read_atoms",
     "run_cpu",
-    "seconds_ceil",
 ]

@@ -109,8 +109,11 @@ class MediaAsset(ApiModel):
     urls_expire_at: datetime
     width: int | None = Field(description="Displayed width (EXIF orientation / rotation applied)")
     height: int | None
-    duration: int | None = Field(description="Seconds, rounded up (videos)")
-    duration_ms: int | None
+    duration: int | None = Field(
+        description="Seconds as a person reads them (videos): rounded half up, so 4.017 s is 4 "
+        "and 4.5 s is 5; every rule uses durationMs"
+    )
+    duration_ms: int | None = Field(description="Milliseconds (videos)")
     metadata: dict[str, Any] = Field(
         description="Probe results: format, codecs, fps, rotation, sample rate, faststart, ..."
     )

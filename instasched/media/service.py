@@ -24,10 +24,13 @@ from instasched.accounts import repository as accounts_repository
 from instasched.config import Settings
 from instasched.db import after_commit
 from instasched.exceptions import Conflict, Invalid
+from instasched.integrations.instagram.publish_rules import seconds_shown
 from instasched.integrations.storage import Storage
+from instasched.kit.surrogates import has_lone_surrogate
+from instasched.kit.text import counted
 from instasched.kit.time import utcnow
 from instasched.media import compat, repository
-from instasched.media.probe import Processed, process_image, process_video, run_cpu, seconds_ceil
+from instasched.media.probe import Processed, process_image, process_video, run_cpu
 from instasched.media.receive import ReceivedFile, receive_upload
 from instasched.media.schemas import MediaAsset as MediaAssetOut
 from instasched.media.schemas import MediaPage, MediaUsage, UsageByType
@@ -96,8 +99,10 @@ def normalise_tags(raw: list[str], *, field: str = "tags") -> list[str]:
             raise Invalid(
                 f"Tag '{tag[:20]}…' is longer than {MAX_TAG_LENGTH} characters", field=field
             )
-        if any(ord(c) < 32 for c in tag):
-            raise Invalid("Tags cannot contain control characters", field=field)
+        if any(ord(c) < 32 for c in tag) or has_lone_surrogate(tag):
+            raise Invalid(
+                "Tags cannot contain control characters or lone UTF-16 surrogates", field=field
+            )
         if tag not in tags:
             tags.append(tag)
     if len(tags) > MAX_TAGS:
@@ -270,7 +275,9 @@ async def _store(
             s3_url=storage.object_url(original_key),
             width=processed.width,
             height=processed.height,
-            duration=seconds_ceil(processed.duration_ms),
+            duration=None
+            if processed.duration_ms is None
+            else seconds_shown(processed.duration_ms),
             thumbnail_url=storage.object_url(thumb_key) if thumb_key else None,
             used_in_posts_before=0,
             tags=tags,
@@ -310,6 +317,7 @@ async def present(storage: Storage, settings: Settings, asset: MediaAsset) -> Me
         if key:
             signed[key] = await storage.presign_get(key, ttl)
     meta: dict[str, Any] = dict(asset.media_metadata or {})
+    duration_ms: int | None = meta.get("duration_ms")
     return MediaAssetOut(
         id=asset.id,
         instagram_account_id=asset.instagram_account_id,
@@ -326,8 +334,9 @@ async def present(storage: Storage, settings: Settings, asset: MediaAsset) -> Me
         urls_expire_at=utcnow() + timedelta(seconds=ttl),
         width=asset.width,
         height=asset.height,
-        duration=asset.duration,
-        duration_ms=meta.get("duration_ms"),
+        # From durationMs when known: older rows stored the seconds rounded up.
+        duration=asset.duration if duration_ms is None else seconds_shown(duration_ms),
+        duration_ms=duration_ms,
         metadata=meta,
         compatibility=asset.compatibility,  # type: ignore[arg-type]
         tags=list(asset.tags or []),
@@ -413,8 +422,8 @@ async def delete_asset(
     posts = await repository.active_posts_using(session, user_id=user_id, asset_id=asset_id)
     if posts:
         raise Conflict(
-            f"The asset is used by {len(posts)} scheduled or publishing post(s); cancel or "
-            "change those posts first",
+            f"The asset is used by {counted(len(posts), 'scheduled or publishing post')}; "
+            "cancel or change those posts first",
             detail={"field": "assetId", "postIds": [str(p) for p in posts]},
         )
     keys = [asset.s3_key, asset.publish_key, asset.preview_key, asset.thumbnail_key]

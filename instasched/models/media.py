@@ -81,7 +81,7 @@ class MediaAsset(Base):
     s3_url: Mapped[str] = mapped_column(Text, nullable=False)
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
-    duration: Mapped[int | None] = mapped_column(Integer)  # seconds (rounded up), as the spec
+    duration: Mapped[int | None] = mapped_column(Integer)  # seconds (rounded half up), as the spec
     thumbnail_url: Mapped[str | None] = mapped_column(Text)
     # The columns hold the uses counted before migration 0007; later ones are in ASSET_USES.
     used_in_posts_before: Mapped[int] = mapped_column(

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from instasched.accounts import repository as accounts_repository
 from instasched.integrations.instagram import GraphAuthError, GraphClient, GraphError
 from instasched.integrations.instagram.insights import OnlineFollowersDay, online_followers
+from instasched.kit.text import counted
 from instasched.kit.time import utcnow
 from instasched.models import InstagramAccount, PostingSchedule
 from instasched.optimal_times import repository
@@ -163,8 +164,8 @@ async def analyse(
     analysis.recommendations, analysis.heatmap = history_cells(aggregate, PRIOR_WEIGHT)
     if aggregate.total_posts:
         analysis.notice = (
-            f"Only {aggregate.total_posts} published post(s): recommendations are tentative. "
-            + problem
+            f"Only {counted(aggregate.total_posts, 'published post')}: recommendations are "
+            "tentative. " + problem
         )
     else:
         analysis.notice = "No published posts yet, so no recommendation. " + problem

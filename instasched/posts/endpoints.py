@@ -99,7 +99,8 @@ async def create_post(
     """Schedule a post.
 
     - `scheduledFor` (ISO 8601): with no offset it is read in the account's timezone. It must be
-      at least `SCHEDULE_MIN_LEAD_SECONDS` (300) and at most `SCHEDULE_MAX_LEAD_DAYS` (183) ahead.
+      at least `SCHEDULE_MIN_LEAD_SECONDS` (300) and at most `SCHEDULE_MAX_LEAD_MONTHS` (6)
+      calendar months ahead (in the account's timezone; Aug 31 → Feb 28/29).
       Or send `useNextSlot: true` for the next free slot of the account's posting schedule.
     - Media: `mediaIds` (asset ids) or `mediaUrls` (the `s3Url` of an upload, or a presigned URL
       of it); every item must be one of your uploaded assets. IMAGE: 1 image; VIDEO/REELS:

@@ -7,13 +7,27 @@ with the JSON name the client sent (`scheduledFor`, `mediaIds[1]`, `userTags[0].
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from instasched.exceptions import Invalid
+from instasched.integrations.instagram import publish_rules as meta
+from instasched.integrations.instagram.publish_rules import (
+    CAPTION_MAX,
+    CAROUSEL_MAX,
+    CAROUSEL_MIN,
+    COLLABORATORS_MAX,
+    PRODUCT_TAGS_MAX,
+    USER_TAGS_MAX,
+    USERNAME_CHARS,
+    USERNAME_MAX,
+    CaptionScan,
+)
+from instasched.kit.text import with_article
+from instasched.kit.time import add_months
 
 IMAGE = "IMAGE"
 VIDEO = "VIDEO"
@@ -31,22 +45,8 @@ COMPATIBILITY_USE = {
     STORIES: "story",
 }
 
-CAPTION_MAX = 2200
-FIRST_COMMENT_MAX = 2200
-MENTIONS_MAX = 20
-USER_TAGS_MAX = 20
-COLLABORATORS_MAX = 3
-PRODUCT_TAGS_MAX = 20
-CAROUSEL_MIN = 2
-CAROUSEL_MAX = 10
 ALT_TEXT_MAX = 1000
-USERNAME_MAX = 30
 LOCATION_ID_MAX = 255
-
-_USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._")
-# Punctuation that, between two word characters, means the writer expected one hashtag
-# ("#summer-sale", "#mom's") while Instagram would cut it short.
-_JOINERS = frozenset("-'’./&+")
 
 
 # --- time -----------------------------------------------------------------------------------
@@ -55,12 +55,15 @@ def check_time_window(
     *,
     now: datetime,
     min_lead_seconds: int,
-    max_lead_days: int,
+    max_lead_months: int,
+    tz: ZoneInfo,
     field: str = "scheduledFor",
 ) -> None:
-    """`when` must be at least `min_lead_seconds` and at most `max_lead_days` after `now`."""
+    """`when` must be at least `min_lead_seconds` after `now`, and at most `max_lead_months`
+    calendar months after it in the account's zone `tz` (the same wall-clock time; the day is
+    clamped to the month's end, so from Aug 31 six months reach Feb 28 or 29)."""
     earliest = now + timedelta(seconds=min_lead_seconds)
-    latest = now + timedelta(days=max_lead_days)
+    latest = add_months(now, max_lead_months, tz)
     if when < earliest:
         raise Invalid(
             f"{field} must be at least {_lead_text(min_lead_seconds)} in the future "
@@ -68,8 +71,9 @@ def check_time_window(
             field=field,
         )
     if when > latest:
+        months = f"{max_lead_months} month{'s' if max_lead_months != 1 else ''}"
         raise Invalid(
-            f"{field} must be at most {max_lead_days} days in the future "
+            f"{field} must be at most {months} in the future "
             f"(the latest possible time now is {_iso(latest)}; got {_iso(when)})",
             field=field,
         )
@@ -87,82 +91,6 @@ def _iso(value: datetime) -> str:
 
 
 # --- caption --------------------------------------------------------------------------------
-def _is_word(ch: str) -> bool:
-    """Letters (any script, with their combining marks), digits and underscore."""
-    return ch == "_" or unicodedata.category(ch)[0] in ("L", "M", "N")
-
-
-@dataclass(frozen=True)
-class CaptionScan:
-    hashtags: list[str] = field(default_factory=list)
-    mentions: list[str] = field(default_factory=list)
-    invalid_hashtags: list[str] = field(default_factory=list)
-
-
-def scan_caption(text: str) -> CaptionScan:
-    """Find hashtags and @-mentions the way Instagram links them.
-
-    A `#` starts a hashtag at the beginning of the text or after a non-word character. The tag is
-    the following run of letters, digits and underscores. It is *invalid* when the `#` is followed
-    by punctuation or a symbol that is not whitespace ("#-sale", "#$"), or when the run is glued
-    to more word characters by punctuation ("#summer-sale", "#mom's"): Instagram would link
-    something else than what was written. A lone `#` ("Room # 5") is just a character.
-    """
-    hashtags: list[str] = []
-    mentions: list[str] = []
-    invalid: list[str] = []
-    n = len(text)
-    i = 0
-    tag_end = -1  # "#one#two" links both tags
-    while i < n:
-        ch = text[i]
-        starts = i == 0 or i == tag_end or not (_is_word(text[i - 1]) or text[i - 1] in "#@&")
-        if ch == "#" and starts:
-            j = i + 1
-            while j < n and _is_word(text[j]):
-                j += 1
-            if j == i + 1:
-                nxt = text[j] if j < n else ""
-                if nxt and not nxt.isspace() and nxt != "#" and _is_glyph_start(nxt):
-                    end = _token_end(text, i + 1)
-                    invalid.append(text[i:end])
-                    i = end
-                    continue
-                i += 1
-                continue
-            if j + 1 < n and text[j] in _JOINERS and _is_word(text[j + 1]):
-                end = _token_end(text, j)
-                invalid.append(text[i:end])
-                i = end
-                continue
-            hashtags.append(text[i + 1 : j])
-            i = tag_end = j
-            continue
-        if ch == "@" and starts:
-            j = i + 1
-            while j < n and text[j] in _USERNAME_CHARS and j - i <= USERNAME_MAX:
-                j += 1
-            name = text[i + 1 : j].rstrip(".")
-            if name:
-                mentions.append(name)
-                i = i + 1 + len(name)
-                continue
-        i += 1
-    return CaptionScan(hashtags=hashtags, mentions=mentions, invalid_hashtags=invalid)
-
-
-def _is_glyph_start(ch: str) -> bool:
-    """Punctuation or symbol right after `#`: a malformed tag rather than a lone `#`."""
-    return unicodedata.category(ch)[0] in ("P", "S")
-
-
-def _token_end(text: str, start: int) -> int:
-    end = start
-    while end < len(text) and not text[end].isspace():
-        end += 1
-    return end
-
-
 def check_caption(
     caption: str,
     *,
@@ -170,28 +98,19 @@ def check_caption(
     field: str = "caption",
     max_length: int = CAPTION_MAX,
 ) -> CaptionScan:
-    """Length, hashtag format and count, mention count. Returns what was found."""
-    if len(caption) > max_length:
+    """Meta's limits (length, hashtag and mention counts), then the hashtags' format. Returns
+    what was found."""
+    excess, scan = meta.caption_limits(caption, max_hashtags=max_hashtags, max_length=max_length)
+    if excess is not None:
         raise Invalid(
-            f"{field} is {len(caption)} characters long; Instagram allows at most {max_length}",
+            f"{field} has {excess.count} {excess.what}; Instagram allows at most {excess.limit}",
             field=field,
         )
-    scan = scan_caption(caption)
     if scan.invalid_hashtags:
         shown = ", ".join(repr(t) for t in scan.invalid_hashtags[:5])
         raise Invalid(
             f"{field} has invalid hashtags: {shown}. A hashtag is # followed by letters, "
             "digits and underscores only (no spaces, hyphens, apostrophes or dots)",
-            field=field,
-        )
-    if len(scan.hashtags) > max_hashtags:
-        raise Invalid(
-            f"{field} has {len(scan.hashtags)} hashtags; at most {max_hashtags} are allowed",
-            field=field,
-        )
-    if len(scan.mentions) > MENTIONS_MAX:
-        raise Invalid(
-            f"{field} has {len(scan.mentions)} @-mentions; Instagram allows at most {MENTIONS_MAX}",
             field=field,
         )
     return scan
@@ -208,7 +127,7 @@ def check_username(value: object, *, field: str) -> str:
     if (
         not name
         or len(name) > USERNAME_MAX
-        or any(c not in _USERNAME_CHARS for c in name)
+        or any(c not in USERNAME_CHARS for c in name)
         or name.startswith(".")
         or name.endswith(".")
         or ".." in name
@@ -224,10 +143,9 @@ def check_username(value: object, *, field: str) -> str:
 def check_coordinate(value: object, *, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise Invalid(f"{field} must be a number between 0 and 1", field=field)
-    number = float(value)
-    if not 0.0 <= number <= 1.0:
+    if not meta.coordinate_ok(value):
         raise Invalid(f"{field} must be between 0 and 1 (got {value})", field=field)
-    return number
+    return float(value)
 
 
 def check_product_tags(tags: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -307,7 +225,7 @@ class MediaItem:
     field: str  # the JSON path the client used: "mediaIds[0]" or "mediaUrls[0]"
     kind: str  # "image" | "video"
     compatibility: Mapping[str, Any]
-    duration_seconds: int | None = None
+    duration_ms: int | None = None
 
 
 def check_media(media_type: str, items: Sequence[MediaItem]) -> None:
@@ -328,7 +246,7 @@ def check_media(media_type: str, items: Sequence[MediaItem]) -> None:
             )
     elif count != 1:
         raise Invalid(
-            f"A {media_type} post takes exactly 1 media item; got {count} "
+            f"{with_article(media_type, start=True)} post takes exactly 1 media item; got {count} "
             "(use CAROUSEL for 2 to 10)",
             field=source,
         )
@@ -338,7 +256,8 @@ def check_media(media_type: str, items: Sequence[MediaItem]) -> None:
             raise Invalid(f"{item.field} is neither an image nor a video", field=item.field)
         if wanted is not None and item.kind != wanted:
             raise Invalid(
-                f"{item.field} is a {item.kind}, but a {media_type} post needs a {wanted}",
+                f"{item.field} is {with_article(item.kind)}, but {with_article(media_type)} post "
+                f"needs {with_article(wanted)}",
                 field=item.field,
             )
     use = COMPATIBILITY_USE[media_type]
@@ -347,7 +266,8 @@ def check_media(media_type: str, items: Sequence[MediaItem]) -> None:
         if isinstance(report, Mapping) and report.get("ok") is False:
             reasons = [str(r) for r in report.get("reasons") or []] or ["not accepted"]
             raise Invalid(
-                f"{item.field} cannot be used in a {media_type} post: " + "; ".join(reasons),
+                f"{item.field} cannot be used in {with_article(media_type)} post: "
+                + "; ".join(reasons),
                 field=item.field,
                 detail=[{"field": item.field, "message": r} for r in reasons],
             )
@@ -388,11 +308,17 @@ def check_extras(media_type: str, extras: Extras, *, max_hashtags: int) -> None:
     else:
         check_caption(extras.caption, max_hashtags=max_hashtags)
     if extras.first_comment is not None:
+        if not extras.first_comment.strip():
+            raise Invalid(
+                "firstComment is empty: Instagram refuses a blank comment; write some text or "
+                "leave firstComment out",
+                field="firstComment",
+            )
         check_caption(
             extras.first_comment,
             max_hashtags=max_hashtags,
             field="firstComment",
-            max_length=FIRST_COMMENT_MAX,
+            max_length=meta.COMMENT_MAX,
         )
     if extras.alt_text is not None:
         if media_type != IMAGE:
@@ -414,3 +340,15 @@ def check_extras(media_type: str, extras: Extras, *, max_hashtags: int) -> None:
             raise Invalid(f"{name} is only for REELS (and VIDEO) posts", field=name)
     if extras.thumb_offset_ms is not None and extras.thumb_offset_ms < 0:
         raise Invalid("thumbOffsetMs must be 0 or more (milliseconds)", field="thumbOffsetMs")
+
+
+def check_thumb_offset(offset_ms: int, video: MediaItem) -> None:
+    """The reel's thumbnail frame must be inside the video, to the millisecond (the sandbox
+    and Meta refuse it at publish time otherwise: code 100 / 2207057)."""
+    if video.duration_ms is not None and not meta.thumb_offset_ok(offset_ms, video.duration_ms):
+        raise Invalid(
+            f"thumbOffsetMs {offset_ms} is past the end of the video, which lasts "
+            f"{video.duration_ms} ms ({meta.seconds_text(video.duration_ms)}); give 0 to "
+            f"{video.duration_ms}",
+            field="thumbOffsetMs",
+        )

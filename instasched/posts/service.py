@@ -32,6 +32,7 @@ from instasched.accounts import repository as accounts_repository
 from instasched.config import Settings
 from instasched.db import after_commit
 from instasched.exceptions import Conflict, Invalid, NotFound, Unauthorized
+from instasched.integrations.instagram import publish_rules as meta
 from instasched.kit.time import parse_datetime, utcnow, zone
 from instasched.models import InstagramAccount, MediaAsset, PostStatus, ScheduledPost
 from instasched.posts import quota, repository, rules
@@ -476,7 +477,8 @@ async def resolve_time(
     exclude_post_id: uuid.UUID | None = None,
 ) -> datetime:
     """`scheduledFor` (read in the account's timezone without an offset) or the next free slot,
-    checked against SCHEDULE_MIN_LEAD_SECONDS / SCHEDULE_MAX_LEAD_DAYS."""
+    checked against SCHEDULE_MIN_LEAD_SECONDS / SCHEDULE_MAX_LEAD_MONTHS."""
+    tz = zone(account.timezone)
     if use_next_slot and scheduled_for is not None:
         raise Invalid("Send scheduledFor or useNextSlot: true, not both", field="useNextSlot")
     if use_next_slot:
@@ -512,12 +514,13 @@ async def resolve_time(
             field="scheduledFor",
         )
     else:
-        when = parse_datetime(scheduled_for, zone(account.timezone), field="scheduledFor")
+        when = parse_datetime(scheduled_for, tz, field="scheduledFor")
     rules.check_time_window(
         when,
         now=now,
         min_lead_seconds=settings.schedule_min_lead_seconds,
-        max_lead_days=settings.schedule_max_lead_days,
+        max_lead_months=settings.schedule_max_lead_months,
+        tz=tz,
         field=_time_field(use_next_slot),
     )
     return when
@@ -616,9 +619,9 @@ async def resolve_media(
     `known`: the user's assets among `media_ids`, already read (`_ids_to_prefetch`: every
     valid id when there are not too many, which is checked here first)."""
     for name, values in (("mediaIds", media_ids), ("mediaUrls", media_urls)):
-        if values is not None and len(values) > rules.CAROUSEL_MAX:
+        if values is not None and len(values) > meta.CAROUSEL_MAX:
             raise Invalid(
-                f"{name} has {len(values)} items; a post takes at most {rules.CAROUSEL_MAX}",
+                f"{name} has {len(values)} items; a post takes at most {meta.CAROUSEL_MAX}",
                 field=name,
             )
     by_ids = (
@@ -644,7 +647,7 @@ async def resolve_media(
 def _ids_to_prefetch(values: Sequence[str] | None) -> list[uuid.UUID]:
     """The valid ids among `mediaIds`, when there are not too many (the rest of the checks,
     with their messages, are `resolve_media`'s)."""
-    if not values or len(values) > rules.CAROUSEL_MAX:
+    if not values or len(values) > meta.CAROUSEL_MAX:
         return []
     ids = []
     for value in values:
@@ -808,18 +811,16 @@ async def _check_draft(
     session: AsyncSession, *, settings: Settings, user_id: uuid.UUID, draft: _Draft
 ) -> _Checked:
     media_type = draft.media_type
-    rules.check_media(
-        media_type,
-        [
-            rules.MediaItem(
-                field=label,
-                kind=asset.media_type,
-                compatibility=asset.compatibility or {},
-                duration_seconds=asset.duration,
-            )
-            for asset, label in draft.media
-        ],
-    )
+    items = [
+        rules.MediaItem(
+            field=label,
+            kind=asset.media_type,
+            compatibility=asset.compatibility or {},
+            duration_ms=(asset.media_metadata or {}).get("duration_ms"),
+        )
+        for asset, label in draft.media
+    ]
+    rules.check_media(media_type, items)
     product_tags = rules.check_product_tags(draft.product_tags)
     user_tags = rules.check_user_tags(draft.user_tags, need_position=media_type == rules.IMAGE)
     collaborators = rules.check_collaborators(draft.collaborators)
@@ -840,14 +841,8 @@ async def _check_draft(
         ),
         max_hashtags=settings.max_hashtags,
     )
-    if draft.thumb_offset_ms is not None and draft.media:
-        duration = draft.media[0][0].duration
-        if duration is not None and draft.thumb_offset_ms > duration * 1000:
-            raise Invalid(
-                f"thumbOffsetMs {draft.thumb_offset_ms} is past the end of the video "
-                f"({duration} s)",
-                field="thumbOffsetMs",
-            )
+    if draft.thumb_offset_ms is not None:
+        rules.check_thumb_offset(draft.thumb_offset_ms, items[0])
     cover_url = (
         await _resolve_cover(session, settings=settings, user_id=user_id, url=draft.cover_url)
         if draft.cover_url

@@ -48,6 +48,7 @@ from instasched.integrations.instagram import (
     GraphRetryableError,
 )
 from instasched.integrations.instagram.media import ContainerStatusCode
+from instasched.kit.text import counted
 from instasched.kit.time import utcnow
 from instasched.models import InstagramAccount, MediaAsset, PostStatus, ScheduledPost
 from instasched.publishing import insights, repository
@@ -552,7 +553,7 @@ class Publisher:
             # Not error.human(): its "we will try again" is untrue once the post has failed.
             cause = (error.explanation or "").split(";")[0].rstrip(".") or "Instagram refused"
             message = (
-                f"Publishing failed after {attempts} attempts. Last error: {cause} "
+                f"Publishing failed after {counted(attempts, 'attempt')}. Last error: {cause} "
                 f"(Instagram said: {error.message}; code {error.code_label})"
             )
             return await self._fail(attempt, message, error.code_label)

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from instasched.integrations.instagram.media import ContainerSpec
 from instasched.integrations.storage import Storage
+from instasched.kit.text import with_article
 from instasched.media.repository import fetch_assets
 from instasched.models import MediaAsset, ScheduledPost
 
@@ -157,7 +158,9 @@ def build_plan(post: ScheduledPost, sources: list[Source], cover_url: str | None
     first = sources[0]
     if kind == "CAROUSEL":
         if not 2 <= len(sources) <= 10:
-            raise PostProblem(f"A carousel needs 2 to 10 media; this post has {len(sources)}.")
+            raise PostProblem(
+                f"A carousel needs 2 to 10 media items; this post has {len(sources)}."
+            )
         children = []
         for index, source in enumerate(sources):
             child = ContainerSpec(is_carousel_item=True)
@@ -180,7 +183,10 @@ def build_plan(post: ScheduledPost, sources: list[Source], cover_url: str | None
         )
         return Plan(children=children, parent=parent)
     if len(sources) != 1:
-        raise PostProblem(f"A {kind} post takes exactly one media; this post has {len(sources)}.")
+        raise PostProblem(
+            f"{with_article(kind, start=True)} post takes exactly one media item; this post has "
+            f"{len(sources)}."
+        )
     if kind == "STORIES":
         spec = ContainerSpec(media_type="STORIES", user_tags=user_tags)
         if first.kind == "video":
@@ -190,7 +196,9 @@ def build_plan(post: ScheduledPost, sources: list[Source], cover_url: str | None
         return Plan(children=[], parent=spec)
     if kind in ("REELS", "VIDEO") or first.kind == "video":
         if first.kind != "video":
-            raise PostProblem(f"A {kind} post needs a video; its media is an image.")
+            raise PostProblem(
+                f"{with_article(kind, start=True)} post needs a video; its media is an image."
+            )
         # Every single video is a Reel since 2023 (VIDEO is only a carousel child type).
         return Plan(
             children=[],

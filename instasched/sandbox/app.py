@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from instasched.config import Settings
 from instasched.exceptions import Forbidden
+from instasched.kit.surrogates import LoneSurrogateGuard
 from instasched.sandbox.state import (
     SQLITE_FILE,
     GraphFault,
@@ -289,6 +290,13 @@ def create_sandbox_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(exc.body(), status_code=exc.status)
 
     app.add_middleware(UsageHeaders, state=state)
+    # A lone UTF-16 surrogate in a JSON body: 422 naming the field, in Meta's error format.
+    app.add_middleware(
+        LoneSurrogateGuard,
+        error_body=lambda name, problem: GraphFault(
+            f"(#100) Param {name} {problem}", code=100
+        ).body(),
+    )
     # The Graph publishing routes (media.py) first: routes are matched in order, and those are
     # the calls a publication makes. No path here matches a route of the other router.
     _include_optional(app)

@@ -3,9 +3,10 @@
 Same paths and JSON as the Graph API, and Meta's rules: the sandbox **downloads** `image_url` /
 `video_url` at container creation (a bad or expired presigned URL fails with 9004 / 2207052),
 checks JPEG and the feed aspect ratio, video container and duration, carousel children, caption
-limits; keeps container states (IN_PROGRESS while a video "processes", FINISHED, PUBLISHED,
-EXPIRED after 24 h, ERROR); enforces the publishing quota per account per moving 24 h; records
-every published media.
+limits (the limits and checks of `instasched.integrations.instagram.publish_rules`, which the
+API's validation runs too, so a post the API accepts publishes here); keeps container states
+(IN_PROGRESS while a video "processes", FINISHED, PUBLISHED, EXPIRED after 24 h, ERROR);
+enforces the publishing quota per account per moving 24 h; records every published media.
 
 `GET /{media-id}?fields=...` also answers Graph field expansion of the insights edge
 (`fields=permalink,insights.metric(reach)` → `"insights": {"data": [...]}`); an error of the
@@ -40,21 +41,14 @@ from pydantic.alias_generators import to_camel
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from instasched.integrations.instagram import publish_rules as meta
 from instasched.sandbox.state import GraphFault, Records, SandboxState, SandboxStore, SandboxUser
 
 log = logging.getLogger(__name__)
 
 CONTAINER_TTL_SECONDS = 24 * 3600
 QUOTA_WINDOW_SECONDS = 24 * 3600
-MAX_IMAGE_BYTES = 8 * 1024 * 1024
 INLINE_INSPECT_BYTES = 1024 * 1024
-MAX_VIDEO_BYTES = 300 * 1024 * 1024
-CAPTION_MAX = 2200
-MENTIONS_MAX = 20
-DEFAULT_HASHTAGS_MAX = 30
-FEED_RATIO = (0.8, 1.91)
-REEL_SECONDS = (3.0, 900.0)
-SHORT_VIDEO_SECONDS = (3.0, 60.0)
 DEPRECATED_METRICS = {"impressions", "plays", "clips_replays_count", "video_views"}
 MEDIA_METRICS = {
     "views",
@@ -69,8 +63,6 @@ MEDIA_METRICS = {
     "ig_reels_avg_watch_time",
 }
 FAULT_ENDPOINTS = ("media", "container_status", "media_publish", "insights", "comments")
-HASHTAG = re.compile(r"(?<![\w&])#\w+")
-MENTION = re.compile(r"(?<![\w@])@[\w.]+")
 
 
 class GraphVersion(Convertor[str]):
@@ -162,7 +154,7 @@ class MediaState:
         *,
         processing_seconds: float = 2.0,
         quota_total: int = 100,
-        max_hashtags: int = DEFAULT_HASHTAGS_MAX,
+        max_hashtags: int = meta.HASHTAGS_MAX,
     ) -> None:
         self.store = store
         self.containers = Records(store, "containers", Container, "owner")
@@ -373,23 +365,10 @@ def _json_list(raw: str | None, name: str) -> list[Any]:
 def check_caption(caption: str | None, max_hashtags: int) -> None:
     if not caption:
         return
-    if len(caption) > CAPTION_MAX:
+    excess, _ = meta.caption_limits(caption, max_hashtags=max_hashtags)
+    if excess is not None:
         raise GraphFault(
-            f"The caption is {len(caption)} characters long; the maximum is {CAPTION_MAX}",
-            code=100,
-            subcode=2207010,
-        )
-    tags = len(HASHTAG.findall(caption))
-    if tags > max_hashtags:
-        raise GraphFault(
-            f"The caption has {tags} hashtags; the maximum is {max_hashtags}",
-            code=100,
-            subcode=2207010,
-        )
-    mentions = len(MENTION.findall(caption))
-    if mentions > MENTIONS_MAX:
-        raise GraphFault(
-            f"The caption has {mentions} mentions; the maximum is {MENTIONS_MAX}",
+            f"The caption has {excess.count} {excess.what}; the maximum is {excess.limit}",
             code=100,
             subcode=2207010,
         )
@@ -398,21 +377,29 @@ def check_caption(caption: str | None, max_hashtags: int) -> None:
 def check_tags(params: dict[str, str]) -> dict[str, Any]:
     """Parse and check user_tags / product_tags / collaborators; return them decoded."""
     user_tags = _json_list(params.get("user_tags"), "user_tags")
-    if len(user_tags) > 20:
-        raise GraphFault("(#100) A media can have at most 20 user tags", code=100)
+    if len(user_tags) > meta.USER_TAGS_MAX:
+        raise GraphFault(
+            f"(#100) A media can have at most {meta.USER_TAGS_MAX} user tags", code=100
+        )
     for tag in user_tags:
         if not isinstance(tag, dict) or not tag.get("username"):
             raise GraphFault("(#100) Each user tag needs a username", code=100)
         for axis in ("x", "y"):
-            if axis in tag and not (0.0 <= float(tag[axis]) <= 1.0):
+            if axis in tag and not meta.coordinate_ok(tag[axis]):
                 raise GraphFault(f"(#100) user_tags {axis} must be between 0 and 1", code=100)
     product_tags = _json_list(params.get("product_tags"), "product_tags")
+    if len(product_tags) > meta.PRODUCT_TAGS_MAX:
+        raise GraphFault(
+            f"(#100) A media can have at most {meta.PRODUCT_TAGS_MAX} product tags", code=100
+        )
     for tag in product_tags:
         if not isinstance(tag, dict) or not tag.get("product_id"):
             raise GraphFault("(#100) Each product tag needs a product_id", code=100)
     collaborators = _json_list(params.get("collaborators"), "collaborators")
-    if len(collaborators) > 3:
-        raise GraphFault("(#100) A media can have at most 3 collaborators", code=100)
+    if len(collaborators) > meta.COLLABORATORS_MAX:
+        raise GraphFault(
+            f"(#100) A media can have at most {meta.COLLABORATORS_MAX} collaborators", code=100
+        )
     return {"user_tags": user_tags, "product_tags": product_tags, "collaborators": collaborators}
 
 
@@ -449,9 +436,9 @@ async def fetch(sb: SandboxState, url: str | None, what: str) -> bytes:
 def inspect_image(data: bytes, *, feed: bool) -> tuple[int, int]:
     from PIL import Image, UnidentifiedImageError
 
-    if len(data) > MAX_IMAGE_BYTES:
+    if len(data) > meta.IMAGE_MAX_BYTES:
         raise GraphFault(
-            f"The image is {len(data)} bytes; the maximum is {MAX_IMAGE_BYTES}",
+            f"The image is {len(data)} bytes; the maximum is {meta.IMAGE_MAX_BYTES}",
             code=36001,
             subcode=2207004,
         )
@@ -466,21 +453,20 @@ def inspect_image(data: bytes, *, feed: bool) -> tuple[int, int]:
         raise GraphFault("The image could not be decoded", code=36001, subcode=2207005) from exc
     if fmt != "JPEG":
         raise GraphFault("Only JPEG images are supported", code=36001, subcode=2207005)
-    if feed and height:
-        ratio = width / height
-        if not (FEED_RATIO[0] - 1e-3 <= ratio <= FEED_RATIO[1] + 1e-3):
-            raise GraphFault(
-                f"The aspect ratio {ratio:.2f} is not supported (4:5 to 1.91:1)",
-                code=36003,
-                subcode=2207009,
-            )
+    if feed and not meta.aspect_ratio_ok(width, height):
+        raise GraphFault(
+            f"The aspect ratio {width / max(height, 1):.2f} is not supported (4:5 to 1.91:1)",
+            code=36003,
+            subcode=2207009,
+        )
     return width, height
 
 
-def inspect_video(data: bytes, *, limits: tuple[float, float]) -> float:
+def inspect_video(data: bytes, *, reel: bool) -> int:
+    """The video's duration in ms, after Meta's checks (size, container, duration)."""
     import av
 
-    if len(data) > MAX_VIDEO_BYTES:
+    if len(data) > meta.VIDEO_MAX_BYTES:
         raise GraphFault("The video file is too large", code=352, subcode=2207004)
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
@@ -506,13 +492,16 @@ def inspect_video(data: bytes, *, limits: tuple[float, float]) -> float:
             code=352,
             subcode=2207026,
         ) from exc
-    if not (limits[0] <= duration <= limits[1]):
+    duration_ms = meta.milliseconds(duration)
+    if not meta.duration_ok(duration_ms, reel=reel):
+        low, high = meta.duration_limits_ms(reel=reel)
         raise GraphFault(
-            f"The video is {duration:.1f}s long; it must be {limits[0]:.0f} to {limits[1]:.0f}s",
+            f"The video is {meta.seconds_text(duration_ms)} long; it must be {low // 1000} to "
+            f"{high // 1000} s",
             code=352,
             subcode=2207026,
         )
-    return duration
+    return duration_ms
 
 
 def _shortcode() -> str:
@@ -696,9 +685,11 @@ async def _build_container(
     if media_type == "CAROUSEL":
         check_caption(caption, ms.max_hashtags)
         children = [c.strip() for c in (params.get("children") or "").split(",") if c.strip()]
-        if not 2 <= len(children) <= 10:
+        if not meta.CAROUSEL_MIN <= len(children) <= meta.CAROUSEL_MAX:
             raise GraphFault(
-                f"(#100) A carousel needs 2 to 10 children; got {len(children)}", code=100
+                f"(#100) A carousel needs {meta.CAROUSEL_MIN} to {meta.CAROUSEL_MAX} children; "
+                f"got {len(children)}",
+                code=100,
             )
         for child_id in children:
             child = ms.containers.get(child_id)
@@ -728,14 +719,13 @@ async def _build_container(
         if media_type != "STORIES" and not is_item:
             check_caption(caption, ms.max_hashtags)
         data = await fetch(sb, params.get("video_url"), "video_url")
-        limits = REEL_SECONDS if media_type == "REELS" else SHORT_VIDEO_SECONDS
-        duration = await asyncio.to_thread(inspect_video, data, limits=limits)
-        kept["duration"] = round(duration, 2)
+        duration_ms = await asyncio.to_thread(inspect_video, data, reel=media_type == "REELS")
+        kept["duration"] = duration_ms / 1000
         ready_at = now + ms.processing_seconds
         if params.get("cover_url"):
             await fetch(sb, params.get("cover_url"), "cover_url")
         offset = params.get("thumb_offset")
-        if offset and (not offset.isdigit() or int(offset) > duration * 1000):
+        if offset and not (offset.isdigit() and meta.thumb_offset_ok(int(offset), duration_ms)):
             raise GraphFault("The thumbnail offset is outside the video", code=100, subcode=2207057)
     elif media_type in ("", "IMAGE", "STORIES"):
         if media_type == "IMAGE":
@@ -1059,10 +1049,13 @@ async def post_comment(version: str, object_id: str, request: Request) -> dict[s
     ms.count(user.ig_user_id, "comments")
     fault = await apply_fault(ms, user.ig_user_id, "comments")
     message = params.get("message") or ""
-    if not message.strip():
-        raise GraphFault("(#100) The parameter message is required", code=100)
-    if len(message) > CAPTION_MAX:
-        raise GraphFault("(#100) The comment is too long", code=100)
+    if not meta.comment_ok(message):
+        raise GraphFault(
+            "(#100) The parameter message is required"
+            if not message.strip()
+            else f"(#100) The comment is too long (at most {meta.COMMENT_MAX} characters)",
+            code=100,
+        )
     comment_id = ms.next_id()
     media.comments.append({"id": comment_id, "text": message, "username": user.username})
     media.comments_count += 1
@@ -1080,7 +1073,7 @@ def install(app: FastAPI) -> None:
     if settings is not None:
         ms.processing_seconds = float(settings.sandbox_video_processing_seconds)
         ms.quota_total = int(settings.sandbox_publish_quota)
-        ms.max_hashtags = int(getattr(settings, "max_hashtags", DEFAULT_HASHTAGS_MAX))
+        ms.max_hashtags = int(getattr(settings, "max_hashtags", meta.HASHTAGS_MAX))
     sb.extras["media"] = ms
     app.include_router(router)
     app.add_middleware(DropConnectionMiddleware)

@@ -14,13 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.accounts import repository as accounts_repository
 from instasched.exceptions import Invalid, NotFound
+from instasched.integrations.instagram import publish_rules as meta
 from instasched.models import PostTemplate
 from instasched.posts import rules as post_rules
 from instasched.templates import repository
 from instasched.templates.render import append_suggestions, render, variables_in
 
-MAX_CAPTION_LENGTH = post_rules.CAPTION_MAX
-MAX_MENTIONS = post_rules.MENTIONS_MAX
+MAX_CAPTION_LENGTH = meta.CAPTION_MAX
+MAX_MENTIONS = meta.MENTIONS_MAX
 MAX_HASHTAG_LENGTH = 100
 MAX_VALUE_LENGTH = MAX_CAPTION_LENGTH
 
@@ -71,7 +72,7 @@ def normalise_hashtags(values: Sequence[str], *, field: str = "suggestedHashtags
         where = f"{field}[{i}]"
         tag = raw.strip()
         tag = tag[1:] if tag.startswith("#") else tag
-        scan = post_rules.scan_caption("#" + tag)
+        scan = meta.scan_caption("#" + tag)
         if not tag or scan.hashtags != [tag] or scan.invalid_hashtags:
             raise Invalid(
                 f"{where} is {raw!r}: a hashtag has only letters, digits and underscores (no "
@@ -121,7 +122,7 @@ def _check_limits(
             f"characters long before any variable; captions are limited to {MAX_CAPTION_LENGTH}",
             field="captionTemplate",
         )
-    scan = post_rules.scan_caption(full)
+    scan = meta.scan_caption(full)
     if len(scan.hashtags) > max_hashtags:
         raise Invalid(
             f"The template's text and suggested hashtags together have {len(scan.hashtags)} "
@@ -312,7 +313,7 @@ def render_template(
         [str(t) for t in template.suggested_hashtags or []],
         [str(m) for m in template.suggested_mentions or []],
     )
-    scan = post_rules.scan_caption(caption)
+    scan = meta.scan_caption(caption)
     return RenderedCaption(
         caption=caption,
         hashtags=unique(scan.hashtags),

@@ -13,7 +13,10 @@ Operations that delete run last, so the others see live objects.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -163,3 +166,126 @@ async def test_openapi_fuzz(api: Api, http: httpx.AsyncClient, live_server: Any)
     assert len(labels) >= 30, sorted(labels)
     assert len(succeeded) >= len(labels) * 2 // 3, sorted(labels - succeeded)
     assert sum(n for (_, code), n in statuses.items() if code >= 500) == 0
+
+
+# --- lone UTF-16 surrogates ------------------------------------------------------------------
+LONE = "ab\ud800cd"
+
+
+def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        schema = spec["components"]["schemas"][name]
+    return schema
+
+
+def _string_leaves(
+    spec: dict[str, Any], schema: dict[str, Any], path: tuple[str | int, ...], depth: int = 0
+) -> list[tuple[str | int, ...]]:
+    """Every place a string can go in a body of this schema (arrays: item 0; maps: key "k")."""
+    schema = _resolve(spec, schema)
+    if depth > 6:
+        return []
+    leaves: list[tuple[str | int, ...]] = []
+    options = schema.get("anyOf") or schema.get("oneOf") or [schema]
+    if len(options) > 1:
+        for option in options:
+            leaves += _string_leaves(spec, option, path, depth + 1)
+        return sorted(set(leaves), key=str)
+    kind = schema.get("type")
+    if kind == "string":
+        return [path]
+    if kind == "array":
+        return _string_leaves(spec, schema.get("items", {}), (*path, 0), depth + 1)
+    for name, sub in (schema.get("properties") or {}).items():
+        leaves += _string_leaves(spec, sub, (*path, name), depth + 1)
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        leaves += _string_leaves(spec, extra, (*path, "k"), depth + 1)
+    return leaves
+
+
+def _bases(world: World) -> dict[str, dict[str, Any]]:
+    """A valid body per operation: the surrogate is then the only thing wrong with it."""
+    when = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    api = "/api/instagram"
+    return {
+        f"POST {api}/scheduling/posts": {
+            "instagramAccountId": str(world.account.id),
+            "scheduledFor": when,
+            "caption": "hi",
+            "mediaIds": [str(world.media_id)],
+            "mediaType": "IMAGE",
+        },
+        f"PUT {api}/scheduling/posts/{{postId}}": {"caption": "hi"},
+        "POST /api/auth/register": {"email": "s@example.com", "password": "long enough 1"},
+        "POST /api/auth/login": {"email": world.user.email, "password": world.user.password},
+        f"POST {api}/accounts": {"accessToken": "token"},
+        f"PATCH {api}/accounts/{{account_id}}": {"timezone": "UTC"},
+        f"PATCH {api}/scheduling/media/assets/{{asset_id}}": {"tags": ["a"]},
+        f"POST {api}/scheduling/templates": {"name": "n", "captionTemplate": "hello"},
+        f"PUT {api}/scheduling/templates/{{template_id}}": {"name": "n"},
+        f"POST {api}/scheduling/templates/{{template_id}}/render": {"variables": {"k": "v"}},
+        f"POST {api}/scheduling/schedules/{{account_id}}": {
+            "dayOfWeek": 3,
+            "timeSlots": ["09:00"],
+            "timezone": "UTC",
+        },
+        f"PUT {api}/scheduling/schedules/{{account_id}}/{{day_of_week}}": {"timeSlots": ["09:00"]},
+    }
+
+
+def _set(body: Any, path: tuple[str | int, ...], value: Any) -> Any:
+    """`body` with `value` at `path` (lists and objects made or extended on the way)."""
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(head, int):
+        items = list(body) if isinstance(body, list) else []
+        while len(items) <= head:
+            items.append({} if rest and isinstance(rest[0], str) else None)
+        items[head] = _set(items[head], rest, value)
+        return items
+    fields = dict(body) if isinstance(body, dict) else {}
+    fields[head] = _set(fields.get(head), rest, value)
+    return fields
+
+
+async def test_lone_surrogate_in_every_json_string_field(
+    api: Api, http: httpx.AsyncClient, live_server: Any
+) -> None:
+    """`"\\ud800"` in any string of any JSON body of /openapi.json: 422 naming that field (it
+    was a 500 where the value reached PostgreSQL or a pattern)."""
+    world = await make_world(api, http)
+    spec = (await http.get("/openapi.json")).json()
+    ids = {**_real_ids(world), "postId": str(world.post_id)}
+    bases = _bases(world)
+    tried: list[str] = []
+    findings: list[str] = []
+    for route, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            content = (operation.get("requestBody") or {}).get("content") or {}
+            if "application/json" not in content:
+                continue
+            url = route
+            for name in re.findall(r"{(\w+)}", route):
+                url = url.replace(f"{{{name}}}", str(ids[name]))
+            for path in _string_leaves(spec, content["application/json"]["schema"], ()):
+                field = ".".join(str(p) for p in path)
+                body = _set(bases.get(f"{method.upper()} {route}", {}), path, LONE)
+                tried.append(f"{method.upper()} {route} {field}")
+                try:
+                    r = await http.request(
+                        method.upper(),
+                        url,
+                        content=json.dumps(body),  # ensure_ascii: the surrogate as "\ud800"
+                        headers={**world.user.headers, "content-type": "application/json"},
+                    )
+                except httpx.TransportError as exc:  # the server dropped the connection
+                    findings.append(f"{tried[-1]}: {type(exc).__name__}")
+                    continue
+                fields = [d.get("field") for d in r.json().get("detail") or []]
+                if r.status_code != 422 or fields != [field] or field not in r.json()["message"]:
+                    findings.append(f"{tried[-1]}: {r.status_code} {r.text}")
+    assert len(tried) >= 40, tried
+    assert not findings, "\n".join(findings)

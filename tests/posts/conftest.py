@@ -81,6 +81,8 @@ class MediaFactory:
             (_jpeg(), "image/jpeg", "jpg") if kind == "image" else (_mp4(), "video/mp4", "mp4")
         )
         key = f"media/{user.id}/{uuid.uuid4().hex}.{ext}"
+        if kind == "video" and duration is None:
+            duration = 3
         await self.storage.put_bytes(key, data, mime)
         asset = MediaAsset(
             user_id=user.id,
@@ -95,9 +97,9 @@ class MediaFactory:
             s3_url=self.storage.object_url(key),
             width=1080 if kind == "image" else 320,
             height=1080 if kind == "image" else 240,
-            duration=duration if duration is not None else (3 if kind == "video" else None),
+            duration=duration,
             compatibility=compatibility if compatibility is not None else OK_EVERYWHERE,
-            media_metadata={},
+            media_metadata={} if duration is None else {"duration_ms": duration * 1000},
             tags=[],
             stored_bytes=len(data),
         )

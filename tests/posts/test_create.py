@@ -6,11 +6,13 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from instasched.kit.time import add_months
 from instasched.models import PostTemplate, ScheduledPost
 from instasched.worker.queue import PublishQueue
 from tests.posts.conftest import BASE, MediaFactory, Poster, iso, later, token
@@ -247,7 +249,7 @@ async def test_time_window_and_format(poster: Poster, server_settings: Any) -> N
     for value, words in [
         (iso(now + timedelta(seconds=60)), "at least 5 minutes"),
         (iso(now - timedelta(days=1)), "at least 5 minutes"),
-        (iso(now + timedelta(days=190)), "at most 183 days"),
+        (iso(now + timedelta(days=190)), "at most 6 months"),
         ("next tuesday", "ISO 8601"),
         ("2026-13-45T25:00:00Z", "ISO 8601"),
     ]:
@@ -256,16 +258,28 @@ async def test_time_window_and_format(poster: Poster, server_settings: Any) -> N
     r = await poster.post("/posts", json=await poster.body(scheduledFor=...))
     assert "required" in problem(r, 422, "scheduledFor")
     # Both bounds are settings.
-    server_settings.set(schedule_min_lead_seconds=30, schedule_max_lead_days=400)
+    server_settings.set(schedule_min_lead_seconds=30, schedule_max_lead_months=14)
     await poster.create(scheduledFor=iso(now + timedelta(seconds=90)))
     await poster.create(scheduledFor=iso(now + timedelta(days=300)))
+
+
+async def test_six_calendar_months_in_the_account_timezone(make_poster: Any) -> None:
+    poster = await make_poster(timezone="Pacific/Kiritimati")  # UTC+14: another day than UTC
+    tz = ZoneInfo("Pacific/Kiritimati")
+    now = datetime.now(UTC)
+    # A minute of margin for the request's own "now"; six months in Kiritimati's calendar.
+    edge = add_months(now, 6, tz) - timedelta(minutes=1)
+    await poster.create(scheduledFor=iso(edge))
+    for beyond in (edge + timedelta(minutes=2), edge + timedelta(days=1)):
+        r = await poster.post("/posts", json=await poster.body(scheduledFor=iso(beyond)))
+        assert "at most 6 months" in problem(r, 422, "scheduledFor")
 
 
 async def test_times_without_offset_use_the_account_timezone_across_dst(
     make_poster: Any, server_settings: Any, queue: PublishQueue
 ) -> None:
-    # Fall-back dates of 2027 are more than 183 days away: allow them for this test.
-    server_settings.set(schedule_max_lead_days=400)
+    # Fall-back dates of 2027 are more than 6 months away: allow them for this test.
+    server_settings.set(schedule_max_lead_months=14)
     cases = [
         ("America/New_York", "2027-01-15T09:00:00", "2027-01-15T14:00:00Z"),
         ("America/New_York", "2027-03-14T02:30:00", "2027-03-14T07:30:00Z"),  # gap → 03:30 EDT

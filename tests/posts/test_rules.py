@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from instasched.exceptions import Invalid
+from instasched.integrations.instagram import publish_rules as meta
+from instasched.kit.text import counted, with_article
 from instasched.kit.time import parse_datetime
 from instasched.posts import rules
 from instasched.posts.rules import MediaItem
@@ -24,27 +26,78 @@ def field_of(exc: pytest.ExceptionInfo[Invalid]) -> str:
 
 
 # --- time window ----------------------------------------------------------------------------
+def _window(when: datetime, now: datetime = NOW, *, tz: str = "UTC", months: int = 6) -> None:
+    rules.check_time_window(
+        when, now=now, min_lead_seconds=300, max_lead_months=months, tz=ZoneInfo(tz)
+    )
+
+
 def test_time_window_bounds() -> None:
-    rules.check_time_window(
-        NOW + timedelta(seconds=300), now=NOW, min_lead_seconds=300, max_lead_days=183
-    )
-    rules.check_time_window(
-        NOW + timedelta(days=183), now=NOW, min_lead_seconds=300, max_lead_days=183
-    )
+    _window(NOW + timedelta(seconds=300))
+    _window(datetime(2027, 5, 29, 12, 0, tzinfo=UTC))  # six calendar months
     with pytest.raises(Invalid) as exc:
-        rules.check_time_window(
-            NOW + timedelta(seconds=299), now=NOW, min_lead_seconds=300, max_lead_days=183
-        )
+        _window(NOW + timedelta(seconds=299))
     assert field_of(exc) == "scheduledFor"
     assert "at least 5 minutes (300 s)" in exc.value.message
     with pytest.raises(Invalid) as exc:
-        rules.check_time_window(
-            NOW + timedelta(days=183, seconds=1), now=NOW, min_lead_seconds=300, max_lead_days=183
-        )
-    assert "at most 183 days" in exc.value.message
+        _window(datetime(2027, 5, 29, 12, 0, 1, tzinfo=UTC))
+    assert "at most 6 months" in exc.value.message
+    assert "2027-05-29T12:00:00Z" in exc.value.message
     with pytest.raises(Invalid, match="in the future"):
         rules.check_time_window(
-            NOW - timedelta(days=1), now=NOW, min_lead_seconds=0, max_lead_days=1
+            NOW - timedelta(days=1),
+            now=NOW,
+            min_lead_seconds=0,
+            max_lead_months=1,
+            tz=ZoneInfo("UTC"),
+        )
+
+
+@pytest.mark.parametrize(
+    ("now", "latest"),
+    [
+        # 184 days: a fixed 183 refused exactly six months ahead.
+        ("2027-07-06T10:00:00", "2028-01-06T10:00:00"),
+        # 181 days: a fixed 183 accepted six months and two days.
+        ("2026-12-01T10:00:00", "2027-06-01T10:00:00"),
+        # The day is clamped to the month's end, in a leap year and not.
+        ("2026-08-31T10:00:00", "2027-02-28T10:00:00"),
+        ("2027-08-31T10:00:00", "2028-02-29T10:00:00"),
+        ("2026-12-31T23:30:00", "2027-06-30T23:30:00"),
+    ],
+)
+def test_time_window_is_calendar_months(now: str, latest: str) -> None:
+    start = datetime.fromisoformat(now).replace(tzinfo=UTC)
+    edge = datetime.fromisoformat(latest).replace(tzinfo=UTC)
+    _window(edge, start)
+    with pytest.raises(Invalid, match="at most 6 months"):
+        _window(edge + timedelta(seconds=1), start)
+    with pytest.raises(Invalid, match="at most 6 months"):
+        _window(edge + timedelta(days=1), start)
+
+
+def test_time_window_months_are_counted_in_the_account_timezone() -> None:
+    # 2026-08-31 23:30 in New York is already Sep 1 in UTC: the months count from Aug 31 there,
+    # so the latest is Feb 28 23:30 New York time (EST) = 2027-03-01T04:30Z.
+    start = datetime(2026, 9, 1, 3, 30, tzinfo=UTC)
+    edge = datetime(2027, 3, 1, 4, 30, tzinfo=UTC)
+    _window(edge, start, tz="America/New_York")
+    with pytest.raises(Invalid, match="2027-03-01T04:30:00Z"):
+        _window(edge + timedelta(minutes=1), start, tz="America/New_York")
+    # In UTC the same instant is Sep 1 + 6 months = Mar 1 03:30Z.
+    with pytest.raises(Invalid, match="2027-03-01T03:30:00Z"):
+        _window(edge, start)
+    # Across a DST change the wall-clock time is kept: 09:00 EDT (13:00Z) → 09:00 EST (14:00Z).
+    _window(
+        datetime(2027, 1, 10, 14, 0, tzinfo=UTC),
+        datetime(2026, 7, 10, 13, 0, tzinfo=UTC),
+        tz="America/New_York",
+    )
+    with pytest.raises(Invalid):
+        _window(
+            datetime(2027, 1, 10, 14, 0, 1, tzinfo=UTC),
+            datetime(2026, 7, 10, 13, 0, tzinfo=UTC),
+            tz="America/New_York",
         )
 
 
@@ -68,7 +121,7 @@ def test_wall_clock_times_in_dst_changes(zone_name: str, wall: str, expected_utc
 
 # --- caption --------------------------------------------------------------------------------
 def test_scan_finds_hashtags_and_mentions() -> None:
-    scan = rules.scan_caption(
+    scan = meta.scan_caption(
         "New! #Launch #été_2026 #日本 #one#two Room # 5 C# mail me: a@b.com @brand. @x_y.z"
     )
     assert scan.hashtags == ["Launch", "été_2026", "日本", "one", "two"]
@@ -95,7 +148,7 @@ def test_caption_limits() -> None:
         rules.check_caption("x" * 2201, max_hashtags=30)
     tags = " ".join(f"#t{i}" for i in range(31))
     rules.check_caption(tags, max_hashtags=31)
-    with pytest.raises(Invalid, match="31 hashtags; at most 30"):
+    with pytest.raises(Invalid, match="31 hashtags; Instagram allows at most 30"):
         rules.check_caption(tags, max_hashtags=30)
     with pytest.raises(Invalid, match="at most 5"):
         rules.check_caption("#a #b #c #d #e #f", max_hashtags=5)
@@ -179,10 +232,56 @@ def test_media_counts_and_kinds() -> None:
         rules.check_media("CAROUSEL", [img(i) for i in range(11)])
     with pytest.raises(Invalid) as exc:
         rules.check_media("IMAGE", [vid()])
-    assert "is a video, but a IMAGE post needs a image" in exc.value.message
+    assert "is a video, but an IMAGE post needs an image" in exc.value.message
     with pytest.raises(Invalid) as exc:
         rules.check_media("REELS", [img(0)])
     assert field_of(exc) == "mediaIds[0]"
+    assert "is an image, but a REELS post needs a video" in exc.value.message
+
+
+def test_messages_use_the_right_article() -> None:
+    with pytest.raises(Invalid, match=r"^An IMAGE post takes exactly 1 media item"):
+        rules.check_media("IMAGE", [img(0), img(1)])
+    with pytest.raises(Invalid, match=r"^A STORIES post takes exactly 1 media item"):
+        rules.check_media("STORIES", [img(0), img(1)])
+    feed_no = {"feed": {"ok": False, "reasons": ["too small"]}}
+    with pytest.raises(Invalid, match="cannot be used in an IMAGE post: too small"):
+        rules.check_media("IMAGE", [img(0, feed_no)])
+    assert with_article("IMAGE") == "an IMAGE" and with_article("VIDEO") == "a VIDEO"
+    assert with_article("image", start=True) == "An image"
+    assert counted(1, "minute") == "1 minute" and counted(2, "minute") == "2 minutes"
+
+
+def test_thumb_offset_is_checked_in_milliseconds() -> None:
+    # durationMs 4017 (duration 4): 4017 is the last frame; 4500..5000 were accepted when the
+    # rule compared with the seconds rounded up (5 s) and the post failed at its time.
+    video = MediaItem(field="mediaIds[0]", kind="video", compatibility=OK, duration_ms=4017)
+    for fine in (0, 4000, 4017):
+        rules.check_thumb_offset(fine, video)
+    for late in (4018, 4500, 4900, 4999, 5000, 5001):
+        with pytest.raises(Invalid) as exc:
+            rules.check_thumb_offset(late, video)
+        assert field_of(exc) == "thumbOffsetMs"
+        assert "4017 ms (4.017 s)" in exc.value.message
+        assert not meta.thumb_offset_ok(late, 4017)
+    # Unknown duration: nothing to compare with (the sandbox measures the file).
+    rules.check_thumb_offset(10**6, MediaItem(field="mediaIds[0]", kind="video", compatibility=OK))
+
+
+@pytest.mark.parametrize(
+    ("duration_ms", "seconds"),
+    [(4017, 4), (1021, 1), (4499, 4), (4500, 5), (999, 1), (3000, 3), (0, 0)],
+)
+def test_duration_in_seconds_is_rounded_half_up(duration_ms: int, seconds: int) -> None:
+    assert meta.seconds_shown(duration_ms) == seconds
+
+
+def test_first_comment_must_not_be_blank() -> None:
+    for blank in ("", "   ", "\n"):
+        with pytest.raises(Invalid) as exc:
+            rules.check_extras("IMAGE", extras(first_comment=blank), max_hashtags=30)
+        assert field_of(exc) == "firstComment" and "blank" in exc.value.message
+        assert not meta.comment_ok(blank)
 
 
 def test_media_compatibility_report_is_enforced_per_use() -> None:

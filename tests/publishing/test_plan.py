@@ -106,8 +106,8 @@ def test_stories_have_no_caption() -> None:
     [
         ("CAROUSEL", [IMG], "2 to 10"),
         ("CAROUSEL", [IMG] * 11, "2 to 10"),
-        ("IMAGE", [IMG, IMG], "exactly one"),
-        ("REELS", [IMG], "needs a video"),
+        ("IMAGE", [IMG, IMG], "^An IMAGE post takes exactly one media item"),
+        ("REELS", [IMG], "^A REELS post needs a video"),
     ],
 )
 def test_impossible_posts_are_post_problems(

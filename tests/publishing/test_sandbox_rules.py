@@ -170,6 +170,26 @@ async def test_caption_limits(publishing: Publishing, api: Api, graph: GraphClie
     assert await graph.create_container(ig, token, ContainerSpec(image_url=url, caption=ok))
 
 
+async def test_tag_coordinates_are_numbers_from_0_to_1(
+    publishing: Publishing, api: Api, graph: GraphClient
+) -> None:
+    ig, token = await _sb(api)
+    url = await _url(publishing, jpeg_bytes(), "jpg", "image/jpeg")
+    for x in ('"0.5"', "1.5", "-0.1", "true", "null"):
+        r = await publishing.http.post(
+            f"/sandbox/v21.0/{ig}/media",
+            data={
+                "image_url": url,
+                "user_tags": f'[{{"username": "friend", "x": {x}, "y": 0.5}}]',
+                "access_token": token,
+            },
+        )
+        assert r.status_code == 400, (x, r.text)
+        assert r.json()["error"]["message"] == "(#100) user_tags x must be between 0 and 1"
+    tags = [{"username": "friend", "x": 0, "y": 1}]
+    assert await graph.create_container(ig, token, ContainerSpec(image_url=url, user_tags=tags))
+
+
 async def test_video_rules_and_processing_state(
     publishing: Publishing, api: Api, graph: GraphClient
 ) -> None:

@@ -9,6 +9,7 @@ from playwright.sync_api import Page
 RUN = """async () => {
   const t = await import('/static/js/time.js');
   const c = await import('/static/js/captions.js');
+  const d = await import('/static/js/dom.js');
   const iso = (w, tz) => t.zonedToDate(w, tz).toISOString();
   return {
     winter: iso({ year: 2026, month: 12, day: 20, hour: 14, minute: 0 }, 'Europe/Berlin'),
@@ -25,6 +26,7 @@ RUN = """async () => {
     counts: c.countCaption('Hi @Ana and @ana! #summer #sale_2026 #été 🌞🌞 a#b mail@x.com #'),
     long: c.countCaption('🌞'.repeat(2200)),
     over: c.overLimits(c.countCaption('#a '.repeat(31))),
+    counted: [d.counted(1, 'like'), d.counted(0, 'like'), d.counted(1200, 'follower')],
   };
 }"""
 
@@ -54,3 +56,5 @@ def test_time_and_caption_helpers(page: Page) -> None:
     assert r["counts"]["mentions"] == 1
     assert r["long"]["characters"] == 2200  # code points, not UTF-16 units
     assert r["over"] == ["hashtags"]
+    # "1 like", not "1 likes" (calendar, accounts, best times).
+    assert r["counted"] == ["1 like", "0 likes", "1,200 followers"]

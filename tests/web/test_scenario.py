@@ -109,7 +109,8 @@ def test_schedule_drag_publish_and_fail(
     published.click()
     link = page.locator("#post-permalink")
     expect(link).to_have_attribute("href", re.compile(r"^https?://"))
-    expect(page.locator("#post-metrics")).to_contain_text("likes")
+    metrics = re.compile(r"\d+ likes? · \d+ comments? · ")  # "1 like" is singular
+    expect(page.locator("#post-metrics")).to_contain_text(metrics)
     expect(page.locator(".dialog")).not_to_contain_text("null")
     expect(page.locator(".dialog")).not_to_contain_text("undefined")
     page.screenshot(path=str(screenshots / "post-published.png"))

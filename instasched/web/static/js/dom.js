@@ -136,6 +136,11 @@ export async function busy(btn, action) {
   }
 }
 
+/** "1 like", "2 likes", "1,200 followers": a count and its noun, singular for exactly one. */
+export function counted(count, noun, plural = `${noun}s`) {
+  return `${Number(count).toLocaleString()} ${count === 1 ? noun : plural}`;
+}
+
 /** Only http(s) URLs become links (a `javascript:` URL from data must never be clickable). */
 export function safeUrl(value) {
   try {

@@ -1,6 +1,6 @@
 // Connected Instagram accounts: connect (OAuth or a sandbox account), timezone, token state.
 import { del, get, patch, post } from "../api.js";
-import { busy, button, field, h, notice, replace, select, toast } from "../dom.js";
+import { busy, button, counted, field, h, notice, replace, select, toast } from "../dom.js";
 import { loadAccounts, store } from "../store.js";
 import { formatInZone, viewerZone, zones } from "../time.js";
 
@@ -82,7 +82,7 @@ function accountCard(account, refresh) {
     h("h3", {}, `@${account.username}`),
     h("p", { class: "muted" },
       `${account.loginKind === "facebook" ? "Facebook Login" : "Instagram Login"} · `,
-      account.followersCount != null ? `${account.followersCount.toLocaleString()} followers` : "followers unknown"),
+      account.followersCount != null ? counted(account.followersCount, "follower") : "followers unknown"),
     tokenState(account),
     h("div", { class: "row" }, field("Timezone", tz, "Posts without an explicit offset use this zone."), save),
     h("div", { class: "actions" }, reconnect, remove),

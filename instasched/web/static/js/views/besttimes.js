@@ -1,7 +1,7 @@
 // Best times: day x hour heatmap in the account's timezone with sample sizes, the top 5
 // highlighted; and the posting schedule editor (slots per weekday, "apply optimal").
 import { SCHED, post } from "../api.js";
-import { append, busy, button, h, notice, replace, toast } from "../dom.js";
+import { append, busy, button, counted, h, notice, replace, toast } from "../dom.js";
 import {
   createSchedule,
   deleteSchedule,
@@ -72,7 +72,7 @@ function recommendations(data) {
     const { day, hour, minute } = slotOf(r);
     const parts = [`${DAY_NAMES[day]} ${String(hour).padStart(2, "0")}:${String(minute).padStart(2, "0")}`];
     if (r.averageEngagement != null) parts.push(`avg. engagement ${Number(r.averageEngagement).toFixed(1)}`);
-    if (r.onlineFollowers != null) parts.push(`${Math.round(r.onlineFollowers)} followers online`);
+    if (r.onlineFollowers != null) parts.push(`${counted(Math.round(r.onlineFollowers), "follower")} online`);
     if (r.sampleSize != null) parts.push(`sample size ${r.sampleSize}`);
     if (r.confidence != null) parts.push(`confidence ${r.confidence}`);
     return h("li", {}, parts.join(" · "));
@@ -134,7 +134,7 @@ export async function render(main) {
       const list = Array.isArray(schedules) ? schedules : schedules.schedules || schedules.items || [];
       const apply = button("Apply the best times to the schedule", () => busy(apply, async () => {
         const r = await post(`${SCHED}/schedules/${account.id}/apply-optimal`);
-        toast(r.notice || `${(r.applied || []).length} slots applied`, "success");
+        toast(r.notice || `${counted((r.applied || []).length, "slot")} applied`, "success");
         await reloadSchedules();
       }), { id: "apply-optimal" });
       replace(editor, h("h2", { id: "bt-schedule" }, "Posting schedule"), scheduleEditor(account, list, reloadSchedules), apply);

@@ -1,7 +1,7 @@
 // Calendar: month and week views in the account's timezone, coloured by status; drag a
 // scheduled post to another day or hour to reschedule (PUT); click for details, edit, cancel,
 // publish now, retry; live status by polling while the view is open.
-import { append, busy, button, field, h, notice, openDialog, replace, safeUrl, toast } from "../dom.js";
+import { append, busy, button, counted, field, h, notice, openDialog, replace, safeUrl, toast } from "../dom.js";
 import { cancelPost, copyOf, createPost, listPosts, postInsights, publishNow, quotaProblem, updatePost } from "../posts-api.js";
 import { currentAccount } from "../store.js";
 import {
@@ -321,7 +321,7 @@ export async function render(main, { args, navigate }) {
             ? h("p", {}, h("a", { href: safeUrl(p.permalink), target: "_blank", rel: "noopener noreferrer", id: "post-permalink" }, "View on Instagram"))
             : null,
           h("p", { class: "metrics", id: "post-metrics" },
-            `${p.initialLikes ?? 0} likes · ${p.initialComments ?? 0} comments · ${p.initialReach ?? 0} reach`,
+            `${counted(p.initialLikes ?? 0, "like")} · ${counted(p.initialComments ?? 0, "comment")} · ${p.initialReach ?? 0} reach`,
             p.publishedAt ? ` · published ${formatInZone(new Date(p.publishedAt), tz)}` : ""),
         ]);
         const box = h("div", { id: "post-insights", "aria-live": "polite" }, h("p", { class: "muted" }, "Loading insights…"));

@@ -1,0 +1,199 @@
+"""Meta's publishing rules, written once for both sides.
+
+The API applies them before it accepts media or a post (`media.compat` builds an asset's
+compatibility report at upload; `posts.rules` checks a post when it is created or edited), and
+the sandbox applies the same functions when a container is created or a comment posted. So a
+post the API accepts publishes on the sandbox (tests/publishing/test_rules_agree.py), and a
+limit changed here changes both. The README's "Publishing rules" table lists each rule and
+where it is checked.
+
+The functions are pure and return numbers, flags or a problem in words; each side raises its
+own error (a 422 naming the JSON field; a Graph error with Meta's code and sub-code).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+
+CAPTION_MAX = 2200
+COMMENT_MAX = 2200
+MENTIONS_MAX = 20
+HASHTAGS_MAX = 30  # the default of the MAX_HASHTAGS setting (Meta announced 5 in Dec 2025)
+USER_TAGS_MAX = 20
+PRODUCT_TAGS_MAX = 20
+COLLABORATORS_MAX = 3
+CAROUSEL_MIN = 2
+CAROUSEL_MAX = 10
+USERNAME_MAX = 30
+
+IMAGE_MAX_BYTES = 8 * 1024 * 1024
+VIDEO_MAX_BYTES = 300 * 1024 * 1024
+# Video durations in milliseconds: reels 3 s to 15 min; stories and carousel videos 3 to 60 s.
+REEL_DURATION_MS = (3_000, 15 * 60_000)
+SHORT_VIDEO_DURATION_MS = (3_000, 60_000)
+
+
+# --- durations ------------------------------------------------------------------------------
+def milliseconds(seconds: float) -> int:
+    """A measured duration in whole milliseconds: the unit of every duration rule."""
+    return round(seconds * 1000)
+
+
+def seconds_shown(duration_ms: int) -> int:
+    """Whole seconds the way a person reads a duration: half a second or more rounds up
+    (4,017 ms → 4 s, 4,500 ms → 5 s, 1,021 ms → 1 s). Only for display; rules use ms."""
+    return (duration_ms + 500) // 1000
+
+
+def seconds_text(duration_ms: int) -> str:
+    """`4.017 s`, `60 s`, `2 min 5 s`, `15 min`: a duration with its milliseconds when they
+    matter (a rule's message must not call 2,999 ms "3.0 s")."""
+    if duration_ms <= 60_000:
+        return f"{duration_ms / 1000:g} s"
+    minutes, rest = divmod(duration_ms, 60_000)
+    return f"{minutes} min {rest / 1000:g} s" if rest else f"{minutes} min"
+
+
+def duration_limits_ms(*, reel: bool) -> tuple[int, int]:
+    """Reels, or the short videos of stories and carousels."""
+    return REEL_DURATION_MS if reel else SHORT_VIDEO_DURATION_MS
+
+
+def duration_ok(duration_ms: int, *, reel: bool) -> bool:
+    low, high = duration_limits_ms(reel=reel)
+    return low <= duration_ms <= high
+
+
+def thumb_offset_ok(offset_ms: int, duration_ms: int) -> bool:
+    """A reel's thumbnail frame must be inside the video: 0 to its duration, in ms."""
+    return 0 <= offset_ms <= duration_ms
+
+
+# --- images ---------------------------------------------------------------------------------
+def aspect_ratio_ok(width: int, height: int) -> bool:
+    """Feed and carousel images: 4:5 (0.8) <= width/height <= 1.91:1, in exact integer
+    arithmetic (stories take any shape)."""
+    return height > 0 and 4 * height <= 5 * width and 100 * width <= 191 * height
+
+
+# --- tags -----------------------------------------------------------------------------------
+def coordinate_ok(value: object) -> bool:
+    """A tag's x or y: a number from 0 to 1 (a fraction of the image's width or height)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= 1.0
+
+
+# --- caption --------------------------------------------------------------------------------
+USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._")
+# Punctuation that, between two word characters, means the writer expected one hashtag
+# ("#summer-sale", "#mom's") while Instagram would cut it short.
+_JOINERS = frozenset("-'’./&+")
+
+
+def _is_word(ch: str) -> bool:
+    """Letters (any script, with their combining marks), digits and underscore."""
+    return ch == "_" or unicodedata.category(ch)[0] in ("L", "M", "N")
+
+
+@dataclass(frozen=True)
+class CaptionScan:
+    hashtags: list[str] = field(default_factory=list)
+    mentions: list[str] = field(default_factory=list)
+    invalid_hashtags: list[str] = field(default_factory=list)
+
+
+def scan_caption(text: str) -> CaptionScan:
+    """Find hashtags and @-mentions the way Instagram links them.
+
+    A `#` starts a hashtag at the beginning of the text or after a non-word character. The tag is
+    the following run of letters, digits and underscores. It is *invalid* when the `#` is followed
+    by punctuation or a symbol that is not whitespace ("#-sale", "#$"), or when the run is glued
+    to more word characters by punctuation ("#summer-sale", "#mom's"): Instagram would link
+    something else than what was written. A lone `#` ("Room # 5") is just a character.
+    """
+    hashtags: list[str] = []
+    mentions: list[str] = []
+    invalid: list[str] = []
+    n = len(text)
+    i = 0
+    tag_end = -1  # "#one#two" links both tags
+    while i < n:
+        ch = text[i]
+        starts = i == 0 or i == tag_end or not (_is_word(text[i - 1]) or text[i - 1] in "#@&")
+        if ch == "#" and starts:
+            j = i + 1
+            while j < n and _is_word(text[j]):
+                j += 1
+            if j == i + 1:
+                nxt = text[j] if j < n else ""
+                if nxt and not nxt.isspace() and nxt != "#" and _is_glyph_start(nxt):
+                    end = _token_end(text, i + 1)
+                    invalid.append(text[i:end])
+                    i = end
+                    continue
+                i += 1
+                continue
+            if j + 1 < n and text[j] in _JOINERS and _is_word(text[j + 1]):
+                end = _token_end(text, j)
+                invalid.append(text[i:end])
+                i = end
+                continue
+            hashtags.append(text[i + 1 : j])
+            i = tag_end = j
+            continue
+        if ch == "@" and starts:
+            j = i + 1
+            while j < n and text[j] in USERNAME_CHARS and j - i <= USERNAME_MAX:
+                j += 1
+            name = text[i + 1 : j].rstrip(".")
+            if name:
+                mentions.append(name)
+                i = i + 1 + len(name)
+                continue
+        i += 1
+    return CaptionScan(hashtags=hashtags, mentions=mentions, invalid_hashtags=invalid)
+
+
+def _is_glyph_start(ch: str) -> bool:
+    """Punctuation or symbol right after `#`: a malformed tag rather than a lone `#`."""
+    return unicodedata.category(ch)[0] in ("P", "S")
+
+
+def _token_end(text: str, start: int) -> int:
+    end = start
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    return end
+
+
+@dataclass(frozen=True)
+class Excess:
+    """What a text has too much of: `count` `what` ("characters", "hashtags", "@-mentions")
+    where `limit` are allowed."""
+
+    what: str
+    count: int
+    limit: int
+
+
+def caption_limits(
+    caption: str, *, max_hashtags: int, max_length: int = CAPTION_MAX
+) -> tuple[Excess | None, CaptionScan]:
+    """Meta's caption limits, in this order: length, hashtags, @-mentions (counted by
+    `scan_caption`). Returns the first one broken (or None) and the scan (empty for a text
+    too long to be worth scanning)."""
+    if len(caption) > max_length:
+        return Excess("characters", len(caption), max_length), CaptionScan()
+    scan = scan_caption(caption)
+    for what, found, limit in (
+        ("hashtags", scan.hashtags, max_hashtags),
+        ("@-mentions", scan.mentions, MENTIONS_MAX),
+    ):
+        if len(found) > limit:
+            return Excess(what, len(found), limit), scan
+    return None, scan
+
+
+def comment_ok(message: str) -> bool:
+    """A comment (the first comment) is some text, at most 2,200 characters."""
+    return bool(message.strip()) and len(message) <= COMMENT_MAX
