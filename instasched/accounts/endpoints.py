@@ -80,9 +80,12 @@ async def update_account(
 @router.delete(
     "/{account_id}", response_model=Message, summary="Disconnect an account", responses=_404
 )
-async def delete_account(account_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Message:
-    """Disconnect the account; its scheduled posts, templates and schedules go with it."""
-    await service.delete(session, user_id=user.id, account_id=account_id)
+async def delete_account(
+    account_id: uuid.UUID, user: CurrentUser, session: SessionDep, state: StateDep
+) -> Message:
+    """Disconnect the account; its scheduled posts (and their queued jobs), templates and
+    schedules go with it."""
+    await service.delete(session, queue=state.queue, user_id=user.id, account_id=account_id)
     return Message(message="Instagram account disconnected")
 
 
