@@ -14,6 +14,7 @@ from instasched.observability.metrics import (
     PUBLISH_LATENESS,
     PUBLISH_OUTCOMES,
     PUBLISH_RETRIES,
+    QUOTA_WAITS,
     RECOVERIES,
     TOKEN_REFRESHES,
 )
@@ -72,12 +73,23 @@ class Events:
         )
 
     def rescheduled(
-        self, *, post_id: Any, account_id: Any, media_type: str, code: str, until: str
+        self,
+        *,
+        post_id: Any,
+        account_id: Any,
+        media_type: str,
+        code: str,
+        until: str,
+        reason: str,
+        waits: int,
     ) -> None:
         PUBLISH_OUTCOMES.labels(media_type=media_type, result="rescheduled").inc()
+        QUOTA_WAITS.labels(reason=reason).inc()
         log.warning(
             "publishing quota reached; post rescheduled",
-            extra=_ids(post_id, account_id, error_code=code, until=until),
+            extra=_ids(
+                post_id, account_id, error_code=code, until=until, reason=reason, waits=waits
+            ),
         )
 
     def failed(

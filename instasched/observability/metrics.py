@@ -42,6 +42,13 @@ PUBLISH_LATENESS = Histogram(
 PUBLISH_RETRIES = Counter(
     "instasched_publish_retries_total", "Publish retries scheduled", registry=REGISTRY
 )
+QUOTA_WAITS = Counter(
+    "instasched_publish_quota_waits_total",
+    "Posts put back by a quota answer (9/2207042), by reason: window_full (the 24 h window is "
+    "full) or limit_has_room (Meta's limit says there is room: a doubling wait)",
+    ["reason"],
+    registry=REGISTRY,
+)
 RECOVERIES = Counter(
     "instasched_publish_recoveries_total",
     "Posts recovered by the reconciler, by kind (missing_job, expired_lease)",

@@ -220,10 +220,29 @@ def test_events_move_their_metrics() -> None:
         ),
         (
             lambda: events.rescheduled(
-                post_id="p", account_id="a", media_type="IMAGE", code="9/2207042", until="later"
+                post_id="p",
+                account_id="a",
+                media_type="IMAGE",
+                code="9/2207042",
+                until="later",
+                reason="limit_has_room",
+                waits=2,
             ),
             "instasched_publish_outcomes_total",
             {"media_type": "IMAGE", "result": "rescheduled"},
+        ),
+        (
+            lambda: events.rescheduled(
+                post_id="p",
+                account_id="a",
+                media_type="IMAGE",
+                code="9/2207042",
+                until="later",
+                reason="limit_has_room",
+                waits=2,
+            ),
+            "instasched_publish_quota_waits_total",
+            {"reason": "limit_has_room"},
         ),
         (lambda: events.graph_error("190"), "instasched_graph_api_errors_total", {"code": "190"}),
         (
