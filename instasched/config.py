@@ -118,7 +118,9 @@ class Settings(BaseSettings):
     publish_retry_base_seconds: float = Field(
         60.0, ge=0, validation_alias="PUBLISH_RETRY_BASE_SECONDS"
     )
-    publish_lease_seconds: int = Field(120, ge=5, validation_alias="PUBLISH_LEASE_SECONDS")
+    # Renewed every third of it while the worker lives: a dead worker's posts are taken over
+    # within a lease and a second (bench/chaos --scenario defaults).
+    publish_lease_seconds: int = Field(10, ge=5, validation_alias="PUBLISH_LEASE_SECONDS")
     container_poll_max_seconds: float = Field(
         600.0, gt=0, validation_alias="CONTAINER_POLL_MAX_SECONDS"
     )

@@ -39,6 +39,7 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from instasched.accounts.repository import fetch_account
+from instasched.db import is_connection_error
 from instasched.integrations.instagram import (
     GraphAuthError,
     GraphError,
@@ -252,7 +253,12 @@ class Publisher:
             return await self._fail(attempt, exc.human(), exc.code_label)
         except (LeaseLost, asyncio.CancelledError):
             raise
-        except Exception as exc:  # S3 signing, a database blip, a bug: retry, counted
+        except Exception as exc:  # S3 signing, a bug: retry, counted
+            if is_connection_error(exc):
+                # PostgreSQL is unreachable: no write can record a retry. The job runs again in
+                # a second or two; the post keeps its lease until it expires and is taken over
+                # (the container read tells what Meta did), without using an attempt more.
+                raise
             log.exception("publish attempt crashed", extra={"post_id": str(post.id)})
             internal = InternalError(
                 f"{type(exc).__name__}: {exc}",
@@ -719,10 +725,15 @@ class Publisher:
             raise LeaseLost
 
     async def _heartbeat(self, attempt: Attempt) -> None:
-        """Renew the lease while working (video processing can take minutes)."""
+        """Renew the lease every third of its length while working (a slow Graph call, video
+        processing that takes minutes): a live worker keeps its posts with a short lease, and a
+        dead one's are taken over within a lease. A failed renewal is tried again after a
+        second."""
         interval = max(1.0, self.settings.publish_lease_seconds / 3)
+        wait = interval
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(wait)
+            wait = 1.0
             new_lease = utcnow() + self.lease_length
             async with attempt.lock:
                 try:
@@ -740,6 +751,7 @@ class Publisher:
                     attempt.lost = True
                     return
                 attempt.lease = new_lease
+                wait = interval
 
 
 def _attempt_note(post: ScheduledPost, now: datetime, error: GraphError | None) -> dict[str, Any]:
