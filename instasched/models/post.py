@@ -55,6 +55,12 @@ class ScheduledPost(Base):
             "scheduled_for",
             postgresql_where=text("status IN ('scheduled', 'publishing')"),
         ),
+        # The publishing alerts: posts failed within a window (migration 0008_failed_at).
+        Index(
+            "idx_scheduled_posts_failed_at",
+            "failed_at",
+            postgresql_where=text("status = 'failed'"),
+        ),
         Index(
             "uq_scheduled_posts_idempotency",
             "user_id",

@@ -28,10 +28,8 @@ def _ids(post_id: Any, account_id: Any, **more: Any) -> dict[str, Any]:
 
 
 class Events:
-    def __init__(self, alerts: AlertSender | None = None, *, failed_threshold: int = 10) -> None:
+    def __init__(self, alerts: AlertSender | None = None) -> None:
         self.alerts = alerts or AlertSender(None)
-        self.failed_threshold = failed_threshold
-        self._above_threshold = False
 
     def publish_started(self, *, post_id: Any, lateness_seconds: float) -> None:
         PUBLISH_LATENESS.observe(max(0.0, lateness_seconds))
@@ -130,9 +128,7 @@ class Events:
     def token_refresh(self, result: str) -> None:
         TOKEN_REFRESHES.labels(result=result).inc()
 
-    def queue_failed_count(self, count: int) -> None:
-        """Edge-triggered: alert once when the failed count crosses the threshold."""
-        above = count >= self.failed_threshold
-        if above and not self._above_threshold:
-            self.alerts.send("queue.failed_jobs", failedJobs=count, threshold=self.failed_threshold)
-        self._above_threshold = above
+    def publishing_alert(self, check: str, **fields: Any) -> None:
+        """A check of instasched.ops.health crossed its threshold: `publishing.<check>`."""
+        log.warning("publishing alert: %s", check, extra=fields)
+        self.alerts.send(f"publishing.{check}", **fields)

@@ -49,6 +49,13 @@ QUOTA_WAITS = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+PUBLISHING_ALERT_POSTS = Gauge(
+    "instasched_publishing_alert_posts",
+    "What the publishing alerts count (instasched.ops.health), by check: failed_posts (within "
+    "the window), stuck_posts (publishing past their lease), overdue_posts (scheduled past due)",
+    ["check"],
+    registry=REGISTRY,
+)
 RECOVERIES = Counter(
     "instasched_publish_recoveries_total",
     "Posts recovered by the reconciler, by kind (missing_job, expired_lease)",

@@ -34,6 +34,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from instasched.config import Settings
 from instasched.db import is_connection_error
 from instasched.kit.memory import freeze_startup_objects
+from instasched.ops.health import check_publishing_health
 from instasched.publishing.service import Publisher
 from instasched.state import AppState
 from instasched.worker.queue import QUEUE_NAME, post_id_from_job
@@ -45,6 +46,7 @@ LOCK_DURATION_MS = 30_000
 STALLED_INTERVAL_MS = 15_000
 TOKEN_REFRESH_LOCK = "instasched:token-refresh-lock"
 RECONCILE_LOCK = "instasched:reconcile-lock"
+HEALTH_LOCK = "instasched:health-lock"
 # After a wake-up by a job that is not due yet, wait this long before waiting again (below).
 MARKER_SETTLE_SECONDS = 0.025
 # A job that found PostgreSQL unreachable runs again after 1-2 s (jittered).
@@ -268,7 +270,7 @@ def _start_loops(
     settings: Settings, app: AppState, reconciler: Reconciler, stop: asyncio.Event
 ) -> list[asyncio.Task[None]]:
     """The periodic work: reconcile (one worker per interval), its once-a-second watch (expired
-    leases, a lost queue), failed-job alerts, token refresh."""
+    leases, a lost queue), the publishing alerts, token refresh."""
     return [
         asyncio.create_task(_every(WATCH_INTERVAL_SECONDS, lambda: _watch(reconciler), stop)),
         asyncio.create_task(
@@ -279,7 +281,7 @@ def _start_loops(
             )
         ),
         asyncio.create_task(
-            _every(settings.reconcile_interval_seconds, lambda: _check_failed_jobs(app), stop)
+            _every(settings.reconcile_interval_seconds, lambda: _check_health(app), stop)
         ),
         asyncio.create_task(
             _every(settings.token_refresh_interval_seconds, lambda: _refresh_tokens(app), stop)
@@ -312,10 +314,10 @@ async def _watch(reconciler: Reconciler) -> None:
         log.warning("reconciler watch: database unavailable (%s)", type(exc).__name__)
 
 
-async def _check_failed_jobs(app: AppState) -> None:
-    """Alert (once per crossing) when the queue's failed count reaches the threshold."""
-    counts = await app.queue.counts()
-    app.events.queue_failed_count(int(counts.get("failed", 0)))
+async def _check_health(app: AppState) -> None:
+    """The publishing alerts (instasched.ops.health), by one worker per interval."""
+    if await _first_this_interval(app, HEALTH_LOCK, app.settings.reconcile_interval_seconds):
+        await check_publishing_health(app)
 
 
 async def _first_this_interval(app: AppState, lock: str, interval_seconds: float) -> bool:
