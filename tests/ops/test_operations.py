@@ -190,6 +190,18 @@ async def test_alert_undeliverable_is_counted_not_raised() -> None:
 
 def test_events_move_their_metrics() -> None:
     events = Events()
+
+    def reschedule() -> None:
+        events.rescheduled(
+            post_id="p",
+            account_id="a",
+            media_type="IMAGE",
+            code="9/2207042",
+            until="later",
+            reason="limit_has_room",
+            waits=2,
+        )
+
     checks = [
         (
             lambda: events.publish_started(post_id="p", lateness_seconds=0.3),
@@ -217,31 +229,11 @@ def test_events_move_their_metrics() -> None:
             {},
         ),
         (
-            lambda: events.rescheduled(
-                post_id="p",
-                account_id="a",
-                media_type="IMAGE",
-                code="9/2207042",
-                until="later",
-                reason="limit_has_room",
-                waits=2,
-            ),
+            reschedule,
             "instasched_publish_outcomes_total",
             {"media_type": "IMAGE", "result": "rescheduled"},
         ),
-        (
-            lambda: events.rescheduled(
-                post_id="p",
-                account_id="a",
-                media_type="IMAGE",
-                code="9/2207042",
-                until="later",
-                reason="limit_has_room",
-                waits=2,
-            ),
-            "instasched_publish_quota_waits_total",
-            {"reason": "limit_has_room"},
-        ),
+        (reschedule, "instasched_publish_quota_waits_total", {"reason": "limit_has_room"}),
         (lambda: events.graph_error("190"), "instasched_graph_api_errors_total", {"code": "190"}),
         (
             lambda: events.recovered(post_id="p", kind="expired_lease"),

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 
 from instasched.config import Settings
 from instasched.embedded._proc import free_port
@@ -19,7 +18,7 @@ from instasched.worker.queue import QUEUE_NAME, PublishQueue, job_id_for
 from instasched.worker.reconciler import SENTINEL
 from tests.conftest import BackgroundWorker
 from tests.publishing.conftest import Publishing
-from tests.publishing.test_recovery import _stuck_post
+from tests.publishing.test_recovery import _stuck_post, lose_the_queue
 
 HOURLY = {"reconcile_interval_seconds": 3600.0, "publish_lease_seconds": 5}
 
@@ -44,15 +43,9 @@ async def test_a_flushed_queue_is_restored_at_once(
         await publishing.post(user, account, "IMAGE", [image], due=due, caption=f"flushed {i}")
         for i in range(3)
     ]
-    # What FLUSHALL does to this run's keys (the server is shared): the jobs and the sentinel.
-    prefix = publishing.settings.queue_prefix
-    client = aioredis.from_url(publishing.settings.require_redis_url())
-    try:
-        await asyncio.sleep(1.5)  # after the worker's first pass
-        keys = [k async for k in client.scan_iter(match=f"{prefix}:{QUEUE_NAME}:*", count=1000)]
-        await client.delete(*keys, f"{SENTINEL}:{prefix}")
-    finally:
-        await client.aclose()
+    await asyncio.sleep(1.5)  # after the worker's first pass
+    # What FLUSHALL does to this run's keys: the jobs and the sentinel.
+    await lose_the_queue(publishing, f"{SENTINEL}:{publishing.settings.queue_prefix}")
     assert await publishing.queue.existing_job_ids(post_ids) == set()
     for post_id in post_ids:
         post = await publishing.wait(post_id, "published", "failed", timeout=15)
