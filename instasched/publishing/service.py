@@ -744,8 +744,12 @@ class Publisher:
                             lease=attempt.lease,
                             values={"lease_expires_at": new_lease},
                         )
-                except Exception:  # a database blip: try again at the next beat
-                    log.exception("lease renewal failed", extra={"post_id": str(attempt.post.id)})
+                except Exception as exc:  # a database blip: try again in a second
+                    extra = {"post_id": str(attempt.post.id)}
+                    if is_connection_error(exc):
+                        log.warning("lease renewal failed: database unavailable", extra=extra)
+                    else:
+                        log.exception("lease renewal failed", extra=extra)
                     continue
                 if not ok:
                     attempt.lost = True
