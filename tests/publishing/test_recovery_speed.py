@@ -11,11 +11,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
 from instasched.config import Settings
 from instasched.embedded._proc import free_port
 from instasched.worker.queue import QUEUE_NAME, PublishQueue, job_id_for
 from instasched.worker.reconciler import SENTINEL
+from instasched.worker.runner import HEALTH_LOCK, RECONCILE_LOCK, TOKEN_REFRESH_LOCK
 from tests.conftest import BackgroundWorker
 from tests.publishing.conftest import Publishing
 from tests.publishing.test_recovery import _stuck_post, lose_the_queue
@@ -31,6 +33,17 @@ def hourly_worker(no_worker: None, app_settings: Settings) -> Iterator[Backgroun
         yield background
     finally:
         background.stop()
+        # Its once-per-interval locks would hold the session worker's passes off for an hour.
+        asyncio.run(_drop_interval_locks(app_settings))
+
+
+async def _drop_interval_locks(settings: Settings) -> None:
+    client = aioredis.from_url(settings.require_redis_url())
+    try:
+        for lock in (RECONCILE_LOCK, HEALTH_LOCK, TOKEN_REFRESH_LOCK):
+            await client.delete(f"{lock}:{settings.queue_prefix}")
+    finally:
+        await client.aclose()
 
 
 async def test_a_flushed_queue_is_restored_at_once(
