@@ -20,6 +20,21 @@ duplicate, a lost post or a mismatch was found.
 
     bench/chaos --posts 1000 --minutes 3
     bench/chaos --posts 200 --minutes 2 --kill-every 5
+
+`--scenario defaults` instead runs three single-fault scenarios with the default recovery
+settings (PUBLISH_LEASE_SECONDS, RECONCILE_INTERVAL_SECONDS, PUBLISH_RETRY_BASE_SECONDS unset;
+the run above shortens them, which hides slow recovery) and every Graph `media` and
+`media_publish` call answering after `--graph-latency-ms` (2,500; the sandbox's latency faults),
+each on fresh servers, the fault at a third of the window, with a lateness p99 goal:
+
+| scenario | the fault | lateness p99 goal |
+|---|---|---|
+| `worker-kill` | SIGKILL one of the two workers (restarted at once), posts in flight | <= 20 s |
+| `flushall` | FLUSHALL on the run's Valkey | <= 10 s |
+| `pg-stop` | the run's embedded PostgreSQL stopped for 20 s (`--pg-stop-seconds`) | <= 30 s |
+
+    bench/chaos --scenario defaults --posts 300 --minutes 1.5
+    bench/chaos --scenario flushall --posts 300 --minutes 1.5   # one of them
 """
 
 from __future__ import annotations
@@ -58,6 +73,10 @@ from instasched.embedded import EmbeddedServers  # noqa: E402
 from instasched.embedded._proc import free_port  # noqa: E402
 from instasched.models import ScheduledPost  # noqa: E402
 
+SCENARIOS = ("worker-kill", "flushall", "pg-stop")
+# Lateness p99 goals (seconds) of the default-settings scenarios.
+GOALS = {"worker-kill": 20.0, "flushall": 10.0, "pg-stop": 30.0}
+
 FAULTS: list[tuple[str, dict[str, Any], float]] = [
     # (endpoint, fault body, weight)
     ("media", {"error": {"code": 2, "message": "Service temporarily unavailable"}}, 3),
@@ -70,8 +89,10 @@ FAULTS: list[tuple[str, dict[str, Any], float]] = [
 
 
 class Chaos:
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, scenario: str = "mixed") -> None:
         self.args = args
+        self.scenario = scenario
+        self.in_flight_at_fault: int | None = None
         self.rng = random.Random(args.seed)
         self.tag = secrets.token_hex(3)
         self.tmp = Path(tempfile.mkdtemp(prefix="instasched-chaos-"))
@@ -104,14 +125,21 @@ class Chaos:
             "RUN_WORKER": "false",
             "SCHEDULE_MIN_LEAD_SECONDS": "0",
             "SANDBOX_PUBLISH_QUOTA": "1000000",
-            "PUBLISH_RETRY_BASE_SECONDS": str(self.args.retry_base),
-            "PUBLISH_MAX_ATTEMPTS": str(self.args.max_attempts),
-            "PUBLISH_LEASE_SECONDS": str(self.args.lease),
-            "RECONCILE_INTERVAL_SECONDS": str(self.args.reconcile),
-            "GRAPH_TIMEOUT_SECONDS": "10",
             "DATABASE_POOL_SIZE": "10",
             "LOG_LEVEL": "WARNING",
         }
+        # The mixed run shortens the recovery settings; a scenario keeps the defaults unless
+        # they are given.
+        mixed = self.scenario == "mixed"
+        for name, value, short in (
+            ("PUBLISH_RETRY_BASE_SECONDS", self.args.retry_base, 1.0),
+            ("PUBLISH_MAX_ATTEMPTS", self.args.max_attempts, 3),
+            ("PUBLISH_LEASE_SECONDS", self.args.lease, 10),
+            ("RECONCILE_INTERVAL_SECONDS", self.args.reconcile, 5.0),
+            ("GRAPH_TIMEOUT_SECONDS", None, 10.0),
+        ):
+            if value is not None or mixed:
+                self.env[name] = str(value if value is not None else short)
         self.api = subprocess.Popen(
             [sys.executable, "-m", "instasched", "run"],
             cwd=ROOT,
@@ -161,6 +189,16 @@ class Chaos:
         self.events["postgres restart"] += 1
         took = time.monotonic() - started
         self.note(f"PostgreSQL restarted (pg_ctl stop -m fast + start, {took:.1f}s)")
+
+    def stop_postgres_for(self, seconds: float) -> None:
+        pg = self.embedded.postgres
+        assert pg is not None
+        pg.stop()
+        self.note(f"PostgreSQL stopped for {seconds:.0f}s")
+        time.sleep(seconds)
+        pg.start()
+        self.events["postgres stopped"] += 1
+        self.note("PostgreSQL started again")
 
     def stop(self) -> None:
         procs = [p for p in [*self.workers, self.api] if p is not None]
@@ -285,6 +323,49 @@ class Chaos:
                 pass
             await asyncio.sleep(period)
 
+    async def slow_graph(self, http: httpx.AsyncClient, accounts: list[dict[str, Any]]) -> None:
+        """Every `media` and `media_publish` call answers after --graph-latency-ms (the sandbox's
+        latency faults, consumed one call at a time: enough for every post and its recovery)."""
+        calls = self.args.posts // len(accounts) + 20
+        for account in accounts:
+            for endpoint in ("media", "media_publish"):
+                left = calls
+                while left > 0:
+                    r = await http.post(
+                        "/sandbox/_control/faults",
+                        json={
+                            "igUserId": account["igUserId"],
+                            "endpoint": endpoint,
+                            "latencyMs": self.args.graph_latency_ms,
+                            "count": min(left, 1000),
+                        },
+                    )
+                    r.raise_for_status()
+                    left -= 1000
+        self.note(
+            f"Graph media and media_publish calls answer after {self.args.graph_latency_ms} ms"
+        )
+
+    async def in_flight(self, engine: Any) -> int:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(ScheduledPost.id).where(ScheduledPost.status == "publishing")
+            )
+            return len(rows.all())
+
+    async def scenario_fault(self, engine: Any, start_mono: float, window: float) -> None:
+        await asyncio.sleep(max(0.0, start_mono + window / 3 - time.monotonic()))
+        if self.scenario == "worker-kill":
+            self.in_flight_at_fault = await self.in_flight(engine)
+            await asyncio.to_thread(self.kill_a_worker)
+            self.note(f"worker SIGKILLed and restarted; {self.in_flight_at_fault} posts in flight")
+        elif self.scenario == "flushall":
+            self.in_flight_at_fault = await self.in_flight(engine)
+            await asyncio.to_thread(self.flush_redis)
+        elif self.scenario == "pg-stop":
+            self.in_flight_at_fault = await self.in_flight(engine)
+            await asyncio.to_thread(self.stop_postgres_for, self.args.pg_stop_seconds)
+
     async def kill_loop(self, until: float) -> None:
         while time.monotonic() < until:
             await asyncio.sleep(self.args.kill_every)
@@ -307,16 +388,22 @@ class Chaos:
             async with httpx.AsyncClient(base_url=self.url, timeout=60) as http:
                 await self.wait_ready(http)
                 headers, accounts = await self.setup(http)
+                if self.scenario != "mixed":
+                    await self.slow_graph(http, accounts)
                 index_of, start, window = await self.create_posts(http, headers, accounts)
                 start_mono = time.monotonic() + (start - datetime.now(UTC)).total_seconds()
                 until = start_mono + window
-                await asyncio.gather(
-                    self.inject_faults(http, accounts, until),
-                    self.kill_loop(until),
-                    self.one_offs(start_mono, window),
-                )
-                self.note("chaos over: faults cleared, workers left running; settling")
-                await http.delete("/sandbox/_control/faults")
+                if self.scenario == "mixed":
+                    await asyncio.gather(
+                        self.inject_faults(http, accounts, until),
+                        self.kill_loop(until),
+                        self.one_offs(start_mono, window),
+                    )
+                    self.note("chaos over: faults cleared, workers left running; settling")
+                    await http.delete("/sandbox/_control/faults")
+                else:
+                    await self.scenario_fault(engine, start_mono, window)
+                    self.note(f"{self.scenario} done; settling")
                 rows = await self.settle(engine, set(index_of))
                 media = (await http.get("/sandbox/_control/media")).json()["media"]
                 return self.report(rows, media, index_of)
@@ -381,7 +468,21 @@ class Chaos:
             if r.status == "published" and r.published_at is not None
         ]
         attempts = Counter(r.publish_attempts or 0 for r in rows)
+        p99 = round(nearest_percentile(lateness, 0.99), 2)
+        goal = GOALS.get(self.scenario)
         return {
+            "scenario": self.scenario,
+            "settings": {
+                k: self.env.get(k, "default")
+                for k in (
+                    "PUBLISH_LEASE_SECONDS",
+                    "RECONCILE_INTERVAL_SECONDS",
+                    "PUBLISH_RETRY_BASE_SECONDS",
+                )
+            },
+            "lateness_p99_goal_s": goal,
+            "goal_met": None if goal is None else p99 <= goal,
+            "in_flight_at_fault": self.in_flight_at_fault,
             "posts": len(rows),
             "published": statuses.get("published", 0),
             "failed": len(failed),
@@ -397,7 +498,7 @@ class Chaos:
             "lateness_s": {
                 "p50": round(nearest_percentile(lateness, 0.5), 2),
                 "p90": round(nearest_percentile(lateness, 0.9), 2),
-                "p99": round(nearest_percentile(lateness, 0.99), 2),
+                "p99": p99,
                 "max": round(max(lateness, default=float("nan")), 2),
                 "within_1s": sum(1 for x in lateness if x <= 1),
                 "within_10s": sum(1 for x in lateness if x <= 10),
@@ -421,21 +522,48 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--kill-every", type=float, default=5.0, help="SIGKILL period (s)")
     parser.add_argument("--fault-rate", type=float, default=0.10)
-    parser.add_argument("--retry-base", type=float, default=1.0, help="PUBLISH_RETRY_BASE_SECONDS")
-    parser.add_argument("--max-attempts", type=int, default=3, help="PUBLISH_MAX_ATTEMPTS")
-    parser.add_argument("--lease", type=int, default=10, help="PUBLISH_LEASE_SECONDS")
-    parser.add_argument("--reconcile", type=float, default=5.0, help="RECONCILE_INTERVAL_SECONDS")
+    parser.add_argument(
+        "--scenario",
+        choices=("mixed", *SCENARIOS, "defaults"),
+        default="mixed",
+        help="mixed: the run above; defaults: the three scenarios with default settings",
+    )
+    parser.add_argument(
+        "--graph-latency-ms", type=int, default=2500, help="scenarios: media/media_publish delay"
+    )
+    parser.add_argument("--pg-stop-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--retry-base", type=float, help="PUBLISH_RETRY_BASE_SECONDS (mixed: 1; scenarios: unset)"
+    )
+    parser.add_argument("--max-attempts", type=int, help="PUBLISH_MAX_ATTEMPTS (mixed: 3)")
+    parser.add_argument("--lease", type=int, help="PUBLISH_LEASE_SECONDS (mixed: 10)")
+    parser.add_argument(
+        "--reconcile", type=float, help="RECONCILE_INTERVAL_SECONDS (mixed: 5; scenarios: unset)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
     args = parser.parse_args()
-    chaos = Chaos(args)
-    report = asyncio.run(chaos.run())
-    print(json.dumps(report, indent=2, default=str))
-    bad = (
-        report["duplicates"]
-        or report["lost"]
-        or report["published_but_not_on_instagram"]
-        or (report["on_instagram_but_failed"])
+    scenarios = list(SCENARIOS) if args.scenario == "defaults" else [args.scenario]
+    reports = []
+    for scenario in scenarios:
+        report = asyncio.run(Chaos(args, scenario).run())
+        print(json.dumps(report, indent=2, default=str), flush=True)
+        reports.append(report)
+    if len(reports) > 1:
+        print("scenario     posts  published  dupl  lost  p50    p99    max    goal  met")
+        for r in reports:
+            late = r["lateness_s"]
+            print(
+                f"{r['scenario']:<12} {r['posts']:>5}  {r['published']:>9}  {r['duplicates']:>4}"
+                f"  {r['lost']:>4}  {late['p50']:<6} {late['p99']:<6} {late['max']:<6}"
+                f" {r['lateness_p99_goal_s']:<5} {'yes' if r['goal_met'] else 'NO'}"
+            )
+    bad = any(
+        r["duplicates"]
+        or r["lost"]
+        or r["published_but_not_on_instagram"]
+        or r["on_instagram_but_failed"]
+        for r in reports
     )
     return 1 if bad else 0
 

@@ -124,7 +124,9 @@ class Settings(BaseSettings):
     publish_retry_base_seconds: float = Field(
         60.0, ge=0, validation_alias="PUBLISH_RETRY_BASE_SECONDS"
     )
-    publish_lease_seconds: int = Field(120, ge=5, validation_alias="PUBLISH_LEASE_SECONDS")
+    # Renewed every third of it while the worker lives: a dead worker's posts are taken over
+    # within a lease and a second (bench/chaos --scenario defaults).
+    publish_lease_seconds: int = Field(10, ge=5, validation_alias="PUBLISH_LEASE_SECONDS")
     container_poll_max_seconds: float = Field(
         600.0, gt=0, validation_alias="CONTAINER_POLL_MAX_SECONDS"
     )
@@ -150,9 +152,22 @@ class Settings(BaseSettings):
 
     # --- operations ----------------------------------------------------------------------
     alert_webhook_url: str | None = Field(None, validation_alias="ALERT_WEBHOOK_URL")
-    alert_failed_jobs_threshold: int = Field(
-        10, ge=1, validation_alias="ALERT_FAILED_JOBS_THRESHOLD"
+    # The publishing alerts (instasched.ops.health), checked every RECONCILE_INTERVAL_SECONDS:
+    # posts failed within the window; posts still `publishing` ALERT_LATE_SECONDS past their
+    # lease; posts still `scheduled` ALERT_LATE_SECONDS past their due time.
+    alert_failed_posts_threshold: int = Field(
+        10, ge=1, validation_alias="ALERT_FAILED_POSTS_THRESHOLD"
     )
+    alert_failed_posts_window_seconds: int = Field(
+        3600, ge=60, validation_alias="ALERT_FAILED_POSTS_WINDOW_SECONDS"
+    )
+    alert_stuck_posts_threshold: int = Field(
+        1, ge=1, validation_alias="ALERT_STUCK_POSTS_THRESHOLD"
+    )
+    alert_overdue_posts_threshold: int = Field(
+        1, ge=1, validation_alias="ALERT_OVERDUE_POSTS_THRESHOLD"
+    )
+    alert_late_seconds: int = Field(120, ge=1, validation_alias="ALERT_LATE_SECONDS")
     worker_metrics_port: int | None = Field(None, validation_alias="WORKER_METRICS_PORT")
 
     @field_validator("database_url")

@@ -60,7 +60,7 @@ class AppState:
         alerts.start()
         return cls(
             settings=settings,
-            events=Events(alerts, failed_threshold=settings.alert_failed_jobs_threshold),
+            events=Events(alerts),
             engine=engine,
             session_factory=create_session_factory(engine),
             redis=aioredis.from_url(redis_url, decode_responses=True),

@@ -106,9 +106,12 @@ async def update_account(
     summary="Disconnect an account",
     responses={**example_200({"message": "Instagram account disconnected"}), **_404},
 )
-async def delete_account(account_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Message:
-    """Disconnect the account; its scheduled posts, templates and schedules go with it."""
-    await service.delete(session, user_id=user.id, account_id=account_id)
+async def delete_account(
+    account_id: uuid.UUID, user: CurrentUser, session: SessionDep, state: StateDep
+) -> Message:
+    """Disconnect the account; its scheduled posts (and their queued jobs), templates and
+    schedules go with it."""
+    await service.delete(session, queue=state.queue, user_id=user.id, account_id=account_id)
     return Message(message="Instagram account disconnected")
 
 

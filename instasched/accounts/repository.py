@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.db import driver_connection
 from instasched.exceptions import NotFound
-from instasched.models import InstagramAccount, OAuthState
+from instasched.models import InstagramAccount, OAuthState, PostStatus, ScheduledPost
 from instasched.models.base import loaded, stored_attributes
 
 
@@ -28,6 +28,17 @@ async def get_owned(
     if account is None:
         raise NotFound("Instagram account not found")
     return account
+
+
+async def queued_post_ids(session: AsyncSession, *, account_id: uuid.UUID) -> list[uuid.UUID]:
+    """The account's posts that may have a job in Redis (`scheduled` ones)."""
+    rows = await session.scalars(
+        select(ScheduledPost.id).where(
+            ScheduledPost.instagram_account_id == account_id,
+            ScheduledPost.status == PostStatus.SCHEDULED,
+        )
+    )
+    return list(rows)
 
 
 # Through asyncpg (~45 µs of CPU against ~200 µs for an ORM query, measured): the account read of

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.accounts import repository
+from instasched.db import after_commit
 from instasched.exceptions import Conflict, Invalid, UpstreamError
 from instasched.integrations.instagram import GraphAuthError, GraphClient, GraphError
 from instasched.integrations.instagram.client import TokenInfo
 from instasched.kit.time import utcnow, zone
 from instasched.models import InstagramAccount
 from instasched.security import TokenCipher
+from instasched.worker.queue import PublishQueue
 
 LONG_LIVED_SECONDS = 60 * 86400
+# 1,000 jobs per pipelined round trip; what is left behind finds its post gone when it runs.
+JOB_REMOVAL_TIMEOUT_SECONDS = 10.0
 
 
 async def connect(
@@ -104,7 +109,17 @@ async def update_timezone(
     return account
 
 
-async def delete(session: AsyncSession, *, user_id: uuid.UUID, account_id: uuid.UUID) -> None:
-    account = await repository.get_owned(session, user_id=user_id, account_id=account_id)
+async def delete(
+    session: AsyncSession, *, queue: PublishQueue, user_id: uuid.UUID, account_id: uuid.UUID
+) -> None:
+    """Delete the account (its posts go by cascade) and, after the commit, its posts' jobs."""
+    account = await repository.get_owned(
+        session, user_id=user_id, account_id=account_id, for_update=True
+    )
+    queued = await repository.queued_post_ids(session, account_id=account_id)
     await session.delete(account)
     await session.flush()
+    if queued:
+        after_commit(
+            session, partial(queue.remove_many, queued), timeout=JOB_REMOVAL_TIMEOUT_SECONDS
+        )

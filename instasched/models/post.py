@@ -62,6 +62,12 @@ class ScheduledPost(Base):
             text("coalesce(published_at, next_attempt_at, scheduled_for)"),
             postgresql_where=text("status IN ('scheduled', 'publishing', 'published')"),
         ),
+        # The publishing alerts: posts failed within a window (migration 0009).
+        Index(
+            "idx_scheduled_posts_failed_at",
+            "failed_at",
+            postgresql_where=text("status = 'failed'"),
+        ),
         Index(
             "uq_scheduled_posts_idempotency",
             "user_id",

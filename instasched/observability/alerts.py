@@ -1,8 +1,9 @@
 """Alert webhook: POST a JSON event to ALERT_WEBHOOK_URL, retried with backoff, never blocking.
 
-Events: `post.failed` (a post's final failure), `account.needs_reauth`, `queue.failed_jobs`
-(the queue's failed count crossed ALERT_FAILED_JOBS_THRESHOLD). Delivery runs on a background
-task with a bounded in-memory buffer; publishing never waits for it.
+Events: `post.failed` (a post's final failure), `account.needs_reauth`, and the publishing
+checks of `instasched.ops.health` (`publishing.failed_posts`, `publishing.stuck_posts`,
+`publishing.overdue_posts`). Delivery runs on a background task with a bounded in-memory buffer;
+publishing never waits for it.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from instasched.observability.metrics import (
     PUBLISH_LATENESS,
     PUBLISH_OUTCOMES,
     PUBLISH_RETRIES,
+    QUOTA_WAITS,
     RECOVERIES,
     TOKEN_REFRESHES,
 )
@@ -27,10 +28,8 @@ def _ids(post_id: Any, account_id: Any, **more: Any) -> dict[str, Any]:
 
 
 class Events:
-    def __init__(self, alerts: AlertSender | None = None, *, failed_threshold: int = 10) -> None:
+    def __init__(self, alerts: AlertSender | None = None) -> None:
         self.alerts = alerts or AlertSender(None)
-        self.failed_threshold = failed_threshold
-        self._above_threshold = False
 
     def publish_started(self, *, post_id: Any, lateness_seconds: float) -> None:
         PUBLISH_LATENESS.observe(max(0.0, lateness_seconds))
@@ -72,12 +71,23 @@ class Events:
         )
 
     def rescheduled(
-        self, *, post_id: Any, account_id: Any, media_type: str, code: str, until: str
+        self,
+        *,
+        post_id: Any,
+        account_id: Any,
+        media_type: str,
+        code: str,
+        until: str,
+        reason: str,
+        waits: int,
     ) -> None:
         PUBLISH_OUTCOMES.labels(media_type=media_type, result="rescheduled").inc()
+        QUOTA_WAITS.labels(reason=reason).inc()
         log.warning(
             "publishing quota reached; post rescheduled",
-            extra=_ids(post_id, account_id, error_code=code, until=until),
+            extra=_ids(
+                post_id, account_id, error_code=code, until=until, reason=reason, waits=waits
+            ),
         )
 
     def failed(
@@ -118,9 +128,7 @@ class Events:
     def token_refresh(self, result: str) -> None:
         TOKEN_REFRESHES.labels(result=result).inc()
 
-    def queue_failed_count(self, count: int) -> None:
-        """Edge-triggered: alert once when the failed count crosses the threshold."""
-        above = count >= self.failed_threshold
-        if above and not self._above_threshold:
-            self.alerts.send("queue.failed_jobs", failedJobs=count, threshold=self.failed_threshold)
-        self._above_threshold = above
+    def publishing_alert(self, check: str, **fields: Any) -> None:
+        """A check of instasched.ops.health crossed its threshold: `publishing.<check>`."""
+        log.warning("publishing alert: %s", check, extra=fields)
+        self.alerts.send(f"publishing.{check}", **fields)

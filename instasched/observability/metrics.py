@@ -42,6 +42,20 @@ PUBLISH_LATENESS = Histogram(
 PUBLISH_RETRIES = Counter(
     "instasched_publish_retries_total", "Publish retries scheduled", registry=REGISTRY
 )
+QUOTA_WAITS = Counter(
+    "instasched_publish_quota_waits_total",
+    "Posts put back by a quota answer (9/2207042), by reason: window_full (the 24 h window is "
+    "full) or limit_has_room (Meta's limit says there is room: a doubling wait)",
+    ["reason"],
+    registry=REGISTRY,
+)
+PUBLISHING_ALERT_POSTS = Gauge(
+    "instasched_publishing_alert_posts",
+    "What the publishing alerts count (instasched.ops.health), by check: failed_posts (within "
+    "the window), stuck_posts (publishing past their lease), overdue_posts (scheduled past due)",
+    ["check"],
+    registry=REGISTRY,
+)
 RECOVERIES = Counter(
     "instasched_publish_recoveries_total",
     "Posts recovered by the reconciler, by kind (missing_job, expired_lease)",

@@ -4,7 +4,8 @@
 scheduled ──claim (conditional UPDATE, attempt + 1, lease)──> publishing
 publishing ──containers stored (committed) ──> media_publish ──> published
            ──retryable error, attempts left──> scheduled (next_attempt_at = now + base × 2^(n-1))
-           ──quota (9/2207042)──> scheduled (next_attempt_at = when the 24 h window frees;
+           ──quota (9/2207042)──> scheduled (next_attempt_at = when the 24 h window frees, or
+                                   a doubling wait while Meta's limit says there is room;
                                    the attempt is given back)
            ──permanent error / attempts used up / 190──> failed (a message a person can act on)
 publishing, lease expired (worker died) ──take over (conditional UPDATE on the old lease)──>
@@ -38,6 +39,7 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from instasched.accounts.repository import fetch_account
+from instasched.db import is_connection_error
 from instasched.integrations.instagram import (
     GraphAuthError,
     GraphError,
@@ -64,6 +66,7 @@ from instasched.state import AppState
 log = logging.getLogger("instasched.publishing")
 
 QUOTA_FALLBACK = timedelta(hours=1)
+QUOTA_RECHECK_MIN_SECONDS = 0.1
 QUOTA_WINDOW = timedelta(hours=24)
 RECENT_MEDIA_SLACK = timedelta(minutes=2)
 REAUTH_MESSAGE = (
@@ -71,6 +74,7 @@ REAUTH_MESSAGE = (
     "(Instagram accounts → reconnect), then reschedule this post."
 )
 
+QuotaWaitReason = Literal["window_full", "limit_has_room"]
 OutcomeKind = Literal["published", "retry", "rescheduled", "failed", "skipped", "not_due"]
 
 
@@ -250,7 +254,12 @@ class Publisher:
             return await self._fail(attempt, exc.human(), exc.code_label)
         except (LeaseLost, asyncio.CancelledError):
             raise
-        except Exception as exc:  # S3 signing, a database blip, a bug: retry, counted
+        except Exception as exc:  # S3 signing, a bug: retry, counted
+            if is_connection_error(exc):
+                # PostgreSQL is unreachable: no write can record a retry. The job runs again in
+                # a second or two; the post keeps its lease until it expires and is taken over
+                # (the container read tells what Meta did), without using an attempt more.
+                raise
             log.exception("publish attempt crashed", extra={"post_id": str(post.id)})
             internal = InternalError(
                 f"{type(exc).__name__}: {exc}",
@@ -591,9 +600,11 @@ class Publisher:
     ) -> Outcome:
         post = attempt.post
         now = utcnow()
-        due = await self._quota_frees_at(account, token, now)
         meta = dict(post.meta or {})
         meta.update(attempt.notes)
+        waits = int(meta.get("quotaWaits", 0)) + 1
+        due, reason = await self._quota_frees_at(account, token, now, waits=waits)
+        meta["quotaWaits"] = waits
         meta["attempts"] = [*meta.get("attempts", []), _attempt_note(post, now, error)]
         await self._write(
             attempt,
@@ -617,17 +628,22 @@ class Publisher:
             media_type=post.media_type,
             code=error.code_label,
             until=due.isoformat(),
+            reason=reason,
+            waits=waits,
         )
         return Outcome("rescheduled", due_at=due, detail=error.code_label)
 
     async def _quota_frees_at(
-        self, account: InstagramAccount, token: str, now: datetime
-    ) -> datetime:
-        """When the moving 24 h window lets one more post through.
+        self, account: InstagramAccount, token: str, now: datetime, *, waits: int
+    ) -> tuple[datetime, QuotaWaitReason]:
+        """When the moving 24 h window lets one more post through, and why we wait.
 
         Meta tells the usage and the total, not when the oldest publication leaves the window;
         our own publications of the last 24 h tell that (Instagram's app may add more, hence
-        the fallback of one hour).
+        the fallback of one hour). When Meta's limit says there is room although media_publish
+        refused, the post waits `PUBLISH_RETRY_BASE_SECONDS` doubled at each such wait (its
+        `waits`-th), at most the fallback: re-asking every second made a media_publish call a
+        second for as long as Meta disagreed with itself.
         """
         window = QUOTA_WINDOW
         total: int | None = None
@@ -639,6 +655,10 @@ class Publisher:
                 window = timedelta(seconds=limit.quota_duration)
         except GraphError:
             pass
+        if total is not None and usage is not None and usage < total:
+            base = max(QUOTA_RECHECK_MIN_SECONDS, self.settings.publish_retry_base_seconds)
+            delay = min(QUOTA_FALLBACK.total_seconds(), base * 2 ** min(waits - 1, 32))
+            return now + timedelta(seconds=delay), "limit_has_room"
         async with self.sessions() as session:
             if total:  # what later placements of the account's posts are checked against
                 await repository.store_publishing_quota(
@@ -647,15 +667,13 @@ class Publisher:
             ours = await repository.published_since(
                 session, account_id=account.id, since=now - window
             )
-        if total is not None and usage is not None and usage < total:
-            return now + timedelta(seconds=1)
         if ours:
             excess = 0
             if total is not None and usage is not None:
                 excess = max(0, usage - total)
             index = min(excess, len(ours) - 1)
-            return max(ours[index] + window, now + timedelta(seconds=1))
-        return now + QUOTA_FALLBACK
+            return max(ours[index] + window, now + timedelta(seconds=1)), "window_full"
+        return now + QUOTA_FALLBACK, "window_full"
 
     async def _auth_failure(
         self, attempt: Attempt, account: InstagramAccount, error: GraphAuthError | None
@@ -721,10 +739,15 @@ class Publisher:
             raise LeaseLost
 
     async def _heartbeat(self, attempt: Attempt) -> None:
-        """Renew the lease while working (video processing can take minutes)."""
+        """Renew the lease every third of its length while working (a slow Graph call, video
+        processing that takes minutes): a live worker keeps its posts with a short lease, and a
+        dead one's are taken over within a lease. A failed renewal is tried again after a
+        second."""
         interval = max(1.0, self.settings.publish_lease_seconds / 3)
+        wait = interval
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(wait)
+            wait = 1.0
             new_lease = utcnow() + self.lease_length
             async with attempt.lock:
                 try:
@@ -735,13 +758,18 @@ class Publisher:
                             lease=attempt.lease,
                             values={"lease_expires_at": new_lease},
                         )
-                except Exception:  # a database blip: try again at the next beat
-                    log.exception("lease renewal failed", extra={"post_id": str(attempt.post.id)})
+                except Exception as exc:  # a database blip: try again in a second
+                    extra = {"post_id": str(attempt.post.id)}
+                    if is_connection_error(exc):
+                        log.warning("lease renewal failed: database unavailable", extra=extra)
+                    else:
+                        log.exception("lease renewal failed", extra=extra)
                     continue
                 if not ok:
                     attempt.lost = True
                     return
                 attempt.lease = new_lease
+                wait = interval
 
 
 def _attempt_note(post: ScheduledPost, now: datetime, error: GraphError | None) -> dict[str, Any]:

@@ -1,10 +1,17 @@
 """The reconciler: PostgreSQL is the truth, Redis only dispatches.
 
-Every `RECONCILE_INTERVAL_SECONDS` (in every worker; all of it is safe to run concurrently):
+Every `RECONCILE_INTERVAL_SECONDS` (one worker per interval; all of it is safe to run
+concurrently):
 1. each `scheduled` post must have a job: missing ones (Redis lost them) are re-created, and a
    job left in bullmq's `failed` set for a post that is still scheduled is replaced;
 2. each `publishing` post whose lease expired (its worker died) is taken over, with a
    conditional update on the old lease, and recovered through the container check: never blind.
+
+Between passes, every second (`watch`, in every worker): the expired leases of 2. (one indexed
+query; a live worker renews its lease every third of `PUBLISH_LEASE_SECONDS`, so a dead one's
+posts are taken over within a lease and a second), and the queue's sentinel key: a key the
+passes write, gone when Redis lost its data (FLUSHALL, a restart without persistence). Then
+one worker runs the pass at once, instead of up to an interval later.
 """
 
 from __future__ import annotations
@@ -25,6 +32,9 @@ log = logging.getLogger("instasched.reconciler")
 
 BATCH = 2000
 RECOVERY_BATCH = 200
+SENTINEL = "instasched:queue-sentinel"
+# One worker restores a lost queue; another may take over if it has not finished by then.
+RESTORE_LOCK_MS = 30_000
 
 
 @dataclass
@@ -41,8 +51,14 @@ class Reconciler:
         self._recovering: set[uuid.UUID] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
+    @property
+    def _sentinel(self) -> str:
+        return f"{SENTINEL}:{self.app.settings.queue_prefix}"
+
     async def run_once(self) -> ReconcileReport:
         report = ReconcileReport()
+        # Written before the pass: a flush during the pass removes it, and `watch` sees that.
+        await self.app.redis.set(self._sentinel, "1")
         await self._restore_jobs(report)
         await self._recover_stuck(report)
         if report.jobs_recreated or report.jobs_replaced or report.recovered:
@@ -55,6 +71,24 @@ class Reconciler:
                 },
             )
         return report
+
+    async def watch(self) -> None:
+        """The once-a-second checks: Redis lost the queue (restore it now), expired leases."""
+        if not await self.app.redis.exists(self._sentinel):
+            lock = f"{self._sentinel}:restoring"
+            if await self.app.redis.set(lock, "1", nx=True, px=RESTORE_LOCK_MS):
+                log.warning("the queue's sentinel key is gone (Redis lost its data): reconciling")
+                try:
+                    await self.run_once()
+                except BaseException:
+                    await self.app.redis.delete(self._sentinel)  # the next second tries again
+                    raise
+                finally:
+                    await self.app.redis.delete(lock)
+        report = ReconcileReport()
+        await self._recover_stuck(report)
+        if report.recovered:
+            log.info("taking over expired leases", extra={"recovering": report.recovered})
 
     async def _restore_jobs(self, report: ReconcileReport) -> None:
         queue = self.app.queue

@@ -6,8 +6,10 @@ bullmq settings, on purpose (design.md):
 - the blocking connection reads the server version before `run()`, so delayed jobs start within
   milliseconds of their due time instead of up to a second late;
 - `lockDuration` 30 s (renewed every 15 s) and `stalledInterval` 15 s: a job whose worker died is
-  re-run after ~30-45 s; our own lease (`PUBLISH_LEASE_SECONDS`) and the reconciler usually
-  recover the post sooner, and a re-run is harmless (the processor is idempotent);
+  re-run after ~30-45 s; our own lease (`PUBLISH_LEASE_SECONDS`, 10 s, renewed every third of
+  it) and the reconciler's watch recover the post sooner, and a re-run is harmless (the
+  processor is idempotent);
+- a job that finds PostgreSQL unreachable runs again after 1-2 s, not after bullmq's backoff;
 - `maxStalledCount` 5: a stalled job is re-run rather than failed (the post is the truth).
 """
 
@@ -17,6 +19,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import random
 import signal
 import time
 import uuid
@@ -25,9 +28,13 @@ from typing import Any
 
 from bullmq import Worker
 from bullmq.custom_errors import DelayedError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from instasched.config import Settings
+from instasched.db import is_connection_error
 from instasched.kit.memory import freeze_startup_objects
+from instasched.ops.health import check_publishing_health
 from instasched.publishing.insights import refresh_due
 from instasched.publishing.service import Publisher
 from instasched.state import AppState
@@ -40,8 +47,13 @@ LOCK_DURATION_MS = 30_000
 STALLED_INTERVAL_MS = 15_000
 TOKEN_REFRESH_LOCK = "instasched:token-refresh-lock"
 RECONCILE_LOCK = "instasched:reconcile-lock"
+HEALTH_LOCK = "instasched:health-lock"
 # After a wake-up by a job that is not due yet, wait this long before waiting again (below).
 MARKER_SETTLE_SECONDS = 0.025
+# A job that found PostgreSQL unreachable runs again after 1-2 s (jittered).
+DATABASE_RETRY_SECONDS = 1.0
+# Expired leases and the queue's sentinel key (Redis lost its data) are checked this often.
+WATCH_INTERVAL_SECONDS = 1.0
 
 
 class PublishWorker(Worker):  # type: ignore[misc]
@@ -129,6 +141,22 @@ _STARTING = _Starting()
 
 def make_processor(publisher: Publisher) -> Any:
     async def process(job: Any, token: str) -> dict[str, Any]:
+        try:
+            return await _process(job, token)
+        except Exception as exc:
+            if not is_connection_error(exc):
+                raise
+            # PostgreSQL is unreachable (restart, failover): look again in a second or two,
+            # not after bullmq's backoff (PUBLISH_RETRY_BASE_SECONDS: a minute by default). A post
+            # the attempt had claimed keeps its lease until it expires, then is taken over.
+            log.warning(
+                "database unavailable; the job runs again shortly", extra={"job_id": job.id}
+            )
+            due = time.time() + DATABASE_RETRY_SECONDS * (1 + random.random())
+            await job.moveToDelayed(int(due * 1000), token)
+            raise DelayedError from None
+
+    async def _process(job: Any, token: str) -> dict[str, Any]:
         data = job.data or {}
         try:
             post_id = (
@@ -242,9 +270,10 @@ def _serve_metrics(settings: Settings) -> None:
 def _start_loops(
     settings: Settings, app: AppState, reconciler: Reconciler, stop: asyncio.Event
 ) -> list[asyncio.Task[None]]:
-    """The periodic work: reconcile (one worker per interval), failed-job alerts, token refresh,
-    post insights."""
+    """The periodic work: reconcile (one worker per interval), its once-a-second watch (expired
+    leases, a lost queue), the publishing alerts, token refresh, post insights."""
     return [
+        asyncio.create_task(_every(WATCH_INTERVAL_SECONDS, lambda: _watch(reconciler), stop)),
         asyncio.create_task(
             _every(
                 settings.reconcile_interval_seconds,
@@ -253,7 +282,7 @@ def _start_loops(
             )
         ),
         asyncio.create_task(
-            _every(settings.reconcile_interval_seconds, lambda: _check_failed_jobs(app), stop)
+            _every(settings.reconcile_interval_seconds, lambda: _check_health(app), stop)
         ),
         asyncio.create_task(
             _every(settings.token_refresh_interval_seconds, lambda: _refresh_tokens(app), stop)
@@ -277,10 +306,23 @@ async def _every(interval: float, fn: Any, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
-async def _check_failed_jobs(app: AppState) -> None:
-    """Alert (once per crossing) when the queue's failed count reaches the threshold."""
-    counts = await app.queue.counts()
-    app.events.queue_failed_count(int(counts.get("failed", 0)))
+async def _watch(reconciler: Reconciler) -> None:
+    """A second's check; an unreachable PostgreSQL or Redis is one warning, not a traceback a
+    second (the check runs again when they are back)."""
+    try:
+        await reconciler.watch()
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        log.warning("reconciler watch: Redis unavailable (%s)", type(exc).__name__)
+    except Exception as exc:
+        if not is_connection_error(exc):
+            raise
+        log.warning("reconciler watch: database unavailable (%s)", type(exc).__name__)
+
+
+async def _check_health(app: AppState) -> None:
+    """The publishing alerts (instasched.ops.health), by one worker per interval."""
+    if await _first_this_interval(app, HEALTH_LOCK, app.settings.reconcile_interval_seconds):
+        await check_publishing_health(app)
 
 
 async def _first_this_interval(app: AppState, lock: str, interval_seconds: float) -> bool:

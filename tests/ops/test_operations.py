@@ -143,7 +143,7 @@ async def test_alert_webhook_receives_events_with_retry() -> None:
     with WebhookReceiver(fail_first=2) as hook:
         sender = AlertSender(hook.url, attempts=4, base_delay=0.05)
         sender.start()
-        events = Events(sender, failed_threshold=3)
+        events = Events(sender)
         before = registry_value(
             "instasched_alerts_total", {"event": "post.failed", "result": "sent"}
         )
@@ -156,17 +156,15 @@ async def test_alert_webhook_receives_events_with_retry() -> None:
             message="aspect ratio",
         )
         events.needs_reauth(account_id="a1", username="shop")
-        events.queue_failed_count(2)  # below the threshold: nothing
-        events.queue_failed_count(5)  # crosses it: one alert
-        events.queue_failed_count(6)  # still above: no second alert
+        events.publishing_alert("stuck_posts", count=5, threshold=1, lateSeconds=120)
         deadline = time.monotonic() + 10
         while len(hook.events) < 3 and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         await sender.stop()
     kinds = [e["event"] for e in hook.events]
-    assert kinds == ["post.failed", "account.needs_reauth", "queue.failed_jobs"]
+    assert kinds == ["post.failed", "account.needs_reauth", "publishing.stuck_posts"]
     assert hook.events[0]["postId"] == "p1" and hook.events[0]["errorCode"] == "2207009"
-    assert hook.events[2]["failedJobs"] == 5
+    assert hook.events[2]["count"] == 5 and hook.events[2]["threshold"] == 1
     assert hook.attempts == 5  # two refused deliveries were retried
     after = registry_value("instasched_alerts_total", {"event": "post.failed", "result": "sent"})
     assert after == before + 1
@@ -192,6 +190,18 @@ async def test_alert_undeliverable_is_counted_not_raised() -> None:
 
 def test_events_move_their_metrics() -> None:
     events = Events()
+
+    def reschedule() -> None:
+        events.rescheduled(
+            post_id="p",
+            account_id="a",
+            media_type="IMAGE",
+            code="9/2207042",
+            until="later",
+            reason="limit_has_room",
+            waits=2,
+        )
+
     checks = [
         (
             lambda: events.publish_started(post_id="p", lateness_seconds=0.3),
@@ -219,12 +229,11 @@ def test_events_move_their_metrics() -> None:
             {},
         ),
         (
-            lambda: events.rescheduled(
-                post_id="p", account_id="a", media_type="IMAGE", code="9/2207042", until="later"
-            ),
+            reschedule,
             "instasched_publish_outcomes_total",
             {"media_type": "IMAGE", "result": "rescheduled"},
         ),
+        (reschedule, "instasched_publish_quota_waits_total", {"reason": "limit_has_room"}),
         (lambda: events.graph_error("190"), "instasched_graph_api_errors_total", {"code": "190"}),
         (
             lambda: events.recovered(post_id="p", kind="expired_lease"),

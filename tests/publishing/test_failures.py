@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -150,6 +151,48 @@ async def test_quota_error_from_meta_reschedules(publishing: Publishing, worker:
     assert post.next_attempt_at is not None
     # Meta says usage < total (the sandbox window is empty): soon; else 24 h after ours.
     assert post.next_attempt_at > datetime.now(UTC) - timedelta(seconds=5)
+
+
+async def test_quota_error_while_the_limit_has_room_waits_doubling_delays(
+    publishing: Publishing, worker: Any
+) -> None:
+    """Meta answers 9/2207042 but its limit says there is room: each wait doubles (from
+    PUBLISH_RETRY_BASE_SECONDS, 0.2 s here), no attempt is used, and the waits are counted."""
+    from instasched.observability.metrics import REGISTRY
+
+    def waits_counted() -> float:
+        labels = {"reason": "limit_has_room"}
+        return REGISTRY.get_sample_value("instasched_publish_quota_waits_total", labels) or 0.0
+
+    before = waits_counted()
+    user, account = await publishing.user_account()
+    image = await publishing.image(user)
+    await publishing.fault(
+        account.ig_user_id,
+        "media_publish",
+        count=4,
+        error={"code": 9, "subcode": 2207042, "message": "Application request limit reached"},
+    )
+    post_id = await publishing.post(user, account, "IMAGE", [image])
+    post = await publishing.wait(post_id, "published", "failed", timeout=30)
+    assert post.status == "published", post.last_publish_error
+    assert post.publish_attempts == 1
+    meta = post.meta or {}
+    assert meta["quotaWaits"] == 4
+    notes = meta["attempts"]
+    assert [n.get("error") for n in notes] == ["9/2207042"] * 4 + [None]
+    gaps = [
+        (
+            datetime.fromisoformat(b["startedAt"]) - datetime.fromisoformat(a["endedAt"])
+        ).total_seconds()
+        for a, b in itertools.pairwise(notes)
+    ]
+    # 0.2, 0.4, 0.8, 1.6 s (plus the job's start); before, every wait was 1 s.
+    assert gaps[0] < 0.7 and gaps[-1] >= 1.5, gaps
+    assert all(later > earlier for earlier, later in itertools.pairwise(gaps)), gaps
+    assert (await publishing.calls(account.ig_user_id))["media_publish"] == 5
+    assert len(await publishing.media(account.ig_user_id)) == 1
+    assert waits_counted() == before + 4
 
 
 async def test_revoked_token_marks_account_and_fails_due_posts(

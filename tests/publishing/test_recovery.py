@@ -97,6 +97,19 @@ async def test_worker_killed_mid_publish_is_recovered_without_duplicate(
     assert post.publish_attempts == 1
 
 
+async def lose_the_queue(publishing: Publishing, *also: str) -> None:
+    """What a Redis restart without persistence does to this run's queue (the server is shared,
+    so only this run's keys go, not FLUSHALL), and to the keys `also`."""
+    client = aioredis.from_url(publishing.settings.require_redis_url())
+    try:
+        pattern = f"{publishing.settings.queue_prefix}:{QUEUE_NAME}:*"
+        keys = [key async for key in client.scan_iter(match=pattern, count=1000)]
+        assert keys
+        await client.delete(*keys, *also)
+    finally:
+        await client.aclose()
+
+
 async def test_redis_loses_every_job_and_the_reconciler_restores_them(
     publishing: Publishing, worker: Any
 ) -> None:
@@ -108,16 +121,7 @@ async def test_redis_loses_every_job_and_the_reconciler_restores_them(
         for i in range(5)
     ]
     assert len(await publishing.queue.existing_job_ids(post_ids)) == 5
-    # What a Redis restart without persistence does to this run's queue (the server is shared,
-    # so only this run's keys go, not FLUSHALL).
-    client = aioredis.from_url(publishing.settings.require_redis_url())
-    try:
-        pattern = f"{publishing.settings.queue_prefix}:{QUEUE_NAME}:*"
-        keys = [key async for key in client.scan_iter(match=pattern, count=1000)]
-        assert keys
-        await client.delete(*keys)
-    finally:
-        await client.aclose()
+    await lose_the_queue(publishing)
     assert await publishing.queue.existing_job_ids(post_ids) == set()
     for post_id in post_ids:
         post = await publishing.wait(post_id, "published", "failed", timeout=30)
