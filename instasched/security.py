@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -9,6 +10,7 @@ import os
 import secrets
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,11 +28,24 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password-" + secrets.token_hex(8))
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+# argon2 costs ~60-120 ms of CPU and 64 MiB per hash: on the event loop, 40 concurrent logins
+# stalled every other request for 5 s (issue 24). A small pool runs them beside the loop (argon2's
+# C code releases the GIL); more logins at once queue here, so memory stays bounded too.
+_PASSWORD_THREADS = max(1, min(4, os.cpu_count() or 1))
+_password_pool = ThreadPoolExecutor(_PASSWORD_THREADS, thread_name_prefix="argon2")
 
 
-def verify_password(password_hash: str | None, password: str) -> bool:
+async def hash_password(password: str) -> str:
+    return await asyncio.get_running_loop().run_in_executor(_password_pool, _hasher.hash, password)
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    return await asyncio.get_running_loop().run_in_executor(
+        _password_pool, _verify_password, password_hash, password
+    )
+
+
+def _verify_password(password_hash: str | None, password: str) -> bool:
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):

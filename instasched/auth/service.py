@@ -26,7 +26,7 @@ async def register(session: AsyncSession, *, email: str, password: str) -> User:
     existing = await session.scalar(select(User.id).where(func.lower(User.email) == normalised))
     if existing is not None:
         raise Conflict("An account with this email already exists; log in instead")
-    user = User(email=normalised, password_hash=hash_password(password))
+    user = User(email=normalised, password_hash=await hash_password(password))
     session.add(user)
     try:
         await session.flush()
@@ -61,7 +61,7 @@ async def login(
             headers={"Retry-After": str(retry_after)},
         )
     user = await session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
-    if not verify_password(user.password_hash if user else None, password) or user is None:
+    if not await verify_password(user.password_hash if user else None, password) or user is None:
         pipe = redis.pipeline()
         pipe.incr(key)
         pipe.expire(key, window_seconds, nx=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -18,7 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from instasched.config import Settings
 from instasched.exceptions import Unauthorized
 from instasched.models import User as UserRow
-from instasched.security import create_access_token, decode_access_token
+from instasched.security import (
+    create_access_token,
+    decode_access_token,
+    hash_password,
+    verify_password,
+)
 from tests.factories import Api
 
 PROTECTED = "/api/instagram/accounts"
@@ -196,3 +202,25 @@ def test_a_verified_token_is_remembered_until_it_expires() -> None:
     time.sleep(2.1)
     with pytest.raises(Unauthorized, match="expired"):
         decode_access_token(token, secret=secret)
+
+
+async def test_password_hashing_leaves_the_event_loop_free() -> None:
+    """argon2 runs beside the event loop (issue 24: 40 logins stalled /health for 5 s): while
+    a hash is verified, other coroutines keep running."""
+    hashed = await hash_password("a-long-enough-password")
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    before = ticks
+    assert await verify_password(hashed, "a-long-enough-password")
+    assert not await verify_password(hashed, "another-password!")
+    assert not await verify_password(None, "a-long-enough-password")
+    task.cancel()
+    assert ticks > before + 1, "the loop ran nothing while argon2 ran"
