@@ -22,6 +22,11 @@ def _user_out(user: User | AuthUser, state_admins: set[str]) -> UserOut:
     )
 
 
+def _client_address(request: Request) -> str:
+    """The TCP peer, or what a proxy of `FORWARDED_ALLOW_IPS` says (uvicorn applies it)."""
+    return request.client.host if request.client else "unknown"
+
+
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
@@ -30,11 +35,26 @@ def _user_out(user: User | AuthUser, state_admins: set[str]) -> UserOut:
     responses={
         409: {"description": "The email is already registered"},
         422: {"description": "Invalid email, or password shorter than 12 characters"},
+        429: {"description": "Over REGISTER_MAX_PER_HOUR attempts from this address (Retry-After)"},
+        503: {"description": "Redis (the rate limit) is unavailable (Retry-After)"},
     },
 )
-async def register(body: Credentials, session: SessionDep, state: StateDep) -> UserOut:
-    """Create a user. Passwords need at least 12 characters; an email is used once (409)."""
-    user = await service.register(session, email=body.email, password=body.password)
+async def register(
+    body: Credentials, request: Request, session: SessionDep, state: StateDep
+) -> UserOut:
+    """Create a user. Passwords need at least 12 characters; an email is used once (409).
+
+    At most `REGISTER_MAX_PER_HOUR` (20) attempts per client address per hour, successful or
+    not (429 with `Retry-After`), which also bounds probing for registered emails.
+    """
+    user = await service.register(
+        session,
+        state.redis,
+        state.settings,
+        email=body.email,
+        password=body.password,
+        ip=_client_address(request),
+    )
     return _user_out(user, state.settings.admin_email_set)
 
 
@@ -44,7 +64,8 @@ async def register(body: Credentials, session: SessionDep, state: StateDep) -> U
     summary="Log in (get a bearer token)",
     responses={
         401: {"description": "Wrong email or password"},
-        429: {"description": "Too many failures for this email from this address (Retry-After)"},
+        429: {"description": "Too many failures for this email (Retry-After)"},
+        503: {"description": "Redis (the rate limit) is unavailable (Retry-After)"},
     },
 )
 async def login(
@@ -52,17 +73,18 @@ async def login(
 ) -> TokenOut:
     """Exchange email and password for a bearer token (HS256 JWT).
 
-    After 10 failures for the same email from the same address within 15 minutes, answers 429.
+    After 10 attempts for the same email from the same address within 15 minutes without a
+    success (`LOGIN_MAX_FAILURES`, `LOGIN_WINDOW_SECONDS`), or 100 from all addresses
+    (`LOGIN_ACCOUNT_MAX_FAILURES`), answers 429 with `Retry-After`, even to the right password.
     """
     settings = state.settings
     user = await service.login(
         session,
         state.redis,
+        settings,
         email=body.email,
         password=body.password,
-        ip=request.client.host if request.client else "unknown",
-        max_failures=settings.login_max_failures,
-        window_seconds=settings.login_window_seconds,
+        ip=_client_address(request),
     )
     if not settings.jwt_secret:
         raise ServiceUnavailable("Authentication is not configured: set JWT_SECRET")

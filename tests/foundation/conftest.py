@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from instasched.config import Settings
@@ -31,3 +34,20 @@ def cipher(app_settings: Settings) -> TokenCipher:
 @pytest.fixture(scope="session")
 def session_factory(db_engine: Any) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(db_engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def second_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """Another instance of the app in this test's event loop, with its own settings (another
+    Redis, other limits), started and stopped like a server does."""
+    from instasched.app import create_app
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+def client_of(app: FastAPI, *, address: str = "127.0.0.1") -> httpx.AsyncClient:
+    """A client of an in-process app whose requests come from `address` (the TCP peer)."""
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=30)
