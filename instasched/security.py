@@ -13,7 +13,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jwt
 from argon2 import PasswordHasher
@@ -52,8 +52,21 @@ def _verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
+class AccessToken(NamedTuple):
+    """What a verified access token says: its user, and the user's token version it was issued
+    under (`users.token_version`; a token is valid only while they are equal)."""
+
+    user_id: uuid.UUID
+    version: int
+
+
 def create_access_token(
-    user_id: uuid.UUID, *, secret: str, expires_seconds: int, now: datetime | None = None
+    user_id: uuid.UUID,
+    *,
+    secret: str,
+    expires_seconds: int,
+    version: int = 0,
+    now: datetime | None = None,
 ) -> str:
     issued = now or datetime.now(UTC)
     payload = {
@@ -61,33 +74,38 @@ def create_access_token(
         "iat": int(issued.timestamp()),
         "exp": int((issued + timedelta(seconds=expires_seconds)).timestamp()),
         "typ": "access",
+        "ver": version,
     }
     return jwt.encode(payload, secret, algorithm=JWT_ALGORITHM)
 
 
 # The 401 for a valid token whose user was deleted since.
 USER_GONE = "This account no longer exists"
+# The 401 for a valid token issued before the user's last logout-all.
+SESSION_ENDED = "This session has ended (logged out); log in again"
 
-# Tokens this process verified: (secret, token) → (user id, exp). A client sends the same token
+# Tokens this process verified: (secret, token) → (claims, exp). A client sends the same token
 # with every request, and PyJWT's checks cost ~55 µs of CPU per request (measured); the same
 # bytes under the same secret verify the same way, so only the expiry is looked at again.
-_VERIFIED: dict[tuple[str, str], tuple[uuid.UUID, float]] = {}
+# Revocation stays immediate: the token's version is compared with the user's on every request
+# (auth.deps), after this.
+_VERIFIED: dict[tuple[str, str], tuple[AccessToken, float]] = {}
 _VERIFIED_MAX = 4096
 
 
-def decode_access_token(token: str, *, secret: str) -> uuid.UUID:
-    """Return the user id; any problem (expired, forged, `alg: none`, ...) is a 401."""
+def decode_access_token(token: str, *, secret: str) -> AccessToken:
+    """Return the token's claims; any problem (expired, forged, `alg: none`, ...) is a 401."""
     known = _VERIFIED.get((secret, token))
     if known is not None and time.time() < known[1]:
         return known[0]
-    user_id, expires = _verify(token, secret)
+    claims, expires = _verify(token, secret)
     if len(_VERIFIED) >= _VERIFIED_MAX:
         del _VERIFIED[next(iter(_VERIFIED))]  # the oldest entry
-    _VERIFIED[(secret, token)] = (user_id, expires)
-    return user_id
+    _VERIFIED[(secret, token)] = (claims, expires)
+    return claims
 
 
-def _verify(token: str, secret: str) -> tuple[uuid.UUID, float]:
+def _verify(token: str, secret: str) -> tuple[AccessToken, float]:
     try:
         payload = jwt.decode(
             token,
@@ -99,10 +117,11 @@ def _verify(token: str, secret: str) -> tuple[uuid.UUID, float]:
         raise Unauthorized("Your session has expired; log in again") from exc
     except jwt.PyJWTError as exc:
         raise Unauthorized("Invalid access token") from exc
-    if payload.get("typ") != "access":
+    version = payload.get("ver", 0)  # tokens issued before migration 0008 have none
+    if payload.get("typ") != "access" or type(version) is not int:
         raise Unauthorized("Invalid access token")
     try:
-        return uuid.UUID(str(payload["sub"])), float(payload["exp"])
+        return AccessToken(uuid.UUID(str(payload["sub"])), version), float(payload["exp"])
     except ValueError as exc:
         raise Unauthorized("Invalid access token") from exc
 

@@ -7,6 +7,7 @@ from instasched.auth.deps import AuthUser, CurrentUser
 from instasched.auth.schemas import Credentials, TokenOut, UserOut
 from instasched.exceptions import ServiceUnavailable
 from instasched.kit.deps import SessionDep, StateDep
+from instasched.kit.schemas import Message
 from instasched.models import User
 from instasched.security import create_access_token
 
@@ -89,7 +90,10 @@ async def login(
     if not settings.jwt_secret:
         raise ServiceUnavailable("Authentication is not configured: set JWT_SECRET")
     token = create_access_token(
-        user.id, secret=settings.jwt_secret, expires_seconds=settings.jwt_expires_seconds
+        user.id,
+        secret=settings.jwt_secret,
+        expires_seconds=settings.jwt_expires_seconds,
+        version=user.token_version,
     )
     return TokenOut(access_token=token, expires_in=settings.jwt_expires_seconds)
 
@@ -103,3 +107,16 @@ async def login(
 async def me(user: CurrentUser, state: StateDep) -> UserOut:
     """The user the bearer token belongs to."""
     return _user_out(user, state.settings.admin_email_set)
+
+
+@router.post(
+    "/logout-all",
+    response_model=Message,
+    summary="Log out everywhere (revoke every token)",
+    responses={401: {"description": "Missing, expired or invalid bearer token"}},
+)
+async def logout_all(user: CurrentUser, session: SessionDep) -> Message:
+    """Revoke every access token issued to you so far, this one included: each answers 401
+    from now on, on every device. Log in again for a new token."""
+    await service.logout_all(session, user_id=user.id)
+    return Message(message="Logged out everywhere: every token issued so far is revoked")

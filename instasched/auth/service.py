@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 
 import redis.asyncio as aioredis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -94,3 +95,10 @@ async def login(
         redis, reset=[by_address.key], take_back=[by_account.key], wait_seconds=timeout
     )
     return user
+
+
+async def logout_all(session: AsyncSession, *, user_id: uuid.UUID) -> None:
+    """Revoke every access token of the user issued so far (their version no longer matches)."""
+    await session.execute(
+        update(User).where(User.id == user_id).values(token_version=User.token_version + 1)
+    )

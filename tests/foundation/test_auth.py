@@ -192,9 +192,9 @@ def test_a_verified_token_is_remembered_until_it_expires() -> None:
     """decode_access_token remembers tokens it verified (PyJWT's checks once per token), but
     never past their expiry, and never for another secret."""
     secret, user_id = secrets.token_urlsafe(32), uuid.uuid4()
-    token = create_access_token(user_id, secret=secret, expires_seconds=2)
-    assert decode_access_token(token, secret=secret) == user_id
-    assert decode_access_token(token, secret=secret) == user_id  # from memory
+    token = create_access_token(user_id, secret=secret, expires_seconds=2, version=3)
+    assert decode_access_token(token, secret=secret) == (user_id, 3)
+    assert decode_access_token(token, secret=secret) == (user_id, 3)  # from memory
     other = secrets.token_urlsafe(32)
     for _ in range(2):
         with pytest.raises(Unauthorized, match="Invalid access token"):
@@ -224,3 +224,56 @@ async def test_password_hashing_leaves_the_event_loop_free() -> None:
     assert not await verify_password(None, "a-long-enough-password")
     task.cancel()
     assert ticks > before + 1, "the loop ran nothing while argon2 ran"
+
+
+async def test_logout_all_revokes_every_token(
+    api: Api, http: httpx.AsyncClient, app_settings: Settings
+) -> None:
+    """Tokens can be revoked (issue 24): logout-all ends every token issued so far, on every
+    path, including tokens this process has verified (and remembered) before."""
+    user = await api.user()
+    r = await http.post("/api/auth/login", json={"email": user.email, "password": user.password})
+    second = {"Authorization": f"Bearer {r.json()['accessToken']}"}
+    other = await api.user()
+    for headers in (user.headers, second):
+        r = await http.get("/api/auth/me", headers=headers)
+        assert r.status_code == 200  # verified, and remembered by the server
+
+    r = await http.post("/api/auth/logout-all", headers=second)
+    assert r.status_code == 200, r.text
+    assert "Logged out everywhere" in r.json()["message"]
+
+    for headers in (user.headers, second):
+        await _assert_401(http, headers, "revoked")
+        r = await http.get("/api/auth/me", headers=headers)
+        assert r.json()["message"] == "This session has ended (logged out); log in again"
+        r = await http.post(
+            "/api/instagram/scheduling/posts",
+            headers={**headers, "Idempotency-Key": "k-" + secrets.token_hex(4)},
+            json=NEW_POST,
+        )
+        assert r.status_code == 401 and "ended" in r.json()["message"], r.text
+    r = await http.post("/api/auth/logout-all", headers=user.headers)
+    assert r.status_code == 401
+    # Another user's tokens are untouched; logging in again gives a working token.
+    r = await http.get("/api/auth/me", headers=other.headers)
+    assert r.status_code == 200
+    r = await http.post("/api/auth/login", json={"email": user.email, "password": user.password})
+    fresh = {"Authorization": f"Bearer {r.json()['accessToken']}"}
+    r = await http.get("/api/auth/me", headers=fresh)
+    assert r.status_code == 200, r.text
+
+    # A token from before token versions (no `ver` claim) is version 0: valid until the first
+    # logout-all only.
+    secret = app_settings.jwt_secret
+    assert secret
+    legacy = jwt.encode(_claims(other.id), secret, algorithm="HS256")
+    r = await http.get("/api/auth/me", headers={"Authorization": f"Bearer {legacy}"})
+    assert r.status_code == 200
+    r = await http.post("/api/auth/logout-all", headers=other.headers)
+    assert r.status_code == 200
+    r = await http.get("/api/auth/me", headers={"Authorization": f"Bearer {legacy}"})
+    assert r.status_code == 401
+    # A `ver` that is not an integer is not a token of ours.
+    odd = jwt.encode({**_claims(other.id), "ver": "1"}, secret, algorithm="HS256")
+    await _assert_401(http, {"Authorization": f"Bearer {odd}"}, "string ver")
