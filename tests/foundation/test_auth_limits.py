@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import socket
-import threading
 from collections import Counter
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -129,33 +127,6 @@ async def test_registration_is_rate_limited_per_address(api: Api, app_settings: 
             assert r.status_code == 409, "another address has its own count"
 
 
-@pytest.fixture
-def silent_redis() -> Iterator[str]:
-    """A TCP server that accepts connections and never answers (a hung Redis)."""
-    server = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
-    finally:
-        stop.set()
-        thread.join(5)
-        for conn in held:
-            conn.close()
-        server.close()
-
-
 def _closed_port() -> str:
     with socket.create_server(("127.0.0.1", 0)) as probe:
         port = probe.getsockname()[1]
@@ -164,10 +135,10 @@ def _closed_port() -> str:
 
 @pytest.mark.parametrize("redis", ["hung", "stopped"])
 async def test_redis_trouble_is_a_503_at_login_and_metrics_still_answer(
-    api: Api, app_settings: Settings, silent_redis: str, redis: str
+    api: Api, app_settings: Settings, silent_server: int, redis: str
 ) -> None:
     user = await api.user()
-    url = silent_redis if redis == "hung" else _closed_port()
+    url = f"redis://127.0.0.1:{silent_server}/0" if redis == "hung" else _closed_port()
     settings = _own(app_settings, redis_url=url, redis_timeout_seconds=0.5)
     async with second_app(settings) as app, client_of(app) as client:
         # Bounded here too (the in-process transport has no timeout): before the fix a hung
