@@ -127,15 +127,20 @@ async def test_impostors_are_refused_and_nothing_is_stored(
     assert await _stored(hstorage, db, user) == ([], 0)
 
 
+def _file_part_head(boundary: str, filename: str) -> bytes:
+    """The multipart headers of the JPEG field `file`, up to its content."""
+    return (
+        f"--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n"
+    ).encode()
+
+
 def _half_upload(url: str, token: str, payload: bytes, sent_fraction: float) -> None:
     """Send the headers and part of a multipart body over a raw socket, then hang up."""
     host, port = url.removeprefix("http://").split(":")
     boundary = "----hardening-boundary"
-    head = (
-        f"--{boundary}\r\n"
-        'Content-Disposition: form-data; name="file"; filename="big.jpg"\r\n'
-        "Content-Type: image/jpeg\r\n\r\n"
-    ).encode()
+    head = _file_part_head(boundary, "big.jpg")
     tail = f"\r\n--{boundary}--\r\n".encode()
     body = head + payload + tail
     request = (
@@ -199,11 +204,7 @@ async def _stalled_upload(url: str, token: str) -> asyncio.StreamWriter:
     the server has authenticated it and waits for the rest of the body."""
     host, port = url.removeprefix("http://").split(":")
     boundary = "stalledboundary"
-    head = (
-        f"--{boundary}\r\n"
-        'Content-Disposition: form-data; name="file"; filename="slow.jpg"\r\n'
-        "Content-Type: image/jpeg\r\n\r\n"
-    ).encode()
+    head = _file_part_head(boundary, "slow.jpg")
     _, writer = await asyncio.open_connection(host, int(port))
     writer.write(
         (
