@@ -79,7 +79,7 @@ async def login(
     (`LOGIN_ACCOUNT_MAX_FAILURES`), answers 429 with `Retry-After`, even to the right password.
     """
     settings = state.settings
-    user = await service.login(
+    claims = await service.login(
         session,
         state.redis,
         settings,
@@ -90,10 +90,10 @@ async def login(
     if not settings.jwt_secret:
         raise ServiceUnavailable("Authentication is not configured: set JWT_SECRET")
     token = create_access_token(
-        user.id,
+        claims.user_id,
         secret=settings.jwt_secret,
         expires_seconds=settings.jwt_expires_seconds,
-        version=user.token_version,
+        version=claims.version,
     )
     return TokenOut(access_token=token, expires_in=settings.jwt_expires_seconds)
 

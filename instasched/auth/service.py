@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.auth.schemas import MIN_PASSWORD_LENGTH
 from instasched.config import Settings
+from instasched.db import release_connections
 from instasched.exceptions import Conflict, Invalid, Unauthorized
 from instasched.kit.redis import Limit, count_attempt, forget_attempt
 from instasched.models import User
-from instasched.security import hash_password, verify_password
+from instasched.security import AccessToken, hash_password, verify_password
 
 
 async def register(
@@ -41,10 +42,13 @@ async def register(
     if password.strip() == "":
         raise Invalid("password must not be blank", field="password")
     normalised = email.strip().lower()
+    # Hashed before the session begins: argon2 may queue behind other hashes, and no connection
+    # is held meanwhile. A registered email costs the same hash (no timing hint).
+    password_hash = await hash_password(password)
     existing = await session.scalar(select(User.id).where(func.lower(User.email) == normalised))
     if existing is not None:
         raise Conflict("An account with this email already exists; log in instead")
-    user = User(email=normalised, password_hash=await hash_password(password))
+    user = User(email=normalised, password_hash=password_hash)
     session.add(user)
     try:
         await session.flush()
@@ -71,11 +75,14 @@ async def login(
     email: str,
     password: str,
     ip: str,
-) -> User:
-    """Check the password, within two limits per LOGIN_WINDOW_SECONDS: LOGIN_MAX_FAILURES for
-    the email from one address, LOGIN_ACCOUNT_MAX_FAILURES for the email from all addresses
-    (an attacker with many addresses). A success resets its address's count and takes itself
-    back from the account's, so other addresses' failures still count."""
+) -> AccessToken:
+    """The claims of a new access token, once the password is right.
+
+    Within two limits per LOGIN_WINDOW_SECONDS: LOGIN_MAX_FAILURES for the email from one
+    address, LOGIN_ACCOUNT_MAX_FAILURES for the email from all addresses (an attacker with many
+    addresses). A success resets its address's count and takes itself back from the account's,
+    so other addresses' failures still count.
+    """
     normalised = email.strip().lower()
     window, timeout = settings.login_window_seconds, settings.redis_timeout_seconds
     by_address = Limit(
@@ -88,13 +95,21 @@ async def login(
         _LOGIN_REFUSAL,
     )
     await count_attempt(redis, [by_address, by_account], wait_seconds=timeout)
-    user = await session.scalar(select(User).where(func.lower(User.email) == normalised))
-    if not await verify_password(user.password_hash if user else None, password) or user is None:
+    found = (
+        await session.execute(
+            select(User.id, User.password_hash, User.token_version).where(
+                func.lower(User.email) == normalised
+            )
+        )
+    ).first()
+    # argon2 may queue behind other logins (a bounded pool): no connection is held meanwhile.
+    await release_connections(session)
+    if not await verify_password(found.password_hash if found else None, password) or not found:
         raise Unauthorized("Wrong email or password")
     await forget_attempt(
         redis, reset=[by_address.key], take_back=[by_account.key], wait_seconds=timeout
     )
-    return user
+    return AccessToken(found.id, found.token_version)
 
 
 async def logout_all(session: AsyncSession, *, user_id: uuid.UUID) -> None:

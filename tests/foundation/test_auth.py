@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import secrets
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -13,9 +14,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import jwt
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from instasched import security
 from instasched.config import Settings
 from instasched.exceptions import Unauthorized
 from instasched.models import User as UserRow
@@ -277,3 +279,38 @@ async def test_logout_all_revokes_every_token(
     # A `ver` that is not an integer is not a token of ours.
     odd = jwt.encode({**_claims(other.id), "ver": "1"}, secret, algorithm="HS256")
     await _assert_401(http, {"Authorization": f"Bearer {odd}"}, "string ver")
+
+
+async def test_logins_hold_no_connection_while_the_password_is_checked(
+    api: Api, http: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    """argon2 queues in a small pool when many log in at once: the logins' transactions must
+    not stay open (a pooled connection each) meanwhile, or they starve every other request.
+    The pool (shared with the in-process live server) is kept busy while 12 logins arrive."""
+    users = [await api.user() for _ in range(3)]
+    release = threading.Event()
+    blockers = [
+        security._password_pool.submit(release.wait, 30) for _ in range(security._PASSWORD_THREADS)
+    ]
+    try:
+        logins = [
+            asyncio.create_task(
+                http.post("/api/auth/login", json={"email": u.email, "password": f"wrong-{i}" * 3})
+            )
+            for u in users
+            for i in range(4)
+        ]
+        await asyncio.sleep(1.0)  # every login has read its user and waits for argon2
+        open_transactions = await db.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state = 'idle in transaction' "
+                "AND query LIKE '%users.password_hash%'"
+            )
+        )
+        assert not any(task.done() for task in logins), "the logins were waiting"
+    finally:
+        release.set()
+    assert open_transactions == 0
+    assert {(await task).status_code for task in logins} == {401}
+    assert all(b.result() for b in blockers)
