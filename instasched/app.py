@@ -99,6 +99,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for X-Forwarded-For/-Proto: applied only from `FORWARDED_ALLOW_IPS`.
+
+    uvicorn alone trusts 127.0.0.1, so any local process could pick its client address with the
+    header and escape the login rate limit (issue 24).
+    """
+    allowed = settings.forwarded_allow_ips.strip()
+    return {"proxy_headers": bool(allowed), "forwarded_allow_ips": allowed or None}
+
+
 def _mount_web(app: FastAPI) -> None:
     try:
         from instasched.web import mount_web

@@ -57,6 +57,8 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from instasched.app import proxy_options
+
     _local_secrets(get_settings())
     settings = get_settings()
     _configure_logging(settings)
@@ -70,8 +72,8 @@ def cmd_api(args: argparse.Namespace) -> int:
         http="httptools",
         log_config=None,
         access_log=False,
-        proxy_headers=True,
         timeout_graceful_shutdown=10,
+        **proxy_options(settings),
     )
     return 0
 

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     redis_host: str | None = Field(None, validation_alias="REDIS_HOST")
     redis_port: int | None = Field(None, validation_alias="REDIS_PORT")
     queue_prefix: str = Field("bull", validation_alias="QUEUE_PREFIX")
+    # A Redis call on a request's path (login limits, /metrics) gives up after this long (503).
+    redis_timeout_seconds: float = Field(2.0, gt=0, validation_alias="REDIS_TIMEOUT_SECONDS")
 
     s3_endpoint: str | None = Field(None, validation_alias="S3_ENDPOINT")
     minio_endpoint: str | None = Field(None, validation_alias="MINIO_ENDPOINT")
@@ -78,6 +80,14 @@ class Settings(BaseSettings):
     token_encryption_key: str | None = Field(None, validation_alias="TOKEN_ENCRYPTION_KEY")
     login_max_failures: int = Field(10, ge=1, validation_alias="LOGIN_MAX_FAILURES")
     login_window_seconds: int = Field(900, ge=1, validation_alias="LOGIN_WINDOW_SECONDS")
+    # Failed logins for one email from all addresses together, per LOGIN_WINDOW_SECONDS.
+    login_account_max_failures: int = Field(
+        100, ge=1, validation_alias="LOGIN_ACCOUNT_MAX_FAILURES"
+    )
+    register_max_per_hour: int = Field(20, ge=1, validation_alias="REGISTER_MAX_PER_HOUR")
+    # Addresses of reverse proxies whose X-Forwarded-For is trusted (uvicorn's option, same
+    # name); empty: none, the client address is the TCP peer's.
+    forwarded_allow_ips: str = Field("", validation_alias="FORWARDED_ALLOW_IPS")
     admin_emails: str = Field("", validation_alias="ADMIN_EMAILS")
 
     # --- Instagram -----------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -9,9 +10,10 @@ import os
 import secrets
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jwt
 from argon2 import PasswordHasher
@@ -26,19 +28,45 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password-" + secrets.token_hex(8))
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+# argon2 costs ~60-120 ms of CPU and 64 MiB per hash: on the event loop, 40 concurrent logins
+# stalled every other request for 5 s (issue 24). A small pool runs them beside the loop (argon2's
+# C code releases the GIL); more logins at once queue here, so memory stays bounded too.
+_PASSWORD_THREADS = max(1, min(4, os.cpu_count() or 1))
+_password_pool = ThreadPoolExecutor(_PASSWORD_THREADS, thread_name_prefix="argon2")
 
 
-def verify_password(password_hash: str | None, password: str) -> bool:
+async def hash_password(password: str) -> str:
+    return await asyncio.get_running_loop().run_in_executor(_password_pool, _hasher.hash, password)
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    return await asyncio.get_running_loop().run_in_executor(
+        _password_pool, _verify_password, password_hash, password
+    )
+
+
+def _verify_password(password_hash: str | None, password: str) -> bool:
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
 
+class AccessToken(NamedTuple):
+    """What a verified access token says: its user, and the user's token version it was issued
+    under (`users.token_version`; a token is valid only while they are equal)."""
+
+    user_id: uuid.UUID
+    version: int
+
+
 def create_access_token(
-    user_id: uuid.UUID, *, secret: str, expires_seconds: int, now: datetime | None = None
+    user_id: uuid.UUID,
+    *,
+    secret: str,
+    expires_seconds: int,
+    version: int = 0,
+    now: datetime | None = None,
 ) -> str:
     issued = now or datetime.now(UTC)
     payload = {
@@ -46,33 +74,38 @@ def create_access_token(
         "iat": int(issued.timestamp()),
         "exp": int((issued + timedelta(seconds=expires_seconds)).timestamp()),
         "typ": "access",
+        "ver": version,
     }
     return jwt.encode(payload, secret, algorithm=JWT_ALGORITHM)
 
 
 # The 401 for a valid token whose user was deleted since.
 USER_GONE = "This account no longer exists"
+# The 401 for a valid token issued before the user's last logout-all.
+SESSION_ENDED = "This session has ended (logged out); log in again"
 
-# Tokens this process verified: (secret, token) → (user id, exp). A client sends the same token
+# Tokens this process verified: (secret, token) → (claims, exp). A client sends the same token
 # with every request, and PyJWT's checks cost ~55 µs of CPU per request (measured); the same
 # bytes under the same secret verify the same way, so only the expiry is looked at again.
-_VERIFIED: dict[tuple[str, str], tuple[uuid.UUID, float]] = {}
+# Revocation stays immediate: the token's version is compared with the user's on every request
+# (auth.deps), after this.
+_VERIFIED: dict[tuple[str, str], tuple[AccessToken, float]] = {}
 _VERIFIED_MAX = 4096
 
 
-def decode_access_token(token: str, *, secret: str) -> uuid.UUID:
-    """Return the user id; any problem (expired, forged, `alg: none`, ...) is a 401."""
+def decode_access_token(token: str, *, secret: str) -> AccessToken:
+    """Return the token's claims; any problem (expired, forged, `alg: none`, ...) is a 401."""
     known = _VERIFIED.get((secret, token))
     if known is not None and time.time() < known[1]:
         return known[0]
-    user_id, expires = _verify(token, secret)
+    claims, expires = _verify(token, secret)
     if len(_VERIFIED) >= _VERIFIED_MAX:
         del _VERIFIED[next(iter(_VERIFIED))]  # the oldest entry
-    _VERIFIED[(secret, token)] = (user_id, expires)
-    return user_id
+    _VERIFIED[(secret, token)] = (claims, expires)
+    return claims
 
 
-def _verify(token: str, secret: str) -> tuple[uuid.UUID, float]:
+def _verify(token: str, secret: str) -> tuple[AccessToken, float]:
     try:
         payload = jwt.decode(
             token,
@@ -84,10 +117,11 @@ def _verify(token: str, secret: str) -> tuple[uuid.UUID, float]:
         raise Unauthorized("Your session has expired; log in again") from exc
     except jwt.PyJWTError as exc:
         raise Unauthorized("Invalid access token") from exc
-    if payload.get("typ") != "access":
+    version = payload.get("ver", 0)  # tokens issued before migration 0010 have none
+    if payload.get("typ") != "access" or type(version) is not int:
         raise Unauthorized("Invalid access token")
     try:
-        return uuid.UUID(str(payload["sub"])), float(payload["exp"])
+        return AccessToken(uuid.UUID(str(payload["sub"])), version), float(payload["exp"])
     except ValueError as exc:
         raise Unauthorized("Invalid access token") from exc
 

@@ -63,7 +63,14 @@ class AppState:
             events=Events(alerts),
             engine=engine,
             session_factory=create_session_factory(engine),
-            redis=aioredis.from_url(redis_url, decode_responses=True),
+            # Timeouts: a hung Redis must not hold a request (kit/redis.bounded bounds the
+            # call with its retries). Blocking commands use the queue's own connections.
+            redis=aioredis.from_url(
+                redis_url,
+                decode_responses=True,
+                socket_timeout=settings.redis_timeout_seconds,
+                socket_connect_timeout=settings.redis_timeout_seconds,
+            ),
             queue=PublishQueue(
                 redis_url,
                 prefix=settings.queue_prefix,

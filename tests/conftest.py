@@ -117,6 +117,7 @@ def app_settings(servers: dict[str, str], database_url: str) -> Iterator[Setting
         insights_refresh_interval_seconds=3600.0,
         log_format="console",
         login_max_failures=10,
+        register_max_per_hour=100_000,  # every test registers its users from 127.0.0.1
         admin_emails="ops-admin@example.com",
     )
     shutil.rmtree(data_dir, ignore_errors=True)
@@ -126,7 +127,7 @@ class LiveServer:
     """The real app (API + mounted sandbox) served by uvicorn in a thread, over real HTTP."""
 
     def __init__(self, settings: Settings) -> None:
-        from instasched.app import create_app
+        from instasched.app import create_app, proxy_options
 
         self.settings = settings
         self.app = create_app(settings)
@@ -137,6 +138,7 @@ class LiveServer:
             log_level="warning",
             lifespan="on",
             loop="asyncio",
+            **proxy_options(settings),  # as `instasched api` serves it
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="live-server", daemon=True)

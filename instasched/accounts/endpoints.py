@@ -160,6 +160,7 @@ async def authorize_url(
     user: CurrentUser,
     session: SessionDep,
     state: StateDep,
+    response: Response,
     timezone: Annotated[
         str | None,
         Query(description="IANA timezone for the connected account", examples=["Europe/Paris"]),
@@ -171,9 +172,23 @@ async def authorize_url(
     consent, Instagram redirects the browser to `INSTAGRAM_REDIRECT_URI` (by default this
     service's `/api/instagram/oauth/callback`), which connects the account. In sandbox mode the
     URL points at the sandbox's consent screen, which approves at once.
+
+    The answer sets the cookie `instasched_oauth_state` (HttpOnly, SameSite=Lax, path
+    `/api/instagram/oauth`, 10 minutes): the callback only accepts a state from the browser that
+    received it (or with your bearer token), so nobody can have you connect your Instagram
+    account to theirs by sending you their URL.
     """
     result = await oauth.create_authorize_url(
         session, state.settings, user_id=user.id, timezone=timezone
+    )
+    response.set_cookie(
+        oauth.STATE_COOKIE,
+        result.state,
+        max_age=int(oauth.STATE_TTL.total_seconds()),
+        path=oauth.STATE_COOKIE_PATH,
+        secure=state.settings.base_url.startswith("https://"),
+        httponly=True,
+        samesite="lax",  # sent on the top-level redirect back from Instagram
     )
     return AuthorizeUrlOut(url=result.url, state=result.state)
 
@@ -215,12 +230,21 @@ async def authorize_url(
                     field="code",
                 ),
             ),
+            (
+                "Started in another browser (no state cookie, no owner's bearer token)",
+                BadRequest(
+                    "This authorization was started in another browser (or this browser's "
+                    "cookies are blocked): start again from the authorize URL in this browser",
+                    detail=[{"field": "state", "message": "not started in this browser"}],
+                ),
+            ),
             _INSTAGRAM_DOWN,
         ),
     },
 )
 async def oauth_callback(
     request: Request,
+    response: Response,
     user: OptionalUser,
     session: SessionDep,
     state: StateDep,
@@ -233,9 +257,11 @@ async def oauth_callback(
 ) -> Response | AccountOut:
     """Instagram redirects here after consent: connects the account and answers it as JSON.
 
-    The user is the owner of `state`; a bearer token, when sent, must belong to that user. The
-    code is exchanged for a short-lived token, then for a long-lived (60-day) one, stored
-    encrypted. A browser (Accept prefers text/html) is redirected to `/?connected=<accountId>`.
+    The user is the owner of `state`; a bearer token, when sent, must belong to that user.
+    Without one, the request must come from the browser that asked for the authorize URL (its
+    `instasched_oauth_state` cookie). The code is exchanged for a short-lived token, then for a
+    long-lived (60-day) one, stored encrypted. A browser (Accept prefers text/html) is
+    redirected to `/?connected=<accountId>`.
     """
     account = await oauth.complete(
         session,
@@ -247,7 +273,11 @@ async def oauth_callback(
         error=error,
         error_description=error_description,
         bearer_user_id=user.id if user is not None else None,
+        browser_state=request.cookies.get(oauth.STATE_COOKIE),
     )
     if _prefers_html(request.headers.get("accept")):
-        return RedirectResponse(f"/?connected={account.id}", status_code=303)
+        response = RedirectResponse(f"/?connected={account.id}", status_code=303)
+        response.delete_cookie(oauth.STATE_COOKIE, path=oauth.STATE_COOKIE_PATH)
+        return response
+    response.delete_cookie(oauth.STATE_COOKIE, path=oauth.STATE_COOKIE_PATH)
     return AccountOut.model_validate(account)

@@ -4,6 +4,11 @@
 10 minutes and single use (the callback deletes it with `DELETE ... RETURNING`, so a replay or a
 concurrent second callback finds nothing). A failed code exchange rolls the deletion back with the
 rest of the request; the code itself is single use at Instagram, so that gains an attacker nothing.
+
+`state` is also bound to the browser that asked for the URL: the answer sets the cookie
+`STATE_COOKIE` to it, and the callback requires that cookie (or a bearer token of the state's
+owner). Without this, an attacker's authorize URL opened and approved by a victim connected the
+victim's Instagram account to the attacker (login CSRF, issue 24).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from instasched.security import TokenCipher
 
 STATE_TTL = timedelta(minutes=10)
 CALLBACK_PATH = "/api/instagram/oauth/callback"
+STATE_COOKIE = "instasched_oauth_state"
+STATE_COOKIE_PATH = "/api/instagram/oauth"
 # Instagram Login scopes: identity, publishing, insights (best times), comments (first comment).
 SCOPES = (
     "instagram_business_basic",
@@ -94,11 +101,14 @@ async def complete(
     error: str | None = None,
     error_description: str | None = None,
     bearer_user_id: uuid.UUID | None = None,
+    browser_state: str | None = None,
 ) -> InstagramAccount:
     """The callback: consume `state`, exchange `code` for a long-lived token, store the account.
 
     `bearer_user_id` is the user of a bearer token sent along (optional: the callback arrives by
-    browser redirect); when given, only that user's state is accepted.
+    browser redirect); when given, only that user's state is accepted. Without it, the browser
+    must be the one that asked for the URL: `browser_state` (the `STATE_COOKIE` it sends) must be
+    `state`.
     """
     if not state:
         raise BadRequest(
@@ -111,6 +121,13 @@ async def complete(
             "This authorization is unknown, was already used or belongs to another user: "
             "start again from the authorize URL",
             detail=[{"field": "state", "message": "invalid or already used"}],
+        )
+    if bearer_user_id is None and not secrets.compare_digest(browser_state or "", state):
+        # Raising rolls the consumption back: the browser that started the flow can finish it.
+        raise BadRequest(
+            "This authorization was started in another browser (or this browser's cookies are "
+            "blocked): start again from the authorize URL in this browser",
+            detail=[{"field": "state", "message": "not started in this browser"}],
         )
     if record.expires_at <= utcnow():
         raise BadRequest(

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.accounts import repository
-from instasched.db import after_commit
+from instasched.db import after_commit, release_connections
 from instasched.exceptions import Conflict, Invalid, UpstreamError
 from instasched.integrations.instagram import GraphAuthError, GraphClient, GraphError
 from instasched.integrations.instagram.client import TokenInfo
@@ -34,9 +34,17 @@ async def connect(
     timezone: str | None,
     expires_in: int | None = None,
 ) -> InstagramAccount:
-    """Verify `access_token`, make it long-lived if needed, store (or update) the account."""
+    """Verify `access_token`, make it long-lived if needed, store (or update) the account.
+
+    Connecting with a token (the session has not begun), no database connection is held while
+    Instagram answers (up to GRAPH_TIMEOUT_SECONDS per call; the user lookup's connection went
+    back first): a slow Instagram must not exhaust the pool for every other request. The OAuth
+    callback's session has begun (its consumed state) and keeps its transaction.
+    """
     if timezone is not None:
         zone(timezone)
+    if not session.in_transaction():
+        await release_connections(session)
     try:
         me = await graph.get_me(access_token)
     except GraphAuthError as exc:

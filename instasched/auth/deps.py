@@ -14,7 +14,7 @@ from instasched.db import driver_connection
 from instasched.exceptions import Unauthorized
 from instasched.kit.deps import SessionDep, StateDep
 from instasched.observability.middleware import set_user_id
-from instasched.security import USER_GONE, decode_access_token
+from instasched.security import SESSION_ENDED, USER_GONE, AccessToken, decode_access_token
 from instasched.state import AppState
 
 
@@ -30,14 +30,14 @@ class AuthUser:
 
 # Through asyncpg on the request's transaction: this runs on every authenticated request, and the
 # ORM's per-statement cost (~0.2 ms CPU) was ~5 % of a list request (bench/run).
-_USER_SQL = "SELECT id, email, created_at FROM users WHERE id = $1"
+_USER_SQL = "SELECT id, email, created_at, token_version FROM users WHERE id = $1"
 
 bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <accessToken>`")
 
 
-def _verified_user_id(
+def _verified_token(
     state: AppState, credentials: HTTPAuthorizationCredentials | None
-) -> uuid.UUID:
+) -> AccessToken:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("Missing bearer token: log in and send Authorization: Bearer <token>")
     secret = state.settings.jwt_secret
@@ -51,26 +51,29 @@ async def current_user(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> AuthUser:
-    user_id = _verified_user_id(state, credentials)
-    row = await (await driver_connection(session)).fetchrow(_USER_SQL, user_id)
+    token = _verified_token(state, credentials)
+    row = await (await driver_connection(session)).fetchrow(_USER_SQL, token.user_id)
     if row is None:
         raise Unauthorized(USER_GONE)
+    if row["token_version"] != token.version:
+        raise Unauthorized(SESSION_ENDED)
     user = AuthUser(id=row["id"], email=row["email"], created_at=row["created_at"])
     set_user_id(str(user.id))
     return user
 
 
-async def token_user_id(
+async def bearer_token(
     state: StateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> uuid.UUID:
-    """The user id of a valid bearer token, without reading the user: for an endpoint whose
-    first statement reads the user anyway and answers 401 `USER_GONE` itself when the user no
-    longer exists (creating a post: one round trip less, `posts.repository.read_create_context`).
+) -> AccessToken:
+    """A valid bearer token's claims, without reading the user: for an endpoint whose first
+    statement reads the user anyway and answers 401 itself when the user no longer exists
+    (`USER_GONE`) or the token was revoked (`SESSION_ENDED`): creating a post, one round trip
+    less (`posts.repository.read_create_context`).
     """
-    user_id = _verified_user_id(state, credentials)
-    set_user_id(str(user_id))
-    return user_id
+    token = _verified_token(state, credentials)
+    set_user_id(str(token.user_id))
+    return token
 
 
 async def optional_user(
@@ -85,5 +88,5 @@ async def optional_user(
 
 
 CurrentUser = Annotated[AuthUser, Depends(current_user)]
-TokenUserId = Annotated[uuid.UUID, Depends(token_user_id)]
+BearerToken = Annotated[AccessToken, Depends(bearer_token)]
 OptionalUser = Annotated[AuthUser | None, Depends(optional_user)]

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from instasched.accounts import repository as accounts_repository
 from instasched.config import Settings
-from instasched.db import after_commit
+from instasched.db import after_commit, release_connections
 from instasched.exceptions import Conflict, Invalid
 from instasched.integrations.instagram.publish_rules import seconds_shown
 from instasched.integrations.storage import Storage
@@ -140,14 +140,6 @@ async def require_account(
     await accounts_repository.get_owned(session, user_id=user_id, account_id=account_id)
 
 
-async def _release_connection(session: AsyncSession) -> None:
-    """End the (read-only) transaction so its connection returns to the pool."""
-    if session.new or session.dirty or session.deleted:
-        raise RuntimeError("media upload must start its own unit of work")
-    if session.in_transaction():
-        await session.rollback()
-
-
 def object_key(user_id: uuid.UUID, asset_id: uuid.UUID, suffix: str) -> str:
     now = utcnow()
     return f"{user_id}/{now:%Y}/{now:%m}/{asset_id}.{suffix}"
@@ -173,7 +165,7 @@ async def upload(
     """
     if account_id is not None:
         await require_account(session, user_id=user_id, account_id=account_id)
-    await _release_connection(session)
+    await release_connections(session)
     work_dir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="instasched-media-"))
     try:
         form = await receive_upload(

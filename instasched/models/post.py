@@ -137,6 +137,9 @@ class ScheduledPost(Base):
     thumb_offset_ms: Mapped[int | None] = mapped_column(Integer)
     share_to_feed: Mapped[bool | None] = mapped_column(Boolean)
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    # SHA-256 of the body the post was created from with that key: a reuse with another body
+    # answers 422 (posts.service.create_post).
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64))
     # Publishing state: containers are stored before media_publish so that a retry or a recovery
     # reads them instead of publishing blind.
     container_id: Mapped[str | None] = mapped_column(String(255))

@@ -76,13 +76,13 @@ TOKEN_REFRESHES = Counter(
 )
 STORAGE_BYTES = Gauge(
     "instasched_storage_bytes",
-    "Bytes stored in S3 (originals and derived files), total and per user (top 100)",
+    "Bytes stored in S3 (originals and derived files), in total (user_id: all)",
     ["user_id"],
     registry=REGISTRY,
 )
 STORAGE_OBJECTS = Gauge(
     "instasched_storage_assets",
-    "Media assets stored, total and per user (top 100)",
+    "Media assets stored, in total (user_id: all)",
     ["user_id"],
     registry=REGISTRY,
 )

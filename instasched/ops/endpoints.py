@@ -12,6 +12,7 @@ from instasched.exceptions import NotFound
 from instasched.kit import examples as ex
 from instasched.kit.deps import SessionDep, StateDep
 from instasched.kit.openapi import errors, example_200, validation_error
+from instasched.kit.redis import bounded
 from instasched.observability.metrics import QUEUE_JOBS, REGISTRY
 from instasched.ops import service
 from instasched.state import AppState
@@ -71,7 +72,9 @@ async def queue_stats(
             "scope": "global",
             "counts": await service.counts_by_status(session, user_id=None),
             "nextDue": await service.next_due(session, user_id=None),
-            "queue": await state.queue.counts(),
+            "queue": await bounded(
+                state.queue.counts(), wait_seconds=state.settings.redis_timeout_seconds
+            ),
         }
     return {
         "scope": "user",
@@ -82,13 +85,20 @@ async def queue_stats(
 
 @metrics_router.get("/metrics", include_in_schema=True, response_class=Response)
 async def metrics(request: Request) -> Response:
-    """Prometheus metrics of the API process (queue, posts and storage gauges read at scrape)."""
+    """Prometheus metrics of the API process (queue, posts and storage gauges read at scrape).
+
+    When Redis does not answer within `REDIS_TIMEOUT_SECONDS`, the answer has no queue gauge."""
     state: AppState = request.app.state.instasched
     try:
-        for name, value in (await state.queue.counts()).items():
+        counts = await bounded(
+            state.queue.counts(), wait_seconds=state.settings.redis_timeout_seconds
+        )
+    except Exception as exc:  # Redis down or hung: no figures rather than stale ones
+        QUEUE_JOBS.clear()
+        log.warning("metrics: queue counts unavailable: %s", type(exc.__cause__ or exc).__name__)
+    else:
+        for name, value in counts.items():
             QUEUE_JOBS.labels(state=name).set(value)
-    except Exception as exc:  # Redis down: the gauges keep their last values
-        log.warning("metrics: queue counts unavailable: %s", type(exc).__name__)
     try:
         async with state.session_factory() as session:
             await service.refresh_db_gauges(session)

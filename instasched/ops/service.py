@@ -68,20 +68,7 @@ async def refresh_db_gauges(session: AsyncSession) -> None:
         select(func.coalesce(func.sum(MediaAsset.stored_bytes), 0), func.count())
     )
     total_bytes, total_count = total.one()
-    STORAGE_BYTES.clear()
-    STORAGE_OBJECTS.clear()
+    # Totals only: /metrics is unauthenticated, and per-user figures listed user ids with their
+    # storage to anyone (issue 24). Per-user usage is GET .../media/usage, for its owner.
     STORAGE_BYTES.labels(user_id="all").set(float(total_bytes))
     STORAGE_OBJECTS.labels(user_id="all").set(float(total_count))
-    per_user = await session.execute(
-        select(
-            MediaAsset.user_id,
-            func.coalesce(func.sum(MediaAsset.stored_bytes), 0).label("b"),
-            func.count().label("n"),
-        )
-        .group_by(MediaAsset.user_id)
-        .order_by(func.sum(MediaAsset.stored_bytes).desc())
-        .limit(100)
-    )
-    for user_id, stored, count in per_user.all():
-        STORAGE_BYTES.labels(user_id=str(user_id)).set(float(stored))
-        STORAGE_OBJECTS.labels(user_id=str(user_id)).set(float(count))

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 
-from instasched.auth.deps import CurrentUser, TokenUserId
+from instasched.auth.deps import BearerToken, CurrentUser
 from instasched.db import commit
 from instasched.exceptions import Conflict, Invalid, NotFound
 from instasched.kit import examples as ex
@@ -85,14 +85,15 @@ def _not_scheduled(verb: str) -> ErrorCase:
 )
 async def create_post(
     body: PostCreate,
-    user_id: TokenUserId,
+    token: BearerToken,
     session: SessionDep,
     state: StateDep,
     idempotency_key: Annotated[
         str | None,
         Header(
             alias="Idempotency-Key",
-            description="Retry-safe creation: the same key returns the first post (200)",
+            description="Retry-safe creation: the same key and body return the first post "
+            "(200); the key with another body is a 422",
         ),
     ] = None,
 ) -> Response:
@@ -118,7 +119,8 @@ async def create_post(
         session,
         settings=state.settings,
         queue=state.queue,
-        user_id=user_id,
+        user_id=token.user_id,
+        token_version=token.version,
         body=body,
         idempotency_key=idempotency_key,
     )

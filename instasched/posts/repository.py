@@ -57,15 +57,19 @@ async def get_owned(
 
 _BY_IDEMPOTENCY_KEY = (
     f"SELECT {POST_COLUMNS} FROM instagram_scheduled_posts "  # noqa: S608
-    "WHERE user_id = $1 AND idempotency_key = $2"
+    "WHERE user_id = $1 AND idempotency_key = $2 "
+    "AND EXISTS (SELECT 1 FROM users WHERE id = $1 AND token_version = $3)"
 )
 
 
 async def find_by_idempotency_key(
-    session: AsyncSession, *, user_id: uuid.UUID, key: str
+    session: AsyncSession, *, user_id: uuid.UUID, key: str, token_version: int
 ) -> PostRow | None:
-    """The user's post created with this Idempotency-Key, as committed (through asyncpg)."""
-    record = await (await driver_connection(session)).fetchrow(_BY_IDEMPOTENCY_KEY, user_id, key)
+    """The user's post created with this Idempotency-Key, as committed (through asyncpg); none
+    for a revoked token (`token_version` no longer the user's: the caller then answers 401)."""
+    record = await (await driver_connection(session)).fetchrow(
+        _BY_IDEMPOTENCY_KEY, user_id, key, token_version
+    )
     return None if record is None else PostRow.of(record)
 
 
@@ -153,7 +157,8 @@ _CREATE_CONTEXT = (
     + ", ".join(f"a.{column}" for column, _ in _ACCOUNT_ATTRS)
     + ", "
     + ", ".join(f"m.{column}" for column, _ in _ASSET_ATTRS)
-    + " FROM (SELECT 1) AS one LEFT JOIN users u ON u.id = $1"
+    + ", u.token_version"
+    " FROM (SELECT 1) AS one LEFT JOIN users u ON u.id = $1"
     " LEFT JOIN instagram_accounts a ON a.id = $2 AND a.user_id = u.id"
     " LEFT JOIN instagram_media_assets m ON m.user_id = u.id AND m.id = ANY($3::uuid[])"
 )
@@ -167,6 +172,7 @@ class CreateContext:
 
     account: InstagramAccount | None  # None: not found, or another user's
     assets: dict[uuid.UUID, MediaAsset]  # the user's among those asked for
+    token_version: int  # the user's (`auth.deps`: a token of another version is revoked)
 
 
 async def read_create_context(
@@ -198,7 +204,7 @@ async def read_create_context(
         for record in records
         if record[_ASSET_ID_AT] is not None
     ]
-    return CreateContext(account, {asset.id: asset for asset in assets})
+    return CreateContext(account, {asset.id: asset for asset in assets}, first[-1])
 
 
 def _loaded_at(

@@ -13,6 +13,7 @@ either the worker claimed first (and we answer 409 with the state) or our change
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib
 import ipaddress
 import logging
@@ -26,6 +27,7 @@ from functools import partial
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from instasched.accounts import repository as accounts_repository
@@ -37,7 +39,7 @@ from instasched.kit.time import parse_datetime, utcnow, zone
 from instasched.models import InstagramAccount, MediaAsset, PostStatus, ScheduledPost
 from instasched.posts import quota, repository, rules
 from instasched.posts.schemas import PostCreate, PostUpdate, TemplateValue
-from instasched.security import USER_GONE
+from instasched.security import SESSION_ENDED, USER_GONE
 from instasched.templates.render import append_suggestions, render
 from instasched.worker.queue import PublishQueue
 
@@ -60,6 +62,7 @@ async def create_post(
     settings: Settings,
     queue: PublishQueue,
     user_id: uuid.UUID,
+    token_version: int,
     body: PostCreate,
     idempotency_key: str | None = None,
     now: datetime | None = None,
@@ -68,13 +71,18 @@ async def create_post(
 
     Returns (post, created, quota warning). With an `Idempotency-Key` already used by this user,
     the first post is returned unchanged (created=False), also when two requests race (unique
-    index). Over the publishing quota: 422, or saved with the warning when `allowOverQuota`.
+    index); with the key used for another body, 422. Over the publishing quota: 422, or saved
+    with the warning when `allowOverQuota`. `token_version` is the bearer token's (the endpoint
+    verified its signature only): a revoked token is a 401 here.
     """
     key = check_idempotency_key(idempotency_key)
+    fingerprint = _fingerprint(body) if key is not None else None
     if key is not None:
-        existing = await repository.find_by_idempotency_key(session, user_id=user_id, key=key)
+        existing = await repository.find_by_idempotency_key(
+            session, user_id=user_id, key=key, token_version=token_version
+        )
         if existing is not None:
-            return existing, False, None
+            return _replay(existing, fingerprint), False, None
     # The user (the endpoint verified the token only), the account and the assets at once.
     context = await repository.read_create_context(
         session,
@@ -84,6 +92,8 @@ async def create_post(
     )
     if context is None:
         raise Unauthorized(USER_GONE)
+    if context.token_version != token_version:
+        raise Unauthorized(SESSION_ENDED)
     account = context.account
     if account is None:
         raise NotFound("Instagram account not found")
@@ -142,6 +152,7 @@ async def create_post(
         template_id=template_id,
         template_variables=variables,
         idempotency_key=key,
+        idempotency_fingerprint=fingerprint,
         meta={},
     )
     checked.apply(post)
@@ -160,10 +171,12 @@ async def create_post(
             raise _deleted_meanwhile(media, inserted.missing_assets)
         quota.refuse_or_warn(window, allow_over=False, field=_time_field(body.use_next_slot))
         # two requests raced with one Idempotency-Key: the first one's post
-        winner = await repository.find_by_idempotency_key(session, user_id=user_id, key=key or "")
+        winner = await repository.find_by_idempotency_key(
+            session, user_id=user_id, key=key or "", token_version=token_version
+        )
         if winner is None:  # pragma: no cover - the conflict said it exists
             raise Conflict("A post with this Idempotency-Key is being created; retry")
-        return winner, False, None
+        return _replay(winner, fingerprint), False, None
     # A new post has no job yet: a plain add (no remove first) saves a Redis round trip.
     after_commit(
         session,
@@ -439,6 +452,27 @@ def _deleted_meanwhile(media: Sequence[MediaRef], missing: Set[uuid.UUID]) -> In
 
 
 # --- shared steps ---------------------------------------------------------------------------
+def _fingerprint(body: PostCreate) -> str:
+    """SHA-256 of the request as parsed (the same post sent again, whatever its JSON's spacing or
+    key order, has the same fingerprint)."""
+    canonical = orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def _replay(existing: repository.PostRow, fingerprint: str | None) -> repository.PostRow:
+    """The first post of an Idempotency-Key, when the request is the same one again: a reuse
+    of the key with another body is a client bug that must not look like a success (payment
+    APIs answer 422 the same way). Posts from before migration 0010 have no fingerprint."""
+    stored = existing.idempotency_fingerprint
+    if stored is not None and stored != fingerprint:
+        raise Invalid(
+            f"This {IDEMPOTENCY_HEADER} was already used for a different post: send the same "
+            "request to get that post again, or use a new key for a new post",
+            field=IDEMPOTENCY_HEADER,
+        )
+    return existing
+
+
 def check_idempotency_key(value: str | None) -> str | None:
     if value is None:
         return None

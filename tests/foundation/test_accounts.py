@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -9,9 +10,11 @@ import httpx
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from instasched.config import Settings
 from instasched.models import InstagramAccount, PostingSchedule, PostTemplate, ScheduledPost
 from instasched.security import TokenCipher
 from tests.factories import Api
+from tests.foundation.conftest import client_of, second_app
 
 ACCOUNTS = "/api/instagram/accounts"
 
@@ -217,3 +220,39 @@ async def test_two_users_are_isolated(api: Api, http: httpx.AsyncClient) -> None
     assert r.status_code == 201 and r.json()["id"] != str(account.id)
     r = await http.get(url, headers=alice.headers)
     assert r.status_code == 200
+
+
+async def test_a_hung_instagram_holds_no_database_connection(
+    api: Api, app_settings: Settings, silent_server: int
+) -> None:
+    """Connecting accounts while Instagram does not answer (each call waits up to
+    GRAPH_TIMEOUT_SECONDS): more of them than the API has pooled connections, and another
+    authenticated request still answers, because a connect holds none while it waits."""
+    settings = app_settings.model_copy(
+        update={
+            "instagram_sandbox": "false",
+            "instagram_app_id": "app",
+            "instagram_app_secret": "secret",
+            "instagram_graph_url": f"http://127.0.0.1:{silent_server}",
+            "graph_timeout_seconds": 8.0,
+            "database_pool_size": 1,  # two connections per pool
+        }
+    )
+    user, other = await api.user(), await api.user()
+    async with second_app(settings) as app, client_of(app) as client:
+        connects = [
+            asyncio.create_task(
+                client.post(
+                    "/api/instagram/accounts",
+                    json={"accessToken": f"token-{n}", "timezone": "UTC"},
+                    headers=user.headers,
+                )
+            )
+            for n in range(4)
+        ]
+        await asyncio.sleep(1.0)  # every connect is waiting for Instagram
+        r = await asyncio.wait_for(client.get("/api/auth/me", headers=other.headers), 5)
+        assert r.status_code == 200, r.text
+        assert not any(c.done() for c in connects), "the connects were still waiting"
+        for r in await asyncio.gather(*connects):
+            assert r.status_code == 502, r.text  # Instagram could not be reached

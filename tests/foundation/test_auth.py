@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -12,13 +14,19 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import jwt
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from instasched import security
 from instasched.config import Settings
 from instasched.exceptions import Unauthorized
 from instasched.models import User as UserRow
-from instasched.security import create_access_token, decode_access_token
+from instasched.security import (
+    create_access_token,
+    decode_access_token,
+    hash_password,
+    verify_password,
+)
 from tests.factories import Api
 
 PROTECTED = "/api/instagram/accounts"
@@ -186,9 +194,9 @@ def test_a_verified_token_is_remembered_until_it_expires() -> None:
     """decode_access_token remembers tokens it verified (PyJWT's checks once per token), but
     never past their expiry, and never for another secret."""
     secret, user_id = secrets.token_urlsafe(32), uuid.uuid4()
-    token = create_access_token(user_id, secret=secret, expires_seconds=2)
-    assert decode_access_token(token, secret=secret) == user_id
-    assert decode_access_token(token, secret=secret) == user_id  # from memory
+    token = create_access_token(user_id, secret=secret, expires_seconds=2, version=3)
+    assert decode_access_token(token, secret=secret) == (user_id, 3)
+    assert decode_access_token(token, secret=secret) == (user_id, 3)  # from memory
     other = secrets.token_urlsafe(32)
     for _ in range(2):
         with pytest.raises(Unauthorized, match="Invalid access token"):
@@ -196,3 +204,113 @@ def test_a_verified_token_is_remembered_until_it_expires() -> None:
     time.sleep(2.1)
     with pytest.raises(Unauthorized, match="expired"):
         decode_access_token(token, secret=secret)
+
+
+async def test_password_hashing_leaves_the_event_loop_free() -> None:
+    """argon2 runs beside the event loop (issue 24: 40 logins stalled /health for 5 s): while
+    a hash is verified, other coroutines keep running."""
+    hashed = await hash_password("a-long-enough-password")
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    before = ticks
+    assert await verify_password(hashed, "a-long-enough-password")
+    assert not await verify_password(hashed, "another-password!")
+    assert not await verify_password(None, "a-long-enough-password")
+    task.cancel()
+    assert ticks > before + 1, "the loop ran nothing while argon2 ran"
+
+
+async def test_logout_all_revokes_every_token(
+    api: Api, http: httpx.AsyncClient, app_settings: Settings
+) -> None:
+    """Tokens can be revoked (issue 24): logout-all ends every token issued so far, on every
+    path, including tokens this process has verified (and remembered) before."""
+    user = await api.user()
+    r = await http.post("/api/auth/login", json={"email": user.email, "password": user.password})
+    second = {"Authorization": f"Bearer {r.json()['accessToken']}"}
+    other = await api.user()
+    for headers in (user.headers, second):
+        r = await http.get("/api/auth/me", headers=headers)
+        assert r.status_code == 200  # verified, and remembered by the server
+
+    r = await http.post("/api/auth/logout-all", headers=second)
+    assert r.status_code == 200, r.text
+    assert "Logged out everywhere" in r.json()["message"]
+
+    for headers in (user.headers, second):
+        await _assert_401(http, headers, "revoked")
+        r = await http.get("/api/auth/me", headers=headers)
+        assert r.json()["message"] == "This session has ended (logged out); log in again"
+        r = await http.post(
+            "/api/instagram/scheduling/posts",
+            headers={**headers, "Idempotency-Key": "k-" + secrets.token_hex(4)},
+            json=NEW_POST,
+        )
+        assert r.status_code == 401 and "ended" in r.json()["message"], r.text
+    r = await http.post("/api/auth/logout-all", headers=user.headers)
+    assert r.status_code == 401
+    # Another user's tokens are untouched; logging in again gives a working token.
+    r = await http.get("/api/auth/me", headers=other.headers)
+    assert r.status_code == 200
+    r = await http.post("/api/auth/login", json={"email": user.email, "password": user.password})
+    fresh = {"Authorization": f"Bearer {r.json()['accessToken']}"}
+    r = await http.get("/api/auth/me", headers=fresh)
+    assert r.status_code == 200, r.text
+
+    # A token from before token versions (no `ver` claim) is version 0: valid until the first
+    # logout-all only.
+    secret = app_settings.jwt_secret
+    assert secret
+    legacy = jwt.encode(_claims(other.id), secret, algorithm="HS256")
+    r = await http.get("/api/auth/me", headers={"Authorization": f"Bearer {legacy}"})
+    assert r.status_code == 200
+    r = await http.post("/api/auth/logout-all", headers=other.headers)
+    assert r.status_code == 200
+    r = await http.get("/api/auth/me", headers={"Authorization": f"Bearer {legacy}"})
+    assert r.status_code == 401
+    # A `ver` that is not an integer is not a token of ours.
+    odd = jwt.encode({**_claims(other.id), "ver": "1"}, secret, algorithm="HS256")
+    await _assert_401(http, {"Authorization": f"Bearer {odd}"}, "string ver")
+
+
+async def test_logins_hold_no_connection_while_the_password_is_checked(
+    api: Api, http: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    """argon2 queues in a small pool when many log in at once: the logins' transactions must
+    not stay open (a pooled connection each) meanwhile, or they starve every other request.
+    The pool (shared with the in-process live server) is kept busy while 12 logins arrive."""
+    users = [await api.user() for _ in range(3)]
+    release = threading.Event()
+    blockers = [
+        security._password_pool.submit(release.wait, 30) for _ in range(security._PASSWORD_THREADS)
+    ]
+    try:
+        logins = [
+            asyncio.create_task(
+                http.post("/api/auth/login", json={"email": u.email, "password": f"wrong-{i}" * 3})
+            )
+            for u in users
+            for i in range(4)
+        ]
+        await asyncio.sleep(1.0)  # every login has read its user and waits for argon2
+        open_transactions = await db.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state = 'idle in transaction' "
+                "AND query LIKE '%users.password_hash%'"
+            )
+        )
+        assert not any(task.done() for task in logins), "the logins were waiting"
+    finally:
+        release.set()
+    assert open_transactions == 0
+    assert {(await task).status_code for task in logins} == {401}
+    assert all(b.result() for b in blockers)

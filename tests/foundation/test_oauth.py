@@ -5,12 +5,14 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from instasched.accounts import oauth
 from instasched.config import Settings
 from instasched.models import InstagramAccount, OAuthState
 from instasched.security import TokenCipher
@@ -185,3 +187,41 @@ async def test_bad_states_and_codes(api: Api, http: httpx.AsyncClient, db: Async
     query, _ = await _authorize(http, user)
     r = await http.get(CALLBACK, params=query, headers={"Authorization": "Bearer nope"})
     assert r.status_code == 401
+
+
+async def test_an_authorize_url_works_only_in_the_browser_that_asked_for_it(
+    api: Api, http: httpx.AsyncClient, live_server: Any
+) -> None:
+    """Account-linking CSRF (issue 24): Mallory asks for an authorize URL and sends it to Alice;
+    Alice opens it and approves with her Instagram account. The callback, in Alice's browser
+    (no bearer token, no cookie of that state), is refused: nothing is connected to Mallory.
+    Mallory's own browser (the cookie) completes the flow."""
+    mallory = await api.user()
+    r = await http.get("/api/instagram/oauth/authorize-url", headers=mallory.headers)
+    assert r.status_code == 200, r.text
+    cookie = r.cookies.get(oauth.STATE_COOKIE)
+    assert cookie == r.json()["state"]
+    set_cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in set_cookie and "samesite=lax" in set_cookie
+    assert "path=/api/instagram/oauth" in set_cookie
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as alice_browser:
+        consent = await alice_browser.get(r.json()["url"], follow_redirects=False)
+        assert consent.status_code == 302, consent.text
+        callback = await alice_browser.get(
+            consent.headers["location"], headers={"Accept": "text/html"}
+        )
+        assert callback.status_code == 400, callback.text
+        assert callback.json()["detail"][0]["message"] == "not started in this browser"
+        assert "another browser" in callback.json()["message"]
+        # Another browser's cookie for another state does not help either.
+        alice_browser.cookies.set(oauth.STATE_COOKIE, "some-other-state")
+        callback = await alice_browser.get(consent.headers["location"])
+        assert callback.status_code == 400, callback.text
+    r = await http.get("/api/instagram/accounts", headers=mallory.headers)
+    assert r.json() == [], "nothing was connected to the attacker"
+
+    # The state was not burnt: the browser that asked for it completes it (its cookie is
+    # cleared then).
+    callback = await http.get(consent.headers["location"])
+    assert callback.status_code == 200, callback.text
+    assert 'instasched_oauth_state=""' in callback.headers["set-cookie"]

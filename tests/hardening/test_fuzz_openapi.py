@@ -7,7 +7,7 @@ the 404s into the services. Checks: no response >= 500; every status code, conte
 conforms to what /openapi.json documents; invalid input is refused with a 4xx.
 
 Deterministic: hypothesis derandomized, no example database; bounded examples per operation.
-Operations that delete run last, so the others see live objects.
+Operations that delete run last, so the others see live objects (and logout-all after them).
 """
 
 from __future__ import annotations
@@ -78,6 +78,10 @@ def _substitute(case: Any, ids: dict[str, Any]) -> None:
 
 
 def _order(operation: Any) -> tuple[int, str]:
+    """Deletions after the rest, and logging out everywhere (which revokes the user's token)
+    last of all."""
+    if operation.path.endswith("/logout-all"):
+        return (2, operation.label)
     method = operation.method.upper()
     return (1 if method == "DELETE" else 0, operation.label)
 

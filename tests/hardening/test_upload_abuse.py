@@ -127,15 +127,20 @@ async def test_impostors_are_refused_and_nothing_is_stored(
     assert await _stored(hstorage, db, user) == ([], 0)
 
 
+def _file_part_head(boundary: str, filename: str) -> bytes:
+    """The multipart headers of the JPEG field `file`, up to its content."""
+    return (
+        f"--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n"
+    ).encode()
+
+
 def _half_upload(url: str, token: str, payload: bytes, sent_fraction: float) -> None:
     """Send the headers and part of a multipart body over a raw socket, then hang up."""
     host, port = url.removeprefix("http://").split(":")
     boundary = "----hardening-boundary"
-    head = (
-        f"--{boundary}\r\n"
-        'Content-Disposition: form-data; name="file"; filename="big.jpg"\r\n'
-        "Content-Type: image/jpeg\r\n\r\n"
-    ).encode()
+    head = _file_part_head(boundary, "big.jpg")
     tail = f"\r\n--{boundary}--\r\n".encode()
     body = head + payload + tail
     request = (
@@ -192,3 +197,45 @@ async def test_utf8_names_in_multipart_headers(api: Api, http: httpx.AsyncClient
     )
     assert r.status_code == 201, r.text
     assert r.json()["originalFilename"] == "café 🎉 مرحبا.jpg", r.json()["originalFilename"]
+
+
+async def _stalled_upload(url: str, token: str) -> asyncio.StreamWriter:
+    """An upload whose headers and first body bytes are sent, then nothing (a 1 B/s client):
+    the server has authenticated it and waits for the rest of the body."""
+    host, port = url.removeprefix("http://").split(":")
+    boundary = "stalledboundary"
+    head = _file_part_head(boundary, "slow.jpg")
+    _, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        (
+            f"POST {UPLOAD} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Authorization: Bearer {token}\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+            f"Content-Length: {len(head) + 1_000_000}\r\n\r\n"
+        ).encode()
+        + head
+        + b"\xff\xd8"
+    )
+    await writer.drain()
+    return writer
+
+
+async def test_slow_uploads_hold_no_database_connection(
+    api: Api, http: httpx.AsyncClient, live_server: Any, app_settings: Any
+) -> None:
+    """More stalled uploads than the API has pooled connections (issue 24: 25 uploads at 100 B/s
+    made /api/auth/me wait ~30 s): another user's authenticated request still answers, because
+    an upload returns its connection right after the user lookup."""
+    uploader, other = await api.user(), await api.user()
+    # Each pool (SQLAlchemy's and asyncpg's) holds up to twice DATABASE_POOL_SIZE.
+    count = app_settings.database_pool_size * 2 + 2
+    writers = [await _stalled_upload(live_server.url, uploader.token) for _ in range(count)]
+    try:
+        await asyncio.sleep(1.0)  # every upload is past its user lookup, waiting for its body
+        r = await http.get("/api/auth/me", headers=other.headers, timeout=15)
+        assert r.status_code == 200, r.text
+        r = await http.get(f"{BASE}/media", headers=other.headers, timeout=15)
+        assert r.status_code == 200, r.text
+    finally:
+        for writer in writers:
+            writer.close()

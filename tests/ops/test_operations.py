@@ -19,7 +19,7 @@ from instasched.observability.alerts import AlertSender
 from instasched.observability.events import Events
 from instasched.observability.metrics import REGISTRY
 from instasched.observability.redact import RedactingFilter, redact
-from tests.factories import Api
+from tests.factories import Api, jpeg_bytes
 from tests.ops.webhook import WebhookReceiver
 
 
@@ -306,3 +306,26 @@ async def test_logs_carry_no_tokens(api: Api, http: httpx.AsyncClient) -> None:
     me_lines = [x for x in request_lines if x.get("route") == "/api/auth/me"]
     assert me_lines and me_lines[-1]["user_id"] == str(user.id)
     assert me_lines[-1]["status"] == 200 and "duration_ms" in me_lines[-1]
+
+
+async def test_metrics_name_no_user(api: Api, http: httpx.AsyncClient) -> None:
+    """/metrics is unauthenticated: storage is reported in total only, never per user id
+    (issue 24: it listed user ids with their storage bytes)."""
+    user = await api.user()
+    r = await http.post(
+        "/api/instagram/scheduling/media/upload",
+        files={"file": ("a.jpg", jpeg_bytes(), "image/jpeg")},
+        headers=user.headers,
+    )
+    assert r.status_code == 201, r.text
+    r = await http.get("/metrics")
+    assert r.status_code == 200
+    assert str(user.id) not in r.text
+    labels = {
+        s.labels.get("user_id")
+        for family in text_string_to_metric_families(r.text)
+        for s in family.samples
+        if s.name in ("instasched_storage_bytes", "instasched_storage_assets")
+    }
+    assert labels == {"all"}
+    assert (sample(r.text, "instasched_storage_bytes", {"user_id": "all"}) or 0) > 0

@@ -443,13 +443,23 @@ async def test_idempotency_key_returns_the_first_post(
     key = "order-" + token()
     body = await poster.body()
     r1 = await poster.post("/posts", json=body, headers={**poster.headers, "Idempotency-Key": key})
+    # The same request again (keys in another order): the first post.
     r2 = await poster.post(
         "/posts",
-        json={**body, "caption": "changed"},
+        json=dict(reversed(body.items())),
         headers={**poster.headers, "Idempotency-Key": key},
     )
     assert r1.status_code == 201 and r2.status_code == 200, (r1.text, r2.text)
     assert r2.json()["id"] == r1.json()["id"] and r2.json()["caption"] == body["caption"]
+    # The key reused for another post (issue 24: it silently answered the first post): 422.
+    r = await poster.post(
+        "/posts",
+        json={**body, "caption": "changed"},
+        headers={**poster.headers, "Idempotency-Key": key},
+    )
+    problem(r, 422, "Idempotency-Key")
+    assert "different post" in r.json()["message"]
+    assert await post_count(db, poster.user.id) == 1
     # Keys are per user.
     other = await make_poster()
     r3 = await other.post(

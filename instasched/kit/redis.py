@@ -1,0 +1,92 @@
+"""Redis on a request's path: bounded in time, and a 503 the client can retry when it fails.
+
+A hung Redis (accepts, never answers) held login and /metrics for 40 s, and a stopped one made
+login a 500 (issue 24). The client has socket timeouts (`AppState.create`), but redis-py retries
+a timed-out command, so the whole call is bounded here as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from instasched.exceptions import ServiceUnavailable, TooManyRequests
+from instasched.kit.text import counted
+
+T = TypeVar("T")
+
+RETRY_AFTER_SECONDS = 5
+
+
+async def bounded(call: Awaitable[T], *, wait_seconds: float) -> T:
+    """`call`'s result, or `RedisUnavailable` after `wait_seconds` or on a Redis error."""
+    try:
+        return await asyncio.wait_for(call, timeout=wait_seconds)
+    except (TimeoutError, RedisError, OSError) as exc:
+        raise RedisUnavailable() from exc
+
+
+class RedisUnavailable(ServiceUnavailable):
+    def __init__(self) -> None:
+        super().__init__(
+            "A service this request needs (Redis) is unavailable; try again in a moment",
+            detail={"component": "redis"},
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """At most `max` attempts per `window` seconds under `key`; `refusal` is the 429's message,
+    with `{minutes}` filled in ("12 minutes", "1 minute")."""
+
+    key: str
+    max: int
+    window: int
+    refusal: str
+
+
+async def count_attempt(
+    redis: aioredis.Redis, limits: Sequence[Limit], *, wait_seconds: float
+) -> None:
+    """Count this attempt against every limit, then refuse it (429, Retry-After) if one is over.
+
+    Counting first, in one atomic step per key (INCR), is what makes the limit hold under
+    concurrency: read-check-increment let 100 concurrent wrong passwords all be checked against
+    a limit of 10 (issue 24). The window starts at a key's first attempt.
+    """
+    pipe = redis.pipeline(transaction=True)
+    for limit in limits:
+        pipe.incr(limit.key)
+        pipe.expire(limit.key, limit.window, nx=True)
+        pipe.ttl(limit.key)
+    results = await bounded(pipe.execute(), wait_seconds=wait_seconds)
+    for index, limit in enumerate(limits):
+        count, _, ttl = results[3 * index : 3 * index + 3]
+        if int(count) > limit.max:
+            retry_after = int(ttl) if int(ttl) > 0 else limit.window
+            raise TooManyRequests(
+                limit.refusal.format(minutes=counted(retry_after // 60 + 1, "minute")),
+                headers={"Retry-After": str(retry_after)},
+            )
+
+
+# DECR only a live counter: a counter that expired meanwhile is not recreated without a TTL.
+_TAKE_BACK = "if redis.call('exists', KEYS[1]) == 1 then return redis.call('decr', KEYS[1]) end"
+
+
+async def forget_attempt(
+    redis: aioredis.Redis, *, reset: Sequence[str], take_back: Sequence[str], wait_seconds: float
+) -> None:
+    """After a success: delete the `reset` counters, take this attempt back from `take_back`'s."""
+    pipe = redis.pipeline(transaction=True)
+    if reset:
+        pipe.delete(*reset)
+    for key in take_back:
+        pipe.eval(_TAKE_BACK, 1, key)
+    await bounded(pipe.execute(), wait_seconds=wait_seconds)
