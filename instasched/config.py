@@ -133,6 +133,12 @@ class Settings(BaseSettings):
     # `instasched run` only: how many `instasched worker` processes it starts (2: publishing
     # uses both cores of a small machine when many posts fall due at once; bench/README.md).
     worker_processes: int = Field(2, ge=1, le=32, validation_alias="WORKER_PROCESSES")
+    # `instasched run` restarts a child or embedded server that dies; more than this many
+    # crashes of one within the window is a crash loop and stops everything.
+    supervisor_max_restarts: int = Field(5, ge=0, validation_alias="SUPERVISOR_MAX_RESTARTS")
+    supervisor_window_seconds: float = Field(
+        300.0, gt=0, validation_alias="SUPERVISOR_WINDOW_SECONDS"
+    )
 
     # --- operations ----------------------------------------------------------------------
     alert_webhook_url: str | None = Field(None, validation_alias="ALERT_WEBHOOK_URL")
