@@ -20,6 +20,7 @@ from instasched.api import API_ROUTERS
 from instasched.config import Settings, get_settings
 from instasched.db import is_connection_error
 from instasched.exceptions import InstaschedError
+from instasched.kit.http_limits import BodyLimitMiddleware
 from instasched.kit.memory import freeze_startup_objects
 from instasched.kit.openapi import install as document_errors
 from instasched.observability.middleware import RequestMetricsMiddleware
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     mount_sandbox = settings.sandbox_enabled and not settings.sandbox_url
+    app.add_middleware(BodyLimitMiddleware, max_body=settings.max_json_body_size)
     app.add_middleware(RequestMetricsMiddleware, passthrough="/sandbox/" if mount_sandbox else None)
     if mount_sandbox:
         from instasched.sandbox.app import create_sandbox_app
@@ -169,6 +171,7 @@ def install_error_handlers(app: FastAPI) -> None:
             403: "forbidden",
             404: "not_found",
             405: "method_not_allowed",
+            413: "payload_too_large",
         }
         message = str(exc.detail)
         if message == "There was an error parsing the body":  # FastAPI's, for undecodable bodies

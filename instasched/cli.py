@@ -57,6 +57,8 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from instasched.kit.http_limits import uvicorn_options
+
     _local_secrets(get_settings())
     settings = get_settings()
     _configure_logging(settings)
@@ -73,11 +75,11 @@ def cmd_api(args: argparse.Namespace) -> int:
         port=settings.port,
         workers=settings.api_workers,
         loop="uvloop",
-        http="httptools",
         log_config=None,
         access_log=False,
         proxy_headers=True,
         timeout_graceful_shutdown=10,
+        **uvicorn_options(settings),
     )
     return 0
 
