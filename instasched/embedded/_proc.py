@@ -44,6 +44,21 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+def require_free(port: int) -> None:
+    if not port_free(port):
+        raise RuntimeError(f"port {port} is taken by {port_holder(port) or 'another process'}")
+
+
+def choose_port(current: int | None, state_file: Path) -> int:
+    """A server's port: on a restart its current one (the URLs handed out name it), else the
+    one its state file kept if still free, else a free one."""
+    if current is not None:
+        require_free(current)
+        return current
+    port = read_state(state_file).get("port")
+    return port if isinstance(port, int) and port_free(port) else free_port()
+
+
 def port_holder(port: int) -> str:
     """Who listens on TCP `port`: "PID 123 (cmd)" from /proc/net/tcp* and /proc/*/fd, or the
     owner's uid where other users' descriptors cannot be read; "" when nothing is found."""

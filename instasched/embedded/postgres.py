@@ -17,13 +17,10 @@ import subprocess
 from pathlib import Path
 
 from instasched.embedded._proc import (
-    free_port,
+    choose_port,
     pid_alive,
-    port_free,
-    port_holder,
     port_open,
     private_secrets,
-    read_state,
     wait_until,
     write_state,
 )
@@ -147,7 +144,7 @@ class EmbeddedPostgres:
         hba_changed = self._write_hba()
         port = self._running_port()
         if port is None:
-            port = self._choose_port()
+            port = choose_port(self.port, self.state_file)
             opts = f"-h 127.0.0.1 -p {port} -k {self.pgdata} -c max_connections=200"
             result = self._run(
                 [
@@ -181,16 +178,6 @@ class EmbeddedPostgres:
         self.psql("ALTER ROLE postgres PASSWORD :'pw'", stdin_vars={"pw": self.password})
         self.create_database(self.database)
         return self.url(self.database)
-
-    def _choose_port(self) -> int:
-        """The port of the last start (the URLs handed out name it), else a free one."""
-        if self.port is not None:  # a restart: the API and the worker already use this port
-            if not port_free(self.port):
-                raise RuntimeError(f"port {self.port} is taken by {port_holder(self.port)}")
-            return self.port
-        state = read_state(self.state_file)
-        port = state.get("port") if isinstance(state.get("port"), int) else None
-        return free_port() if port is None or not port_free(port) else port
 
     def running(self) -> bool:
         return self._postmaster() is not None

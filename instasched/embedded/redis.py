@@ -12,15 +12,12 @@ import subprocess
 from pathlib import Path
 
 from instasched.embedded._proc import (
+    choose_port,
     describe_returncode,
     die_with_parent,
-    free_port,
     kill_stale,
-    port_free,
-    port_holder,
     port_open,
     private_secrets,
-    read_state,
     stop_process,
     wait_until,
     write_private,
@@ -50,20 +47,11 @@ class EmbeddedRedis:
         self.port: int | None = None
         self.password = ""
 
-    def _choose_port(self) -> int:
-        if self.port is not None:  # a restart: the API and the worker already use this port
-            if not port_free(self.port):
-                raise RuntimeError(f"port {self.port} is taken by {port_holder(self.port)}")
-            return self.port
-        state = read_state(self.state_file)
-        port = state.get("port") if isinstance(state.get("port"), int) else None
-        return free_port() if port is None or port_open(port) else port
-
     def start(self) -> str:
         self.root.mkdir(parents=True, exist_ok=True)
         kill_stale(self.state_file, "valkey-server")
         self.password = private_secrets(self.credentials, ("password",))["password"]
-        port = self._choose_port()
+        port = choose_port(self.port, self.state_file)
         options = {
             "port": str(port),
             "bind": "127.0.0.1",

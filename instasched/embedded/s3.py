@@ -21,11 +21,10 @@ from instasched.embedded._proc import (
     die_with_parent,
     free_port,
     kill_stale,
-    port_free,
-    port_holder,
     port_open,
     private_secrets,
     read_state,
+    require_free,
     stop_process,
     wait_until,
     write_private,
@@ -129,8 +128,7 @@ class EmbeddedS3:
     def _choose_ports(self) -> dict[str, int]:
         if self.ports:  # a restart: the API and the worker already use the S3 port
             for port in self.ports.values():
-                if not port_free(port):
-                    raise RuntimeError(f"port {port} is taken by {port_holder(port)}")
+                require_free(port)
             return self.ports
         ports = read_state(self.state_file).get("ports")
         if not isinstance(ports, dict) or any(port_open(p) for p in ports.values()):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from instasched.config import Settings
+from instasched.embedded._proc import free_port
 from instasched.integrations.instagram import GraphClient
 from instasched.security import TokenCipher
 from instasched.state import graph_client_for
@@ -31,3 +34,25 @@ def cipher(app_settings: Settings) -> TokenCipher:
 @pytest.fixture(scope="session")
 def session_factory(db_engine: Any) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(db_engine, expire_on_commit=False)
+
+
+@pytest.fixture
+def port_holder_process() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """Another process listening on a free port: (port, process)."""
+    port = free_port()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import socket, time\n"
+            f"s = socket.socket(); s.bind(('127.0.0.1', {port})); s.listen()\n"
+            "print('ready', flush=True); time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"ready"
+        yield port, holder
+    finally:
+        holder.kill()
+        holder.wait()

@@ -139,6 +139,16 @@ def _server_pids(data_dir: Path) -> set[int]:
     return pids
 
 
+def _interrupt(run: subprocess.Popen[bytes]) -> int:
+    """Ctrl-C: the exit code of `instasched run`."""
+    run.send_signal(signal.SIGINT)
+    try:
+        return run.wait(90)
+    except subprocess.TimeoutExpired:
+        run.kill()
+        pytest.fail("instasched run did not stop on SIGINT")
+
+
 @pytest.fixture
 def run_dir() -> Iterator[Path]:
     """A private folder (pytest's own temp folders are pruned by concurrent runs)."""
@@ -217,12 +227,7 @@ def test_run_survives_kill_9_and_stops_on_ctrl_c(run_dir: Path) -> None:
         assert len(_alive(servers)) == 3, "PostgreSQL, Valkey and SeaweedFS run"
         running = _descendants(second.pid) | _servers_of(data_dir) | servers
     finally:
-        second.send_signal(signal.SIGINT)
-        try:
-            code = second.wait(90)
-        except subprocess.TimeoutExpired:
-            second.kill()
-            pytest.fail("instasched run did not stop on SIGINT")
+        code = _interrupt(second)
     assert code == 0, log.read_text()[-4000:]
     left = _wait_gone(running)
     procs = _processes()
@@ -306,39 +311,21 @@ def test_run_restarts_a_child_or_server_that_dies(run_dir: Path) -> None:
         text = log.read_text()
         assert "api exited (killed by signal 9); restarting it in 1.0 s" in text, text[-4000:]
     finally:
-        run.send_signal(signal.SIGINT)
-        try:
-            code = run.wait(90)
-        except subprocess.TimeoutExpired:
-            run.kill()
-            pytest.fail("instasched run did not stop on SIGINT")
+        code = _interrupt(run)
     assert code == 0, log.read_text()[-4000:]
 
 
-def test_run_names_the_process_on_a_busy_port_before_starting_anything(run_dir: Path) -> None:
-    port = free_port()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import socket, time\n"
-            f"s = socket.socket(); s.bind(('127.0.0.1', {port})); s.listen()\n"
-            "print('ready', flush=True); time.sleep(120)",
-        ],
-        stdout=subprocess.PIPE,
-    )
+def test_run_names_the_process_on_a_busy_port_before_starting_anything(
+    run_dir: Path, port_holder_process: tuple[int, subprocess.Popen[bytes]]
+) -> None:
+    port, holder = port_holder_process
+    log = run_dir / "run.log"
+    run = _start(run_dir / "data", port, log)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == b"ready"
-        log = run_dir / "run.log"
-        run = _start(run_dir / "data", port, log)
-        try:
-            code = run.wait(60)
-        except subprocess.TimeoutExpired:
-            run.kill()
-            pytest.fail("instasched run kept running on a busy port")
-    finally:
-        holder.kill()
-        holder.wait()
+        code = run.wait(60)
+    except subprocess.TimeoutExpired:
+        run.kill()
+        pytest.fail("instasched run kept running on a busy port")
     text = log.read_text()
     assert code != 0
     assert f"port {port} is in use by PID {holder.pid} (" in text, text[-2000:]

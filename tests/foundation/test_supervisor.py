@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -76,25 +75,12 @@ def test_a_child_that_keeps_running_is_left_alone(tmp_path: Path) -> None:
         child.stop()
 
 
-def test_port_holder_names_the_pid_and_command() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import socket, sys, time\n"
-            f"s = socket.socket(); s.bind(('127.0.0.1', {port})); s.listen()\n"
-            "print('ready', flush=True); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == b"ready"
-        found = port_holder(port)
-        assert f"PID {holder.pid} " in found and "time.sleep(60)" in found, found
-    finally:
-        holder.kill()
-        holder.wait()
+def test_port_holder_names_the_pid_and_command(
+    port_holder_process: tuple[int, subprocess.Popen[bytes]],
+) -> None:
+    port, holder = port_holder_process
+    found = port_holder(port)
+    assert f"PID {holder.pid} " in found and "time.sleep(120)" in found, found
+    holder.kill()
+    holder.wait()
     assert port_holder(port) == ""
