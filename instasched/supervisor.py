@@ -99,11 +99,10 @@ class Supervisor:
         self.backoff_first = backoff_first
         self.clock = clock
         self.entries: list[_Entry] = []
-        if self.state_file is not None:  # counts start at zero for each `instasched run`
-            write_state(self.state_file, {"restarts": {}})
 
     def add(self, service: Service) -> None:
         self.entries.append(_Entry(service))
+        self._save()  # each process's counter is served from 0, not from its first restart
 
     def restarts(self) -> dict[str, int]:
         return {e.service.name: e.restarts for e in self.entries}

@@ -30,6 +30,7 @@ def test_a_dead_child_is_restarted_after_a_doubling_backoff(tmp_path: Path) -> N
     child = _crashing_child()
     child.start()
     supervisor.add(child)
+    assert read_restarts(tmp_path) == {"crasher": 0}, "served from 0"
     first = child.proc
     for delay in (1.0, 2.0, 4.0):
         _wait_dead(child)
