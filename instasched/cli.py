@@ -114,21 +114,31 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
-def _require_free_ports(settings: Settings, grace: float = 5.0) -> None:
+def _left_by_a_killed_run(pid: int | None) -> bool:
+    """A `python -m instasched ...` child whose `instasched run` is gone: its parent's death sent
+    it SIGTERM (PDEATHSIG), so it lets go of its port within its shutdown time."""
+    from instasched.embedded._proc import parent_pid, process_cmdline
+
+    if pid is None or " -m instasched " not in process_cmdline(pid):
+        return False
+    parent = parent_pid(pid)
+    return parent is None or " -m instasched run" not in process_cmdline(parent)
+
+
+def _require_free_ports(settings: Settings) -> None:
     """Before anything starts: a port another process holds is named at once, not after the
-    embedded servers and migrations (a run that was just killed gets `grace` seconds: its API
-    lets go of the port on the SIGTERM its parent's death sends)."""
-    from instasched.embedded._proc import port_free, port_holder
+    embedded servers and migrations. Only a child left by a killed run is waited for."""
+    from instasched.embedded._proc import port_free, port_holder, port_listener
 
     ports = {settings.port: "PORT"}
     if settings.run_worker:
         first = settings.worker_metrics_port or settings.port + 1
         for port in range(first, first + settings.worker_processes):
             ports.setdefault(port, "WORKER_METRICS_PORT (a worker's /metrics, PORT+1 upwards)")
-    deadline = time.monotonic() + grace
+    deadline = time.monotonic() + 40  # a worker's shutdown takes up to 30 s
     for port, setting in ports.items():
         while not port_free(port, settings.host):
-            if time.monotonic() > deadline:
+            if not _left_by_a_killed_run(port_listener(port)[0]) or time.monotonic() > deadline:
                 holder = port_holder(port) or "another process"
                 sys.exit(
                     f"port {port} is in use by {holder}: stop it, or set {setting} to a free port"

@@ -59,9 +59,9 @@ def choose_port(current: int | None, state_file: Path) -> int:
     return port if isinstance(port, int) and port_free(port) else free_port()
 
 
-def port_holder(port: int) -> str:
-    """Who listens on TCP `port`: "PID 123 (cmd)" from /proc/net/tcp* and /proc/*/fd, or the
-    owner's uid where other users' descriptors cannot be read; "" when nothing is found."""
+def port_listener(port: int) -> tuple[int | None, int | None]:
+    """(pid, uid) of the process listening on TCP `port`, from /proc/net/tcp* and /proc/*/fd;
+    pid None where another user's descriptors cannot be read; (None, None) when none listens."""
     inodes: dict[str, int] = {}  # socket inode -> uid
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -74,7 +74,7 @@ def port_holder(port: int) -> str:
             if len(fields) > 9 and fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
                 inodes[fields[9]] = int(fields[7])
     if not inodes:
-        return ""
+        return None, None
     wanted = {f"socket:[{inode}]" for inode in inodes}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -89,9 +89,18 @@ def port_holder(port: int) -> str:
             except OSError:
                 continue
             if target in wanted:
-                pid = int(proc.name)
-                return f"PID {pid} ({process_cmdline(pid).strip() or 'unknown command'})"
-    uid = next(iter(inodes.values()))
+                return int(proc.name), next(iter(inodes.values()))
+    return None, next(iter(inodes.values()))
+
+
+def port_holder(port: int) -> str:
+    """Who listens on TCP `port`: "PID 123 (cmd)", or the owner's user where its PID is not
+    readable; "" when nothing is found."""
+    pid, uid = port_listener(port)
+    if pid is not None:
+        return f"PID {pid} ({process_cmdline(pid).strip() or 'unknown command'})"
+    if uid is None:
+        return ""
     try:
         import pwd
 
@@ -99,6 +108,14 @@ def port_holder(port: int) -> str:
     except KeyError:
         user = str(uid)
     return f"a process of user {user} (uid {uid}; its PID is not readable by this user)"
+
+
+def parent_pid(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rfind(")") + 2 :].split()[1])
 
 
 def die_with_parent() -> None:
