@@ -23,6 +23,7 @@ _COMMON = {
     "400": "The request body could not be parsed (not JSON, not UTF-8, malformed multipart)",
     "401": "Missing, expired or invalid bearer token",
     "404": "Not found (an unknown id, or one that belongs to another user)",
+    "413": "The request body is over MAX_JSON_BODY_SIZE (1 MiB unless configured)",
     "422": "Validation error: `detail` lists each field and what is wrong with it",
     "503": "The database is unavailable; retry after `Retry-After` seconds",
 }
@@ -58,7 +59,7 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
             has_body = "requestBody" in operation
             wanted = ["422", "503"]
             if has_body:
-                wanted.append("400")
+                wanted += ["400", "413"]
             if authenticated:
                 wanted.append("401")
                 if takes_input or has_body:

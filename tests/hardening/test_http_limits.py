@@ -140,6 +140,8 @@ async def test_a_json_body_over_the_limit_gets_413_with_a_message(
         assert "65536-byte limit (MAX_JSON_BODY_SIZE)" in r.json()["message"], r.text
     ok = await client.post("/api/auth/login", json={"email": "a@example.com", "password": "x"})
     assert ok.status_code in (401, 422), ok.text  # under the limit: the app judged it
+    spec = (await client.get("/openapi.json")).json()
+    assert "413" in spec["paths"]["/api/auth/login"]["post"]["responses"], "documented"
 
 
 async def test_uploads_are_not_held_to_the_json_limit(
