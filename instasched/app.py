@@ -20,6 +20,7 @@ from instasched.api import API_ROUTERS
 from instasched.config import Settings, get_settings
 from instasched.db import is_connection_error
 from instasched.exceptions import InstaschedError
+from instasched.kit.http_limits import BodyLimitMiddleware
 from instasched.kit.memory import freeze_startup_objects
 from instasched.kit.openapi import example_200
 from instasched.kit.openapi import install as document_errors
@@ -81,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     mount_sandbox = settings.sandbox_enabled and not settings.sandbox_url
     # Inside the metrics middleware, so its 422s are counted.
     app.add_middleware(LoneSurrogateGuard)
+    # Outside the guard: a body over the limit is refused before anything reads it.
+    app.add_middleware(BodyLimitMiddleware, max_body=settings.max_json_body_size)
     app.add_middleware(RequestMetricsMiddleware, passthrough="/sandbox/" if mount_sandbox else None)
     if mount_sandbox:
         from instasched.sandbox.app import create_sandbox_app
@@ -208,6 +211,7 @@ def install_error_handlers(app: FastAPI) -> None:
             403: "forbidden",
             404: "not_found",
             405: "method_not_allowed",
+            413: "payload_too_large",
         }
         message = str(exc.detail)
         if message == "There was an error parsing the body":  # FastAPI's, for undecodable bodies

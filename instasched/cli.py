@@ -2,7 +2,8 @@
 
 - `run`: the zero-configuration default. Starts embedded PostgreSQL, Redis and S3 for whatever
   is not configured (data under INSTASCHED_DATA_DIR), applies migrations, then runs the API and a
-  worker as child processes. Ctrl-C (SIGINT) or SIGTERM stops every child.
+  worker as child processes. A child or embedded server that dies is restarted (with backoff);
+  Ctrl-C (SIGINT), SIGTERM or a crash loop (SUPERVISOR_MAX_RESTARTS) stops everything.
 - `api`, `worker`, `migrate`, `sandbox`: the production split (every URL must be configured).
 """
 
@@ -12,7 +13,6 @@ import argparse
 import logging
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -58,6 +58,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from instasched.app import proxy_options
+    from instasched.kit.http_limits import uvicorn_options
 
     _local_secrets(get_settings())
     settings = get_settings()
@@ -69,11 +70,11 @@ def cmd_api(args: argparse.Namespace) -> int:
         port=settings.port,
         workers=settings.api_workers,
         loop="uvloop",
-        http="httptools",
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
         **proxy_options(settings),
+        **uvicorn_options(settings),
     )
     return 0
 
@@ -108,32 +109,47 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wait_port_free(host: str, port: int, timeout: float = 20.0) -> None:
-    """An API left by a run that was killed gets SIGTERM and needs a moment to let go."""
-    import socket
+def _left_by_a_killed_run(pid: int | None) -> bool:
+    """A `python -m instasched ...` child whose `instasched run` is gone: its parent's death sent
+    it SIGTERM (PDEATHSIG), so it lets go of its port within its shutdown time."""
+    from instasched.embedded._proc import parent_pid, process_cmdline
 
-    deadline = time.monotonic() + timeout
-    bind_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((bind_host, port))
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    sys.exit(f"port {port} is in use: set PORT to a free port")
-        time.sleep(0.2)
+    if pid is None or " -m instasched " not in process_cmdline(pid):
+        return False
+    parent = parent_pid(pid)
+    return parent is None or " -m instasched run" not in process_cmdline(parent)
+
+
+def _require_free_ports(settings: Settings) -> None:
+    """Before anything starts: a port another process holds is named at once, not after the
+    embedded servers and migrations. Only a child left by a killed run is waited for."""
+    from instasched.embedded._proc import port_free, port_holder, port_listener
+
+    ports = {settings.port: "PORT"}
+    if settings.run_worker:
+        first = settings.worker_metrics_port or settings.port + 1
+        for port in range(first, first + settings.worker_processes):
+            ports.setdefault(port, "WORKER_METRICS_PORT (a worker's /metrics, PORT+1 upwards)")
+    deadline = time.monotonic() + 40  # a worker's shutdown takes up to 30 s
+    for port, setting in ports.items():
+        while not port_free(port, settings.host):
+            if not _left_by_a_killed_run(port_listener(port)[0]) or time.monotonic() > deadline:
+                holder = port_holder(port) or "another process"
+                sys.exit(
+                    f"port {port} is in use by {holder}: stop it, or set {setting} to a free port"
+                )
+            time.sleep(0.2)
 
 
 def cmd_run(_: argparse.Namespace) -> int:
     from instasched.embedded import EmbeddedServers
-    from instasched.embedded._proc import die_with_parent
+    from instasched.supervisor import Child, CrashLoop, Supervisor
 
     settings = get_settings()
     _configure_logging(settings)
     _local_secrets(settings)
     settings = get_settings()
+    _require_free_ports(settings)
     data_dir = settings.data_dir.resolve()
     embedded = EmbeddedServers(data_dir)
     need = {
@@ -147,17 +163,31 @@ def cmd_run(_: argparse.Namespace) -> int:
             data_dir,
             [k[5:] for k, v in need.items() if v],
         )
-    children: list[subprocess.Popen[bytes]] = []
+    supervisor = Supervisor(
+        max_restarts=settings.supervisor_max_restarts,
+        window_seconds=settings.supervisor_window_seconds,
+        state_dir=data_dir,
+    )
+    children: list[Child] = []
     stopping = False
+    code = 0
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
 
+    def spawn(name: str, args: list[str], env: dict[str, str]) -> None:
+        child = Child(name, [sys.executable, "-m", "instasched", *args], env)
+        child.start()
+        children.append(child)
+        supervisor.add(child)
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
         env = embedded.start(**need)
+        for server in embedded.started():
+            supervisor.add(server)
         os.environ.update(env)
         reset_settings()
         settings = get_settings()
@@ -167,21 +197,13 @@ def cmd_run(_: argparse.Namespace) -> int:
         log.info("migrations applied")
         if stopping:  # Ctrl-C while the servers were starting: start no child
             return 0
-        _wait_port_free(settings.host, settings.port)
-        exe = [sys.executable, "-m", "instasched"]
         if settings.api_workers > 1 and settings.sandbox_enabled and not settings.sandbox_url:
             # Several API processes must share one sandbox (its state lives in its process):
             # serve it alone and point the API and the worker at it.
             from instasched.embedded._proc import free_port, port_open
 
             sandbox_port = free_port()
-            children.append(
-                subprocess.Popen(
-                    [*exe, "sandbox", "--port", str(sandbox_port)],
-                    env=os.environ.copy(),
-                    preexec_fn=die_with_parent,
-                )
-            )
+            spawn("sandbox", ["sandbox", "--port", str(sandbox_port)], os.environ.copy())
             deadline = time.monotonic() + 30
             while not port_open(sandbox_port) and time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -189,20 +211,14 @@ def cmd_run(_: argparse.Namespace) -> int:
             reset_settings()
             settings = get_settings()
             log.info("sandbox served alone at %s (API_WORKERS > 1)", settings.sandbox_url)
-        # PDEATHSIG: after a kill -9 of this process its children stop too (they would keep the
-        # port and make the next `instasched run` fail).
-        children.append(
-            subprocess.Popen([*exe, "api"], env=os.environ.copy(), preexec_fn=die_with_parent)
-        )
+        spawn("api", ["api"], os.environ.copy())
         if settings.run_worker:
             # Each worker's own /metrics next to the API's (PORT+1, PORT+2, ...), or from
             # WORKER_METRICS_PORT on.
             metrics_port = settings.worker_metrics_port or settings.port + 1
             for i in range(settings.worker_processes):
                 worker_env = {**os.environ, "WORKER_METRICS_PORT": str(metrics_port + i)}
-                children.append(
-                    subprocess.Popen([*exe, "worker"], env=worker_env, preexec_fn=die_with_parent)
-                )
+                spawn(f"worker-{i + 1}", ["worker"], worker_env)
         log.info(
             "instasched is up: %s (API docs at /docs%s)",
             settings.base_url,
@@ -213,23 +229,21 @@ def cmd_run(_: argparse.Namespace) -> int:
             ),
         )
         while not stopping:
-            for child in children:
-                if child.poll() is not None:
-                    log.error("child %s exited with %s; stopping", child.args, child.returncode)
-                    stopping = True
+            supervisor.check()
             time.sleep(0.2)
+    except CrashLoop as exc:
+        log.error("%s; stopping everything", exc)
+        code = 1
     finally:
         for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
+            if child.running():
+                assert child.proc is not None
+                child.proc.send_signal(signal.SIGTERM)
         for child in children:
-            try:
-                child.wait(15)
-            except subprocess.TimeoutExpired:
-                child.kill()
+            child.stop()
         embedded.stop()
         log.info("stopped")
-    return 0
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:

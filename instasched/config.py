@@ -36,6 +36,19 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
     log_format: Literal["json", "console"] = Field("json", validation_alias="LOG_FORMAT")
 
+    # What one HTTP client may hold or send (instasched/kit/http_limits.py).
+    http_header_timeout_seconds: float = Field(
+        10.0, gt=0, validation_alias="HTTP_HEADER_TIMEOUT_SECONDS"
+    )
+    http_body_timeout_seconds: float = Field(
+        30.0, gt=0, validation_alias="HTTP_BODY_TIMEOUT_SECONDS"
+    )
+    http_keep_alive_timeout_seconds: int = Field(
+        5, ge=1, validation_alias="HTTP_KEEP_ALIVE_TIMEOUT_SECONDS"
+    )
+    http_max_header_size: int = Field(65536, ge=1024, validation_alias="HTTP_MAX_HEADER_SIZE")
+    max_json_body_size: int = Field(1024 * 1024, ge=1024, validation_alias="MAX_JSON_BODY_SIZE")
+
     # --- servers -------------------------------------------------------------------------
     database_url: str | None = Field(None, validation_alias="DATABASE_URL")
     database_pool_size: int = Field(10, ge=1, validation_alias="DATABASE_POOL_SIZE")
@@ -159,6 +172,12 @@ class Settings(BaseSettings):
     # `instasched run` only: how many `instasched worker` processes it starts (2: publishing
     # uses both cores of a small machine when many posts fall due at once; bench/README.md).
     worker_processes: int = Field(2, ge=1, le=32, validation_alias="WORKER_PROCESSES")
+    # `instasched run` restarts a child or embedded server that dies; more than this many
+    # crashes of one within the window is a crash loop and stops everything.
+    supervisor_max_restarts: int = Field(5, ge=0, validation_alias="SUPERVISOR_MAX_RESTARTS")
+    supervisor_window_seconds: float = Field(
+        300.0, gt=0, validation_alias="SUPERVISOR_WINDOW_SECONDS"
+    )
 
     # --- operations ----------------------------------------------------------------------
     alert_webhook_url: str | None = Field(None, validation_alias="ALERT_WEBHOOK_URL")

@@ -28,6 +28,7 @@ from sqlalchemy.pool import NullPool
 from instasched.config import Settings, database_url_for, normalise_database_url
 from instasched.embedded import EmbeddedServers
 from instasched.embedded._proc import free_port
+from instasched.kit.http_limits import uvicorn_options
 from tests.factories import Api
 
 RUN_ID = secrets.token_hex(4)
@@ -139,6 +140,7 @@ class LiveServer:
             lifespan="on",
             loop="asyncio",
             **proxy_options(settings),  # as `instasched api` serves it
+            **uvicorn_options(settings),  # the header / body limits `instasched api` runs with
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="live-server", daemon=True)

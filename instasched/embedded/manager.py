@@ -49,6 +49,10 @@ class EmbeddedServers:
             raise
         return dict(self.env)
 
+    def started(self) -> list[EmbeddedPostgres | EmbeddedRedis | EmbeddedS3]:
+        """The servers started here, for `instasched run` to supervise."""
+        return [s for s in (self.postgres, self.redis, self.s3) if s is not None]
+
     def stop(self) -> None:
         for server in (self.s3, self.redis, self.postgres):
             if server is not None:

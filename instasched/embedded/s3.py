@@ -8,8 +8,6 @@ its ports are chosen here (its defaults would collide with a second instance) an
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -19,13 +17,17 @@ from pathlib import Path
 import httpx
 
 from instasched.embedded._proc import (
+    describe_returncode,
     die_with_parent,
     free_port,
     kill_stale,
     port_open,
+    private_secrets,
     read_state,
+    require_free,
     stop_process,
     wait_until,
+    write_private,
     write_state,
 )
 
@@ -41,6 +43,8 @@ def _executable() -> str:
 
 
 class EmbeddedS3:
+    name = "seaweedfs"
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.data = root / "data"
@@ -49,40 +53,48 @@ class EmbeddedS3:
         self.config_file = root / "s3.json"
         self.proc: subprocess.Popen[bytes] | None = None
         self.port: int | None = None
+        self.ports: dict[str, int] = {}
         self.access_key = ""
         self.secret_key = ""
 
     def _credentials(self) -> None:
-        state = read_state(self.root / "credentials.json")
-        access = state.get("accessKey")
-        secret = state.get("secretKey")
-        if not isinstance(access, str) or not isinstance(secret, str):
-            access = "instasched" + secrets.token_hex(6)
-            secret = secrets.token_urlsafe(30)
-            write_state(self.root / "credentials.json", {"accessKey": access, "secretKey": secret})
-            os.chmod(self.root / "credentials.json", 0o600)
-        self.access_key, self.secret_key = access, secret
+        values = private_secrets(
+            self.root / "credentials.json", ("accessKey", "secretKey", "jwtKey")
+        )
+        self.access_key, self.secret_key = values["accessKey"], values["secretKey"]
         identities = {
             "identities": [
                 {
                     "name": "instasched",
-                    "credentials": [{"accessKey": access, "secretKey": secret}],
+                    "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
                     "actions": ["Admin", "Read", "List", "Tagging", "Write"],
                 }
             ]
         }
-        self.config_file.write_text(json.dumps(identities))
-        os.chmod(self.config_file, 0o600)
+        write_private(self.config_file, json.dumps(identities))
+        # Read from weed's working directory: every request to the filer's and the volume
+        # server's HTTP ports must carry a JWT signed with this key (the S3 gateway signs its
+        # own), so those ports no longer serve, write or delete objects without the S3 keys.
+        key = values["jwtKey"]
+        write_private(
+            self.root / "security.toml",
+            "".join(
+                f'[{section}]\nkey = "{key}"\nexpires_after_seconds = 60\n\n'
+                for section in (
+                    "jwt.signing",
+                    "jwt.signing.read",
+                    "jwt.filer_signing",
+                    "jwt.filer_signing.read",
+                )
+            ),
+        )
 
     def start(self) -> str:
         self.root.mkdir(parents=True, exist_ok=True)
         self.data.mkdir(parents=True, exist_ok=True)
         kill_stale(self.state_file, "weed")
         self._credentials()
-        state = read_state(self.state_file)
-        ports = state.get("ports")
-        if not isinstance(ports, dict) or any(port_open(p) for p in ports.values()):
-            ports = {name: free_port() for name in _PORT_FLAGS}
+        ports = self._choose_ports()
         args = [
             _executable(),
             "mini",
@@ -107,10 +119,27 @@ class EmbeddedS3:
             preexec_fn=die_with_parent,
         )
         log.close()
+        self.ports = ports
         self.port = int(ports["s3.port"])
         write_state(self.state_file, {"pid": self.proc.pid, "ports": ports})
         wait_until(self._ready, timeout=90, what="SeaweedFS S3", log=self.log)
         return self.url()
+
+    def _choose_ports(self) -> dict[str, int]:
+        if self.ports:  # a restart: the API and the worker already use the S3 port
+            for port in self.ports.values():
+                require_free(port)
+            return self.ports
+        ports = read_state(self.state_file).get("ports")
+        if not isinstance(ports, dict) or any(port_open(p) for p in ports.values()):
+            ports = {name: free_port() for name in _PORT_FLAGS}
+        return ports
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def exit_status(self) -> str:
+        return describe_returncode(None if self.proc is None else self.proc.returncode)
 
     def _ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:

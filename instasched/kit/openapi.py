@@ -23,6 +23,7 @@ from instasched.exceptions import (
     InstaschedError,
     Invalid,
     NotFound,
+    PayloadTooLarge,
     ServiceUnavailable,
     Unauthorized,
 )
@@ -59,6 +60,15 @@ _COMMON: dict[str, list[ErrorCase]] = {
         ("The bearer token is malformed or forged", Unauthorized("Invalid access token")),
     ],
     "404": [ACCOUNT_NOT_FOUND],
+    "413": [
+        (
+            "The request body is over MAX_JSON_BODY_SIZE (1 MiB unless configured)",
+            PayloadTooLarge(
+                "The request body is over the 1048576-byte limit (MAX_JSON_BODY_SIZE); media go "
+                "to POST /api/instagram/scheduling/media/upload"
+            ),
+        )
+    ],
     "503": [DATABASE_DOWN],
 }
 _VALIDATION = "Validation error: `detail` lists each field and what is wrong with it"
@@ -139,7 +149,7 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
             has_body = "requestBody" in operation
             wanted = ["422", "503"]
             if has_body:
-                wanted.append("400")
+                wanted += ["400", "413"]
             if authenticated:
                 wanted.append("401")
                 if takes_input or has_body:

@@ -4,7 +4,11 @@ WORKER_METRICS_PORT (its own HTTP server). In tests API and worker share a proce
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -92,3 +96,30 @@ ALERTS_SENT = Counter(
     ["event", "result"],
     registry=REGISTRY,
 )
+
+
+class _SupervisorRestarts(Collector):
+    """Restarts by `instasched run`'s supervisor (a separate process): read from the data dir."""
+
+    def describe(self) -> Iterator[CounterMetricFamily]:
+        yield self._family()
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        from instasched.config import get_settings
+        from instasched.supervisor import read_restarts
+
+        family = self._family()
+        for process, count in read_restarts(get_settings().data_dir).items():
+            family.add_metric([process], count)
+        yield family
+
+    @staticmethod
+    def _family() -> CounterMetricFamily:
+        return CounterMetricFamily(
+            "instasched_supervisor_restarts",
+            "Processes `instasched run` restarted after they died (api, worker-N, postgres, ...)",
+            labels=["process"],
+        )
+
+
+REGISTRY.register(_SupervisorRestarts())

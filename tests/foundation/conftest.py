@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from instasched.config import Settings
@@ -36,48 +31,3 @@ def cipher(app_settings: Settings) -> TokenCipher:
 @pytest.fixture(scope="session")
 def session_factory(db_engine: Any) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(db_engine, expire_on_commit=False)
-
-
-@asynccontextmanager
-async def second_app(settings: Settings) -> AsyncIterator[FastAPI]:
-    """Another instance of the app in this test's event loop, with its own settings (another
-    Redis, other limits), started and stopped like a server does."""
-    from instasched.app import create_app
-
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        yield app
-
-
-def client_of(app: FastAPI, *, address: str = "127.0.0.1") -> httpx.AsyncClient:
-    """A client of an in-process app whose requests come from `address` (the TCP peer)."""
-    transport = httpx.ASGITransport(app=app, client=(address, 40000))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=30)
-
-
-@pytest.fixture
-def silent_server() -> Iterator[int]:
-    """The port of a TCP server that accepts connections and never answers (a hung Redis, a
-    hung Instagram)."""
-    server = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield int(server.getsockname()[1])
-    finally:
-        stop.set()
-        thread.join(5)
-        for conn in held:
-            conn.close()
-        server.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -138,6 +139,16 @@ def _server_pids(data_dir: Path) -> set[int]:
     return pids
 
 
+def _interrupt(run: subprocess.Popen[bytes]) -> int:
+    """Ctrl-C: the exit code of `instasched run`."""
+    run.send_signal(signal.SIGINT)
+    try:
+        return run.wait(90)
+    except subprocess.TimeoutExpired:
+        run.kill()
+        pytest.fail("instasched run did not stop on SIGINT")
+
+
 @pytest.fixture
 def run_dir() -> Iterator[Path]:
     """A private folder (pytest's own temp folders are pruned by concurrent runs)."""
@@ -216,12 +227,7 @@ def test_run_survives_kill_9_and_stops_on_ctrl_c(run_dir: Path) -> None:
         assert len(_alive(servers)) == 3, "PostgreSQL, Valkey and SeaweedFS run"
         running = _descendants(second.pid) | _servers_of(data_dir) | servers
     finally:
-        second.send_signal(signal.SIGINT)
-        try:
-            code = second.wait(90)
-        except subprocess.TimeoutExpired:
-            second.kill()
-            pytest.fail("instasched run did not stop on SIGINT")
+        code = _interrupt(second)
     assert code == 0, log.read_text()[-4000:]
     left = _wait_gone(running)
     procs = _processes()
@@ -229,3 +235,99 @@ def test_run_survives_kill_9_and_stops_on_ctrl_c(run_dir: Path) -> None:
     assert _servers_of(data_dir) == set()
     with pytest.raises(httpx.HTTPError):
         httpx.get(url + "/health", timeout=2)
+
+
+def _child_pid(run: subprocess.Popen[bytes], command: str) -> int | None:
+    procs = _processes()
+    found = [p for p in _descendants(run.pid) if command in procs.get(p, (0, "", ""))[2]]
+    return found[0] if len(found) == 1 else None
+
+
+def _wait(what: str, check: Callable[[], bool], log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    pytest.fail(f"{what} within {timeout}s:\n{log.read_text()[-4000:]}")
+
+
+def _ready(url: str) -> bool:
+    return httpx.get(url + "/ready", timeout=5).status_code == 200
+
+
+@pytest.mark.slow
+def test_run_restarts_a_child_or_server_that_dies(run_dir: Path) -> None:
+    data_dir = run_dir / "data"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = run_dir / "run.log"
+    run = _start(data_dir, port, log, WORKER_PROCESSES="1", LOG_LEVEL="INFO")
+    try:
+        _wait_healthy(run, url, log)
+        _wait("ready", lambda: _ready(url), log)
+        for command in ("instasched api", "instasched worker"):
+            old = _child_pid(run, command)
+            assert old is not None, command
+            os.kill(old, signal.SIGKILL)
+            _wait(
+                f"{command} restarted",
+                lambda c=command, o=old: _child_pid(run, c) not in (None, o),
+                log,
+            )
+        _wait("ready after the API restart", lambda: _ready(url), log)
+
+        def server_pid(name: str) -> int:
+            if name == "postgres":
+                return int((data_dir / "postgres/pgdata/postmaster.pid").read_text().split()[0])
+            file = {"valkey": "redis/valkey.json", "seaweedfs": "s3/weed.json"}[name]
+            pid = read_state(data_dir / file)["pid"]
+            assert isinstance(pid, int)
+            return pid
+
+        for name in ("valkey", "seaweedfs", "postgres"):
+            old = server_pid(name)
+            os.kill(old, signal.SIGKILL)
+            _wait(
+                f"{name} restarted",
+                lambda n=name, o=old: server_pid(n) != o and bool(_alive({server_pid(n)})),
+                log,
+            )
+            # Reaped, not left defunct (a zombie) as Valkey was.
+            assert old not in _processes() or _processes()[old][1] != "Z", name
+            _wait(f"ready after the {name} restart", lambda: _ready(url), log)
+        assert run.poll() is None, "instasched run kept running"
+        metrics = httpx.get(url + "/metrics", timeout=10).text
+        for process in ("api", "worker-1", "valkey", "seaweedfs", "postgres"):
+            # PostgreSQL's first restart may fail while the killed server's backends still hold
+            # its shared memory: the next one, after the backoff, starts it.
+            found = re.search(
+                rf'instasched_supervisor_restarts_total{{process="{process}"}} (\d+)', metrics
+            )
+            assert found and int(found[1]) >= 1, (process, metrics[-3000:])
+        text = log.read_text()
+        assert "api exited (killed by signal 9); restarting it in 1.0 s" in text, text[-4000:]
+    finally:
+        code = _interrupt(run)
+    assert code == 0, log.read_text()[-4000:]
+
+
+def test_run_names_the_process_on_a_busy_port_before_starting_anything(
+    run_dir: Path, port_holder_process: tuple[int, subprocess.Popen[bytes]]
+) -> None:
+    port, holder = port_holder_process
+    log = run_dir / "run.log"
+    run = _start(run_dir / "data", port, log)
+    try:
+        code = run.wait(60)
+    except subprocess.TimeoutExpired:
+        run.kill()
+        pytest.fail("instasched run kept running on a busy port")
+    text = log.read_text()
+    assert code != 0
+    assert f"port {port} is in use by PID {holder.pid} (" in text, text[-2000:]
+    assert "set PORT to a free port" in text, text[-2000:]
+    assert not (run_dir / "data" / "postgres").exists(), "embedded servers were started first"
