@@ -209,6 +209,7 @@ class BodyLimitMiddleware:
                     return
                 break
         received = 0
+        started = False
 
         async def limited() -> Message:
             nonlocal received
@@ -218,4 +219,17 @@ class BodyLimitMiddleware:
                 raise HTTPException(413, self.message, headers={"Connection": "close"})
             return message
 
-        await self.app(scope, limited, send)
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited, tracked)
+        except HTTPException as exc:
+            # A middleware that reads the body itself (the lone-surrogate guard) is outside
+            # FastAPI's handlers: the 413 is rendered here.
+            if exc.status_code != 413 or started:
+                raise
+            body = PayloadTooLarge(self.message).to_dict()
+            await JSONResponse(body, 413, headers={"Connection": "close"})(scope, receive, send)
