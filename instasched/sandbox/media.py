@@ -66,7 +66,8 @@ FAULT_ENDPOINTS = ("media", "container_status", "media_publish", "insights", "co
 
 
 class GraphVersion(Convertor[str]):
-    """`v21.0`-style path segment, so the generic routes never shadow `/_control/...`."""
+    """`v26.0`-style path segment, so the generic routes never shadow `/_control/...` (which
+    versions Meta serves: `GraphVersionGate` in app.py)."""
 
     regex = r"v[0-9]+(?:\.[0-9]+)?"
 
