@@ -16,6 +16,9 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from instasched.integrations.instagram.publish_rules import HASHTAGS_MAX
+from instasched.integrations.instagram.versions import DEFAULT_VERSION, VERSION_PATTERN
+
 DEFAULT_BUCKET = "instagram-media"
 
 
@@ -110,7 +113,10 @@ class Settings(BaseSettings):
     instagram_graph_url: str = Field(
         "https://graph.instagram.com", validation_alias="INSTAGRAM_GRAPH_URL"
     )
-    instagram_api_version: str = Field("v21.0", validation_alias="INSTAGRAM_API_VERSION")
+    # Graph API version: the default and Meta's end dates are in integrations/instagram/versions.py.
+    instagram_api_version: str = Field(
+        DEFAULT_VERSION, pattern=VERSION_PATTERN.pattern, validation_alias="INSTAGRAM_API_VERSION"
+    )
     instagram_oauth_url: str = Field(
         "https://www.instagram.com/oauth/authorize", validation_alias="INSTAGRAM_OAUTH_URL"
     )
@@ -136,7 +142,8 @@ class Settings(BaseSettings):
     schedule_max_lead_months: int = Field(
         6, ge=1, le=120, validation_alias="SCHEDULE_MAX_LEAD_MONTHS"
     )
-    max_hashtags: int = Field(30, ge=0, validation_alias="MAX_HASHTAGS")
+    # Instagram's cap per caption since December 2025 (was 30).
+    max_hashtags: int = Field(HASHTAGS_MAX, ge=0, validation_alias="MAX_HASHTAGS")
     # How long POST .../publish-now waits for the worker's outcome before answering.
     publish_now_wait_seconds: float = Field(
         15.0, ge=0, le=120, validation_alias="PUBLISH_NOW_WAIT_SECONDS"

@@ -106,9 +106,11 @@ async def create_post(
     - Media: `mediaIds` (asset ids) or `mediaUrls` (the `s3Url` of an upload, or a presigned URL
       of it); every item must be one of your uploaded assets. IMAGE: 1 image; VIDEO/REELS:
       1 video; CAROUSEL: 2-10; STORIES: 1 image or video, no caption.
-    - Caption <= 2,200 characters, hashtags `#letters_digits` (<= `MAX_HASHTAGS`), <= 20
-      @-mentions. With `templateId` + `templateVariables` the caption is rendered from the
-      template (send no caption).
+    - Caption <= 2,200 characters, hashtags `#letters_digits` (<= `MAX_HASHTAGS`, default 5:
+      Instagram's cap since December 2025), <= 20 @-mentions. With `templateId` +
+      `templateVariables` the caption is rendered from the template (send no caption).
+    - `collaborators`: up to 5 usernames on IMAGE, VIDEO/REELS and CAROUSEL posts (sent on the
+      carousel itself, not its items); STORIES take none (422).
     - Publishing quota: a time that would put more posts in any 24 h window than the account's
       quota (`content_publishing_limit` as last read, else `PUBLISH_QUOTA_DEFAULT`) is a 422
       whose `detail[0]` has `windowStart`, `windowEnd`, `count` and `quota`; with

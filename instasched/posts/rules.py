@@ -19,7 +19,6 @@ from instasched.integrations.instagram.publish_rules import (
     CAPTION_MAX,
     CAROUSEL_MAX,
     CAROUSEL_MIN,
-    COLLABORATORS_MAX,
     PRODUCT_TAGS_MAX,
     USER_TAGS_MAX,
     USERNAME_CHARS,
@@ -193,12 +192,13 @@ def check_user_tags(
     return cleaned
 
 
-def check_collaborators(names: Sequence[object]) -> list[str]:
-    if len(names) > COLLABORATORS_MAX:
+def check_collaborators(names: Sequence[object], *, media_type: str) -> list[str]:
+    """Meta's rule (shared with the sandbox): at most 5, on feed images, reels and carousels."""
+    kind = REELS if media_type == VIDEO else media_type
+    problem = meta.collaborators_problem(len(names), media_type=kind)
+    if problem is not None:
         raise Invalid(
-            f"collaborators has {len(names)} usernames; Instagram allows at most "
-            f"{COLLABORATORS_MAX}",
-            field="collaborators",
+            f"collaborators: {problem}; remove some or all of them", field="collaborators"
         )
     cleaned = [check_username(n, field=f"collaborators[{i}]") for i, n in enumerate(names)]
     if len({c.lower() for c in cleaned}) != len(cleaned):
@@ -296,7 +296,6 @@ def check_extras(media_type: str, extras: Extras, *, max_hashtags: int) -> None:
             ("caption", bool(extras.caption)),
             ("firstComment", bool(extras.first_comment)),
             ("productTags", bool(extras.product_tags)),
-            ("collaborators", bool(extras.collaborators)),
             ("locationId", bool(extras.location_id)),
         ):
             if present:

@@ -22,6 +22,7 @@ TemplateValue = str | int | float
 
 _USER_TAG_EXAMPLE: dict[str, Any] = {"username": "alpine.knits", "x": 0.42, "y": 0.67}
 _FIRST_COMMENT = "More colours in our bio link 🧶 #knitwear #winterstyle"
+_COLLABORATOR = "snowline.studio"
 _ALT_TEXT = "A woman in a red cable-knit sweater on a snowy mountain path"
 POST_EXAMPLE: dict[str, Any] = {
     "id": ex.POST_ID,
@@ -45,7 +46,7 @@ POST_EXAMPLE: dict[str, Any] = {
     "templateVariables": {},
     "firstComment": _FIRST_COMMENT,
     "userTags": [_USER_TAG_EXAMPLE],
-    "collaborators": [],
+    "collaborators": [_COLLABORATOR],
     "altText": _ALT_TEXT,
     "coverUrl": None,
     "thumbOffsetMs": None,
@@ -114,7 +115,12 @@ class _PostFields(RequestModel):
     )
     first_comment: str | None = Field(None, description="Posted as the first comment")
     user_tags: list[UserTagIn] | None = Field(None, description="People to tag (<= 20)")
-    collaborators: list[str] | None = Field(None, description="Collaborator usernames (<= 3)")
+    collaborators: list[str] | None = Field(
+        None,
+        description="Collaborator usernames (<= 5), invited to co-author the post: IMAGE, "
+        "VIDEO/REELS and CAROUSEL posts only (none on STORIES)",
+        examples=[[_COLLABORATOR]],
+    )
     alt_text: str | None = Field(None, description="Alt text (IMAGE posts only)")
     cover_url: str | None = Field(
         None, description="Reel cover: one of your image assets, or a public https URL"
@@ -139,6 +145,7 @@ class PostCreate(_PostFields):
             "caption": ex.CAPTION,
             "firstComment": _FIRST_COMMENT,
             "userTags": [_USER_TAG_EXAMPLE],
+            "collaborators": [_COLLABORATOR],
             "altText": _ALT_TEXT,
         },
         {

@@ -857,7 +857,7 @@ async def _check_draft(
     rules.check_media(media_type, items)
     product_tags = rules.check_product_tags(draft.product_tags)
     user_tags = rules.check_user_tags(draft.user_tags, need_position=media_type == rules.IMAGE)
-    collaborators = rules.check_collaborators(draft.collaborators)
+    collaborators = rules.check_collaborators(draft.collaborators, media_type=media_type)
     location_id = rules.check_location_id(draft.location_id) if draft.location_id else None
     rules.check_extras(
         media_type,

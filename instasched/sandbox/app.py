@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -18,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from instasched.config import Settings
 from instasched.exceptions import Forbidden
+from instasched.integrations.instagram import versions
 from instasched.kit.surrogates import LoneSurrogateGuard
 from instasched.sandbox.state import (
     SQLITE_FILE,
@@ -290,6 +293,7 @@ def create_sandbox_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(exc.body(), status_code=exc.status)
 
     app.add_middleware(UsageHeaders, state=state)
+    app.add_middleware(GraphVersionGate)
     # A lone UTF-16 surrogate in a JSON body: 422 naming the field, in Meta's error format.
     app.add_middleware(
         LoneSurrogateGuard,
@@ -342,6 +346,46 @@ class ControlSecret:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+_VERSION_SEGMENT = re.compile(r"^/(v[0-9]+(?:\.[0-9]+)?)(/.*)?$")
+
+
+def version_fault(name: str, rest: str, *, today: datetime) -> GraphFault | None:
+    """The answer to a call of Graph API version `name`, or None when Meta serves it today.
+
+    Meta answers an unknown version with "Unknown path components" (OAuthException, code 2500).
+    A retired one it serves silently with the oldest version still available; the sandbox
+    refuses it in the same form instead, so a stale INSTAGRAM_API_VERSION fails a test rather
+    than changing a customer's post. The versions and their end dates: `versions.VERSIONS`."""
+    day = today.date()
+    if versions.available(name, today=day):
+        return None
+    known = versions.find(name)
+    if known is None or known.released > day:
+        return GraphFault(f"Unknown path components: /{name}{rest}", code=2500)
+    return GraphFault(
+        f"(#2500) Graph API {name} was retired by Meta on {known.available_until}: Meta answers "
+        f"its calls with another version. Set INSTAGRAM_API_VERSION to a current version "
+        f"(default {versions.DEFAULT_VERSION}; see {versions.CHANGELOG_URL})",
+        code=2500,
+    )
+
+
+class GraphVersionGate:
+    """Refuses Graph calls (`/vNN.N/...`) to a version Meta does not serve today."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = _VERSION_SEGMENT.match(route_path(scope)) if scope["type"] == "http" else None
+        fault = version_fault(match[1], match[2] or "", today=datetime.now(UTC)) if match else None
+        if fault is None:
+            await self.app(scope, receive, send)
+            return
+        response = JSONResponse(fault.body(), status_code=fault.status)
+        await response(scope, receive, send)
 
 
 class UsageHeaders:

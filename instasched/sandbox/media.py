@@ -66,7 +66,8 @@ FAULT_ENDPOINTS = ("media", "container_status", "media_publish", "insights", "co
 
 
 class GraphVersion(Convertor[str]):
-    """`v21.0`-style path segment, so the generic routes never shadow `/_control/...`."""
+    """`v26.0`-style path segment, so the generic routes never shadow `/_control/...` (which
+    versions Meta serves: `GraphVersionGate` in app.py)."""
 
     regex = r"v[0-9]+(?:\.[0-9]+)?"
 
@@ -396,10 +397,14 @@ def check_tags(params: dict[str, str]) -> dict[str, Any]:
         if not isinstance(tag, dict) or not tag.get("product_id"):
             raise GraphFault("(#100) Each product tag needs a product_id", code=100)
     collaborators = _json_list(params.get("collaborators"), "collaborators")
-    if len(collaborators) > meta.COLLABORATORS_MAX:
-        raise GraphFault(
-            f"(#100) A media can have at most {meta.COLLABORATORS_MAX} collaborators", code=100
-        )
+    media_type = (params.get("media_type") or "IMAGE").upper()
+    problem = meta.collaborators_problem(
+        len(collaborators),
+        media_type="REELS" if media_type == "VIDEO" else media_type,
+        carousel_item=params.get("is_carousel_item", "").lower() == "true",
+    )
+    if problem is not None:
+        raise GraphFault(f"(#100) Param collaborators: {problem}", code=100)
     return {"user_tags": user_tags, "product_tags": product_tags, "collaborators": collaborators}
 
 

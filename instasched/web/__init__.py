@@ -49,10 +49,12 @@ def mount_web(app: FastAPI) -> None:
 
     @app.get("/", include_in_schema=False, response_class=HTMLResponse)
     async def index(request: Request) -> HTMLResponse:
-        # The only server-side value the page needs: whether the built-in sandbox's control
-        # endpoints (for "create a sandbox account") answer in this process.
+        # The server-side values the page needs: whether the built-in sandbox's control
+        # endpoints (for "create a sandbox account") answer in this process, and the hashtag
+        # cap (MAX_HASHTAGS) the posts API applies, for the composer's counter.
         sandbox = "true" if _sandbox_controls(request) else "false"
-        html = template.replace("{{SANDBOX}}", sandbox)
+        max_hashtags = str(request.app.state.instasched.settings.max_hashtags)
+        html = template.replace("{{SANDBOX}}", sandbox).replace("{{MAX_HASHTAGS}}", max_hashtags)
         return HTMLResponse(
             html,
             headers={

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from instasched.config import Settings
 from instasched.embedded._proc import free_port
+from instasched.integrations.instagram.versions import DEFAULT_VERSION as GRAPH_VERSION
 from instasched.sandbox.app import CONTROL_SECRET_HEADER
 from tests.conftest import LiveServer, SandboxApps
 
@@ -70,7 +71,7 @@ async def test_every_control_route_needs_the_secret_in_production(
         # The Graph API surface needs no secret: it checks the token, as Meta does.
         r = await client.get("/me", params={"access_token": token, "fields": "username"})
         assert r.status_code == 200 and r.json()["username"] == "operator"
-        r = await client.get("/v21.0/me", params={"access_token": "IGSLguessed"})
+        r = await client.get(f"/{GRAPH_VERSION}/me", params={"access_token": "IGSLguessed"})
         assert r.status_code == 400 and r.json()["error"]["code"] == 190
 
         # The consent screen signs in to a new account; to an existing one, only the operator.

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from instasched.integrations.instagram.versions import DEFAULT_VERSION as GRAPH_VERSION
 from instasched.sandbox.app import create_sandbox_app
 from tests.factories import Api
 from tests.hardening.conftest import BASE, make_world
@@ -92,7 +93,10 @@ async def test_sandbox_json_bodies(http: httpx.AsyncClient, live_server: Any) ->
     async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as alone:
         for url, raw in (
             ("/_control/users", b'{"username": "ab\\ud800"}'),
-            ("/v21.0/17841400000000001/media", b'{"caption": "x\\udfff", "image_url": "x"}'),
+            (
+                f"/{GRAPH_VERSION}/17841400000000001/media",
+                b'{"caption": "x\\udfff", "image_url": "x"}',
+            ),
         ):
             r = await alone.post(url, content=raw, headers=JSON)
             assert r.status_code == 422, r.text

@@ -16,13 +16,14 @@ from instasched.integrations.instagram import (
     GraphRetryableError,
     classify_error,
 )
+from instasched.integrations.instagram.versions import DEFAULT_VERSION as GRAPH_VERSION
 from tests.conftest import LiveServer
 from tests.factories import Api
 
 
 @pytest.fixture
 async def graph(live_server: LiveServer) -> AsyncIterator[GraphClient]:
-    client = GraphClient(base_url=f"{live_server.url}/sandbox", version="v21.0", timeout=10)
+    client = GraphClient(base_url=f"{live_server.url}/sandbox", version=GRAPH_VERSION, timeout=10)
     try:
         yield client
     finally:

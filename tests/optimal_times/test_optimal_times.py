@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from instasched.integrations.instagram.versions import DEFAULT_VERSION as GRAPH_VERSION
 from tests.factories import Account, Api, User
 from tests.optimal_times.seed import Published, seed_published
 
@@ -152,7 +153,7 @@ async def expected_online_followers(
     """The sandbox's raw insight, averaged per (day, hour) in `tz`, computed independently."""
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     r = await http.get(
-        f"/sandbox/v21.0/{account.ig_user_id}/insights",
+        f"/sandbox/{GRAPH_VERSION}/{account.ig_user_id}/insights",
         params={
             "metric": "online_followers",
             "period": "lifetime",

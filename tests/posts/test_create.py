@@ -161,6 +161,11 @@ async def test_counts_kinds_and_compatibility_per_media_type(poster: Poster) -> 
         ({"mediaType": "IMAGE", "mediaIds": [str(image.id)] * 2}, "mediaIds", "exactly 1"),
         ({"mediaType": "IMAGE", "mediaIds": [str(wide.id)]}, "mediaIds[0]", "1.91:1"),
         ({"mediaType": "STORIES", "mediaIds": [str(image.id)]}, "caption", "STORIES carry no"),
+        (
+            {"mediaType": "STORIES", "mediaIds": [str(image.id)], "collaborators": ["partner"]},
+            "collaborators",
+            "does not allow collaborators on STORIES; only feed images, reels and carousels",
+        ),
         ({"mediaType": "BOOMERANG"}, "mediaType", ""),
         ({"mediaType": "IMAGE", "altText": "x", "shareToFeed": True}, "shareToFeed", "REELS"),
         ({"mediaType": "REELS", "mediaIds": [str(video.id)], "altText": "x"}, "altText", ""),
@@ -216,7 +221,8 @@ async def test_caption_and_extras_rules_name_the_field(
     cases = [
         ({"caption": "x" * 2201}, "caption", "2201 characters"),
         ({"caption": "Sale #summer-sale"}, "caption", "#summer-sale"),
-        ({"caption": " ".join(f"#t{i}" for i in range(31))}, "caption", "31 hashtags"),
+        # Instagram's cap since December 2025: 5 hashtags (the MAX_HASHTAGS default).
+        ({"caption": " ".join(f"#t{i}" for i in range(6))}, "caption", "6 hashtags; Instagram"),
         ({"caption": " ".join(f"@u{i}" for i in range(21))}, "caption", "21 @-mentions"),
         ({"productTags": [{"productId": "p", "x": 1.5, "y": 0}]}, "productTags[0].x", "between 0"),
         (
@@ -226,7 +232,7 @@ async def test_caption_and_extras_rules_name_the_field(
         ),
         ({"userTags": [{"username": "bad name", "x": 0, "y": 0}]}, "userTags[0].username", ""),
         ({"userTags": [{"username": "ok"}]}, "userTags[0].x", "x and y"),
-        ({"collaborators": ["a", "b", "c", "d"]}, "collaborators", "at most 3"),
+        ({"collaborators": ["a", "b", "c", "d", "e", "f"]}, "collaborators", "at most 5"),
         ({"locationId": "Paris"}, "locationId", "location id"),
         ({"firstComment": "y" * 2201}, "firstComment", "2201"),
         ({"unexpected": 1}, "unexpected", "unknown field"),
@@ -236,11 +242,12 @@ async def test_caption_and_extras_rules_name_the_field(
             await poster.post("/posts", json=await poster.body(**overrides)), 422, field
         )
         assert words in message, message
-    # MAX_HASHTAGS is a setting (Instagram announced a cap of 5).
-    server_settings.set(max_hashtags=5)
-    r = await poster.post("/posts", json=await poster.body(caption="#a #b #c #d #e #f"))
-    assert "at most 5" in problem(r, 422, "caption")
-    await poster.create(caption="#a #b #c #d #e")
+    # 5 hashtags and 5 collaborators are accepted by default; MAX_HASHTAGS is a setting.
+    await poster.create(caption="#a #b #c #d #e", collaborators=["a", "b", "c", "d", "e"])
+    server_settings.set(max_hashtags=8)
+    await poster.create(caption="#a #b #c #d #e #f #g #h")
+    r = await poster.post("/posts", json=await poster.body(caption="#a #b #c #d #e #f #g #h #i"))
+    assert "9 hashtags; Instagram allows at most 8" in problem(r, 422, "caption")
 
 
 # --- time -----------------------------------------------------------------------------------
@@ -424,7 +431,7 @@ async def test_an_edit_to_another_template_counts_one_use_of_it(
 
 async def test_template_result_is_validated_as_a_caption(poster: Poster, db: AsyncSession) -> None:
     template = await make_template(
-        db, poster, caption_template="{{name}}", suggested_hashtags=[f"t{i}" for i in range(31)]
+        db, poster, caption_template="{{name}}", suggested_hashtags=[f"t{i}" for i in range(6)]
     )
     r = await poster.post(
         "/posts",
@@ -432,7 +439,7 @@ async def test_template_result_is_validated_as_a_caption(poster: Poster, db: Asy
             caption="", templateId=str(template.id), templateVariables={"name": "x"}
         ),
     )
-    assert "31 hashtags" in problem(r, 422, "caption")
+    assert "6 hashtags" in problem(r, 422, "caption")
     assert (await template_usage(db, template.id))[0] == 0
 
 

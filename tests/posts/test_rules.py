@@ -150,8 +150,11 @@ def test_caption_limits() -> None:
     rules.check_caption(tags, max_hashtags=31)
     with pytest.raises(Invalid, match="31 hashtags; Instagram allows at most 30"):
         rules.check_caption(tags, max_hashtags=30)
-    with pytest.raises(Invalid, match="at most 5"):
-        rules.check_caption("#a #b #c #d #e #f", max_hashtags=5)
+    # Instagram's cap since December 2025, the MAX_HASHTAGS default.
+    assert meta.HASHTAGS_MAX == 5
+    rules.check_caption("#a #b #c #d #e", max_hashtags=meta.HASHTAGS_MAX)
+    with pytest.raises(Invalid, match="6 hashtags; Instagram allows at most 5"):
+        rules.check_caption("#a #b #c #d #e #f", max_hashtags=meta.HASHTAGS_MAX)
     mentions = " ".join(f"@user{i}" for i in range(21))
     with pytest.raises(Invalid, match="21 @-mentions"):
         rules.check_caption(mentions, max_hashtags=30)
@@ -191,11 +194,27 @@ def test_user_tags_and_collaborators() -> None:
     with pytest.raises(Invalid) as exc:
         rules.check_user_tags([{"username": "a", "x": -0.1, "y": 0.5}], need_position=True)
     assert field_of(exc) == "userTags[0].x"
-    assert rules.check_collaborators(["a", "@b", "c"]) == ["a", "b", "c"]
-    with pytest.raises(Invalid, match="at most 3"):
-        rules.check_collaborators(["a", "b", "c", "d"])
+    five = ["a", "@b", "c", "d", "e"]
+    for kind in ("IMAGE", "REELS", "VIDEO", "CAROUSEL"):
+        assert rules.check_collaborators(five, media_type=kind) == ["a", "b", "c", "d", "e"]
+    with pytest.raises(Invalid, match="6 collaborators were given; Instagram allows at most 5"):
+        rules.check_collaborators([*five, "f"], media_type="IMAGE")
+    with pytest.raises(Invalid, match="not allow collaborators on STORIES") as exc:
+        rules.check_collaborators(["a"], media_type="STORIES")
+    assert field_of(exc) == "collaborators"
+    assert rules.check_collaborators([], media_type="STORIES") == []
     with pytest.raises(Invalid, match="twice"):
-        rules.check_collaborators(["a", "A"])
+        rules.check_collaborators(["a", "A"], media_type="IMAGE")
+
+
+def test_collaborators_rule_shared_with_the_sandbox() -> None:
+    """Meta: up to 5 on feed images, reels and carousels, on the carousel container only."""
+    assert meta.collaborators_problem(5, media_type="CAROUSEL") is None
+    assert meta.collaborators_problem(0, media_type="STORIES") is None
+    assert "at most 5" in str(meta.collaborators_problem(6, media_type="REELS"))
+    assert "STORIES" in str(meta.collaborators_problem(1, media_type="STORIES"))
+    item = meta.collaborators_problem(1, media_type="IMAGE", carousel_item=True)
+    assert item is not None and "carousel container" in item
 
 
 def test_location_id() -> None:

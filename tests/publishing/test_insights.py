@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from instasched.config import Settings
+from instasched.integrations.instagram.versions import DEFAULT_VERSION as GRAPH_VERSION
 from instasched.optimal_times.repository import history_aggregate
 from instasched.publishing import insights
 from instasched.state import AppState
@@ -95,7 +96,7 @@ async def test_publication_plans_three_readings_and_a_pass_reads_them_with_histo
 
     # A comment arrives; the 24 h reading sees it and the 1 h one is kept.
     r = await publishing.http.post(
-        f"/sandbox/v21.0/{media['id']}/comments",
+        f"/sandbox/{GRAPH_VERSION}/{media['id']}/comments",
         data={"message": "late comment", "access_token": account.access_token},
     )
     assert r.status_code == 200, r.text
@@ -221,13 +222,13 @@ async def test_the_sandbox_refuses_deprecated_metrics(
 ) -> None:
     _, account, _, media = await published(publishing)
     r = await publishing.http.get(
-        f"/sandbox/v21.0/{media['id']}/insights",
+        f"/sandbox/{GRAPH_VERSION}/{media['id']}/insights",
         params={"metric": f"reach,{metric}", "access_token": account.access_token},
     )
     assert r.status_code == 400, r.text
     assert r.json()["error"]["code"] == 100
     r = await publishing.http.get(
-        f"/sandbox/v21.0/{media['id']}/insights",
+        f"/sandbox/{GRAPH_VERSION}/{media['id']}/insights",
         params={"metric": ",".join(sorted(METRICS)), "access_token": account.access_token},
     )
     assert r.status_code == 200, r.text

@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import select
 
 from instasched.config import Settings
+from instasched.integrations.instagram.versions import DEFAULT_VERSION as GRAPH_VERSION
 from instasched.models import ScheduledPost
 from instasched.publishing import repository
 from instasched.worker.queue import QUEUE_NAME
@@ -232,7 +233,7 @@ async def test_recovery_publishes_a_finished_container_once(
     )
     url = await publishing.storage.presign_get(image.s3_key, 3600)
     graph = GraphClient(
-        base_url=str(publishing.http.base_url).rstrip("/") + "/sandbox", version="v21.0"
+        base_url=str(publishing.http.base_url).rstrip("/") + "/sandbox", version=GRAPH_VERSION
     )
     try:
         container = await graph.create_container(
@@ -259,7 +260,7 @@ async def test_recovery_replaces_an_expired_container(publishing: Publishing, wo
     )
     url = await publishing.storage.presign_get(image.s3_key, 3600)
     graph = GraphClient(
-        base_url=str(publishing.http.base_url).rstrip("/") + "/sandbox", version="v21.0"
+        base_url=str(publishing.http.base_url).rstrip("/") + "/sandbox", version=GRAPH_VERSION
     )
     try:
         old = await graph.create_container(

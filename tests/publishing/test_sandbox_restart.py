@@ -9,6 +9,7 @@ import httpx
 
 from instasched.config import Settings
 from instasched.embedded._proc import free_port
+from instasched.integrations.instagram.versions import DEFAULT_VERSION as GRAPH_VERSION
 from instasched.worker.queue import PublishQueue
 from tests.conftest import BackgroundWorker, LiveServer, SandboxApps
 from tests.factories import Api, jpeg_bytes
@@ -27,10 +28,12 @@ async def test_sandbox_state_survives_a_restart_and_is_shared(
         r = await first.post("/_control/users", json={"username": "restart_me", "followers": 5})
         assert r.status_code == 201, r.text
         ig, token = r.json()["igUserId"], r.json()["accessToken"]
-        r = await first.post(f"/v21.0/{ig}/media", data={"image_url": image_url, "caption": "hi"})
+        r = await first.post(
+            f"/{GRAPH_VERSION}/{ig}/media", data={"image_url": image_url, "caption": "hi"}
+        )
         assert r.status_code == 400  # no token: the Graph rules hold as before
         r = await first.post(
-            f"/v21.0/{ig}/media",
+            f"/{GRAPH_VERSION}/{ig}/media",
             data={"image_url": image_url, "caption": "Before the restart", "access_token": token},
         )
         assert r.status_code == 200, r.text
@@ -52,40 +55,43 @@ async def test_sandbox_state_survives_a_restart_and_is_shared(
         assert r.json()["username"] == "restart_me"
         assert r.headers["x-app-usage"].startswith('{"call_count": 42')
         r = await second.get(
-            f"/v21.0/{container}", params={"fields": "status_code", "access_token": token}
+            f"/{GRAPH_VERSION}/{container}", params={"fields": "status_code", "access_token": token}
         )
         assert r.json() == {"id": container, "status_code": "FINISHED"}
         r = await second.post(
-            f"/v21.0/{ig}/media_publish", data={"creation_id": container, "access_token": token}
+            f"/{GRAPH_VERSION}/{ig}/media_publish",
+            data={"creation_id": container, "access_token": token},
         )
         assert r.status_code == 200, r.text
         media_id = r.json()["id"]
         # Ids keep growing across the restart: the account's media list stays newest first.
         r = await second.post(
-            f"/v21.0/{ig}/media",
+            f"/{GRAPH_VERSION}/{ig}/media",
             data={"image_url": image_url, "caption": "After", "access_token": token},
         )
         r = await second.post(
-            f"/v21.0/{ig}/media_publish",
+            f"/{GRAPH_VERSION}/{ig}/media_publish",
             data={"creation_id": r.json()["id"], "access_token": token},
         )
         newest = r.json()["id"]
         for limit, expected in ((1, [newest]), (25, [newest, media_id])):
             r = await second.get(
-                f"/v21.0/{ig}/media", params={"access_token": token, "limit": limit}
+                f"/{GRAPH_VERSION}/{ig}/media", params={"access_token": token, "limit": limit}
             )
             assert [m["id"] for m in r.json()["data"]] == expected
         r = await second.get(
-            f"/v21.0/{ig}/content_publishing_limit", params={"access_token": token}
+            f"/{GRAPH_VERSION}/{ig}/content_publishing_limit", params={"access_token": token}
         )
         assert r.json()["data"][0]["quota_usage"] == 2
         assert r.json()["data"][0]["config"]["quota_total"] == 7
         r = await second.post(
-            f"/v21.0/{media_id}/comments", data={"message": "first", "access_token": token}
+            f"/{GRAPH_VERSION}/{media_id}/comments",
+            data={"message": "first", "access_token": token},
         )
         assert r.status_code == 500, "the fault queued before the restart is consumed after it"
         r = await second.post(
-            f"/v21.0/{media_id}/comments", data={"message": "second", "access_token": token}
+            f"/{GRAPH_VERSION}/{media_id}/comments",
+            data={"message": "second", "access_token": token},
         )
         assert r.status_code == 200, r.text
         # A new user's id does not repeat one given before the restart.
@@ -100,7 +106,7 @@ async def test_sandbox_state_survives_a_restart_and_is_shared(
             assert media["id"] == media_id and media["caption"] == "Before the restart"
             assert [c["text"] for c in media["comments"]] == ["second"]
             r = await third.post(
-                f"/v21.0/{ig}/media_publish",
+                f"/{GRAPH_VERSION}/{ig}/media_publish",
                 data={"creation_id": container, "access_token": token},
             )
             assert r.status_code == 400, "published once, whichever process is asked"

@@ -17,13 +17,14 @@ from instasched.integrations.instagram import (
     GraphRetryableError,
 )
 from instasched.integrations.instagram.media import ContainerSpec
+from instasched.integrations.instagram.versions import DEFAULT_VERSION as GRAPH_VERSION
 from tests.factories import Api, jpeg_bytes, png_bytes
 from tests.publishing.conftest import Publishing, mp4_bytes
 
 
 @pytest.fixture(scope="session")
 async def graph(live_server: Any) -> AsyncIterator[GraphClient]:
-    client = GraphClient(base_url=f"{live_server.url}/sandbox", version="v21.0")
+    client = GraphClient(base_url=f"{live_server.url}/sandbox", version=GRAPH_VERSION)
     client.poll_initial_seconds = 0.1
     yield client
     await client.close()
@@ -82,7 +83,7 @@ async def test_media_fields_with_expanded_insights(
     media_id = await graph.publish_container(ig, container, token)
     # One call: the media's fields and the insights edge nested under "insights", as Meta does.
     r = await publishing.http.get(
-        f"/sandbox/v21.0/{media_id}",
+        f"/sandbox/{GRAPH_VERSION}/{media_id}",
         params={"fields": "id,permalink,insights.metric(reach,likes)", "access_token": token},
     )
     assert r.status_code == 200, r.text
@@ -102,7 +103,7 @@ async def test_media_fields_with_expanded_insights(
         ("id,permalink,insights.metric(impressions)", "metric[0] must be one of"),
     ):
         r = await publishing.http.get(
-            f"/sandbox/v21.0/{media_id}", params={"fields": fields, "access_token": token}
+            f"/sandbox/{GRAPH_VERSION}/{media_id}", params={"fields": fields, "access_token": token}
         )
         assert r.status_code == 400, r.text
         error = r.json()["error"]
@@ -160,13 +161,13 @@ async def test_caption_limits(publishing: Publishing, api: Api, graph: GraphClie
     url = await _url(publishing, jpeg_bytes(), "jpg", "image/jpeg")
     for caption in (
         "x" * 2201,
-        " ".join(f"#tag{i}" for i in range(31)),
+        " ".join(f"#tag{i}" for i in range(6)),  # Instagram's cap: 5 since December 2025
         " ".join(f"@user{i}" for i in range(21)),
     ):
         with pytest.raises(GraphPermanentError) as exc:
             await graph.create_container(ig, token, ContainerSpec(image_url=url, caption=caption))
         assert exc.value.subcode == 2207010
-    ok = " ".join(f"#tag{i}" for i in range(30))
+    ok = " ".join(f"#tag{i}" for i in range(5))
     assert await graph.create_container(ig, token, ContainerSpec(image_url=url, caption=ok))
 
 
@@ -177,7 +178,7 @@ async def test_tag_coordinates_are_numbers_from_0_to_1(
     url = await _url(publishing, jpeg_bytes(), "jpg", "image/jpeg")
     for x in ('"0.5"', "1.5", "-0.1", "true", "null"):
         r = await publishing.http.post(
-            f"/sandbox/v21.0/{ig}/media",
+            f"/sandbox/{GRAPH_VERSION}/{ig}/media",
             data={
                 "image_url": url,
                 "user_tags": f'[{{"username": "friend", "x": {x}, "y": 0.5}}]',
@@ -308,3 +309,33 @@ async def test_faults_control(publishing: Publishing, api: Api, graph: GraphClie
     r = await publishing.http.get("/sandbox/_control/media", params={"igUserId": ig})
     assert r.json() == {"media": []}
     assert isinstance(r, httpx.Response)
+
+
+async def test_collaborators_where_meta_takes_them(
+    publishing: Publishing, api: Api, graph: GraphClient
+) -> None:
+    """Up to 5 on feed images, reels and carousels; on the carousel's container, never on its
+    items (Postiz #1547 sent them on the items); none on stories."""
+    ig, token = await _sb(api)
+    url = await _url(publishing, jpeg_bytes(1080, 1080), "jpg", "image/jpeg")
+    five = ["one", "two", "three", "four", "five"]
+    assert await graph.create_container(ig, token, ContainerSpec(image_url=url, collaborators=five))
+    refused = (
+        (ContainerSpec(image_url=url, collaborators=[*five, "six"]), "at most 5"),
+        (ContainerSpec(image_url=url, is_carousel_item=True, collaborators=["one"]), "items"),
+        (ContainerSpec(media_type="STORIES", image_url=url, collaborators=["one"]), "STORIES"),
+    )
+    for spec, words in refused:
+        with pytest.raises(GraphPermanentError) as exc:
+            await graph.create_container(ig, token, spec)
+        assert exc.value.code == 100 and "collaborators" in exc.value.message
+        assert words in exc.value.message
+    items = [
+        await graph.create_container(ig, token, ContainerSpec(image_url=url, is_carousel_item=True))
+        for _ in range(2)
+    ]
+    parent = ContainerSpec(media_type="CAROUSEL", children=items, collaborators=five)
+    container = await graph.create_container(ig, token, parent)
+    media_id = await graph.publish_container(ig, container, token)
+    [media] = [m for m in await publishing.media(ig) if m["id"] == media_id]
+    assert media["params"]["collaborators"] == five

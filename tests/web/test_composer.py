@@ -27,7 +27,10 @@ def test_carousel_order_limits_and_server_errors(page: Page, live_server: LiveSe
     account = api.accounts()[0]
 
     page.get_by_role("link", name="Compose").click()
+    page.locator("#composer-type").select_option("STORIES")
+    expect(page.locator("#composer-collaborators")).to_be_hidden()  # stories take none
     page.locator("#composer-type").select_option("CAROUSEL")
+    expect(page.get_by_text("Collaborators (up to 5)")).to_be_visible()
     page.locator("#media-picker label", has_text="first.jpg").click()
     page.locator("#media-picker label", has_text="second.jpg").click()
     selected = page.locator("#selected-media li")
@@ -36,15 +39,17 @@ def test_carousel_order_limits_and_server_errors(page: Page, live_server: LiveSe
     expect(selected).to_have_text(["1. second.jpg↑↓×", "2. first.jpg↑↓×"])
     expect(page.locator(".ig-count")).to_have_text("1/2")
 
-    # 31 hashtags: the counter turns red and the server's 422 is shown, naming the field.
-    page.locator("#composer-caption").fill(" ".join(f"#tag{i}" for i in range(31)))
+    # 6 hashtags, one over Instagram's cap (MAX_HASHTAGS, 5 since December 2025): the counter
+    # turns red, the cap is spelled out, and the server's 422 is shown, naming the field.
+    expect(page.locator("#hashtag-limit")).to_contain_text("at most 5 hashtags")
+    page.locator("#composer-caption").fill(" ".join(f"#tag{i}" for i in range(6)))
     expect(page.locator('[data-counter="hashtags"]')).to_have_class("counter over")
-    expect(page.locator('[data-counter="hashtags"]')).to_have_text("31 / 30 hashtags")
+    expect(page.locator('[data-counter="hashtags"]')).to_have_text("6 / 5 hashtags")
     page.locator("#composer-when").fill(f"{_day(3)}T11:45")
     page.locator("#composer-submit").click()
     error = page.locator("#composer-status .notice-error")
     expect(error).to_contain_text("caption")
-    expect(error).to_contain_text("30")
+    expect(error).to_contain_text("at most 5")
     assert api.posts(account["id"]) == []
 
     page.locator("#composer-caption").fill("Two slides @friend #ok")

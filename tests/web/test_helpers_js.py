@@ -58,3 +58,18 @@ def test_time_and_caption_helpers(page: Page) -> None:
     assert r["over"] == ["hashtags"]
     # "1 like", not "1 likes" (calendar, accounts, best times).
     assert r["counted"] == ["1 like", "0 likes", "1,200 followers"]
+
+
+def test_hashtag_cap_comes_from_the_server(page: Page) -> None:
+    """The composer's counter uses the server's MAX_HASHTAGS (5 by default), sent in a meta tag."""
+    page.goto("/")
+    cap = page.locator('meta[name="instasched-max-hashtags"]')
+    assert cap.get_attribute("content") == "5"
+    limits = page.evaluate(
+        """async () => {
+          document.querySelector('meta[name="instasched-max-hashtags"]').content = "7";
+          const fresh = await import('/static/js/captions.js?cap=7');  // a new module instance
+          return fresh.LIMITS;
+        }"""
+    )
+    assert limits == {"characters": 2200, "hashtags": 7, "mentions": 20}

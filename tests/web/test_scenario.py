@@ -68,7 +68,7 @@ def test_schedule_drag_publish_and_fail(
         "Meet Sunscreen: now 20% off <b>today</b>!\n\n#launch #summer"
     )
     expect(page.locator("#template-variables .missing-vars")).to_have_text("All variables filled.")
-    expect(page.locator('[data-counter="hashtags"]')).to_have_text("2 / 30 hashtags")
+    expect(page.locator('[data-counter="hashtags"]')).to_have_text("2 / 5 hashtags")
     expect(page.locator(".ig-caption")).to_contain_text("<b>today</b>")
     page.locator("#composer-aspect").select_option("4 / 5")
     page.locator("#composer-when").fill(f"{day.isoformat()}T10:00")

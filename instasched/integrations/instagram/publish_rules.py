@@ -19,10 +19,15 @@ from dataclasses import dataclass, field
 CAPTION_MAX = 2200
 COMMENT_MAX = 2200
 MENTIONS_MAX = 20
-HASHTAGS_MAX = 30  # the default of the MAX_HASHTAGS setting (Meta announced 5 in Dec 2025)
+# The default of the MAX_HASHTAGS setting: Instagram caps posts and reels at 5 hashtags since its
+# announcement of 2025-12-19 (30 before).
+HASHTAGS_MAX = 5
 USER_TAGS_MAX = 20
 PRODUCT_TAGS_MAX = 20
-COLLABORATORS_MAX = 3
+# Meta's IG Media collaborators reference: up to 5 accounts, on feed images, reels and carousels
+# (set on the carousel container, not its items); stories take none.
+COLLABORATORS_MAX = 5
+COLLABORATOR_MEDIA_TYPES = frozenset({"IMAGE", "REELS", "CAROUSEL"})
 CAROUSEL_MIN = 2
 CAROUSEL_MAX = 10
 USERNAME_MAX = 30
@@ -81,6 +86,29 @@ def aspect_ratio_ok(width: int, height: int) -> bool:
 def coordinate_ok(value: object) -> bool:
     """A tag's x or y: a number from 0 to 1 (a fraction of the image's width or height)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= 1.0
+
+
+# --- collaborators --------------------------------------------------------------------------
+def collaborators_problem(
+    count: int, *, media_type: str, carousel_item: bool = False
+) -> str | None:
+    """Why a container (or post) of `media_type` cannot carry `count` collaborators, in words,
+    or None. `media_type` is the published kind: IMAGE, REELS, CAROUSEL or STORIES."""
+    if count == 0:
+        return None
+    if carousel_item:
+        return (
+            "collaborators go on the carousel container, not on its items (Instagram refuses "
+            "them on a carousel item)"
+        )
+    if media_type not in COLLABORATOR_MEDIA_TYPES:
+        return (
+            f"Instagram does not allow collaborators on {media_type}; only feed images, reels "
+            "and carousels take them"
+        )
+    if count > COLLABORATORS_MAX:
+        return f"{count} collaborators were given; Instagram allows at most {COLLABORATORS_MAX}"
+    return None
 
 
 # --- caption --------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 // with variables and a live preview, extras, a cropped preview, schedule time in the account's
 // zone and the viewer's, best-time and next-slot choices, publish now. Also edits a post.
 import { ApiError } from "../api.js";
-import { countCaption, LIMITS } from "../captions.js";
+import { countCaption, LIMITS, MAX_COLLABORATORS } from "../captions.js";
 import { busy, button, field, h, nextId, notice, replace, select, toast } from "../dom.js";
 import { USE_FOR_TYPE, assetName, compat, isVideo, listMedia } from "../media-api.js";
 import {
@@ -403,11 +403,16 @@ export async function render(main, { args, navigate }) {
 
   const imageOnly = h("div", { class: "type-image" }, field("Alt text", altText, "Describes the image for people using screen readers."));
   const reelOnly = h("div", { class: "type-reel" }, field("Reel cover", coverSel), h("div", { class: "field checkbox" }, shareToFeed, h("label", { for: shareToFeed.id }, "Also share the reel to the feed")));
-  const captionBlock = h("div", {}, field("Caption", caption), counters);
+  const captionBlock = h("div", {}, field("Caption", caption), counters,
+    h("p", { class: "hint", id: "hashtag-limit" },
+      `Instagram allows at most ${LIMITS.hashtags} hashtags per post or reel (its limit since December 2025).`));
+  const collaboratorsBlock = h("div", {}, field(`Collaborators (up to ${MAX_COLLABORATORS})`,
+    collaborators, "Feed posts, reels and carousels; stories take none."));
   function updateTypeFields() {
     imageOnly.hidden = !(state.type === "IMAGE" || state.type === "CAROUSEL");
     reelOnly.hidden = !(state.type === "REELS");
     captionBlock.hidden = state.type === "STORIES";
+    collaboratorsBlock.hidden = state.type === "STORIES";
   }
 
   async function loadMedia() {
@@ -450,7 +455,9 @@ export async function render(main, { args, navigate }) {
     else if (isEdit) out.firstComment = null;
     if (!imageOnly.hidden && altText.value.trim()) out.altText = altText.value.trim();
     const collabs = collaborators.value.split(/[\s,]+/).map((s) => s.replace(/^@/, "")).filter(Boolean);
-    if (collabs.length || isEdit) out.collaborators = collabs;
+    if (collaboratorsBlock.hidden) {
+      if (isEdit) out.collaborators = [];
+    } else if (collabs.length || isEdit) out.collaborators = collabs;
     if (locationId.value.trim()) out.locationId = locationId.value.trim();
     const tags = userTags.filter((t) => t.username);
     if (tags.length || isEdit) out.userTags = tags;
@@ -537,7 +544,7 @@ export async function render(main, { args, navigate }) {
         imageOnly,
         reelOnly,
         h("fieldset", {}, h("legend", {}, "People to tag (username, x, y from 0 to 1)"), userTagsBox),
-        field("Collaborators (up to 3)", collaborators),
+        collaboratorsBlock,
         field("Location id", locationId)),
       h("section", { class: "card", "aria-labelledby": "c-when" },
         h("h2", { id: "c-when" }, "When"),
