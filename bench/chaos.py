@@ -125,6 +125,7 @@ class Chaos:
             "RUN_WORKER": "false",
             "SCHEDULE_MIN_LEAD_SECONDS": "0",
             "SANDBOX_PUBLISH_QUOTA": "1000000",
+            "SANDBOX_CONTAINER_LIMIT": "1000000",
             "DATABASE_POOL_SIZE": "10",
             "LOG_LEVEL": "WARNING",
         }

@@ -4,8 +4,9 @@ Starts its own `instasched run` (API + sandbox + one worker) on a fresh database
 bucket, using the servers at DATABASE_URL / REDIS_URL / S3_ENDPOINT when set, else embedded ones
 in a temporary directory. Then, per scenario:
 
-- burst: N posts all due in the same second;
-- spread: N posts due evenly over `--spread-seconds` (default 60).
+- burst: N image posts all due in the same second;
+- spread: N image posts due evenly over `--spread-seconds` (default 60);
+- reels: N reels (a 3.5 s MP4) all due in the same second.
 
 Posts are written straight into PostgreSQL and enqueued with `PublishQueue.schedule_many` (the
 same calls the posts API makes), spread over `--accounts` sandbox accounts connected through the
@@ -15,6 +16,13 @@ post was published exactly once (counted in the sandbox's records).
 
     .venv/bin/python bench/publish_bench.py --burst 2000 --spread 10000
     .venv/bin/python bench/publish_bench.py --burst 200 --spread 500 --spread-seconds 20
+
+Under Meta-like timing (the sandbox's latency profile, instasched/sandbox/latency.py):
+
+    .venv/bin/python bench/publish_bench.py --burst 2000 --spread 0 --accounts 1000 \
+        --env SANDBOX_LATENCY_MS=1500
+    .venv/bin/python bench/publish_bench.py --burst 0 --spread 0 --reels 20 \
+        --env SANDBOX_LATENCY_MS=1500 --env SANDBOX_VIDEO_PROCESSING_SECONDS=60
 """
 
 from __future__ import annotations
@@ -122,12 +130,16 @@ class Bench:
             "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
             "INSTAGRAM_SANDBOX": "true",
             "SANDBOX_PUBLISH_QUOTA": "1000000",
+            "SANDBOX_CONTAINER_LIMIT": "1000000",
             "SCHEDULE_MIN_LEAD_SECONDS": "0",
             "WORKER_CONCURRENCY": str(self.args.concurrency),
             "DATABASE_POOL_SIZE": "20",
             "LOG_LEVEL": "WARNING",
             "RECONCILE_INTERVAL_SECONDS": "60",
         }
+        for item in self.args.env:
+            key, _, value = item.partition("=")
+            self.env[key] = value
         if self.args.profile:
             self.env["RUN_WORKER"] = "false"
         self.proc = subprocess.Popen(
@@ -184,8 +196,8 @@ class Bench:
         r = await http.post("/api/auth/login", json={"email": email, "password": password})
         r.raise_for_status()
         headers = {"Authorization": f"Bearer {r.json()['accessToken']}"}
-        ids: list[uuid.UUID] = []
-        for i in range(self.args.accounts):
+
+        async def connect(i: int) -> uuid.UUID:
             r = await http.post(
                 "/sandbox/_control/users", json={"username": f"bench_{self.tag}_{i}"}
             )
@@ -196,8 +208,46 @@ class Bench:
                 headers=headers,
             )
             r.raise_for_status()
-            ids.append(uuid.UUID(r.json()["id"]))
+            return uuid.UUID(r.json()["id"])
+
+        ids: list[uuid.UUID] = []
+        for start in range(0, self.args.accounts, 10):  # 10 at a time: 1,000 in ~a minute
+            end = min(start + 10, self.args.accounts)
+            ids += await asyncio.gather(*(connect(i) for i in range(start, end)))
         return user_id, ids
+
+    async def asset(
+        self, engine: Any, storage: Storage, user_id: uuid.UUID, data: bytes, *, kind: str
+    ) -> MediaAsset:
+        """An uploaded media (S3 object and row), as the upload endpoint leaves it."""
+        ext, mime = ("jpg", "image/jpeg") if kind == "image" else ("mp4", "video/mp4")
+        key = f"bench/{self.tag}-{kind}.{ext}"
+        await storage.put_bytes(key, data, mime)
+        asset = MediaAsset(
+            id=uuid.uuid4(),
+            user_id=user_id,
+            filename=f"bench.{ext}",
+            original_filename=f"bench.{ext}",
+            mime_type=mime,
+            file_size=len(data),
+            media_type=kind,
+            s3_bucket=storage.bucket,
+            s3_key=key,
+            s3_url=storage.object_url(key),
+            width=1080 if kind == "image" else 64,
+            height=1080 if kind == "image" else 112,
+        )
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(MediaAsset).values(
+                    {
+                        column.key: getattr(asset, column.key)
+                        for column in MediaAsset.__table__.columns
+                        if getattr(asset, column.key) is not None
+                    }
+                )
+            )
+        return asset
 
     # --- one scenario ----------------------------------------------------------------------
     async def scenario(
@@ -213,6 +263,7 @@ class Bench:
         account_ids: list[uuid.UUID],
         asset: MediaAsset,
         sandbox: str = "/sandbox",
+        media_type: str = "IMAGE",
     ) -> dict[str, Any]:
         lead = 5.0 + count / 2000
         start = datetime.now(UTC) + timedelta(seconds=lead)
@@ -228,7 +279,7 @@ class Bench:
                     "caption": f"bench {self.tag} {name} {i}",
                     "media_urls": [asset.s3_url],
                     "media_ids": [str(asset.id)],
-                    "media_type": "IMAGE",
+                    "media_type": media_type,
                     "status": "scheduled",
                     "publish_attempts": 0,
                 }
@@ -339,40 +390,7 @@ class Bench:
                 await self.wait_ready(http)
                 user_id, account_ids = await self.accounts(http)
                 await storage.ensure_bucket()
-                key = f"bench/{self.tag}.jpg"
-                data = jpeg(quality=80)
-                await storage.put_bytes(key, data, "image/jpeg")
-                asset = MediaAsset(
-                    id=uuid.uuid4(),
-                    user_id=user_id,
-                    filename="bench.jpg",
-                    original_filename="bench.jpg",
-                    mime_type="image/jpeg",
-                    file_size=len(data),
-                    media_type="image",
-                    s3_bucket=storage.bucket,
-                    s3_key=key,
-                    s3_url=storage.object_url(key),
-                    width=1080,
-                    height=1080,
-                )
-                async with engine.begin() as conn:
-                    await conn.execute(
-                        insert(MediaAsset).values(
-                            id=asset.id,
-                            user_id=user_id,
-                            filename=asset.filename,
-                            original_filename=asset.original_filename,
-                            mime_type=asset.mime_type,
-                            file_size=asset.file_size,
-                            media_type=asset.media_type,
-                            s3_bucket=asset.s3_bucket,
-                            s3_key=asset.s3_key,
-                            s3_url=asset.s3_url,
-                            width=1080,
-                            height=1080,
-                        )
-                    )
+                asset = await self.asset(engine, storage, user_id, jpeg(quality=80), kind="image")
                 common = {
                     "engine": engine,
                     "queue": queue,
@@ -388,6 +406,19 @@ class Bench:
                     reports.append(
                         await self.scenario(
                             "spread", self.args.spread, self.args.spread_seconds, **common
+                        )
+                    )
+                    print_report(reports[-1])
+                if self.args.reels:
+                    from tests.media.files import mp4_bytes
+
+                    video = await asyncio.to_thread(mp4_bytes, 3.5, 64, 112, fps=24)
+                    common["asset"] = await self.asset(
+                        engine, storage, user_id, video, kind="video"
+                    )
+                    reports.append(
+                        await self.scenario(
+                            "reels", self.args.reels, 0.0, media_type="REELS", **common
                         )
                     )
                     print_report(reports[-1])
@@ -476,6 +507,14 @@ def main() -> int:
     parser.add_argument("--burst", type=int, default=2000, help="posts due in the same second")
     parser.add_argument("--spread", type=int, default=10000, help="posts spread over a window")
     parser.add_argument("--spread-seconds", type=float, default=60.0)
+    parser.add_argument("--reels", type=int, default=0, help="reels due in the same second")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="server setting, e.g. SANDBOX_LATENCY_PROFILE=meta or SANDBOX_LATENCY_MS=1500",
+    )
     parser.add_argument("--accounts", type=int, default=20, help="sandbox accounts to spread over")
     parser.add_argument("--concurrency", type=int, default=50, help="WORKER_CONCURRENCY")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")

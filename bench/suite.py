@@ -224,6 +224,7 @@ class Server:
             HOST="127.0.0.1",
             INSTAGRAM_SANDBOX="true",
             SANDBOX_PUBLISH_QUOTA="1000000",
+            SANDBOX_CONTAINER_LIMIT="1000000",
             SCHEDULE_MIN_LEAD_SECONDS="0",
             QUEUE_PREFIX=self.prefix,
             LOG_LEVEL="WARNING",

@@ -130,10 +130,32 @@ class Settings(BaseSettings):
     # Outside development and test, the sandbox's /_control routes need this secret in the
     # X-Sandbox-Control-Secret header (unset: they are closed).
     sandbox_control_secret: str | None = Field(None, validation_alias="SANDBOX_CONTROL_SECRET")
-    sandbox_video_processing_seconds: float = Field(
-        2.0, ge=0, validation_alias="SANDBOX_VIDEO_PROCESSING_SECONDS"
+    # Unset: the latency profile's (2 s without one, 30 s with "meta").
+    sandbox_video_processing_seconds: float | None = Field(
+        None, ge=0, validation_alias="SANDBOX_VIDEO_PROCESSING_SECONDS"
     )
     sandbox_publish_quota: int = Field(100, ge=1, validation_alias="SANDBOX_PUBLISH_QUOTA")
+    # Meta's limit on container creation per account per moving 24 h.
+    sandbox_container_limit: int = Field(400, ge=1, validation_alias="SANDBOX_CONTAINER_LIMIT")
+    # Added latency of the sandbox's Graph calls (instasched/sandbox/latency.py): a named profile
+    # ("meta": Meta-like timings per endpoint), a mean and spread for every call, and per-endpoint
+    # means; unset values fall back to the profile's.
+    sandbox_latency_profile: Literal["none", "meta"] = Field(
+        "none", validation_alias="SANDBOX_LATENCY_PROFILE"
+    )
+    sandbox_latency_ms: float | None = Field(None, ge=0, validation_alias="SANDBOX_LATENCY_MS")
+    sandbox_latency_spread_ms: float | None = Field(
+        None, ge=0, validation_alias="SANDBOX_LATENCY_SPREAD_MS"
+    )
+    sandbox_latency_ms_media: float | None = Field(
+        None, ge=0, validation_alias="SANDBOX_LATENCY_MS_MEDIA"
+    )
+    sandbox_latency_ms_container_status: float | None = Field(
+        None, ge=0, validation_alias="SANDBOX_LATENCY_MS_CONTAINER_STATUS"
+    )
+    sandbox_latency_ms_media_publish: float | None = Field(
+        None, ge=0, validation_alias="SANDBOX_LATENCY_MS_MEDIA_PUBLISH"
+    )
     graph_timeout_seconds: float = Field(30.0, gt=0, validation_alias="GRAPH_TIMEOUT_SECONDS")
 
     # --- scheduling rules ----------------------------------------------------------------

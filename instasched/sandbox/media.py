@@ -6,7 +6,8 @@ checks JPEG and the feed aspect ratio, video container and duration, carousel ch
 limits (the limits and checks of `instasched.integrations.instagram.publish_rules`, which the
 API's validation runs too, so a post the API accepts publishes here); keeps container states
 (IN_PROGRESS while a video "processes", FINISHED, PUBLISHED, EXPIRED after 24 h, ERROR);
-enforces the publishing quota per account per moving 24 h; records every published media.
+enforces the publishing quota and the 400 containers per account per moving 24 h; records every
+published media. Every Graph call takes the added latency of `latency.py` (none by default).
 
 `GET /{media-id}?fields=...` also answers Graph field expansion of the insights edge
 (`fields=permalink,insights.metric(reach)` → `"insights": {"data": [...]}`); an error of the
@@ -42,6 +43,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from instasched.integrations.instagram import publish_rules as meta
+from instasched.sandbox.latency import LatencyProfile, video_processing_seconds
 from instasched.sandbox.state import GraphFault, Records, SandboxState, SandboxStore, SandboxUser
 
 log = logging.getLogger(__name__)
@@ -155,14 +157,18 @@ class MediaState:
         *,
         processing_seconds: float = 2.0,
         quota_total: int = 100,
+        container_limit: int = 400,
         max_hashtags: int = meta.HASHTAGS_MAX,
+        latency: LatencyProfile | None = None,
     ) -> None:
         self.store = store
         self.containers = Records(store, "containers", Container, "owner")
         self.media = Records(store, "media", Media, "owner")
         self.processing_seconds = processing_seconds
         self.quota_total = quota_total
+        self.container_limit = container_limit
         self.max_hashtags = max_hashtags
+        self.latency = latency or LatencyProfile()
 
     def next_id(self) -> str:
         # The first id is drawn at random: ids of one sandbox file never repeat those of another.
@@ -190,6 +196,30 @@ class MediaState:
 
     def record_publication(self, owner: str, now: float) -> None:
         self.store.execute("INSERT INTO publications (owner, at) VALUES (?, ?)", (owner, now))
+
+    def add_container(self, container: Container) -> None:
+        """Store a new container within Meta's limit of containers created per account per
+        moving 24 h (the count and the write are one transaction across processes).
+
+        Meta documents the limit (400) but not the error it answers; this is code 9, its
+        rate-limit code, without the publishing quota's sub-code 2207042."""
+        with self.store.transaction():
+            row = self.store.execute(
+                "SELECT count(*) FROM container_creations WHERE owner = ? AND at > ?",
+                (container.owner, container.created_at - CONTAINER_TTL_SECONDS),
+            ).fetchone()
+            if int(row[0]) >= self.container_limit:
+                raise GraphFault(
+                    f"Application request limit reached: the account created "
+                    f"{self.container_limit} media containers in the last 24 hours, the most "
+                    "Instagram allows; publish or wait for older containers to leave the window",
+                    code=9,
+                )
+            self.containers[container.id] = container
+            self.store.execute(
+                "INSERT INTO container_creations (id, owner, at) VALUES (?, ?, ?)",
+                (container.id, container.owner, container.created_at),
+            )
 
     def count(self, owner: str, endpoint: str) -> None:
         """One Graph call of an account (read by `GET /_control/calls`)."""
@@ -332,13 +362,15 @@ def owner_check(sb: SandboxState, token: str | None, ig_user_id: str) -> Sandbox
 
 
 async def apply_fault(ms: MediaState, owner: str, endpoint: str) -> Fault | None:
-    """Latency and error faults act here; the fault is returned so that the caller can apply a
-    `timeoutAfterEffect` (do the work, then raise `DropConnection`) or a `containerError`."""
-    fault = ms.take_fault(owner, endpoint)
+    """The latency profile's delay, and latency and error faults act here; the fault is returned
+    so that the caller can apply a `timeoutAfterEffect` (do the work, then raise
+    `DropConnection`) or a `containerError`."""
+    fault = ms.take_fault(owner, endpoint) if endpoint in FAULT_ENDPOINTS else None
+    delay_ms = ms.latency.draw_ms(endpoint) + (fault.latency_ms if fault is not None else 0)
+    if delay_ms > 0:
+        await asyncio.sleep(delay_ms / 1000)
     if fault is None:
         return None
-    if fault.latency_ms:
-        await asyncio.sleep(fault.latency_ms / 1000)
     if fault.error is not None:
         raise GraphFault(
             str(fault.error.get("message") or "Fault injected by the sandbox"),
@@ -652,6 +684,10 @@ async def expire_container(container_id: str, request: Request) -> dict[str, Any
         raise GraphFault("Unknown container", code=100)
     container.created_at -= CONTAINER_TTL_SECONDS + 60
     containers[container.id] = container
+    # Its creation leaves the 24 h window of the container limit too.
+    media_state(request).store.execute(
+        "UPDATE container_creations SET at = ? WHERE id = ?", (container.created_at, container.id)
+    )
     return {"id": container.id, "statusCode": container.status_code(time.time())}
 
 
@@ -665,7 +701,7 @@ async def create_container(version: str, ig_user_id: str, request: Request) -> d
     container = await _build_container(sb, ms, ig_user_id, params)
     if fault is not None and fault.container_error:
         container.error = fault.container_error
-    ms.containers[container.id] = container
+    ms.add_container(container)
     if fault is not None and fault.timeout_after_effect:
         raise DropConnection
     return {"id": container.id}
@@ -774,6 +810,7 @@ async def list_media(
     sb, ms = sandbox(request), media_state(request)
     owner_check(sb, request.query_params.get("access_token"), ig_user_id)
     ms.count(ig_user_id, "list_media")
+    await apply_fault(ms, ig_user_id, "list_media")
     wanted = set((request.query_params.get("fields") or "id").split(","))
     # Ids grow with time (one sequence): the newest first without reading every media.
     items = ms.media.newest_of(ig_user_id, max(1, min(limit, 100)))
@@ -876,6 +913,7 @@ async def publishing_limit(version: str, ig_user_id: str, request: Request) -> d
     sb, ms = sandbox(request), media_state(request)
     owner_check(sb, request.query_params.get("access_token"), ig_user_id)
     ms.count(ig_user_id, "publishing_limit")
+    await apply_fault(ms, ig_user_id, "publishing_limit")
     return {
         "data": [
             {
@@ -970,6 +1008,7 @@ async def get_object(version: str, object_id: str, request: Request) -> dict[str
     assert media is not None
     ms.count(user.ig_user_id, "media_fields")
     if "insights" not in fields:
+        await apply_fault(ms, user.ig_user_id, "media_fields")
         return _media_fields(media, wanted)
     # An error of the nested edge fails the whole request, as on Meta.
     fault = await apply_fault(ms, user.ig_user_id, "insights")
@@ -1076,8 +1115,10 @@ def install(app: FastAPI) -> None:
     settings = getattr(app.state, "settings", None)
     ms = MediaState(sb.store)
     if settings is not None:
-        ms.processing_seconds = float(settings.sandbox_video_processing_seconds)
+        ms.processing_seconds = video_processing_seconds(settings)
         ms.quota_total = int(settings.sandbox_publish_quota)
+        ms.container_limit = int(settings.sandbox_container_limit)
+        ms.latency = LatencyProfile.from_settings(settings)
         ms.max_hashtags = int(getattr(settings, "max_hashtags", meta.HASHTAGS_MAX))
     sb.extras["media"] = ms
     app.include_router(router)

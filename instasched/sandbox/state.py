@@ -99,6 +99,9 @@ CREATE TABLE IF NOT EXISTS faults (
     body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS faults_owner_endpoint ON faults (owner, endpoint, seq);
 CREATE TABLE IF NOT EXISTS quotas (owner TEXT PRIMARY KEY, total INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS container_creations (
+    id TEXT PRIMARY KEY, owner TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS container_creations_owner_at ON container_creations (owner, at);
 CREATE TABLE IF NOT EXISTS calls (
     owner TEXT NOT NULL, endpoint TEXT NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY (owner, endpoint));
