@@ -183,6 +183,19 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
+DRAIN_FACTOR = 16
+
+
+async def _drain(receive: Receive, limit: int) -> None:
+    """Read and drop the rest of a request body, at most `limit` bytes."""
+    dropped = 0
+    while dropped <= limit:
+        message = await receive()
+        dropped += len(message.get("body", b""))
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+
+
 class BodyLimitMiddleware:
     """413 for a body over `max_body` bytes: at once from Content-Length (the body is not read,
     the connection closed), else as the streamed body crosses it (an HTTPException, so FastAPI's
@@ -191,6 +204,10 @@ class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, *, max_body: int) -> None:
         self.app = app
         self.max_body = max_body
+        # A body up to this size is read to its end (and dropped) before the 413: closing a
+        # socket with unread bytes sends a reset, and the client may lose the answer to it (seen
+        # in CI). Larger ones are cut at once.
+        self.drain_limit = DRAIN_FACTOR * max_body
         self.message = (
             f"The request body is over the {max_body}-byte limit (MAX_JSON_BODY_SIZE); "
             "media go to POST /api/instagram/scheduling/media/upload"
@@ -202,7 +219,10 @@ class BodyLimitMiddleware:
             return
         for name, value in scope["headers"]:
             if name == b"content-length":
-                if int(value) > self.max_body:  # the server already refused non-numbers
+                declared = int(value)  # the server already refused non-numbers
+                if declared > self.max_body:
+                    if declared <= self.drain_limit:
+                        await _drain(receive, self.drain_limit)
                     body = PayloadTooLarge(self.message).to_dict()
                     response = JSONResponse(body, 413, headers={"Connection": "close"})
                     await response(scope, receive, send)
@@ -216,6 +236,8 @@ class BodyLimitMiddleware:
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_body:
+                if message.get("more_body", False):
+                    await _drain(receive, self.drain_limit - received)
                 raise HTTPException(413, self.message, headers={"Connection": "close"})
             return message
 
