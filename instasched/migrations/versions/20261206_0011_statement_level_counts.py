@@ -1,0 +1,236 @@
+"""post counts and asset uses kept by statement-level triggers: bulk writes cost what the rows cost
+
+Migrations 0005 and 0006 kept `instagram_post_counts` with row-level triggers deferred to the
+commit: one call per row, each an upsert of the same counter row. A statement that writes many
+posts updated that row once per post inside one transaction, each time walking the chain of the
+row's earlier versions: 200,000 posts inserted by one statement took 4 min 56 s (~1.5 ms a row,
+issue 18). Asset uses (migration 0007) were counted by the code that creates and edits posts, so
+a post written by SQL (an import) was not counted at all, nor was a deleted one taken off.
+
+Now three AFTER ... FOR EACH STATEMENT triggers with transition tables (`REFERENCING NEW TABLE`
+/ `OLD TABLE`) keep both: each statement adds up its rows by (account, status) and by asset and
+writes one delta per group, in the connection's stripe (`pg_backend_pid() % 16`, as in 0006 and
+0007: concurrent single-row writers of one account or one asset do not queue on one row).
+
+- INSERT: +1 per post in its (account, status), +1 per use of an asset in its `media_ids` (a
+  carousel may repeat one), stamping the asset's `last_used_at` with the transaction's time.
+- UPDATE: the new rows' counts minus the old rows'; groups whose sum is 0 (an update of other
+  columns, the usual case) write nothing. An asset whose uses grew is stamped as used.
+  (PostgreSQL allows no column list on an UPDATE trigger with transition tables, so it runs
+  for every UPDATE statement; with nothing changed it writes no row.)
+- DELETE: -1 per post and per use; not for an account or asset that no longer exists (an
+  account's deletion cascades to its posts and its counts; a deleted asset's uses go with it).
+
+Counter rows are upserted in key order, so two statements sharing a stripe take them in one
+order. Unlike the deferred row triggers, a statement's counter rows stay locked from the end of
+the statement (not from the commit) until the commit; other connections write other stripes.
+
+Asset uses were counted by the code before, which never took off the uses of deleted posts
+(account deletions): they are counted again here from the posts as they are, into stripe 0, and
+the asset's own `used_in_posts` column (uses counted before 0007) is folded in as 0. The
+application no longer counts uses; a create or edit only locks the assets it adds.
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-06 08:10:00
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0011"
+down_revision: str | None = "0010"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# Deltas (account, status, d) -> one upsert per (account, status) in the connection's stripe.
+_COUNT_POSTS = """
+    INSERT INTO instagram_post_counts AS c (instagram_account_id, status, stripe, n)
+    SELECT d.account, d.status, pg_backend_pid() % 16, sum(d.d)
+    FROM ({deltas}) AS d (account, status, d)
+    GROUP BY d.account, d.status
+    HAVING sum(d.d) <> 0 AND EXISTS (SELECT 1 FROM instagram_accounts a WHERE a.id = d.account)
+    ORDER BY d.account, d.status
+    ON CONFLICT (instagram_account_id, status, stripe) DO UPDATE SET n = c.n + EXCLUDED.n;
+"""
+# Deltas (asset, d), one per use in media_ids -> one upsert per asset in the connection's stripe.
+_COUNT_USES = """
+    INSERT INTO instagram_media_asset_uses AS s (asset_id, stripe, uses, last_used_at)
+    SELECT u.asset, pg_backend_pid() % 16, sum(u.d)::int,
+           CASE WHEN sum(u.d) > 0 THEN now() END
+    FROM ({deltas}) AS u (asset, d)
+    GROUP BY u.asset
+    HAVING sum(u.d) <> 0 AND EXISTS (SELECT 1 FROM instagram_media_assets a WHERE a.id = u.asset)
+    ORDER BY u.asset
+    ON CONFLICT (asset_id, stripe) DO UPDATE SET uses = s.uses + excluded.uses,
+        last_used_at = GREATEST(s.last_used_at, excluded.last_used_at);
+"""
+
+
+def _posts(table: str, d: int) -> str:
+    return f"SELECT instagram_account_id, status, {d} FROM {table}"  # noqa: S608
+
+
+def _uses(table: str, d: int) -> str:
+    return f"SELECT e::uuid, {d} FROM {table}, jsonb_array_elements_text(media_ids) AS e"  # noqa: S608
+
+
+def _function(name: str, posts: str, uses: str) -> str:
+    return f"""
+    CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        {_COUNT_POSTS.format(deltas=posts)}
+        {_COUNT_USES.format(deltas=uses)}
+        RETURN NULL;
+    END $$
+    """
+
+
+_FUNCTIONS = {
+    "INSERT": _function(
+        "instagram_posts_count_inserts", _posts("new_posts", 1), _uses("new_posts", 1)
+    ),
+    "UPDATE": _function(
+        "instagram_posts_count_updates",
+        f"{_posts('new_posts', 1)} UNION ALL {_posts('old_posts', -1)}",
+        f"{_uses('new_posts', 1)} UNION ALL {_uses('old_posts', -1)}",
+    ),
+    "DELETE": _function(
+        "instagram_posts_count_deletes", _posts("old_posts", -1), _uses("old_posts", -1)
+    ),
+}
+_REFERENCING = {
+    "INSERT": "NEW TABLE AS new_posts",
+    "UPDATE": "OLD TABLE AS old_posts NEW TABLE AS new_posts",
+    "DELETE": "OLD TABLE AS old_posts",
+}
+
+# The row-level triggers of 0005 as 0006 left them.
+_ROW_TRIGGERS = (
+    ("trg_post_counts_inserted", "instagram_post_counts_inserted()"),
+    ("trg_post_counts_moved", "instagram_post_counts_moved()"),
+    ("trg_post_counts_deleted", "instagram_post_counts_deleted()"),
+)
+
+UPGRADE = [
+    *(f"DROP TRIGGER {name} ON instagram_scheduled_posts" for name, _ in _ROW_TRIGGERS),
+    *(f"DROP FUNCTION {function}" for _, function in _ROW_TRIGGERS),
+    "DROP FUNCTION instagram_post_counts_add(UUID, VARCHAR, BIGINT)",
+    *_FUNCTIONS.values(),
+    *(
+        f"""
+        CREATE TRIGGER trg_posts_count_{event.lower()}s AFTER {event}
+        ON instagram_scheduled_posts REFERENCING {_REFERENCING[event]}
+        FOR EACH STATEMENT EXECUTE FUNCTION instagram_posts_count_{event.lower()}s()
+        """
+        for event in _FUNCTIONS
+    ),
+    # The uses as the posts hold them now (writes to posts wait meanwhile), in stripe 0, with
+    # the latest stamp; the assets' own columns keep only their last use.
+    "LOCK TABLE instagram_scheduled_posts IN SHARE MODE",
+    "LOCK TABLE instagram_media_asset_uses IN EXCLUSIVE MODE",
+    """
+    CREATE TEMPORARY TABLE asset_use_counts ON COMMIT DROP AS
+    SELECT a.id AS asset_id, coalesce(u.uses, 0) AS uses, s.last_used_at
+    FROM instagram_media_assets a
+    LEFT JOIN (
+        SELECT e::uuid AS asset_id, count(*) AS uses
+        FROM instagram_scheduled_posts, jsonb_array_elements_text(media_ids) AS e GROUP BY 1
+    ) u ON u.asset_id = a.id
+    LEFT JOIN (
+        SELECT asset_id, max(last_used_at) AS last_used_at FROM instagram_media_asset_uses
+        GROUP BY asset_id
+    ) s ON s.asset_id = a.id
+    WHERE u.uses IS NOT NULL OR s.last_used_at IS NOT NULL
+    """,
+    "DELETE FROM instagram_media_asset_uses",
+    """
+    INSERT INTO instagram_media_asset_uses (asset_id, stripe, uses, last_used_at)
+    SELECT asset_id, 0, uses, last_used_at FROM asset_use_counts
+    """,
+    "UPDATE instagram_media_assets SET used_in_posts = 0 WHERE used_in_posts <> 0",
+]
+
+DOWNGRADE = [
+    *(
+        f"DROP TRIGGER trg_posts_count_{event.lower()}s ON instagram_scheduled_posts"
+        for event in _FUNCTIONS
+    ),
+    *(f"DROP FUNCTION instagram_posts_count_{event.lower()}s()" for event in _FUNCTIONS),
+    # 0006's functions and 0005's triggers; the counts are exact as they are. The asset uses
+    # are counted by the code of 0010 again.
+    """
+    CREATE FUNCTION instagram_post_counts_add(account UUID, post_status VARCHAR, delta BIGINT)
+    RETURNS void LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO instagram_post_counts AS c (instagram_account_id, status, stripe, n)
+        VALUES (account, post_status, pg_backend_pid() % 16, delta)
+        ON CONFLICT (instagram_account_id, status, stripe) DO UPDATE SET n = c.n + EXCLUDED.n;
+    END $$
+    """,
+    """
+    CREATE FUNCTION instagram_post_counts_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM instagram_post_counts_add(NEW.instagram_account_id, NEW.status, 1);
+        RETURN NULL;
+    END $$
+    """,
+    """
+    CREATE FUNCTION instagram_post_counts_moved() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF (OLD.instagram_account_id, OLD.status) < (NEW.instagram_account_id, NEW.status) THEN
+            PERFORM instagram_post_counts_add(OLD.instagram_account_id, OLD.status, -1);
+            PERFORM instagram_post_counts_add(NEW.instagram_account_id, NEW.status, 1);
+        ELSE
+            PERFORM instagram_post_counts_add(NEW.instagram_account_id, NEW.status, 1);
+            PERFORM instagram_post_counts_add(OLD.instagram_account_id, OLD.status, -1);
+        END IF;
+        RETURN NULL;
+    END $$
+    """,
+    """
+    CREATE FUNCTION instagram_post_counts_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        UPDATE instagram_post_counts SET n = n - 1
+        WHERE instagram_account_id = OLD.instagram_account_id AND status = OLD.status
+          AND stripe = pg_backend_pid() % 16;
+        IF NOT FOUND THEN
+            INSERT INTO instagram_post_counts AS c (instagram_account_id, status, stripe, n)
+            SELECT OLD.instagram_account_id, OLD.status, pg_backend_pid() % 16, -1
+            WHERE EXISTS (SELECT 1 FROM instagram_accounts WHERE id = OLD.instagram_account_id)
+            ON CONFLICT (instagram_account_id, status, stripe) DO UPDATE SET n = c.n - 1;
+        END IF;
+        RETURN NULL;
+    END $$
+    """,
+    """
+    CREATE CONSTRAINT TRIGGER trg_post_counts_inserted AFTER INSERT ON instagram_scheduled_posts
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION instagram_post_counts_inserted()
+    """,
+    """
+    CREATE CONSTRAINT TRIGGER trg_post_counts_moved
+    AFTER UPDATE OF status, instagram_account_id ON instagram_scheduled_posts
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW
+    WHEN (OLD.status IS DISTINCT FROM NEW.status
+          OR OLD.instagram_account_id IS DISTINCT FROM NEW.instagram_account_id)
+    EXECUTE FUNCTION instagram_post_counts_moved()
+    """,
+    """
+    CREATE CONSTRAINT TRIGGER trg_post_counts_deleted AFTER DELETE ON instagram_scheduled_posts
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION instagram_post_counts_deleted()
+    """,
+]
+
+
+def upgrade() -> None:
+    for statement in UPGRADE:
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    for statement in DOWNGRADE:
+        op.execute(statement)
