@@ -14,7 +14,10 @@ and the asset's uses). With `--writers N` it first runs pgbench (bounded by `--s
 connections inserting single posts with the asset into the one account (what concurrent
 creates cost the counters: 20 writers went 2,260 -> 6,070-7,480 inserts/s with the stripes of
 migration 0006), then N connections updating one column of single posts (the worker's lease
-renewals: every UPDATE runs the statement trigger of migration 0011). Compare checkouts with
+renewals: every UPDATE runs the statement trigger of migration 0011). With `--single N` it
+measures the PostgreSQL CPU of N single-row statements of each kind on one connection (an
+UPDATE of another column, a status move, an insert with its asset as the create counts it).
+Compare checkouts with
 PYTHONPATH, as bench/create_cpu.py:
 
     .venv/bin/python bench/bulk_insert.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import secrets
 import subprocess
 import sys
@@ -101,11 +105,25 @@ async def timed(conn: Any, label: str, sql: str, *args: Any) -> None:
     print(f"{label}: {status.split()[-1]} rows in {seconds:.2f} s", flush=True)
 
 
-PGBENCH_INSERT = """\\set k random(1, 1000000)
-INSERT INTO instagram_scheduled_posts (instagram_account_id, user_id, scheduled_for, caption,
-  media_urls, media_ids, media_type) VALUES ('{account}', '{user}', now() + interval '2 days',
-  'pgbench ' || :k, '[]', '["{asset}"]', 'IMAGE');
-"""
+ONE_POST = """INSERT INTO instagram_scheduled_posts (instagram_account_id, user_id, scheduled_for,
+  caption, media_urls, media_ids, media_type) VALUES ('{account}', '{user}',
+  now() + interval '2 days', 'one post ' || {k}, '[]', '["{asset}"]', 'IMAGE')"""
+# Before migration 0011 the create counted its asset's use in its own statement
+# (posts.repository._insert_sql's `used`); since, the trigger does.
+APP_COUNTED_USES = """WITH ins AS ({one_post} RETURNING id)
+  INSERT INTO instagram_media_asset_uses AS s (asset_id, stripe, uses, last_used_at)
+  SELECT id, pg_backend_pid() % 16, count(*), now() FROM unnest(ARRAY['{asset}'::uuid]) AS id
+  WHERE EXISTS (SELECT 1 FROM ins) GROUP BY id ORDER BY id
+  ON CONFLICT (asset_id, stripe) DO UPDATE SET uses = s.uses + excluded.uses,
+  last_used_at = GREATEST(s.last_used_at, excluded.last_used_at)"""
+
+
+def create_statement(ids: dict[str, Any], *, triggered: bool, k: str) -> str:
+    """A new post with its asset as the create writes it at this revision."""
+    one_post = ONE_POST.format(k=k, **ids)
+    return one_post if triggered else APP_COUNTED_USES.format(one_post=one_post, **ids)
+
+
 PGBENCH_UPDATE = """\\set k random(1, {rows})
 UPDATE instagram_scheduled_posts SET updated_at = now()
   WHERE id = (SELECT id FROM bench_ids WHERE k = :k);
@@ -126,6 +144,32 @@ def pgbench(url: str, label: str, script: str, args: argparse.Namespace) -> None
     print(f"{label}, {args.writers} connections: {tps.split()[2]}/s, {latency}", flush=True)
 
 
+# One connection, `n` statements each committed on its own (COMMIT in a DO loop: no client
+# round trips), the backend's CPU read from /proc (the server must be local).
+SINGLE = {
+    "UPDATE of another column": "UPDATE instagram_scheduled_posts SET updated_at = now()"
+    " WHERE id = (SELECT id FROM bench_ids WHERE k = 1 + (i * 7919) % {rows})",
+    "UPDATE of the status": "UPDATE instagram_scheduled_posts SET status = CASE status"
+    " WHEN 'scheduled' THEN 'publishing' ELSE 'scheduled' END"
+    " WHERE id = (SELECT id FROM bench_ids WHERE k = 1 + (i * 7919) % {rows})",
+}
+
+
+def backend_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def single_row_cpu(conn: Any, n: int, *, rows: int, create: str) -> None:
+    pid = await conn.fetchval("SELECT pg_backend_pid()")
+    for label, sql in (*SINGLE.items(), ("INSERT with one asset (a create)", create)):
+        body = sql.format(rows=rows)
+        before = backend_cpu_seconds(pid)
+        await conn.execute(f"DO $$ BEGIN FOR i IN 1..{n} LOOP {body}; COMMIT; END LOOP; END $$")
+        used = (backend_cpu_seconds(pid) - before) / n * 1e6
+        print(f"{label}, one connection: {used:.0f} µs of PostgreSQL CPU each", flush=True)
+
+
 async def measure(args: argparse.Namespace, url: str) -> None:
     import instasched
     from instasched.migrate import upgrade
@@ -140,15 +184,28 @@ async def measure(args: argparse.Namespace, url: str) -> None:
             " access_token_encrypted, timezone) VALUES ($1, '1', 'other', 'x', 'UTC') RETURNING id",
             user,
         )
+        ids = {"account": account, "user": user, "asset": asset}
+        triggered = await conn.fetchval(
+            "SELECT to_regproc('instagram_posts_count_inserts') IS NOT NULL"
+        )
         if args.writers:
-            ids = {"account": account, "user": user, "asset": asset}
-            pgbench(url, "single-row INSERTs", PGBENCH_INSERT.format(**ids), args)
-            rows = await conn.fetchval(
+            create = create_statement(ids, triggered=triggered, k=":k")
+            script = f"\\set k random(1, 1000000)\n{create};\n"
+            pgbench(url, "single-row INSERTs", script, args)
+        if args.writers or args.single:
+            if not args.writers:
+                await conn.execute(INSERT, account, user, str(asset), 10_000)
+            await conn.execute(
                 "CREATE TABLE bench_ids AS SELECT row_number() OVER () AS k, id"
-                " FROM instagram_scheduled_posts; SELECT count(*) FROM bench_ids"
+                " FROM instagram_scheduled_posts; ALTER TABLE bench_ids ADD PRIMARY KEY (k);"
+                " ANALYZE"
             )
-            await conn.execute("ALTER TABLE bench_ids ADD PRIMARY KEY (k); ANALYZE")
-            pgbench(url, "single-row UPDATEs", PGBENCH_UPDATE.format(rows=rows), args)
+            rows = await conn.fetchval("SELECT count(*) FROM bench_ids")
+            if args.writers:
+                pgbench(url, "single-row UPDATEs", PGBENCH_UPDATE.format(rows=rows), args)
+            if args.single:
+                create = create_statement(ids, triggered=triggered, k="i")
+                await single_row_cpu(conn, args.single, rows=rows, create=create)
             print(await check(conn, asset), flush=True)
         await timed(conn, "INSERT", INSERT, account, user, str(asset), args.rows)
         print(await check(conn, asset), flush=True)
@@ -188,6 +245,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--insert-only", action="store_true", help="skip the updates and delete")
     parser.add_argument("--writers", type=int, default=0, help="pgbench connections first")
     parser.add_argument("--seconds", type=int, default=10, help="each pgbench run")
+    parser.add_argument(
+        "--single", type=int, default=0, help="single-row statements per CPU measurement"
+    )
     return parser.parse_args(argv)
 
 
