@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,8 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # PYTHONPATH (another checkout) still comes first
     sys.path.append(str(ROOT))
+
+from benchlib import scratch_database  # noqa: E402
 
 from bench.create_cpu import seed  # noqa: E402
 
@@ -219,23 +220,8 @@ async def measure(args: argparse.Namespace, url: str) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    from instasched.config import database_url_for
-
-    name = f"instasched_bulk_{secrets.token_hex(4)}"
-    admin = args.database_url.replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    try:
-        await measure(args, database_url_for(admin, name))
-    finally:
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+    async with scratch_database(args.database_url, "instasched_bulk") as url:
+        await measure(args, url)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
