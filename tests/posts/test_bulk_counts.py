@@ -282,3 +282,30 @@ async def test_migration_counts_uses_again_and_downgrades(servers: dict[str, str
         conn = await asyncpg.connect(admin)
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.close()
+
+
+async def test_deleting_a_user_cascades_through_the_counts(
+    poster: Poster, api: Api, database_url: str
+) -> None:
+    """A user's deletion cascades to accounts, assets and posts in one statement, in an order
+    PostgreSQL picks: the triggers neither fail on what is already gone nor leave rows behind."""
+    uid = poster.user.id
+    other = await api.account(poster.user)
+    asset = (await poster.image()).id
+    conn = await _connect(database_url)
+    try:
+        await conn.execute(IMPORT, uid, poster.account.id, 50, _json([[str(asset)]]))
+        await conn.execute(IMPORT, uid, other.id, 50, _json([[str(asset), str(asset)]]))
+        assert (await _assert_exact(conn, uid))[1] == {asset: 150}
+        await conn.execute("DELETE FROM users WHERE id = $1", uid)
+        for table, column in (
+            ("instagram_post_counts", "instagram_account_id"),
+            ("instagram_media_asset_uses", "asset_id"),
+        ):
+            left = await conn.fetchval(
+                f"SELECT count(*) FROM {table} WHERE {column} = ANY($1::uuid[])",
+                [poster.account.id, other.id, asset],
+            )
+            assert left == 0, table
+    finally:
+        await conn.close()
