@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import secrets
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 
@@ -59,3 +62,23 @@ def proc_kb(pid: int, key: str) -> int | None:
     except OSError:
         return None
     return None
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(database_url: str, prefix: str) -> AsyncIterator[str]:
+    """The URL of a new database on `database_url`'s server, dropped at the end."""
+    import asyncpg
+
+    from instasched.config import database_url_for
+
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    admin_url = database_url.replace("postgresql+asyncpg://", "postgresql://")
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield database_url_for(admin_url, name)
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()

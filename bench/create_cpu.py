@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # PYTHONPATH (another checkout) still comes first
     sys.path.append(str(ROOT))
 
+from benchlib import scratch_database  # noqa: E402
+
 COMPATIBLE = {"ok": True, "reasons": []}
 
 
@@ -156,42 +158,30 @@ async def measure(args: argparse.Namespace, url: str) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    name = f"instasched_create_cpu_{secrets.token_hex(4)}"
-    admin = args.database_url.replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = admin.rsplit("/", 1)[0] + "/" + name
-    os.environ.update(
-        DATABASE_URL=url,
-        REDIS_URL=args.redis_url,
-        QUEUE_PREFIX=f"createcpu{secrets.token_hex(4)}",
-        JWT_SECRET=secrets.token_urlsafe(48),
-        TOKEN_ENCRYPTION_KEY=secrets.token_urlsafe(32),
-        INSTAGRAM_SANDBOX="true",
-        SCHEDULE_MIN_LEAD_SECONDS="0",
-        LOG_LEVEL="ERROR",
-        S3_ENDPOINT="http://127.0.0.1:1",
-        S3_ACCESS_KEY="unused",
-        S3_SECRET_KEY="unused",
-    )
-    try:
-        await measure(args, url)
-    finally:
-        from redis.asyncio import Redis
-
-        redis = Redis.from_url(args.redis_url)
-        keys = [k async for k in redis.scan_iter(f"{os.environ['QUEUE_PREFIX']}:*")]
-        if keys:
-            await redis.delete(*keys)
-        await redis.aclose()
-        conn = await asyncpg.connect(admin)
+    async with scratch_database(args.database_url, "instasched_create_cpu") as url:
+        os.environ.update(
+            DATABASE_URL=url,
+            REDIS_URL=args.redis_url,
+            QUEUE_PREFIX=f"createcpu{secrets.token_hex(4)}",
+            JWT_SECRET=secrets.token_urlsafe(48),
+            TOKEN_ENCRYPTION_KEY=secrets.token_urlsafe(32),
+            INSTAGRAM_SANDBOX="true",
+            SCHEDULE_MIN_LEAD_SECONDS="0",
+            LOG_LEVEL="ERROR",
+            S3_ENDPOINT="http://127.0.0.1:1",
+            S3_ACCESS_KEY="unused",
+            S3_SECRET_KEY="unused",
+        )
         try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await measure(args, url)
         finally:
-            await conn.close()
+            from redis.asyncio import Redis
+
+            redis = Redis.from_url(args.redis_url)
+            keys = [k async for k in redis.scan_iter(f"{os.environ['QUEUE_PREFIX']}:*")]
+            if keys:
+                await redis.delete(*keys)
+            await redis.aclose()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -407,8 +407,8 @@ async def delete_asset(
 ) -> None:
     """Delete the row now and its S3 objects once the deletion has committed.
 
-    The row is locked first, so a post being scheduled with it (which updates `used_in_posts`
-    on the same row) either commits before (and is seen here) or waits for the deletion.
+    The row is locked first, so a post being scheduled with it (which locks the row `FOR KEY
+    SHARE`) either commits before (and is seen here) or waits for the deletion.
     """
     asset = await repository.get_owned(session, user_id=user_id, asset_id=asset_id, for_update=True)
     posts = await repository.active_posts_using(session, user_id=user_id, asset_id=asset_id)

@@ -234,12 +234,10 @@ def _insert_sql(columns: tuple[str, ...], *, template: bool) -> str:
       lock, held until this statement commits, and counts with a snapshot taken after it; see
       posts.quota), and not when another post has its Idempotency-Key (the partial unique
       index; a concurrent twin inserts nothing).
-    - The uses are counted only for an inserted post, once per use (a carousel may repeat an
-      asset), in the connection's stripe of each asset (`_COUNT_USES`, migration 0007), so is
-      the template's use.
+    - The template's use is counted only for an inserted post. The post's count and its assets'
+      uses are counted by the statement-level triggers (migration 0011).
 
-    A single statement is atomic on its own: no BEGIN and COMMIT round trips (the post-count
-    triggers run at its implicit commit).
+    A single statement is atomic on its own: no BEGIN and COMMIT round trips.
     """
     sql = _INSERTS.get((columns, template))
     if sql is None:
@@ -252,10 +250,7 @@ def _insert_sql(columns: tuple[str, ...], *, template: bool) -> str:
             f"SELECT {values} FROM qw WHERE (SELECT count(*) FROM locked) = ${n + 2} "
             f"AND (${n + 5}::int IS NULL OR qw.posts <= ${n + 5}::int) "
             "ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL "
-            f"DO NOTHING RETURNING {POST_COLUMNS}), "
-            "used AS ("
-            + _COUNT_USES.format(ids=f"${n + 1}", n="1", only="EXISTS (SELECT 1 FROM ins)")
-            + ")"
+            f"DO NOTHING RETURNING {POST_COLUMNS})"
         )
         if template:
             sql += (
@@ -364,22 +359,7 @@ _COUNTED = {
 _LOCK_ASSETS = (
     "locked AS (SELECT id FROM instagram_media_assets WHERE id = ANY({ids}::uuid[]) FOR KEY SHARE)"
 )
-# Each use in {ids} (once per occurrence) counted {n} times (negative: uses removed) in the
-# connection's stripe of its asset (migration 0007), where {only}. Rows are locked in id order,
-# so two transactions sharing a stripe cannot deadlock on them. A use stamps last_used_at.
-_COUNT_USES = (
-    "INSERT INTO instagram_media_asset_uses AS s (asset_id, stripe, uses, last_used_at) "
-    "SELECT id, pg_backend_pid() % 16, count(*) * {n}, "
-    "CASE WHEN {n} > 0 THEN now() END FROM unnest({ids}::uuid[]) AS id "
-    "WHERE {only} GROUP BY id ORDER BY id "
-    "ON CONFLICT (asset_id, stripe) DO UPDATE SET uses = s.uses + excluded.uses, "
-    "last_used_at = GREATEST(s.last_used_at, excluded.last_used_at)"
-)
-_CHANGE_USES = (
-    f"WITH {_LOCK_ASSETS.format(ids='$1')}, used AS ("  # noqa: S608 - fixed text
-    + _COUNT_USES.format(ids="$1", n="$2::int", only="id IN (SELECT id FROM locked)")
-    + ") SELECT array(SELECT id FROM locked)"
-)
+_LOCKED_ASSETS = f"WITH {_LOCK_ASSETS.format(ids='$1')} SELECT array(SELECT id FROM locked)"  # noqa: S608
 
 
 # --- media assets ---------------------------------------------------------------------------
@@ -404,20 +384,17 @@ async def assets_by_locations(
     return {(a.s3_bucket, a.s3_key): a for a in rows}
 
 
-async def change_asset_usage(
-    session: AsyncSession, *, asset_ids: Sequence[uuid.UUID], delta: int
-) -> set[uuid.UUID]:
-    """`used_in_posts` +delta per use in `asset_ids` (the total never shows below 0); a use also
-    stamps `last_used_at`. In the session's transaction.
+async def lock_assets(session: AsyncSession, *, asset_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Lock the assets a post is given until the commit, against their deletion (not against
+    other posts using them); their uses are counted by the posts' triggers (migration 0011).
 
     Returns the ids whose row is gone: an asset deleted by a concurrent request after it was
-    read (the media deletion locks the row, so this waits for it and then finds nothing). Those
-    are not counted.
+    read (the media deletion locks the row, so this waits for it and then finds nothing).
     """
     if not asset_ids:
         return set()
     conn = await driver_connection(session, write=True)
-    found = await conn.fetchval(_CHANGE_USES, list(asset_ids), delta)
+    found = await conn.fetchval(_LOCKED_ASSETS, list(asset_ids))
     return set(asset_ids) - set(found)
 
 

@@ -19,7 +19,6 @@ import ipaddress
 import logging
 import time
 import uuid
-from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -342,10 +341,10 @@ async def update_post(
         post.next_attempt_at = None  # a retry wait is replaced by the new time
     if media_sent:
         new_assets = [a.id for a, _ in media]
-        added = Counter(new_assets) - Counter(old_assets)
-        removed = Counter(old_assets) - Counter(new_assets)
-        await _count_media_use(session, media, list(added.elements()))
-        await repository.change_asset_usage(session, asset_ids=list(removed.elements()), delta=-1)
+        added = set(new_assets) - set(old_assets)
+        missing = await repository.lock_assets(session, asset_ids=sorted(added))
+        if missing:
+            raise _deleted_meanwhile(media, missing)
     if count_use and template_id is not None:
         await repository.count_template_use(session, template_id=template_id)
     warning = None
@@ -433,14 +432,6 @@ async def wait_for_outcome(
         if time.monotonic() >= deadline:
             return post
         await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-
-
-async def _count_media_use(
-    session: AsyncSession, media: Sequence[MediaRef], asset_ids: Sequence[uuid.UUID]
-) -> None:
-    missing = await repository.change_asset_usage(session, asset_ids=asset_ids, delta=1)
-    if missing:
-        raise _deleted_meanwhile(media, missing)
 
 
 def _deleted_meanwhile(media: Sequence[MediaRef], missing: Set[uuid.UUID]) -> Invalid:
