@@ -201,6 +201,20 @@ async def test_tags_and_collaborators_at_their_limits(publishing: Publishing, wo
         refused(await create(publishing, user, account, **{**post, field: value}), field)
 
 
+async def test_user_tags_on_a_story(publishing: Publishing, worker: Any) -> None:
+    """Meta takes `user_tags` on STORIES containers (since 2025-07); a story needs no x/y."""
+    user, account = await publishing.user_account()
+    tall = await image(publishing, user, account, 1080, 1920)
+    user_tags = [{"username": f"friend{i}"} for i in range(19)]
+    user_tags.append({"username": "placed", "x": 0.25, "y": 0.75})
+    story = {"mediaType": "STORIES", "mediaIds": [tall], "userTags": user_tags}
+    media = await publishes(publishing, user, account, **story)
+    assert media["mediaType"] == "STORIES"
+    assert media["params"]["user_tags"] == user_tags
+    one_more = [*user_tags, {"username": "more"}]
+    refused(await create(publishing, user, account, **{**story, "userTags": one_more}), "userTags")
+
+
 async def test_carousel_of_ten(publishing: Publishing, worker: Any) -> None:
     user, account = await publishing.user_account()
     photos = [await image(publishing, user, account) for _ in range(10)]

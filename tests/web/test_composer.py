@@ -124,3 +124,30 @@ def test_edit_week_drag_and_cancel(page: Page, live_server: LiveServer) -> None:
     assert post["status"] == "cancelled"
     api.close()
     assert session.errors == []
+
+
+def test_story_with_a_person_tagged(page: Page, live_server: LiveServer) -> None:
+    """Instagram takes user tags on stories (since July 2025): the composer offers them for a
+    story and the post keeps them."""
+    session = sign_up(page)
+    connect_sandbox_account(page)
+    upload_image(page, "story.jpg", jpeg(1080, 1920))
+    api = ApiClient(live_server.url, session)
+    account = api.accounts()[0]
+
+    page.get_by_role("link", name="Compose").click()
+    page.locator("#composer-type").select_option("STORIES")
+    page.locator("#media-picker label", has_text="story.jpg").click()
+    tags = page.locator("#user-tags")
+    expect(tags).to_be_visible()
+    tags.get_by_role("button", name="Add a person").click()
+    page.get_by_label("Tag 1 username").fill("@best.friend")
+    page.get_by_label("Tag 1 x (0-1)").fill("0.25")
+    page.locator("#composer-when").fill(f"{_day(2)}T18:10")
+    page.locator("#composer-submit").click()
+    expect(page.locator(f'.day[data-day="{_day(2)}"] .post-scheduled')).to_be_visible()
+    [post] = api.posts(account["id"])
+    assert post["mediaType"] == "STORIES"
+    assert post["userTags"] == [{"username": "best.friend", "x": 0.25, "y": 0.5}]
+    api.close()
+    assert session.errors == []
