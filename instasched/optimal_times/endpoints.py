@@ -36,8 +36,8 @@ async def get_optimal_times(
       mean, `engagementRate` = (likes + comments) / reach when reach is known, `confidence` =
       n / (n + 3).
     - `basis: "online_followers"` (fewer posts): the account's `online_followers` insight from
-      Instagram (last 28 days, UTC hours converted to the account's timezone); `score` is the mean
-      number of followers online.
+      Instagram (last 28 days; Meta's hours, at UTC−07:00, converted to the account's
+      timezone); `score` is the mean number of followers online.
 
     Returns the top 5 `recommendations`, the full 7 x 24 `heatmap` (`heatmap[dayOfWeek][hour]`),
     the account's posting `schedules` and its `timezone`.

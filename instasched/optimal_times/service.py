@@ -4,7 +4,7 @@ History: the account's published posts grouped by day of week and hour **in the 
 timezone** (a 09:00 post is hour 9 in summer and in winter), ranked by a shrunk mean (see
 `repository`). With fewer than `HISTORY_MIN_POSTS` published posts the account's
 `online_followers` insight from the Graph API is used instead (`basis = "online_followers"`), its
-UTC hours converted to the account's timezone.
+hours (Meta's days run midnight to midnight at UTC−07:00) converted to the account's timezone.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.accounts import repository as accounts_repository
 from instasched.integrations.instagram import GraphAuthError, GraphClient, GraphError
-from instasched.integrations.instagram.insights import OnlineFollowersDay, online_followers
+from instasched.integrations.instagram.insights import (
+    OnlineFollowersDay,
+    meta_day_start,
+    online_followers,
+)
 from instasched.kit.text import counted
 from instasched.kit.time import utcnow
 from instasched.models import InstagramAccount, PostingSchedule
@@ -99,7 +103,8 @@ def history_cells(
 def online_followers_cells(
     days: list[OnlineFollowersDay], tz: ZoneInfo, prior_weight: float
 ) -> tuple[list[Cell], list[list[Cell]]]:
-    """Convert UTC hours to (day, hour) in `tz` and average the counts per cell."""
+    """Convert each hour of Meta's days (instants, see `OnlineFollowersDay`) to (day, hour) in
+    `tz` and average the counts per cell."""
     sums: dict[tuple[int, int], float] = defaultdict(float)
     counts: dict[tuple[int, int], int] = defaultdict(int)
     for day in days:
@@ -180,7 +185,7 @@ async def _try_online_followers(
     now: datetime,
 ) -> str | None:
     """Fill `analysis` from the online_followers insight; return why not, if it could not."""
-    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = meta_day_start(now)  # Meta's insight days begin at midnight UTC−07:00
     try:
         token = cipher.decrypt(account.access_token_encrypted)
         days = await online_followers(

@@ -1,7 +1,9 @@
 """Sandbox account insights: `GET /{version}/{ig_user_id}/insights?metric=online_followers`.
 
 The answer has the Graph API's shape (see `instasched.integrations.instagram.insights`): one
-entry per day, `value` keyed "0".."23" by **UTC** hour of the 24 hours ending at `end_time`.
+entry per day, Meta's days running midnight to midnight at UTC−07:00 (`end_time` is
+`...T07:00:00+0000`), `value` keyed "0".."23" by hour of that day at UTC−07:00 (key h counts the
+instant `end_time - 24 h + h`), as Meta's IG User Insights reference describes.
 The numbers are deterministic per account: a daily curve (morning, lunch and evening peaks whose
 hours are drawn from a seed made of the ig user id and the sandbox user's timezone) evaluated at
 the user's *local* hour, so the peaks land at sensible local times, with a little seeded noise per
@@ -27,6 +29,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from instasched.integrations.instagram.insights import meta_day_start
 from instasched.sandbox.state import GraphFault, SandboxState, SandboxUser, route_path
 
 _PATH = re.compile(r"/(v[0-9]+(?:\.[0-9]+)?)/([0-9]+)/insights/?")
@@ -104,7 +107,7 @@ def account_insights(state: SandboxState, ig_user_id: str, params: QueryParams) 
                 "values": values,
                 "title": "Online followers",
                 "description": "Total number of this profile's followers that were online on "
-                "Instagram during the specified range (hours in UTC).",
+                "Instagram during the specified range (days and hours at UTC-07:00).",
                 "id": f"{ig_user_id}/insights/online_followers/lifetime",
             }
         ]
@@ -122,18 +125,17 @@ def _int_param(params: QueryParams, name: str) -> int | None:
 
 
 def _day_starts(params: QueryParams) -> list[datetime]:
-    """UTC midnights of the requested days (default: the last 7 complete days)."""
+    """Starts (midnight at UTC−07:00, in UTC) of the requested Meta days: the days holding
+    `since` up to the one before the day holding `until` (default: the last 7 complete days)."""
     since = _int_param(params, "since")
     until = _int_param(params, "until")
-    today = datetime.fromtimestamp(time.time(), UTC).replace(
-        hour=0, minute=0, second=0, microsecond=0
-    )
+    today = meta_day_start(datetime.fromtimestamp(time.time(), UTC))
     end = today
     if until is not None:
-        end = min(today, datetime.fromtimestamp(until, UTC).replace(hour=0, minute=0, second=0))
+        end = min(today, meta_day_start(datetime.fromtimestamp(until, UTC)))
     start = end - timedelta(days=DEFAULT_DAYS)
     if since is not None:
-        start = datetime.fromtimestamp(since, UTC).replace(hour=0, minute=0, second=0)
+        start = meta_day_start(datetime.fromtimestamp(since, UTC))
     if (end - start).days > MAX_DAYS:
         raise GraphFault(
             f"(#100) The range between since and until must be at most {MAX_DAYS} days", code=100
@@ -159,7 +161,8 @@ def activity_profile(user: SandboxUser) -> tuple[float, float, float]:
 
 
 def online_followers_day(user: SandboxUser, start: datetime) -> list[int]:
-    """24 counts for the UTC day beginning at `start` (a UTC midnight)."""
+    """24 counts for the Meta day beginning at `start` (midnight at UTC−07:00): count h is for
+    the hour beginning at `start + h`."""
     try:
         tz = ZoneInfo(user.timezone)
     except Exception:

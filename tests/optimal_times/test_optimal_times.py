@@ -151,7 +151,9 @@ async def expected_online_followers(
     http: httpx.AsyncClient, account: Account, tz: ZoneInfo
 ) -> dict[tuple[int, int], float]:
     """The sandbox's raw insight, averaged per (day, hour) in `tz`, computed independently."""
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    # Meta's insight days begin at midnight UTC−07:00 (07:00 UTC), as the service asks.
+    today = datetime.now(UTC) - timedelta(hours=7)
+    today = today.replace(hour=7, minute=0, second=0, microsecond=0)
     r = await http.get(
         f"/sandbox/{GRAPH_VERSION}/{account.ig_user_id}/insights",
         params={

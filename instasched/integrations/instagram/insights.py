@@ -6,28 +6,43 @@
            "values": [{"value": {"0": 120, "1": 95, ..., "23": 310},
                        "end_time": "2026-11-28T00:00:00+0000"}, ...]}]}
 ```
-one entry per day (the day that ends at `end_time`), `value` keyed by hour of that day. Meta's
-documentation has described these hours both as UTC and as Pacific time; instasched reads them as
-**UTC hours** of the 24 hours ending at `end_time` (the sandbox serves them that way), so the
-caller can convert each hour to the account's timezone. Accounts with fewer than 100 followers get
-no values (an empty list or empty `value` objects).
+one entry per day (the day that ends at `end_time`), `value` keyed by hour of that day.
+Meta's IG User Insights reference: "Metrics that support lifetime periods will have results
+returned in an array of 24 hour periods, with periods ending on UTC−07:00"
+(https://developers.facebook.com/docs/instagram-api/reference/ig-user/insights). So a day runs
+from midnight to midnight at UTC−07:00 (Pacific time, fixed offset: `end_time` is
+`...T07:00:00+0000`) and hour key `h` is the hour from h:00 to h+1:00 at UTC−07:00, i.e. the
+instant `end_time - 24 h + h`; it is neither a UTC hour nor an hour of the account's timezone.
+The caller converts each instant to the account's timezone. Accounts with fewer than 100
+followers get no values (an empty list or empty `value` objects).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from instasched.integrations.instagram.client import GraphClient
 from instasched.integrations.instagram.errors import GraphError
 
+# The fixed offset of Meta's insight days (see above); the sandbox serves its days the same way.
+META_DAY_TZ = timezone(timedelta(hours=-7))
+
+
+def meta_day_start(instant: datetime) -> datetime:
+    """The start (in UTC) of the Meta insight day that contains `instant`: the last midnight at
+    UTC−07:00, i.e. 07:00 UTC."""
+    local = instant.astimezone(META_DAY_TZ)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
 
 @dataclass(frozen=True)
 class OnlineFollowersDay:
-    """Followers online per UTC hour of one day: `hours[h]` counts [start + h, start + h + 1)."""
+    """Followers online per hour of one Meta insight day: `hours[h]` counts the instants
+    [start + h, start + h + 1), `start` being midnight at UTC−07:00 (07:00 UTC)."""
 
-    start: datetime  # UTC midnight that begins the day
+    start: datetime  # in UTC: the instant that begins the day
     hours: dict[int, int]
 
     def instants(self) -> list[tuple[datetime, int]]:
