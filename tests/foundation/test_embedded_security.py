@@ -6,10 +6,7 @@ a JWT signed with a key only the S3 gateway holds. A PostgreSQL data dir of an e
 from __future__ import annotations
 
 import asyncio
-import shutil
 import stat
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -22,15 +19,6 @@ from instasched.embedded import EmbeddedServers
 from instasched.embedded._proc import free_port
 from instasched.embedded.postgres import EmbeddedPostgres, _bin
 from instasched.integrations.storage import Storage
-
-
-@pytest.fixture
-def root() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="instasched-embedded-test-"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _private(path: Path) -> None:
@@ -51,8 +39,8 @@ async def _select_one(url: str) -> int:
         await conn.close()
 
 
-def test_embedded_servers_refuse_local_users_without_the_secrets(root: Path) -> None:
-    servers = EmbeddedServers(root, database="postgres")
+def test_embedded_servers_refuse_local_users_without_the_secrets(data_dir: Path) -> None:
+    servers = EmbeddedServers(data_dir, database="postgres")
     env = servers.start(need_postgres=True, need_redis=True, need_s3=True)
     try:
         assert servers.postgres and servers.redis and servers.s3
@@ -94,18 +82,18 @@ def test_embedded_servers_refuse_local_users_without_the_secrets(root: Path) -> 
             assert r.status_code == 401, (method, path, r.status_code, r.text)
         assert asyncio.run(s3_roundtrip()) == b"private", "the object is still there"
         for secret in (
-            root / "postgres" / "credentials.json",
-            root / "redis" / "credentials.json",
-            root / "redis" / "valkey.conf",
-            root / "s3" / "credentials.json",
-            root / "s3" / "s3.json",
-            root / "s3" / "security.toml",
+            data_dir / "postgres" / "credentials.json",
+            data_dir / "redis" / "credentials.json",
+            data_dir / "redis" / "valkey.conf",
+            data_dir / "s3" / "credentials.json",
+            data_dir / "s3" / "s3.json",
+            data_dir / "s3" / "security.toml",
         ):
             _private(secret)
     finally:
         servers.stop()
     # A second start of the same data dir: the same secrets, the data kept.
-    again = EmbeddedServers(root, database="postgres")
+    again = EmbeddedServers(data_dir, database="postgres")
     env2 = again.start(need_postgres=True, need_redis=True, need_s3=False)
     try:
         assert env2["DATABASE_URL"] == env["DATABASE_URL"]
@@ -117,11 +105,11 @@ def test_embedded_servers_refuse_local_users_without_the_secrets(root: Path) -> 
 
 @pytest.mark.parametrize("left_running", [False, True], ids=["stopped", "left-running"])
 def test_a_trust_data_dir_of_an_earlier_version_is_migrated_in_place(
-    root: Path, left_running: bool
+    data_dir: Path, left_running: bool
 ) -> None:
     """What the earlier version left: initdb --auth=trust, no password, data in it; its server
     stopped, or still running (it outlives a kill -9 of `instasched run`)."""
-    old = EmbeddedPostgres(root / "postgres", database="postgres")
+    old = EmbeddedPostgres(data_dir / "postgres", database="postgres")
     old._prepare()
     old._run([_bin("initdb"), "-D", str(old.pgdata), "--auth=trust", "-U", "postgres"])
     # Started once the old way, a table written without a password over TCP.
@@ -136,12 +124,12 @@ def test_a_trust_data_dir_of_an_earlier_version_is_migrated_in_place(
             old.stop()
     assert "trust" in (old.pgdata / "pg_hba.conf").read_text().split("\n#")[-1]
 
-    upgraded = EmbeddedPostgres(root / "postgres", database="postgres")
+    upgraded = EmbeddedPostgres(data_dir / "postgres", database="postgres")
     url = upgraded.start()
     try:
         assert upgraded.port == port or not left_running
         assert asyncio.run(_select_one(url)) == 2, "the data survived"
         asyncio.run(_refused_without_password(upgraded.port or 0))
-        _private(root / "postgres" / "credentials.json")
+        _private(data_dir / "postgres" / "credentials.json")
     finally:
         upgraded.stop()
