@@ -123,6 +123,18 @@ class Settings(BaseSettings):
     instagram_token_url: str = Field(
         "https://api.instagram.com/oauth/access_token", validation_alias="INSTAGRAM_TOKEN_URL"
     )
+    # Facebook Login for Business (graph.facebook.com, a Page linked to the Instagram account):
+    # docs/login-kinds.md.
+    facebook_app_id: str | None = Field(None, validation_alias="FACEBOOK_APP_ID")
+    facebook_app_secret: str | None = Field(None, validation_alias="FACEBOOK_APP_SECRET")
+    facebook_redirect_uri: str | None = Field(None, validation_alias="FACEBOOK_REDIRECT_URI")
+    facebook_graph_url: str = Field(
+        "https://graph.facebook.com", validation_alias="FACEBOOK_GRAPH_URL"
+    )
+    # The consent dialog; the Graph API version is appended (…/v26.0/dialog/oauth).
+    facebook_oauth_url: str = Field(
+        "https://www.facebook.com", validation_alias="FACEBOOK_OAUTH_URL"
+    )
     instagram_sandbox: Literal["auto", "true", "false"] = Field(
         "auto", validation_alias="INSTAGRAM_SANDBOX"
     )
@@ -252,20 +264,30 @@ class Settings(BaseSettings):
         if (
             self.environment == "production"
             and self.instagram_sandbox == "auto"
-            and not (self.instagram_app_id and self.instagram_app_secret)
+            and not self.meta_app_configured
         ):
             raise ValueError(
                 "INSTASCHED_ENV=production needs INSTAGRAM_APP_ID and INSTAGRAM_APP_SECRET "
-                "(Meta's app credentials); to run on the built-in Instagram sandbox on purpose, "
-                "set INSTAGRAM_SANDBOX=true"
+                "(or FACEBOOK_APP_ID and FACEBOOK_APP_SECRET: Meta's app credentials); to run on "
+                "the built-in Instagram sandbox on purpose, set INSTAGRAM_SANDBOX=true"
             )
         return self
 
     # --- derived -------------------------------------------------------------------------
     @property
+    def meta_app_configured(self) -> bool:
+        """Credentials of either login are set (Instagram Login or Facebook Login)."""
+        return bool(
+            (self.instagram_app_id and self.instagram_app_secret)
+            or (self.facebook_app_id and self.facebook_app_secret)
+        )
+
+    @property
     def sandbox_enabled(self) -> bool:
+        """The built-in sandbox plays both Graph hosts (graph.instagram.com and
+        graph.facebook.com) when no Meta app credentials are set (or INSTAGRAM_SANDBOX=true)."""
         if self.instagram_sandbox == "auto":
-            return not (self.instagram_app_id and self.instagram_app_secret)
+            return not self.meta_app_configured
         return self.instagram_sandbox == "true"
 
     @property

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from instasched.config import Settings
 from instasched.db import create_driver_pool, create_engine, create_session_factory
-from instasched.integrations.instagram import GraphClient
+from instasched.integrations.instagram import GraphClient, login_kinds
 from instasched.integrations.storage import Storage
 from instasched.observability.alerts import AlertSender
 from instasched.observability.events import Events
@@ -82,6 +82,10 @@ class AppState:
             cipher=TokenCipher(settings.token_encryption_key),
         )
 
+    def graph_for(self, login_kind: str) -> GraphClient:
+        """The Graph client of an account's login kind (its host, its parameters)."""
+        return self.graph.for_kind(login_kind)
+
     async def close(self) -> None:
         await self.events.alerts.stop()
         await self.graph.close()
@@ -94,9 +98,20 @@ class AppState:
         await self.engine.dispose()
 
 
-def graph_client_for(settings: Settings) -> GraphClient:
+def graph_client_for(settings: Settings, *, login_kind: str = login_kinds.INSTAGRAM) -> GraphClient:
+    """The client of one Graph host: graph.instagram.com (Instagram Login) or graph.facebook.com
+    (Facebook Login); in sandbox mode the sandbox plays both (`/facebook` is its
+    graph.facebook.com). Its `for_kind` makes the other one with the same settings."""
+    client = _graph_client(settings, login_kind)
+    client.sibling_factory = lambda kind: _graph_client(settings, kind)
+    return client
+
+
+def _graph_client(settings: Settings, login_kind: str) -> GraphClient:
     if settings.sandbox_enabled:
         base = sandbox_base_url(settings)
+        if login_kind == login_kinds.FACEBOOK:
+            base = f"{base}{SANDBOX_FACEBOOK_PREFIX}"
         return GraphClient(
             base_url=base,
             version=settings.instagram_api_version,
@@ -104,6 +119,16 @@ def graph_client_for(settings: Settings) -> GraphClient:
             app_secret="sandbox-secret",
             token_url=f"{base}/oauth/access_token",
             timeout=settings.graph_timeout_seconds,
+            login_kind=login_kind,
+        )
+    if login_kind == login_kinds.FACEBOOK:
+        return GraphClient(
+            base_url=settings.facebook_graph_url,
+            version=settings.instagram_api_version,
+            app_id=settings.facebook_app_id,
+            app_secret=settings.facebook_app_secret,
+            timeout=settings.graph_timeout_seconds,
+            login_kind=login_kind,
         )
     return GraphClient(
         base_url=settings.instagram_graph_url,
@@ -112,7 +137,12 @@ def graph_client_for(settings: Settings) -> GraphClient:
         app_secret=settings.instagram_app_secret,
         token_url=settings.instagram_token_url,
         timeout=settings.graph_timeout_seconds,
+        login_kind=login_kind,
     )
+
+
+# The sandbox's graph.facebook.com: the same app under this prefix (sandbox/app.py FacebookHost).
+SANDBOX_FACEBOOK_PREFIX = "/facebook"
 
 
 def sandbox_base_url(settings: Settings) -> str:

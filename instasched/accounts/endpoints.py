@@ -4,12 +4,21 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
-from instasched.accounts import oauth, repository, service
-from instasched.accounts.schemas import AccountCreate, AccountOut, AccountUpdate, AuthorizeUrlOut
+from instasched.accounts import facebook, oauth, repository, service
+from instasched.accounts.schemas import (
+    AccountCreate,
+    AccountOut,
+    AccountUpdate,
+    AuthorizeUrlOut,
+    ConnectPageIn,
+    PendingConnectionOut,
+)
 from instasched.auth.deps import CurrentUser, OptionalUser
-from instasched.exceptions import BadRequest, Conflict, Invalid, UpstreamError
+from instasched.config import Settings
+from instasched.exceptions import BadRequest, Conflict, Invalid, NotFound, UpstreamError
+from instasched.integrations.instagram import login_kinds
 from instasched.kit.deps import SessionDep, StateDep
 from instasched.kit.openapi import ACCOUNT_NOT_FOUND, ErrorCase, errors, example_200
 from instasched.kit.schemas import Message
@@ -181,14 +190,20 @@ async def authorize_url(
     result = await oauth.create_authorize_url(
         session, state.settings, user_id=user.id, timezone=timezone
     )
+    return _with_state_cookie(response, result, state.settings)
+
+
+def _with_state_cookie(
+    response: Response, result: oauth.AuthorizeUrl, settings: Settings
+) -> AuthorizeUrlOut:
     response.set_cookie(
         oauth.STATE_COOKIE,
         result.state,
         max_age=int(oauth.STATE_TTL.total_seconds()),
         path=oauth.STATE_COOKIE_PATH,
-        secure=state.settings.base_url.startswith("https://"),
+        secure=settings.base_url.startswith("https://"),
         httponly=True,
-        samesite="lax",  # sent on the top-level redirect back from Instagram
+        samesite="lax",  # sent on the top-level redirect back from Instagram or Facebook
     )
     return AuthorizeUrlOut(url=result.url, state=result.state)
 
@@ -280,4 +295,210 @@ async def oauth_callback(
         response.delete_cookie(oauth.STATE_COOKIE, path=oauth.STATE_COOKIE_PATH)
         return response
     response.delete_cookie(oauth.STATE_COOKIE, path=oauth.STATE_COOKIE_PATH)
+    return AccountOut.model_validate(account)
+
+
+# --- Facebook Login for Business (docs/login-kinds.md) -------------------------------------------
+_PENDING_404: ErrorCase = (
+    "Unknown, another user's, already used or expired (10 minutes) choice",
+    NotFound(facebook.PENDING_NOT_FOUND),
+)
+
+
+@oauth_router.get(
+    "/facebook/authorize-url",
+    response_model=AuthorizeUrlOut,
+    summary="Start Facebook Login for Business (OAuth): the consent URL",
+    responses=errors(
+        (
+            "Facebook Login is not configured on this server",
+            BadRequest(facebook.NOT_CONFIGURED),
+        ),
+        _BAD_TIMEZONE,
+    ),
+)
+async def facebook_authorize_url(
+    user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+    response: Response,
+    timezone: Annotated[
+        str | None,
+        Query(description="IANA timezone for the connected account", examples=["Europe/Paris"]),
+    ] = None,
+) -> AuthorizeUrlOut:
+    """Start Facebook Login for Business: the URL of Facebook's consent dialog.
+
+    For Instagram professional accounts linked to a Facebook Page; some features need it
+    (collaborators, product tags: docs/login-kinds.md). The scopes asked for are
+    `instagram_basic`, `instagram_content_publish`, `pages_read_engagement`,
+    `pages_show_list`, `instagram_manage_insights` and `instagram_manage_comments`. After
+    consent, Facebook redirects the browser to `FACEBOOK_REDIRECT_URI` (by default this
+    service's `/api/instagram/oauth/facebook/callback`). The `state` and its cookie work as
+    for Instagram Login. In sandbox mode the URL points at the sandbox's dialog.
+    """
+    result = await facebook.create_authorize_url(
+        session, state.settings, user_id=user.id, timezone=timezone
+    )
+    return _with_state_cookie(response, result, state.settings)
+
+
+@oauth_router.get(
+    "/facebook/callback",
+    response_model=AccountOut,
+    summary="Facebook Login callback: connects the account, or offers the Pages to pick from",
+    responses={
+        202: {
+            "model": PendingConnectionOut,
+            "description": "Several Pages have an Instagram account: pick one with "
+            "`POST /api/instagram/oauth/facebook/pending/{id}/connect`",
+        },
+        303: {
+            "description": "Browsers (Accept: text/html) are sent to `/?connected=<id>`, or "
+            "to `/?pick=<pendingId>` to pick a Page"
+        },
+        **errors(
+            (
+                "Invalid, already used or another user's state",
+                BadRequest(
+                    "This authorization is unknown, was already used or belongs to another "
+                    "user: start again from the authorize URL",
+                    detail=[{"field": "state", "message": "invalid or already used"}],
+                ),
+            ),
+            (
+                "None of the allowed Pages has an Instagram professional account",
+                BadRequest(
+                    facebook.NO_INSTAGRAM_PAGE,
+                    detail=[{"field": "pages", "message": "none linked"}],
+                ),
+            ),
+            (
+                "The user declined on Facebook's consent dialog",
+                BadRequest(
+                    "Facebook did not authorize the connection: Permissions error",
+                    detail=[{"field": "error", "message": "Permissions error"}],
+                ),
+            ),
+            (
+                "Facebook refused the code (its message is passed on)",
+                Invalid(
+                    "Facebook refused the authorization: This authorization code has been used",
+                    field="code",
+                ),
+            ),
+            (
+                "Facebook could not be reached; try again",
+                UpstreamError("Facebook could not be reached: Service temporarily unavailable"),
+            ),
+        ),
+    },
+)
+async def facebook_callback(
+    request: Request,
+    response: Response,
+    user: OptionalUser,
+    session: SessionDep,
+    state: StateDep,
+    code: Annotated[str | None, Query(max_length=2048, description="From Facebook")] = None,
+    oauth_state: Annotated[
+        str | None, Query(alias="state", max_length=128, description="From the authorize URL")
+    ] = None,
+    error: Annotated[str | None, Query(max_length=256)] = None,
+    error_description: Annotated[str | None, Query(max_length=1024)] = None,
+) -> Response | AccountOut:
+    """Facebook redirects here after consent.
+
+    The code is exchanged for a user token, made long-lived (60 days), and the Pages you allowed
+    are read with their Page tokens (which do not expire). With one Page that has an Instagram
+    professional account, that account is connected (200, the account, `loginKind`
+    `facebook`). With several, the answer is 202 with the Pages to pick from (kept 10 minutes);
+    a browser is redirected to `/?pick=<id>`. The state rules are those of Instagram Login's
+    callback.
+    """
+    done = await facebook.complete(
+        session,
+        state.settings,
+        state.graph_for(login_kinds.FACEBOOK),
+        state.cipher,
+        code=code,
+        state=oauth_state,
+        error=error,
+        error_description=error_description,
+        bearer_user_id=user.id if user is not None else None,
+        browser_state=request.cookies.get(oauth.STATE_COOKIE),
+    )
+    html = _prefers_html(request.headers.get("accept"))
+    answer: Response | AccountOut
+    if done.pending is not None:
+        pending = PendingConnectionOut.model_validate(done.pending)
+        answer = (
+            RedirectResponse(f"/?pick={pending.id}", status_code=303)
+            if html
+            else JSONResponse(pending.model_dump(mode="json", by_alias=True), status_code=202)
+        )
+    else:
+        assert done.account is not None
+        answer = (
+            RedirectResponse(f"/?connected={done.account.id}", status_code=303)
+            if html
+            else AccountOut.model_validate(done.account)
+        )
+    target = answer if isinstance(answer, Response) else response
+    target.delete_cookie(oauth.STATE_COOKIE, path=oauth.STATE_COOKIE_PATH)
+    return answer
+
+
+@oauth_router.get(
+    "/facebook/pending/{pending_id}",
+    response_model=PendingConnectionOut,
+    summary="Facebook Login: the Pages to pick from",
+    responses=errors(_PENDING_404),
+)
+async def facebook_pending(
+    pending_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> PendingConnectionOut:
+    """The Pages with an Instagram professional account you may connect, after a Facebook
+    Login that allowed several (kept 10 minutes; another user's id answers 404)."""
+    pending = await facebook.pending_connection(session, user_id=user.id, pending_id=pending_id)
+    return PendingConnectionOut.model_validate(pending)
+
+
+@oauth_router.post(
+    "/facebook/pending/{pending_id}/connect",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AccountOut,
+    summary="Facebook Login: connect the Instagram account of the picked Page",
+    responses=errors(
+        _PENDING_404,
+        (
+            "The Page is not one of those offered",
+            Invalid(
+                "pageId 1 is not one of the Pages offered: 102000000000001 (My Shop)",
+                field="pageId",
+            ),
+        ),
+        (
+            "Facebook could not be reached; try again",
+            UpstreamError("Facebook could not be reached: Service temporarily unavailable"),
+        ),
+    ),
+)
+async def facebook_connect_pending(
+    pending_id: uuid.UUID,
+    body: ConnectPageIn,
+    user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+) -> AccountOut:
+    """Connect the Instagram account linked to the Page `pageId` (one of the pending
+    connection's Pages), with that Page's token. The choice is used up."""
+    account = await facebook.connect_pending(
+        session,
+        state.graph_for(login_kinds.FACEBOOK),
+        state.cipher,
+        user_id=user.id,
+        pending_id=pending_id,
+        page_id=body.page_id,
+    )
     return AccountOut.model_validate(account)

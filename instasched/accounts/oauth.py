@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from instasched.accounts import repository, service
 from instasched.config import Settings
 from instasched.exceptions import BadRequest, Invalid, UpstreamError
-from instasched.integrations.instagram import GraphClient, GraphError
+from instasched.integrations.instagram import GraphClient, GraphError, login_kinds
 from instasched.kit.time import utcnow, zone
-from instasched.models import InstagramAccount
+from instasched.models import InstagramAccount, OAuthState
 from instasched.security import TokenCipher
 
 STATE_TTL = timedelta(minutes=10)
@@ -64,6 +64,35 @@ def _authorize_endpoint(settings: Settings) -> tuple[str, str]:
     return settings.instagram_oauth_url, settings.instagram_app_id
 
 
+async def issue_state(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    timezone: str | None,
+    login_kind: str = login_kinds.INSTAGRAM,
+) -> str:
+    """A fresh single-use state for `user_id`, for the callback of `login_kind`."""
+    if timezone is not None:
+        zone(timezone)
+    now = utcnow()
+    await repository.purge_expired_oauth_states(session, now=now)
+    state = secrets.token_urlsafe(32)
+    await repository.add_oauth_state(
+        session,
+        state=state,
+        user_id=user_id,
+        timezone=timezone,
+        expires_at=now + STATE_TTL,
+        login_kind=login_kind,
+    )
+    return state
+
+
+def consent_url(base: str, params: dict[str, str]) -> str:
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}{urlencode(params)}"
+
+
 async def create_authorize_url(
     session: AsyncSession, settings: Settings, *, user_id: uuid.UUID, timezone: str | None
 ) -> AuthorizeUrl:
@@ -71,39 +100,33 @@ async def create_authorize_url(
     if timezone is not None:
         zone(timezone)
     base, client_id = _authorize_endpoint(settings)
-    now = utcnow()
-    await repository.purge_expired_oauth_states(session, now=now)
-    state = secrets.token_urlsafe(32)
-    await repository.add_oauth_state(
-        session, state=state, user_id=user_id, timezone=timezone, expires_at=now + STATE_TTL
-    )
-    query = urlencode(
+    state = await issue_state(session, user_id=user_id, timezone=timezone)
+    url = consent_url(
+        base,
         {
             "client_id": client_id,
             "redirect_uri": redirect_uri(settings),
             "response_type": "code",
             "scope": ",".join(SCOPES),
             "state": state,
-        }
+        },
     )
-    separator = "&" if "?" in base else "?"
-    return AuthorizeUrl(url=f"{base}{separator}{query}", state=state)
+    return AuthorizeUrl(url=url, state=state)
 
 
-async def complete(
+async def take_state(
     session: AsyncSession,
-    settings: Settings,
-    graph: GraphClient,
-    cipher: TokenCipher,
     *,
     code: str | None,
     state: str | None,
-    error: str | None = None,
-    error_description: str | None = None,
-    bearer_user_id: uuid.UUID | None = None,
-    browser_state: str | None = None,
-) -> InstagramAccount:
-    """The callback: consume `state`, exchange `code` for a long-lived token, store the account.
+    error: str | None,
+    error_description: str | None,
+    bearer_user_id: uuid.UUID | None,
+    browser_state: str | None,
+    login_kind: str = login_kinds.INSTAGRAM,
+) -> tuple[OAuthState, str]:
+    """The callback's checks: consume `state` (of `login_kind`), refuse a declined consent or a
+    missing code; returns the state's record and the code.
 
     `bearer_user_id` is the user of a bearer token sent along (optional: the callback arrives by
     browser redirect); when given, only that user's state is accepted. Without it, the browser
@@ -115,7 +138,9 @@ async def complete(
             "The state parameter is missing: start again from the authorize URL",
             detail=[{"field": "state", "message": "is required"}],
         )
-    record = await repository.consume_oauth_state(session, state=state, user_id=bearer_user_id)
+    record = await repository.consume_oauth_state(
+        session, state=state, user_id=bearer_user_id, login_kind=login_kind
+    )
     if record is None:
         raise BadRequest(
             "This authorization is unknown, was already used or belongs to another user: "
@@ -135,10 +160,11 @@ async def complete(
             "authorize URL",
             detail=[{"field": "state", "message": "expired"}],
         )
+    site = "Facebook" if login_kind == login_kinds.FACEBOOK else "Instagram"
     if error:
         reason = error_description or error
         raise BadRequest(
-            f"Instagram did not authorize the connection: {reason}",
+            f"{site} did not authorize the connection: {reason}",
             detail=[{"field": "error", "message": reason}],
         )
     if not code:
@@ -146,6 +172,33 @@ async def complete(
             "The code parameter is missing: start again from the authorize URL",
             detail=[{"field": "code", "message": "is required"}],
         )
+    return record, code
+
+
+async def complete(
+    session: AsyncSession,
+    settings: Settings,
+    graph: GraphClient,
+    cipher: TokenCipher,
+    *,
+    code: str | None,
+    state: str | None,
+    error: str | None = None,
+    error_description: str | None = None,
+    bearer_user_id: uuid.UUID | None = None,
+    browser_state: str | None = None,
+) -> InstagramAccount:
+    """The callback: consume `state` (`take_state`), exchange `code` for a long-lived token,
+    store the account."""
+    record, code = await take_state(
+        session,
+        code=code,
+        state=state,
+        error=error,
+        error_description=error_description,
+        bearer_user_id=bearer_user_id,
+        browser_state=browser_state,
+    )
     try:
         short = await graph.exchange_code(code, redirect_uri(settings))
         long = await graph.exchange_long_lived(short.access_token)

@@ -11,7 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.db import driver_connection
 from instasched.exceptions import NotFound
-from instasched.models import InstagramAccount, OAuthState, PostStatus, ScheduledPost
+from instasched.kit.time import utcnow
+from instasched.models import (
+    FacebookPendingConnection,
+    InstagramAccount,
+    OAuthState,
+    PostStatus,
+    ScheduledPost,
+)
 from instasched.models.base import loaded, stored_attributes
 
 
@@ -100,8 +107,17 @@ async def add_oauth_state(
     user_id: uuid.UUID,
     timezone: str | None,
     expires_at: datetime,
+    login_kind: str,
 ) -> None:
-    session.add(OAuthState(state=state, user_id=user_id, timezone=timezone, expires_at=expires_at))
+    session.add(
+        OAuthState(
+            state=state,
+            user_id=user_id,
+            timezone=timezone,
+            expires_at=expires_at,
+            login_kind=login_kind,
+        )
+    )
     await session.flush()
 
 
@@ -110,14 +126,57 @@ async def purge_expired_oauth_states(session: AsyncSession, *, now: datetime) ->
 
 
 async def consume_oauth_state(
-    session: AsyncSession, *, state: str, user_id: uuid.UUID | None
+    session: AsyncSession, *, state: str, user_id: uuid.UUID | None, login_kind: str
 ) -> OAuthState | None:
     """Delete the state and return it (single use: a replay finds nothing).
 
-    With `user_id`, only that user's state is consumed (another user's is left untouched).
+    With `user_id`, only that user's state is consumed (another user's is left untouched); a
+    state of the other login's callback is left untouched too.
     """
-    query = delete(OAuthState).where(OAuthState.state == state)
+    query = delete(OAuthState).where(OAuthState.state == state, OAuthState.login_kind == login_kind)
     if user_id is not None:
         query = query.where(OAuthState.user_id == user_id)
     row = (await session.execute(query.returning(OAuthState))).scalar_one_or_none()
     return row
+
+
+# --- Facebook Login: the Pages a person may pick from ------------------------------------------
+async def add_pending_connection(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    timezone: str | None,
+    pages: list[dict[str, Any]],
+    expires_at: datetime,
+) -> FacebookPendingConnection:
+    await session.execute(
+        delete(FacebookPendingConnection).where(FacebookPendingConnection.expires_at < utcnow())
+    )
+    pending = FacebookPendingConnection(
+        user_id=user_id, timezone=timezone, pages=pages, expires_at=expires_at
+    )
+    session.add(pending)
+    await session.flush()
+    await session.refresh(pending)
+    return pending
+
+
+async def get_pending_connection(
+    session: AsyncSession, *, user_id: uuid.UUID, pending_id: uuid.UUID, take: bool = False
+) -> FacebookPendingConnection | None:
+    """The user's unexpired pending connection (deleted when `take`: single use)."""
+    where = (
+        FacebookPendingConnection.id == pending_id,
+        FacebookPendingConnection.user_id == user_id,
+        FacebookPendingConnection.expires_at > utcnow(),
+    )
+    if take:
+        result = await session.execute(
+            delete(FacebookPendingConnection).where(*where).returning(FacebookPendingConnection)
+        )
+        taken: FacebookPendingConnection | None = result.scalar_one_or_none()
+        return taken
+    found: FacebookPendingConnection | None = await session.scalar(
+        select(FacebookPendingConnection).where(*where)
+    )
+    return found

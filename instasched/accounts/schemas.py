@@ -39,6 +39,8 @@ class AccountOut(ApiModel):
             "igUserId": "17841400000000001",
             "username": "my_brand",
             "loginKind": "instagram",
+            "facebookPageId": None,
+            "facebookPageName": None,
             "timezone": "Europe/Paris",
             "needsReauth": False,
             "tokenExpiresAt": "2027-01-28T10:00:00Z",
@@ -46,16 +48,42 @@ class AccountOut(ApiModel):
             "followersCount": 1200,
             "createdAt": "2026-11-29T10:00:00Z",
             "updatedAt": "2026-11-29T10:00:00Z",
-        }
+        },
+        {
+            "id": "0b6f4a52-3c1e-4d61-8f0e-5a2d9c7e1b24",
+            "igUserId": "17841400000000002",
+            "username": "my_shop",
+            "loginKind": "facebook",
+            "facebookPageId": "102000000000001",
+            "facebookPageName": "My Shop",
+            "timezone": "Europe/Paris",
+            "needsReauth": False,
+            "tokenExpiresAt": None,
+            "tokenRefreshedAt": "2026-11-29T10:00:00Z",
+            "followersCount": 5400,
+            "createdAt": "2026-11-29T10:00:00Z",
+            "updatedAt": "2026-11-29T10:00:00Z",
+        },
     )
 
     id: uuid.UUID
     ig_user_id: str
     username: str
-    login_kind: str
+    login_kind: str = Field(
+        description="How the account is connected: `instagram` (Instagram Login, "
+        "graph.instagram.com) or `facebook` (Facebook Login for Business, graph.facebook.com "
+        "through a Page); some features need `facebook` (docs/login-kinds.md)",
+        examples=["instagram", "facebook"],
+    )
+    facebook_page_id: str | None = Field(
+        None, description="Facebook Login: the Page it publishes through", examples=["1020..."]
+    )
+    facebook_page_name: str | None = Field(None, examples=["My Shop"])
     timezone: str
     needs_reauth: bool
-    token_expires_at: datetime | None
+    token_expires_at: datetime | None = Field(
+        description="When the token expires; null for a Facebook Page token (it has no expiry)"
+    )
     token_refreshed_at: datetime | None
     followers_count: int | None
     created_at: datetime
@@ -84,4 +112,59 @@ class AuthorizeUrlOut(ApiModel):
     )
     state: str = Field(
         description="Single-use, bound to you, valid for 10 minutes", examples=["Qm9vb3Rz..."]
+    )
+
+
+_PAGE_EXAMPLES = [
+    {
+        "pageId": "102000000000001",
+        "name": "My Shop",
+        "igUserId": "17841400000000002",
+        "igUsername": "my_shop",
+    },
+    {
+        "pageId": "102000000000002",
+        "name": "My Shop Outlet",
+        "igUserId": "17841400000000003",
+        "igUsername": "my_shop_outlet",
+    },
+]
+
+
+class FacebookPageOut(ApiModel):
+    model_config = examples(_PAGE_EXAMPLES[0])
+
+    page_id: str = Field(description="The Facebook Page", examples=["102000000000001"])
+    name: str = Field(examples=["My Shop"])
+    ig_user_id: str = Field(
+        description="The Instagram professional account linked to the Page",
+        examples=["17841400000000002"],
+    )
+    ig_username: str | None = Field(examples=["my_shop"])
+
+
+class PendingConnectionOut(ApiModel):
+    model_config = examples(
+        {
+            "id": "5d0e8e3a-8a47-4a1f-b8f4-2f0c6f3c9a11",
+            "expiresAt": "2026-12-06T10:40:00Z",
+            "pages": _PAGE_EXAMPLES,
+        }
+    )
+
+    id: uuid.UUID = Field(description="Pick a Page with POST .../pending/{id}/connect")
+    expires_at: datetime = Field(description="The choice is kept for 10 minutes")
+    pages: list[FacebookPageOut] = Field(
+        description="The Pages you allowed that have an Instagram professional account"
+    )
+
+
+class ConnectPageIn(RequestModel):
+    model_config = examples({"pageId": "102000000000001"})
+
+    page_id: str = Field(
+        min_length=1,
+        max_length=64,
+        description="One of the pending connection's `pages[].pageId`",
+        examples=["102000000000001"],
     )

@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from instasched.accounts import repository
 from instasched.db import after_commit, release_connections
 from instasched.exceptions import Conflict, Invalid, UpstreamError
-from instasched.integrations.instagram import GraphAuthError, GraphClient, GraphError
+from instasched.integrations.instagram import GraphAuthError, GraphClient, GraphError, login_kinds
 from instasched.integrations.instagram.client import TokenInfo
+from instasched.integrations.instagram.facebook import IgProfile
 from instasched.kit.time import utcnow, zone
 from instasched.models import InstagramAccount
 from instasched.security import TokenCipher
@@ -72,27 +73,94 @@ async def connect(
             # Refused: typically the token is long-lived already, which is kept as it is.
             token = TokenInfo(access_token=access_token, expires_in=expires_in)
 
+    return await save_account(
+        session,
+        graph,
+        cipher,
+        user_id=user_id,
+        profile=IgProfile(me.user_id, me.username, me.followers_count),
+        access_token=token.access_token,
+        expires_in=token.expires_in or LONG_LIVED_SECONDS,
+        timezone=timezone,
+    )
+
+
+async def connect_facebook(
+    session: AsyncSession,
+    graph: GraphClient,
+    cipher: TokenCipher,
+    *,
+    user_id: uuid.UUID,
+    ig_user_id: str,
+    page_id: str,
+    page_name: str,
+    page_token: str,
+    timezone: str | None,
+) -> InstagramAccount:
+    """Store (or update) an account connected with Facebook Login: the Instagram account linked
+    to the Page `page_id`, read on graph.facebook.com with the Page token, which is stored. A
+    Page token obtained with a long-lived user token has no expiry date: `tokenExpiresAt` is
+    null and the daily refresh leaves it alone (accounts/tasks.py); a revoked one answers 190
+    and the account is marked `needsReauth`, as with Instagram Login."""
+    try:
+        profile = await graph.get_ig_user(ig_user_id, page_token)
+    except GraphError as exc:
+        if exc.retryable:
+            raise UpstreamError(f"Facebook could not be reached: {exc.message}") from exc
+        raise Invalid(
+            f"Facebook refused to read the Instagram account of the Page: {exc.message}",
+            field="pageId",
+        ) from exc
+    return await save_account(
+        session,
+        graph,
+        cipher,
+        user_id=user_id,
+        profile=profile,
+        access_token=page_token,
+        expires_in=None,
+        timezone=timezone,
+        login_kind=login_kinds.FACEBOOK,
+        page=(page_id, page_name),
+    )
+
+
+async def save_account(
+    session: AsyncSession,
+    graph: GraphClient,
+    cipher: TokenCipher,
+    *,
+    user_id: uuid.UUID,
+    profile: IgProfile,
+    access_token: str,
+    expires_in: int | None,
+    timezone: str | None,
+    login_kind: str = login_kinds.INSTAGRAM,
+    page: tuple[str, str] | None = None,
+) -> InstagramAccount:
+    """Insert or update the user's account of `profile` with its token (no expiry when
+    `expires_in` is None) and login kind; reads its publishing quota."""
     now = utcnow()
-    expires_at = now + timedelta(seconds=token.expires_in or LONG_LIVED_SECONDS)
-    account = await repository.find_by_ig_user(session, user_id=user_id, ig_user_id=me.user_id)
+    account = await repository.find_by_ig_user(session, user_id=user_id, ig_user_id=profile.user_id)
     if account is None:
         account = InstagramAccount(
-            user_id=user_id, ig_user_id=me.user_id, timezone=timezone or "UTC"
+            user_id=user_id, ig_user_id=profile.user_id, timezone=timezone or "UTC"
         )
         session.add(account)
     elif timezone is not None:
         account.timezone = timezone
-    account.username = me.username
-    account.login_kind = "instagram"
-    account.access_token_encrypted = cipher.encrypt(token.access_token)
-    account.token_expires_at = expires_at
+    account.username = profile.username
+    account.login_kind = login_kind
+    account.facebook_page_id, account.facebook_page_name = page or (None, None)
+    account.access_token_encrypted = cipher.encrypt(access_token)
+    account.token_expires_at = now + timedelta(seconds=expires_in) if expires_in else None
     account.token_refreshed_at = now
     account.needs_reauth = False
-    account.followers_count = me.followers_count
+    account.followers_count = profile.followers_count
     try:
         # The publishing quota, for the checks when posts are placed (posts.quota); an account
         # whose limit cannot be read now keeps the last one (or the default).
-        limit = await graph.publishing_limit(me.user_id, token.access_token)
+        limit = await graph.publishing_limit(profile.user_id, access_token)
     except GraphError:
         limit = None
     if limit is not None and limit.quota_total:

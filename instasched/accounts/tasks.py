@@ -5,6 +5,10 @@ still valid (`GET /refresh_access_token?grant_type=ig_refresh_token`). The worke
 `refresh_expiring_tokens` once a day; it is safe to run from several workers at once and to run
 again after a crash (each account is its own short transaction, and the new token is written only
 if the stored one is still the one that was refreshed).
+
+Accounts connected with Facebook Login are left alone: their Page token has no expiry date (it is
+derived from a long-lived user token) and graph.facebook.com has no `ig_refresh_token`; a Page
+token revoked later answers 190 when used, which marks the account `needs_reauth`.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from instasched.integrations.instagram import GraphAuthError, GraphClient, GraphError
+from instasched.integrations.instagram import GraphAuthError, GraphClient, GraphError, login_kinds
 from instasched.kit.time import utcnow
 from instasched.models import InstagramAccount
 from instasched.observability.metrics import TOKEN_REFRESHES
@@ -46,6 +50,7 @@ async def refresh_expiring_tokens(
         due = (
             await session.execute(
                 select(InstagramAccount.id, InstagramAccount.access_token_encrypted).where(
+                    InstagramAccount.login_kind == login_kinds.INSTAGRAM,
                     InstagramAccount.needs_reauth.is_(False),
                     InstagramAccount.token_expires_at.is_not(None),
                     InstagramAccount.token_expires_at <= now + REFRESH_WINDOW,

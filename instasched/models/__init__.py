@@ -1,6 +1,6 @@
 """ORM models, one table per file. Import from here so every table is registered."""
 
-from instasched.models.account import InstagramAccount, OAuthState
+from instasched.models.account import FacebookPendingConnection, InstagramAccount, OAuthState
 from instasched.models.base import Base
 from instasched.models.insight import PostInsight
 from instasched.models.media import MediaAsset
@@ -11,6 +11,7 @@ from instasched.models.user import User
 
 __all__ = [
     "Base",
+    "FacebookPendingConnection",
     "InstagramAccount",
     "MediaAsset",
     "OAuthState",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import UUID
@@ -39,6 +40,10 @@ class InstagramAccount(Base):
     # `config.quota_total` of the account's content_publishing_limit, as last read (migration 0008)
     publishing_quota: Mapped[int | None] = mapped_column(Integer)
     publishing_quota_read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Facebook Login: the Page the account publishes through (its Page token is the stored
+    # token); None with Instagram Login (migration 0012).
+    facebook_page_id: Mapped[str | None] = mapped_column(String(64))
+    facebook_page_name: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = created_at_col()
     updated_at: Mapped[datetime] = updated_at_col()
 
@@ -53,5 +58,26 @@ class OAuthState(Base):
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
     )
     timezone: Mapped[str | None] = mapped_column(String(100))
+    # Which login's callback may consume it: "instagram" or "facebook" (migration 0012).
+    login_kind: Mapped[str] = mapped_column(
+        String(20), nullable=False, server_default=text("'instagram'")
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = created_at_col()
+
+
+class FacebookPendingConnection(Base):
+    """The Pages with an Instagram account a person may connect after Facebook Login, until
+    they pick one (10 minutes, single use). `pages`: [{pageId, name, igUserId, igUsername,
+    token}] with each Page token encrypted like an account's."""
+
+    __tablename__ = "facebook_pending_connections"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    timezone: Mapped[str | None] = mapped_column(String(100))
+    pages: Mapped[list[Any]] = mapped_column(nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     created_at: Mapped[datetime] = created_at_col()

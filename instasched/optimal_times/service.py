@@ -189,7 +189,7 @@ async def _try_online_followers(
     try:
         token = cipher.decrypt(account.access_token_encrypted)
         days = await online_followers(
-            graph,
+            graph.for_kind(account.login_kind),  # the account's Graph host
             ig_user_id=account.ig_user_id,
             access_token=token,
             since=today - timedelta(days=ONLINE_FOLLOWERS_DAYS),

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from instasched.exceptions import Invalid
+from instasched.integrations.instagram import login_kinds
 from instasched.integrations.instagram import publish_rules as meta
 from instasched.integrations.instagram.publish_rules import (
     CAPTION_MAX,
@@ -204,6 +205,16 @@ def check_collaborators(names: Sequence[object], *, media_type: str) -> list[str
     if len({c.lower() for c in cleaned}) != len(cleaned):
         raise Invalid("collaborators lists the same username twice", field="collaborators")
     return cleaned
+
+
+def check_login_kind(login_kind: str, used: Mapping[str, bool]) -> None:
+    """A post may only use the features its account's login kind allows (`login_kinds`):
+    `used` maps each feature's JSON name to whether the post uses it. The 422 names the
+    feature and the fix (connect the account with Facebook Login)."""
+    missing = login_kinds.missing_features(login_kind, dict(used))
+    if missing:
+        fix = login_kinds.fix_for(missing[0], login_kind)
+        raise Invalid(f"{fix} (docs/login-kinds.md)", field=missing[0].field)
 
 
 def check_location_id(value: str) -> str:

@@ -141,7 +141,9 @@ async def create_post(
         share_to_feed=body.share_to_feed,
         location_id=body.location_id,
     )
-    checked = await _check_draft(session, settings=settings, user_id=user_id, draft=draft)
+    checked = await _check_draft(
+        session, settings=settings, user_id=user_id, draft=draft, login_kind=account.login_kind
+    )
 
     post = repository.NewPost(
         instagram_account_id=account.id,
@@ -329,7 +331,9 @@ async def update_post(
         share_to_feed=pick("share_to_feed", post.share_to_feed),
         location_id=pick("location_id", post.location_id),
     )
-    checked = await _check_draft(session, settings=settings, user_id=user_id, draft=draft)
+    checked = await _check_draft(
+        session, settings=settings, user_id=user_id, draft=draft, login_kind=account.login_kind
+    )
 
     old_assets = [uuid.UUID(str(i)) for i in post.media_ids or []]
     moved = new_time is not None and new_time != post.scheduled_for
@@ -833,7 +837,12 @@ class _Checked:
 
 
 async def _check_draft(
-    session: AsyncSession, *, settings: Settings, user_id: uuid.UUID, draft: _Draft
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    user_id: uuid.UUID,
+    draft: _Draft,
+    login_kind: str,
 ) -> _Checked:
     media_type = draft.media_type
     items = [
@@ -865,6 +874,10 @@ async def _check_draft(
             location_id=location_id,
         ),
         max_hashtags=settings.max_hashtags,
+    )
+    # Features Meta offers only with Facebook Login (docs/login-kinds.md).
+    rules.check_login_kind(
+        login_kind, {"collaborators": bool(collaborators), "productTags": bool(product_tags)}
     )
     if draft.thumb_offset_ms is not None:
         rules.check_thumb_offset(draft.thumb_offset_ms, items[0])

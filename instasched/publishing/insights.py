@@ -169,7 +169,8 @@ async def _read_one(
             error="The Instagram account needs to be reconnected",
         )
     try:
-        values = await app.graph.media_insights(row.media_id, token, repository.METRICS)
+        graph = app.graph_for(row.login_kind)
+        values = await graph.media_insights(row.media_id, token, repository.METRICS)
     except GraphRetryableError as exc:
         if _is_rate_limit(exc):
             return "rate_limited"

@@ -39,7 +39,7 @@ FROM due, instagram_scheduled_posts p, instagram_accounts a
 WHERE i.post_id = due.post_id AND i.checkpoint = due.checkpoint
   AND p.id = i.post_id AND a.id = p.instagram_account_id
 RETURNING i.post_id, i.checkpoint, i.attempts, p.instagram_media_id, p.instagram_account_id,
-          a.access_token_encrypted, a.needs_reauth
+          a.access_token_encrypted, a.needs_reauth, a.login_kind
 """
 
 _DONE = (
@@ -72,6 +72,7 @@ class Claimed:
     account_id: uuid.UUID
     token_encrypted: str
     needs_reauth: bool
+    login_kind: str = "instagram"  # the account's Graph host (integrations/instagram/login_kinds)
 
 
 async def plan(
@@ -102,6 +103,7 @@ async def claim(conn: Driver, *, now: datetime, limit: int, lease_until: datetim
             account_id=r["instagram_account_id"],
             token_encrypted=r["access_token_encrypted"],
             needs_reauth=r["needs_reauth"],
+            login_kind=r["login_kind"],
         )
         for r in rows
     ]

@@ -42,6 +42,7 @@ from instasched.accounts.repository import fetch_account
 from instasched.db import is_connection_error
 from instasched.integrations.instagram import (
     GraphAuthError,
+    GraphClient,
     GraphError,
     GraphMediaNotReady,
     GraphNewContainerNeeded,
@@ -116,6 +117,8 @@ class Attempt:
     account: InstagramAccount | None = None
     assets: dict[uuid.UUID, MediaAsset] | None = None
     notes: dict[str, Any] = field(default_factory=dict)
+    # The Graph client of the account's login kind (its host), set once the account is read.
+    graph: GraphClient | None = None
 
 
 class Publisher:
@@ -139,6 +142,10 @@ class Publisher:
         pool = await self.app.driver_pool()
         async with pool.acquire() as conn:
             yield conn
+
+    def _graph(self, attempt: Attempt) -> GraphClient:
+        """The client of the attempt's account's host (graph.instagram.com or .facebook.com)."""
+        return attempt.graph or self.graph
 
     @property
     def lease_length(self) -> timedelta:
@@ -231,6 +238,7 @@ class Publisher:
             return await self._fail(attempt, "The Instagram account was removed.", "account")
         if account.needs_reauth:
             return await self._auth_failure(attempt, account, None)
+        attempt.graph = self.graph.for_kind(account.login_kind)
         try:
             token = self.app.cipher.decrypt(account.access_token_encrypted)
         except ValueError:
@@ -274,9 +282,9 @@ class Publisher:
         max_wait = self.settings.container_poll_max_seconds
         container_id = post.container_id
         if container_id:
-            status = await self.graph.container_status(container_id, token)
+            status = await self._graph(attempt).container_status(container_id, token)
             if status.status_code == ContainerStatusCode.IN_PROGRESS:
-                status = await self.graph.wait_for_container(
+                status = await self._graph(attempt).wait_for_container(
                     container_id, token, max_seconds=max_wait
                 )
             if status.status_code == ContainerStatusCode.PUBLISHED:
@@ -296,7 +304,7 @@ class Publisher:
             # nothing published) and the wait below happens then. Video and carousel
             # containers are waited for as before.
             if not ready_at_once:
-                status = await self.graph.wait_for_container(
+                status = await self._graph(attempt).wait_for_container(
                     container_id, token, max_seconds=max_wait
                 )
                 if status.status_code != ContainerStatusCode.FINISHED:
@@ -308,9 +316,9 @@ class Publisher:
         if attempt.lost:
             raise LeaseLost
         try:
-            return await self.graph.publish_container(ig_user, container_id, token)
+            return await self._graph(attempt).publish_container(ig_user, container_id, token)
         except GraphMediaNotReady:
-            await self.graph.wait_for_container(container_id, token, max_seconds=max_wait)
+            await self._graph(attempt).wait_for_container(container_id, token, max_seconds=max_wait)
             return await self._publish_checked(attempt, ig_user, container_id, token)
         except (GraphRetryableError, GraphNewContainerNeeded) as exc:
             # The outcome is uncertain (a timeout may have published): read, never repeat blind.
@@ -326,13 +334,13 @@ class Publisher:
     async def _publish_checked(
         self, attempt: Attempt, ig_user: str, container_id: str, token: str
     ) -> str | None:
-        status = await self.graph.container_status(container_id, token)
+        status = await self._graph(attempt).container_status(container_id, token)
         if status.status_code == ContainerStatusCode.PUBLISHED:
             account = await self._account(attempt)
             return await self._find_media(attempt, account, token)
         if attempt.lost:
             raise LeaseLost
-        return await self.graph.publish_container(ig_user, container_id, token)
+        return await self._graph(attempt).publish_container(ig_user, container_id, token)
 
     async def _after_uncertain(
         self,
@@ -343,7 +351,7 @@ class Publisher:
         error: GraphError,
     ) -> str | None:
         try:
-            status = await self.graph.container_status(container_id, token)
+            status = await self._graph(attempt).container_status(container_id, token)
         except GraphError:
             raise error from None
         if status.status_code == ContainerStatusCode.PUBLISHED:
@@ -371,12 +379,17 @@ class Publisher:
         if plan.children:
             child_ids = list(
                 await asyncio.gather(
-                    *(self.graph.create_container(ig_user, token, c) for c in plan.children)
+                    *(
+                        self._graph(attempt).create_container(ig_user, token, c)
+                        for c in plan.children
+                    )
                 )
             )
             max_wait = self.settings.container_poll_max_seconds
             for child_id in child_ids:
-                status = await self.graph.wait_for_container(child_id, token, max_seconds=max_wait)
+                status = await self._graph(attempt).wait_for_container(
+                    child_id, token, max_seconds=max_wait
+                )
                 if status.status_code != ContainerStatusCode.FINISHED:
                     raise ContainerFailed(
                         f"Carousel item {child_id} ended {status.status_code}: {status.status}",
@@ -386,7 +399,7 @@ class Publisher:
         if attempt.lost:
             raise LeaseLost
         parent = replace(plan.parent, children=child_ids) if child_ids else plan.parent
-        container_id = await self.graph.create_container(ig_user, token, parent)
+        container_id = await self._graph(attempt).create_container(ig_user, token, parent)
         # Committed before media_publish: any retry or recovery reads this container first.
         await self._store_containers(attempt, container_id, child_ids)
         image = parent.image_url is not None and parent.media_type in (None, "IMAGE", "STORIES")
@@ -421,7 +434,7 @@ class Publisher:
         with this caption, published after the container was made, not claimed by another post.
         """
         post = attempt.post
-        recent = await self.graph.recent_media(account.ig_user_id, token)
+        recent = await self._graph(attempt).recent_media(account.ig_user_id, token)
         since = post.container_created_at or post.publishing_started_at or post.scheduled_for
         since = since - RECENT_MEDIA_SLACK
         caption = (post.caption or "").strip()
@@ -457,7 +470,7 @@ class Publisher:
         meta.update(attempt.notes)
         # Permalink and initial counts are read before the one write that records success (a
         # crash in between is recovered through the container, which reads PUBLISHED).
-        details = await self._media_details(post, token, media_id, meta)
+        details = await self._media_details(post, self._graph(attempt), token, media_id, meta)
         now = utcnow()
         meta["attempts"] = [*meta.get("attempts", []), _attempt_note(post, now, None)]
         async with attempt.lock, self.connect() as conn:
@@ -497,11 +510,16 @@ class Publisher:
             media_id=media_id or "unknown",
         )
         if media_id is not None and post.first_comment and not post.first_comment_id:
-            await self._first_comment(post, token, media_id, meta)
+            await self._first_comment(post, self._graph(attempt), token, media_id, meta)
         return Outcome("published", detail=media_id)
 
     async def _media_details(
-        self, post: ScheduledPost, token: str, media_id: str | None, meta: dict[str, Any]
+        self,
+        post: ScheduledPost,
+        graph: GraphClient,
+        token: str,
+        media_id: str | None,
+        meta: dict[str, Any],
     ) -> dict[str, Any]:
         """Permalink, media URL, initial likes/comments/reach; failures are only noted."""
         values: dict[str, Any] = {}
@@ -510,18 +528,18 @@ class Publisher:
         insights: dict[str, int] | None = None
         try:
             if post.media_type.upper() == "STORIES":
-                info = await self.graph.get_media(media_id, token)
+                info = await graph.get_media(media_id, token)
             else:
                 try:
                     # Fields and insights in one call (Graph field expansion).
-                    info, insights = await self.graph.get_media_with_insights(
+                    info, insights = await graph.get_media_with_insights(
                         media_id, token, metrics=("reach",)
                     )
                 except GraphError as exc:
                     # The nested insights edge fails the whole request (e.g. no insights
                     # permission): note it, and read the fields alone.
                     meta["insightsError"] = exc.human()
-                    info = await self.graph.get_media(media_id, token)
+                    info = await graph.get_media(media_id, token)
             values.update(
                 instagram_media_url=info.media_url,
                 permalink=info.permalink,
@@ -535,13 +553,18 @@ class Publisher:
         return values
 
     async def _first_comment(
-        self, post: ScheduledPost, token: str, media_id: str, meta: dict[str, Any]
+        self,
+        post: ScheduledPost,
+        graph: GraphClient,
+        token: str,
+        media_id: str,
+        meta: dict[str, Any],
     ) -> None:
         """After the publication is recorded; a failure un-publishes nothing."""
         assert post.first_comment is not None
         values: dict[str, Any] = {}
         try:
-            values["first_comment_id"] = await self.graph.post_comment(
+            values["first_comment_id"] = await graph.post_comment(
                 media_id, post.first_comment, token
             )
         except GraphError as exc:
@@ -649,7 +672,9 @@ class Publisher:
         total: int | None = None
         usage: int | None = None
         try:
-            limit = await self.graph.publishing_limit(account.ig_user_id, token)
+            limit = await self.graph.for_kind(account.login_kind).publishing_limit(
+                account.ig_user_id, token
+            )
             total, usage = limit.quota_total, limit.quota_usage
             if limit.quota_duration:
                 window = timedelta(seconds=limit.quota_duration)

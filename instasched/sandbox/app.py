@@ -23,6 +23,8 @@ from instasched.exceptions import Forbidden
 from instasched.integrations.instagram import versions
 from instasched.kit.surrogates import LoneSurrogateGuard
 from instasched.sandbox.state import (
+    FACEBOOK_SUBJECT,
+    GRAPH_HOST,
     SQLITE_FILE,
     GraphFault,
     SandboxState,
@@ -117,6 +119,10 @@ async def short_lived_token(request: Request, body: dict[str, str]) -> dict[str,
 
 
 def _me(request: Request, access_token: str | None, fields: str | None) -> dict[str, Any]:
+    if GRAPH_HOST.get() == "facebook":
+        from instasched.sandbox.facebook import facebook_me
+
+        return facebook_me(sandbox(request), access_token, fields)
     user, _ = sandbox(request).user_for_token(access_token)
     wanted = set((fields or "user_id,username").split(","))
     body: dict[str, Any] = {"id": user.ig_user_id}
@@ -153,6 +159,7 @@ async def exchange_token(
     client_secret: str | None = None,
 ) -> dict[str, Any]:
     """Short-lived → long-lived token (`grant_type=ig_exchange_token`)."""
+    instagram_only()
     if grant_type != "ig_exchange_token":
         raise GraphFault("Unsupported grant_type", code=100)
     if not client_secret:
@@ -172,6 +179,7 @@ async def refresh_token(
     request: Request, grant_type: str = "", access_token: str | None = None
 ) -> dict[str, Any]:
     """Refresh a long-lived token (it must be at least 24 h old and unexpired)."""
+    instagram_only()
     if grant_type != "ig_refresh_token":
         raise GraphFault("Unsupported grant_type", code=100)
     state = sandbox(request)
@@ -203,6 +211,7 @@ async def authorize(
     `username` picks (or creates) the sandbox account that "logs in". Outside development and
     test only the operator may pick an existing one (no one signs in to another's account).
     """
+    instagram_only()
     if not redirect_uri:
         raise GraphFault("redirect_uri is required", code=100)
     sb = sandbox(request)
@@ -236,13 +245,14 @@ async def oauth_access_token(
     redirect_uri: Annotated[str, Form()] = "",
 ) -> dict[str, Any]:
     """OAuth code → short-lived token (single use, 10 minutes)."""
+    instagram_only()
     sb = sandbox(request)
     if grant_type != "authorization_code":
         raise GraphFault("Unsupported grant_type", code=100)
     if not client_id or not client_secret:
         raise GraphFault("Missing client_id or client_secret", code=101)
     entry = sb.take_code(code)
-    if entry is None or entry[1] < time.time():
+    if entry is None or entry[1] < time.time() or entry[0].startswith(FACEBOOK_SUBJECT):
         raise GraphFault(
             "This authorization code has been used or expired", code=100, subcode=36007
         )
@@ -257,6 +267,12 @@ async def oauth_access_token(
     return {
         "data": [{"access_token": token.token, "user_id": entry[0], "permissions": scope_list()}]
     }
+
+
+def instagram_only() -> None:
+    """Paths of graph.instagram.com (and its OAuth) that graph.facebook.com does not have."""
+    if GRAPH_HOST.get() != "instagram":
+        raise GraphFault("Unknown path components", code=2500)
 
 
 def scope_list() -> str:
@@ -307,6 +323,10 @@ def create_sandbox_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router)
     if settings is not None and not settings.sandbox_control_open:
         app.add_middleware(ControlSecret, settings=settings)
+    # Last added, so it runs first: `/facebook/...` is graph.facebook.com (sandbox/facebook.py).
+    from instasched.sandbox.facebook import FacebookHost
+
+    app.add_middleware(FacebookHost)
     return app
 
 
@@ -424,7 +444,7 @@ def _include_optional(app: FastAPI) -> None:
     """Each optional module has `install(app)`: media publishing, insights."""
     import importlib
 
-    for name in ("media", "insights"):
+    for name in ("media", "insights", "facebook"):
         try:
             module = importlib.import_module(f"instasched.sandbox.{name}")
         except ModuleNotFoundError as exc:

@@ -42,9 +42,17 @@ from pydantic.alias_generators import to_camel
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from instasched.integrations.instagram import login_kinds
 from instasched.integrations.instagram import publish_rules as meta
 from instasched.sandbox.latency import LatencyProfile, video_processing_seconds
-from instasched.sandbox.state import GraphFault, Records, SandboxState, SandboxStore, SandboxUser
+from instasched.sandbox.state import (
+    GRAPH_HOST,
+    GraphFault,
+    Records,
+    SandboxState,
+    SandboxStore,
+    SandboxUser,
+)
 
 log = logging.getLogger(__name__)
 
@@ -409,6 +417,16 @@ def check_caption(caption: str | None, max_hashtags: int) -> None:
 
 def check_tags(params: dict[str, str]) -> dict[str, Any]:
     """Parse and check user_tags / product_tags / collaborators; return them decoded."""
+    host = GRAPH_HOST.get()
+    for feature in login_kinds.FEATURES:
+        if params.get(feature.graph_param) not in (None, "", "[]") and host not in feature.allowed:
+            # Meta offers these only through the Instagram API with Facebook Login.
+            raise GraphFault(
+                f"(#100) Param {feature.graph_param} is not supported by the Instagram API with "
+                "Instagram Login; it needs the Instagram API with Facebook Login "
+                "(graph.facebook.com)",
+                code=100,
+            )
     user_tags = _json_list(params.get("user_tags"), "user_tags")
     if len(user_tags) > meta.USER_TAGS_MAX:
         raise GraphFault(

@@ -14,6 +14,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -24,6 +25,14 @@ from starlette.types import Scope
 SQLITE_FILE = "sandbox.sqlite3"
 SHORT_LIVED_SECONDS = 3600
 LONG_LIVED_SECONDS = 60 * 86400
+# A Page token obtained with a long-lived Facebook user token has no expiry date.
+NEVER_EXPIRES_SECONDS = 100 * 365 * 86400
+
+# Which Graph host the current request reached: "instagram" (graph.instagram.com, the sandbox's
+# root) or "facebook" (graph.facebook.com, under /facebook; set by app.FacebookHost).
+GRAPH_HOST: ContextVar[str] = ContextVar("sandbox_graph_host", default="instagram")
+# The `ig_user_id` of Facebook user tokens and codes: "fb:<facebook user id>" (no IG user).
+FACEBOOK_SUBJECT = "fb:"
 
 
 @dataclass
@@ -41,6 +50,24 @@ class SandboxToken:
     issued_at: float
     expires_at: float
     long_lived: bool
+    # The host that issued it: an Instagram Login token is refused on graph.facebook.com and a
+    # Facebook one on graph.instagram.com (error 190), as Meta does.
+    host: str = "instagram"
+    page_id: str | None = None  # a Page token: the Page (its IG account is `ig_user_id`)
+
+
+@dataclass
+class SandboxFacebookUser:
+    fb_user_id: str
+    name: str
+
+
+@dataclass
+class SandboxPage:
+    page_id: str
+    name: str
+    fb_user_id: str
+    ig_user_id: str | None = None  # the linked Instagram professional account
 
 
 class GraphFault(Exception):
@@ -79,7 +106,7 @@ def invalid_token() -> GraphFault:
 
 
 # Tables of records (a dataclass as JSON, by id, with one indexed column to find them by).
-RECORD_TABLES = ("users", "tokens", "containers", "media")
+RECORD_TABLES = ("users", "tokens", "containers", "media", "fb_users", "pages")
 SCHEMA = (
     "".join(
         f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, owner TEXT NOT NULL, "
@@ -257,6 +284,8 @@ class SandboxState:
         self.store = SandboxStore(path)
         self.users = Records(self.store, "users", SandboxUser, "username")
         self.tokens = Records(self.store, "tokens", SandboxToken, "ig_user_id")
+        self.fb_users = Records(self.store, "fb_users", SandboxFacebookUser, "name")
+        self.pages = Records(self.store, "pages", SandboxPage, "fb_user_id")
         # Per-process helpers of the optional modules (the media module's MediaState).
         self.extras: dict[str, Any] = {}
         # Downloads image_url / video_url like Meta does. aiohttp rather than httpx: one fetch
@@ -304,30 +333,83 @@ class SandboxState:
         found = self.users.of(username)
         return min(found, key=lambda u: int(u.ig_user_id)) if found else None
 
-    def issue_token(self, ig_user_id: str, *, long_lived: bool) -> SandboxToken:
+    def issue_token(
+        self,
+        ig_user_id: str,
+        *,
+        long_lived: bool,
+        host: str = "instagram",
+        page_id: str | None = None,
+        expires_at: float | None = None,
+    ) -> SandboxToken:
         now = time.time()
-        prefix = "IGSL" if long_lived else "IGSS"
+        # Meta's prefixes: IG… for Instagram Login, EAA… for Facebook Login.
+        prefix = ("IGSL" if long_lived else "IGSS") if host == "instagram" else "EAAS"
         lifetime = LONG_LIVED_SECONDS if long_lived else SHORT_LIVED_SECONDS
         token = SandboxToken(
             token=prefix + secrets.token_urlsafe(32),
             ig_user_id=ig_user_id,
             issued_at=now,
-            expires_at=now + lifetime,
+            expires_at=expires_at if expires_at is not None else now + lifetime,
             long_lived=long_lived,
+            host=host,
+            page_id=page_id,
         )
         self.tokens[token.token] = token
         return token
 
-    def user_for_token(self, token: str | None) -> tuple[SandboxUser, SandboxToken]:
+    def token_record(self, token: str | None) -> SandboxToken:
+        """The unexpired token of the host this request reached, or Meta's error."""
         if not token:
             raise GraphFault("An active access token must be used", code=104)
         record = self.tokens.get(token)
-        if record is None:
+        if record is None or record.host != GRAPH_HOST.get():
+            # graph.facebook.com cannot parse an Instagram Login token, and the reverse.
             raise invalid_token()
         if record.expires_at <= time.time():
             raise GraphFault(
                 "Error validating access token: Session has expired", code=190, subcode=463
             )
+        return record
+
+    # --- Facebook Login: Facebook users, their Pages, Page tokens ---------------------------
+    def create_facebook_user(self, name: str) -> SandboxFacebookUser:
+        user = SandboxFacebookUser(
+            fb_user_id=str(self.store.next_value("fb_users", start=100000000000001)), name=name
+        )
+        self.fb_users[user.fb_user_id] = user
+        return user
+
+    def facebook_user_named(self, name: str) -> SandboxFacebookUser | None:
+        found = self.fb_users.of(name)
+        return min(found, key=lambda u: int(u.fb_user_id)) if found else None
+
+    def add_page(self, fb_user_id: str, name: str, ig_user_id: str | None) -> SandboxPage:
+        page = SandboxPage(
+            page_id=str(self.store.next_value("pages", start=102000000000001)),
+            name=name,
+            fb_user_id=fb_user_id,
+            ig_user_id=ig_user_id,
+        )
+        self.pages[page.page_id] = page
+        return page
+
+    def page_token(self, page: SandboxPage, user_token: SandboxToken) -> SandboxToken:
+        """A Page token as `/me/accounts` gives it: without expiry when the user token is
+        long-lived, else ending with the user token."""
+        expires = (
+            time.time() + NEVER_EXPIRES_SECONDS if user_token.long_lived else user_token.expires_at
+        )
+        return self.issue_token(
+            page.ig_user_id or FACEBOOK_SUBJECT + page.fb_user_id,
+            long_lived=user_token.long_lived,
+            host="facebook",
+            page_id=page.page_id,
+            expires_at=expires,
+        )
+
+    def user_for_token(self, token: str | None) -> tuple[SandboxUser, SandboxToken]:
+        record = self.token_record(token)
         user = self.users.get(record.ig_user_id)
         if user is None:
             raise invalid_token()

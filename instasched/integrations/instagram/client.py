@@ -10,17 +10,19 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from instasched.integrations.instagram import login_kinds
 from instasched.integrations.instagram.errors import (
     GraphError,
     GraphRetryableError,
     classify_error,
 )
+from instasched.integrations.instagram.facebook import FacebookCalls
 from instasched.integrations.instagram.media import MediaCalls
 from instasched.integrations.instagram.transport import AiohttpTransport
 
@@ -44,7 +46,10 @@ class Me:
     followers_count: int | None = None
 
 
-class GraphClient(MediaCalls):
+class GraphClient(MediaCalls, FacebookCalls):
+    """One Graph host: graph.instagram.com (`login_kind="instagram"`, Instagram Login) or
+    graph.facebook.com (`login_kind="facebook"`, Facebook Login; `facebook.py`)."""
+
     def __init__(
         self,
         *,
@@ -55,7 +60,12 @@ class GraphClient(MediaCalls):
         token_url: str | None = None,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        login_kind: str = login_kinds.INSTAGRAM,
     ) -> None:
+        self.login_kind = login_kind
+        # Makes the client of the other login kind (`for_kind`); state.graph_client_for sets it.
+        self.sibling_factory: Callable[[str], GraphClient] | None = None
+        self._siblings: dict[str, GraphClient] = {}
         self.base_url = base_url.rstrip("/")
         self.version = version
         self.app_id = app_id
@@ -87,6 +97,21 @@ class GraphClient(MediaCalls):
 
     async def close(self) -> None:
         await self.http.aclose()
+        for sibling in self._siblings.values():
+            await sibling.close()
+        self._siblings.clear()
+
+    def for_kind(self, login_kind: str) -> GraphClient:
+        """The client of an account's login kind: this one, or its sibling for the other Graph
+        host (made once by `sibling_factory`, closed with this one)."""
+        if login_kind == self.login_kind:
+            return self
+        sibling = self._siblings.get(login_kind)
+        if sibling is None:
+            if self.sibling_factory is None:
+                raise GraphError(f"No Graph API client for {login_kind} login is configured")
+            sibling = self._siblings[login_kind] = self.sibling_factory(login_kind)
+        return sibling
 
     # --- plumbing ------------------------------------------------------------------------
     def url(self, path: str, *, versioned: bool = True) -> str:

@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from instasched.integrations.instagram.errors import GraphError, GraphMediaNotReady
+from instasched.integrations.instagram import login_kinds
+from instasched.integrations.instagram.errors import (
+    GraphError,
+    GraphMediaNotReady,
+    GraphPermanentError,
+)
 
 MEDIA_FIELDS = "id,media_type,media_url,permalink,timestamp,like_count,comments_count,caption"
 # Meta's current media metrics (impressions, plays, clips_replays_count: refused since 2025-04).
@@ -121,6 +126,8 @@ class MediaCalls:
 
     poll_initial_seconds: float = 1.0
     poll_max_interval_seconds: float = 20.0
+    # Which login's host this client speaks to (`login_kinds`): decides the parameters it sends.
+    login_kind: str = login_kinds.INSTAGRAM
 
     async def request(
         self,
@@ -137,7 +144,19 @@ class MediaCalls:
 
     # --- containers ----------------------------------------------------------------------
     async def create_container(self, ig_user_id: str, token: str, spec: ContainerSpec) -> str:
-        body = await self.request("POST", f"{ig_user_id}/media", token=token, data=spec.params())
+        params = spec.params()
+        for name in params:
+            feature = login_kinds.BY_GRAPH_PARAM.get(name)
+            if feature is not None and self.login_kind not in feature.allowed:
+                # Only sent where Meta accepts it: a post scheduled before its account was
+                # reconnected with the other login fails here, saying what to do.
+                fix = login_kinds.fix_for(feature, self.login_kind)
+                raise GraphPermanentError(
+                    f"{feature.graph_param} is not available with "
+                    f"{login_kinds.LABELS[self.login_kind]}",
+                    explanation=fix[0].upper() + fix[1:] + ".",
+                )
+        body = await self.request("POST", f"{ig_user_id}/media", token=token, data=params)
         return _id(body, "container")
 
     async def container_status(self, container_id: str, token: str) -> ContainerStatus:
