@@ -42,9 +42,9 @@ class Publishing:
     def sessions(self) -> async_sessionmaker[Any]:
         return async_sessionmaker(self.engine, expire_on_commit=False)
 
-    async def user_account(self) -> tuple[User, Account]:
+    async def user_account(self, *, login_kind: str = "instagram") -> tuple[User, Account]:
         user = await self.api.user()
-        return user, await self.api.account(user)
+        return user, await self.api.account(user, login_kind=login_kind)
 
     async def asset(self, user: User, data: bytes, *, kind: str, mime: str, ext: str) -> MediaAsset:
         key = f"test-publishing/{user.id}/{secrets.token_hex(8)}.{ext}"
