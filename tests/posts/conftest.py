@@ -195,6 +195,14 @@ async def poster(api: Api, http: httpx.AsyncClient, media: MediaFactory) -> Post
 
 
 @pytest.fixture
+async def fb_poster(api: Api, http: httpx.AsyncClient, media: MediaFactory) -> Poster:
+    """A user whose account is connected with Facebook Login (collaborators, product tags)."""
+    user = await api.user()
+    account = await api.account(user, timezone="UTC", login_kind="facebook")
+    return Poster(http=http, user=user, account=account, media=media)
+
+
+@pytest.fixture
 async def make_poster(api: Api, http: httpx.AsyncClient, media: MediaFactory) -> Any:
     async def _make(timezone: str = "UTC") -> Poster:
         user = await api.user()

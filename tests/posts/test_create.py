@@ -62,8 +62,9 @@ async def job_due(queue: PublishQueue, post_id: str) -> datetime:
 
 # --- the happy path -------------------------------------------------------------------------
 async def test_create_returns_every_field_stores_it_and_enqueues_after_commit(
-    poster: Poster, db: AsyncSession, queue: PublishQueue, media: MediaFactory
+    fb_poster: Poster, db: AsyncSession, queue: PublishQueue, media: MediaFactory
 ) -> None:
+    poster = fb_poster  # collaborators and product tags need Facebook Login
     asset = await poster.image()
     when = datetime.now(UTC) + timedelta(hours=3)
     created = await poster.create(
@@ -216,8 +217,9 @@ async def test_counts_kinds_and_compatibility_per_media_type(poster: Poster) -> 
 
 
 async def test_caption_and_extras_rules_name_the_field(
-    poster: Poster, server_settings: Any
+    fb_poster: Poster, server_settings: Any
 ) -> None:
+    poster = fb_poster  # collaborators and product tags need Facebook Login
     cases = [
         ({"caption": "x" * 2201}, "caption", "2201 characters"),
         ({"caption": "Sale #summer-sale"}, "caption", "#summer-sale"),
@@ -248,6 +250,34 @@ async def test_caption_and_extras_rules_name_the_field(
     await poster.create(caption="#a #b #c #d #e #f #g #h")
     r = await poster.post("/posts", json=await poster.body(caption="#a #b #c #d #e #f #g #h #i"))
     assert "9 hashtags; Instagram allows at most 8" in problem(r, 422, "caption")
+
+
+async def test_features_of_facebook_login_are_refused_on_instagram_login_accounts(
+    poster: Poster, fb_poster: Poster, db: AsyncSession
+) -> None:
+    """Collaborators and product tags exist only with Facebook Login (docs/login-kinds.md): a
+    post of an Instagram Login account asking for one is a 422 naming it and the fix, on create
+    and on edit, and nothing is written."""
+    before = await post_count(db, poster.user.id)
+    for overrides, field in (
+        ({"collaborators": ["partner_brand"]}, "collaborators"),
+        ({"productTags": [{"productId": "p-1", "x": 0.5, "y": 0.5}]}, "productTags"),
+    ):
+        r = await poster.post("/posts", json=await poster.body(**overrides))
+        message = problem(r, 422, field)
+        assert f"connect this account with Facebook Login to use {field}" in message, message
+        assert "connected with Instagram Login" in message
+    assert await post_count(db, poster.user.id) == before
+    created = await poster.create()
+    r = await poster.put(f"/posts/{created['id']}", json={"collaborators": ["partner_brand"]})
+    assert "Facebook Login" in problem(r, 422, "collaborators")
+    row = await db.get(ScheduledPost, uuid.UUID(created["id"]))
+    assert row is not None and row.collaborators == []
+    # The same post is accepted from an account connected with Facebook Login.
+    ok = await fb_poster.create(
+        collaborators=["partner_brand"], productTags=[{"productId": "p-1", "x": 0.5, "y": 0.5}]
+    )
+    assert ok["collaborators"] == ["partner_brand"]
 
 
 # --- time -----------------------------------------------------------------------------------

@@ -381,3 +381,15 @@ def test_idempotency_key_format() -> None:
         with pytest.raises(Invalid) as exc:
             check_idempotency_key(bad)
         assert field_of(exc) == "Idempotency-Key"
+
+
+def test_features_by_login_kind() -> None:
+    """Collaborators and product tags need Facebook Login: the 422 names the feature and the
+    fix; Facebook Login accounts, and posts without them, pass."""
+    for field in ("collaborators", "productTags"):
+        with pytest.raises(Invalid) as exc:
+            rules.check_login_kind("instagram", {field: True})
+        assert field_of(exc) == field
+        assert f"connect this account with Facebook Login to use {field}" in exc.value.message
+        rules.check_login_kind("facebook", {field: True})
+    rules.check_login_kind("instagram", {"collaborators": False, "productTags": False})

@@ -10,7 +10,7 @@ from tests.publishing.conftest import Publishing
 
 
 async def test_image_with_every_parameter(publishing: Publishing, worker: Any) -> None:
-    user, account = await publishing.user_account()
+    user, account = await publishing.user_account(login_kind="facebook")
     image = await publishing.image(user, 1080, 1350)
     post_id = await publishing.post(
         user,
@@ -109,7 +109,7 @@ async def test_image_story_is_published_without_insights(
 
 
 async def test_reel_with_cover_and_share_to_feed(publishing: Publishing, worker: Any) -> None:
-    user, account = await publishing.user_account()
+    user, account = await publishing.user_account(login_kind="facebook")
     video = await publishing.video(user, 3.5)
     cover = await publishing.image(user, 1080, 1350)
     post_id = await publishing.post(
@@ -153,7 +153,7 @@ async def test_single_video_goes_out_as_reel_with_thumb_offset(
 
 
 async def test_carousel_of_image_and_video(publishing: Publishing, worker: Any) -> None:
-    user, account = await publishing.user_account()
+    user, account = await publishing.user_account(login_kind="facebook")
     first = await publishing.image(user, 1080, 1080)
     second = await publishing.video(user, 3.5)
     third = await publishing.image(user, 1080, 1080)

@@ -178,7 +178,7 @@ async def test_caption_at_its_limits(publishing: Publishing, worker: Any) -> Non
 
 
 async def test_tags_and_collaborators_at_their_limits(publishing: Publishing, worker: Any) -> None:
-    user, account = await publishing.user_account()
+    user, account = await publishing.user_account(login_kind="facebook")
     photo = await image(publishing, user, account)
     user_tags = [{"username": f"friend{i}", "x": i / 20, "y": 1 - i / 20} for i in range(20)]
     product_tags = [{"productId": str(1000 + i), "x": 0.5, "y": 0.5} for i in range(20)]
@@ -262,7 +262,7 @@ async def test_collaborators_on_feed_reels_and_carousels_not_stories(
 ) -> None:
     """Meta: up to 5 collaborators on feed images, reels and carousels, set on the carousel's
     own container (the sandbox refuses them on its items, as Meta does); none on stories."""
-    user, account = await publishing.user_account()
+    user, account = await publishing.user_account(login_kind="facebook")
     photos = [await image(publishing, user, account) for _ in range(2)]
     five = ["one", "two", "three", "four", "five"]
     carousel = await publishes(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -28,6 +29,24 @@ async def graph(live_server: Any) -> AsyncIterator[GraphClient]:
     client.poll_initial_seconds = 0.1
     yield client
     await client.close()
+
+
+@pytest.fixture(scope="session")
+async def fb_graph(live_server: Any) -> AsyncIterator[GraphClient]:
+    """The sandbox's graph.facebook.com (Facebook Login)."""
+    client = GraphClient(
+        base_url=f"{live_server.url}/sandbox/facebook", version=GRAPH_VERSION, login_kind="facebook"
+    )
+    client.poll_initial_seconds = 0.1
+    yield client
+    await client.close()
+
+
+async def _fb(api: Api) -> tuple[str, str]:
+    """An Instagram account linked to a Facebook Page: its id and the Page's token."""
+    fb = await api.facebook_user([{"name": "Page", "igUsername": f"ig_{secrets.token_hex(4)}"}])
+    page = fb["pages"][0]
+    return page["igUserId"], page["accessToken"]
 
 
 async def _url(publishing: Publishing, data: bytes, ext: str, mime: str) -> str:
@@ -312,11 +331,12 @@ async def test_faults_control(publishing: Publishing, api: Api, graph: GraphClie
 
 
 async def test_collaborators_where_meta_takes_them(
-    publishing: Publishing, api: Api, graph: GraphClient
+    publishing: Publishing, api: Api, fb_graph: GraphClient
 ) -> None:
     """Up to 5 on feed images, reels and carousels; on the carousel's container, never on its
-    items (Postiz #1547 sent them on the items); none on stories."""
-    ig, token = await _sb(api)
+    items (Postiz #1547 sent them on the items); none on stories. Facebook Login only."""
+    graph = fb_graph
+    ig, token = await _fb(api)
     url = await _url(publishing, jpeg_bytes(1080, 1080), "jpg", "image/jpeg")
     five = ["one", "two", "three", "four", "five"]
     assert await graph.create_container(ig, token, ContainerSpec(image_url=url, collaborators=five))
@@ -339,3 +359,87 @@ async def test_collaborators_where_meta_takes_them(
     media_id = await graph.publish_container(ig, container, token)
     [media] = [m for m in await publishing.media(ig) if m["id"] == media_id]
     assert media["params"]["collaborators"] == five
+
+
+async def test_facebook_login_features_are_refused_on_graph_instagram_com(
+    publishing: Publishing, api: Api, graph: GraphClient, fb_graph: GraphClient
+) -> None:
+    """Collaborators and product tags exist only with Facebook Login: graph.instagram.com
+    refuses them (code 100), and our client does not even send them there."""
+    ig, token = await _sb(api)
+    url = await _url(publishing, jpeg_bytes(1080, 1080), "jpg", "image/jpeg")
+    for param, value in (
+        ("collaborators", '["partner"]'),
+        ("product_tags", '[{"product_id": "1", "x": 0.5, "y": 0.5}]'),
+    ):
+        r = await publishing.http.post(
+            f"/sandbox/{GRAPH_VERSION}/{ig}/media",
+            data={"image_url": url, param: value, "access_token": token},
+        )
+        assert r.status_code == 400, r.text
+        error = r.json()["error"]
+        assert error["code"] == 100 and f"Param {param} is not supported" in error["message"]
+    calls = await publishing.http.get("/sandbox/_control/calls", params={"igUserId": ig})
+    sent = calls.json()
+    with pytest.raises(GraphPermanentError) as exc:
+        await graph.create_container(ig, token, ContainerSpec(image_url=url, collaborators=["p"]))
+    assert "connect this account with Facebook Login to use collaborators" in exc.value.human()
+    assert (
+        await publishing.http.get("/sandbox/_control/calls", params={"igUserId": ig})
+    ).json() == sent
+    # The same on graph.facebook.com with the Page token is accepted.
+    fb_ig, page_token = await _fb(api)
+    spec = ContainerSpec(
+        image_url=url,
+        collaborators=["partner"],
+        product_tags=[{"product_id": "1", "x": 0.5, "y": 0.5}],
+    )
+    assert await fb_graph.create_container(fb_ig, page_token, spec)
+
+
+async def test_tokens_work_only_on_the_host_that_issued_them(
+    api: Api, graph: GraphClient, fb_graph: GraphClient
+) -> None:
+    ig, token = await _sb(api)
+    fb_ig, page_token = await _fb(api)
+    assert (await fb_graph.get_ig_user(fb_ig, page_token)).user_id == fb_ig
+    assert (await graph.get_ig_user(ig, token)).user_id == ig
+    with pytest.raises(GraphAuthError):
+        await fb_graph.get_ig_user(ig, token)
+    with pytest.raises(GraphAuthError):
+        await graph.publishing_limit(fb_ig, page_token)
+    # graph.instagram.com's token paths are not on graph.facebook.com.
+    with pytest.raises(GraphPermanentError) as exc:
+        await fb_graph.refresh_long_lived(page_token)
+    assert exc.value.code == 2500
+
+
+async def test_pages_paging_and_page_token_lifetimes(
+    api: Api, publishing: Publishing, fb_graph: GraphClient
+) -> None:
+    """`/me/accounts` pages through cursors; a Page token from a short-lived user token ends
+    with it, one from a long-lived user token has no expiry."""
+    pages = [{"name": f"P{i}", "igUsername": f"pg_{secrets.token_hex(3)}"} for i in range(3)]
+    pages.append({"name": "No IG"})
+    fb = await api.facebook_user(pages)
+    fb_graph_pages = await fb_graph.facebook_pages(fb["accessToken"])
+    assert [p.name for p in fb_graph_pages] == ["P0", "P1", "P2", "No IG"]
+    assert fb_graph_pages[3].ig_user_id is None
+    r = await publishing.http.get(
+        f"/sandbox/facebook/{GRAPH_VERSION}/me/accounts",
+        params={"access_token": fb["accessToken"], "limit": 2, "fields": "id,name"},
+    )
+    body = r.json()
+    assert [p["name"] for p in body["data"]] == ["P0", "P1"] and "next" in body["paging"]
+    assert "access_token" not in body["data"][0]
+    # The Page tokens a long-lived user token gives do not expire.
+    aged = await publishing.http.post(
+        "/sandbox/_control/tokens/age",
+        json={"accessToken": fb_graph_pages[0].access_token, "seconds": 61 * 86400},
+    )
+    assert aged.json()["expiresIn"] > 365 * 86400
+    # A Page token is not a user token: it cannot list Pages nor be exchanged.
+    with pytest.raises(GraphPermanentError):
+        await fb_graph.facebook_pages(fb_graph_pages[0].access_token)
+    with pytest.raises(GraphPermanentError):
+        await fb_graph.facebook_long_lived(fb_graph_pages[0].access_token)
