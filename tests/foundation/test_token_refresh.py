@@ -130,3 +130,33 @@ async def test_refresh_expiring_tokens(
     assert await refresh_expiring_tokens(session_factory, graph, cipher, now=later) == 0
     row = await _row(db, fresh.id)
     assert row.access_token_encrypted == before[fresh.id] and row.needs_reauth is False
+
+
+async def test_facebook_login_page_tokens_are_not_refreshed(
+    api: Api,
+    http: httpx.AsyncClient,
+    db: AsyncSession,
+    cipher: TokenCipher,
+    graph: GraphClient,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """A Page token has no expiry and graph.facebook.com has no ig_refresh_token: even with
+    an expiry and an age that would make an Instagram Login token due, it is left alone (and
+    the Instagram refresh is never called with it)."""
+    user = await api.user()
+    account = await api.account(user, login_kind="facebook")
+    row = await _row(db, account.id)
+    assert row.token_expires_at is None
+    before = row.access_token_encrypted
+    now = datetime.now(UTC)
+    await db.execute(
+        update(InstagramAccount)
+        .where(InstagramAccount.id == account.id)
+        .values(
+            token_refreshed_at=now - timedelta(days=52), token_expires_at=now + timedelta(days=8)
+        )
+    )
+    await db.commit()
+    await refresh_expiring_tokens(session_factory, graph, cipher)
+    row = await _row(db, account.id)
+    assert row.access_token_encrypted == before and row.needs_reauth is False
