@@ -64,8 +64,20 @@ async def connect_account(
     """Connect an Instagram account with an access token (verified with `GET /me`).
 
     A short-lived token is exchanged for a long-lived (60-day) one. The token is stored
-    encrypted. Connecting the same Instagram account again updates it.
+    encrypted. Connecting the same Instagram account again updates it. With `loginKind`
+    `facebook`, the token is a Facebook Page's (Facebook Login for Business): the Page's linked
+    Instagram account is connected through graph.facebook.com and keeps that token (no expiry).
     """
+    if body.login_kind == login_kinds.FACEBOOK:
+        fb_account = await service.connect_page_token(
+            session,
+            state.graph_for(login_kinds.FACEBOOK),
+            state.cipher,
+            user_id=user.id,
+            access_token=body.access_token,
+            timezone=body.timezone,
+        )
+        return AccountOut.model_validate(fb_account)
     account = await service.connect(
         session,
         state.graph,

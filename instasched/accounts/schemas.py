@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import Field
 
@@ -14,16 +15,28 @@ class AccountCreate(RequestModel):
         {
             "accessToken": "IGQWRPa1ZAkVxb2NhcXRfOFBvN3ZAHTmlxQnlWcjBsZA2xTc0hFbUJ2Yk5u",
             "timezone": ex.TIMEZONE,
-        }
+        },
+        {
+            "accessToken": "EAAGm0PX4ZCpsBAKZC7ZBv0ZAjZCZAjZBpZBqZB8ZD",
+            "timezone": ex.TIMEZONE,
+            "loginKind": "facebook",
+        },
     )
 
     access_token: str = Field(
         min_length=1,
         max_length=4096,
-        description="An Instagram user access token (short-lived or long-lived)",
+        description="An Instagram user access token (short-lived or long-lived); with "
+        "`loginKind` `facebook`, the token of the Facebook Page linked to the account",
         examples=["IGQWRPa1ZAk..."],
     )
     timezone: str | None = Field(None, examples=["Europe/Paris"], description="IANA timezone")
+    login_kind: Literal["instagram", "facebook"] = Field(
+        "instagram",
+        description="`instagram` (Instagram Login token) or `facebook` (a Page token from "
+        "Facebook Login for Business: docs/login-kinds.md)",
+        examples=["facebook"],
+    )
 
 
 class AccountUpdate(RequestModel):

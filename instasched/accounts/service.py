@@ -85,6 +85,50 @@ async def connect(
     )
 
 
+async def connect_page_token(
+    session: AsyncSession,
+    graph: GraphClient,
+    cipher: TokenCipher,
+    *,
+    user_id: uuid.UUID,
+    access_token: str,
+    timezone: str | None,
+) -> InstagramAccount:
+    """Connect with a Facebook Page token (Facebook Login made elsewhere): the Page's linked
+    Instagram account, through graph.facebook.com (`graph`)."""
+    if timezone is not None:
+        zone(timezone)
+    if not session.in_transaction():
+        await release_connections(session)
+    try:
+        page = await graph.facebook_page_of_token(access_token)
+    except GraphError as exc:
+        if exc.retryable:
+            raise UpstreamError(f"Facebook could not be reached: {exc.message}") from exc
+        raise Invalid(
+            f"Facebook rejected the access token: {exc.message} (loginKind facebook takes the "
+            "token of a Facebook Page, from GET /me/accounts)",
+            field="accessToken",
+        ) from exc
+    if not page.ig_user_id:
+        raise Invalid(
+            f"The Facebook Page {page.name or page.page_id} has no Instagram professional account "
+            "linked to it: link one to the Page, or give the token of the Page that has it",
+            field="accessToken",
+        )
+    return await connect_facebook(
+        session,
+        graph,
+        cipher,
+        user_id=user_id,
+        ig_user_id=page.ig_user_id,
+        page_id=page.page_id,
+        page_name=page.name,
+        page_token=access_token,
+        timezone=timezone,
+    )
+
+
 async def connect_facebook(
     session: AsyncSession,
     graph: GraphClient,

@@ -296,13 +296,25 @@ def facebook_me(sb: SandboxState, token: str | None, fields: str | None) -> dict
         page = sb.pages.get(record.page_id)
         if page is None:
             raise GraphFault("Invalid OAuth access token - Cannot parse access token", code=190)
+        wanted = fields or "name"
         body: dict[str, Any] = {"id": page.page_id}
-        if "name" in (fields or "name"):
+        if "name" in wanted:
             body["name"] = page.name
+        if "instagram_business_account" in wanted and page.ig_user_id:
+            ig = sb.users.get(page.ig_user_id)
+            body["instagram_business_account"] = {"id": page.ig_user_id}
+            if ig is not None and "username" in wanted:
+                body["instagram_business_account"]["username"] = ig.username
         return body
     user = sb.fb_users.get(record.ig_user_id.removeprefix(FACEBOOK_SUBJECT))
     if user is None:
         raise GraphFault("Invalid OAuth access token - Cannot parse access token", code=190)
+    if fields and "instagram_business_account" in fields:
+        raise GraphFault(
+            "(#100) Tried accessing nonexisting field (instagram_business_account) on node type "
+            "(User)",
+            code=100,
+        )
     return {"id": user.fb_user_id, "name": user.name}
 
 

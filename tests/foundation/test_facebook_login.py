@@ -227,3 +227,34 @@ async def test_facebook_login_not_configured_is_a_400() -> None:
     url, client_id = facebook._dialog(configured)
     assert url == f"https://www.facebook.com/{configured.instagram_api_version}/dialog/oauth"
     assert client_id == "42"
+
+
+async def test_connect_with_a_page_token(api: Api, http: httpx.AsyncClient) -> None:
+    """`POST /api/instagram/accounts` with `loginKind: facebook` takes a Page token."""
+    user = await api.user()
+    fb = await api.facebook_user(
+        [{"name": "Token Page", "igUsername": "page_token_ig"}, {"name": "Bare Page"}]
+    )
+    linked, bare = fb["pages"]
+    r = await http.post(
+        "/api/instagram/accounts",
+        json={"accessToken": linked["accessToken"], "loginKind": "facebook", "timezone": "UTC"},
+        headers=user.headers,
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["loginKind"] == "facebook" and body["username"] == "page_token_ig"
+    assert body["facebookPageId"] == linked["pageId"] and body["tokenExpiresAt"] is None
+    sb = await api.sandbox_user()
+    for token, words in (
+        (bare["accessToken"], "has no Instagram professional account"),
+        (fb["accessToken"], "token of a Facebook Page"),  # a user token, not a Page's
+        (sb["accessToken"], "Facebook rejected the access token"),  # an Instagram Login token
+    ):
+        r = await http.post(
+            "/api/instagram/accounts",
+            json={"accessToken": token, "loginKind": "facebook"},
+            headers=user.headers,
+        )
+        assert r.status_code == 422, r.text
+        assert words in r.json()["message"] and r.json()["detail"][0]["field"] == "accessToken"

@@ -128,6 +128,25 @@ class FacebookCalls:
                 break
         return pages
 
+    async def facebook_page_of_token(self, page_token: str) -> FacebookPage:
+        """The Page a Page token belongs to, with its linked Instagram account (`/me` with a
+        Page token is the Page; with a user token it is the person, who has no such field)."""
+        body = await self.request(
+            "GET",
+            "me",
+            token=page_token,
+            params={"fields": "id,name,instagram_business_account{id,username}"},
+        )
+        ig = body.get("instagram_business_account")
+        ig = ig if isinstance(ig, dict) else {}
+        return FacebookPage(
+            page_id=str(body.get("id") or ""),
+            name=str(body.get("name") or ""),
+            access_token=page_token,
+            ig_user_id=str(ig["id"]) if ig.get("id") else None,
+            ig_username=str(ig["username"]) if ig.get("username") else None,
+        )
+
     async def get_ig_user(self, ig_user_id: str, token: str) -> IgProfile:
         """The Instagram professional account itself (graph.facebook.com has no `/me` for it:
         `/me` with a Page token is the Page)."""
