@@ -7,10 +7,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.config import Settings
+from instasched.exceptions import BadRequest
 from instasched.models import FacebookPendingConnection, InstagramAccount
 from instasched.security import TokenCipher
 from tests.factories import Api
@@ -212,12 +214,9 @@ async def test_facebook_login_not_configured_is_a_400() -> None:
         instagram_app_id="1",
         instagram_app_secret="s",
     )
-    try:
+    with pytest.raises(BadRequest) as exc:
         facebook._dialog(settings)
-    except Exception as exc:  # noqa: BLE001 - the class is what is checked
-        assert type(exc).__name__ == "BadRequest" and "FACEBOOK_APP_ID" in str(exc)
-    else:
-        raise AssertionError("expected a 400")
+    assert "FACEBOOK_APP_ID" in exc.value.message
     configured = Settings(
         environment="test",
         instagram_sandbox="false",

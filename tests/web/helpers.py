@@ -48,12 +48,18 @@ def sign_up(page: Page) -> Session:
 
 
 def connect_sandbox_account(
-    page: Page, username: str | None = None, timezone: str = "Europe/Berlin"
+    page: Page,
+    username: str | None = None,
+    timezone: str = "Europe/Berlin",
+    login: str = "instagram",
 ) -> str:
+    """A sandbox account made in the Accounts view; `login="facebook"`: connected with
+    Facebook Login (a Page's token), which collaborators and product tags need."""
     username = username or f"web_{secrets.token_hex(4)}"
     page.goto("/#/accounts")
     page.locator("#sandbox-username").fill(username)
     page.locator("#sandbox-timezone").select_option(timezone)
+    page.locator("#sandbox-login").select_option(login)
     page.locator("#create-sandbox-account").click()
     expect(page.locator(".account-card", has_text=f"@{username}")).to_be_visible()
     expect(page.locator("#account-picker")).to_contain_text(f"@{username}")

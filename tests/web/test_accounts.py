@@ -3,6 +3,7 @@ and the "needs reconnect" warning after Instagram rejects the token (error 190).
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -67,5 +68,67 @@ def test_rejected_token_shows_needs_reconnect(
     expect(card.locator(".notice-error")).to_contain_text("reconnect")
     expect(page.locator(".topbar .badge-warn")).to_have_text("Needs reconnect")
     expect(card.get_by_role("button", name="Reconnect with Instagram")).to_have_class("primary")
+    api.close()
+    assert session.errors == []
+
+
+def test_connect_with_facebook_picks_one_of_several_pages(
+    page: Page, live_server: LiveServer
+) -> None:
+    """Facebook Login through the sandbox's dialog as a Facebook user with two Pages linked to
+    Instagram accounts: back at /?pick=<id>, log in, pick one, and it is connected with
+    Facebook Login (the card says so)."""
+    session = sign_up(page)
+    name = f"fbweb_{secrets.token_hex(4)}"
+    shop, outlet = f"shop_{secrets.token_hex(3)}", f"outlet_{secrets.token_hex(3)}"
+    r = httpx.post(
+        f"{live_server.url}/sandbox/_control/facebook/users",
+        json={
+            "name": name,
+            "pages": [
+                {"name": "Shop", "igUsername": shop},
+                {"name": "No Instagram"},
+                {"name": "Outlet", "igUsername": outlet},
+            ],
+        },
+    )
+    assert r.status_code == 201, r.text
+    # The dialog "logs in" as that Facebook user (the sandbox's `username` parameter).
+    page.route(
+        "**/sandbox/facebook/*/dialog/oauth?*",
+        lambda route: route.continue_(url=f"{route.request.url}&username={name}"),
+    )
+    page.goto("/#/accounts")
+    page.get_by_role("button", name="Connect with Facebook").click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    expect(page.locator(".auth-status")).to_contain_text("Choose which Instagram account")
+    assert "pick=" not in page.url
+    page.get_by_label("Email").fill(session.email)
+    page.get_by_label("Password").fill(session.password)
+    page.get_by_role("button", name="Log in").click()
+    picker = page.locator("#facebook-picker")
+    expect(picker.locator("li")).to_have_count(2)
+    expect(picker).to_contain_text("Facebook Page: Outlet")
+    picker.get_by_role("button", name=f"Connect @{outlet}").click()
+    card = page.locator(".account-card", has_text=f"@{outlet}")
+    expect(card).to_be_visible()
+    expect(card.locator(".login-kind")).to_contain_text("Facebook Login (Page Outlet)")
+    expect(card.get_by_role("button", name="Reconnect with Facebook")).to_be_visible()
+    expect(picker).to_have_count(0)
+    api = ApiClient(live_server.url, session)
+    [account] = api.accounts()
+    assert account["loginKind"] == "facebook" and account["username"] == outlet
+    api.close()
+    assert session.errors == []
+
+
+def test_sandbox_account_with_facebook_login(page: Page, live_server: LiveServer) -> None:
+    session = sign_up(page)
+    username = connect_sandbox_account(page, login="facebook")
+    card = page.locator(".account-card", has_text=f"@{username}")
+    expect(card.locator(".login-kind")).to_contain_text("Facebook Login")
+    expect(card).to_contain_text("does not expire")
+    api = ApiClient(live_server.url, session)
+    assert api.accounts()[0]["loginKind"] == "facebook"
     api.close()
     assert session.errors == []

@@ -20,7 +20,7 @@ def _day(days: int) -> str:
 
 def test_carousel_order_limits_and_server_errors(page: Page, live_server: LiveServer) -> None:
     session = sign_up(page)
-    connect_sandbox_account(page)
+    connect_sandbox_account(page, login="facebook")  # collaborators need Facebook Login
     upload_image(page, "first.jpg", jpeg(1080, 1080, (10, 120, 200)))
     upload_image(page, "second.jpg", jpeg(1080, 1080, (200, 120, 10)))
     api = ApiClient(live_server.url, session)

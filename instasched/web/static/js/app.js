@@ -26,10 +26,15 @@ let pendingKind = "success";
 let header = null;
 let activeKey = null;
 
-// A connected account comes back from Instagram's consent screen as /?connected=<id>.
+// A connected account comes back from Instagram's consent screen as /?connected=<id>; after
+// Facebook Login with several Pages, as /?pick=<pending id> (the Accounts view offers them).
 const params = new URLSearchParams(window.location.search);
 if (params.has("connected")) {
   pendingNotice = "Instagram account connected. Log in to continue.";
+  history.replaceState(null, "", "/#/accounts");
+} else if (params.has("pick")) {
+  store.facebookPick = params.get("pick");
+  pendingNotice = "Choose which Instagram account to connect. Log in to continue.";
   history.replaceState(null, "", "/#/accounts");
 }
 

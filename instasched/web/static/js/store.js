@@ -5,6 +5,7 @@ export const store = {
   user: null,
   accounts: [],
   accountId: null,
+  facebookPick: null, // a pending Facebook Login choice of Pages (/?pick=<id>)
   sandbox: document.querySelector('meta[name="instasched-sandbox"]')?.content === "true",
   listeners: new Set(),
 };

@@ -1,4 +1,5 @@
-// Connected Instagram accounts: connect (OAuth or a sandbox account), timezone, token state.
+// Connected Instagram accounts: connect (Instagram Login, Facebook Login with its Page picker, or
+// a sandbox account), timezone, token state.
 import { del, get, patch, post } from "../api.js";
 import { busy, button, counted, field, h, notice, replace, select, toast } from "../dom.js";
 import { loadAccounts, store } from "../store.js";
@@ -9,7 +10,10 @@ function tokenState(account) {
     return notice("error", "Instagram no longer accepts this account's token: reconnect it. ",
       "Its scheduled posts will not publish until then.");
   }
-  if (!account.tokenExpiresAt) return h("span", { class: "badge badge-ok" }, "Token valid");
+  if (!account.tokenExpiresAt) {
+    return h("span", { class: "badge badge-ok" },
+      account.loginKind === "facebook" ? "Page token valid (does not expire)" : "Token valid");
+  }
   const expires = new Date(account.tokenExpiresAt);
   const days = Math.floor((expires - Date.now()) / 86400000);
   if (days < 0) return notice("error", "The token has expired: reconnect this account.");
@@ -27,19 +31,46 @@ async function connectWithInstagram(btn) {
   });
 }
 
-async function createSandboxAccount(btn, usernameInput, tzSelect) {
+async function connectWithFacebook(btn) {
+  await busy(btn, async () => {
+    const { url } = await get("/api/instagram/oauth/facebook/authorize-url", { timezone: viewerZone() });
+    window.location.assign(url);
+  });
+}
+
+async function sandboxControl(path, payload) {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(payload),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body.message || `The sandbox refused (${response.status})`);
+  return body;
+}
+
+async function createSandboxAccount(btn, usernameInput, tzSelect, loginSelect) {
   await busy(btn, async () => {
     const username = usernameInput.value.trim() || `demo_${Math.random().toString(36).slice(2, 8)}`;
-    const response = await fetch("/sandbox/_control/users", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ username, timezone: tzSelect.value, followers: 1200 }),
-    });
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(body.message || `The sandbox refused (${response.status})`);
+    let accessToken;
+    const loginKind = loginSelect.value;
+    if (loginKind === "facebook") {
+      // A sandbox Facebook user whose Page is linked to the new Instagram account.
+      const body = await sandboxControl("/sandbox/_control/facebook/users", {
+        name: `fb_${username}`.slice(0, 60),
+        pages: [{ name: `${username} Page`, igUsername: username, timezone: tzSelect.value, followers: 1200 }],
+      });
+      accessToken = body.pages[0].accessToken;
+    } else {
+      const body = await sandboxControl("/sandbox/_control/users", {
+        username, timezone: tzSelect.value, followers: 1200,
+      });
+      accessToken = body.accessToken;
+    }
     const account = await post("/api/instagram/accounts", {
-      accessToken: body.accessToken,
+      accessToken,
       timezone: tzSelect.value,
+      loginKind,
     });
     store.accountId = account.id;
     usernameInput.value = "";
@@ -64,9 +95,11 @@ function accountCard(account, refresh) {
       await loadAccounts();
     }),
   );
-  const reconnect = button("Reconnect with Instagram", () => connectWithInstagram(reconnect), {
-    class: account.needsReauth ? "primary" : "",
-  });
+  const viaFacebook = account.loginKind === "facebook";
+  const reconnect = button(viaFacebook ? "Reconnect with Facebook" : "Reconnect with Instagram",
+    () => (viaFacebook ? connectWithFacebook(reconnect) : connectWithInstagram(reconnect)), {
+      class: account.needsReauth ? "primary" : "",
+    });
   const remove = button("Disconnect", () => {
     if (!window.confirm(`Disconnect @${account.username}? Its scheduled posts are removed too.`)) return;
     busy(remove, async () => {
@@ -80,13 +113,55 @@ function accountCard(account, refresh) {
     "li",
     { class: `card account-card${account.needsReauth ? " needs-reauth" : ""}`, dataset: { accountId: account.id } },
     h("h3", {}, `@${account.username}`),
-    h("p", { class: "muted" },
-      `${account.loginKind === "facebook" ? "Facebook Login" : "Instagram Login"} · `,
+    h("p", { class: "muted login-kind" },
+      viaFacebook
+        ? `Facebook Login${account.facebookPageName ? ` (Page ${account.facebookPageName})` : ""} · `
+        : "Instagram Login · ",
       account.followersCount != null ? counted(account.followersCount, "follower") : "followers unknown"),
+    viaFacebook
+      ? null
+      : h("p", { class: "hint" }, "Collaborators and product tags need Facebook Login: reconnect with Facebook to use them."),
     tokenState(account),
     h("div", { class: "row" }, field("Timezone", tz, "Posts without an explicit offset use this zone."), save),
     h("div", { class: "actions" }, reconnect, remove),
   );
+}
+
+// After Facebook Login with several Pages: pick the one whose Instagram account to connect.
+async function facebookPicker() {
+  const id = store.facebookPick;
+  if (!id) return null;
+  const section = h("section", { class: "card", id: "facebook-picker", "aria-labelledby": "pick-title" },
+    h("h2", { id: "pick-title" }, "Choose the Instagram account to connect"));
+  let pending;
+  try {
+    pending = await get(`/api/instagram/oauth/facebook/pending/${encodeURIComponent(id)}`);
+  } catch (err) {
+    store.facebookPick = null;
+    section.append(notice("error", err.message));
+    return section;
+  }
+  section.append(h("p", {}, "Facebook gave access to several Pages with an Instagram account. Pick one (you can connect another later by signing in with Facebook again)."));
+  const choices = h("ul", { class: "cards", "aria-label": "Pages with an Instagram account" });
+  for (const page of pending.pages) {
+    const connect = button(`Connect @${page.igUsername || page.igUserId}`, () =>
+      busy(connect, async () => {
+        const account = await post(`/api/instagram/oauth/facebook/pending/${encodeURIComponent(id)}/connect`, {
+          pageId: page.pageId,
+        });
+        store.facebookPick = null;
+        store.accountId = account.id;
+        section.remove();
+        toast(`@${account.username} connected with Facebook Login`, "success");
+        await loadAccounts();
+      }), { class: "primary" });
+    choices.append(h("li", { class: "card", dataset: { pageId: page.pageId } },
+      h("h3", {}, `@${page.igUsername || page.igUserId}`),
+      h("p", { class: "muted" }, `Facebook Page: ${page.name}`),
+      connect));
+  }
+  section.append(choices);
+  return section;
 }
 
 export async function render(main) {
@@ -96,25 +171,32 @@ export async function render(main) {
     if (!store.accounts.length) list.append(h("li", { class: "empty" }, "No account connected yet."));
   };
   const oauthBtn = button("Connect with Instagram", () => connectWithInstagram(oauthBtn), { class: "primary" });
+  const facebookBtn = button("Connect with Facebook", () => connectWithFacebook(facebookBtn));
   const connect = h("section", { class: "card", "aria-labelledby": "connect-title" },
     h("h2", { id: "connect-title" }, "Connect an account"),
-    h("p", {}, "You will be sent to Instagram to approve access, then brought back here."),
-    oauthBtn);
+    h("p", {}, "You will be sent to Instagram (or Facebook) to approve access, then brought back here."),
+    h("p", { class: "hint" }, "Facebook Login is for Instagram accounts linked to a Facebook Page; "
+      + "collaborators and product tags need it."),
+    h("div", { class: "actions" }, oauthBtn, facebookBtn));
   let sandbox = null;
   if (store.sandbox) {
     const username = h("input", { type: "text", id: "sandbox-username", placeholder: "demo_shop", maxlength: 30 });
     const tz = zoneSelect(viewerZone(), { id: "sandbox-timezone" });
-    const create = button("Create a sandbox account", () => createSandboxAccount(create, username, tz), {
+    const login = select([["instagram", "Instagram Login"], ["facebook", "Facebook Login (a Page)"]], "instagram",
+      { id: "sandbox-login" });
+    const create = button("Create a sandbox account", () => createSandboxAccount(create, username, tz, login), {
       id: "create-sandbox-account",
     });
     sandbox = h("section", { class: "card", "aria-labelledby": "sandbox-title" },
       h("h2", { id: "sandbox-title" }, "Sandbox"),
       h("p", {}, "This server runs the built-in Instagram sandbox: create a test account that publishes nowhere real."),
-      h("div", { class: "row" }, field("Username (optional)", username), field("Timezone", tz)),
+      h("div", { class: "row" }, field("Username (optional)", username), field("Timezone", tz),
+        field("Login", login)),
       create);
   }
   await loadAccounts().catch((err) => toast(err.message, "error"));
   refresh();
-  replace(main, h("h1", {}, "Instagram accounts"), list, h("div", { class: "grid-2" }, connect, sandbox));
+  const picker = await facebookPicker();
+  replace(main, h("h1", {}, "Instagram accounts"), picker, list, h("div", { class: "grid-2" }, connect, sandbox));
   return null;
 }

@@ -407,7 +407,7 @@ export async function render(main, { args, navigate }) {
     h("p", { class: "hint", id: "hashtag-limit" },
       `Instagram allows at most ${LIMITS.hashtags} hashtags per post or reel (its limit since December 2025).`));
   const collaboratorsBlock = h("div", {}, field(`Collaborators (up to ${MAX_COLLABORATORS})`,
-    collaborators, "Feed posts, reels and carousels; stories take none."));
+    collaborators, "Feed posts, reels and carousels; stories take none. Needs an account connected with Facebook Login."));
   function updateTypeFields() {
     imageOnly.hidden = !(state.type === "IMAGE" || state.type === "CAROUSEL");
     reelOnly.hidden = !(state.type === "REELS");
