@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from instasched.accounts import facebook, oauth, repository, service
@@ -30,6 +30,10 @@ _BAD_TIMEZONE: ErrorCase = (
     "Not an IANA timezone",
     Invalid("'Paris' is not an IANA timezone (e.g. Europe/Paris)", field="timezone"),
 )
+TimezoneQuery = Annotated[
+    str | None,
+    Query(description="IANA timezone for the connected account", examples=["Europe/Paris"]),
+]
 _INSTAGRAM_DOWN: ErrorCase = (
     "Instagram could not be reached; try again",
     UpstreamError("Instagram could not be reached: Service temporarily unavailable"),
@@ -182,10 +186,7 @@ async def authorize_url(
     session: SessionDep,
     state: StateDep,
     response: Response,
-    timezone: Annotated[
-        str | None,
-        Query(description="IANA timezone for the connected account", examples=["Europe/Paris"]),
-    ] = None,
+    timezone: TimezoneQuery = None,
 ) -> AuthorizeUrlOut:
     """Start Instagram Login: the URL of Instagram's consent screen for this user.
 
@@ -220,67 +221,94 @@ def _with_state_cookie(
     return AuthorizeUrlOut(url=result.url, state=result.state)
 
 
+def _callback_cases(site: str, declined: str) -> tuple[ErrorCase, ...]:
+    """The errors both logins' callbacks answer (`oauth.take_state`, the code exchange)."""
+    return (
+        (
+            "Invalid, already used or another user's state",
+            BadRequest(
+                "This authorization is unknown, was already used or belongs to another "
+                "user: start again from the authorize URL",
+                detail=[{"field": "state", "message": "invalid or already used"}],
+            ),
+        ),
+        (
+            "Expired state (valid for 10 minutes)",
+            BadRequest(
+                "This authorization expired (it is valid for 10 minutes): start again from "
+                "the authorize URL",
+                detail=[{"field": "state", "message": "expired"}],
+            ),
+        ),
+        (
+            f"The user declined on {site}'s consent screen",
+            BadRequest(
+                f"{site} did not authorize the connection: {declined}",
+                detail=[{"field": "error", "message": declined}],
+            ),
+        ),
+        (
+            f"{site} refused the code (its message is passed on)",
+            Invalid(
+                f"{site} refused the authorization: This authorization code has been used",
+                field="code",
+            ),
+        ),
+        (
+            "Started in another browser (no state cookie, no owner's bearer token)",
+            BadRequest(
+                "This authorization was started in another browser (or this browser's "
+                "cookies are blocked): start again from the authorize URL in this browser",
+                detail=[{"field": "state", "message": "not started in this browser"}],
+            ),
+        ),
+        (
+            f"{site} could not be reached; try again",
+            UpstreamError(f"{site} could not be reached: Service temporarily unavailable"),
+        ),
+    )
+
+
+def _callback(
+    request: Request,
+    user: OptionalUser,
+    code: Annotated[
+        str | None, Query(max_length=2048, description="From the consent screen")
+    ] = None,
+    oauth_state: Annotated[
+        str | None, Query(alias="state", max_length=128, description="From the authorize URL")
+    ] = None,
+    error: Annotated[str | None, Query(max_length=256)] = None,
+    error_description: Annotated[str | None, Query(max_length=1024)] = None,
+) -> oauth.Callback:
+    return oauth.Callback(
+        code=code,
+        state=oauth_state,
+        error=error,
+        error_description=error_description,
+        bearer_user_id=user.id if user is not None else None,
+        browser_state=request.cookies.get(oauth.STATE_COOKIE),
+    )
+
+
+CallbackDep = Annotated[oauth.Callback, Depends(_callback)]
+
+
 @oauth_router.get(
     "/callback",
     response_model=AccountOut,
     summary="Instagram Login (OAuth) callback: connects the account",
     responses={
         303: {"description": "Browsers (Accept: text/html) are sent to `/?connected=<id>`"},
-        **errors(
-            (
-                "Invalid, already used or another user's state",
-                BadRequest(
-                    "This authorization is unknown, was already used or belongs to another "
-                    "user: start again from the authorize URL",
-                    detail=[{"field": "state", "message": "invalid or already used"}],
-                ),
-            ),
-            (
-                "Expired state (valid for 10 minutes)",
-                BadRequest(
-                    "This authorization expired (it is valid for 10 minutes): start again from "
-                    "the authorize URL",
-                    detail=[{"field": "state", "message": "expired"}],
-                ),
-            ),
-            (
-                "The user declined on Instagram's consent screen",
-                BadRequest(
-                    "Instagram did not authorize the connection: The user denied your request.",
-                    detail=[{"field": "error", "message": "The user denied your request."}],
-                ),
-            ),
-            (
-                "Instagram refused the code (its message is passed on)",
-                Invalid(
-                    "Instagram refused the authorization: This authorization code has been used",
-                    field="code",
-                ),
-            ),
-            (
-                "Started in another browser (no state cookie, no owner's bearer token)",
-                BadRequest(
-                    "This authorization was started in another browser (or this browser's "
-                    "cookies are blocked): start again from the authorize URL in this browser",
-                    detail=[{"field": "state", "message": "not started in this browser"}],
-                ),
-            ),
-            _INSTAGRAM_DOWN,
-        ),
+        **errors(*_callback_cases("Instagram", "The user denied your request.")),
     },
 )
 async def oauth_callback(
     request: Request,
     response: Response,
-    user: OptionalUser,
+    callback: CallbackDep,
     session: SessionDep,
     state: StateDep,
-    code: Annotated[str | None, Query(max_length=2048, description="From Instagram")] = None,
-    oauth_state: Annotated[
-        str | None, Query(alias="state", max_length=128, description="From the authorize URL")
-    ] = None,
-    error: Annotated[str | None, Query(max_length=256)] = None,
-    error_description: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> Response | AccountOut:
     """Instagram redirects here after consent: connects the account and answers it as JSON.
 
@@ -290,18 +318,7 @@ async def oauth_callback(
     long-lived (60-day) one, stored encrypted. A browser (Accept prefers text/html) is
     redirected to `/?connected=<accountId>`.
     """
-    account = await oauth.complete(
-        session,
-        state.settings,
-        state.graph,
-        state.cipher,
-        code=code,
-        state=oauth_state,
-        error=error,
-        error_description=error_description,
-        bearer_user_id=user.id if user is not None else None,
-        browser_state=request.cookies.get(oauth.STATE_COOKIE),
-    )
+    account = await oauth.complete(session, state.settings, state.graph, state.cipher, callback)
     if _prefers_html(request.headers.get("accept")):
         response = RedirectResponse(f"/?connected={account.id}", status_code=303)
         response.delete_cookie(oauth.STATE_COOKIE, path=oauth.STATE_COOKIE_PATH)
@@ -334,10 +351,7 @@ async def facebook_authorize_url(
     session: SessionDep,
     state: StateDep,
     response: Response,
-    timezone: Annotated[
-        str | None,
-        Query(description="IANA timezone for the connected account", examples=["Europe/Paris"]),
-    ] = None,
+    timezone: TimezoneQuery = None,
 ) -> AuthorizeUrlOut:
     """Start Facebook Login for Business: the URL of Facebook's consent dialog.
 
@@ -370,14 +384,7 @@ async def facebook_authorize_url(
             "to `/?pick=<pendingId>` to pick a Page"
         },
         **errors(
-            (
-                "Invalid, already used or another user's state",
-                BadRequest(
-                    "This authorization is unknown, was already used or belongs to another "
-                    "user: start again from the authorize URL",
-                    detail=[{"field": "state", "message": "invalid or already used"}],
-                ),
-            ),
+            *_callback_cases("Facebook", "Permissions error"),
             (
                 "None of the allowed Pages has an Instagram professional account",
                 BadRequest(
@@ -385,39 +392,15 @@ async def facebook_authorize_url(
                     detail=[{"field": "pages", "message": "none linked"}],
                 ),
             ),
-            (
-                "The user declined on Facebook's consent dialog",
-                BadRequest(
-                    "Facebook did not authorize the connection: Permissions error",
-                    detail=[{"field": "error", "message": "Permissions error"}],
-                ),
-            ),
-            (
-                "Facebook refused the code (its message is passed on)",
-                Invalid(
-                    "Facebook refused the authorization: This authorization code has been used",
-                    field="code",
-                ),
-            ),
-            (
-                "Facebook could not be reached; try again",
-                UpstreamError("Facebook could not be reached: Service temporarily unavailable"),
-            ),
         ),
     },
 )
 async def facebook_callback(
     request: Request,
     response: Response,
-    user: OptionalUser,
+    callback: CallbackDep,
     session: SessionDep,
     state: StateDep,
-    code: Annotated[str | None, Query(max_length=2048, description="From Facebook")] = None,
-    oauth_state: Annotated[
-        str | None, Query(alias="state", max_length=128, description="From the authorize URL")
-    ] = None,
-    error: Annotated[str | None, Query(max_length=256)] = None,
-    error_description: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> Response | AccountOut:
     """Facebook redirects here after consent.
 
@@ -429,16 +412,7 @@ async def facebook_callback(
     callback.
     """
     done = await facebook.complete(
-        session,
-        state.settings,
-        state.graph_for(login_kinds.FACEBOOK),
-        state.cipher,
-        code=code,
-        state=oauth_state,
-        error=error,
-        error_description=error_description,
-        bearer_user_id=user.id if user is not None else None,
-        browser_state=request.cookies.get(oauth.STATE_COOKIE),
+        session, state.settings, state.graph_for(login_kinds.FACEBOOK), state.cipher, callback
     )
     html = _prefers_html(request.headers.get("accept"))
     answer: Response | AccountOut

@@ -84,14 +84,7 @@ async def create_authorize_url(
         session, user_id=user_id, timezone=timezone, login_kind=login_kinds.FACEBOOK
     )
     url = oauth.consent_url(
-        base,
-        {
-            "client_id": client_id,
-            "redirect_uri": redirect_uri(settings),
-            "response_type": "code",
-            "scope": ",".join(SCOPES),
-            "state": state,
-        },
+        base, client_id=client_id, redirect_uri=redirect_uri(settings), scopes=SCOPES, state=state
     )
     return oauth.AuthorizeUrl(url=url, state=state)
 
@@ -109,25 +102,10 @@ async def complete(
     settings: Settings,
     graph: GraphClient,
     cipher: TokenCipher,
-    *,
-    code: str | None,
-    state: str | None,
-    error: str | None = None,
-    error_description: str | None = None,
-    bearer_user_id: uuid.UUID | None = None,
-    browser_state: str | None = None,
+    callback: oauth.Callback,
 ) -> Completed:
     """The Facebook callback (`graph` speaks to graph.facebook.com)."""
-    record, code = await oauth.take_state(
-        session,
-        code=code,
-        state=state,
-        error=error,
-        error_description=error_description,
-        bearer_user_id=bearer_user_id,
-        browser_state=browser_state,
-        login_kind=login_kinds.FACEBOOK,
-    )
+    record, code = await oauth.take_state(session, callback, login_kind=login_kinds.FACEBOOK)
     try:
         short = await graph.facebook_exchange_code(code, redirect_uri(settings))
         long = await graph.facebook_long_lived(short.access_token)
@@ -140,11 +118,10 @@ async def complete(
     if not linked:
         raise BadRequest(NO_INSTAGRAM_PAGE, detail=[{"field": "pages", "message": "none linked"}])
     if len(linked) == 1:
-        return Completed(
-            account=await _connect_page(
-                session, graph, cipher, user_id=record.user_id, page=linked[0], tz=record.timezone
-            )
+        account = await service.connect_facebook(
+            session, graph, cipher, user_id=record.user_id, page=linked[0], timezone=record.timezone
         )
+        return Completed(account=account)
     pending = await repository.add_pending_connection(
         session,
         user_id=record.user_id,
@@ -209,29 +186,6 @@ async def connect_pending(
         ig_user_id=str(chosen["igUserId"]),
         ig_username=chosen.get("igUsername"),
     )
-    return await _connect_page(
-        session, graph, cipher, user_id=user_id, page=page, tz=pending.timezone
-    )
-
-
-async def _connect_page(
-    session: AsyncSession,
-    graph: GraphClient,
-    cipher: TokenCipher,
-    *,
-    user_id: uuid.UUID,
-    page: FacebookPage,
-    tz: str | None,
-) -> InstagramAccount:
-    assert page.ig_user_id is not None
     return await service.connect_facebook(
-        session,
-        graph,
-        cipher,
-        user_id=user_id,
-        ig_user_id=page.ig_user_id,
-        page_id=page.page_id,
-        page_name=page.name,
-        page_token=page.access_token,
-        timezone=tz,
+        session, graph, cipher, user_id=user_id, page=page, timezone=pending.timezone
     )

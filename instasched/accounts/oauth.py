@@ -43,6 +43,19 @@ SCOPES = (
 
 
 @dataclass(frozen=True)
+class Callback:
+    """What a consent screen's redirect brings back, and who brings it: `bearer_user_id`, the
+    user of a bearer token sent along (optional), and `browser_state`, the `STATE_COOKIE`."""
+
+    code: str | None
+    state: str | None
+    error: str | None = None
+    error_description: str | None = None
+    bearer_user_id: uuid.UUID | None = None
+    browser_state: str | None = None
+
+
+@dataclass(frozen=True)
 class AuthorizeUrl:
     url: str
     state: str
@@ -88,9 +101,21 @@ async def issue_state(
     return state
 
 
-def consent_url(base: str, params: dict[str, str]) -> str:
+def consent_url(
+    base: str, *, client_id: str, redirect_uri: str, scopes: tuple[str, ...], state: str
+) -> str:
+    """A consent screen's URL (Instagram's or Facebook's: the same OAuth parameters)."""
+    query = urlencode(
+        {
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "response_type": "code",
+            "scope": ",".join(scopes),
+            "state": state,
+        }
+    )
     separator = "&" if "?" in base else "?"
-    return f"{base}{separator}{urlencode(params)}"
+    return f"{base}{separator}{query}"
 
 
 async def create_authorize_url(
@@ -102,28 +127,13 @@ async def create_authorize_url(
     base, client_id = _authorize_endpoint(settings)
     state = await issue_state(session, user_id=user_id, timezone=timezone)
     url = consent_url(
-        base,
-        {
-            "client_id": client_id,
-            "redirect_uri": redirect_uri(settings),
-            "response_type": "code",
-            "scope": ",".join(SCOPES),
-            "state": state,
-        },
+        base, client_id=client_id, redirect_uri=redirect_uri(settings), scopes=SCOPES, state=state
     )
     return AuthorizeUrl(url=url, state=state)
 
 
 async def take_state(
-    session: AsyncSession,
-    *,
-    code: str | None,
-    state: str | None,
-    error: str | None,
-    error_description: str | None,
-    bearer_user_id: uuid.UUID | None,
-    browser_state: str | None,
-    login_kind: str = login_kinds.INSTAGRAM,
+    session: AsyncSession, callback: Callback, *, login_kind: str = login_kinds.INSTAGRAM
 ) -> tuple[OAuthState, str]:
     """The callback's checks: consume `state` (of `login_kind`), refuse a declined consent or a
     missing code; returns the state's record and the code.
@@ -133,6 +143,8 @@ async def take_state(
     must be the one that asked for the URL: `browser_state` (the `STATE_COOKIE` it sends) must be
     `state`.
     """
+    state, code, bearer_user_id = callback.state, callback.code, callback.bearer_user_id
+    error = callback.error
     if not state:
         raise BadRequest(
             "The state parameter is missing: start again from the authorize URL",
@@ -147,7 +159,7 @@ async def take_state(
             "start again from the authorize URL",
             detail=[{"field": "state", "message": "invalid or already used"}],
         )
-    if bearer_user_id is None and not secrets.compare_digest(browser_state or "", state):
+    if bearer_user_id is None and not secrets.compare_digest(callback.browser_state or "", state):
         # Raising rolls the consumption back: the browser that started the flow can finish it.
         raise BadRequest(
             "This authorization was started in another browser (or this browser's cookies are "
@@ -162,7 +174,7 @@ async def take_state(
         )
     site = "Facebook" if login_kind == login_kinds.FACEBOOK else "Instagram"
     if error:
-        reason = error_description or error
+        reason = callback.error_description or error
         raise BadRequest(
             f"{site} did not authorize the connection: {reason}",
             detail=[{"field": "error", "message": reason}],
@@ -180,25 +192,11 @@ async def complete(
     settings: Settings,
     graph: GraphClient,
     cipher: TokenCipher,
-    *,
-    code: str | None,
-    state: str | None,
-    error: str | None = None,
-    error_description: str | None = None,
-    bearer_user_id: uuid.UUID | None = None,
-    browser_state: str | None = None,
+    callback: Callback,
 ) -> InstagramAccount:
     """The callback: consume `state` (`take_state`), exchange `code` for a long-lived token,
     store the account."""
-    record, code = await take_state(
-        session,
-        code=code,
-        state=state,
-        error=error,
-        error_description=error_description,
-        bearer_user_id=bearer_user_id,
-        browser_state=browser_state,
-    )
+    record, code = await take_state(session, callback)
     try:
         short = await graph.exchange_code(code, redirect_uri(settings))
         long = await graph.exchange_long_lived(short.access_token)

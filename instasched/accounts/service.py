@@ -14,7 +14,7 @@ from instasched.db import after_commit, release_connections
 from instasched.exceptions import Conflict, Invalid, UpstreamError
 from instasched.integrations.instagram import GraphAuthError, GraphClient, GraphError, login_kinds
 from instasched.integrations.instagram.client import TokenInfo
-from instasched.integrations.instagram.facebook import IgProfile
+from instasched.integrations.instagram.facebook import FacebookPage, IgProfile
 from instasched.kit.time import utcnow, zone
 from instasched.models import InstagramAccount
 from instasched.security import TokenCipher
@@ -110,22 +110,8 @@ async def connect_page_token(
             "token of a Facebook Page, from GET /me/accounts)",
             field="accessToken",
         ) from exc
-    if not page.ig_user_id:
-        raise Invalid(
-            f"The Facebook Page {page.name or page.page_id} has no Instagram professional account "
-            "linked to it: link one to the Page, or give the token of the Page that has it",
-            field="accessToken",
-        )
     return await connect_facebook(
-        session,
-        graph,
-        cipher,
-        user_id=user_id,
-        ig_user_id=page.ig_user_id,
-        page_id=page.page_id,
-        page_name=page.name,
-        page_token=access_token,
-        timezone=timezone,
+        session, graph, cipher, user_id=user_id, page=page, timezone=timezone
     )
 
 
@@ -135,19 +121,22 @@ async def connect_facebook(
     cipher: TokenCipher,
     *,
     user_id: uuid.UUID,
-    ig_user_id: str,
-    page_id: str,
-    page_name: str,
-    page_token: str,
+    page: FacebookPage,
     timezone: str | None,
 ) -> InstagramAccount:
     """Store (or update) an account connected with Facebook Login: the Instagram account linked
-    to the Page `page_id`, read on graph.facebook.com with the Page token, which is stored. A
-    Page token obtained with a long-lived user token has no expiry date: `tokenExpiresAt` is
-    null and the daily refresh leaves it alone (accounts/tasks.py); a revoked one answers 190
-    and the account is marked `needsReauth`, as with Instagram Login."""
+    to `page`, read on graph.facebook.com with the Page token, which is stored. A Page token
+    obtained with a long-lived user token has no expiry date: `tokenExpiresAt` is null and the
+    daily refresh leaves it alone (accounts/tasks.py); a revoked one answers 190 and the account
+    is marked `needsReauth`, as with Instagram Login."""
+    if not page.ig_user_id:
+        raise Invalid(
+            f"The Facebook Page {page.name or page.page_id} has no Instagram professional account "
+            "linked to it: link one to the Page, or give the token of the Page that has it",
+            field="accessToken",
+        )
     try:
-        profile = await graph.get_ig_user(ig_user_id, page_token)
+        profile = await graph.get_ig_user(page.ig_user_id, page.access_token)
     except GraphError as exc:
         if exc.retryable:
             raise UpstreamError(f"Facebook could not be reached: {exc.message}") from exc
@@ -161,11 +150,11 @@ async def connect_facebook(
         cipher,
         user_id=user_id,
         profile=profile,
-        access_token=page_token,
+        access_token=page.access_token,
         expires_in=None,
         timezone=timezone,
         login_kind=login_kinds.FACEBOOK,
-        page=(page_id, page_name),
+        page=(page.page_id, page.name),
     )
 
 

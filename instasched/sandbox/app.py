@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -23,7 +22,6 @@ from instasched.exceptions import Forbidden
 from instasched.integrations.instagram import versions
 from instasched.kit.surrogates import LoneSurrogateGuard
 from instasched.sandbox.state import (
-    FACEBOOK_SUBJECT,
     GRAPH_HOST,
     SQLITE_FILE,
     GraphFault,
@@ -217,22 +215,25 @@ async def authorize(
     sb = sandbox(request)
     name = username or f"sandbox_{secrets.token_hex(3)}"
     user = sb.user_named(name)
-    if user is not None and not is_operator(request.app.state.settings, request.headers):
-        raise GraphFault(
-            f"The sandbox account {name} exists and only the sandbox's operator may sign in to "
-            "it here: pick another username",
-            code=100,
-            status=403,
-        )
+    may_sign_in(request, exists=user is not None, who=f"The sandbox account {name}")
     user = user or sb.create_user(name)
     if not client_id:
         raise GraphFault("Invalid platform app", code=100)
-    code = secrets.token_urlsafe(24)
-    sb.add_code(code, user.ig_user_id, redirect_uri, ttl=600)
-    separator = "&" if "?" in redirect_uri else "?"
     return RedirectResponse(
-        redirect_uri + separator + urlencode({"code": code, "state": state}), status_code=302
+        sb.redirect_with_code(user.ig_user_id, redirect_uri, state), status_code=302
     )
+
+
+def may_sign_in(request: Request, *, exists: bool, who: str) -> None:
+    """Outside development and test only the operator may sign in to an existing sandbox user
+    on a consent screen (no one signs in to another's account)."""
+    if exists and not is_operator(request.app.state.settings, request.headers):
+        raise GraphFault(
+            f"{who} exists and only the sandbox's operator may sign in to it here: pick another "
+            "username",
+            code=100,
+            status=403,
+        )
 
 
 @router.post("/oauth/access_token", tags=["Graph API"])
@@ -251,21 +252,10 @@ async def oauth_access_token(
         raise GraphFault("Unsupported grant_type", code=100)
     if not client_id or not client_secret:
         raise GraphFault("Missing client_id or client_secret", code=101)
-    entry = sb.take_code(code)
-    if entry is None or entry[1] < time.time() or entry[0].startswith(FACEBOOK_SUBJECT):
-        raise GraphFault(
-            "This authorization code has been used or expired", code=100, subcode=36007
-        )
-    if redirect_uri != entry[2]:
-        # Meta requires the exact redirect_uri of the authorize step.
-        raise GraphFault(
-            "Error validating verification code. Please make sure your redirect_uri is "
-            "identical to the one you used in the OAuth dialog request",
-            code=100,
-        )
-    token = sb.issue_token(entry[0], long_lived=False)
+    ig_user_id = sb.redeem_code(code, redirect_uri, facebook=False)
+    token = sb.issue_token(ig_user_id, long_lived=False)
     return {
-        "data": [{"access_token": token.token, "user_id": entry[0], "permissions": scope_list()}]
+        "data": [{"access_token": token.token, "user_id": ig_user_id, "permissions": scope_list()}]
     }
 
 

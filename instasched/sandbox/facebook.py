@@ -20,14 +20,14 @@ from __future__ import annotations
 import secrets
 import time
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.convertors import Convertor, register_url_convertor
+from starlette.convertors import register_url_convertor
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from instasched.sandbox.media import ObjectId
 from instasched.sandbox.state import (
     FACEBOOK_SUBJECT,
     GRAPH_HOST,
@@ -48,16 +48,10 @@ SCOPES_GRANTED = (
 router = APIRouter()
 
 
-class IgUserId(Convertor[str]):
+class IgUserId(ObjectId):
     """Instagram user ids (178414…), apart from container and media ids (18…)."""
 
     regex = r"1784[0-9]{13}"
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        return value
 
 
 register_url_convertor("iguser", IgUserId())
@@ -164,7 +158,7 @@ async def dialog(
     linked to a new Instagram account of that name). Outside development and test only the
     operator may pick an existing one.
     """
-    from instasched.sandbox.app import is_operator
+    from instasched.sandbox.app import may_sign_in
 
     only_on(FACEBOOK)
     if not redirect_uri:
@@ -174,23 +168,13 @@ async def dialog(
     sb = _sandbox(request)
     name = username or f"fb_{secrets.token_hex(3)}"
     user = sb.facebook_user_named(name)
-    if user is not None and not is_operator(request.app.state.settings, request.headers):
-        raise GraphFault(
-            f"The sandbox's Facebook user {name} exists and only the sandbox's operator may "
-            "sign in as them here: pick another username",
-            code=100,
-            status=403,
-        )
+    may_sign_in(request, exists=user is not None, who=f"The sandbox's Facebook user {name}")
     if user is None:
         user = sb.create_facebook_user(name)
         ig = sb.create_user(name)
         sb.add_page(user.fb_user_id, f"{name} Page", ig.ig_user_id)
-    code = secrets.token_urlsafe(24)
-    sb.add_code(code, FACEBOOK_SUBJECT + user.fb_user_id, redirect_uri, ttl=600)
-    separator = "&" if "?" in redirect_uri else "?"
-    return RedirectResponse(
-        redirect_uri + separator + urlencode({"code": code, "state": state}), status_code=302
-    )
+    subject = FACEBOOK_SUBJECT + user.fb_user_id
+    return RedirectResponse(sb.redirect_with_code(subject, redirect_uri, state), status_code=302)
 
 
 # --- tokens -------------------------------------------------------------------------------------
@@ -219,18 +203,8 @@ async def access_token(
     elif grant_type is not None:
         raise GraphFault("Unsupported grant_type", code=100)
     else:
-        entry = sb.take_code(code or "")
-        if entry is None or entry[1] < time.time() or not entry[0].startswith(FACEBOOK_SUBJECT):
-            raise GraphFault(
-                "This authorization code has been used or expired", code=100, subcode=36007
-            )
-        if redirect_uri != entry[2]:
-            raise GraphFault(
-                "Error validating verification code. Please make sure your redirect_uri is "
-                "identical to the one you used in the OAuth dialog request",
-                code=100,
-            )
-        token = sb.issue_token(entry[0], long_lived=False, host=FACEBOOK)
+        subject = sb.redeem_code(code or "", redirect_uri, facebook=True)
+        token = sb.issue_token(subject, long_lived=False, host=FACEBOOK)
     return {
         "access_token": token.token,
         "token_type": "bearer",

@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
+from urllib.parse import urlencode
 
 import aiohttp
 from starlette.types import Scope
@@ -423,6 +424,34 @@ class SandboxState:
             "INSERT INTO codes (code, ig_user_id, expires_at, redirect_uri) VALUES (?, ?, ?, ?)",
             (code, ig_user_id, time.time() + ttl, redirect_uri),
         )
+
+    def redirect_with_code(self, subject: str, redirect_uri: str, state: str) -> str:
+        """A consent screen's answer: a fresh single-use code (10 minutes) for `subject` (an IG
+        user id, or FACEBOOK_SUBJECT + a Facebook user id), appended to `redirect_uri`."""
+        code = secrets.token_urlsafe(24)
+        self.add_code(code, subject, redirect_uri, ttl=600)
+        separator = "&" if "?" in redirect_uri else "?"
+        return redirect_uri + separator + urlencode({"code": code, "state": state})
+
+    def redeem_code(self, code: str, redirect_uri: str | None, *, facebook: bool) -> str:
+        """The subject of a valid code of this login (used up), or Meta's errors."""
+        entry = self.take_code(code)
+        if (
+            entry is None
+            or entry[1] < time.time()
+            or entry[0].startswith(FACEBOOK_SUBJECT) != facebook
+        ):
+            raise GraphFault(
+                "This authorization code has been used or expired", code=100, subcode=36007
+            )
+        if redirect_uri != entry[2]:
+            # Meta requires the exact redirect_uri of the authorize step.
+            raise GraphFault(
+                "Error validating verification code. Please make sure your redirect_uri is "
+                "identical to the one you used in the OAuth dialog request",
+                code=100,
+            )
+        return entry[0]
 
     def take_code(self, code: str) -> tuple[str, float, str] | None:
         """(ig user id, expiry, redirect_uri) of an OAuth code, which is used up (single use)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from instasched.integrations.instagram.calls import GraphCalls
 from instasched.integrations.instagram.errors import GraphError
 
 PAGE_FIELDS = "id,name,access_token,instagram_business_account{id,username}"
@@ -51,24 +52,11 @@ class IgProfile:
     followers_count: int | None = None
 
 
-class FacebookCalls:
+class FacebookCalls(GraphCalls):
     """Facebook Login; mixed into `GraphClient`."""
 
     app_id: str | None
     app_secret: str | None
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: str | None = None,
-        params: dict[str, Any] | None = None,
-        data: dict[str, Any] | None = None,
-        versioned: bool = True,
-        url: str | None = None,
-    ) -> dict[str, Any]:
-        raise NotImplementedError  # provided by GraphClient
 
     async def facebook_exchange_code(self, code: str, redirect_uri: str) -> FacebookToken:
         """OAuth code → short-lived Facebook user token."""

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from instasched.integrations.instagram import login_kinds
+from instasched.integrations.instagram.calls import GraphCalls
 from instasched.integrations.instagram.errors import (
     GraphError,
     GraphMediaNotReady,
@@ -121,26 +122,13 @@ class PublishingLimit:
     quota_duration: int | None
 
 
-class MediaCalls:
+class MediaCalls(GraphCalls):
     """Content publishing; mixed into `GraphClient`."""
 
     poll_initial_seconds: float = 1.0
     poll_max_interval_seconds: float = 20.0
     # Which login's host this client speaks to (`login_kinds`): decides the parameters it sends.
     login_kind: str = login_kinds.INSTAGRAM
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: str | None = None,
-        params: dict[str, Any] | None = None,
-        data: dict[str, Any] | None = None,
-        versioned: bool = True,
-        url: str | None = None,
-    ) -> dict[str, Any]:  # pragma: no cover - provided by GraphClient
-        raise NotImplementedError
 
     # --- containers ----------------------------------------------------------------------
     async def create_container(self, ig_user_id: str, token: str, spec: ContainerSpec) -> str:
