@@ -257,3 +257,15 @@ async def test_connect_with_a_page_token(api: Api, http: httpx.AsyncClient) -> N
         )
         assert r.status_code == 422, r.text
         assert words in r.json()["message"] and r.json()["detail"][0]["field"] == "accessToken"
+
+
+def test_sandbox_is_used_only_without_credentials_of_either_login() -> None:
+    def settings(**kw: Any) -> Settings:
+        return Settings(environment="production", jwt_secret="x" * 40, **kw)
+
+    facebook_only = settings(facebook_app_id="1", facebook_app_secret="s")
+    assert facebook_only.meta_app_configured and not facebook_only.sandbox_enabled
+    instagram_only = settings(instagram_app_id="1", instagram_app_secret="s")
+    assert not instagram_only.sandbox_enabled
+    with pytest.raises(ValueError, match="FACEBOOK_APP_ID"):
+        settings()
