@@ -36,6 +36,9 @@ class World:
     post_id: uuid.UUID
     day_of_week: int
     oauth_state: str
+    # A Facebook Login choice of Pages waiting for the user (two Pages with Instagram accounts).
+    pending_id: uuid.UUID
+    pending_page_id: str
 
 
 async def make_world(api: Api, http: httpx.AsyncClient, *, caption: str = "hello") -> World:
@@ -81,6 +84,16 @@ async def make_world(api: Api, http: httpx.AsyncClient, *, caption: str = "hello
         "/api/instagram/oauth/authorize-url", params={"timezone": "UTC"}, headers=user.headers
     )
     assert r.status_code == 200, r.text
+    oauth_state = r.json()["state"]
+    fb = await api.facebook_user(
+        [
+            {"name": "One", "igUsername": f"one_{user.id.hex[:8]}"},
+            {"name": "Two", "igUsername": f"two_{user.id.hex[:8]}"},
+        ]
+    )
+    query = await api.facebook_consent(user, username=fb["name"])
+    r = await http.get("/api/instagram/oauth/facebook/callback", params=query, headers=user.headers)
+    assert r.status_code == 202, r.text
     return World(
         user=user,
         account=account,
@@ -88,7 +101,9 @@ async def make_world(api: Api, http: httpx.AsyncClient, *, caption: str = "hello
         template_id=template_id,
         post_id=post_id,
         day_of_week=2,
-        oauth_state=r.json()["state"],
+        oauth_state=oauth_state,
+        pending_id=uuid.UUID(r.json()["id"]),
+        pending_page_id=fb["pages"][0]["pageId"],
     )
 
 
@@ -104,6 +119,9 @@ SNAPSHOT_QUERIES = {
     ),
     "instagram_scheduled_posts": "SELECT * FROM instagram_scheduled_posts WHERE user_id = :uid",
     "oauth_states": "SELECT * FROM oauth_states WHERE user_id = :uid",
+    "facebook_pending_connections": (
+        "SELECT * FROM facebook_pending_connections WHERE user_id = :uid"
+    ),
 }
 
 

@@ -54,6 +54,7 @@ def _real_ids(world: World) -> dict[str, Any]:
         "template_id": str(world.template_id),
         "post_id": str(world.post_id),
         "day_of_week": world.day_of_week,
+        "pending_id": str(world.pending_id),
         # bodies and query strings
         "instagramAccountId": str(world.account.id),
         "accountId": str(world.account.id),
@@ -225,6 +226,9 @@ def _bases(world: World) -> dict[str, dict[str, Any]]:
         "POST /api/auth/register": {"email": "s@example.com", "password": "long enough 1"},
         "POST /api/auth/login": {"email": world.user.email, "password": world.user.password},
         f"POST {api}/accounts": {"accessToken": "token"},
+        f"POST {api}/oauth/facebook/pending/{{pending_id}}/connect": {
+            "pageId": world.pending_page_id
+        },
         f"PATCH {api}/accounts/{{account_id}}": {"timezone": "UTC"},
         f"PATCH {api}/scheduling/media/assets/{{asset_id}}": {"tags": ["a"]},
         f"POST {api}/scheduling/templates": {"name": "n", "captionTemplate": "hello"},

@@ -43,8 +43,17 @@ def _calls(a: World, b: World) -> list[Call]:
         "mediaIds": [str(b.media_id)],
         "mediaType": "IMAGE",
     }
+    pending = f"/api/instagram/oauth/facebook/pending/{a.pending_id}"
     return [
         ("get account", "GET", f"{ACCOUNTS}/{acc}", None, None),
+        ("list pending Facebook Pages", "GET", pending, None, None),
+        (
+            "connect a pending Facebook Page",
+            "POST",
+            f"{pending}/connect",
+            None,
+            {"pageId": a.pending_page_id},
+        ),
         ("patch account", "PATCH", f"{ACCOUNTS}/{acc}", None, {"timezone": "Asia/Tokyo"}),
         ("delete account", "DELETE", f"{ACCOUNTS}/{acc}", None, None),
         ("list media of account", "GET", f"{BASE}/media/{acc}", None, None),
@@ -131,7 +140,7 @@ FIELD_REFERENCES = {"create post with media", "move own post to account"}
 
 def _unknown(path: str, a: World) -> str:
     """The same path with A's ids replaced by ids that exist nowhere."""
-    for real in (a.account.id, a.post_id, a.media_id, a.template_id):
+    for real in (a.account.id, a.post_id, a.media_id, a.template_id, a.pending_id):
         path = path.replace(str(real), str(uuid.uuid4()))
     return path
 
