@@ -269,3 +269,22 @@ def test_sandbox_is_used_only_without_credentials_of_either_login() -> None:
     assert not instagram_only.sandbox_enabled
     with pytest.raises(ValueError, match="FACEBOOK_APP_ID"):
         settings()
+
+
+async def test_a_refused_code_or_a_declined_consent_is_a_clear_4xx(
+    api: Api, http: httpx.AsyncClient
+) -> None:
+    user = await api.user()
+    fb = await api.facebook_user([{"name": "P", "igUsername": "refused_code"}])
+    query = await api.facebook_consent(user, username=fb["name"])
+    r = await http.get(CALLBACK, params={**query, "code": "bogus"}, headers=user.headers)
+    assert r.status_code == 422, r.text
+    assert r.json()["message"].startswith("Facebook refused the authorization")
+    assert r.json()["detail"][0]["field"] == "code"
+    query = await api.facebook_consent(user, username=fb["name"])
+    r = await http.get(
+        CALLBACK,
+        params={"state": query["state"], "error": "access_denied", "error_description": "Nope"},
+        headers=user.headers,
+    )
+    assert r.status_code == 400 and "Facebook did not authorize the connection: Nope" in r.text
