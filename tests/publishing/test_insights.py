@@ -41,9 +41,9 @@ async def app(app_settings: Settings, live_server: Any) -> AsyncIterator[AppStat
 
 
 async def published(
-    publishing: Publishing, media_type: str = "IMAGE"
+    publishing: Publishing, media_type: str = "IMAGE", login_kind: str = "instagram"
 ) -> tuple[User, Account, uuid.UUID, dict[str, Any]]:
-    user, account = await publishing.user_account()
+    user, account = await publishing.user_account(login_kind=login_kind)
     asset = await publishing.image(user)
     post_id = await publishing.post(user, account, media_type, [asset])
     post = await publishing.wait(post_id, "published", "failed")
@@ -253,3 +253,15 @@ async def test_the_worker_runs_the_pass_periodically(
     finally:
         await asyncio.to_thread(second.stop)
     assert (await readings(publishing, post_id))["1h"]["state"] == "done"
+
+
+async def test_readings_of_a_facebook_login_account_go_to_graph_facebook_com(
+    publishing: Publishing, worker: Any, app: AppState
+) -> None:
+    """Its Page token works only on graph.facebook.com: the pass reads there."""
+    _, account, post_id, _ = await published(publishing, login_kind="facebook")
+    await make_due(publishing, post_id, "1h")
+    await insights.refresh_due(app)
+    reading = (await readings(publishing, post_id))["1h"]
+    assert reading["state"] == "done" and reading["error"] is None, reading
+    assert all(reading[m] is not None for m in METRICS)
