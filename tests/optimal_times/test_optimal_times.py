@@ -345,3 +345,14 @@ async def test_large_engagement_scores_fit_the_schedule_column(
     assert r.status_code == 200, r.text
     (monday,) = r.json()["schedules"]
     assert monday["dayOfWeek"] == 1 and monday["engagementScore"] == 98_000.0
+
+
+async def test_online_followers_of_a_facebook_login_account(
+    api: Api, http: httpx.AsyncClient
+) -> None:
+    """The insight is read on graph.facebook.com with the account's Page token."""
+    user = await api.user()
+    account = await api.account(user, timezone="UTC", login_kind="facebook")
+    body = await optimal(http, user, account)
+    assert body["basis"] == "online_followers", body
+    assert len(body["recommendations"]) == 5 and not body.get("notice")
