@@ -259,7 +259,7 @@ async def test_readings_of_a_facebook_login_account_go_to_graph_facebook_com(
     publishing: Publishing, worker: Any, app: AppState
 ) -> None:
     """Its Page token works only on graph.facebook.com: the pass reads there."""
-    _, account, post_id, _ = await published(publishing, login_kind="facebook")
+    _, _, post_id, _ = await published(publishing, login_kind="facebook")
     await make_due(publishing, post_id, "1h")
     await insights.refresh_due(app)
     reading = (await readings(publishing, post_id))["1h"]
