@@ -1,4 +1,5 @@
-"""GET /api/instagram/scheduling/quota/{accountId}: the quota left around a time."""
+"""The web app's planner reads: GET /api/instagram/scheduling/quota/{accountId} (the quota
+left around a time) and GET /api/instagram/accounts/{accountId}/media (the profile grid)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,31 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from instasched.auth.deps import CurrentUser
+from instasched.exceptions import Invalid
 from instasched.kit.deps import SessionDep, StateDep
 from instasched.kit.openapi import ACCOUNT_NOT_FOUND, errors
 from instasched.planner import service
-from instasched.planner.schemas import QuotaLeft
+from instasched.planner.schemas import ProfileMediaList, QuotaLeft
 
-router = APIRouter(prefix="/instagram/scheduling", tags=["Posts"])
+router = APIRouter(prefix="/instagram", tags=["Posts"])
+AccountIdPath = Annotated[uuid.UUID, Path(alias="accountId", description="Instagram account id")]
 
 
 @router.get(
-    "/quota/{accountId}", response_model=QuotaLeft, responses=errors(ACCOUNT_NOT_FOUND)
+    "/scheduling/quota/{accountId}",
+    response_model=QuotaLeft,
+    responses=errors(
+        ACCOUNT_NOT_FOUND,
+        (
+            "`at` is more than 400 days from now",
+            Invalid(
+                "at must be within 400 days of now (got 2031-01-01T00:00:00+00:00)", field="at"
+            ),
+        ),
+    ),
 )
 async def quota_left(
-    account_id: Annotated[uuid.UUID, Path(alias="accountId", description="Instagram account id")],
+    account_id: AccountIdPath,
     at: Annotated[
         datetime,
         Query(description="ISO 8601 time of the post (no offset: the account's timezone)"),
@@ -45,4 +58,31 @@ async def quota_left(
         account_id=account_id,
         at=at,
         exclude_post_id=exclude_post_id,
+    )
+
+
+@router.get(
+    "/accounts/{accountId}/media",
+    response_model=ProfileMediaList,
+    responses=errors(ACCOUNT_NOT_FOUND),
+    tags=["Accounts"],
+)
+async def profile_media(
+    account_id: AccountIdPath,
+    user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+    limit: Annotated[int, Query(ge=1, le=100, description="How many, newest first")] = 30,
+) -> ProfileMediaList:
+    """The account's published media as its profile grid shows them, newest first (stories
+    left out), read from Instagram (`GET /{ig-user-id}/media`); each item names our post that
+    published it (`postId`, `mediaIds`) when there is one. When Instagram does not answer (e.g.
+    an expired token), the posts published here are listed instead and `notice` says why."""
+    return await service.published_media(
+        session,
+        graph=state.graph,
+        cipher=state.cipher,
+        user_id=user.id,
+        account_id=account_id,
+        limit=limit,
     )

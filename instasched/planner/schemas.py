@@ -29,3 +29,42 @@ class QuotaLeft(ApiModel):
         "(`content_publishing_limit` as last read, else PUBLISH_QUOTA_DEFAULT)"
     )
     remaining: int = Field(description="quota - count: posts that still fit (0 or less: full)")
+
+
+class ProfileMediaItem(ApiModel):
+    model_config = examples(
+        {
+            "id": "17920238422030506",
+            "mediaType": "IMAGE",
+            "productType": "FEED",
+            "mediaUrl": ex.S3_URL,
+            "thumbnailUrl": None,
+            "permalink": "https://www.instagram.com/p/DC4kQx2MZ7a/",
+            "timestamp": "2026-12-20T14:00:03Z",
+            "caption": ex.CAPTION,
+            "postId": ex.POST_ID,
+            "mediaIds": [ex.MEDIA_ID],
+        }
+    )
+
+    id: str = Field(description="Instagram media id (or, when Instagram did not answer, ours)")
+    media_type: str | None = Field(description="IMAGE, VIDEO or CAROUSEL_ALBUM")
+    product_type: str | None = Field(description="FEED, REELS or STORY")
+    media_url: str | None = Field(description="Instagram's URL of the media (images)")
+    thumbnail_url: str | None = Field(description="Instagram's thumbnail (videos)")
+    permalink: str | None
+    timestamp: datetime | None = Field(description="When it was published")
+    caption: str | None
+    post_id: str | None = Field(description="Our post that published it, if any")
+    media_ids: list[str] = Field(description="That post's media asset ids (for thumbnails)")
+
+
+class ProfileMediaList(ApiModel):
+    model_config = examples(
+        {"items": [ProfileMediaItem.model_json_schema()["examples"][0]], "notice": None}
+    )
+
+    items: list[ProfileMediaItem] = Field(description="Published media, newest first")
+    notice: str | None = Field(
+        description="Why only our own published posts are listed (Instagram did not answer)"
+    )
