@@ -103,3 +103,11 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's source (installed once with npm, pinned; see tests/web/a11y.py)."""
+    from tests.web.a11y import axe_path
+
+    return axe_path().read_text(encoding="utf-8")

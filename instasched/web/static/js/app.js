@@ -8,12 +8,14 @@ import * as auth from "./views/auth.js";
 import * as besttimes from "./views/besttimes.js";
 import * as calendar from "./views/calendar.js";
 import * as composer from "./views/composer.js";
+import * as grid from "./views/grid.js";
 import * as media from "./views/media.js";
 import * as templates from "./views/templates.js";
 
 const ROUTES = {
   calendar: { title: "Calendar", view: calendar },
   compose: { title: "Compose", view: composer },
+  grid: { title: "Grid", view: grid },
   media: { title: "Media library", view: media },
   "best-times": { title: "Best times", view: besttimes },
   templates: { title: "Templates", view: templates },

@@ -143,7 +143,6 @@ export async function render(main, { args, navigate }) {
         class: `post post-${p.status}`,
         draggable: draggable ? "true" : "false",
         dataset: { postId: p.id, status: p.status, type: p.mediaType },
-        "aria-label": `${statusText} ${typeText.toLowerCase()} on @${account.username} at ${formatTime(when, tz)}: ${snippet(p.caption, 60)}`,
         onclick: () => details(p),
       },
       thumbUrl
