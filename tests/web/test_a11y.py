@@ -115,3 +115,127 @@ def test_axe_every_view_light_and_dark(
     assert found == {}, json.dumps(found, indent=1)
     api.close()
     assert session.errors == []
+
+
+def _tab_to(page: Page, test: str, limit: int = 250) -> None:
+    """Press Tab until `test` (a JS expression on `el`, the focused element) holds."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"() => {{ const el = document.activeElement; return Boolean({test}); }}"):
+            return
+    raise AssertionError(f"Tab never reached an element where {test}")
+
+
+def test_keyboard_only_compose_schedule_reschedule(
+    page: Page, live_server: LiveServer, screenshots: Path
+) -> None:
+    session = sign_up(page)
+    connect_sandbox_account(page, timezone=TZ)
+    upload_image(page, "keys.jpg", jpeg(1080, 1080, (120, 40, 160)))
+    api = ApiClient(live_server.url, session)
+    account = api.accounts()[0]
+    for day in range(7):
+        r = api.http.post(
+            f"{SCHED}/schedules/{account['id']}", json={"dayOfWeek": day, "timeSlots": ["10:00"]}
+        )
+        assert r.status_code == 201, r.text
+    page.goto("/#/calendar")
+    expect(page.locator("#calendar")).to_be_visible()
+    page.locator("body").focus()
+
+    # Compose: the navigation link, the media, a caption, the next free slot, schedule.
+    _tab_to(page, "el.textContent === 'Compose' && el.tagName === 'A'")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Compose a post")).to_be_visible()
+    expect(page.locator("#media-picker input")).to_have_count(1)
+    _tab_to(page, "el.name === 'composer-media'")
+    page.keyboard.press("Space")
+    expect(page.locator("#selected-media li")).to_have_count(1)
+    _tab_to(page, "el.id === 'composer-caption'")
+    page.keyboard.type("Typed with the keyboard ⌨️ #a11y")
+    _tab_to(page, "el.id === 'add-to-queue'")
+    page.keyboard.press("Enter")
+    expect(page.locator("#add-to-queue")).to_have_attribute("aria-pressed", "true")
+    _tab_to(page, "el.id === 'composer-submit'")
+    page.keyboard.press("Enter")
+    chip = page.locator("#calendar .post-scheduled")
+    expect(chip).to_have_count(1)
+    [post] = api.posts(account["id"])
+    assert post["caption"] == "Typed with the keyboard ⌨️ #a11y"
+    first = datetime.fromisoformat(post["scheduledFor"])
+    assert first.astimezone(ZoneInfo(TZ)).strftime("%H:%M") == "10:00"
+
+    # Reschedule: focus the entry, open it, move the hour up by one, save.
+    page.locator("body").focus()
+    _tab_to(page, "el.dataset && el.dataset.postId")
+    page.keyboard.press("Enter")
+    expect(page.locator(".dialog")).to_be_visible()
+    _tab_to(page, "el.type === 'datetime-local'")
+    for _ in range(3):  # day, month, year, then the hour field
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowUp")
+    _tab_to(page, "el.textContent === 'Reschedule'")
+    page.screenshot(path=str(screenshots / "keyboard-reschedule.png"))
+    page.keyboard.press("Enter")
+    expect(page.locator("#toast")).to_contain_text("Rescheduled")
+    [post] = api.posts(account["id"])
+    assert datetime.fromisoformat(post["scheduledFor"]) - first == timedelta(hours=1)
+    api.close()
+    assert session.errors == []
+
+
+# (view, control that must be reachable and usable at phone width)
+PHONE_ACTIONS = [
+    ("/#/calendar", "#view-week"),
+    ("/#/calendar", "#view-day"),
+    ("/#/calendar", "a.button.primary"),
+    ("/#/calendar/{day}/week", ".free-slot"),
+    ("/#/compose", "#composer-submit"),
+    ("/#/compose", "#composer-publish-now"),
+    ("/#/compose", "#add-to-queue"),
+    ("/#/grid", '[data-crop="1 / 1"]'),
+    ("/#/media", "#bulk-posts"),
+    ("/#/best-times", "#apply-optimal"),
+    ("/#/accounts", "#create-sandbox-account"),
+]
+
+
+def test_phone_width_keeps_every_action_reachable(
+    page: Page, live_server: LiveServer, screenshots: Path
+) -> None:
+    session = sign_up(page)
+    api, _ = _seed(page, live_server, session)
+    page.set_viewport_size({"width": 390, "height": 844})
+    day = (datetime.now(ZoneInfo(TZ)) + timedelta(days=1)).date().isoformat()
+    for url, selector in PHONE_ACTIONS:
+        page.goto(url.format(day=day))
+        control = page.locator(selector).first
+        expect(control).to_be_visible()
+        control.scroll_into_view_if_needed()
+        expect(control).to_be_in_viewport()
+        box = control.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (
+            url,
+            selector,
+            box,
+        )
+        # Nothing covers it: the element at its centre is the control (or inside it).
+        covered = page.evaluate(
+            """([sel, x, y]) => { const el = document.elementFromPoint(x, y);
+                 const target = document.querySelector(sel);
+                 return !(el && (el === target || target.contains(el))); }""",
+            [selector, box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
+        )
+        assert not covered, (url, selector)
+        overflow = page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 1, f"{url} scrolls sideways by {overflow}px at phone width"
+    page.goto("/#/grid")
+    expect(page.locator("#ig-grid li").first).to_be_visible()
+    page.screenshot(path=str(screenshots / "phone-grid.png"), full_page=True)
+    page.goto(f"/#/calendar/{day}/day")
+    expect(page.locator("#calendar .day-view")).to_be_visible()
+    page.screenshot(path=str(screenshots / "phone-calendar-day.png"), full_page=True)
+    api.close()
+    assert session.errors == []
