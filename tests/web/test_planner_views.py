@@ -162,7 +162,7 @@ def _coloured_pixels(png: bytes) -> int:
 
 
 def test_composer_previews_quota_problems_and_emoji(
-    page: Page, live_server: LiveServer, screenshots: Path
+    page: Page, live_server: LiveServer, screenshots: Path, emoji_font: None
 ) -> None:
     session = sign_up(page)
     connect_sandbox_account(page, timezone=TZ)

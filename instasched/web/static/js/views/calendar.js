@@ -27,6 +27,10 @@ const POLL_MS = 3000;
 const MIN_LEAD_MS = 5 * 60 * 1000;
 const WORK_START_HOUR = 7;
 const MODES = ["month", "week", "day"];
+// Entries drawn per month day / week hour before "+N more" (the day view shows every one).
+const MONTH_CAP = 3;
+const WEEK_CAP = 2;
+const DAY_CAP = 200;
 const STATUS_TEXT = {
   scheduled: "Scheduled",
   publishing: "Publishing",
@@ -146,7 +150,7 @@ export async function render(main, { args, navigate }) {
         onclick: () => details(p),
       },
       thumbUrl
-        ? h("img", { class: "post-thumb", src: thumbUrl, alt: "", loading: "lazy", decoding: "async" })
+        ? h("img", { class: "post-thumb", src: thumbUrl, alt: "", loading: "lazy", decoding: "async", width: "32", height: "32" })
         : h("span", { class: "post-thumb post-thumb-none", "aria-hidden": "true" }, TYPE_ICON[p.mediaType] || "?"),
       h("span", { class: "post-body" },
         h("span", { class: "post-line" },
@@ -244,7 +248,7 @@ export async function render(main, { args, navigate }) {
           dataset: { day: key },
         },
         h("span", { class: "day-num" }, String(d.day)),
-        h("div", { class: "day-posts" }, (byDay.get(key) || []).map(chip)));
+        h("div", { class: "day-posts" }, capped(byDay.get(key) || [], MONTH_CAP, d)));
         dropTarget(cell, { year: d.year, month: d.month, day: d.day });
         cells.push(cell);
       }
@@ -256,6 +260,16 @@ export async function render(main, { args, navigate }) {
     } else {
       drawTimeGrid(start, days, byDay, today);
     }
+  }
+
+  /** The first `cap` entries, then "+N more" opening that day's view (a month with 1,000
+   *  posts would otherwise lay out 1,000 entries; the day view shows them all). */
+  function capped(list, cap, d) {
+    if (list.length <= cap) return list.map(chip);
+    const rest = list.length - cap;
+    return [...list.slice(0, cap).map(chip),
+      h("a", { class: "more-posts", href: `#/calendar/${dayKey(d)}/day`, dataset: { more: String(rest) } },
+        `+${rest} more`, h("span", { class: "visually-hidden" }, ` on ${dayKey(d)}`))];
   }
 
   /** Free slots of the posting schedules in [start, start + days), by "day-hour" (account tz). */
@@ -304,6 +318,13 @@ export async function render(main, { args, navigate }) {
       ? new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeZone: "UTC" }).format(new Date(Date.UTC(start.year, start.month - 1, start.day)))
       : `Week of ${dayKey(start)} – ${dayKey(end)}`;
     const slots = freeSlots(start, days);
+    // Posts by day and hour, read once (not once per hour cell).
+    const hoursOf = new Map();
+    for (const [key, list] of byDay) {
+      const hours = Array.from({ length: 24 }, () => []);
+      for (const p of list) hours[wall(new Date(p.scheduledFor), tz).hour].push(p);
+      hoursOf.set(key, hours);
+    }
     const cls = days === 1 ? "wk-row day-row" : "wk-row";
     const head = h("div", { class: `${cls} head`, role: "row" }, h("div", { role: "columnheader" }, h("span", { class: "visually-hidden" }, "Hour")),
       Array.from({ length: days }, (_, i) => {
@@ -316,7 +337,7 @@ export async function render(main, { args, navigate }) {
       for (let i = 0; i < days; i += 1) {
         const d = addDays(start, i);
         const key = dayKey(d);
-        const inSlot = (byDay.get(key) || []).filter((p) => wall(new Date(p.scheduledFor), tz).hour === hour);
+        const inSlot = (hoursOf.get(key) || [])[hour] || [];
         const isBest = best.has(`${weekdayOf(d)}-${hour}`);
         const cell = h("div", {
           class: `slot${isBest ? " best" : ""}`,
@@ -325,7 +346,7 @@ export async function render(main, { args, navigate }) {
           title: isBest ? "Best time to post" : null,
         },
         isBest ? h("span", { class: "visually-hidden" }, "Best time. ") : null,
-        inSlot.map(chip),
+        capped(inSlot, days === 1 ? DAY_CAP : WEEK_CAP, d),
         (slots.get(`${key}-${hour}`) || []).map(freeSlotButton));
         dropTarget(cell, { year: d.year, month: d.month, day: d.day, hour });
         row.append(cell);

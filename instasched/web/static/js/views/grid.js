@@ -9,6 +9,8 @@ import { currentAccount } from "../store.js";
 import { TYPE_TEXT, mediaIndex, postThumbUrl } from "../thumbs.js";
 import { formatInZone } from "../time.js";
 
+// Planned cells drawn at first (the next 20 rows); "Show more" adds as many again.
+const PAGE = 60;
 const CROPS = [["4 / 5", "4:5 (Instagram's grid)"], ["1 / 1", "1:1 (square)"]];
 
 export const profileMedia = (accountId) => get(`/api/instagram/accounts/${accountId}/media`, { limit: 30 });
@@ -32,7 +34,9 @@ export async function render(main) {
   let published = [];
   let media = new Map();
   let dragged = null;
+  let shown = PAGE;
   const status = h("div", { "aria-live": "polite", id: "grid-status" });
+  const more = h("div", { class: "actions" });
   const grid = h("ol", { class: "ig-grid", id: "ig-grid", "aria-label": `Profile grid of @${account.username}, newest first` });
   const cropBtns = CROPS.map(([value, label]) => button(label, () => {
     crop = value;
@@ -107,7 +111,15 @@ export async function render(main) {
   }
 
   function draw() {
-    replace(grid, ...planned.map(cellFor), ...published.map(publishedCell));
+    // The newest planned posts come first; when there are many, the ones furthest ahead are
+    // folded away first (the grid shows what is near: the end of the folded list).
+    const hidden = Math.max(0, planned.length - shown);
+    const cells = planned.map((p, i) => (i >= hidden ? cellFor(p, i) : null)).filter(Boolean);
+    replace(grid, ...cells, ...published.map(publishedCell));
+    replace(more, hidden ? button(`Show ${Math.min(PAGE, hidden)} more planned posts (${hidden} further ahead)`, () => {
+      shown += PAGE;
+      draw();
+    }, { id: "grid-more" }) : null);
     if (!planned.length && !published.length) grid.append(h("li", { class: "cell-none" }, "Nothing planned or published yet."));
   }
 
@@ -133,6 +145,7 @@ export async function render(main) {
     h("p", { class: "muted" }, `Planned posts (outlined) come first, newest at the top left, then what is published on @${account.username}. Drag a planned post onto another, or use its arrows, to swap their times.`),
     h("div", { class: "toolbar", role: "group", "aria-label": "Crop preview" }, cropBtns),
     status,
+    more,
     grid,
   );
   await load();
