@@ -1,5 +1,6 @@
 """The web app's planner reads: GET /api/instagram/scheduling/quota/{accountId} (the quota
-left around a time) and GET /api/instagram/accounts/{accountId}/media (the profile grid)."""
+left around a time), GET /api/instagram/scheduling/changes/{accountId} (posts changed since a
+time, for live updates) and GET /api/instagram/accounts/{accountId}/media (the profile grid)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from instasched.exceptions import Invalid
 from instasched.kit.deps import SessionDep, StateDep
 from instasched.kit.openapi import ACCOUNT_NOT_FOUND, errors
 from instasched.planner import service
-from instasched.planner.schemas import ProfileMediaList, QuotaLeft
+from instasched.planner.schemas import PostChanges, ProfileMediaList, QuotaLeft
 
 router = APIRouter(prefix="/instagram", tags=["Posts"])
 AccountIdPath = Annotated[uuid.UUID, Path(alias="accountId", description="Instagram account id")]
@@ -85,4 +86,28 @@ async def profile_media(
         user_id=user.id,
         account_id=account_id,
         limit=limit,
+    )
+
+
+@router.get(
+    "/scheduling/changes/{accountId}",
+    response_model=PostChanges,
+    responses=errors(ACCOUNT_NOT_FOUND),
+)
+async def post_changes(
+    account_id: AccountIdPath,
+    since: Annotated[
+        datetime,
+        Query(description="ISO 8601: posts changed after it (at most 24 h back are listed)"),
+    ],
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500, description="At most this many posts")] = 200,
+) -> PostChanges:
+    """The account's posts changed after `since`, oldest change first: status changes by the
+    worker, edits, new and cancelled posts. A short poll for live updates that works behind any
+    number of API processes: send the previous answer's `now` (minus a few seconds: a change
+    carries the time its transaction began) as the next `since`."""
+    return await service.post_changes(
+        session, user_id=user.id, account_id=account_id, since=since, limit=limit
     )

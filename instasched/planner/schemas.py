@@ -6,6 +6,7 @@ from pydantic import Field
 
 from instasched.kit import examples as ex
 from instasched.kit.schemas import ApiModel, examples
+from instasched.posts.schemas import Post
 
 
 class QuotaLeft(ApiModel):
@@ -68,3 +69,20 @@ class ProfileMediaList(ApiModel):
     notice: str | None = Field(
         description="Why only our own published posts are listed (Instagram did not answer)"
     )
+
+
+class PostChanges(ApiModel):
+    model_config = examples(
+        {
+            "now": "2026-12-20T14:00:05Z",
+            "posts": [Post.model_json_schema()["examples"][0]],
+            "more": False,
+        }
+    )
+
+    now: datetime = Field(
+        description="The server's time of this answer: send it back as `since` (a few seconds "
+        "earlier, as changes committed meanwhile carry the time their transaction began)"
+    )
+    posts: list[Post] = Field(description="Posts changed after `since`, oldest change first")
+    more: bool = Field(description="More changes than `limit`: ask again from the last one")

@@ -18,12 +18,15 @@ from instasched.integrations.instagram.profile import profile_media
 from instasched.kit.time import utcnow
 from instasched.models import ScheduledPost
 from instasched.planner import repository
-from instasched.planner.schemas import ProfileMediaItem, ProfileMediaList, QuotaLeft
+from instasched.planner.schemas import PostChanges, ProfileMediaItem, ProfileMediaList, QuotaLeft
 from instasched.posts import quota
+from instasched.posts.schemas import Post
 from instasched.security import TokenCipher
 
 # Posts are scheduled at most about 6 months ahead; past windows hold published posts.
 QUOTA_RANGE = timedelta(days=400)
+# Changes further back than this are not listed (a client that old reads its range again).
+CHANGES_RANGE = timedelta(days=1)
 
 
 async def quota_left(
@@ -123,3 +126,24 @@ async def published_media(
         return ProfileMediaList(items=items, notice=None)
     shown = [_ours(p) for p in ours if p.media_type != "STORIES"]
     return ProfileMediaList(items=shown, notice=f"{notice} Showing the posts published here.")
+
+
+async def post_changes(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    account_id: uuid.UUID,
+    since: datetime,
+    limit: int,
+) -> PostChanges:
+    """The account's posts changed after `since` (status, time, content, a new post): the web
+    app's calendar polls this instead of reading its whole range again."""
+    account = await accounts.get_owned(session, user_id=user_id, account_id=account_id)
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    now = utcnow()
+    since = min(max(since, now - CHANGES_RANGE), now)  # also keeps odd years out of SQL
+    rows = await repository.changed_posts(
+        session, account_id=account.id, since=since, limit=limit + 1
+    )
+    return PostChanges(now=now, posts=[Post.of(p) for p in rows[:limit]], more=len(rows) > limit)

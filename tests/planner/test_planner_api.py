@@ -130,3 +130,41 @@ async def test_profile_media_lists_instagram_media_with_our_posts(
     stranger = await api.user()
     r = await http.get(f"/api/instagram/accounts/{account.id}/media", headers=stranger.headers)
     assert r.status_code == 404
+
+
+async def test_changes_lists_posts_changed_since_a_time(api: Api, http: httpx.AsyncClient) -> None:
+    user = await api.user()
+    account = await api.account(user)
+    media_id = await _media_id(http, user, account)
+    at = datetime.now(UTC) + timedelta(days=2)
+    first = await _post(http, user, account, media_id, at)
+    url = f"{BASE}/changes/{account.id}"
+    r = await http.get(
+        url,
+        params={"since": (datetime.now(UTC) - timedelta(minutes=5)).isoformat()},
+        headers=user.headers,
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [p["id"] for p in body["posts"]] == [first["id"]] and body["more"] is False
+    cursor = body["now"]
+
+    # Nothing changed since: nothing listed. A cancel and a new post are.
+    r = await http.get(url, params={"since": cursor}, headers=user.headers)
+    assert r.json()["posts"] == []
+    second = await _post(http, user, account, media_id, at + timedelta(hours=1))
+    r = await http.delete(f"{BASE}/posts/{first['id']}", headers=user.headers)
+    assert r.status_code == 200, r.text
+    r = await http.get(url, params={"since": cursor, "limit": 1}, headers=user.headers)
+    body = r.json()
+    assert body["more"] is True and len(body["posts"]) == 1
+    r = await http.get(url, params={"since": cursor}, headers=user.headers)
+    changed = {p["id"]: p["status"] for p in r.json()["posts"]}
+    assert changed == {first["id"]: "cancelled", second["id"]: "scheduled"}
+    # A far-off `since` is clamped (never a 500); another user's account is a 404.
+    for since in ("0001-01-01T00:00:00+23:59", "9999-12-31T23:59:00-23:59"):
+        r = await http.get(url, params={"since": since}, headers=user.headers)
+        assert r.status_code == 200, r.text
+    stranger = await api.user()
+    r = await http.get(url, params={"since": cursor}, headers=stranger.headers)
+    assert r.status_code == 404

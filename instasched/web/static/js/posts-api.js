@@ -33,6 +33,8 @@ export const updatePost = (postId, body) => put(`${SCHED}/posts/${postId}`, body
 export const cancelPost = (postId) => del(`${SCHED}/posts/${postId}`);
 export const publishNow = (postId) => post(`${SCHED}/posts/${postId}/publish-now`);
 export const postInsights = (postId) => get(`${SCHED}/posts/${postId}/insights`);
+/** The account's posts changed after `since` (ISO): {now, posts, more}. */
+export const postChanges = (accountId, since) => get(`${SCHED}/changes/${accountId}`, { since });
 
 /** The publishing-quota details of a 422 (`detail[0]` with `count` and `quota`), or null. */
 export function quotaProblem(err) {

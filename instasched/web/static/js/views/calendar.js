@@ -4,7 +4,7 @@
 // the best-time hours. Drag a scheduled post to another day or hour to reschedule (PUT); click
 // for details, edit, cancel, publish now, retry; live status by polling while the view is open.
 import { append, busy, button, counted, field, h, notice, openDialog, replace, safeUrl, toast } from "../dom.js";
-import { cancelPost, copyOf, createPost, listPosts, listSchedules, optimalTimes, postInsights, publishNow, quotaProblem, slotOf, updatePost } from "../posts-api.js";
+import { cancelPost, copyOf, createPost, listPosts, postChanges, listSchedules, optimalTimes, postInsights, publishNow, quotaProblem, slotOf, updatePost } from "../posts-api.js";
 import { currentAccount } from "../store.js";
 import { TYPE_ICON, TYPE_TEXT, mediaIndex, postThumbUrl } from "../thumbs.js";
 import {
@@ -24,6 +24,10 @@ import {
 } from "../time.js";
 
 const POLL_MS = 3000;
+// Live updates: each poll asks only for the posts changed since the last one (GET
+// .../changes/{accountId}); the whole range is read again every minute as a safety net.
+const FULL_EVERY_MS = 60 * 1000;
+const OVERLAP_MS = 10 * 1000; // a change carries the time its transaction began
 const MIN_LEAD_MS = 5 * 60 * 1000;
 const WORK_START_HOUR = 7;
 const MODES = ["month", "week", "day"];
@@ -110,10 +114,15 @@ export async function render(main, { args, navigate }) {
 
   let requested = 0;
   let applied = 0;
+  let cursor = null; // `since` of the next change poll
+  let lastFull = 0;
   async function load(force = false) {
     const { start, days } = range();
     const end = addDays(start, days);
     requested += 1;
+    lastFull = Date.now();
+    // The browser's clock may differ from the server's by a little: look a minute back.
+    cursor = new Date(Date.now() - 60 * 1000).toISOString();
     const mine = requested;
     try {
       const fetched = await listPosts(account.id, {
@@ -123,15 +132,49 @@ export async function render(main, { args, navigate }) {
       // A slow poll that started before a change must not redraw the older state over it.
       if (mine < applied) return;
       applied = mine;
-      const sig = JSON.stringify(fetched.map((p) => [p.id, p.status, p.scheduledFor, p.updatedAt, p.permalink]));
-      if (!force && sig === signature) return;
-      signature = sig;
-      posts = fetched.filter((p) => p.status !== "cancelled");
+      if (!apply(fetched, force)) return;
     } catch (err) {
       if (force) replace(grid, notice("error", err.message));
       return;
     }
     if (ready) draw();
+  }
+
+  /** Show `fetched` (the range's posts); false when nothing changed. */
+  function apply(fetched, force = false) {
+    const sig = JSON.stringify(fetched.map((p) => [p.id, p.status, p.scheduledFor, p.updatedAt, p.permalink]));
+    if (!force && sig === signature) return false;
+    signature = sig;
+    posts = fetched.filter((p) => p.status !== "cancelled");
+    return true;
+  }
+
+  /** The posts changed since the last poll, merged into the range shown. */
+  async function poll() {
+    if (!cursor || Date.now() - lastFull > FULL_EVERY_MS) return load(false);
+    const mine = requested;
+    let changes;
+    try {
+      changes = await postChanges(account.id, cursor);
+    } catch {
+      return undefined;
+    }
+    if (mine !== requested) return undefined; // a full read started meanwhile
+    cursor = new Date(new Date(changes.now).getTime() - OVERLAP_MS).toISOString();
+    if (changes.more) return load(false);
+    if (!changes.posts.length) return undefined;
+    const { start, days } = range();
+    const from = zonedToDate({ ...start, hour: 0, minute: 0 }, tz).getTime();
+    const to = zonedToDate({ ...addDays(start, days), hour: 0, minute: 0 }, tz).getTime();
+    const byId = new Map(posts.map((p) => [p.id, p]));
+    for (const p of changes.posts) {
+      const t = new Date(p.scheduledFor).getTime();
+      if (t < from || t >= to) byId.delete(p.id);
+      else byId.set(p.id, p);
+    }
+    const next = [...byId.values()].sort((a, b) => a.scheduledFor.localeCompare(b.scheduledFor) || a.id.localeCompare(b.id));
+    if (apply(next) && ready) draw();
+    return undefined;
   }
 
   function chip(p) {
@@ -511,6 +554,6 @@ export async function render(main, { args, navigate }) {
   await Promise.all([loadExtras(), load(true)]);
   ready = true;
   if (!grid.querySelector(".notice-error")) draw();
-  const timer = setInterval(() => { if (!document.hidden) load(false); }, POLL_MS);
+  const timer = setInterval(() => { if (!document.hidden) poll(); }, POLL_MS);
   return () => clearInterval(timer);
 }
