@@ -245,8 +245,9 @@ def test_failure_is_notified_live_with_its_action(
         caption="will fail",
         scheduledFor=f"{_day(2)}T10:00:00",
     )
-    page.goto("/#/media")  # any view: the notification does not need the calendar
-    expect(page.locator(".media-card")).to_have_count(1)
+    page.goto(f"/#/calendar/{_day(2)}/week")
+    entry = page.locator(f'#calendar [data-post-id="{post["id"]}"]')
+    expect(entry).to_have_attribute("data-status", "scheduled")
     assert not page.title().startswith("(")
     fault = httpx.post(
         f"{live_server.url}/sandbox/_control/faults",
@@ -264,7 +265,11 @@ def test_failure_is_notified_live_with_its_action(
     r = api.http.post(f"{SCHED}/posts/{post['id']}/publish-now", params={"waitSeconds": 30})
     assert r.status_code == 200 and r.json()["status"] == "failed", r.text
 
-    # Without a reload: a notification with the reason and the action, a count in the title.
+    # Without a reload: the entry turns failed (the calendar's poll of the changes, well
+    # before its full re-read each minute), a notification with the reason and the action,
+    # a count in the title.
+    expect(entry).to_have_attribute("data-status", "failed", timeout=20_000)
+    expect(entry).to_contain_text("Failed")
     alert = page.locator(f'.alert[data-post-id="{post["id"]}"]')
     expect(alert).to_be_visible(timeout=20_000)
     expect(alert).to_have_attribute("role", "alert")
@@ -272,13 +277,13 @@ def test_failure_is_notified_live_with_its_action(
     action = alert.locator('[data-action="fix-media"]')
     expect(action).to_have_text("Fix the media")
     expect(action).to_have_attribute("href", f"#/compose/{post['id']}/copy")
-    expect(page).to_have_title(re.compile(r"^\(1\) Media library"))
+    expect(page).to_have_title(re.compile(r"^\(1\) Calendar"))
     expect(page.locator('link[rel="icon"]')).to_have_attribute("data-count", "1")
     assert page.locator('link[rel="icon"]').get_attribute("href").startswith("data:image/svg+xml")
     page.screenshot(path=str(screenshots / "live-failure-alert.png"))
-    # The title keeps its count from view to view.
-    page.get_by_role("link", name="Calendar").click()
-    expect(page).to_have_title(re.compile(r"^\(1\) Calendar"))
+    # The title keeps its count from view to view; the notification needs no calendar.
+    page.get_by_role("link", name="Media library").click()
+    expect(page).to_have_title(re.compile(r"^\(1\) Media library"))
     # The action for a reason: reconnect, fix media, or retry.
     kinds = page.evaluate(
         """async () => {
@@ -294,7 +299,7 @@ def test_failure_is_notified_live_with_its_action(
     assert kinds == ["reconnect", "fix-media", "retry", "reconnect"]
     alert.get_by_role("button", name=re.compile("^Dismiss")).click()
     expect(alert).to_have_count(0)
-    expect(page).to_have_title("Calendar · instasched")
+    expect(page).to_have_title("Media library · instasched")
     expect(page.locator('link[rel="icon"]')).to_have_attribute("href", "/static/favicon.svg")
     api.close()
     assert session.errors == []

@@ -1,7 +1,7 @@
 // Connected Instagram accounts: connect (OAuth or a sandbox account), timezone, token state.
 import { del, get, patch, post } from "../api.js";
 import { busy, button, counted, field, h, notice, replace, select, toast } from "../dom.js";
-import { loadAccounts, store } from "../store.js";
+import { loadAccounts, onChange, store } from "../store.js";
 import { formatInZone, viewerZone, zones } from "../time.js";
 
 function tokenState(account) {
@@ -116,5 +116,6 @@ export async function render(main) {
   await loadAccounts().catch((err) => toast(err.message, "error"));
   refresh();
   replace(main, h("h1", {}, "Instagram accounts"), list, h("div", { class: "grid-2" }, connect, sandbox));
-  return null;
+  // Newer account data (the live poll reads it after a failure, e.g. "needs reconnect").
+  return onChange(refresh);
 }
