@@ -73,7 +73,9 @@ MEASURE = """async ([hash, selector]) => {
     obs.observe(document.body, { childList: true, subtree: true });
   });
   location.hash = hash;
-  await ready;
+  const found = await Promise.race([ready.then(() => true),
+    new Promise((r) => setTimeout(() => r(false), 10000))]);
+  if (!found) return { ms: null, requests: 0 };  // the view does not exist (an older app)
   // Usable means painted: wait for the next frame to be produced.
   await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
   performance.mark('nav-ready');
@@ -207,6 +209,11 @@ async def drive(server: Server, login: dict[str, Any], repeat: int) -> list[dict
                 r = await page.evaluate(MEASURE, [hash_.format(today=today), selector])
                 times.append(r["ms"])
                 requests.append(r["requests"])
+            if times[0] is None:
+                rows.append(
+                    {"view": name, "cold": None, "median": None, "max": None, "requests": None}
+                )
+                continue
             warm = times[1:]
             rows.append(
                 {
@@ -241,8 +248,8 @@ def main() -> int:
     print(f"{'view':28} {'cold ms':>9} {'median ms':>10} {'max ms':>8} {'requests':>9}  goal")
     for r in rows:
         fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
-        worst = max(v for v in (r["cold"], r["max"]) if v is not None)
-        ok = "ok" if worst <= GOAL_MS else "OVER"
+        worst = max((v for v in (r["cold"], r["max"]) if v is not None), default=None)
+        ok = "-" if worst is None else "ok" if worst <= GOAL_MS else "OVER"
         print(
             f"{r['view']:28} {fmt(r['cold']):>9} {fmt(r['median']):>10} {fmt(r['max']):>8} "
             f"{fmt(r['requests']):>9}  {ok}"
