@@ -85,6 +85,15 @@ def test_calendar_shows_content_slots_and_best_times(
         caption="Blue first",
         scheduledFor=f"{_day(1)}T11:30:00",
     )
+    for minute in (0, 10, 20):
+        _create(
+            api,
+            account,
+            mediaType="IMAGE",
+            mediaIds=[media["blue.jpg"]["id"]],
+            caption=f"Afternoon {minute}",
+            scheduledFor=f"{_day(1)}T15:{minute:02d}:00",
+        )
 
     page.goto(f"/#/calendar/{_day(1)}/month")
     entry = page.locator(f'[data-post-id="{carousel["id"]}"]')
@@ -101,6 +110,10 @@ def test_calendar_shows_content_slots_and_best_times(
         "src", re.compile(re.escape(_path(media["red.jpg"]["previewUrl"])))
     )
     expect(single).to_contain_text("Image")
+    # A busy day shows its first 3 entries and "+2 more", which opens the day.
+    cell = page.locator(f'.day[data-day="{_day(1)}"]')
+    expect(cell.locator(".post")).to_have_count(3)
+    expect(cell.locator(".more-posts")).to_have_text(f"+2 more on {_day(1)}")
     page.screenshot(path=str(screenshots / "calendar-content-month.png"), full_page=True)
 
     # Week view: the hour axis reads like the entries (24 h here, en-GB), opened on the
@@ -115,14 +128,17 @@ def test_calendar_shows_content_slots_and_best_times(
     expect(week.locator(".slot.best").first).to_be_attached()
     best = week.locator(".slot.best").count()
     assert 1 <= best <= 7 * 24
+    afternoon = week.locator(f'.slot[data-day="{_day(1)}"][data-hour="15"]')
+    expect(afternoon.locator(".post")).to_have_count(2)
+    expect(afternoon.locator(".more-posts")).to_contain_text("+1 more")
     free = week.locator(f'.free-slot[data-slot="{_day(2)}T10:00"]')
     expect(free).to_be_visible()
     page.screenshot(path=str(screenshots / "calendar-content-week.png"), full_page=True)
 
-    # Day view: one column, the posts of that day.
-    page.locator("#view-day").click()
+    # Day view ("+1 more" opens it): one column, every post of that day.
+    afternoon.locator(".more-posts").click()
     expect(page.locator("#calendar .day-view")).to_be_visible()
-    expect(page.locator("#calendar .day-view .post")).to_have_count(2)
+    expect(page.locator("#calendar .day-view .post")).to_have_count(5)
     page.screenshot(path=str(screenshots / "calendar-content-day.png"), full_page=True)
 
     # A free slot opens the composer at that time.
@@ -130,6 +146,30 @@ def test_calendar_shows_content_slots_and_best_times(
     page.locator(f'.free-slot[data-slot="{_day(2)}T10:00"]').click()
     expect(page.get_by_role("heading", name="Compose a post")).to_be_visible()
     expect(page.locator("#composer-when")).to_have_value(f"{_day(2)}T10:00")
+
+    # Which picture stands for a post: a reel's cover when it has one, else its first item.
+    picked = page.evaluate(
+        """async () => {
+          const { postThumbUrl } = await import('/static/js/thumbs.js');
+          const index = new Map([
+            ['v', { id: 'v', previewUrl: null, thumbnailUrl: 'https://s3/frame.jpg' }],
+            ['c', { id: 'c', previewUrl: 'https://s3/cover.jpg' }],
+            ['s3://cover', { id: 'c', previewUrl: 'https://s3/cover.jpg' }],
+          ]);
+          return [
+            postThumbUrl({ mediaType: 'REELS', mediaIds: ['v'], coverUrl: 's3://cover' }, index),
+            postThumbUrl({ mediaType: 'REELS', mediaIds: ['v'], coverUrl: null }, index),
+            postThumbUrl({ mediaType: 'CAROUSEL', mediaIds: ['c', 'v'] }, index),
+            postThumbUrl({ mediaType: 'IMAGE', mediaIds: ['gone'] }, index),
+          ];
+        }"""
+    )
+    assert picked == [
+        "https://s3/cover.jpg",
+        "https://s3/frame.jpg",
+        "https://s3/cover.jpg",
+        None,
+    ]
 
     # In a 12-hour locale the axis and the entries both read "AM"/"PM".
     context = browser.new_context(
