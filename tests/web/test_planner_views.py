@@ -341,6 +341,34 @@ def test_failure_is_notified_live_with_its_action(
     expect(alert).to_have_count(0)
     expect(page).to_have_title("Media library · instasched")
     expect(page.locator('link[rel="icon"]')).to_have_attribute("href", "/static/favicon.svg")
+
+    # A refusal that is neither the connection nor the media: "Retry now" publishes a copy.
+    other = _create(
+        api,
+        account,
+        mediaType="IMAGE",
+        mediaIds=[media["live.jpg"]["id"]],
+        caption="retry me",
+        scheduledFor=f"{_day(3)}T10:00:00",
+    )
+    fault = httpx.post(
+        f"{live_server.url}/sandbox/_control/faults",
+        json={
+            "igUserId": account["igUserId"],
+            "endpoint": "media",
+            "error": {"code": 100, "message": "Unsupported request"},
+        },
+    )
+    assert fault.status_code == 201, fault.text
+    r = api.http.post(f"{SCHED}/posts/{other['id']}/publish-now", params={"waitSeconds": 30})
+    assert r.status_code == 200 and r.json()["status"] == "failed", r.text
+    alert = page.locator(f'.alert[data-post-id="{other["id"]}"]')
+    expect(alert).to_be_visible(timeout=20_000)
+    alert.locator('[data-action="retry"]').click()
+    expect(page.locator("#toast")).to_contain_text("Published", timeout=30_000)
+    expect(alert).to_have_count(0)
+    statuses = sorted((p["caption"], p["status"]) for p in api.posts(account["id"]))
+    assert statuses == [("retry me", "failed"), ("retry me", "published"), ("will fail", "failed")]
     api.close()
     assert session.errors == []
 
