@@ -104,6 +104,10 @@ def test_axe_every_view_light_and_dark(
     page.goto("/")
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     assert run_axe(page, axe_source) == []
+    page.emulate_media(color_scheme="dark")
+    assert run_axe(page, axe_source) == []
+    page.screenshot(path=str(screenshots / "a11y-dark-login.png"))
+    page.emulate_media(color_scheme="light")
     session = sign_up(page)
     api, _ = _seed(page, live_server, session)
     found = _check_views(page, axe_source, "light", screenshots)
