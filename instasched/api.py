@@ -10,6 +10,7 @@ from instasched.auth.endpoints import router as auth_router
 from instasched.media.endpoints import router as media_router
 from instasched.ops.endpoints import router as ops_router
 from instasched.optimal_times.endpoints import router as optimal_times_router
+from instasched.planner.endpoints import router as planner_router
 from instasched.posts.endpoints import router as posts_router
 from instasched.schedules.endpoints import router as schedules_router
 from instasched.templates.endpoints import router as templates_router
@@ -31,5 +32,6 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     templates_router,
     schedules_router,
     optimal_times_router,
+    planner_router,
     ops_router,
 )

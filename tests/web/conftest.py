@@ -103,3 +103,43 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's source (installed once with npm, pinned; see tests/web/a11y.py)."""
+    from tests.web.a11y import axe_path
+
+    return axe_path().read_text(encoding="utf-8")
+
+
+def _has_emoji_font() -> bool:
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return False
+    out = subprocess.run([fc_list], capture_output=True, text=True, check=False).stdout
+    return "color emoji" in out.lower()
+
+
+@pytest.fixture(scope="session")
+def emoji_font(chromium_path: str) -> None:
+    """A colour emoji font on the machine (the page uses the system's, Debian's
+    fonts-noto-color-emoji here): installed with apt-get when missing and running as root, as
+    Chromium is; otherwise the test fails with the command to run."""
+    if _has_emoji_font():
+        return
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(
+            ["apt-get", "install", "-y", "fonts-noto-color-emoji"],
+            env=env,
+            capture_output=True,
+            check=False,
+        )
+        if _has_emoji_font():
+            return
+    pytest.fail(
+        "The composer's emoji test needs a colour emoji font: "
+        "`sudo apt-get install -y fonts-noto-color-emoji`",
+        pytrace=False,
+    )

@@ -230,7 +230,7 @@ def test_phone_width_keyboard_and_labels(page: Page, screenshots: Path) -> None:
     connect_sandbox_account(page)
     upload_image(page, "phone.jpg", jpeg(1080, 1080))
     page.set_viewport_size({"width": 390, "height": 844})
-    for view in ("calendar", "compose", "media", "best-times", "templates", "accounts"):
+    for view in ("calendar", "compose", "grid", "media", "best-times", "templates", "accounts"):
         page.goto(f"/#/{view}")
         expect(page.locator("main h1")).to_be_visible()
         page.wait_for_load_state("networkidle")

@@ -1,18 +1,21 @@
 // Entry point: the shell (header, navigation, account picker), hash routing and the login gate.
 import { hasToken, setToken, setUnauthorizedHandler } from "./api.js";
 import { clear, h, replace, select, toast } from "./dom.js";
+import { applyCount, startLive, stopLive } from "./live.js";
 import { currentAccount, loadAccounts, onChange, reset, setAccount, store } from "./store.js";
 import * as accounts from "./views/accounts.js";
 import * as auth from "./views/auth.js";
 import * as besttimes from "./views/besttimes.js";
 import * as calendar from "./views/calendar.js";
 import * as composer from "./views/composer.js";
+import * as grid from "./views/grid.js";
 import * as media from "./views/media.js";
 import * as templates from "./views/templates.js";
 
 const ROUTES = {
   calendar: { title: "Calendar", view: calendar },
   compose: { title: "Compose", view: composer },
+  grid: { title: "Grid", view: grid },
   media: { title: "Media library", view: media },
   "best-times": { title: "Best times", view: besttimes },
   templates: { title: "Templates", view: templates },
@@ -39,6 +42,7 @@ if (params.has("connected")) {
 }
 
 setUnauthorizedHandler((message) => {
+  stopLive();
   reset();
   pendingNotice = message;
   route();
@@ -56,9 +60,11 @@ export function navigate(path, message = null, kind = "success") {
 }
 
 function parseHash() {
-  const raw = window.location.hash.replace(/^#\/?/, "");
+  const [raw, search = ""] = window.location.hash.replace(/^#\/?/, "").split("?");
   const [name, ...rest] = raw.split("/");
-  return { name: name || "calendar", args: rest.map(decodeURIComponent) };
+  // `#/compose?at=2026-12-10T09:00&media=id1,id2`: options for the view.
+  const query = Object.fromEntries(new URLSearchParams(search));
+  return { name: name || "calendar", args: rest.map(decodeURIComponent), query };
 }
 
 function shell(active) {
@@ -106,6 +112,7 @@ function shell(active) {
 }
 
 function logout() {
+  stopLive();
   setToken(null);
   reset();
   pendingNotice = "You are logged out.";
@@ -121,7 +128,7 @@ async function route() {
     }
     cleanup = null;
   }
-  const { name, args } = parseHash();
+  const { name, args, query } = parseHash();
   if (!hasToken()) {
     header = null;
     document.title = "Log in · instasched";
@@ -134,6 +141,8 @@ async function route() {
   const entry = ROUTES[name] || ROUTES.calendar;
   const key = ROUTES[name] ? name : "calendar";
   document.title = `${entry.title} · instasched`;
+  applyCount();
+  startLive();
   const main = h("main", { id: "main", tabindex: "-1" });
   header = shell(key);
   activeKey = key;
@@ -145,7 +154,7 @@ async function route() {
     pendingKind = "success";
   }
   try {
-    cleanup = (await entry.view.render(main, { args, navigate })) || null;
+    cleanup = (await entry.view.render(main, { args, query, navigate })) || null;
   } catch (err) {
     main.append(h("div", { class: "notice notice-error", role: "alert" }, err.message || String(err)));
   }

@@ -101,9 +101,23 @@ export function formatInZone(date, tz, opts = {}) {
   }).format(date);
 }
 
+const timeFormats = new Map();
+function timeFormat(tz) {
+  let f = timeFormats.get(tz);
+  if (!f) {
+    f = new Intl.DateTimeFormat(undefined, { timeZone: tz, hour: "2-digit", minute: "2-digit" });
+    timeFormats.set(tz, f);
+  }
+  return f;
+}
+
 export function formatTime(date, tz) {
-  return new Intl.DateTimeFormat(undefined, { timeZone: tz, hour: "2-digit", minute: "2-digit" })
-    .format(date);
+  return timeFormat(tz).format(date);
+}
+
+/** An hour of the day ("09:00" or "09:00 AM") in the same 12/24 h style as formatTime. */
+export function formatHour(hour, minute = 0) {
+  return timeFormat("UTC").format(new Date(Date.UTC(2000, 0, 1, hour, minute)));
 }
 
 export function zoneLabel(tz) {

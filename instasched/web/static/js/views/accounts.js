@@ -2,7 +2,7 @@
 // a sandbox account), timezone, token state.
 import { del, get, patch, post } from "../api.js";
 import { busy, button, counted, field, h, notice, replace, select, toast } from "../dom.js";
-import { loadAccounts, store } from "../store.js";
+import { loadAccounts, onChange, store } from "../store.js";
 import { formatInZone, viewerZone, zones } from "../time.js";
 
 function tokenState(account) {
@@ -198,5 +198,6 @@ export async function render(main) {
   refresh();
   const picker = await facebookPicker();
   replace(main, h("h1", {}, "Instagram accounts"), picker, list, h("div", { class: "grid-2" }, connect, sandbox));
-  return null;
+  // Newer account data (the live poll reads it after a failure, e.g. "needs reconnect").
+  return onChange(refresh);
 }

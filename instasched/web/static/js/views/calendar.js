@@ -1,13 +1,17 @@
-// Calendar: month and week views in the account's timezone, coloured by status; drag a
-// scheduled post to another day or hour to reschedule (PUT); click for details, edit, cancel,
-// publish now, retry; live status by polling while the view is open.
+// Calendar: month, week and day views in the account's timezone. Each entry shows the post's
+// thumbnail (a carousel's first item, a reel's cover), type, account and status; the week and
+// day views draw the posting schedule's free slots (click one to compose into it) and shade
+// the best-time hours. Drag a scheduled post to another day or hour to reschedule (PUT); click
+// for details, edit, cancel, publish now, retry; live status by polling while the view is open.
 import { append, busy, button, counted, field, h, notice, openDialog, replace, safeUrl, toast } from "../dom.js";
-import { cancelPost, copyOf, createPost, listPosts, postInsights, publishNow, quotaProblem, updatePost } from "../posts-api.js";
+import { cancelPost, copyOf, createPost, listPosts, postChanges, listSchedules, optimalTimes, postInsights, publishNow, quotaProblem, slotOf, updatePost } from "../posts-api.js";
 import { currentAccount } from "../store.js";
+import { TYPE_ICON, TYPE_TEXT, mediaIndex, postThumbUrl } from "../thumbs.js";
 import {
   DAY_SHORT,
   addDays,
   dayKey,
+  formatHour,
   formatInZone,
   formatTime,
   inputToWall,
@@ -20,6 +24,17 @@ import {
 } from "../time.js";
 
 const POLL_MS = 3000;
+// Live updates: each poll asks only for the posts changed since the last one (GET
+// .../changes/{accountId}); the whole range is read again every minute as a safety net.
+const FULL_EVERY_MS = 60 * 1000;
+const OVERLAP_MS = 10 * 1000; // a change carries the time its transaction began
+const MIN_LEAD_MS = 5 * 60 * 1000;
+const WORK_START_HOUR = 7;
+const MODES = ["month", "week", "day"];
+// Entries drawn per month day / week hour before "+N more" (the day view shows every one).
+const MONTH_CAP = 3;
+const WEEK_CAP = 2;
+const DAY_CAP = 200;
 const STATUS_TEXT = {
   scheduled: "Scheduled",
   publishing: "Publishing",
@@ -48,36 +63,41 @@ export async function render(main, { args, navigate }) {
     return null;
   }
   const tz = account.timezone || "UTC";
-  let mode = args[1] === "week" ? "week" : "month";
+  let mode = MODES.includes(args[1]) ? args[1] : "month";
   let focus = parseDay(args[0], tz);
   let posts = [];
   let signature = "";
   let dragged = null;
+  let ready = false; // the first draw waits for thumbnails, schedules and best times
+  let media = new Map(); // asset id / s3Url -> asset (thumbnails)
+  let schedules = []; // posting schedules: free slots
+  let best = new Set(); // "weekday-hour" of the best times
 
   const title = h("h1", { id: "calendar-title" });
   const grid = h("div", { class: "calendar", id: "calendar" });
-  const info = h("p", { class: "muted small" }, `Times in ${tz} (the account's timezone). Drag a scheduled post to another day (or hour, in the week view) to reschedule it, or open it to pick a new time. Cancelled posts are not shown.`);
-  const monthBtn = button("Month", () => switchMode("month"), { "aria-pressed": String(mode === "month"), id: "view-month" });
-  const weekBtn = button("Week", () => switchMode("week"), { "aria-pressed": String(mode === "week"), id: "view-week" });
-  const legend = h("ul", { class: "legend", "aria-label": "Status colours" },
+  const info = h("p", { class: "muted small" }, `Times in ${tz} (the account's timezone). Drag a scheduled post to another day (or hour, in the week and day views) to reschedule it, or open it to pick a new time. Click a free slot of your posting schedule to compose into it. Cancelled posts are not shown.`);
+  const modeBtns = MODES.map((m) => button(m[0].toUpperCase() + m.slice(1), () => switchMode(m),
+    { "aria-pressed": String(mode === m), id: `view-${m}` }));
+  const legend = h("ul", { class: "legend", "aria-label": "Legend" },
     Object.entries(STATUS_TEXT)
       .filter(([s]) => s !== "cancelled")
-      .map(([s, t]) => h("li", { class: `post post-${s}` }, t)));
+      .map(([s, t]) => h("li", { class: `post post-${s}` }, t)),
+    h("li", { class: "legend-best" }, "Best time"),
+    h("li", { class: "legend-free" }, "Free slot"));
 
   const go = (delta) => {
     if (mode === "month") {
       const m = focus.month - 1 + delta;
       focus = { ...focus, year: focus.year + Math.floor(m / 12), month: ((m % 12) + 12) % 12 + 1, day: 1 };
     } else {
-      focus = addDays(focus, 7 * delta);
+      focus = addDays(focus, (mode === "week" ? 7 : 1) * delta);
     }
     history.replaceState(null, "", `#/calendar/${dayKey(focus)}/${mode}`);
     load(true);
   };
   function switchMode(next) {
     mode = next;
-    monthBtn.setAttribute("aria-pressed", String(mode === "month"));
-    weekBtn.setAttribute("aria-pressed", String(mode === "week"));
+    modeBtns.forEach((b, i) => b.setAttribute("aria-pressed", String(MODES[i] === mode)));
     history.replaceState(null, "", `#/calendar/${dayKey(focus)}/${mode}`);
     load(true);
   }
@@ -88,15 +108,21 @@ export async function render(main, { args, navigate }) {
       const start = addDays(first, -weekdayOf(first));
       return { start, days: 42 };
     }
+    if (mode === "day") return { start: focus, days: 1 };
     return { start: addDays(focus, -weekdayOf(focus)), days: 7 };
   };
 
   let requested = 0;
   let applied = 0;
+  let cursor = null; // `since` of the next change poll
+  let lastFull = 0;
   async function load(force = false) {
     const { start, days } = range();
     const end = addDays(start, days);
     requested += 1;
+    lastFull = Date.now();
+    // The browser's clock may differ from the server's by a little: look a minute back.
+    cursor = new Date(Date.now() - 60 * 1000).toISOString();
     const mine = requested;
     try {
       const fetched = await listPosts(account.id, {
@@ -106,35 +132,79 @@ export async function render(main, { args, navigate }) {
       // A slow poll that started before a change must not redraw the older state over it.
       if (mine < applied) return;
       applied = mine;
-      const sig = JSON.stringify(fetched.map((p) => [p.id, p.status, p.scheduledFor, p.updatedAt, p.permalink]));
-      if (!force && sig === signature) return;
-      signature = sig;
-      posts = fetched.filter((p) => p.status !== "cancelled");
+      if (!apply(fetched, force)) return;
     } catch (err) {
       if (force) replace(grid, notice("error", err.message));
       return;
     }
-    draw();
+    if (ready) draw();
+  }
+
+  /** Show `fetched` (the range's posts); false when nothing changed. */
+  function apply(fetched, force = false) {
+    const sig = JSON.stringify(fetched.map((p) => [p.id, p.status, p.scheduledFor, p.updatedAt, p.permalink]));
+    if (!force && sig === signature) return false;
+    signature = sig;
+    posts = fetched.filter((p) => p.status !== "cancelled");
+    return true;
+  }
+
+  /** The posts changed since the last poll, merged into the range shown. */
+  async function poll() {
+    if (!cursor || Date.now() - lastFull > FULL_EVERY_MS) return load(false);
+    const mine = requested;
+    let changes;
+    try {
+      changes = await postChanges(account.id, cursor);
+    } catch {
+      return undefined;
+    }
+    if (mine !== requested) return undefined; // a full read started meanwhile
+    cursor = new Date(new Date(changes.now).getTime() - OVERLAP_MS).toISOString();
+    if (changes.more) return load(false);
+    if (!changes.posts.length) return undefined;
+    const { start, days } = range();
+    const from = zonedToDate({ ...start, hour: 0, minute: 0 }, tz).getTime();
+    const to = zonedToDate({ ...addDays(start, days), hour: 0, minute: 0 }, tz).getTime();
+    const byId = new Map(posts.map((p) => [p.id, p]));
+    for (const p of changes.posts) {
+      const t = new Date(p.scheduledFor).getTime();
+      if (t < from || t >= to) byId.delete(p.id);
+      else byId.set(p.id, p);
+    }
+    const next = [...byId.values()].sort((a, b) => a.scheduledFor.localeCompare(b.scheduledFor) || a.id.localeCompare(b.id));
+    if (apply(next) && ready) draw();
+    return undefined;
   }
 
   function chip(p) {
     const when = new Date(p.scheduledFor);
     const draggable = p.status === "scheduled";
+    const statusText = STATUS_TEXT[p.status] || p.status;
+    const typeText = TYPE_TEXT[p.mediaType] || p.mediaType;
+    const thumbUrl = postThumbUrl(p, media);
     const el = h(
       "button",
       {
         type: "button",
         class: `post post-${p.status}`,
         draggable: draggable ? "true" : "false",
-        dataset: { postId: p.id, status: p.status },
-        "aria-label": `${STATUS_TEXT[p.status] || p.status} at ${formatTime(when, tz)}: ${snippet(p.caption, 60)}`,
+        dataset: { postId: p.id, status: p.status, type: p.mediaType },
         onclick: () => details(p),
       },
-      h("span", { class: "post-time" }, formatTime(when, tz)),
-      " ",
-      h("span", { class: "post-caption" }, snippet(p.caption)),
-      p.status === "published" && p.permalink ? h("span", { class: "post-flag", "aria-hidden": "true" }, " ↗") : null,
-      p.status === "failed" ? h("span", { class: "post-flag", "aria-hidden": "true" }, " !") : null,
+      thumbUrl
+        ? h("img", { class: "post-thumb", src: thumbUrl, alt: "", loading: "lazy", decoding: "async", width: "32", height: "32" })
+        : h("span", { class: "post-thumb post-thumb-none", "aria-hidden": "true" }, TYPE_ICON[p.mediaType] || "?"),
+      h("span", { class: "post-body" },
+        h("span", { class: "post-line" },
+          h("span", { class: "post-time" }, formatTime(when, tz)), " ",
+          h("span", { class: "post-status" }, statusText),
+          p.status === "published" && p.permalink ? h("span", { class: "post-flag", "aria-hidden": "true" }, " ↗") : null,
+          p.status === "failed" ? h("span", { class: "post-flag", "aria-hidden": "true" }, " !") : null),
+        h("span", { class: "post-meta" },
+          h("span", { class: "post-type", "aria-hidden": "true" }, `${TYPE_ICON[p.mediaType] || ""} `),
+          typeText, ` · @${account.username}`),
+        h("span", { class: "post-caption" }, snippet(p.caption))),
     );
     if (draggable) {
       el.addEventListener("dragstart", (e) => {
@@ -221,7 +291,7 @@ export async function render(main, { args, navigate }) {
           dataset: { day: key },
         },
         h("span", { class: "day-num" }, String(d.day)),
-        h("div", { class: "day-posts" }, (byDay.get(key) || []).map(chip)));
+        h("div", { class: "day-posts" }, capped(byDay.get(key) || [], MONTH_CAP, d)));
         dropTarget(cell, { year: d.year, month: d.month, day: d.day });
         cells.push(cell);
       }
@@ -231,37 +301,126 @@ export async function render(main, { args, navigate }) {
         h("div", { class: "week-row head", role: "row" }, DAY_SHORT.map((d) => h("div", { role: "columnheader" }, d))),
         rows));
     } else {
-      const end = addDays(start, 6);
-      title.textContent = `Week of ${dayKey(start)} – ${dayKey(end)}`;
-      const head = h("div", { class: "wk-row head", role: "row" }, h("div", { role: "columnheader" }, ""),
-        Array.from({ length: 7 }, (_, i) => {
-          const d = addDays(start, i);
-          return h("div", { role: "columnheader", class: dayKey(d) === today ? "today" : "" }, `${DAY_SHORT[i]} ${d.day}`);
-        }));
-      const rows = [];
-      for (let hour = 0; hour < 24; hour += 1) {
-        const row = h("div", { class: "wk-row", role: "row" }, h("div", { class: "hour", role: "rowheader" }, `${String(hour).padStart(2, "0")}:00`));
-        for (let i = 0; i < 7; i += 1) {
-          const d = addDays(start, i);
-          const key = dayKey(d);
-          const inSlot = (byDay.get(key) || []).filter((p) => wall(new Date(p.scheduledFor), tz).hour === hour);
-          const cell = h("div", { class: "slot", role: "gridcell", dataset: { day: key, hour: String(hour) } }, inSlot.map(chip));
-          dropTarget(cell, { year: d.year, month: d.month, day: d.day, hour });
-          row.append(cell);
+      drawTimeGrid(start, days, byDay, today);
+    }
+  }
+
+  /** The first `cap` entries, then "+N more" opening that day's view (a month with 1,000
+   *  posts would otherwise lay out 1,000 entries; the day view shows them all). */
+  function capped(list, cap, d) {
+    if (list.length <= cap) return list.map(chip);
+    const rest = list.length - cap;
+    return [...list.slice(0, cap).map(chip),
+      h("a", { class: "more-posts", href: `#/calendar/${dayKey(d)}/day`, dataset: { more: String(rest) } },
+        `+${rest} more`, h("span", { class: "visually-hidden" }, ` on ${dayKey(d)}`))];
+  }
+
+  /** Free slots of the posting schedules in [start, start + days), by "day-hour" (account tz). */
+  function freeSlots(start, days) {
+    const out = new Map();
+    const taken = new Set(posts.map((p) => Math.floor(new Date(p.scheduledFor).getTime() / 60000)));
+    const first = zonedToDate({ ...start, hour: 0, minute: 0 }, tz).getTime();
+    const last = zonedToDate({ ...addDays(start, days), hour: 0, minute: 0 }, tz).getTime();
+    const soonest = Date.now() + MIN_LEAD_MS;
+    for (const s of schedules) {
+      if (s.isActive === false) continue;
+      const stz = s.timezone || tz;
+      // The schedule's days in its own zone, one day either side of the range.
+      for (let i = -1; i <= days; i += 1) {
+        const d = addDays(start, i);
+        if (weekdayOf(d) !== Number(s.dayOfWeek)) continue;
+        for (const slot of s.timeSlots || []) {
+          const [hh, mm] = String(slot).split(":").map(Number);
+          const at = zonedToDate({ year: d.year, month: d.month, day: d.day, hour: hh, minute: mm || 0 }, stz);
+          const t = at.getTime();
+          if (t < first || t >= last || t < soonest || taken.has(Math.floor(t / 60000))) continue;
+          const w = wall(at, tz);
+          const key = `${dayKey(w)}-${w.hour}`;
+          if (!out.has(key)) out.set(key, []);
+          out.get(key).push(w);
         }
-        rows.push(row);
-      }
-      const week = h("div", { class: "week", role: "grid", "aria-labelledby": "calendar-title" }, head, rows);
-      const keepScroll = grid.querySelector(".week")?.scrollTop;
-      replace(grid, week);
-      // Open on the working day (or where the user was), not at midnight.
-      if (keepScroll !== undefined) week.scrollTop = keepScroll;
-      else {
-        const seven = week.querySelector('[data-hour="7"]');
-        const headRow = week.querySelector(".wk-row.head");
-        if (seven && headRow) week.scrollTop = seven.offsetTop - headRow.offsetHeight;
       }
     }
+    return out;
+  }
+
+  function freeSlotButton(w) {
+    const label = formatHour(w.hour, w.minute);
+    return h("a", {
+      class: "free-slot",
+      href: `#/compose?at=${wallToInput(w)}`,
+      dataset: { slot: wallToInput(w) },
+      "aria-label": `Free slot ${dayKey(w)} ${label}: compose a post for it`,
+    }, h("span", { "aria-hidden": "true" }, `+ ${label}`));
+  }
+
+  /** The week (7 columns) or day (1 column) view: an hour axis in the entries' format. */
+  function drawTimeGrid(start, days, byDay, today) {
+    const end = addDays(start, days - 1);
+    title.textContent = days === 1
+      ? new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeZone: "UTC" }).format(new Date(Date.UTC(start.year, start.month - 1, start.day)))
+      : `Week of ${dayKey(start)} – ${dayKey(end)}`;
+    const slots = freeSlots(start, days);
+    // Posts by day and hour, read once (not once per hour cell).
+    const hoursOf = new Map();
+    for (const [key, list] of byDay) {
+      const hours = Array.from({ length: 24 }, () => []);
+      for (const p of list) hours[wall(new Date(p.scheduledFor), tz).hour].push(p);
+      hoursOf.set(key, hours);
+    }
+    const cls = days === 1 ? "wk-row day-row" : "wk-row";
+    const head = h("div", { class: `${cls} head`, role: "row" }, h("div", { role: "columnheader" }, h("span", { class: "visually-hidden" }, "Hour")),
+      Array.from({ length: days }, (_, i) => {
+        const d = addDays(start, i);
+        return h("div", { role: "columnheader", class: dayKey(d) === today ? "today" : "" }, `${DAY_SHORT[weekdayOf(d)]} ${d.day}`);
+      }));
+    const rows = [];
+    for (let hour = 0; hour < 24; hour += 1) {
+      const row = h("div", { class: cls, role: "row" }, h("div", { class: "hour", role: "rowheader" }, formatHour(hour)));
+      for (let i = 0; i < days; i += 1) {
+        const d = addDays(start, i);
+        const key = dayKey(d);
+        const inSlot = (hoursOf.get(key) || [])[hour] || [];
+        const isBest = best.has(`${weekdayOf(d)}-${hour}`);
+        const cell = h("div", {
+          class: `slot${isBest ? " best" : ""}`,
+          role: "gridcell",
+          dataset: { day: key, hour: String(hour) },
+          title: isBest ? "Best time to post" : null,
+        },
+        isBest ? h("span", { class: "visually-hidden" }, "Best time. ") : null,
+        capped(inSlot, days === 1 ? DAY_CAP : WEEK_CAP, d),
+        (slots.get(`${key}-${hour}`) || []).map(freeSlotButton));
+        dropTarget(cell, { year: d.year, month: d.month, day: d.day, hour });
+        row.append(cell);
+      }
+      rows.push(row);
+    }
+    const week = h("div", { class: `week${days === 1 ? " day-view" : ""}`, role: "grid", "aria-labelledby": "calendar-title" }, head, rows);
+    const keepScroll = grid.querySelector(".week")?.scrollTop;
+    replace(grid, week);
+    // Open on the working day (or where the user was), not at midnight.
+    if (keepScroll !== undefined) week.scrollTop = keepScroll;
+    else {
+      const first = week.querySelector(`[data-hour="${WORK_START_HOUR}"]`);
+      const headRow = week.querySelector(".wk-row.head");
+      if (first && headRow) week.scrollTop = first.offsetTop - headRow.offsetHeight;
+    }
+  }
+
+  /** Thumbnails, posting schedules and best times: read once per visit, not every poll. */
+  async function loadExtras() {
+    const [index, sched, times] = await Promise.all([
+      mediaIndex(account.id),
+      listSchedules(account.id).catch(() => []),
+      optimalTimes(account.id).catch(() => null),
+    ]);
+    media = index;
+    schedules = Array.isArray(sched) ? sched : sched.schedules || sched.items || [];
+    best = new Set((times?.recommendations || []).map((r) => {
+      const { day, hour } = slotOf(r);
+      return `${day}-${hour}`;
+    }));
   }
 
   function outcome(r) {
@@ -389,10 +548,12 @@ export async function render(main, { args, navigate }) {
         button("‹ Previous", () => go(-1), { id: "cal-prev" }),
         button("Today", () => { focus = parseDay("", tz); load(true); }, { id: "cal-today" }),
         button("Next ›", () => go(1), { id: "cal-next" }),
-        monthBtn, weekBtn,
+        modeBtns,
         h("a", { class: "button primary", href: "#/compose" }, "New post"))),
     info, legend, grid);
-  await load(true);
-  const timer = setInterval(() => { if (!document.hidden) load(false); }, POLL_MS);
+  await Promise.all([loadExtras(), load(true)]);
+  ready = true;
+  if (!grid.querySelector(".notice-error")) draw();
+  const timer = setInterval(() => { if (!document.hidden) poll(); }, POLL_MS);
   return () => clearInterval(timer);
 }

@@ -3,6 +3,7 @@
 // zone and the viewer's, best-time and next-slot choices, publish now. Also edits a post.
 import { ApiError } from "../api.js";
 import { countCaption, LIMITS, MAX_COLLABORATORS } from "../captions.js";
+import { drawPlacementPreview, drawProblems, drawQuota, mediaProblems } from "../composer-extras.js";
 import { busy, button, field, h, nextId, notice, replace, select, toast } from "../dom.js";
 import { USE_FOR_TYPE, assetName, compat, isVideo, listMedia } from "../media-api.js";
 import {
@@ -57,7 +58,7 @@ export function nextOccurrence(day, hour, minute, tz) {
   return null;
 }
 
-export async function render(main, { args, navigate }) {
+export async function render(main, { args, query = {}, navigate }) {
   const editingId = args[0] || null;
   const copyMode = args[1] === "copy";
   replace(main, h("h1", {}, editingId && !copyMode ? "Edit post" : "Compose a post"));
@@ -80,8 +81,9 @@ export async function render(main, { args, navigate }) {
   // ---- state
   const state = {
     accountId: existing?.instagramAccountId || store.accountId,
-    type: existing?.mediaType || "IMAGE",
-    selected: [...(existing?.mediaIds || [])],
+    type: existing?.mediaType || query.type || "IMAGE",
+    // `#/compose?media=id1,id2&type=CAROUSEL` (from the media library's selection).
+    selected: [...(existing?.mediaIds || (query.media ? query.media.split(",").filter(Boolean) : []))],
     media: [],
     templates: [],
     template: null,
@@ -122,6 +124,8 @@ export async function render(main, { args, navigate }) {
   const preview = h("figure", { class: "ig-preview", id: "composer-preview" });
   const when = h("input", { type: "datetime-local", id: "composer-when", required: true });
   const whenInfo = h("p", { class: "hint", id: "when-info", "aria-live": "polite" });
+  const quotaInfo = h("p", { class: "hint", id: "quota-info", "aria-live": "polite" });
+  const problemsBox = h("div", { id: "media-problems" });
   const suggestions = h("div", { class: "suggestions", id: "best-time-suggestions", role: "group", "aria-label": "Best times" });
   const queueBtn = button("Add to queue (next free slot)", () => chooseNextSlot(), { id: "add-to-queue" });
   const submitBtn = h("button", { type: "submit", class: "primary", id: "composer-submit" }, isEdit ? "Save changes" : "Schedule post");
@@ -130,9 +134,10 @@ export async function render(main, { args, navigate }) {
   const userTags = (existing?.userTags || []).map((t) => ({ ...t }));
 
   // ---- schedule time
+  // `#/compose?at=2026-12-10T09:00`: a free slot clicked in the calendar.
   const initialWall = existing
     ? wall(new Date(existing.scheduledFor), tz())
-    : (() => {
+    : inputToWall(query.at) || (() => {
         const soon = new Date(Date.now() + 60 * 60 * 1000);
         soon.setMinutes(0, 0, 0);
         return wall(soon, tz());
@@ -150,6 +155,12 @@ export async function render(main, { args, navigate }) {
     whenInfo.textContent =
       `${formatInZone(instant, tz(), { dateStyle: "full" })} in ${tz()} (the account's time) · ` +
       `${formatInZone(instant, viewerZone(), { dateStyle: "full" })} in ${viewerZone()} (your time)`;
+    showQuota(instant);
+  };
+  let quotaTimer = null;
+  const showQuota = (instant) => {
+    clearTimeout(quotaTimer);
+    quotaTimer = setTimeout(() => drawQuota(quotaInfo, state.accountId, instant, tz(), isEdit ? existing.id : null), 200);
   };
   when.addEventListener("input", () => {
     state.useNextSlot = false;
@@ -172,6 +183,7 @@ export async function render(main, { args, navigate }) {
         `Next free slot: ${formatInZone(instant, tz(), { dateStyle: "full" })} in ${tz()} · ` +
         `${formatInZone(instant, viewerZone(), { dateStyle: "full" })} your time. ` +
         "The server picks the slot when you schedule.";
+      showQuota(instant);
     });
   }
 
@@ -376,15 +388,14 @@ export async function render(main, { args, navigate }) {
   // ---- preview
   function drawPreview() {
     const acct = account();
-    const first = state.selected.map(assetById).find(Boolean);
-    const frame = h("div", { class: "ig-frame", style: { "aspect-ratio": aspectSel.value } },
-      first ? thumbnail(first, { class: "ig-media" }) : h("div", { class: "ig-empty" }, "No media selected"));
-    if (state.selected.length > 1) frame.append(h("span", { class: "ig-count" }, `1/${state.selected.length}`));
-    replace(preview,
-      h("div", { class: "ig-head" }, h("strong", {}, acct ? `@${acct.username}` : "")),
-      frame,
-      state.type === "STORIES" ? null : h("figcaption", { class: "ig-caption" }, currentCaption()));
+    const assets = state.selected.map(assetById).filter(Boolean);
+    const cover = coverSel.value ? state.media.find((m) => (m.s3Url || m.id) === coverSel.value) : null;
+    drawPlacementPreview(preview, {
+      type: state.type, assets, cover, aspect: aspectSel.value, username: acct?.username, caption: currentCaption(),
+    });
+    drawProblems(problemsBox, mediaProblems(state.type, assets, currentCaption()));
   }
+  coverSel.addEventListener("change", drawPreview);
   aspectSel.addEventListener("change", drawPreview);
   typeSel.addEventListener("change", () => {
     state.type = typeSel.value;
@@ -550,8 +561,10 @@ export async function render(main, { args, navigate }) {
         h("h2", { id: "c-when" }, "When"),
         field(`Publish at (${tz()})`, when),
         whenInfo,
+        quotaInfo,
         suggestions,
         queueBtn),
+      problemsBox,
       status,
       h("div", { class: "actions sticky-actions" }, submitBtn, isEdit ? null : publishBtn)),
     h("aside", { class: "composer-preview card", "aria-labelledby": "c-preview" },
@@ -569,5 +582,8 @@ export async function render(main, { args, navigate }) {
   drawCounters();
   showWhen();
   await Promise.all([loadMedia(), loadTemplates(), loadSuggestions()]);
-  return () => clearTimeout(renderTimer);
+  return () => {
+    clearTimeout(renderTimer);
+    clearTimeout(quotaTimer);
+  };
 }

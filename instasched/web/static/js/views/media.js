@@ -13,7 +13,9 @@ import {
   setTags,
   uploadMedia,
 } from "../media-api.js";
+import { bulkBar } from "../bulk.js";
 import { currentAccount } from "../store.js";
+import { forgetMedia } from "../thumbs.js";
 
 export function thumbnail(asset, attrs = {}) {
   const url = displayUrl(asset);
@@ -52,7 +54,7 @@ function reasonsList(asset) {
   return h("details", { class: "reasons" }, h("summary", {}, "Why it does not fit"), h("ul", {}, rows));
 }
 
-export async function render(main) {
+export async function render(main, { navigate } = {}) {
   const account = currentAccount();
   replace(main, h("h1", {}, "Media library"));
   if (!account) {
@@ -84,10 +86,19 @@ export async function render(main) {
     id: "filter-scope",
   });
   let assets = [];
+  // Bulk: the selected assets (ids), for a carousel or one post each.
+  const selected = new Set();
+  const bulk = h("div");
+  const drawBulk = () => replace(bulk, bulkBar({
+    account, selected, assets: () => assets, navigate,
+    onClear: () => { selected.clear(); draw(); },
+  }));
 
   const draw = () => {
     // Type and tag filter on the server; "fits" filters the loaded page here.
     const shown = assets.filter((a) => !fitFilter.value || compat(a, fitFilter.value).fits !== false);
+    for (const id of [...selected]) if (!assets.some((a) => a.id === id)) selected.delete(id);
+    drawBulk();
     replace(grid, ...shown.map(card));
     if (!shown.length) grid.append(h("li", { class: "empty" }, assets.length ? "No media matches the filters." : "No media yet: upload some above."));
   };
@@ -130,9 +141,17 @@ export async function render(main) {
           status.append(notice("error", err.status === 409 ? `In use: ${err.message}` : err.message));
         }
       }), { class: "danger small", "aria-label": `Delete ${assetName(asset)}` });
+    const pick = h("input", { type: "checkbox", checked: selected.has(asset.id), "aria-label": `Select ${assetName(asset)}` });
+    pick.addEventListener("change", () => {
+      if (pick.checked) selected.add(asset.id);
+      else selected.delete(asset.id);
+      pick.closest(".media-card")?.classList.toggle("selected", pick.checked);
+      drawBulk();
+    });
     return h(
       "li",
-      { class: "media-card", dataset: { mediaId: asset.id } },
+      { class: `media-card${selected.has(asset.id) ? " selected" : ""}`, dataset: { mediaId: asset.id } },
+      h("label", { class: "select-media small" }, pick, "Select"),
       h("div", { class: "thumb-wrap" }, thumbnail(asset), isVideo(asset) ? h("span", { class: "chip" }, "Video") : null),
       h("p", { class: "media-name" }, assetName(asset)),
       h("p", { class: "muted small" }, describe(asset),
@@ -179,6 +198,7 @@ export async function render(main) {
           state.textContent = "Uploaded";
           row.classList.add("done");
           recentUploads.push(asset);
+          forgetMedia(account.id);
           assets = [asset, ...assets.filter((a) => a.id !== asset.id)];
           draw();
           setTimeout(() => row.remove(), 4000);
@@ -225,6 +245,7 @@ export async function render(main) {
     h("div", { class: "filters", role: "group", "aria-label": "Filters" },
       field("Account", scopeFilter), field("Type", typeFilter), field("Fits", fitFilter),
       field("Tag", tagFilter)),
+    bulk,
     grid,
   );
   await reload();

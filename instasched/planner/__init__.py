@@ -1,0 +1,1 @@
+"""Read-only views the web app's planner needs: the publishing quota left around a time."""
