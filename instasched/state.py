@@ -76,6 +76,7 @@ class AppState:
                 prefix=settings.queue_prefix,
                 attempts=settings.publish_max_attempts,
                 backoff_ms=int(settings.publish_retry_base_seconds * 1000),
+                horizon_seconds=settings.dispatch_horizon_seconds,
             ),
             storage=storage,
             graph=graph_client_for(settings),
