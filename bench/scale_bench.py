@@ -36,6 +36,13 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import loadgen
 
+from instasched.config import Settings, plain_database_url
+from instasched.publishing.service import Publisher
+from instasched.state import AppState
+from instasched.worker.promoter import Promoter
+from instasched.worker.queue import QUEUE_NAME, PublishQueue
+from instasched.worker.reconciler import Reconciler
+
 if TYPE_CHECKING:
     from suite import Run, Setup
 
@@ -168,7 +175,6 @@ class Scale:
     # --- measurements ---------------------------------------------------------------------
     async def queue_memory(self, app: Any) -> tuple[int, int]:
         """(bytes of every key of the queue, delayed jobs)."""
-        from instasched.worker.queue import QUEUE_NAME
 
         total = 0
         pattern = f"{app.settings.queue_prefix}:{QUEUE_NAME}:*"
@@ -184,7 +190,6 @@ class Scale:
     async def job_bytes(self, app: Any) -> float:
         """What one delayed job costs in Redis: its hash plus its entry in the delayed set
         (measured on 1,000 jobs added for fake posts under a scratch prefix, then removed)."""
-        from instasched.worker.queue import PublishQueue
 
         prefix = f"scalebytes{uuid.uuid4().hex[:6]}"
         queue = PublishQueue(app.settings.require_redis_url(), prefix=prefix)
@@ -210,9 +215,6 @@ class Scale:
 
     async def periodic_cpu_per_minute(self, app: Any) -> dict[str, float]:
         """One reconcile pass + one promote pass + 60 watches, CPU seconds by process."""
-        from instasched.publishing.service import Publisher
-        from instasched.worker.promoter import Promoter
-        from instasched.worker.reconciler import Reconciler
 
         reconciler = Reconciler(app, Publisher(app))
         promoter = Promoter(app)
@@ -259,8 +261,6 @@ class Scale:
     async def size(self, conn: Any, app: Any, n: int) -> None:
         from suite import BASE, Figure, jpeg, pct
 
-        from instasched.worker.promoter import Promoter
-
         await self.unseed(conn, app)
         seconds, accounts_n, analyze = await self.seed(conn, n)
         label = f"scale {n:,} posts / {accounts_n:,} accounts"
@@ -277,6 +277,11 @@ class Scale:
                 extra={"note": f"then ANALYZE {analyze:.1f} s", "posts_per_s": n / seconds},
             )
         )
+        # Posts written by SQL inside the horizon get their jobs from the reconciler (the
+        # promoter reads from its watermark on), as the worker's next pass would.
+        reconciler = Reconciler(app, Publisher(app))
+        await reconciler.run_once()
+        await reconciler.close()
         await Promoter(app).run_once()
         memory, delayed = await self.queue_memory(app)
         r["redis_mb"] = memory / 1e6
@@ -318,17 +323,17 @@ class Scale:
             )
         )
         headers = await self.login()
-        r = await self.http.post(
+        upload = await self.http.post(
             f"{BASE}/media/upload",
             files={"file": ("scale.jpg", jpeg(), "image/jpeg")},
             headers=headers,
         )
-        r.raise_for_status()
+        upload.raise_for_status()
         seeded = dataclasses.replace(
             self.s,
             headers=headers,
             accounts=[self.accounts[0], self.accounts[1], *self.s.accounts[2:]],
-            asset=r.json(),
+            asset=upload.json(),
         )
         for kind, make, expect in (
             ("create", self.run.create_request(seeded), 201),
@@ -355,9 +360,6 @@ class Scale:
 
 async def scale(run: Run, http: httpx.AsyncClient, s: Setup) -> None:
     import asyncpg
-
-    from instasched.config import Settings, plain_database_url
-    from instasched.state import AppState
 
     sizes = [int(x) for x in run.args.scale_sizes.split(",")]
     app = await AppState.create(Settings(**run.server.env))
