@@ -22,6 +22,8 @@ from typing import Any
 
 from bullmq import Job, Queue
 
+from instasched.kit.redis import bullmq_connection
+
 QUEUE_NAME = "instagram-publishing"
 JOB_NAME = "publishing.publish_post"
 
@@ -53,7 +55,9 @@ class PublishQueue:
         self.prefix = prefix
         # 0: no horizon (every post is enqueued, whenever it is due).
         self.horizon = timedelta(seconds=horizon_seconds) if horizon_seconds else None
-        self.queue = Queue(QUEUE_NAME, {"connection": redis_url, "prefix": prefix})
+        self.queue = Queue(
+            QUEUE_NAME, {"connection": bullmq_connection(redis_url), "prefix": prefix}
+        )
         self.job_opts: dict[str, Any] = {
             # A safety net for unexpected crashes inside the processor; domain retries
             # (with their own counting in PostgreSQL) move the job to delayed themselves.

@@ -34,6 +34,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from instasched.config import Settings
 from instasched.db import is_connection_error
 from instasched.kit.memory import freeze_startup_objects
+from instasched.kit.redis import bullmq_connection
 from instasched.ops.health import check_publishing_health
 from instasched.publishing.insights import refresh_due
 from instasched.publishing.service import Publisher
@@ -219,7 +220,7 @@ async def run_worker(
         QUEUE_NAME,
         make_processor(publisher),
         {
-            "connection": settings.require_redis_url(),
+            "connection": bullmq_connection(settings.require_redis_url()),
             "prefix": settings.queue_prefix,
             "concurrency": settings.worker_concurrency,
             "lockDuration": LOCK_DURATION_MS,
