@@ -208,3 +208,23 @@ def test_the_horizon_must_cover_the_promoter_period() -> None:
         Settings(dispatch_horizon_seconds=60, reconcile_interval_seconds=60)
     assert Settings(dispatch_horizon_seconds=0, reconcile_interval_seconds=60)
     assert Settings(dispatch_horizon_seconds=120, reconcile_interval_seconds=60)
+
+
+async def test_a_shortened_horizon_is_read_whole_and_no_horizon_enqueues_everything(
+    publishing: Publishing, worker_app: AppState, rows: list[uuid.UUID]
+) -> None:
+    now = datetime.now(UTC)
+    near, far = await write_posts(
+        publishing, rows, [now + timedelta(minutes=20), now + timedelta(days=20)]
+    )
+    # A watermark from a longer horizon (a day) than today's (an hour): the pass starts over.
+    watermark = f"{WATERMARK}:{worker_app.settings.queue_prefix}"
+    await worker_app.redis.set(watermark, repr((now + timedelta(days=1)).timestamp()))
+    await Promoter(worker_app).run_once()
+    assert await with_jobs(worker_app, [near, far]) == {near}
+    # DISPATCH_HORIZON_SECONDS=0: no promoter work; every post is enqueued when scheduled.
+    worker_app.queue.horizon = None
+    assert worker_app.queue.horizon_end() is None
+    assert await Promoter(worker_app).run_once() == 0
+    assert await worker_app.queue.schedule_many([(far, now + timedelta(days=20))]) == 1
+    assert await with_jobs(worker_app, [near, far]) == {near, far}
