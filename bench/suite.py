@@ -58,7 +58,9 @@ FIGURES = (
     "burst",
     "spread",
     "optimal",
+    "scale",  # bench/scale: ~10-15 minutes, so only when asked for (--only scale)
 )
+DEFAULT_FIGURES = tuple(f for f in FIGURES if f != "scale")
 SERVER_ENV_CLEAR = (
     "DATABASE_URL",
     "REDIS_URL",
@@ -367,7 +369,7 @@ class Run:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.sizes = QUICK if args.quick else FULL
-        self.only = set(args.only.split(",")) if args.only else set(FIGURES)
+        self.only = set(args.only.split(",")) if args.only else set(DEFAULT_FIGURES)
         unknown = self.only - set(FIGURES)
         if unknown:
             raise SystemExit(f"unknown figures {sorted(unknown)}; choose from {FIGURES}")
@@ -388,6 +390,7 @@ class Run:
 
     async def setup(self, http: httpx.AsyncClient) -> Setup:
         email, password = f"bench-{secrets.token_hex(6)}@example.com", secrets.token_urlsafe(16)
+        self.password = password  # bench/scale's seeded users share its hash
         r = await http.post("/api/auth/register", json={"email": email, "password": password})
         r.raise_for_status()
         user_id = uuid.UUID(r.json()["id"])
@@ -437,6 +440,7 @@ class Run:
                     ("publish_single", self.publish_single),
                     ("burst", self.burst),
                     ("spread", self.spread),
+                    ("scale", self.scale),
                 ]
                 for name, step in steps:
                     if name in self.only:
@@ -458,6 +462,11 @@ class Run:
         out.write_text(orjson.dumps(self.rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         print(f"\nwritten to {out}")
         return 0
+
+    async def scale(self, http: httpx.AsyncClient, s: Setup) -> None:
+        from scale_bench import scale
+
+        await scale(self, http, s)
 
     # --- create / list ---------------------------------------------------------------------
     def create_request(self, s: Setup, *, bare: bool = False) -> Any:
@@ -1072,6 +1081,11 @@ def main() -> int:
     )
     parser.add_argument("--extra-workers", type=int, default=0, help="more `instasched worker`s")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results.json"))
+    parser.add_argument(
+        "--scale-sizes",
+        default="10000,1000000",
+        help="scale: the post counts to seed and measure side by side (bench/scale_bench.py)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (server.log)")
     parser.add_argument(
         "--profile", metavar="DIR", help="py-spy the API and worker (raw stacks into DIR)"

@@ -201,6 +201,12 @@ class Settings(BaseSettings):
     token_refresh_interval_seconds: float = Field(
         86400.0, gt=0, validation_alias="TOKEN_REFRESH_INTERVAL_SECONDS"
     )
+    # Redis holds jobs only for posts due within this many seconds (docs/scaling.md); the
+    # promoter moves posts entering it from PostgreSQL every RECONCILE_INTERVAL_SECONDS.
+    # 0: no horizon (every scheduled post has its job in Redis).
+    dispatch_horizon_seconds: float = Field(
+        3600.0, ge=0, validation_alias="DISPATCH_HORIZON_SECONDS"
+    )
     # The publishing quota per 24 h of an account whose content_publishing_limit was never read.
     publish_quota_default: int = Field(100, ge=1, validation_alias="PUBLISH_QUOTA_DEFAULT")
     # Post insights read again after publishing (publishing.insights): how often a worker looks
@@ -256,6 +262,19 @@ class Settings(BaseSettings):
                 port = f":{self.minio_port}" if self.minio_port else ""
                 endpoint = f"{scheme}://{endpoint}{port}"
             self.s3_endpoint = endpoint
+        return self
+
+    @model_validator(mode="after")
+    def _horizon_covers_the_promoter(self) -> Settings:
+        # A post entering the horizon is promoted up to one interval later: with a shorter
+        # horizon it would be enqueued after its due time.
+        horizon = self.dispatch_horizon_seconds
+        if horizon and horizon < 2 * self.reconcile_interval_seconds:
+            raise ValueError(
+                f"DISPATCH_HORIZON_SECONDS ({horizon:g}) must be 0 (no horizon) or at least twice "
+                f"RECONCILE_INTERVAL_SECONDS ({self.reconcile_interval_seconds:g}), the "
+                "promoter's period"
+            )
         return self
 
     @model_validator(mode="after")

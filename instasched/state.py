@@ -14,6 +14,7 @@ from instasched.config import Settings
 from instasched.db import create_driver_pool, create_engine, create_session_factory
 from instasched.integrations.instagram import GraphClient, login_kinds
 from instasched.integrations.storage import Storage
+from instasched.kit.redis import client as redis_client
 from instasched.observability.alerts import AlertSender
 from instasched.observability.events import Events
 from instasched.security import TokenCipher
@@ -65,7 +66,7 @@ class AppState:
             session_factory=create_session_factory(engine),
             # Timeouts: a hung Redis must not hold a request (kit/redis.bounded bounds the
             # call with its retries). Blocking commands use the queue's own connections.
-            redis=aioredis.from_url(
+            redis=redis_client(
                 redis_url,
                 decode_responses=True,
                 socket_timeout=settings.redis_timeout_seconds,
@@ -76,6 +77,7 @@ class AppState:
                 prefix=settings.queue_prefix,
                 attempts=settings.publish_max_attempts,
                 backoff_ms=int(settings.publish_retry_base_seconds * 1000),
+                horizon_seconds=settings.dispatch_horizon_seconds,
             ),
             storage=storage,
             graph=graph_client_for(settings),

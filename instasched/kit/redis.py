@@ -10,10 +10,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, unquote
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from instasched.exceptions import ServiceUnavailable, TooManyRequests
 from instasched.kit.text import counted
@@ -21,6 +27,58 @@ from instasched.kit.text import counted
 T = TypeVar("T")
 
 RETRY_AFTER_SECONDS = 5
+SENTINEL_SCHEME = "redis+sentinel://"
+
+
+def is_sentinel_url(url: str) -> bool:
+    return url.startswith(SENTINEL_SCHEME)
+
+
+def client(url: str, **options: Any) -> aioredis.Redis:
+    """A client for `REDIS_URL`: `redis://`, `rediss://`, `unix://`, or
+    `redis+sentinel://[:password@]host:port[,host:port...]/master_name[/db]` (Redis Sentinel:
+    the client asks the sentinels for the master and follows a failover: a connection to a
+    demoted master fails and the retry reconnects to the new one)."""
+    if not is_sentinel_url(url):
+        return aioredis.from_url(url, **options)
+    rest = url.removeprefix(SENTINEL_SCHEME)
+    rest, _, query = rest.partition("?")
+    password: str | None = None
+    if "@" in rest:
+        auth, rest = rest.rsplit("@", 1)
+        password = unquote(auth.partition(":")[2]) or None
+    hosts, _, path = rest.partition("/")
+    parts = [p for p in path.split("/") if p]
+    if not hosts or not parts:
+        raise ValueError(
+            "a Sentinel REDIS_URL names its sentinels and the master: "
+            "redis+sentinel://host:26379,host2:26379/mymaster/0"
+        )
+    sentinels = []
+    for host in hosts.split(","):
+        name, _, port = host.rpartition(":")
+        sentinels.append((name or host, int(port) if name else 26379))
+    db = int(parts[1]) if len(parts) > 1 else 0
+    sentinel_password = parse_qs(query).get("sentinel_password", [None])[0]
+    sentinel_options: dict[str, Any] = {
+        k: options[k] for k in ("socket_timeout", "socket_connect_timeout") if k in options
+    }
+    if sentinel_password:
+        sentinel_options["password"] = sentinel_password
+    options.setdefault("retry", Retry(ExponentialBackoff(cap=2, base=0.1), 10))
+    options.setdefault("retry_on_error", [RedisConnectionError, RedisTimeoutError])
+    sentinel = Sentinel(sentinels, sentinel_kwargs=sentinel_options)  # type: ignore[no-untyped-call]
+    master: aioredis.Redis = sentinel.master_for(parts[0], db=db, password=password, **options)
+    return master
+
+
+def bullmq_connection(url: str) -> str | aioredis.Redis:
+    """What bullmq's `connection` option takes for `REDIS_URL`: the URL itself (bullmq makes its
+    own clients), or, for Sentinel, a client bullmq uses as it is (it shares the client's pool
+    between its commands and the worker's blocking wait)."""
+    if not is_sentinel_url(url):
+        return url
+    return client(url, decode_responses=True)
 
 
 async def bounded(call: Awaitable[T], *, wait_seconds: float) -> T:

@@ -27,9 +27,15 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+# Hosts that start at once may all migrate: the first holds this lock until its transaction
+# commits, the others then find the database at the head (the version is read after the lock).
+MIGRATION_LOCK = 7_264_131_842
+
+
 def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
     with context.begin_transaction():
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         context.run_migrations()
 
 

@@ -55,6 +55,13 @@ class ScheduledPost(Base):
             "scheduled_for",
             postgresql_where=text("status IN ('scheduled', 'publishing')"),
         ),
+        # The dispatch horizon: scheduled posts by due time (migration 0012, worker.promoter).
+        Index(
+            "idx_scheduled_posts_due",
+            text("coalesce(next_attempt_at, scheduled_for)"),
+            "id",
+            postgresql_where=text("status = 'scheduled'"),
+        ),
         # The publishing quota's 24 h windows (migration 0008, posts.quota).
         Index(
             "idx_scheduled_posts_quota_time",

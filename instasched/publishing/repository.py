@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.models import InstagramAccount, PostStatus, ScheduledPost
@@ -197,18 +197,28 @@ async def fail_due_posts_of_account(
     return list((await session.execute(stmt)).scalars())
 
 
-async def scheduled_batch(
-    session: AsyncSession, *, after: uuid.UUID | None, limit: int
+async def scheduled_due_batch(
+    session: AsyncSession,
+    *,
+    due_from: datetime | None,
+    due_before: datetime | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
 ) -> list[tuple[uuid.UUID, datetime]]:
-    """`scheduled` posts (id, due time) in id order, from `after` (keyset pagination)."""
+    """`scheduled` posts (id, due time) due in [`due_from`, `due_before`) (None: unbounded), in
+    (due, id) order from `after` (keyset pagination): a range scan of idx_scheduled_posts_due."""
     stmt = (
         select(ScheduledPost.id, DUE)
         .where(ScheduledPost.status == PostStatus.SCHEDULED)
-        .order_by(ScheduledPost.id)
+        .order_by(DUE, ScheduledPost.id)
         .limit(limit)
     )
+    if due_from is not None:
+        stmt = stmt.where(due_from <= DUE)
+    if due_before is not None:
+        stmt = stmt.where(due_before > DUE)
     if after is not None:
-        stmt = stmt.where(ScheduledPost.id > after)
+        stmt = stmt.where(tuple_(DUE, ScheduledPost.id) > tuple_(after[0], after[1]))
     rows = await session.execute(stmt)
     return [(r[0], r[1]) for r in rows.all()]
 

@@ -4,6 +4,12 @@ Redis is a fast dispatcher, not the source of truth: PostgreSQL is. Every change
 database commit (see `instasched.db.after_commit`); a lost or failed enqueue is repaired by the
 reconciler. Facts that shaped this (design.md): adding an existing job id is silently ignored, so
 rescheduling is remove + add; `remove()` fails while a worker holds the job.
+
+The dispatch horizon (`DISPATCH_HORIZON_SECONDS`, docs/scaling.md): `schedule` and
+`schedule_many` are the one way a post's job gets into Redis (the API after its commit, the
+promoter, the reconciler), and they add a job only for a post due within the horizon; a post
+moved beyond it loses its job, and the promoter (`instasched.worker.promoter`) adds it once it
+enters the horizon. So Redis holds what is due soon, PostgreSQL everything.
 """
 
 from __future__ import annotations
@@ -11,10 +17,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bullmq import Job, Queue
+
+from instasched.kit.redis import bullmq_connection
 
 QUEUE_NAME = "instagram-publishing"
 JOB_NAME = "publishing.publish_post"
@@ -41,10 +49,15 @@ class PublishQueue:
         prefix: str = "bull",
         attempts: int = 3,
         backoff_ms: int = 60_000,
+        horizon_seconds: float = 0,
     ) -> None:
         self.redis_url = redis_url
         self.prefix = prefix
-        self.queue = Queue(QUEUE_NAME, {"connection": redis_url, "prefix": prefix})
+        # 0: no horizon (every post is enqueued, whenever it is due).
+        self.horizon = timedelta(seconds=horizon_seconds) if horizon_seconds else None
+        self.queue = Queue(
+            QUEUE_NAME, {"connection": bullmq_connection(redis_url), "prefix": prefix}
+        )
         self.job_opts: dict[str, Any] = {
             # A safety net for unexpected crashes inside the processor; domain retries
             # (with their own counting in PostgreSQL) move the job to delayed themselves.
@@ -56,6 +69,16 @@ class PublishQueue:
 
     async def close(self) -> None:
         await self.queue.close()
+
+    def horizon_end(self, now: datetime | None = None) -> datetime | None:
+        """Posts due before this have their job in Redis; None: no horizon."""
+        if self.horizon is None:
+            return None
+        return (now or datetime.now(UTC)) + self.horizon
+
+    def within_horizon(self, due_at: datetime, now: datetime | None = None) -> bool:
+        end = self.horizon_end(now)
+        return end is None or due_at < end
 
     def _job(self, post_id: uuid.UUID | str, due_at: datetime) -> dict[str, Any]:
         return {
@@ -70,14 +93,23 @@ class PublishQueue:
         }
 
     async def schedule(self, post_id: uuid.UUID | str, due_at: datetime) -> None:
-        """Make the post's job due at `due_at` (replacing any waiting or delayed one)."""
+        """Make the post's job due at `due_at` (replacing any waiting or delayed one); beyond
+        the horizon the post has no job until the promoter adds it."""
         await self.queue.remove(job_id_for(post_id))
+        if not self.within_horizon(due_at):
+            return
         spec = self._job(post_id, due_at)
         await self.queue.add(spec["name"], spec["data"], spec["opts"])
 
     async def schedule_many(self, items: Iterable[tuple[uuid.UUID | str, datetime]]) -> int:
-        """Add jobs in bulk (ids already present are left as they are)."""
-        jobs = [self._job(post_id, due_at) for post_id, due_at in items]
+        """Add the jobs of the posts due within the horizon, in bulk (ids already present are
+        left as they are); returns how many were sent."""
+        end = self.horizon_end()
+        jobs = [
+            self._job(post_id, due_at) for post_id, due_at in items if end is None or due_at < end
+        ]
+        if not jobs:
+            return 0
         if len(jobs) == 1:  # one new post: a plain add is half the CPU of a MULTI bulk of one
             await self.queue.add(jobs[0]["name"], jobs[0]["data"], jobs[0]["opts"])
             return 1

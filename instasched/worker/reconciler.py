@@ -2,8 +2,10 @@
 
 Every `RECONCILE_INTERVAL_SECONDS` (one worker per interval; all of it is safe to run
 concurrently):
-1. each `scheduled` post must have a job: missing ones (Redis lost them) are re-created, and a
-   job left in bullmq's `failed` set for a post that is still scheduled is replaced;
+1. each `scheduled` post due within the dispatch horizon (`DISPATCH_HORIZON_SECONDS`; the
+   promoter adds the later ones as they enter it) must have a job: missing ones (Redis lost
+   them) are re-created, and a job left in bullmq's `failed` set for a post that is still
+   scheduled is replaced;
 2. each `publishing` post whose lease expired (its worker died) is taken over, with a
    conditional update on the old lease, and recovered through the container check: never blind.
 
@@ -26,11 +28,11 @@ from instasched.kit.time import utcnow
 from instasched.publishing import repository
 from instasched.publishing.service import Outcome, Publisher
 from instasched.state import AppState
+from instasched.worker.promoter import add_missing, due_batches
 from instasched.worker.queue import QUEUE_NAME, job_id_for
 
 log = logging.getLogger("instasched.reconciler")
 
-BATCH = 2000
 RECOVERY_BATCH = 200
 SENTINEL = "instasched:queue-sentinel"
 # One worker restores a lost queue; another may take over if it has not finished by then.
@@ -91,21 +93,13 @@ class Reconciler:
             log.info("taking over expired leases", extra={"recovering": report.recovered})
 
     async def _restore_jobs(self, report: ReconcileReport) -> None:
+        """Every `scheduled` post due within the dispatch horizon (overdue ones included) has a
+        job; beyond it the promoter adds them, so this pass grows with the posts due soon."""
         queue = self.app.queue
         failed_key = f"{queue.prefix}:{QUEUE_NAME}:failed"
-        after: uuid.UUID | None = None
-        while True:
-            async with self.app.session_factory() as session:
-                batch = await repository.scheduled_batch(session, after=after, limit=BATCH)
-            if not batch:
-                return
-            after = batch[-1][0]
-            ids = [post_id for post_id, _ in batch]
-            present = await queue.existing_job_ids(ids)
-            missing = [(pid, due) for pid, due in batch if job_id_for(pid) not in present]
-            if missing:
-                report.jobs_recreated += await queue.schedule_many(missing)
-            in_queue = [(pid, due) for pid, due in batch if job_id_for(pid) in present]
+        async for batch in due_batches(self.app, due_from=None, due_before=queue.horizon_end()):
+            added, in_queue = await add_missing(queue, batch)
+            report.jobs_recreated += added
             if in_queue:
                 pipe = queue.queue.client.pipeline(transaction=False)
                 for pid, _ in in_queue:
@@ -115,8 +109,6 @@ class Reconciler:
                     if score is not None:
                         await self._replace_job(pid, due)
                         report.jobs_replaced += 1
-            if len(batch) < BATCH:
-                return
 
     async def _replace_job(self, post_id: uuid.UUID, due: datetime) -> None:
         try:

@@ -34,10 +34,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from instasched.config import Settings
 from instasched.db import is_connection_error
 from instasched.kit.memory import freeze_startup_objects
+from instasched.kit.redis import bullmq_connection
 from instasched.ops.health import check_publishing_health
 from instasched.publishing.insights import refresh_due
 from instasched.publishing.service import Publisher
 from instasched.state import AppState
+from instasched.worker.promoter import Promoter
 from instasched.worker.queue import QUEUE_NAME, post_id_from_job
 from instasched.worker.reconciler import Reconciler
 
@@ -47,6 +49,7 @@ LOCK_DURATION_MS = 30_000
 STALLED_INTERVAL_MS = 15_000
 TOKEN_REFRESH_LOCK = "instasched:token-refresh-lock"
 RECONCILE_LOCK = "instasched:reconcile-lock"
+PROMOTE_LOCK = "instasched:promote-lock"
 HEALTH_LOCK = "instasched:health-lock"
 # After a wake-up by a job that is not due yet, wait this long before waiting again (below).
 MARKER_SETTLE_SECONDS = 0.025
@@ -217,7 +220,7 @@ async def run_worker(
         QUEUE_NAME,
         make_processor(publisher),
         {
-            "connection": settings.require_redis_url(),
+            "connection": bullmq_connection(settings.require_redis_url()),
             "prefix": settings.queue_prefix,
             "concurrency": settings.worker_concurrency,
             "lockDuration": LOCK_DURATION_MS,
@@ -270,14 +273,23 @@ def _serve_metrics(settings: Settings) -> None:
 def _start_loops(
     settings: Settings, app: AppState, reconciler: Reconciler, stop: asyncio.Event
 ) -> list[asyncio.Task[None]]:
-    """The periodic work: reconcile (one worker per interval), its once-a-second watch (expired
-    leases, a lost queue), the publishing alerts, token refresh, post insights."""
+    """The periodic work: reconcile and promote (one worker per interval each), the
+    reconciler's once-a-second watch (expired leases, a lost queue), the publishing alerts,
+    token refresh, post insights."""
+    promoter = Promoter(app)
     return [
         asyncio.create_task(_every(WATCH_INTERVAL_SECONDS, lambda: _watch(reconciler), stop)),
         asyncio.create_task(
             _every(
                 settings.reconcile_interval_seconds,
                 lambda: _reconcile_once_across_workers(app, reconciler),
+                stop,
+            )
+        ),
+        asyncio.create_task(
+            _every(
+                settings.reconcile_interval_seconds,
+                lambda: _promote_once_across_workers(app, promoter),
                 stop,
             )
         ),
@@ -337,6 +349,13 @@ async def _reconcile_once_across_workers(app: AppState, reconciler: Reconciler) 
     WORKER_PROCESSES=2 that was done twice). Concurrent passes would be safe, only wasted."""
     if await _first_this_interval(app, RECONCILE_LOCK, app.settings.reconcile_interval_seconds):
         await reconciler.run_once()
+
+
+async def _promote_once_across_workers(app: AppState, promoter: Promoter) -> None:
+    """Posts entering the dispatch horizon get their jobs: one pass per interval across all
+    workers (concurrent passes would be safe, only wasted: instasched.worker.promoter)."""
+    if await _first_this_interval(app, PROMOTE_LOCK, app.settings.reconcile_interval_seconds):
+        await promoter.run_once()
 
 
 async def _refresh_tokens(app: AppState) -> None:

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from alembic.script import ScriptDirectory
 
-from instasched.migrate import downgrade, upgrade
+from instasched.migrate import alembic_config, downgrade, upgrade
 from instasched.models import Base
 
 TABLES = "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
@@ -17,6 +23,7 @@ TYPES = (
     "WHERE n.nspname = 'public' AND t.typtype IN ('e', 'c', 'd') AND typname NOT IN "
     "(SELECT tablename FROM pg_tables WHERE schemaname = 'public')"
 )
+ROOT = Path(__file__).resolve().parents[2]
 INDEXES = "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'"
 
 
@@ -61,5 +68,35 @@ def test_migrations_up_down_up(servers: dict[str, str]) -> None:
         upgrade(url)
         assert set(Base.metadata.tables) <= asyncio.run(_query(url, TABLES))
         upgrade(url)  # idempotent
+    finally:
+        asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_hosts_migrating_at_once_leave_one_head(servers: dict[str, str], tmp_path: Any) -> None:
+    """Three `instasched migrate` processes at once on a fresh database (hosts that start
+    together): all succeed, and the schema is the head's (the advisory lock in env.py)."""
+    admin = _plain(servers["DATABASE_URL"], "postgres")
+    name = f"instasched_migr_{secrets.token_hex(4)}"
+    url = _plain(servers["DATABASE_URL"], name)
+    asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    env.update(DATABASE_URL=url, INSTASCHED_ENV="test", INSTASCHED_DATA_DIR=str(tmp_path))
+    try:
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "instasched", "migrate"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            for _ in range(3)
+        ]
+        outputs = [proc.communicate(timeout=300)[0].decode(errors="replace") for proc in procs]
+        assert [proc.returncode for proc in procs] == [0, 0, 0], outputs
+        heads = asyncio.run(_query(url, "SELECT version_num FROM alembic_version"))
+        assert heads == {ScriptDirectory.from_config(alembic_config(url)).get_current_head()}
+        tables = asyncio.run(_query(url, TABLES))
+        assert set(Base.metadata.tables) <= tables
     finally:
         asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

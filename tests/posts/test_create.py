@@ -66,7 +66,7 @@ async def test_create_returns_every_field_stores_it_and_enqueues_after_commit(
 ) -> None:
     poster = fb_poster  # collaborators and product tags need Facebook Login
     asset = await poster.image()
-    when = datetime.now(UTC) + timedelta(hours=3)
+    when = datetime.now(UTC) + timedelta(minutes=30)  # inside the dispatch horizon (1 h)
     created = await poster.create(
         mediaIds=[str(asset.id)],
         scheduledFor=iso(when),
@@ -332,8 +332,8 @@ async def test_times_without_offset_use_the_account_timezone_across_dst(
             posters[zone_name] = await make_poster(timezone=zone_name)
         created = await posters[zone_name].create(scheduledFor=wall)
         assert iso(parse(created["scheduledFor"])) == expected, (zone_name, wall)
-        due = await job_due(queue, created["id"])
-        assert abs(due - parse(expected)) < timedelta(seconds=2)
+        # Months ahead, beyond the dispatch horizon: the promoter enqueues it from this row.
+        assert await queue.get_job(created["id"]) is None
 
 
 # --- templates ------------------------------------------------------------------------------
@@ -514,7 +514,7 @@ async def test_idempotency_key_under_a_concurrent_race(
 ) -> None:
     asset = await poster.image()
     key = "race-" + token()
-    body = await poster.body(mediaIds=[str(asset.id)])
+    body = await poster.body(mediaIds=[str(asset.id)], scheduledFor=later(minutes=30))
     headers = {**poster.headers, "Idempotency-Key": key}
     responses = await asyncio.gather(
         *(poster.http.post(f"{BASE}/posts", json=body, headers=headers) for _ in range(8))

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.models import ScheduledPost
 from instasched.worker.queue import PublishQueue
-from tests.posts.conftest import MediaFactory, Poster, iso
+from tests.posts.conftest import MediaFactory, Poster, iso, later
 from tests.posts.test_create import job_due, parse, problem
 
 # The worker's claim, as the publishing domain runs it.
@@ -123,7 +123,9 @@ async def test_get_post_by_account_and_id(poster: Poster, api: Any) -> None:
 async def test_reschedule_moves_the_job_and_clears_a_retry_wait(
     poster: Poster, db: AsyncSession, queue: PublishQueue
 ) -> None:
-    first = datetime.now(UTC) + timedelta(hours=2)
+    # Both times inside the dispatch horizon (1 h): the job moves (tests/posts/test_horizon.py
+    # moves posts across it).
+    first = datetime.now(UTC) + timedelta(minutes=20)
     created = await poster.create(scheduledFor=iso(first))
     assert abs(await job_due(queue, created["id"]) - first) < timedelta(seconds=2)
     # As if a publish attempt failed and a retry is waiting.
@@ -133,7 +135,7 @@ async def test_reschedule_moves_the_job_and_clears_a_retry_wait(
         "WHERE id = :id",
         id=created["id"],
     )
-    second = datetime.now(UTC) + timedelta(days=3)
+    second = datetime.now(UTC) + timedelta(minutes=50)
     r = await poster.put(f"/posts/{created['id']}", json={"scheduledFor": iso(second)})
     assert r.status_code == 200, r.text
     updated = r.json()
@@ -196,7 +198,7 @@ async def test_update_applies_empty_caption_revalidates_and_tracks_media(
 async def test_cancel_removes_the_job_and_only_scheduled_posts_change(
     poster: Poster, db: AsyncSession, queue: PublishQueue
 ) -> None:
-    created = await poster.create()
+    created = await poster.create(scheduledFor=later(minutes=30))  # inside the horizon: a job
     assert await queue.get_job(created["id"]) is not None
     r = await poster.delete(f"/posts/{created['id']}")
     assert r.status_code == 200, r.text
