@@ -5,8 +5,8 @@ Redis, and the reconciler checks only the posts due within it: both read `schedu
 their due time `coalesce(next_attempt_at, scheduled_for)` (a retry waits on next_attempt_at), in
 (due, id) order so a batch resumes where the last one ended.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-06 10:00:00
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
