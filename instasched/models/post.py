@@ -55,7 +55,7 @@ class ScheduledPost(Base):
             "scheduled_for",
             postgresql_where=text("status IN ('scheduled', 'publishing')"),
         ),
-        # The dispatch horizon: scheduled posts by due time (migration 0012, worker.promoter).
+        # The dispatch horizon: scheduled posts by due time (migration 0013, worker.promoter).
         Index(
             "idx_scheduled_posts_due",
             text("coalesce(next_attempt_at, scheduled_for)"),
