@@ -114,6 +114,31 @@ class Events:
             message=message,
         )
 
+    def staged(self, *, post_id: Any, account_id: Any, status: str, detail: str | None) -> None:
+        """A staging ahead of the due time ended (staged, or deferred to the due time)."""
+        log.info(
+            "post staging %s",
+            status,
+            extra=_ids(post_id, account_id, staging=status, detail=detail),
+        )
+
+    def staging_failed(
+        self, *, post_id: Any, account_id: Any, scheduled_for: str, code: str, message: str
+    ) -> None:
+        """Meta rejected a post's containers ahead of its time: a person must fix the post."""
+        log.error(
+            "post staging failed",
+            extra=_ids(post_id, account_id, error_code=code, error=message),
+        )
+        self.alerts.send(
+            "post.staging_failed",
+            postId=str(post_id),
+            accountId=str(account_id),
+            scheduledFor=scheduled_for,
+            errorCode=code,
+            message=message,
+        )
+
     def graph_error(self, code: str) -> None:
         GRAPH_ERRORS.labels(code=code).inc()
 

@@ -61,6 +61,7 @@ from instasched.publishing.sources import (
     resolve_cover,
     resolve_sources,
 )
+from instasched.publishing.staging import staged_and_usable
 from instasched.state import AppState
 
 log = logging.getLogger("instasched.publishing")
@@ -116,6 +117,11 @@ class Attempt:
     account: InstagramAccount | None = None
     assets: dict[uuid.UUID, MediaAsset] | None = None
     notes: dict[str, Any] = field(default_factory=dict)
+    # Staging ahead of the due time (publishing.staging): the fence is the staging lease of a
+    # `scheduled` post, not the lease of a `publishing` one.
+    staging: bool = False
+    # When media_publish answered (the publication's time), before its details are read.
+    published_at: datetime | None = None
 
 
 class Publisher:
@@ -273,6 +279,12 @@ class Publisher:
         ig_user = account.ig_user_id
         max_wait = self.settings.container_poll_max_seconds
         container_id = post.container_id
+        if container_id and staged_and_usable(post, attempt.recovering, utcnow()):
+            # Staged ahead (publishing.staging): waited for until FINISHED and never published
+            # (this is the post's first attempt, not a recovery), so only media_publish
+            # remains. An answer other than the media id is read as below (_after_uncertain).
+            attempt.notes["publishedFromStaged"] = container_id
+            return await self._publish_container(attempt, account, container_id, token)
         if container_id:
             status = await self.graph.container_status(container_id, token)
             if status.status_code == ContainerStatusCode.IN_PROGRESS:
@@ -305,10 +317,19 @@ class Publisher:
                         explanation="Instagram could not process the media; a new upload will "
                         "be made.",
                     )
+        return await self._publish_container(attempt, account, container_id, token)
+
+    async def _publish_container(
+        self, attempt: Attempt, account: InstagramAccount, container_id: str, token: str
+    ) -> str | None:
+        ig_user = account.ig_user_id
+        max_wait = self.settings.container_poll_max_seconds
         if attempt.lost:
             raise LeaseLost
         try:
-            return await self.graph.publish_container(ig_user, container_id, token)
+            media_id = await self.graph.publish_container(ig_user, container_id, token)
+            attempt.published_at = utcnow()
+            return media_id
         except GraphMediaNotReady:
             await self.graph.wait_for_container(container_id, token, max_seconds=max_wait)
             return await self._publish_checked(attempt, ig_user, container_id, token)
@@ -396,18 +417,23 @@ class Publisher:
         self, attempt: Attempt, container_id: str | None, child_ids: list[str]
     ) -> None:
         now = utcnow()
+        values = {
+            "container_id": container_id,
+            "child_container_ids": child_ids,
+            "container_created_at": now if container_id else None,
+            "updated_at": now,
+        }
+        post_id, lease, staging = attempt.post.id, attempt.lease, attempt.staging
         async with attempt.lock, self.connect() as conn:
-            ok = await repository.fenced_update(
-                conn,
-                attempt.post.id,
-                lease=attempt.lease,
-                values={
-                    "container_id": container_id,
-                    "child_container_ids": child_ids,
-                    "container_created_at": now if container_id else None,
-                    "updated_at": now,
-                },
-            )
+            if container_id:  # counted in the account's containers of the last 24 h
+                ok = await repository.store_containers(
+                    conn, post_id, lease=lease, values=values,
+                    created=1 + len(child_ids), at=now, staging=staging,
+                )  # fmt: skip
+            else:
+                ok = await repository.fenced_update(
+                    conn, post_id, lease=lease, values=values, staging=staging
+                )
         if not ok:
             raise LeaseLost
         attempt.post.container_id = container_id
@@ -460,6 +486,8 @@ class Publisher:
         details = await self._media_details(post, token, media_id, meta)
         now = utcnow()
         meta["attempts"] = [*meta.get("attempts", []), _attempt_note(post, now, None)]
+        # The publication's time is media_publish's answer, not the end of the details' read.
+        published_at = attempt.published_at or now
         async with attempt.lock, self.connect() as conn:
             ok = await repository.fenced_update(
                 conn,
@@ -468,7 +496,7 @@ class Publisher:
                 values={
                     **details,
                     "status": PostStatus.PUBLISHED,
-                    "published_at": now,
+                    "published_at": published_at,
                     "instagram_media_id": media_id,
                     "lease_expires_at": None,
                     "next_attempt_at": None,
@@ -483,7 +511,7 @@ class Publisher:
                 # the publication is recorded already, so a failure here is only logged.
                 try:
                     await insights.plan(
-                        conn, post_id=post.id, media_type=post.media_type, published_at=now
+                        conn, post_id=post.id, media_type=post.media_type, published_at=published_at
                     )
                 except Exception:
                     log.exception("insights readings not planned", extra={"post_id": str(post.id)})
@@ -733,7 +761,7 @@ class Publisher:
     async def _write(self, attempt: Attempt, values: dict[str, Any]) -> None:
         async with attempt.lock, self.connect() as conn:
             ok = await repository.fenced_update(
-                conn, attempt.post.id, lease=attempt.lease, values=values
+                conn, attempt.post.id, lease=attempt.lease, values=values, staging=attempt.staging
             )
         if not ok:
             raise LeaseLost
@@ -749,6 +777,7 @@ class Publisher:
             await asyncio.sleep(wait)
             wait = 1.0
             new_lease = utcnow() + self.lease_length
+            key = "staging_lease_expires_at" if attempt.staging else "lease_expires_at"
             async with attempt.lock:
                 try:
                     async with self.connect() as conn:
@@ -756,7 +785,8 @@ class Publisher:
                             conn,
                             attempt.post.id,
                             lease=attempt.lease,
-                            values={"lease_expires_at": new_lease},
+                            values={key: new_lease},
+                            staging=attempt.staging,
                         )
                 except Exception as exc:  # a database blip: try again in a second
                     extra = {"post_id": str(attempt.post.id)}

@@ -1,4 +1,8 @@
-"""One delayed bullmq job per post; job id derived from the post id.
+"""Delayed bullmq jobs per post; job ids derived from the post id.
+
+A post has its publish job (`publish_<id>`, due at its due time) and, while its containers are
+to be created ahead of time, a staging job (`stage_<id>`, due `scheduled_for` minus the staging
+lead; instasched.publishing.staging decides which jobs a post needs: `jobs_for`).
 
 Redis is a fast dispatcher, not the source of truth: PostgreSQL is. Every change is made after the
 database commit (see `instasched.db.after_commit`); a lost or failed enqueue is repaired by the
@@ -11,21 +15,39 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from bullmq import Job, Queue
 
 QUEUE_NAME = "instagram-publishing"
 JOB_NAME = "publishing.publish_post"
+STAGE_JOB_NAME = "publishing.stage_post"
+JobKind = Literal["publish", "stage"]
+JOB_KINDS: tuple[JobKind, ...] = ("publish", "stage")
+_JOB_NAMES: dict[JobKind, str] = {"publish": JOB_NAME, "stage": STAGE_JOB_NAME}
 
 
-def job_id_for(post_id: uuid.UUID | str) -> str:
-    return f"publish_{post_id}"
+def job_id_for(post_id: uuid.UUID | str, kind: JobKind = "publish") -> str:
+    return f"{kind}_{post_id}"
 
 
 def post_id_from_job(job_id: str) -> uuid.UUID:
-    return uuid.UUID(job_id.removeprefix("publish_"))
+    return uuid.UUID(job_id.removeprefix("publish_").removeprefix("stage_"))
+
+
+@dataclass(frozen=True, slots=True)
+class PostJob:
+    """One job a post needs: its kind, and when it is due."""
+
+    kind: JobKind
+    post_id: uuid.UUID
+    due_at: datetime
+
+    @property
+    def job_id(self) -> str:
+        return job_id_for(self.post_id, self.kind)
 
 
 def delay_ms(due_at: datetime, now: datetime | None = None) -> int:
@@ -57,27 +79,50 @@ class PublishQueue:
     async def close(self) -> None:
         await self.queue.close()
 
-    def _job(self, post_id: uuid.UUID | str, due_at: datetime) -> dict[str, Any]:
+    def _job(
+        self, post_id: uuid.UUID | str, due_at: datetime, kind: JobKind = "publish"
+    ) -> dict[str, Any]:
         return {
-            "name": JOB_NAME,
+            "name": _JOB_NAMES[kind],
             "data": {"postId": str(post_id), "dueAt": due_at.isoformat()},
             "opts": {
                 **self.job_opts,
-                "jobId": job_id_for(post_id),
+                "jobId": job_id_for(post_id, kind),
                 "delay": delay_ms(due_at),
                 "timestamp": int(time.time() * 1000),
             },
         }
 
-    async def schedule(self, post_id: uuid.UUID | str, due_at: datetime) -> None:
+    async def schedule(
+        self, post_id: uuid.UUID | str, due_at: datetime, kind: JobKind = "publish"
+    ) -> None:
         """Make the post's job due at `due_at` (replacing any waiting or delayed one)."""
-        await self.queue.remove(job_id_for(post_id))
-        spec = self._job(post_id, due_at)
+        await self.queue.remove(job_id_for(post_id, kind))
+        spec = self._job(post_id, due_at, kind)
         await self.queue.add(spec["name"], spec["data"], spec["opts"])
 
-    async def schedule_many(self, items: Iterable[tuple[uuid.UUID | str, datetime]]) -> int:
-        """Add jobs in bulk (ids already present are left as they are)."""
-        jobs = [self._job(post_id, due_at) for post_id, due_at in items]
+    async def set_jobs(self, post_id: uuid.UUID, jobs: Iterable[PostJob]) -> None:
+        """Make the post's jobs these (`jobs_for`): each replaced at its due time, a kind not
+        among them removed. A job a worker holds stays; the reconciler looks again."""
+        wanted = {job.kind: job for job in jobs}
+        for kind in JOB_KINDS:
+            job = wanted.get(kind)
+            if job is not None:
+                await self.schedule(post_id, job.due_at, kind)
+            else:
+                await self.queue.remove(job_id_for(post_id, kind))
+
+    async def schedule_many(
+        self, items: Iterable[tuple[uuid.UUID | str, datetime] | PostJob]
+    ) -> int:
+        """Add jobs in bulk (ids already present are left as they are); a pair (post id, due
+        time) is the post's publish job."""
+        jobs = [
+            self._job(item.post_id, item.due_at, item.kind)
+            if isinstance(item, PostJob)
+            else self._job(item[0], item[1])
+            for item in items
+        ]
         if len(jobs) == 1:  # one new post: a plain add is half the CPU of a MULTI bulk of one
             await self.queue.add(jobs[0]["name"], jobs[0]["data"], jobs[0]["opts"])
             return 1
@@ -86,14 +131,16 @@ class PublishQueue:
         return len(jobs)
 
     async def remove(self, post_id: uuid.UUID | str) -> bool:
-        """Remove the post's job; False when there is none or a worker holds it."""
+        """Remove the post's jobs (publish and staging); False when there was no publish job
+        or a worker holds it."""
         removed = await self.queue.remove(job_id_for(post_id))
+        await self.queue.remove(job_id_for(post_id, "stage"))
         return bool(removed)
 
     async def remove_many(self, post_ids: Iterable[uuid.UUID | str]) -> None:
         """Remove these posts' jobs, 1,000 per pipelined round trip (bullmq's removeJob script,
         as `remove` runs it); a job that a worker holds stays (it finds its post gone)."""
-        ids = [job_id_for(post_id) for post_id in post_ids]
+        ids = [job_id_for(post_id, kind) for post_id in post_ids for kind in JOB_KINDS]
         scripts = self.queue.scripts
         remove_job = scripts.commands["removeJob"]
         for start in range(0, len(ids), 1000):
@@ -116,12 +163,16 @@ class PublishQueue:
         return state
 
     async def existing_job_ids(self, post_ids: list[uuid.UUID]) -> set[str]:
-        """Which of these posts have a job (any state) in Redis: one round trip."""
-        if not post_ids:
+        """Which of these posts have a publish job (any state) in Redis: one round trip."""
+        return await self.existing(job_id_for(p) for p in post_ids)
+
+    async def existing(self, job_ids: Iterable[str]) -> set[str]:
+        """Which of these job ids are in Redis (any state): one round trip."""
+        ids = list(job_ids)
+        if not ids:
             return set()
         client = self.queue.client
         pipe = client.pipeline(transaction=False)
-        ids = [job_id_for(p) for p in post_ids]
         for job_id in ids:
             pipe.exists(f"{self.prefix}:{QUEUE_NAME}:{job_id}")
         results = await pipe.execute()

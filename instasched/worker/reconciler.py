@@ -2,8 +2,10 @@
 
 Every `RECONCILE_INTERVAL_SECONDS` (one worker per interval; all of it is safe to run
 concurrently):
-1. each `scheduled` post must have a job: missing ones (Redis lost them) are re-created, and a
-   job left in bullmq's `failed` set for a post that is still scheduled is replaced;
+1. each `scheduled` post must have the jobs `publishing.staging.jobs_for` says (its publish
+   job, and its staging job while its containers are to be made ahead): missing ones (Redis
+   lost them) are re-created, and a job left in bullmq's `failed` set for a post that is still
+   scheduled is replaced;
 2. each `publishing` post whose lease expired (its worker died) is taken over, with a
    conditional update on the old lease, and recovered through the container check: never blind.
 
@@ -25,8 +27,9 @@ from datetime import datetime
 from instasched.kit.time import utcnow
 from instasched.publishing import repository
 from instasched.publishing.service import Outcome, Publisher
+from instasched.publishing.staging import jobs_for
 from instasched.state import AppState
-from instasched.worker.queue import QUEUE_NAME, job_id_for
+from instasched.worker.queue import QUEUE_NAME, PostJob
 
 log = logging.getLogger("instasched.reconciler")
 
@@ -99,30 +102,32 @@ class Reconciler:
                 batch = await repository.scheduled_batch(session, after=after, limit=BATCH)
             if not batch:
                 return
-            after = batch[-1][0]
-            ids = [post_id for post_id, _ in batch]
-            present = await queue.existing_job_ids(ids)
-            missing = [(pid, due) for pid, due in batch if job_id_for(pid) not in present]
+            after = batch[-1].id
+            now = utcnow()
+            settings = self.app.settings
+            jobs = [job for row in batch for job in jobs_for(row, settings=settings, now=now)]
+            present = await queue.existing(job.job_id for job in jobs)
+            missing = [job for job in jobs if job.job_id not in present]
             if missing:
                 report.jobs_recreated += await queue.schedule_many(missing)
-            in_queue = [(pid, due) for pid, due in batch if job_id_for(pid) in present]
+            in_queue = [job for job in jobs if job.job_id in present]
             if in_queue:
                 pipe = queue.queue.client.pipeline(transaction=False)
-                for pid, _ in in_queue:
-                    pipe.zscore(failed_key, job_id_for(pid))
+                for job in in_queue:
+                    pipe.zscore(failed_key, job.job_id)
                 scores = await pipe.execute()
-                for (pid, due), score in zip(in_queue, scores, strict=True):
+                for job, score in zip(in_queue, scores, strict=True):
                     if score is not None:
-                        await self._replace_job(pid, due)
+                        await self._replace_job(job)
                         report.jobs_replaced += 1
             if len(batch) < BATCH:
                 return
 
-    async def _replace_job(self, post_id: uuid.UUID, due: datetime) -> None:
+    async def _replace_job(self, job: PostJob) -> None:
         try:
-            await self.app.queue.schedule(post_id, due)
+            await self.app.queue.schedule(job.post_id, job.due_at, job.kind)
         except Exception:  # a worker holds it right now: the next pass looks again
-            log.warning("could not replace the failed job", extra={"post_id": str(post_id)})
+            log.warning("could not replace the failed job", extra={"post_id": str(job.post_id)})
 
     async def _recover_stuck(self, report: ReconcileReport) -> None:
         async with self.app.session_factory() as session:
