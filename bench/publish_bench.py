@@ -23,6 +23,14 @@ Under Meta-like timing (the sandbox's latency profile, instasched/sandbox/latenc
         --env SANDBOX_LATENCY_MS=1500
     .venv/bin/python bench/publish_bench.py --burst 0 --spread 0 --reels 20 \
         --env SANDBOX_LATENCY_MS=1500 --env SANDBOX_VIDEO_PROCESSING_SECONDS=60
+
+Pre-staged containers (docs/staging.md): posts are enqueued with the jobs
+`instasched.publishing.staging.jobs_for` gives them (staging jobs too, with the STAGING_* of
+`--env`); `--due-in` writes them that many seconds ahead so that staging can finish first:
+
+    .venv/bin/python bench/publish_bench.py --burst 0 --spread 0 --reels 200 --accounts 200 \
+        --concurrency 400 --due-in 120 \
+        --env SANDBOX_LATENCY_MS=1500 --env SANDBOX_VIDEO_PROCESSING_SECONDS=60
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -55,11 +64,12 @@ sys.path.insert(0, str(ROOT))
 
 from benchlib import jpeg, nearest_percentile, processes  # noqa: E402
 
-from instasched.config import database_url_for, normalise_database_url  # noqa: E402
+from instasched.config import Settings, database_url_for, normalise_database_url  # noqa: E402
 from instasched.embedded import EmbeddedServers  # noqa: E402
 from instasched.embedded._proc import free_port  # noqa: E402
 from instasched.integrations.storage import Storage  # noqa: E402
 from instasched.models import MediaAsset, ScheduledPost  # noqa: E402
+from instasched.publishing.staging import jobs_for  # noqa: E402
 from instasched.worker.queue import QUEUE_NAME, PublishQueue  # noqa: E402
 
 
@@ -265,7 +275,7 @@ class Bench:
         sandbox: str = "/sandbox",
         media_type: str = "IMAGE",
     ) -> dict[str, Any]:
-        lead = 5.0 + count / 2000
+        lead = self.args.due_in or 5.0 + count / 2000
         start = datetime.now(UTC) + timedelta(seconds=lead)
         rows = []
         for i in range(count):
@@ -287,7 +297,19 @@ class Bench:
         async with engine.begin() as conn:
             for chunk in range(0, count, 1000):
                 await conn.execute(insert(ScheduledPost), rows[chunk : chunk + 1000])
-        await queue.schedule_many([(r["id"], r["scheduled_for"]) for r in rows])
+        # The jobs the posts API enqueues (publishing.staging.jobs_for): staging jobs too.
+        staging_env = {k: v for k, v in self.env.items() if k.startswith("STAGING_")}
+        settings = Settings(**staging_env)
+        now = datetime.now(UTC)
+        unstaged = {"next_attempt_at": None, "container_id": None, "container_created_at": None}
+        jobs = [
+            job
+            for r in rows
+            for job in jobs_for(
+                SimpleNamespace(**r, **unstaged, staging_status=None), settings=settings, now=now
+            )
+        ]
+        await queue.schedule_many(jobs)
         ids = [r["id"] for r in rows]
         print(
             f"[{name}] {count} posts due from {start:%H:%M:%S} over {spread_seconds:.0f}s "
@@ -516,6 +538,13 @@ def main() -> int:
         help="server setting, e.g. SANDBOX_LATENCY_PROFILE=meta or SANDBOX_LATENCY_MS=1500",
     )
     parser.add_argument("--accounts", type=int, default=20, help="sandbox accounts to spread over")
+    parser.add_argument(
+        "--due-in",
+        type=float,
+        default=0.0,
+        help="write the posts this many seconds before they are due (staging ahead needs "
+        "time); default 5 s plus 0.5 ms a post",
+    )
     parser.add_argument("--concurrency", type=int, default=50, help="WORKER_CONCURRENCY")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument(
