@@ -42,9 +42,6 @@ from instasched.publishing.sources import PostProblem, load_assets
 log = logging.getLogger("instasched.publishing.staging")
 
 QUOTA_WINDOW = timedelta(hours=24)
-# A staging that failed for a passing reason (network, Meta busy) is tried again this long
-# after, while the due time is further away than that.
-RETRY_SECONDS = 10.0
 
 
 class Deferred(Exception):
@@ -226,7 +223,8 @@ class Stager:
         now = utcnow()
         await self.publisher._write(attempt, {"staging_lease_expires_at": now})
         due = post.next_attempt_at or post.scheduled_for
-        again = now + timedelta(seconds=RETRY_SECONDS)
+        # Tried again after PUBLISH_RETRY_BASE_SECONDS while the due time is further away.
+        again = now + timedelta(seconds=self.settings.publish_retry_base_seconds)
         log.warning("staging interrupted: %s", reason, extra={"post_id": str(post.id)})
         if due - again >= staging.MIN_AHEAD:
             return Outcome("retry", due_at=again)

@@ -156,6 +156,23 @@ async def test_staged_ahead_then_only_media_publish_at_the_due_time(
     assert sum(r.containers for r in rows) == 1 + children
 
 
+async def test_a_passing_failure_while_staging_is_tried_again(
+    publishing: Publishing, worker: Any
+) -> None:
+    user, account = await publishing.user_account()
+    image = await publishing.image(user)
+    await publishing.fault(
+        account.ig_user_id,
+        "media",
+        error={"code": 2, "subcode": None, "message": "Service temporarily unavailable"},
+    )
+    post_id = await staged_post(publishing, user, account, "IMAGE", [image])
+    post = await wait_staging(publishing, post_id, "staged", "failed")
+    assert post.staging_status == "staged", post.staging_error
+    assert (await publishing.calls(account.ig_user_id))["media"] == 2
+    await cancel(publishing, user, post_id)
+
+
 async def test_staged_then_edited_discards_and_stages_again(
     publishing: Publishing, worker: Any
 ) -> None:
