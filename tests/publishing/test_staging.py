@@ -512,3 +512,42 @@ def test_jobs_for_by_kind_and_state(app_settings: Any) -> None:
         ["publish"],
     ]
     assert staging.jobs_for(post(status="published"), settings=settings, now=now) == []
+
+
+async def test_a_staging_whose_worker_died_is_taken_over_from_its_container(
+    publishing: Publishing, app: AppState, no_worker: None
+) -> None:
+    """The container id is stored before the wait: a staging taken over reads it, makes none."""
+    user, account = await publishing.user_account()
+    image = await publishing.image(user)
+    due = datetime.now(UTC) + timedelta(minutes=30)
+    post_id = await publishing.post(user, account, "IMAGE", [image], due=due, enqueue=False)
+    stager = Stager(Publisher(app))
+    assert (await stager.stage(post_id)).detail == "staged"
+    staged = await publishing.get(post_id)
+    # Nothing left to stage: the job ends.
+    assert (await stager.stage(post_id)).kind == "skipped"
+
+    async def set_staging(lease: datetime) -> None:
+        async with publishing.sessions() as session:
+            await session.execute(
+                update(ScheduledPost)
+                .where(ScheduledPost.id == post_id)
+                .values(staging_status="staging", staging_lease_expires_at=lease, staged_at=None)
+            )
+            await session.commit()
+
+    # Another worker holds the staging: look again once its lease would have expired.
+    lease = datetime.now(UTC) + timedelta(seconds=30)
+    await set_staging(lease)
+    outcome = await stager.stage(post_id)
+    assert outcome.kind == "not_due" and outcome.due_at == lease + timedelta(seconds=1)
+    # Its worker died after storing the container: taken over, the container read, not remade.
+    await set_staging(datetime.now(UTC) - timedelta(seconds=1))
+    assert (await stager.stage(post_id)).detail == "staged"
+    post = await publishing.get(post_id)
+    assert post.staging_status == "staged" and post.container_id == staged.container_id
+    assert (await publishing.calls(account.ig_user_id))["media"] == 1
+    await cancel(publishing, user, post_id)
+    assert (await stager.stage(post_id)).kind == "skipped"
+    assert (await stager.stage(uuid.uuid4())).detail == "post deleted"
