@@ -162,7 +162,9 @@ class Publisher:
             if claimed is not None:
                 # Everything the attempt reads, on the same connection.
                 account = await fetch_account(conn, claimed.instagram_account_id)
-                assets = await load_assets(conn, claimed)
+                if not staged_and_usable(claimed, False, now):
+                    # (A staged container needs no media: only media_publish remains.)
+                    assets = await load_assets(conn, claimed)
         if claimed is not None:
             due = claimed.next_attempt_at or claimed.scheduled_for
             self.events.publish_started(
