@@ -16,6 +16,7 @@ from instasched.observability.metrics import (
     PUBLISH_RETRIES,
     QUOTA_WAITS,
     RECOVERIES,
+    STAGINGS,
     TOKEN_REFRESHES,
 )
 
@@ -116,6 +117,7 @@ class Events:
 
     def staged(self, *, post_id: Any, account_id: Any, status: str, detail: str | None) -> None:
         """A staging ahead of the due time ended (staged, or deferred to the due time)."""
+        STAGINGS.labels(result=status).inc()
         log.info(
             "post staging %s",
             status,
@@ -126,6 +128,7 @@ class Events:
         self, *, post_id: Any, account_id: Any, scheduled_for: str, code: str, message: str
     ) -> None:
         """Meta rejected a post's containers ahead of its time: a person must fix the post."""
+        STAGINGS.labels(result="failed").inc()
         log.error(
             "post staging failed",
             extra=_ids(post_id, account_id, error_code=code, error=message),

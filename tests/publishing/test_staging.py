@@ -20,6 +20,7 @@ from sqlalchemy import update
 from instasched.config import Settings
 from instasched.kit.time import utcnow
 from instasched.models import ContainerCreation, ScheduledPost
+from instasched.observability.metrics import REGISTRY
 from instasched.publishing import staging
 from instasched.publishing.service import Publisher
 from instasched.publishing.stager import Stager
@@ -313,6 +314,8 @@ async def test_staging_rejected_by_meta_shows_on_the_post_early_and_alerts(
     due = datetime.now(UTC) + timedelta(minutes=30)
     post_id = await publishing.post(user, account, "IMAGE", [wide], due=due, enqueue=False)
     settings = publishing.settings
+    counted = {"result": "failed"}
+    failures = REGISTRY.get_sample_value("instasched_post_stagings_total", counted) or 0.0
     with WebhookReceiver() as hook:
         app = await AppState.create(settings.model_copy(update={"alert_webhook_url": hook.url}))
         try:
@@ -323,6 +326,7 @@ async def test_staging_rejected_by_meta_shows_on_the_post_early_and_alerts(
                 await asyncio.sleep(0.05)
         finally:
             await app.close()
+    assert REGISTRY.get_sample_value("instasched_post_stagings_total", counted) == failures + 1
     post = await publishing.get(post_id)
     assert post.status == "scheduled"  # 30 minutes before its time
     assert post.staging_status == "failed" and post.container_id is None
