@@ -23,6 +23,15 @@ Under Meta-like timing (the sandbox's latency profile, instasched/sandbox/latenc
         --env SANDBOX_LATENCY_MS=1500
     .venv/bin/python bench/publish_bench.py --burst 0 --spread 0 --reels 20 \
         --env SANDBOX_LATENCY_MS=1500 --env SANDBOX_VIDEO_PROCESSING_SECONDS=60
+
+Pre-staged containers (docs/staging.md): posts are enqueued with the jobs
+`instasched.publishing.staging.jobs_for` gives them (staging jobs too, with the STAGING_* of
+`--env`) when `--due-in` writes them that many seconds ahead so that staging can finish first
+(without it, staging is off: posts written 5 s ahead would be staged while they fall due):
+
+    .venv/bin/python bench/publish_bench.py --burst 0 --spread 0 --reels 200 --accounts 200 \
+        --concurrency 400 --due-in 120 \
+        --env SANDBOX_LATENCY_MS=1500 --env SANDBOX_VIDEO_PROCESSING_SECONDS=60
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -55,12 +65,21 @@ sys.path.insert(0, str(ROOT))
 
 from benchlib import jpeg, nearest_percentile, processes  # noqa: E402
 
-from instasched.config import database_url_for, normalise_database_url  # noqa: E402
+from instasched.config import Settings, database_url_for, normalise_database_url  # noqa: E402
 from instasched.embedded import EmbeddedServers  # noqa: E402
 from instasched.embedded._proc import free_port  # noqa: E402
 from instasched.integrations.storage import Storage  # noqa: E402
 from instasched.models import MediaAsset, ScheduledPost  # noqa: E402
+from instasched.publishing.staging import jobs_for  # noqa: E402
 from instasched.worker.queue import QUEUE_NAME, PublishQueue  # noqa: E402
+
+# Posts written seconds before they are due are not staged ahead (as before staging), so the
+# burst and spread figures stay comparable; `--due-in` turns staging on (docs/staging.md).
+NO_STAGING = {
+    "STAGING_LEAD_SECONDS_IMAGE": "0",
+    "STAGING_LEAD_SECONDS_VIDEO": "0",
+    "STAGING_LEAD_SECONDS_CAROUSEL": "0",
+}
 
 
 class Bench:
@@ -137,6 +156,8 @@ class Bench:
             "LOG_LEVEL": "WARNING",
             "RECONCILE_INTERVAL_SECONDS": "60",
         }
+        if not self.args.due_in:  # posts written seconds ahead: no staging (as before it)
+            self.env.update(NO_STAGING)
         for item in self.args.env:
             key, _, value = item.partition("=")
             self.env[key] = value
@@ -265,7 +286,8 @@ class Bench:
         sandbox: str = "/sandbox",
         media_type: str = "IMAGE",
     ) -> dict[str, Any]:
-        lead = 5.0 + count / 2000
+        due_in = getattr(self.args, "due_in", 0.0)  # (bench/suite.py makes its own args)
+        lead = due_in or 5.0 + count / 2000
         start = datetime.now(UTC) + timedelta(seconds=lead)
         rows = []
         for i in range(count):
@@ -287,7 +309,19 @@ class Bench:
         async with engine.begin() as conn:
             for chunk in range(0, count, 1000):
                 await conn.execute(insert(ScheduledPost), rows[chunk : chunk + 1000])
-        await queue.schedule_many([(r["id"], r["scheduled_for"]) for r in rows])
+        # The jobs the posts API enqueues (publishing.staging.jobs_for): staging jobs too.
+        staging_env = {k: v for k, v in self.env.items() if k.startswith("STAGING_")}
+        settings = Settings(**(staging_env if due_in else NO_STAGING))
+        now = datetime.now(UTC)
+        unstaged = {"next_attempt_at": None, "container_id": None, "container_created_at": None}
+        jobs = [
+            job
+            for r in rows
+            for job in jobs_for(
+                SimpleNamespace(**r, **unstaged, staging_status=None), settings=settings, now=now
+            )
+        ]
+        await queue.schedule_many(jobs)
         ids = [r["id"] for r in rows]
         print(
             f"[{name}] {count} posts due from {start:%H:%M:%S} over {spread_seconds:.0f}s "
@@ -516,6 +550,13 @@ def main() -> int:
         help="server setting, e.g. SANDBOX_LATENCY_PROFILE=meta or SANDBOX_LATENCY_MS=1500",
     )
     parser.add_argument("--accounts", type=int, default=20, help="sandbox accounts to spread over")
+    parser.add_argument(
+        "--due-in",
+        type=float,
+        default=0.0,
+        help="write the posts this many seconds before they are due (staging ahead needs "
+        "time); default 5 s plus 0.5 ms a post",
+    )
     parser.add_argument("--concurrency", type=int, default=50, help="WORKER_CONCURRENCY")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument(

@@ -195,6 +195,19 @@ class Settings(BaseSettings):
         600.0, gt=0, validation_alias="CONTAINER_POLL_MAX_SECONDS"
     )
     worker_concurrency: int = Field(50, ge=1, validation_alias="WORKER_CONCURRENCY")
+    # Pre-staged containers (docs/staging.md): how long before `scheduled_for` a post's
+    # containers are created and waited for, by kind (0: at the due time, as without staging);
+    # staging never takes an account past this many containers per moving 24 h (Meta: 400).
+    staging_lead_seconds_image: float = Field(
+        120.0, ge=0, le=6 * 3600, validation_alias="STAGING_LEAD_SECONDS_IMAGE"
+    )
+    staging_lead_seconds_video: float = Field(
+        900.0, ge=0, le=6 * 3600, validation_alias="STAGING_LEAD_SECONDS_VIDEO"
+    )
+    staging_lead_seconds_carousel: float = Field(
+        600.0, ge=0, le=6 * 3600, validation_alias="STAGING_LEAD_SECONDS_CAROUSEL"
+    )
+    staging_container_limit: int = Field(400, ge=0, validation_alias="STAGING_CONTAINER_LIMIT")
     reconcile_interval_seconds: float = Field(
         60.0, gt=0, validation_alias="RECONCILE_INTERVAL_SECONDS"
     )

@@ -114,6 +114,11 @@ def app_settings(servers: dict[str, str], database_url: str) -> Iterator[Setting
         publish_retry_base_seconds=0.2,
         sandbox_video_processing_seconds=0.3,
         reconcile_interval_seconds=1.0,
+        # Pre-staged containers (docs/staging.md): a minute ahead for every kind, so the
+        # staging tests (tests/publishing/test_staging.py) stage posts due in seconds.
+        staging_lead_seconds_image=60.0,
+        staging_lead_seconds_video=60.0,
+        staging_lead_seconds_carousel=60.0,
         # The insights tests run their passes themselves (tests/publishing/test_insights.py).
         insights_refresh_interval_seconds=3600.0,
         log_format="console",

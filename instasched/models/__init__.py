@@ -2,6 +2,7 @@
 
 from instasched.models.account import FacebookPendingConnection, InstagramAccount, OAuthState
 from instasched.models.base import Base
+from instasched.models.container_creation import ContainerCreation
 from instasched.models.insight import PostInsight
 from instasched.models.media import MediaAsset
 from instasched.models.post import PostStatus, ScheduledPost
@@ -11,6 +12,7 @@ from instasched.models.user import User
 
 __all__ = [
     "Base",
+    "ContainerCreation",
     "FacebookPendingConnection",
     "InstagramAccount",
     "MediaAsset",

@@ -159,3 +159,9 @@ class ScheduledPost(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error_code: Mapped[str | None] = mapped_column(String(64))
     failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Pre-staged containers (instasched.publishing.staging, migration 0014): the containers
+    # are the ones above; these say how far staging ahead of the due time got.
+    staging_status: Mapped[str | None] = mapped_column(String(16))
+    staging_lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    staged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    staging_error: Mapped[str | None] = mapped_column(Text)

@@ -16,6 +16,7 @@ from instasched.observability.metrics import (
     PUBLISH_RETRIES,
     QUOTA_WAITS,
     RECOVERIES,
+    STAGINGS,
     TOKEN_REFRESHES,
 )
 
@@ -110,6 +111,33 @@ class Events:
             postId=str(post_id),
             accountId=str(account_id),
             attempt=attempt,
+            errorCode=code,
+            message=message,
+        )
+
+    def staged(self, *, post_id: Any, account_id: Any, status: str, detail: str | None) -> None:
+        """A staging ahead of the due time ended (staged, or deferred to the due time)."""
+        STAGINGS.labels(result=status).inc()
+        log.info(
+            "post staging %s",
+            status,
+            extra=_ids(post_id, account_id, staging=status, detail=detail),
+        )
+
+    def staging_failed(
+        self, *, post_id: Any, account_id: Any, scheduled_for: str, code: str, message: str
+    ) -> None:
+        """Meta rejected a post's containers ahead of its time: a person must fix the post."""
+        STAGINGS.labels(result="failed").inc()
+        log.error(
+            "post staging failed",
+            extra=_ids(post_id, account_id, error_code=code, error=message),
+        )
+        self.alerts.send(
+            "post.staging_failed",
+            postId=str(post_id),
+            accountId=str(account_id),
+            scheduledFor=scheduled_for,
             errorCode=code,
             message=message,
         )

@@ -60,6 +60,13 @@ PUBLISHING_ALERT_POSTS = Gauge(
     ["check"],
     registry=REGISTRY,
 )
+STAGINGS = Counter(
+    "instasched_post_stagings_total",
+    "Stagings of containers ahead of the due time that ended, by result (staged, failed, "
+    "deferred; docs/staging.md)",
+    ["result"],
+    registry=REGISTRY,
+)
 RECOVERIES = Counter(
     "instasched_publish_recoveries_total",
     "Posts recovered by the reconciler, by kind (missing_job, expired_lease)",

@@ -273,7 +273,9 @@ async def publish_now(
     `PUBLISH_NOW_WAIT_SECONDS`, 15 s) for the worker and returns the post as it is then:
     `published` (with permalink), `failed`, or still `scheduled`/`publishing` if not done yet.
     The original time is kept in `metadata.originalScheduledFor`."""
-    post = await service.publish_now(session, queue=state.queue, user_id=user.id, post_id=post_id)
+    post = await service.publish_now(
+        session, settings=state.settings, queue=state.queue, user_id=user.id, post_id=post_id
+    )
     attempts_before = post.publish_attempts or 0
     # The worker only sees the change once it is committed: commit (which queues the job)
     # before waiting, instead of when the endpoint returns.

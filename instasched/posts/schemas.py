@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
@@ -58,7 +58,23 @@ POST_EXAMPLE: dict[str, Any] = {
     "createdAt": ex.POST_CREATED_AT,
     "updatedAt": ex.POST_CREATED_AT,
     "cancelledAt": None,
+    "staging": None,
     "quotaWarning": None,
+}
+_STAGED: dict[str, Any] = {
+    "status": "staged",
+    "containerId": "17889455560051444",
+    "stagedAt": "2026-12-20T13:58:03Z",
+    "expiresAt": "2026-12-21T13:58:01Z",
+    "error": None,
+}
+_STAGING_FAILED: dict[str, Any] = {
+    "status": "failed",
+    "containerId": None,
+    "stagedAt": None,
+    "expiresAt": None,
+    "error": "Instagram could not download the media: the image is larger than 8 MB. Replace "
+    "the media (Instagram said: The media could not be fetched from the URI; code 9004/2207052)",
 }
 _PUBLISHED_AT = "2026-12-20T14:00:04Z"
 PUBLISHED_POST_EXAMPLE: dict[str, Any] = {
@@ -215,8 +231,45 @@ class QuotaWarning(ApiModel):
         )
 
 
+class PostStaging(ApiModel):
+    """The post's containers made ahead of its due time (docs/staging.md)."""
+
+    model_config = examples(_STAGED, _STAGING_FAILED)
+
+    status: Literal["staging", "staged", "failed", "deferred"] = Field(
+        description="staging (being made), staged (FINISHED: only media_publish remains at "
+        "the due time), failed (Instagram rejected the media: edit the post before its time), "
+        "deferred (left to the due time; `error` says why)"
+    )
+    container_id: str | None = Field(description="The container to publish, once made")
+    staged_at: datetime | None = Field(description="When the container was FINISHED")
+    expires_at: datetime | None = Field(
+        description="When Instagram expires the container (24 h after its creation)"
+    )
+    error: str | None = Field(description="Why staging failed or was deferred")
+
+    @classmethod
+    def of(cls, post: ScheduledPost | PostRow) -> PostStaging | None:
+        status = post.staging_status
+        if status is None:
+            return None
+        created = post.container_created_at
+        return cls(
+            status=status,
+            container_id=post.container_id,
+            staged_at=post.staged_at,
+            expires_at=created + timedelta(hours=24) if created is not None else None,
+            error=post.staging_error,
+        )
+
+
 class Post(ApiModel):
-    model_config = examples(POST_EXAMPLE, PUBLISHED_POST_EXAMPLE)
+    model_config = examples(
+        POST_EXAMPLE,
+        PUBLISHED_POST_EXAMPLE,
+        {**POST_EXAMPLE, "staging": _STAGED},
+        {**POST_EXAMPLE, "staging": _STAGING_FAILED},
+    )
 
     id: uuid.UUID
     instagram_account_id: uuid.UUID
@@ -251,6 +304,10 @@ class Post(ApiModel):
     created_at: datetime
     updated_at: datetime
     cancelled_at: datetime | None
+    staging: PostStaging | None = Field(
+        None,
+        description="Its containers made ahead of the due time (null: none made ahead yet)",
+    )
     quota_warning: QuotaWarning | None = Field(
         None,
         description="Only in the answer of a create or edit sent with `allowOverQuota: true` "
@@ -293,6 +350,7 @@ class Post(ApiModel):
             created_at=post.created_at,
             updated_at=post.updated_at,
             cancelled_at=post.cancelled_at,
+            staging=PostStaging.of(post),
             quota_warning=QuotaWarning.of(quota_window) if quota_window is not None else None,
         )
 

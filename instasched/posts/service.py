@@ -38,6 +38,7 @@ from instasched.kit.time import parse_datetime, utcnow, zone
 from instasched.models import InstagramAccount, MediaAsset, PostStatus, ScheduledPost
 from instasched.posts import quota, repository, rules
 from instasched.posts.schemas import PostCreate, PostUpdate, TemplateValue
+from instasched.publishing import staging
 from instasched.security import SESSION_ENDED, USER_GONE
 from instasched.templates.render import append_suggestions, render
 from instasched.worker.queue import PublishQueue
@@ -181,7 +182,7 @@ async def create_post(
     # A new post has no job yet: a plain add (no remove first) saves a Redis round trip.
     after_commit(
         session,
-        partial(queue.schedule_many, [(row.id, scheduled_for)]),
+        partial(queue.schedule_many, staging.jobs_for(row, settings=settings, now=now)),
         timeout=ENQUEUE_TIMEOUT_SECONDS,
     )
     log.info("post %s scheduled for %s", row.id, scheduled_for.isoformat())
@@ -337,6 +338,7 @@ async def update_post(
 
     old_assets = [uuid.UUID(str(i)) for i in post.media_ids or []]
     moved = new_time is not None and new_time != post.scheduled_for
+    carried = staging.snapshot(post)  # what its containers (staged or kept) carry
     checked.apply(post)
     post.template_id = template_id
     post.template_variables = variables
@@ -363,12 +365,16 @@ async def update_post(
             allow_over=bool(body.allow_over_quota),
             field=_time_field(bool(body.use_next_slot)),
         )
+    due = post.next_attempt_at or post.scheduled_for
+    discard = staging.discard_on_edit(post, carried, due=due, moved=moved)
+    for name, value in (discard or {}).items():
+        setattr(post, name, value)
     await session.flush()
     await session.refresh(post)
-    if new_time is not None:
-        due = post.next_attempt_at or post.scheduled_for
+    if new_time is not None or discard is not None:
+        jobs = staging.jobs_for(post, settings=settings, now=now)
         after_commit(
-            session, partial(queue.schedule, post.id, due), timeout=ENQUEUE_TIMEOUT_SECONDS
+            session, partial(queue.set_jobs, post.id, jobs), timeout=ENQUEUE_TIMEOUT_SECONDS
         )
     return post, warning
 
@@ -382,6 +388,8 @@ async def cancel_post(
     post.status = PostStatus.CANCELLED
     post.cancelled_at = await repository.database_now(session)
     post.next_attempt_at = None
+    for name, value in staging.discarded().items():  # staged containers are left to expire
+        setattr(post, name, value)
     await session.flush()
     await session.refresh(post)
     after_commit(session, partial(queue.remove, post.id), timeout=ENQUEUE_TIMEOUT_SECONDS)
@@ -391,7 +399,12 @@ async def cancel_post(
 
 # --- publish now ----------------------------------------------------------------------------
 async def publish_now(
-    session: AsyncSession, *, queue: PublishQueue, user_id: uuid.UUID, post_id: uuid.UUID
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    queue: PublishQueue,
+    user_id: uuid.UUID,
+    post_id: uuid.UUID,
 ) -> ScheduledPost:
     """Make a scheduled post due at once (the original time is kept in metadata)."""
     post = await repository.get_owned(session, user_id=user_id, post_id=post_id, for_update=True)
@@ -405,7 +418,9 @@ async def publish_now(
     post.next_attempt_at = None
     await session.flush()
     await session.refresh(post)
-    after_commit(session, partial(queue.schedule, post.id, now), timeout=ENQUEUE_TIMEOUT_SECONDS)
+    # Its publish job now (a staged container is used), no staging job any more.
+    jobs = staging.jobs_for(post, settings=settings, now=now)
+    after_commit(session, partial(queue.set_jobs, post.id, jobs), timeout=ENQUEUE_TIMEOUT_SECONDS)
     log.info("post %s: publish now requested", post.id)
     return post
 

@@ -76,36 +76,78 @@ async def take_over(
     return (await session.execute(stmt)).scalars().first()
 
 
-_FENCED: dict[tuple[str, ...], str] = {}
+_FENCED: dict[tuple[tuple[str, ...], bool], str] = {}
+# The fence of a publication (the `publishing` post's lease), and of a staging ahead of the due
+# time (instasched.publishing.staging: the `scheduled` post's staging lease).
+_FENCE = "WHERE id = $1 AND status = 'publishing' AND lease_expires_at = $2"
+_STAGING_FENCE = (
+    "WHERE id = $1 AND status = 'scheduled' AND staging_status = 'staging'"
+    " AND staging_lease_expires_at = $2"
+)
 
 
-def _fenced_sql(keys: tuple[str, ...]) -> str:
+def _fenced_sql(keys: tuple[str, ...], staging: bool = False) -> str:
     """The fenced UPDATE setting these attributes, built once per set of keys (a handful:
     containers stored, success, retry, failure, renewal...)."""
-    sql = _FENCED.get(keys)
+    sql = _FENCED.get((keys, staging))
     if sql is None:
         sets = ", ".join(f"{COLUMN_OF[key]} = ${i}" for i, key in enumerate(keys, start=3))
-        sql = (
-            f"UPDATE instagram_scheduled_posts SET {sets} "  # noqa: S608 - fixed column names
-            "WHERE id = $1 AND status = 'publishing' AND lease_expires_at = $2"
-        )
+        fence = _STAGING_FENCE if staging else _FENCE
+        sql = f"UPDATE instagram_scheduled_posts SET {sets} {fence}"  # noqa: S608 - fixed names
         if len(_FENCED) < 64:
-            _FENCED[keys] = sql
+            _FENCED[(keys, staging)] = sql
     return sql
 
 
 async def fenced_update(
-    conn: Driver, post_id: uuid.UUID, *, lease: datetime, values: dict[str, Any]
+    conn: Driver,
+    post_id: uuid.UUID,
+    *,
+    lease: datetime,
+    values: dict[str, Any],
+    staging: bool = False,
 ) -> bool:
-    """Update a `publishing` post only while it still holds `lease`."""
+    """Update a `publishing` post only while it still holds `lease` (with `staging`: a
+    `scheduled` post being staged, while it holds that staging lease)."""
     keys = tuple(sorted(values))
     status: str = await conn.execute(
-        _fenced_sql(keys),
+        _fenced_sql(keys, staging),
         post_id,
         lease,
         *(column_param(COLUMN_OF[key], values[key]) for key in keys),
     )
     return status.rsplit(" ", 1)[-1] != "0"  # "UPDATE <rows>"
+
+
+async def store_containers(
+    conn: Driver,
+    post_id: uuid.UUID,
+    *,
+    lease: datetime,
+    values: dict[str, Any],
+    created: int,
+    at: datetime,
+    staging: bool = False,
+) -> bool:
+    """`fenced_update` of new container ids, and the `created` containers counted in the
+    account's 24 h ledger (instagram_container_creations), in one statement."""
+    keys = tuple(sorted(values))
+    n = len(keys) + 2
+    update_sql = _fenced_sql(keys, staging)
+    sql = (
+        f"WITH stored AS ({update_sql} RETURNING instagram_account_id) "  # noqa: S608
+        "INSERT INTO instagram_container_creations (instagram_account_id, created_at, containers)"
+        f" SELECT instagram_account_id, ${n + 1}, ${n + 2} FROM stored RETURNING id"
+    )
+    row = await conn.fetchval(
+        sql,
+        post_id,
+        lease,
+        *(column_param(COLUMN_OF[key], values[key]) for key in keys),
+        at,
+        created,
+    )
+    return row is not None
 
 
 async def update_published(
@@ -204,11 +246,23 @@ async def scheduled_due_batch(
     due_before: datetime | None,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
-) -> list[tuple[uuid.UUID, datetime]]:
-    """`scheduled` posts (id, due time) due in [`due_from`, `due_before`) (None: unbounded), in
-    (due, id) order from `after` (keyset pagination): a range scan of idx_scheduled_posts_due."""
+) -> list[Any]:
+    """`scheduled` posts due in [`due_from`, `due_before`) (None: unbounded), in (due, id)
+    order from `after` (keyset pagination): a range scan of idx_scheduled_posts_due. Rows carry
+    their `due` and what `publishing.staging.jobs_for` reads (id, status, times, media type,
+    container, staging)."""
     stmt = (
-        select(ScheduledPost.id, DUE)
+        select(
+            ScheduledPost.id,
+            DUE.label("due"),
+            ScheduledPost.status,
+            ScheduledPost.scheduled_for,
+            ScheduledPost.next_attempt_at,
+            ScheduledPost.media_type,
+            ScheduledPost.container_id,
+            ScheduledPost.container_created_at,
+            ScheduledPost.staging_status,
+        )
         .where(ScheduledPost.status == PostStatus.SCHEDULED)
         .order_by(DUE, ScheduledPost.id)
         .limit(limit)
@@ -219,8 +273,7 @@ async def scheduled_due_batch(
         stmt = stmt.where(due_before > DUE)
     if after is not None:
         stmt = stmt.where(tuple_(DUE, ScheduledPost.id) > tuple_(after[0], after[1]))
-    rows = await session.execute(stmt)
-    return [(r[0], r[1]) for r in rows.all()]
+    return list((await session.execute(stmt)).all())
 
 
 async def expired_leases(

@@ -62,6 +62,7 @@ from instasched.publishing.sources import (
     resolve_cover,
     resolve_sources,
 )
+from instasched.publishing.staging import staged_and_usable
 from instasched.state import AppState
 
 log = logging.getLogger("instasched.publishing")
@@ -119,6 +120,11 @@ class Attempt:
     notes: dict[str, Any] = field(default_factory=dict)
     # The Graph client of the account's login kind (its host), set once the account is read.
     graph: GraphClient | None = None
+    # Staging ahead of the due time (publishing.staging): the fence is the staging lease of a
+    # `scheduled` post, not the lease of a `publishing` one.
+    staging: bool = False
+    # When media_publish answered (the publication's time), before its details are read.
+    published_at: datetime | None = None
 
 
 class Publisher:
@@ -163,7 +169,9 @@ class Publisher:
             if claimed is not None:
                 # Everything the attempt reads, on the same connection.
                 account = await fetch_account(conn, claimed.instagram_account_id)
-                assets = await load_assets(conn, claimed)
+                if not staged_and_usable(claimed, False, now):
+                    # (A staged container needs no media: only media_publish remains.)
+                    assets = await load_assets(conn, claimed)
         if claimed is not None:
             due = claimed.next_attempt_at or claimed.scheduled_for
             self.events.publish_started(
@@ -281,6 +289,12 @@ class Publisher:
         ig_user = account.ig_user_id
         max_wait = self.settings.container_poll_max_seconds
         container_id = post.container_id
+        if container_id and staged_and_usable(post, attempt.recovering, utcnow()):
+            # Staged ahead (publishing.staging): waited for until FINISHED and never published
+            # (this is the post's first attempt, not a recovery), so only media_publish
+            # remains. An answer other than the media id is read as below (_after_uncertain).
+            attempt.notes["publishedFromStaged"] = container_id
+            return await self._publish_container(attempt, account, container_id, token)
         if container_id:
             status = await self._graph(attempt).container_status(container_id, token)
             if status.status_code == ContainerStatusCode.IN_PROGRESS:
@@ -313,10 +327,19 @@ class Publisher:
                         explanation="Instagram could not process the media; a new upload will "
                         "be made.",
                     )
+        return await self._publish_container(attempt, account, container_id, token)
+
+    async def _publish_container(
+        self, attempt: Attempt, account: InstagramAccount, container_id: str, token: str
+    ) -> str | None:
+        ig_user = account.ig_user_id
+        max_wait = self.settings.container_poll_max_seconds
         if attempt.lost:
             raise LeaseLost
         try:
-            return await self._graph(attempt).publish_container(ig_user, container_id, token)
+            media_id = await self._graph(attempt).publish_container(ig_user, container_id, token)
+            attempt.published_at = utcnow()
+            return media_id
         except GraphMediaNotReady:
             await self._graph(attempt).wait_for_container(container_id, token, max_seconds=max_wait)
             return await self._publish_checked(attempt, ig_user, container_id, token)
@@ -409,18 +432,23 @@ class Publisher:
         self, attempt: Attempt, container_id: str | None, child_ids: list[str]
     ) -> None:
         now = utcnow()
+        values = {
+            "container_id": container_id,
+            "child_container_ids": child_ids,
+            "container_created_at": now if container_id else None,
+            "updated_at": now,
+        }
+        post_id, lease, staging = attempt.post.id, attempt.lease, attempt.staging
         async with attempt.lock, self.connect() as conn:
-            ok = await repository.fenced_update(
-                conn,
-                attempt.post.id,
-                lease=attempt.lease,
-                values={
-                    "container_id": container_id,
-                    "child_container_ids": child_ids,
-                    "container_created_at": now if container_id else None,
-                    "updated_at": now,
-                },
-            )
+            if container_id:  # counted in the account's containers of the last 24 h
+                ok = await repository.store_containers(
+                    conn, post_id, lease=lease, values=values,
+                    created=1 + len(child_ids), at=now, staging=staging,
+                )  # fmt: skip
+            else:
+                ok = await repository.fenced_update(
+                    conn, post_id, lease=lease, values=values, staging=staging
+                )
         if not ok:
             raise LeaseLost
         attempt.post.container_id = container_id
@@ -473,6 +501,8 @@ class Publisher:
         details = await self._media_details(post, self._graph(attempt), token, media_id, meta)
         now = utcnow()
         meta["attempts"] = [*meta.get("attempts", []), _attempt_note(post, now, None)]
+        # The publication's time is media_publish's answer, not the end of the details' read.
+        published_at = attempt.published_at or now
         async with attempt.lock, self.connect() as conn:
             ok = await repository.fenced_update(
                 conn,
@@ -481,7 +511,7 @@ class Publisher:
                 values={
                     **details,
                     "status": PostStatus.PUBLISHED,
-                    "published_at": now,
+                    "published_at": published_at,
                     "instagram_media_id": media_id,
                     "lease_expires_at": None,
                     "next_attempt_at": None,
@@ -496,7 +526,7 @@ class Publisher:
                 # the publication is recorded already, so a failure here is only logged.
                 try:
                     await insights.plan(
-                        conn, post_id=post.id, media_type=post.media_type, published_at=now
+                        conn, post_id=post.id, media_type=post.media_type, published_at=published_at
                     )
                 except Exception:
                     log.exception("insights readings not planned", extra={"post_id": str(post.id)})
@@ -758,7 +788,7 @@ class Publisher:
     async def _write(self, attempt: Attempt, values: dict[str, Any]) -> None:
         async with attempt.lock, self.connect() as conn:
             ok = await repository.fenced_update(
-                conn, attempt.post.id, lease=attempt.lease, values=values
+                conn, attempt.post.id, lease=attempt.lease, values=values, staging=attempt.staging
             )
         if not ok:
             raise LeaseLost
@@ -774,6 +804,7 @@ class Publisher:
             await asyncio.sleep(wait)
             wait = 1.0
             new_lease = utcnow() + self.lease_length
+            key = "staging_lease_expires_at" if attempt.staging else "lease_expires_at"
             async with attempt.lock:
                 try:
                     async with self.connect() as conn:
@@ -781,7 +812,8 @@ class Publisher:
                             conn,
                             attempt.post.id,
                             lease=attempt.lease,
-                            values={"lease_expires_at": new_lease},
+                            values={key: new_lease},
+                            staging=attempt.staging,
                         )
                 except Exception as exc:  # a database blip: try again in a second
                     extra = {"post_id": str(attempt.post.id)}

@@ -21,10 +21,13 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from instasched.kit.time import utcnow
 from instasched.publishing import repository
+from instasched.publishing.staging import jobs_for
 from instasched.state import AppState
-from instasched.worker.queue import PublishQueue, job_id_for
+from instasched.worker.queue import PostJob
 
 log = logging.getLogger("instasched.promoter")
 
@@ -33,13 +36,12 @@ WATERMARK = "instasched:promoter-watermark"
 # Each pass re-reads this much before the last pass's end (commit latency, clock skew).
 OVERLAP = timedelta(minutes=5)
 
-Due = tuple[uuid.UUID, datetime]
-
 
 async def due_batches(
     app: AppState, *, due_from: datetime | None, due_before: datetime | None
-) -> AsyncIterator[list[Due]]:
-    """The `scheduled` posts due in [due_from, due_before), BATCH at a time, in due order."""
+) -> AsyncIterator[list[Any]]:
+    """The `scheduled` posts due in [due_from, due_before), BATCH at a time, in due order (rows
+    of `repository.scheduled_due_batch`)."""
     after: tuple[datetime, uuid.UUID] | None = None
     while True:
         async with app.session_factory() as session:
@@ -50,15 +52,18 @@ async def due_batches(
             yield batch
         if len(batch) < BATCH:
             return
-        after = (batch[-1][1], batch[-1][0])
+        after = (batch[-1].due, batch[-1].id)
 
 
-async def add_missing(queue: PublishQueue, batch: list[Due]) -> tuple[int, list[Due]]:
-    """Add the jobs of the posts in `batch` that have none: (jobs added, posts with a job)."""
-    present = await queue.existing_job_ids([post_id for post_id, _ in batch])
-    missing = [(pid, due) for pid, due in batch if job_id_for(pid) not in present]
+async def add_missing(app: AppState, batch: list[Any]) -> tuple[int, list[PostJob]]:
+    """Add the jobs (`publishing.staging.jobs_for`: publish, and staging while the containers
+    are to be made ahead) that the posts in `batch` lack: (jobs added, jobs already there)."""
+    queue, now = app.queue, utcnow()
+    jobs = [job for row in batch for job in jobs_for(row, settings=app.settings, now=now)]
+    present = await queue.existing(job.job_id for job in jobs)
+    missing = [job for job in jobs if job.job_id not in present]
     added = await queue.schedule_many(missing) if missing else 0
-    return added, [(pid, due) for pid, due in batch if job_id_for(pid) in present]
+    return added, [job for job in jobs if job.job_id in present]
 
 
 class Promoter:
@@ -82,7 +87,7 @@ class Promoter:
                 start = None
         added = 0
         async for batch in due_batches(self.app, due_from=start, due_before=end):
-            added += (await add_missing(self.app.queue, batch))[0]
+            added += (await add_missing(self.app, batch))[0]
         # Concurrent passes may write their ends in any order: an older end only widens the
         # next pass's range.
         await self.app.redis.set(self._watermark, repr(end.timestamp()))

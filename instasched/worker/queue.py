@@ -1,4 +1,8 @@
-"""One delayed bullmq job per post; job id derived from the post id.
+"""Delayed bullmq jobs per post; job ids derived from the post id.
+
+A post has its publish job (`publish_<id>`, due at its due time) and, while its containers are
+to be created ahead of time, a staging job (`stage_<id>`, due `scheduled_for` minus the staging
+lead; instasched.publishing.staging decides which jobs a post needs: `jobs_for`).
 
 Redis is a fast dispatcher, not the source of truth: PostgreSQL is. Every change is made after the
 database commit (see `instasched.db.after_commit`); a lost or failed enqueue is repaired by the
@@ -17,8 +21,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from bullmq import Job, Queue
 
@@ -26,14 +31,31 @@ from instasched.kit.redis import bullmq_connection
 
 QUEUE_NAME = "instagram-publishing"
 JOB_NAME = "publishing.publish_post"
+STAGE_JOB_NAME = "publishing.stage_post"
+JobKind = Literal["publish", "stage"]
+JOB_KINDS: tuple[JobKind, ...] = ("publish", "stage")
+_JOB_NAMES: dict[JobKind, str] = {"publish": JOB_NAME, "stage": STAGE_JOB_NAME}
 
 
-def job_id_for(post_id: uuid.UUID | str) -> str:
-    return f"publish_{post_id}"
+def job_id_for(post_id: uuid.UUID | str, kind: JobKind = "publish") -> str:
+    return f"{kind}_{post_id}"
 
 
 def post_id_from_job(job_id: str) -> uuid.UUID:
-    return uuid.UUID(job_id.removeprefix("publish_"))
+    return uuid.UUID(job_id.removeprefix("publish_").removeprefix("stage_"))
+
+
+@dataclass(frozen=True, slots=True)
+class PostJob:
+    """One job a post needs: its kind, and when it is due."""
+
+    kind: JobKind
+    post_id: uuid.UUID
+    due_at: datetime
+
+    @property
+    def job_id(self) -> str:
+        return job_id_for(self.post_id, self.kind)
 
 
 def delay_ms(due_at: datetime, now: datetime | None = None) -> int:
@@ -71,7 +93,7 @@ class PublishQueue:
         await self.queue.close()
 
     def horizon_end(self, now: datetime | None = None) -> datetime | None:
-        """Posts due before this have their job in Redis; None: no horizon."""
+        """Jobs due before this are in Redis; None: no horizon."""
         if self.horizon is None:
             return None
         return (now or datetime.now(UTC)) + self.horizon
@@ -80,34 +102,59 @@ class PublishQueue:
         end = self.horizon_end(now)
         return end is None or due_at < end
 
-    def _job(self, post_id: uuid.UUID | str, due_at: datetime) -> dict[str, Any]:
+    def _job(
+        self, post_id: uuid.UUID | str, due_at: datetime, kind: JobKind = "publish"
+    ) -> dict[str, Any]:
         return {
-            "name": JOB_NAME,
+            "name": _JOB_NAMES[kind],
             "data": {"postId": str(post_id), "dueAt": due_at.isoformat()},
             "opts": {
                 **self.job_opts,
-                "jobId": job_id_for(post_id),
+                "jobId": job_id_for(post_id, kind),
                 "delay": delay_ms(due_at),
                 "timestamp": int(time.time() * 1000),
             },
         }
 
-    async def schedule(self, post_id: uuid.UUID | str, due_at: datetime) -> None:
-        """Make the post's job due at `due_at` (replacing any waiting or delayed one); beyond
-        the horizon the post has no job until the promoter adds it."""
-        await self.queue.remove(job_id_for(post_id))
+    async def schedule(
+        self, post_id: uuid.UUID | str, due_at: datetime, kind: JobKind = "publish"
+    ) -> None:
+        """Make the post's job of this kind due at `due_at` (replacing any waiting or delayed
+        one); beyond the horizon it has no job until the promoter adds it."""
+        await self.queue.remove(job_id_for(post_id, kind))
         if not self.within_horizon(due_at):
             return
-        spec = self._job(post_id, due_at)
+        spec = self._job(post_id, due_at, kind)
         await self.queue.add(spec["name"], spec["data"], spec["opts"])
 
-    async def schedule_many(self, items: Iterable[tuple[uuid.UUID | str, datetime]]) -> int:
-        """Add the jobs of the posts due within the horizon, in bulk (ids already present are
-        left as they are); returns how many were sent."""
+    async def set_jobs(self, post_id: uuid.UUID, jobs: Iterable[PostJob]) -> None:
+        """Make the post's jobs these (`jobs_for`): each replaced at its due time (within the
+        horizon), a kind not among them removed. A job a worker holds stays; the reconciler
+        looks again."""
+        wanted = {job.kind: job for job in jobs}
+        for kind in JOB_KINDS:
+            job = wanted.get(kind)
+            if job is not None:
+                await self.schedule(post_id, job.due_at, kind)
+            else:
+                await self.queue.remove(job_id_for(post_id, kind))
+
+    async def schedule_many(
+        self, items: Iterable[tuple[uuid.UUID | str, datetime] | PostJob]
+    ) -> int:
+        """Add the jobs due within the horizon, in bulk (ids already present are left as they
+        are); a pair (post id, due time) is the post's publish job. Returns how many were sent."""
         end = self.horizon_end()
-        jobs = [
-            self._job(post_id, due_at) for post_id, due_at in items if end is None or due_at < end
-        ]
+        jobs = []
+        for item in items:
+            kind: JobKind
+            post_id, due_at, kind = (
+                (item.post_id, item.due_at, item.kind)
+                if isinstance(item, PostJob)
+                else (item[0], item[1], "publish")
+            )
+            if end is None or due_at < end:
+                jobs.append(self._job(post_id, due_at, kind))
         if not jobs:
             return 0
         if len(jobs) == 1:  # one new post: a plain add is half the CPU of a MULTI bulk of one
@@ -118,14 +165,16 @@ class PublishQueue:
         return len(jobs)
 
     async def remove(self, post_id: uuid.UUID | str) -> bool:
-        """Remove the post's job; False when there is none or a worker holds it."""
+        """Remove the post's jobs (publish and staging); False when there was no publish job
+        or a worker holds it."""
         removed = await self.queue.remove(job_id_for(post_id))
+        await self.queue.remove(job_id_for(post_id, "stage"))
         return bool(removed)
 
     async def remove_many(self, post_ids: Iterable[uuid.UUID | str]) -> None:
         """Remove these posts' jobs, 1,000 per pipelined round trip (bullmq's removeJob script,
         as `remove` runs it); a job that a worker holds stays (it finds its post gone)."""
-        ids = [job_id_for(post_id) for post_id in post_ids]
+        ids = [job_id_for(post_id, kind) for post_id in post_ids for kind in JOB_KINDS]
         scripts = self.queue.scripts
         remove_job = scripts.commands["removeJob"]
         for start in range(0, len(ids), 1000):
@@ -148,12 +197,16 @@ class PublishQueue:
         return state
 
     async def existing_job_ids(self, post_ids: list[uuid.UUID]) -> set[str]:
-        """Which of these posts have a job (any state) in Redis: one round trip."""
-        if not post_ids:
+        """Which of these posts have a publish job (any state) in Redis: one round trip."""
+        return await self.existing(job_id_for(p) for p in post_ids)
+
+    async def existing(self, job_ids: Iterable[str]) -> set[str]:
+        """Which of these job ids are in Redis (any state): one round trip."""
+        ids = list(job_ids)
+        if not ids:
             return set()
         client = self.queue.client
         pipe = client.pipeline(transaction=False)
-        ids = [job_id_for(p) for p in post_ids]
         for job_id in ids:
             pipe.exists(f"{self.prefix}:{QUEUE_NAME}:{job_id}")
         results = await pipe.execute()

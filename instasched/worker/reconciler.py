@@ -3,8 +3,10 @@
 Every `RECONCILE_INTERVAL_SECONDS` (one worker per interval; all of it is safe to run
 concurrently):
 1. each `scheduled` post due within the dispatch horizon (`DISPATCH_HORIZON_SECONDS`; the
-   promoter adds the later ones as they enter it) must have a job: missing ones (Redis lost
-   them) are re-created, and a job left in bullmq's `failed` set for a post that is still
+   promoter adds the later ones as they enter it) must have the jobs
+   `publishing.staging.jobs_for` says (its publish job, and its staging job while its
+   containers are to be made ahead): missing ones (Redis lost them) are re-created, and a job
+   left in bullmq's `failed` set for a post that is still
    scheduled is replaced;
 2. each `publishing` post whose lease expired (its worker died) is taken over, with a
    conditional update on the old lease, and recovered through the container check: never blind.
@@ -29,7 +31,7 @@ from instasched.publishing import repository
 from instasched.publishing.service import Outcome, Publisher
 from instasched.state import AppState
 from instasched.worker.promoter import add_missing, due_batches
-from instasched.worker.queue import QUEUE_NAME, job_id_for
+from instasched.worker.queue import QUEUE_NAME, PostJob
 
 log = logging.getLogger("instasched.reconciler")
 
@@ -98,23 +100,23 @@ class Reconciler:
         queue = self.app.queue
         failed_key = f"{queue.prefix}:{QUEUE_NAME}:failed"
         async for batch in due_batches(self.app, due_from=None, due_before=queue.horizon_end()):
-            added, in_queue = await add_missing(queue, batch)
+            added, in_queue = await add_missing(self.app, batch)
             report.jobs_recreated += added
             if in_queue:
                 pipe = queue.queue.client.pipeline(transaction=False)
-                for pid, _ in in_queue:
-                    pipe.zscore(failed_key, job_id_for(pid))
+                for job in in_queue:
+                    pipe.zscore(failed_key, job.job_id)
                 scores = await pipe.execute()
-                for (pid, due), score in zip(in_queue, scores, strict=True):
+                for job, score in zip(in_queue, scores, strict=True):
                     if score is not None:
-                        await self._replace_job(pid, due)
+                        await self._replace_job(job)
                         report.jobs_replaced += 1
 
-    async def _replace_job(self, post_id: uuid.UUID, due: datetime) -> None:
+    async def _replace_job(self, job: PostJob) -> None:
         try:
-            await self.app.queue.schedule(post_id, due)
+            await self.app.queue.schedule(job.post_id, job.due_at, job.kind)
         except Exception:  # a worker holds it right now: the next pass looks again
-            log.warning("could not replace the failed job", extra={"post_id": str(post_id)})
+            log.warning("could not replace the failed job", extra={"post_id": str(job.post_id)})
 
     async def _recover_stuck(self, report: ReconcileReport) -> None:
         async with self.app.session_factory() as session:

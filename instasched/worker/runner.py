@@ -38,9 +38,10 @@ from instasched.kit.redis import bullmq_connection
 from instasched.ops.health import check_publishing_health
 from instasched.publishing.insights import refresh_due
 from instasched.publishing.service import Publisher
+from instasched.publishing.stager import Stager
 from instasched.state import AppState
 from instasched.worker.promoter import Promoter
-from instasched.worker.queue import QUEUE_NAME, post_id_from_job
+from instasched.worker.queue import QUEUE_NAME, STAGE_JOB_NAME, post_id_from_job
 from instasched.worker.reconciler import Reconciler
 
 log = logging.getLogger("instasched.worker")
@@ -143,6 +144,9 @@ _STARTING = _Starting()
 
 
 def make_processor(publisher: Publisher) -> Any:
+    # Staging jobs (containers made ahead of the due time) share the queue: docs/staging.md.
+    stager = Stager(publisher)
+
     async def process(job: Any, token: str) -> dict[str, Any]:
         try:
             return await _process(job, token)
@@ -170,7 +174,10 @@ def make_processor(publisher: Publisher) -> Any:
         except ValueError:
             log.error("job without a valid post id", extra={"job_id": job.id})
             return {"result": "skipped"}
-        outcome = await publisher.process(post_id)
+        if job.name == STAGE_JOB_NAME:
+            outcome = await stager.stage(post_id)
+        else:
+            outcome = await publisher.process(post_id)
         if outcome.kind in ("retry", "rescheduled", "not_due") and outcome.due_at is not None:
             # Same job id, new due time: the job waits in the delayed set (attempt not used).
             await job.moveToDelayed(int(outcome.due_at.timestamp() * 1000), token)

@@ -489,6 +489,17 @@ export async function render(main, { args, navigate }) {
           .then((ins) => replace(box, insightsTable(ins)))
           .catch((err) => replace(box, notice("error", err.message)));
       }
+      // Containers made ahead of the due time (docs/staging.md): a rejection shows here long
+      // before the post's time, so the media can be replaced.
+      const staging = p.status === "scheduled" ? p.staging : null;
+      if (staging && staging.status === "failed") {
+        body.append(h("div", { id: "post-staging" },
+          notice("error", `Instagram rejected this post's media ahead of its time: ${staging.error || "see the post"}. Edit the post to fix it.`)));
+      } else if (staging && staging.status === "deferred" && staging.error) {
+        body.append(h("div", { id: "post-staging" }, notice("info", staging.error)));
+      } else if (staging && staging.status === "staged") {
+        body.append(h("p", { class: "muted", id: "post-staging" }, "Ready at Instagram: only the publication remains at the due time."));
+      }
       if (p.lastPublishError && p.status !== "published") {
         body.append(notice(p.status === "failed" ? "error" : "info", p.lastPublishError));
         if (p.nextAttemptAt && p.status !== "failed") {
