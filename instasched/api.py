@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from instasched.accounts.endpoints import oauth_router
 from instasched.accounts.endpoints import router as accounts_router
+from instasched.auth.api_key_endpoints import router as api_keys_router
 from instasched.auth.endpoints import router as auth_router
 from instasched.media.endpoints import router as media_router
 from instasched.ops.endpoints import router as ops_router
@@ -25,6 +26,7 @@ from instasched.templates.endpoints import router as templates_router
 API_ROUTERS: tuple[APIRouter, ...] = (
     posts_router,
     auth_router,
+    api_keys_router,
     accounts_router,
     oauth_router,
     media_router,
