@@ -14,6 +14,7 @@ from instasched.optimal_times.endpoints import router as optimal_times_router
 from instasched.posts.endpoints import router as posts_router
 from instasched.schedules.endpoints import router as schedules_router
 from instasched.templates.endpoints import router as templates_router
+from instasched.webhooks.endpoints import router as webhooks_router
 
 # Included into the app one by one under /api (app.py), not through one /api router: FastAPI
 # walks every nested router's routes several times per request to check whether they changed
@@ -34,4 +35,5 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     schedules_router,
     optimal_times_router,
     ops_router,
+    webhooks_router,
 )

@@ -102,7 +102,11 @@ async def test_revoked_expired_and_wrong_keys_answer_401(
     assert r.status_code == 401 and "expired" in r.json()["message"]
 
     wrong_secret = other["key"][:-4] + "AAAA"
-    for bad in (wrong_secret, "isk_nothex_secret", f"isk_{uuid.uuid4().hex}_{secrets.token_hex(8)}"):
+    for bad in (
+        wrong_secret,
+        "isk_nothex_secret",
+        f"isk_{uuid.uuid4().hex}_{secrets.token_hex(8)}",
+    ):
         r = await http.get("/api/auth/me", headers=bearer(bad))
         assert r.status_code == 401 and r.json()["message"] == "Invalid API key", bad
 

@@ -36,6 +36,8 @@ class World:
     post_id: uuid.UUID
     day_of_week: int
     oauth_state: str
+    api_key_id: uuid.UUID | None = None
+    webhook_id: uuid.UUID | None = None
 
 
 async def make_world(api: Api, http: httpx.AsyncClient, *, caption: str = "hello") -> World:
@@ -81,6 +83,18 @@ async def make_world(api: Api, http: httpx.AsyncClient, *, caption: str = "hello
         "/api/instagram/oauth/authorize-url", params={"timezone": "UTC"}, headers=user.headers
     )
     assert r.status_code == 200, r.text
+    oauth_state = r.json()["state"]
+    r = await http.post(
+        "/api/auth/api-keys", json={"name": "world", "scopes": ["read"]}, headers=user.headers
+    )
+    assert r.status_code == 201, r.text
+    api_key_id = uuid.UUID(r.json()["id"])
+    r = await http.post(
+        "/api/webhooks",
+        json={"url": "http://127.0.0.1:9/hook", "events": ["post.published"]},
+        headers=user.headers,
+    )
+    assert r.status_code == 201, r.text
     return World(
         user=user,
         account=account,
@@ -88,7 +102,9 @@ async def make_world(api: Api, http: httpx.AsyncClient, *, caption: str = "hello
         template_id=template_id,
         post_id=post_id,
         day_of_week=2,
-        oauth_state=r.json()["state"],
+        oauth_state=oauth_state,
+        api_key_id=api_key_id,
+        webhook_id=uuid.UUID(r.json()["id"]),
     )
 
 
@@ -104,6 +120,8 @@ SNAPSHOT_QUERIES = {
     ),
     "instagram_scheduled_posts": "SELECT * FROM instagram_scheduled_posts WHERE user_id = :uid",
     "oauth_states": "SELECT * FROM oauth_states WHERE user_id = :uid",
+    "api_keys": "SELECT * FROM api_keys WHERE user_id = :uid",
+    "webhook_subscriptions": "SELECT * FROM webhook_subscriptions WHERE user_id = :uid",
 }
 
 
