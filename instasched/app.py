@@ -76,7 +76,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "Schedules", "description": "Posting schedules and the queue"},
             {"name": "Optimal times", "description": "Best times to post"},
             {"name": "Operations", "description": "Health, readiness, metrics"},
+            {"name": "API keys", "description": "Keys with scopes for scripts and integrations"},
+            {"name": "Webhooks", "description": "Signed event deliveries to your URLs"},
         ],
+        # The endpoint function's name ("create_post"), not FastAPI's name + path + method
+        # ("create_post_api_instagram_scheduling_posts_post"): what a generated client calls.
+        generate_unique_id_function=lambda route: route.name,
     )
     install_error_handlers(app)
     mount_sandbox = settings.sandbox_enabled and not settings.sandbox_url

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import Field
 
@@ -52,7 +53,9 @@ class AccountOut(ApiModel):
     id: uuid.UUID
     ig_user_id: str
     username: str
-    login_kind: str
+    login_kind: Literal["instagram", "facebook"] = Field(
+        description="`instagram`: Instagram Login (graph.instagram.com); `facebook`: Facebook Login"
+    )
     timezone: str
     needs_reauth: bool
     token_expires_at: datetime | None
