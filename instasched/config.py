@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     webhook_poll_interval_seconds: float = Field(
         1.0, gt=0, validation_alias="WEBHOOK_POLL_INTERVAL_SECONDS"
     )
+    # `instasched mcp` (stdio, for desktop assistants): the API it calls and the key it sends.
+    mcp_api_url: str | None = Field(None, validation_alias="INSTASCHED_URL")
+    mcp_api_key: str | None = Field(None, validation_alias="INSTASCHED_API_KEY")
 
     # --- Instagram -----------------------------------------------------------------------
     instagram_app_id: str | None = Field(None, validation_alias="INSTAGRAM_APP_ID")

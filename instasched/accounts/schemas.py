@@ -45,6 +45,7 @@ class AccountOut(ApiModel):
             "tokenExpiresAt": "2027-01-28T10:00:00Z",
             "tokenRefreshedAt": "2026-11-29T10:00:00Z",
             "followersCount": 1200,
+            "publishingQuota": 100,
             "createdAt": "2026-11-29T10:00:00Z",
             "updatedAt": "2026-11-29T10:00:00Z",
         }
@@ -61,6 +62,11 @@ class AccountOut(ApiModel):
     token_expires_at: datetime | None
     token_refreshed_at: datetime | None
     followers_count: int | None
+    publishing_quota: int | None = Field(
+        None,
+        description="Posts Instagram lets this account publish per moving 24 h, as last read "
+        "(`content_publishing_limit`); none: not read yet, PUBLISH_QUOTA_DEFAULT applies",
+    )
     created_at: datetime
     updated_at: datetime
 
