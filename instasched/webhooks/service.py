@@ -7,6 +7,7 @@ import secrets
 import uuid
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.config import Settings
@@ -148,7 +149,10 @@ async def send_test(
         delivered_at=now if result.ok else None,
     )
     session.add(sent)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError:  # the webhook was deleted while its URL answered
+        raise NotFound(NOT_FOUND) from None
     return sent
 
 

@@ -341,3 +341,25 @@ async def test_paused_webhooks_get_no_events(
         user, account, "IMAGE", [image], due=datetime.now(UTC) + timedelta(days=1), enqueue=False
     )
     assert await deliveries(http, user, created["id"]) == []
+
+
+async def test_a_webhook_deleted_during_its_test_event_answers_404(
+    api: Api, http: httpx.AsyncClient
+) -> None:
+    import asyncio
+
+    user = await api.user()
+    with WebhookReceiver(hold=True) as hook:
+        created = await new_webhook(http, user, hook.url, ["post.failed"])
+        sending = asyncio.create_task(
+            http.post(f"{HOOKS}/{created['id']}/test", headers=user.headers)
+        )
+        deadline = time.monotonic() + 30
+        while hook.attempts == 0 and time.monotonic() < deadline:
+            await _sleep()
+        r = await http.delete(f"{HOOKS}/{created['id']}", headers=user.headers)
+        assert r.status_code == 204
+        hook.release.set()
+        r = await sending
+    assert r.status_code == 404, r.text
+    assert r.json()["message"] == "Webhook not found"
