@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from instasched.accounts.endpoints import oauth_router
 from instasched.accounts.endpoints import router as accounts_router
+from instasched.auth.api_key_endpoints import router as api_keys_router
 from instasched.auth.endpoints import router as auth_router
 from instasched.media.endpoints import router as media_router
 from instasched.ops.endpoints import router as ops_router
@@ -14,6 +15,7 @@ from instasched.planner.endpoints import router as planner_router
 from instasched.posts.endpoints import router as posts_router
 from instasched.schedules.endpoints import router as schedules_router
 from instasched.templates.endpoints import router as templates_router
+from instasched.webhooks.endpoints import router as webhooks_router
 
 # Included into the app one by one under /api (app.py), not through one /api router: FastAPI
 # walks every nested router's routes several times per request to check whether they changed
@@ -26,6 +28,7 @@ from instasched.templates.endpoints import router as templates_router
 API_ROUTERS: tuple[APIRouter, ...] = (
     posts_router,
     auth_router,
+    api_keys_router,
     accounts_router,
     oauth_router,
     media_router,
@@ -34,4 +37,5 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     optimal_times_router,
     planner_router,
     ops_router,
+    webhooks_router,
 )

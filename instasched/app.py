@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from instasched import __version__
 from instasched.api import API_ROUTERS
@@ -25,6 +26,8 @@ from instasched.kit.memory import freeze_startup_objects
 from instasched.kit.openapi import example_200
 from instasched.kit.openapi import install as document_errors
 from instasched.kit.surrogates import LoneSurrogateGuard
+from instasched.mcp_server.http import PATH as MCP_PATH
+from instasched.mcp_server.http import McpHttp
 from instasched.observability.middleware import RequestMetricsMiddleware
 from instasched.ops.endpoints import metrics_router
 from instasched.state import AppState
@@ -56,7 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await sandbox.startup()
         freeze_startup_objects()
         try:
-            yield
+            async with mcp_http.running():
+                yield
         finally:
             if sandbox is not None:
                 await sandbox.shutdown()
@@ -76,7 +80,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "Schedules", "description": "Posting schedules and the queue"},
             {"name": "Optimal times", "description": "Best times to post"},
             {"name": "Operations", "description": "Health, readiness, metrics"},
+            {"name": "API keys", "description": "Keys with scopes for scripts and integrations"},
+            {"name": "Webhooks", "description": "Signed event deliveries to your URLs"},
         ],
+        # The endpoint function's name ("create_post"), not FastAPI's name + path + method
+        # ("create_post_api_instagram_scheduling_posts_post"): what a generated client calls.
+        generate_unique_id_function=lambda route: route.name,
     )
     install_error_handlers(app)
     mount_sandbox = settings.sandbox_enabled and not settings.sandbox_url
@@ -96,6 +105,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics_router)
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api")
+    # The MCP server for assistants (docs/mcp.md): an ASGI endpoint, outside the OpenAPI.
+    mcp_http = McpHttp(app, settings)
+    app.router.routes.append(Route(MCP_PATH, endpoint=mcp_http, methods=["GET", "POST", "DELETE"]))
     _ops_routes(app)
     _mount_web(app)
     document_errors(app)

@@ -246,6 +246,32 @@ def cmd_run(_: argparse.Namespace) -> int:
     return code
 
 
+def cmd_mcp(_: argparse.Namespace) -> int:
+    """The MCP server over stdio (a desktop assistant starts it): its tools call the API at
+    INSTASCHED_URL (default PUBLIC_URL) with INSTASCHED_API_KEY. Logs go to stderr; stdout is
+    the protocol's."""
+    import asyncio
+
+    import httpx
+
+    from instasched.mcp_server.tools import API_KEY_ENV, Api, build_server
+
+    settings = get_settings()
+    _configure_logging(settings)
+    if not settings.mcp_api_key:
+        sys.exit(f"set {API_KEY_ENV} to an API key (POST /api/auth/api-keys)")
+    key = settings.mcp_api_key
+
+    async def serve() -> None:
+        base = (settings.mcp_api_url or settings.base_url).rstrip("/")
+        async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+            api = Api(client, lambda _ctx: key, allow_private_urls=True)
+            await build_server(api).run_stdio_async()
+
+    asyncio.run(serve())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="instasched", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -257,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("api", help="serve the HTTP API").set_defaults(fn=cmd_api)
     sub.add_parser("worker", help="run the publishing worker").set_defaults(fn=cmd_worker)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(fn=cmd_migrate)
+    sub.add_parser("mcp", help="the MCP server over stdio (INSTASCHED_API_KEY)").set_defaults(
+        fn=cmd_mcp
+    )
     sandbox = sub.add_parser("sandbox", help="serve the Instagram sandbox alone")
     sandbox.add_argument("--port", type=int, default=None)
     sandbox.set_defaults(fn=cmd_sandbox)

@@ -106,6 +106,29 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = Field("", validation_alias="FORWARDED_ALLOW_IPS")
     admin_emails: str = Field("", validation_alias="ADMIN_EMAILS")
 
+    # --- API keys and webhooks (issue 21; docs/api-keys.md, docs/webhooks.md) -------------
+    # Requests per API key per API_KEY_RATE_WINDOW_SECONDS (429 with Retry-After beyond).
+    api_key_rate_limit: int = Field(600, ge=1, validation_alias="API_KEY_RATE_LIMIT")
+    api_key_rate_window_seconds: int = Field(
+        60, ge=1, validation_alias="API_KEY_RATE_WINDOW_SECONDS"
+    )
+    # Webhook targets on private, loopback or link-local addresses (tests, a LAN deployment).
+    webhook_allow_private_targets: bool = Field(
+        False, validation_alias="WEBHOOK_ALLOW_PRIVATE_TARGETS"
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0, validation_alias="WEBHOOK_TIMEOUT_SECONDS")
+    # Attempts per delivery; the n-th retry waits WEBHOOK_RETRY_BASE_SECONDS * 4^(n-1).
+    webhook_max_attempts: int = Field(6, ge=1, validation_alias="WEBHOOK_MAX_ATTEMPTS")
+    webhook_retry_base_seconds: float = Field(
+        30.0, gt=0, validation_alias="WEBHOOK_RETRY_BASE_SECONDS"
+    )
+    webhook_poll_interval_seconds: float = Field(
+        1.0, gt=0, validation_alias="WEBHOOK_POLL_INTERVAL_SECONDS"
+    )
+    # `instasched mcp` (stdio, for desktop assistants): the API it calls and the key it sends.
+    mcp_api_url: str | None = Field(None, validation_alias="INSTASCHED_URL")
+    mcp_api_key: str | None = Field(None, validation_alias="INSTASCHED_API_KEY")
+
     # --- Instagram -----------------------------------------------------------------------
     instagram_app_id: str | None = Field(None, validation_alias="INSTAGRAM_APP_ID")
     instagram_app_secret: str | None = Field(None, validation_alias="INSTAGRAM_APP_SECRET")

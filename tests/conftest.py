@@ -125,6 +125,10 @@ def app_settings(servers: dict[str, str], database_url: str) -> Iterator[Setting
         login_max_failures=10,
         register_max_per_hour=100_000,  # every test registers its users from 127.0.0.1
         admin_emails="ops-admin@example.com",
+        # Webhooks are delivered to receivers on 127.0.0.1 (tests/automation), retried quickly.
+        webhook_allow_private_targets=True,
+        webhook_retry_base_seconds=0.2,
+        webhook_poll_interval_seconds=0.2,
     )
     shutil.rmtree(data_dir, ignore_errors=True)
 

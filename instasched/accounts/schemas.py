@@ -59,6 +59,7 @@ class AccountOut(ApiModel):
             "tokenExpiresAt": "2027-01-28T10:00:00Z",
             "tokenRefreshedAt": "2026-11-29T10:00:00Z",
             "followersCount": 1200,
+            "publishingQuota": 100,
             "createdAt": "2026-11-29T10:00:00Z",
             "updatedAt": "2026-11-29T10:00:00Z",
         },
@@ -82,7 +83,7 @@ class AccountOut(ApiModel):
     id: uuid.UUID
     ig_user_id: str
     username: str
-    login_kind: str = Field(
+    login_kind: Literal["instagram", "facebook"] = Field(
         description="How the account is connected: `instagram` (Instagram Login, "
         "graph.instagram.com) or `facebook` (Facebook Login for Business, graph.facebook.com "
         "through a Page); some features need `facebook` (docs/login-kinds.md)",
@@ -99,6 +100,11 @@ class AccountOut(ApiModel):
     )
     token_refreshed_at: datetime | None
     followers_count: int | None
+    publishing_quota: int | None = Field(
+        None,
+        description="Posts Instagram lets this account publish per moving 24 h, as last read "
+        "(`content_publishing_limit`); none: not read yet, PUBLISH_QUOTA_DEFAULT applies",
+    )
     created_at: datetime
     updated_at: datetime
 

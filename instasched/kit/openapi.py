@@ -20,16 +20,19 @@ from fastapi import FastAPI
 
 from instasched.exceptions import (
     BadRequest,
+    Forbidden,
     InstaschedError,
     Invalid,
     NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
+    TooManyRequests,
     Unauthorized,
 )
 from instasched.kit.schemas import ApiModel, ErrorBody
 
 _ERROR_REF = "#/components/schemas/ErrorBody"
+SCOPE_EXTRA = "x-required-scope"  # auth.deps.SCOPE_EXTRA (kit imports no domain)
 _FASTAPI_VALIDATION_REF = "#/components/schemas/HTTPValidationError"
 
 ErrorCase = tuple[str, InstaschedError]
@@ -59,6 +62,12 @@ _COMMON: dict[str, list[ErrorCase]] = {
         ("The bearer token has expired", Unauthorized("Your session has expired; log in again")),
         ("The bearer token is malformed or forged", Unauthorized("Invalid access token")),
     ],
+    "403": [
+        (
+            "The API key lacks the route's scope (`x-required-scope`)",
+            Forbidden("this API key lacks the 'write' scope", detail={"requiredScope": "write"}),
+        )
+    ],
     "404": [ACCOUNT_NOT_FOUND],
     "413": [
         (
@@ -66,6 +75,15 @@ _COMMON: dict[str, list[ErrorCase]] = {
             PayloadTooLarge(
                 "The request body is over the 1048576-byte limit (MAX_JSON_BODY_SIZE); media go "
                 "to POST /api/instagram/scheduling/media/upload"
+            ),
+        )
+    ],
+    "429": [
+        (
+            "The API key is over API_KEY_RATE_LIMIT requests per API_KEY_RATE_WINDOW_SECONDS "
+            "(see `Retry-After` and `RateLimit-*`)",
+            TooManyRequests(
+                "This API key is over its limit of 600 requests per 60 s; try again in 12 seconds"
             ),
         )
     ],
@@ -140,7 +158,7 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
     for path, operations in schema.get("paths", {}).items():
         if not path.startswith("/api/"):
             continue
-        for operation in operations.values():
+        for method, operation in operations.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses: dict[str, Any] = operation["responses"]
@@ -151,9 +169,11 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
             if has_body:
                 wanted += ["400", "413"]
             if authenticated:
-                wanted.append("401")
+                wanted += ["401", "403", "429"]
                 if takes_input or has_body:
                     wanted.append("404")
+                # The API-key scope (auth.deps.required_scope) of every authenticated route.
+                operation.setdefault(SCOPE_EXTRA, "read" if method == "get" else "write")
             for code in wanted:
                 if code not in responses or _is_error_body_missing(responses[code]):
                     responses[code] = _error_response(_common(code, path))

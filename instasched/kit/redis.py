@@ -118,20 +118,47 @@ async def count_attempt(
     concurrency: read-check-increment let 100 concurrent wrong passwords all be checked against
     a limit of 10 (issue 24). The window starts at a key's first attempt.
     """
+    counts = await _count(redis, limits, wait_seconds)
+    for limit, (count, reset) in zip(limits, counts, strict=True):
+        if count > limit.max:
+            raise TooManyRequests(
+                limit.refusal.format(minutes=counted(reset // 60 + 1, "minute")),
+                headers={"Retry-After": str(reset)},
+            )
+
+
+async def _count(
+    redis: aioredis.Redis, limits: Sequence[Limit], wait_seconds: float
+) -> list[tuple[int, int]]:
+    """Each limit's count with this attempt, and the seconds until its window ends."""
     pipe = redis.pipeline(transaction=True)
     for limit in limits:
         pipe.incr(limit.key)
         pipe.expire(limit.key, limit.window, nx=True)
         pipe.ttl(limit.key)
     results = await bounded(pipe.execute(), wait_seconds=wait_seconds)
+    found = []
     for index, limit in enumerate(limits):
         count, _, ttl = results[3 * index : 3 * index + 3]
-        if int(count) > limit.max:
-            retry_after = int(ttl) if int(ttl) > 0 else limit.window
-            raise TooManyRequests(
-                limit.refusal.format(minutes=counted(retry_after // 60 + 1, "minute")),
-                headers={"Retry-After": str(retry_after)},
-            )
+        found.append((int(count), int(ttl) if int(ttl) > 0 else limit.window))
+    return found
+
+
+async def rate_limit(redis: aioredis.Redis, limit: Limit, *, wait_seconds: float) -> dict[str, str]:
+    """Count a request against `limit`: its `RateLimit-*` headers (IETF draft: the limit, what
+    is left, seconds until the window ends), or a 429 carrying them and `Retry-After`."""
+    [(count, reset)] = await _count(redis, [limit], wait_seconds)
+    headers = {
+        "RateLimit-Limit": str(limit.max),
+        "RateLimit-Remaining": str(max(0, limit.max - count)),
+        "RateLimit-Reset": str(reset),
+    }
+    if count > limit.max:
+        raise TooManyRequests(
+            limit.refusal.format(seconds=counted(reset, "second")),
+            headers={**headers, "Retry-After": str(reset)},
+        )
+    return headers
 
 
 # DECR only a live counter: a counter that expired meanwhile is not recreated without a TTL.

@@ -1,6 +1,7 @@
 """ORM models, one table per file. Import from here so every table is registered."""
 
 from instasched.models.account import FacebookPendingConnection, InstagramAccount, OAuthState
+from instasched.models.api_key import ApiKey
 from instasched.models.base import Base
 from instasched.models.container_creation import ContainerCreation
 from instasched.models.insight import PostInsight
@@ -9,10 +10,13 @@ from instasched.models.post import PostStatus, ScheduledPost
 from instasched.models.schedule import PostingSchedule
 from instasched.models.template import PostTemplate
 from instasched.models.user import User
+from instasched.models.webhook import DeliveryStatus, WebhookDelivery, WebhookSubscription
 
 __all__ = [
+    "ApiKey",
     "Base",
     "ContainerCreation",
+    "DeliveryStatus",
     "FacebookPendingConnection",
     "InstagramAccount",
     "MediaAsset",
@@ -23,4 +27,6 @@ __all__ = [
     "PostingSchedule",
     "ScheduledPost",
     "User",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

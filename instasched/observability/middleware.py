@@ -17,7 +17,7 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
 # A mutable holder: dependencies may run in a copied context, so they fill it in place.
-_request_info: contextvars.ContextVar[dict[str, str | None] | None] = contextvars.ContextVar(
+_request_info: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
     "request_info", default=None
 )
 
@@ -27,6 +27,14 @@ def set_user_id(user_id: str) -> None:
     info = _request_info.get()
     if info is not None:
         info["user_id"] = user_id
+
+
+def add_response_headers(headers: dict[str, str]) -> None:
+    """Headers for this request's answer, whatever the endpoint returns (an API key's
+    `RateLimit-*`): a dependency cannot reach a `Response` the endpoint builds itself."""
+    info = _request_info.get()
+    if info is not None:
+        info.setdefault("headers", {}).update(headers)
 
 
 _QUIET = {"/health", "/metrics"}
@@ -50,7 +58,7 @@ class RequestMetricsMiddleware:
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if 0 < len(incoming) <= 128 else secrets.token_hex(8)
         token = request_id_var.set(request_id)
-        info: dict[str, str | None] = {"user_id": None}
+        info: dict[str, Any] = {"user_id": None}
         info_token = _request_info.set(info)
         status = 500
         started = time.perf_counter()
@@ -63,6 +71,11 @@ class RequestMetricsMiddleware:
                 message["headers"] = [
                     *message["headers"],
                     (b"x-request-id", request_id.encode("latin-1")),
+                    *(
+                        (name.lower().encode("latin-1"), value.encode("latin-1"))
+                        for name, value in info.get("headers", {}).items()
+                        if name.lower().encode("latin-1") not in {k for k, _ in message["headers"]}
+                    ),
                 ]
             await send(message)
 

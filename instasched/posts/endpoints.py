@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 
-from instasched.auth.deps import BearerToken, CurrentUser
+from instasched.auth.deps import BearerToken, CurrentUser, scope
 from instasched.db import commit
 from instasched.exceptions import Conflict, Invalid, NotFound
 from instasched.kit import examples as ex
@@ -252,6 +252,7 @@ async def cancel_post(
 @router.post(
     "/posts/{postId}/publish-now",
     response_model=Post,
+    openapi_extra=scope("publish"),
     responses=errors(_POST_NOT_FOUND, _not_scheduled("published now")),
 )
 async def publish_now(

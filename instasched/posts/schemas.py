@@ -277,8 +277,8 @@ class Post(ApiModel):
     caption: str
     media_urls: list[str]
     media_ids: list[str]
-    media_type: str
-    status: str
+    media_type: MediaTypeName
+    status: StatusName
     publish_attempts: int
     instagram_media_id: str | None
     instagram_media_url: str | None

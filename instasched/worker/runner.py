@@ -40,6 +40,7 @@ from instasched.publishing.insights import refresh_due
 from instasched.publishing.service import Publisher
 from instasched.publishing.stager import Stager
 from instasched.state import AppState
+from instasched.webhooks import delivery as webhook_delivery
 from instasched.worker.promoter import Promoter
 from instasched.worker.queue import QUEUE_NAME, STAGE_JOB_NAME, post_id_from_job
 from instasched.worker.reconciler import Reconciler
@@ -310,6 +311,8 @@ def _start_loops(
         asyncio.create_task(
             _every(settings.insights_refresh_interval_seconds, lambda: refresh_due(app), stop)
         ),
+        # Webhook deliveries (issue 21): their own task, never in a publication's way.
+        asyncio.create_task(webhook_delivery.run(app, stop)),
     ]
 
 

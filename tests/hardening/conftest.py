@@ -39,6 +39,8 @@ class World:
     # A Facebook Login choice of Pages waiting for the user (two Pages with Instagram accounts).
     pending_id: uuid.UUID
     pending_page_id: str
+    api_key_id: uuid.UUID | None = None
+    webhook_id: uuid.UUID | None = None
 
 
 async def make_world(api: Api, http: httpx.AsyncClient, *, caption: str = "hello") -> World:
@@ -94,6 +96,18 @@ async def make_world(api: Api, http: httpx.AsyncClient, *, caption: str = "hello
     query = await api.facebook_consent(user, username=fb["name"])
     r = await http.get("/api/instagram/oauth/facebook/callback", params=query, headers=user.headers)
     assert r.status_code == 202, r.text
+    pending_id = uuid.UUID(r.json()["id"])
+    r = await http.post(
+        "/api/auth/api-keys", json={"name": "world", "scopes": ["read"]}, headers=user.headers
+    )
+    assert r.status_code == 201, r.text
+    api_key_id = uuid.UUID(r.json()["id"])
+    r = await http.post(
+        "/api/webhooks",
+        json={"url": "http://127.0.0.1:9/hook", "events": ["post.published"]},
+        headers=user.headers,
+    )
+    assert r.status_code == 201, r.text
     return World(
         user=user,
         account=account,
@@ -102,8 +116,10 @@ async def make_world(api: Api, http: httpx.AsyncClient, *, caption: str = "hello
         post_id=post_id,
         day_of_week=2,
         oauth_state=oauth_state,
-        pending_id=uuid.UUID(r.json()["id"]),
+        pending_id=pending_id,
         pending_page_id=fb["pages"][0]["pageId"],
+        api_key_id=api_key_id,
+        webhook_id=uuid.UUID(r.json()["id"]),
     )
 
 
@@ -122,6 +138,8 @@ SNAPSHOT_QUERIES = {
     "facebook_pending_connections": (
         "SELECT * FROM facebook_pending_connections WHERE user_id = :uid"
     ),
+    "api_keys": "SELECT * FROM api_keys WHERE user_id = :uid",
+    "webhook_subscriptions": "SELECT * FROM webhook_subscriptions WHERE user_id = :uid",
 }
 
 

@@ -55,6 +55,8 @@ def _real_ids(world: World) -> dict[str, Any]:
         "post_id": str(world.post_id),
         "day_of_week": world.day_of_week,
         "pending_id": str(world.pending_id),
+        "keyId": str(world.api_key_id),
+        "webhookId": str(world.webhook_id),
         # bodies and query strings
         "instagramAccountId": str(world.account.id),
         "accountId": str(world.account.id),
@@ -240,6 +242,9 @@ def _bases(world: World) -> dict[str, dict[str, Any]]:
             "timezone": "UTC",
         },
         f"PUT {api}/scheduling/schedules/{{account_id}}/{{day_of_week}}": {"timeSlots": ["09:00"]},
+        "POST /api/auth/api-keys": {"name": "n", "scopes": ["read"]},
+        "POST /api/webhooks": {"url": "http://127.0.0.1:9/", "events": ["post.failed"]},
+        "PATCH /api/webhooks/{webhookId}": {"description": "d"},
     }
 
 

@@ -1,4 +1,5 @@
-"""A real local HTTP server that records the JSON bodies POSTed to it (alert webhook tests)."""
+"""A real local HTTP server that records the JSON bodies POSTed to it (alert webhook tests), and
+each request's headers and raw body (`requests`: user webhooks, tests/automation)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,14 @@ from typing import Any
 
 
 class WebhookReceiver:
-    def __init__(self, *, fail_first: int = 0) -> None:
+    def __init__(self, *, fail_first: int = 0, status: int = 204, hold: bool = False) -> None:
+        """`hold`: each request waits for `release` to be set before it is answered (a target
+        that hangs)."""
+        self.release = threading.Event()
+        if not hold:
+            self.release.set()
         self.events: list[dict[str, Any]] = []
+        self.requests: list[tuple[dict[str, str], bytes]] = []
         self.attempts = 0
         self.fail_first = fail_first
         self._lock = threading.Lock()
@@ -25,7 +32,11 @@ class WebhookReceiver:
                     failing = receiver.attempts <= receiver.fail_first
                     if not failing:
                         receiver.events.append(json.loads(body))
-                self.send_response(503 if failing else 204)
+                        receiver.requests.append(
+                            ({k.lower(): v for k, v in self.headers.items()}, body)
+                        )
+                receiver.release.wait(60)
+                self.send_response(503 if failing else status)
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:
@@ -40,5 +51,6 @@ class WebhookReceiver:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()

@@ -1,0 +1,1 @@
+"""Webhooks for users (issue 21): subscriptions, signed deliveries from an outbox, a log."""
