@@ -286,6 +286,8 @@ class Extras:
     thumb_offset_ms: int | None
     share_to_feed: bool | None
     location_id: str | None
+    trial_strategy: str | None = None
+    is_ai_generated: bool = False
 
 
 def check_extras(media_type: str, extras: Extras, *, max_hashtags: int) -> None:
@@ -337,6 +339,14 @@ def check_extras(media_type: str, extras: Extras, *, max_hashtags: int) -> None:
     ):
         if value is not None and not reel:
             raise Invalid(f"{name} is only for REELS (and VIDEO) posts", field=name)
+    if extras.trial_strategy is not None:
+        problem = meta.trial_params_problem(
+            extras.trial_strategy, media_type=REELS if reel else media_type
+        )
+        if problem is None and extras.share_to_feed:
+            problem = meta.TRIAL_WITH_SHARE_TO_FEED
+        if problem is not None:
+            raise Invalid(f"trialParams: {problem}", field="trialParams")
     if extras.thumb_offset_ms is not None and extras.thumb_offset_ms < 0:
         raise Invalid("thumbOffsetMs must be 0 or more (milliseconds)", field="thumbOffsetMs")
 

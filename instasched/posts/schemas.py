@@ -51,6 +51,8 @@ POST_EXAMPLE: dict[str, Any] = {
     "coverUrl": None,
     "thumbOffsetMs": None,
     "shareToFeed": None,
+    "trialParams": None,
+    "isAiGenerated": False,
     "initialLikes": 0,
     "initialComments": 0,
     "initialReach": 0,
@@ -82,6 +84,22 @@ class ProductTagIn(RequestModel):
     product_id: str = Field(description="Instagram catalog product id")
     x: float = Field(description="Horizontal position, 0 (left) to 1 (right)")
     y: float = Field(description="Vertical position, 0 (top) to 1 (bottom)")
+
+
+GraduationStrategy = Literal["MANUAL", "SS_PERFORMANCE"]
+_TRIAL_EXAMPLE: dict[str, Any] = {"graduationStrategy": "SS_PERFORMANCE"}
+
+
+class TrialParams(RequestModel):
+    """A trial reel: shown to non-followers first (Meta's `trial_params`)."""
+
+    model_config = examples(_TRIAL_EXAMPLE)
+
+    graduation_strategy: GraduationStrategy = Field(
+        description="`MANUAL`: it stays a trial until you share it to your followers in the "
+        "Instagram app; `SS_PERFORMANCE`: Instagram shares it to your followers when it does "
+        "well with non-followers"
+    )
 
 
 class UserTagIn(RequestModel):
@@ -127,6 +145,17 @@ class _PostFields(RequestModel):
     )
     thumb_offset_ms: int | None = Field(None, description="Reel thumbnail frame, in ms")
     share_to_feed: bool | None = Field(None, description="Also show the reel in the feed")
+    trial_params: TrialParams | None = Field(
+        None,
+        description="Publish a REELS (or single VIDEO) post as a trial reel, shown to "
+        "non-followers first; not with `shareToFeed: true`",
+        examples=[_TRIAL_EXAMPLE],
+    )
+    is_ai_generated: bool | None = Field(
+        None,
+        description='Label the post as made with AI (Instagram\'s "AI info" label); any post '
+        "type, set on the carousel itself, never on its items",
+    )
     allow_over_quota: bool | None = Field(
         None,
         description="Save the post even when its time would put more posts in a 24 h window "
@@ -159,6 +188,15 @@ class PostCreate(_PostFields):
                 "discount": "20%",
                 "endDate": "Sunday",
             },
+        },
+        {
+            "instagramAccountId": ex.ACCOUNT_ID,
+            "scheduledFor": ex.SCHEDULED_FOR,
+            "mediaType": "REELS",
+            "mediaIds": [ex.MEDIA_ID],
+            "caption": ex.CAPTION,
+            "trialParams": _TRIAL_EXAMPLE,
+            "isAiGenerated": True,
         },
     )
 
@@ -244,6 +282,10 @@ class Post(ApiModel):
     cover_url: str | None
     thumb_offset_ms: int | None
     share_to_feed: bool | None
+    trial_params: TrialParams | None = Field(
+        None, description="Set when the post is a trial reel", examples=[_TRIAL_EXAMPLE]
+    )
+    is_ai_generated: bool = Field(False, description="Instagram's AI label")
     initial_likes: int
     initial_comments: int
     initial_reach: int
@@ -286,6 +328,12 @@ class Post(ApiModel):
             cover_url=post.cover_url,
             thumb_offset_ms=post.thumb_offset_ms,
             share_to_feed=post.share_to_feed,
+            trial_params=(
+                TrialParams(graduation_strategy=post.trial_graduation_strategy)
+                if post.trial_graduation_strategy
+                else None
+            ),
+            is_ai_generated=bool(post.is_ai_generated),
             initial_likes=post.initial_likes or 0,
             initial_comments=post.initial_comments or 0,
             initial_reach=post.initial_reach or 0,

@@ -140,6 +140,8 @@ async def create_post(
         thumb_offset_ms=body.thumb_offset_ms,
         share_to_feed=body.share_to_feed,
         location_id=body.location_id,
+        trial_strategy=body.trial_params.graduation_strategy if body.trial_params else None,
+        is_ai_generated=bool(body.is_ai_generated),
     )
     checked = await _check_draft(session, settings=settings, user_id=user_id, draft=draft)
 
@@ -328,6 +330,12 @@ async def update_post(
         thumb_offset_ms=pick("thumb_offset_ms", post.thumb_offset_ms),
         share_to_feed=pick("share_to_feed", post.share_to_feed),
         location_id=pick("location_id", post.location_id),
+        trial_strategy=(
+            (body.trial_params.graduation_strategy if body.trial_params else None)
+            if "trial_params" in sent
+            else post.trial_graduation_strategy
+        ),
+        is_ai_generated=bool(pick("is_ai_generated", post.is_ai_generated)),
     )
     checked = await _check_draft(session, settings=settings, user_id=user_id, draft=draft)
 
@@ -804,6 +812,8 @@ class _Draft:
     thumb_offset_ms: int | None
     share_to_feed: bool | None
     location_id: str | None
+    trial_strategy: str | None = None
+    is_ai_generated: bool = False
 
 
 @dataclass
@@ -830,6 +840,8 @@ class _Checked:
         post.thumb_offset_ms = d.thumb_offset_ms
         post.share_to_feed = d.share_to_feed
         post.location_id = self.location_id
+        post.trial_graduation_strategy = d.trial_strategy
+        post.is_ai_generated = d.is_ai_generated
 
 
 async def _check_draft(
@@ -863,6 +875,8 @@ async def _check_draft(
             thumb_offset_ms=draft.thumb_offset_ms,
             share_to_feed=draft.share_to_feed,
             location_id=location_id,
+            trial_strategy=draft.trial_strategy,
+            is_ai_generated=draft.is_ai_generated,
         ),
         max_hashtags=settings.max_hashtags,
     )

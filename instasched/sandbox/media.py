@@ -440,6 +440,40 @@ def check_tags(params: dict[str, str]) -> dict[str, Any]:
     return {"user_tags": user_tags, "product_tags": product_tags, "collaborators": collaborators}
 
 
+def check_labels(params: dict[str, str]) -> dict[str, Any]:
+    """Parse and check trial_params (reels only) and is_ai_generated (not on carousel items);
+    return them decoded (absent ones left out)."""
+    out: dict[str, Any] = {}
+    media_type = (params.get("media_type") or "IMAGE").upper()
+    item = params.get("is_carousel_item", "").lower() == "true"
+    raw = params.get("trial_params")
+    if raw is not None:
+        try:
+            trial = json.loads(raw)
+        except ValueError:
+            trial = None
+        if not isinstance(trial, dict):
+            raise GraphFault("(#100) Param trial_params must be a JSON object", code=100)
+        problem = meta.trial_params_problem(
+            trial.get("graduation_strategy"),
+            media_type="VIDEO" if item else media_type,
+        )
+        if problem is None and params.get("share_to_feed", "").lower() == "true":
+            problem = meta.TRIAL_WITH_SHARE_TO_FEED
+        if problem is not None:
+            raise GraphFault(f"(#100) Param trial_params: {problem}", code=100)
+        out["trial_params"] = trial
+    label = params.get("is_ai_generated")
+    if label is not None:
+        if label.lower() not in ("true", "false"):
+            raise GraphFault("(#100) Param is_ai_generated must be a boolean", code=100)
+        problem = meta.ai_label_problem(carousel_item=item)
+        if problem is not None:
+            raise GraphFault(f"(#100) Param is_ai_generated: {problem}", code=100)
+        out["is_ai_generated"] = label.lower() == "true"
+    return out
+
+
 async def fetch(sb: SandboxState, url: str | None, what: str) -> bytes:
     """Download the media like Meta does; any failure is 9004 / 2207052."""
     if not url:
@@ -715,12 +749,14 @@ async def _build_container(
     is_item = params.get("is_carousel_item", "").lower() == "true"
     caption = params.get("caption")
     tags = check_tags(params)
+    labels = check_labels(params)
     kept: dict[str, Any] = {
         k: v
         for k, v in params.items()
         if k not in ("access_token", "image_url", "video_url", "children")
     }
     kept.update({k: v for k, v in tags.items() if v})
+    kept.update(labels)
     ready_at = now
     children: list[str] = []
     if media_type == "CAROUSEL":

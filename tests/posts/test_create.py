@@ -28,6 +28,8 @@ RESPONSE_FIELDS = {
     "initialLikes", "initialComments", "initialReach", "metadata",
     # issue 16.11: only set on a create or edit over the publishing quota with allowOverQuota
     "quotaWarning",
+    # issue 19: trial reels and the AI label
+    "trialParams", "isAiGenerated",
 }  # fmt: skip
 
 

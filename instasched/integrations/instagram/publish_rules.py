@@ -111,6 +111,44 @@ def collaborators_problem(
     return None
 
 
+# --- trial reels and the AI label -----------------------------------------------------------
+# Meta's IG User Media reference: `trial_params` = {"graduation_strategy": MANUAL |
+# SS_PERFORMANCE} makes a reel a trial reel (shown to non-followers first); `is_ai_generated`
+# is the AI self-disclosure, set on a container, on a carousel container only (an error on its
+# items). docs/instagram-fields.md has the sources and which container gets which field.
+GRADUATION_STRATEGIES = ("MANUAL", "SS_PERFORMANCE")
+TRIAL_WITH_SHARE_TO_FEED = (
+    "a trial reel is shown to non-followers first, so it cannot also be shared to the feed; "
+    "leave shareToFeed out (or false) or publish an ordinary reel"
+)
+
+
+def trial_params_problem(strategy: object, *, media_type: str) -> str | None:
+    """Why `trial_params` with this graduation strategy cannot go on a `media_type` container
+    (IMAGE, REELS, VIDEO carousel item, CAROUSEL, STORIES), in words, or None."""
+    if media_type != "REELS":
+        return (
+            f"only reels can be trial reels; Instagram does not take trial_params on "
+            f"{media_type} posts"
+        )
+    if strategy not in GRADUATION_STRATEGIES:
+        return (
+            f"graduation_strategy {strategy!r} is not one of Instagram's: MANUAL (you share it "
+            "to followers in the app) or SS_PERFORMANCE (Instagram shares it when it does well)"
+        )
+    return None
+
+
+def ai_label_problem(*, carousel_item: bool) -> str | None:
+    """The AI label goes on any container but a carousel's items."""
+    if carousel_item:
+        return (
+            "is_ai_generated goes on the carousel container, not on its items (Instagram "
+            "refuses it on a carousel item)"
+        )
+    return None
+
+
 # --- caption --------------------------------------------------------------------------------
 USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._")
 # Punctuation that, between two word characters, means the writer expected one hashtag
