@@ -331,6 +331,9 @@ async def present(storage: Storage, settings: Settings, asset: MediaAsset) -> Me
         duration_ms=duration_ms,
         metadata=meta,
         compatibility=asset.compatibility,  # type: ignore[arg-type]
+        conversion_offered=compat.conversion_offered(  # type: ignore[arg-type]
+            compat.facts_from(asset.media_type, asset.width, asset.height, meta, asset.file_size)
+        ),
         tags=list(asset.tags or []),
         used_in_posts=asset.used_in_posts or 0,
         last_used_at=asset.last_used_at,

@@ -43,6 +43,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from instasched.integrations.instagram import publish_rules as meta
+from instasched.integrations.instagram import video_probe
 from instasched.sandbox.latency import LatencyProfile, video_processing_seconds
 from instasched.sandbox.state import GraphFault, Records, SandboxState, SandboxStore, SandboxUser
 
@@ -534,7 +535,9 @@ def inspect_image(data: bytes, *, feed: bool) -> tuple[int, int]:
 
 
 def inspect_video(data: bytes, *, reel: bool) -> int:
-    """The video's duration in ms, after Meta's checks (size, container, duration)."""
+    """The video's duration in ms, after Meta's checks (size, container, duration, and the
+    format rules of `publish_rules.video_problems`: codecs, scan, GOP, chroma, fps, width,
+    bitrate, audio, moov position)."""
     import av
 
     if len(data) > meta.VIDEO_MAX_BYTES:
@@ -555,6 +558,21 @@ def inspect_video(data: bytes, *, reel: bool) -> int:
             else:
                 stream = container.streams.video[0]
                 duration = float((stream.duration or 0) * (stream.time_base or 0))
+            first = next(container.decode(container.streams.video[0]), None)
+            container.seek(0)
+            facts = video_probe.measure(
+                container,
+                kind="mov" if data[4:12] == b"ftypqt  " else "mp4",
+                faststart=video_probe.faststart_of(io.BytesIO(data), len(data)),
+                first_frame=first,
+            )
+        problems = meta.video_problems(facts)
+        if problems:
+            raise GraphFault(
+                "The video format is not supported: " + "; ".join(p.message for p in problems),
+                code=352,
+                subcode=2207026,
+            )
     except GraphFault:
         raise
     except Exception as exc:  # PyAV raises many error types for garbage input

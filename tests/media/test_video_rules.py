@@ -1,0 +1,99 @@
+"""Meta's video format rules at upload: codec, scan, GOP, chroma, frame rate, audio channels and
+sample rate, bitrate, moov position (issue 19). The same rules refuse the video in the sandbox
+(tests/publishing/test_video_rules_sandbox.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from instasched.integrations.instagram import publish_rules as meta
+from instasched.media.compat import AssetFacts, conversion_offered, report
+from tests.factories import Api
+from tests.media.conftest import upload
+from tests.media.files import mp4_bytes
+
+OPEN_GOP = "open-gop=1:keyint=15:min-keyint=15:bframes=3:scenecut=0"
+BAD_VIDEOS: list[tuple[str, dict[str, Any], str]] = [
+    ("interlaced", {"x264_params": "interlaced=1"}, "progressive scan"),
+    ("open GOP", {"x264_params": OPEN_GOP}, "closed GOPs"),
+    ("4:2:2", {"pix_fmt": "yuv422p"}, "4:2:0"),
+    ("5.1 audio", {"audio_layout": "5.1"}, "mono or stereo"),
+    ("96 kHz audio", {"sample_rate": 96_000}, "96 kHz"),
+    ("100 fps", {"fps": 100}, "100 fps"),
+]
+
+
+@pytest.mark.parametrize(("name", "kw", "words"), BAD_VIDEOS, ids=[b[0] for b in BAD_VIDEOS])
+async def test_upload_report_names_each_broken_rule(
+    api: Api, http: httpx.AsyncClient, name: str, kw: dict[str, Any], words: str
+) -> None:
+    user = await api.user()
+    data = await asyncio.to_thread(mp4_bytes, 3.0, 360, 640, **kw)
+    r = await upload(http, user, data, filename="clip.mp4", content_type="video/mp4")
+    assert r.status_code == 201, r.text
+    body = r.json()
+    for placement in ("reel", "story", "carousel"):
+        check = body["compatibility"][placement]
+        assert check["ok"] is False, (name, check)
+        assert any(words in reason for reason in check["reasons"]), (name, check)
+    assert body["conversionOffered"] == "transcode"
+
+
+async def test_a_video_that_fits_has_its_facts_and_no_conversion(
+    api: Api, http: httpx.AsyncClient
+) -> None:
+    user = await api.user()
+    data = await asyncio.to_thread(mp4_bytes, 3.0, 360, 640)
+    r = await upload(http, user, data, filename="ok.mp4", content_type="video/mp4")
+    body = r.json()
+    assert body["compatibility"]["reel"] == {"ok": True, "reasons": []}, body
+    assert body["conversionOffered"] is None
+    facts = body["metadata"]
+    assert facts["pix_fmt"] == "yuv420p" and facts["interlaced"] is False
+    assert facts["closed_gop"] is True and facts["audio_channels"] == 1
+    assert 0 < facts["video_bitrate"] < meta.VIDEO_MAX_BITRATE
+
+
+def _video(**kw: Any) -> AssetFacts:
+    base: dict[str, Any] = {
+        "media_type": "video",
+        "width": 1080,
+        "height": 1920,
+        "publish_bytes": 20 * 1024 * 1024,
+        "duration_ms": 15_000,
+        "container": "mp4",
+        "video_codec": "h264",
+        "audio_codec": "aac",
+        "audio_sample_rate": 48_000,
+        "fps": 30.0,
+        "pix_fmt": "yuv420p",
+        "interlaced": False,
+        "closed_gop": True,
+        "video_bitrate": 8_000_000,
+        "audio_channels": 2,
+    }
+    base.update(kw)
+    return AssetFacts(**base)
+
+
+def test_bitrate_moov_and_the_advised_audio_bitrate() -> None:
+    fast = report(_video(video_bitrate=30_000_000))["reel"]
+    assert fast["ok"] is False and any("30.0 Mbps" in r for r in fast["reasons"])
+    assert conversion_offered(_video(video_bitrate=30_000_000)) == "transcode"
+    late = _video(faststart=False)
+    assert any("moov" in r for r in report(late)["reel"]["reasons"])
+    assert conversion_offered(late) == "remux"
+    loud = report(_video(audio_bitrate=256_000))["reel"]
+    assert loud["ok"] is True and "advises 128 kbps" in loud["reasons"][0]
+    # A video probed before these rules existed: unknown facts are not held against it.
+    old = _video(pix_fmt=None, interlaced=None, closed_gop=None, video_bitrate=None)
+    assert report(old)["reel"] == {"ok": True, "reasons": []}
+    assert conversion_offered(_video()) is None
+    assert (
+        conversion_offered(AssetFacts(media_type="image", width=1, height=1, publish_bytes=1))
+        is None
+    )
