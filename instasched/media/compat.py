@@ -129,7 +129,7 @@ def _video_format_rules(f: AssetFacts) -> list[str]:
     ]
 
 
-def conversion_offered(f: AssetFacts) -> str | None:
+def conversion_offered(f: AssetFacts) -> meta.Fix | None:
     """What POST .../convert would do for this video: "remux" (copy the streams with the moov
     atom first), "transcode" (re-encode), or None when it fits Meta's format rules."""
     if f.media_type != "video":

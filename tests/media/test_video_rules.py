@@ -14,7 +14,7 @@ from instasched.integrations.instagram import publish_rules as meta
 from instasched.media.compat import AssetFacts, conversion_offered, report
 from tests.factories import Api
 from tests.media.conftest import upload
-from tests.media.files import mp4_bytes
+from tests.media.files import jpeg_bytes, mp4_bytes
 
 OPEN_GOP = "open-gop=1:keyint=15:min-keyint=15:bframes=3:scenecut=0"
 BAD_VIDEOS: list[tuple[str, dict[str, Any], str]] = [
@@ -97,3 +97,59 @@ def test_bitrate_moov_and_the_advised_audio_bitrate() -> None:
         conversion_offered(AssetFacts(media_type="image", width=1, height=1, publish_bytes=1))
         is None
     )
+
+
+def _convert_url(asset_id: str) -> str:
+    return f"/api/instagram/scheduling/media/assets/{asset_id}/convert"
+
+
+async def test_convert_transcodes_and_the_converted_video_fits(
+    api: Api, http: httpx.AsyncClient
+) -> None:
+    user = await api.user()
+    data = await asyncio.to_thread(mp4_bytes, 3.0, 360, 640, x264_params=OPEN_GOP, fps=100)
+    body = (await upload(http, user, data, filename="c.mp4", content_type="video/mp4")).json()
+    assert body["conversionOffered"] == "transcode" and body["compatibility"]["reel"]["ok"] is False
+    original_url = body["url"]
+    r = await http.post(_convert_url(body["id"]), headers=user.headers)
+    assert r.status_code == 200, r.text
+    converted = r.json()
+    assert converted["compatibility"]["reel"] == {"ok": True, "reasons": []}, converted
+    assert converted["conversionOffered"] is None
+    assert converted["metadata"]["conversion_applied"]["fixed"] == ["gop", "fps"]
+    assert converted["metadata"]["fps"] == 30 and converted["metadata"]["closed_gop"] is True
+    assert (converted["width"], converted["height"]) == (360, 640)
+    # The original is kept; the publish file is the converted one.
+    assert converted["url"].split("?")[0] == original_url.split("?")[0]
+    assert converted["publishUrl"].split("?")[0] != original_url.split("?")[0]
+    r = await http.get(f"/api/instagram/scheduling/media/assets/{body['id']}", headers=user.headers)
+    assert r.json()["compatibility"]["reel"]["ok"] is True
+    # Nothing left to do: 409; an image: 422; another user's asset: 404.
+    r = await http.post(_convert_url(body["id"]), headers=user.headers)
+    assert r.status_code == 409, r.text
+    other = await api.user()
+    r = await http.post(_convert_url(body["id"]), headers=other.headers)
+    assert r.status_code == 404, r.text
+    image = (await upload(http, user, jpeg_bytes(1080, 1080))).json()
+    r = await http.post(_convert_url(image["id"]), headers=user.headers)
+    assert r.status_code == 422 and "Only videos" in r.json()["message"], r.text
+
+
+async def test_a_conversion_past_its_time_limit_is_a_422_and_changes_nothing(
+    api: Api, http: httpx.AsyncClient, live_server: Any
+) -> None:
+    user = await api.user()
+    data = await asyncio.to_thread(mp4_bytes, 3.0, 360, 640, pix_fmt="yuv422p")
+    body = (await upload(http, user, data, filename="slow.mp4", content_type="video/mp4")).json()
+    settings = live_server.state.settings
+    wall = settings.media_convert_wall_seconds
+    settings.media_convert_wall_seconds = 0.05
+    try:
+        r = await http.post(_convert_url(body["id"]), headers=user.headers)
+    finally:
+        settings.media_convert_wall_seconds = wall
+    assert r.status_code == 422, r.text
+    assert "MEDIA_CONVERT_WALL_SECONDS" in r.json()["message"]
+    r = await http.get(f"/api/instagram/scheduling/media/assets/{body['id']}", headers=user.headers)
+    assert r.json()["conversionOffered"] == "transcode"
+    assert r.json()["publishUrl"].split("?")[0] == r.json()["url"].split("?")[0]
