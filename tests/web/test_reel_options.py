@@ -43,3 +43,25 @@ def test_trial_reel_with_the_ai_label(page: Page, live_server: LiveServer) -> No
     assert post["shareToFeed"] is None
     api.close()
     assert session.errors == []
+
+
+def test_convert_a_video_from_the_media_view(page: Page, live_server: LiveServer) -> None:
+    """A 15 fps video does not fit (Instagram needs 23-60 fps): the card says why and offers
+    "Convert for Instagram"; after it, every placement but the feed fits."""
+    session = sign_up(page)
+    connect_sandbox_account(page)
+    upload_image(page, "slow.mp4", mp4_bytes(seconds=3, width=360, height=640, fps=15), "video/mp4")
+    card = page.locator(".media-card", has_text="slow.mp4")
+    card.locator("summary", has_text="Why it does not fit").click()
+    expect(card.locator(".reasons")).to_contain_text("15 fps")
+    card.get_by_role("button", name="Convert slow.mp4 for Instagram").click()
+    expect(page.locator(".toast", has_text="converted")).to_be_visible(timeout=30_000)
+    card = page.locator(".media-card", has_text="slow.mp4")
+    expect(card.get_by_role("button", name="Convert slow.mp4 for Instagram")).to_have_count(0)
+    expect(card.locator('.badge[data-use="reel"]')).to_have_class("badge compat compat-ok")
+    api = ApiClient(live_server.url, session)
+    r = api.http.get("/api/instagram/scheduling/media")
+    [asset] = r.json()["items"]
+    assert asset["metadata"]["fps"] == 30 and asset["conversionOffered"] is None
+    api.close()
+    assert session.errors == []

@@ -5,6 +5,7 @@ import {
   USES,
   assetName,
   compat,
+  convertMedia,
   deleteMedia,
   describe,
   displayUrl,
@@ -130,6 +131,21 @@ export async function render(main) {
           status.append(notice("error", err.status === 409 ? `In use: ${err.message}` : err.message));
         }
       }), { class: "danger small", "aria-label": `Delete ${assetName(asset)}` });
+    // A video that breaks Instagram's format rules (codec, fps, GOP, moov position, ...):
+    // convert it on the server instead of exporting it again.
+    const convert = asset.conversionOffered ? button("Convert for Instagram", () =>
+      busy(convert, async () => {
+        replace(status, notice("info", asset.conversionOffered === "remux"
+          ? "Moving the video's index to the front…" : "Re-encoding the video; this can take a minute…"));
+        try {
+          const updated = await convertMedia(asset.id);
+          Object.assign(asset, updated);
+          toast(`${assetName(asset)} converted`, "success");
+          draw();
+        } catch (err) {
+          replace(status, notice("error", err.message));
+        }
+      }), { class: "small", "aria-label": `Convert ${assetName(asset)} for Instagram` }) : null;
     return h(
       "li",
       { class: "media-card", dataset: { mediaId: asset.id } },
@@ -140,6 +156,7 @@ export async function render(main) {
       tagEditor(asset, status),
       badges(asset),
       reasonsList(asset),
+      convert,
       remove,
       status,
     );
