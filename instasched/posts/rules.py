@@ -244,7 +244,9 @@ def check_media(media_type: str, items: Sequence[MediaItem]) -> None:
                 f"A CAROUSEL needs {CAROUSEL_MIN} to {CAROUSEL_MAX} media items; got {count}",
                 field=source,
             )
-    elif count != 1:
+    elif media_type != STORIES and count != 1:
+        # STORIES: 1 to 10 media (the request's limit), published as that many stories in
+        # order (publishing/sequence.py).
         raise Invalid(
             f"{with_article(media_type, start=True)} post takes exactly 1 media item; got {count} "
             "(use CAROUSEL for 2 to 10)",

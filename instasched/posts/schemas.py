@@ -53,6 +53,7 @@ POST_EXAMPLE: dict[str, Any] = {
     "shareToFeed": None,
     "trialParams": None,
     "isAiGenerated": False,
+    "storyItems": None,
     "initialLikes": 0,
     "initialComments": 0,
     "initialReach": 0,
@@ -100,6 +101,28 @@ class TrialParams(RequestModel):
         "Instagram app; `SS_PERFORMANCE`: Instagram shares it to your followers when it does "
         "well with non-followers"
     )
+
+
+class StoryItem(ApiModel):
+    """One story of a STORIES post with several media, published in order."""
+
+    model_config = examples(
+        {
+            "index": 0,
+            "mediaId": ex.MEDIA_ID,
+            "status": "published",
+            "instagramMediaId": "17920238422030506",
+            "error": None,
+        }
+    )
+
+    index: int
+    media_id: str
+    status: Literal["pending", "container", "published", "failed"] = Field(
+        description="`container`: its container is made, not yet published"
+    )
+    instagram_media_id: str | None
+    error: str | None
 
 
 class UserTagIn(RequestModel):
@@ -286,6 +309,11 @@ class Post(ApiModel):
         None, description="Set when the post is a trial reel", examples=[_TRIAL_EXAMPLE]
     )
     is_ai_generated: bool = Field(False, description="Instagram's AI label")
+    story_items: list[StoryItem] | None = Field(
+        None,
+        description="STORIES posts with several media: each story's state, in order (the post "
+        "is published when every story is; a failed one names what was published)",
+    )
     initial_likes: int
     initial_comments: int
     initial_reach: int
@@ -334,6 +362,7 @@ class Post(ApiModel):
                 else None
             ),
             is_ai_generated=bool(post.is_ai_generated),
+            story_items=_story_items(post),
             initial_likes=post.initial_likes or 0,
             initial_comments=post.initial_comments or 0,
             initial_reach=post.initial_reach or 0,
@@ -343,6 +372,26 @@ class Post(ApiModel):
             cancelled_at=post.cancelled_at,
             quota_warning=QuotaWarning.of(quota_window) if quota_window is not None else None,
         )
+
+
+def _story_items(post: ScheduledPost | PostRow) -> list[StoryItem] | None:
+    if (post.media_type or "").upper() != "STORIES" or len(post.media_ids or []) < 2:
+        return None
+    stored = (post.meta or {}).get("storySequence")
+    by_index = {s.get("index"): s for s in stored} if isinstance(stored, list) else {}
+    out: list[StoryItem] = []
+    for index, media_id in enumerate(post.media_ids or []):
+        item = by_index.get(index) or {}
+        out.append(
+            StoryItem(
+                index=index,
+                media_id=str(media_id),
+                status=item.get("status") or "pending",
+                instagram_media_id=item.get("instagramMediaId"),
+                error=item.get("error"),
+            )
+        )
+    return out
 
 
 class PostList(ApiModel):

@@ -123,6 +123,11 @@ async def resolve_cover(
     return await storage.presign_get(key, ttl_seconds) if key else post.cover_url
 
 
+def user_tags_param(tags: list[Any] | None) -> list[dict[str, Any]]:
+    """Stored user tags as Meta's `user_tags` (x, y only when both are set)."""
+    return _user_tags(tags)
+
+
 def _user_tags(tags: list[Any] | None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for tag in tags or []:

@@ -29,7 +29,7 @@ RESPONSE_FIELDS = {
     # issue 16.11: only set on a create or edit over the publishing quota with allowOverQuota
     "quotaWarning",
     # issue 19: trial reels and the AI label
-    "trialParams", "isAiGenerated",
+    "trialParams", "isAiGenerated", "storyItems",
 }  # fmt: skip
 
 

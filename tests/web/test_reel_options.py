@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import LiveServer
 from tests.media.files import mp4_bytes
-from tests.web.helpers import ApiClient, connect_sandbox_account, sign_up, upload_image
+from tests.web.helpers import ApiClient, connect_sandbox_account, jpeg, sign_up, upload_image
 
 TZ = "Europe/Berlin"
 
@@ -63,5 +63,28 @@ def test_convert_a_video_from_the_media_view(page: Page, live_server: LiveServer
     r = api.http.get("/api/instagram/scheduling/media")
     [asset] = r.json()["items"]
     assert asset["metadata"]["fps"] == 30 and asset["conversionOffered"] is None
+    api.close()
+    assert session.errors == []
+
+
+def test_two_stories_as_one_post(page: Page, live_server: LiveServer) -> None:
+    session = sign_up(page)
+    connect_sandbox_account(page)
+    upload_image(page, "morning.jpg", jpeg(1080, 1920, (250, 200, 60)))
+    upload_image(page, "evening.jpg", jpeg(1080, 1920, (40, 40, 120)))
+    api = ApiClient(live_server.url, session)
+    account = api.accounts()[0]
+
+    page.get_by_role("link", name="Compose").click()
+    page.locator("#composer-type").select_option("STORIES")
+    page.locator("#media-picker label", has_text="morning.jpg").click()
+    page.locator("#media-picker label", has_text="evening.jpg").click()
+    expect(page.locator("#selected-media li")).to_have_count(2)
+    page.locator("#composer-when").fill(f"{_day(2)}T07:15")
+    page.locator("#composer-submit").click()
+    expect(page.locator(f'.day[data-day="{_day(2)}"] .post-scheduled')).to_be_visible()
+    [post] = api.posts(account["id"])
+    assert post["mediaType"] == "STORIES" and len(post["mediaIds"]) == 2
+    assert [s["status"] for s in post["storyItems"]] == ["pending", "pending"]
     api.close()
     assert session.errors == []

@@ -214,7 +214,8 @@ export async function render(main, { args, navigate }) {
 
   // ---- media
   const assetById = (id) => state.media.find((m) => m.id === id);
-  const multi = () => state.type === "CAROUSEL";
+  // Carousels, and stories: several stories as one post, published in order.
+  const multi = () => state.type === "CAROUSEL" || state.type === "STORIES";
   const drawMedia = () => {
     const use = USE_FOR_TYPE[state.type];
     replace(
@@ -559,7 +560,7 @@ export async function render(main, { args, navigate }) {
         h("h2", { id: "c-what" }, "What"),
         h("div", { class: "row" }, field("Account", accountSel), field("Post type", typeSel)),
         h("h3", {}, "Media"),
-        h("p", { class: "hint" }, "Carousels take 2 to 10 items; use the arrows to order them."),
+        h("p", { class: "hint" }, "Carousels take 2 to 10 items; several stories (up to 10) are published one after the other. Use the arrows to order them."),
         mediaPicker,
         selectedList),
       h("section", { class: "card", "aria-labelledby": "c-caption" },
