@@ -495,9 +495,7 @@ async def convert_asset(
     work_dir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="instasched-convert-"))
     try:
         src = work_dir / f"source.{old_meta.get('container') or 'mp4'}"
-        data = await storage.get_bytes(source_key)
-        await asyncio.to_thread(src.write_bytes, data)
-        del data
+        await storage.get_file(source_key, src)
         dst = work_dir / f"converted.{kind}"
         async with _slots(settings):
             try:

@@ -5,12 +5,14 @@ sample rate, bitrate, moov position (issue 19). The same rules refuse the video 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from instasched.integrations.instagram import publish_rules as meta
+from instasched.media import convert
 from instasched.media.compat import AssetFacts, conversion_offered, report
 from tests.factories import Api
 from tests.media.conftest import upload
@@ -153,3 +155,34 @@ async def test_a_conversion_past_its_time_limit_is_a_422_and_changes_nothing(
     r = await http.get(f"/api/instagram/scheduling/media/assets/{body['id']}", headers=user.headers)
     assert r.json()["conversionOffered"] == "transcode"
     assert r.json()["publishUrl"].split("?")[0] == r.json()["url"].split("?")[0]
+
+
+async def test_a_conversion_past_its_cpu_limit_is_a_422(
+    api: Api, http: httpx.AsyncClient, live_server: Any
+) -> None:
+    """RLIMIT_CPU stops the child: re-encoding 8 s of 720p (doubled to 30 fps) needs more than
+    one second of CPU whatever the machine's load (CPU time, not wall time)."""
+    user = await api.user()
+    data = await asyncio.to_thread(mp4_bytes, 8.0, 1280, 720, fps=15)
+    body = (await upload(http, user, data, filename="big.mp4", content_type="video/mp4")).json()
+    settings = live_server.state.settings
+    cpu = settings.media_convert_cpu_seconds
+    settings.media_convert_cpu_seconds = 1
+    try:
+        r = await http.post(_convert_url(body["id"]), headers=user.headers)
+    finally:
+        settings.media_convert_cpu_seconds = cpu
+    assert r.status_code == 422, r.text
+    assert "MEDIA_CONVERT_CPU_SECONDS" in r.json()["message"]
+
+
+async def test_a_child_that_fails_is_a_conversion_failure(tmp_path: Path) -> None:
+    with pytest.raises(convert.ConversionFailed, match="failed"):
+        await convert.run(
+            tmp_path / "missing.mp4",
+            tmp_path / "out.mp4",
+            plan="remux",
+            kind="mp4",
+            cpu_seconds=30,
+            wall_seconds=60,
+        )
