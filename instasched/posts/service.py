@@ -254,6 +254,12 @@ async def update_post(
 
     post = await repository.get_owned(session, user_id=user_id, post_id=post_id, for_update=True)
     _require_scheduled(post, "edited")
+    if sent & {"media_ids", "media_urls", "media_type"} and _stories_out(post):
+        raise Conflict(
+            "Some stories of this post are already on Instagram (storyItems); its media and "
+            "type can no longer change. Cancel it and make a new post for the other stories",
+            detail={"field": "mediaIds"},
+        )
     account = await accounts_repository.read_owned(
         session, user_id=user_id, account_id=post.instagram_account_id
     )
@@ -795,6 +801,15 @@ async def _existing_media(
     urls = [str(u) for u in post.media_urls or []]
     return await resolve_media(
         session, settings=settings, user_id=user_id, media_ids=None, media_urls=urls
+    )
+
+
+def _stories_out(post: ScheduledPost) -> bool:
+    """A story sequence retried after some of its stories were published (publishing/
+    sequence.py): changing its media would publish them again."""
+    items = (post.meta or {}).get("storySequence")
+    return isinstance(items, list) and any(
+        isinstance(i, dict) and i.get("status") == "published" for i in items
     )
 
 

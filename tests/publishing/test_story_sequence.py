@@ -5,6 +5,7 @@ published when all are; a failure is reported per story, and a retry resumes whe
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.media import files as media_files
@@ -114,3 +115,37 @@ async def test_a_retry_resumes_after_the_published_stories(
     assert [m["id"] for m in media] == [i["instagramMediaId"] for i in items]
     calls = await publishing.calls(account.ig_user_id)
     assert calls["media"] == 2 and calls["media_publish"] == 2
+
+
+async def test_media_cannot_change_once_a_story_is_out(publishing: Publishing) -> None:
+    """A sequence waiting for its retry with its first story published: changing its media
+    would publish that story again (409); other fields still change."""
+    user, account = await publishing.user_account()
+    one = await publishing.image(user, 1080, 1920)
+    two = await publishing.image(user, 1080, 1920)
+    published = {
+        "index": 0,
+        "mediaId": str(one.id),
+        "containerId": "18000000000000001",
+        "instagramMediaId": "18000000000000002",
+        "status": "published",
+        "error": None,
+    }
+    pending = {**published, "index": 1, "mediaId": str(two.id), "status": "pending"}
+    pending.update(containerId=None, instagramMediaId=None)
+    post_id = await publishing.post(
+        user,
+        account,
+        "STORIES",
+        [one, two],
+        caption="",
+        due=datetime.now(UTC) + timedelta(hours=2),
+        enqueue=False,
+        meta={"storySequence": [published, pending]},
+    )
+    url = f"{BASE}/posts/{post_id}"
+    r = await publishing.http.put(url, json={"mediaIds": [str(two.id)]}, headers=user.headers)
+    assert r.status_code == 409 and "already on Instagram" in r.json()["message"], r.text
+    r = await publishing.http.put(url, json={"isAiGenerated": True}, headers=user.headers)
+    assert r.status_code == 200, r.text
+    assert [s["status"] for s in r.json()["storyItems"]] == ["published", "pending"]
