@@ -186,3 +186,34 @@ async def test_a_child_that_fails_is_a_conversion_failure(tmp_path: Path) -> Non
             cpu_seconds=30,
             wall_seconds=60,
         )
+
+
+async def test_transcode_fixes_every_rule_at_once(tmp_path: Path) -> None:
+    """In-process (the endpoint runs the same function in a child): interlaced, too wide,
+    100 fps, 5.1 audio at 96 kHz → progressive, 1920 px, 30 fps, stereo at 48 kHz; remux puts
+    the moov atom first."""
+    src = tmp_path / "bad.mp4"
+    data = await asyncio.to_thread(
+        mp4_bytes,
+        1.0,
+        2000,
+        1128,
+        fps=100,
+        x264_params="interlaced=1",
+        sample_rate=96_000,
+        audio_layout="5.1",
+    )
+    src.write_bytes(data)
+    before = {p.rule for p in meta.video_problems(convert.probe_facts(src, "mp4"))}
+    assert before == {"scan", "fps", "width", "sample_rate", "channels"}
+    out = tmp_path / "fixed.mp4"
+    await asyncio.to_thread(convert.convert_file, src, out, "transcode", "mp4")
+    facts = convert.probe_facts(out, "mp4")
+    assert meta.video_problems(facts) == []
+    assert (facts.width, facts.fps, facts.audio_channels) == (1920, 30.0, 2)
+    assert facts.audio_sample_rate == 48_000 and facts.interlaced is False
+    late = tmp_path / "late.mp4"
+    late.write_bytes(await asyncio.to_thread(mp4_bytes, 1.0, 64, 112, faststart=False))
+    assert convert.probe_facts(late, "mp4").faststart is False
+    await asyncio.to_thread(convert.convert_file, late, tmp_path / "early.mp4", "remux", "mp4")
+    assert convert.probe_facts(tmp_path / "early.mp4", "mp4").faststart is True
