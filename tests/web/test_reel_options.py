@@ -82,7 +82,12 @@ def test_two_stories_as_one_post(page: Page, live_server: LiveServer) -> None:
     expect(page.locator("#selected-media li")).to_have_count(2)
     page.locator("#composer-when").fill(f"{_day(2)}T07:15")
     page.locator("#composer-submit").click()
-    expect(page.locator(f'.day[data-day="{_day(2)}"] .post-scheduled')).to_be_visible()
+    chip = page.locator(f'.day[data-day="{_day(2)}"] .post-scheduled')
+    expect(chip).to_be_visible()
+    chip.click()
+    expect(page.locator("#post-story-items li")).to_have_text(
+        ["Story 1: not published yet", "Story 2: not published yet"]
+    )
     [post] = api.posts(account["id"])
     assert post["mediaType"] == "STORIES" and len(post["mediaIds"]) == 2
     assert [s["status"] for s in post["storyItems"]] == ["pending", "pending"]
