@@ -375,12 +375,13 @@ class Post(ApiModel):
 
 
 def _story_items(post: ScheduledPost | PostRow) -> list[StoryItem] | None:
-    if (post.media_type or "").upper() != "STORIES" or len(post.media_ids or []) < 2:
+    media = [str(m) for m in post.media_ids or post.media_urls or []]
+    if (post.media_type or "").upper() != "STORIES" or len(media) < 2:
         return None
     stored = (post.meta or {}).get("storySequence")
     by_index = {s.get("index"): s for s in stored} if isinstance(stored, list) else {}
     out: list[StoryItem] = []
-    for index, media_id in enumerate(post.media_ids or []):
+    for index, media_id in enumerate(media):
         item = by_index.get(index) or {}
         out.append(
             StoryItem(

@@ -30,14 +30,19 @@ if TYPE_CHECKING:
 KEY = "storySequence"
 
 
+def _media_of(post: ScheduledPost) -> list[str]:
+    """The asset ids, or the media URLs of a post made from URLs."""
+    return [str(i) for i in post.media_ids or post.media_urls or []]
+
+
 def is_sequence(post: ScheduledPost) -> bool:
-    return (post.media_type or "").upper() == "STORIES" and len(post.media_ids or []) > 1
+    return (post.media_type or "").upper() == "STORIES" and len(_media_of(post)) > 1
 
 
 def items_of(post: ScheduledPost) -> list[dict[str, Any]]:
     """The stored state of each story, one entry per media id (pending when never tried)."""
     stored = (post.meta or {}).get(KEY)
-    ids = [str(i) for i in post.media_ids or []]
+    ids = _media_of(post)
     if isinstance(stored, list) and [s.get("mediaId") for s in stored] == ids:
         return [dict(s) for s in stored]
     return [
