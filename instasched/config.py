@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     )
     max_image_pixels: int = Field(50_000_000, ge=1, validation_alias="MAX_IMAGE_PIXELS")
     preview_size: int = Field(1080, ge=64, validation_alias="PREVIEW_SIZE")
+    # Video conversion (POST /media/assets/{id}/convert): one child process per conversion.
+    media_convert_cpu_seconds: int = Field(300, ge=1, validation_alias="MEDIA_CONVERT_CPU_SECONDS")
+    media_convert_wall_seconds: float = Field(
+        600.0, gt=0, validation_alias="MEDIA_CONVERT_WALL_SECONDS"
+    )
+    media_convert_concurrency: int = Field(1, ge=1, validation_alias="MEDIA_CONVERT_CONCURRENCY")
 
     # --- auth and secrets ----------------------------------------------------------------
     jwt_secret: str | None = Field(None, validation_alias="JWT_SECRET")

@@ -19,11 +19,6 @@ PLACEMENTS = ("feed", "carousel", "reel", "story")
 
 IMAGE_MIN_WIDTH = 320
 IMAGE_MAX_WIDTH = 1440
-REEL_MIN_FPS = 23.0
-REEL_MAX_FPS = 60.0
-REEL_MAX_WIDTH = 1920
-VIDEO_CODECS = {"h264": "H.264", "hevc": "HEVC"}
-AUDIO_MAX_RATE = 48_000
 
 
 @dataclass(frozen=True)
@@ -41,6 +36,29 @@ class AssetFacts:
     audio_sample_rate: int | None = None
     fps: float | None = None
     faststart: bool = True
+    # Measured since issue 19 (None on older assets: the rule is skipped).
+    pix_fmt: str | None = None
+    interlaced: bool | None = None
+    closed_gop: bool | None = None
+    video_bitrate: int | None = None
+    audio_channels: int | None = None
+    audio_bitrate: int | None = None
+
+    def video_facts(self) -> meta.VideoFacts:
+        return meta.VideoFacts(
+            container=self.container,
+            video_codec=self.video_codec,
+            pix_fmt=self.pix_fmt,
+            interlaced=self.interlaced,
+            closed_gop=self.closed_gop,
+            fps=self.fps,
+            width=self.width,
+            video_bitrate=self.video_bitrate,
+            audio_codec=self.audio_codec,
+            audio_sample_rate=self.audio_sample_rate,
+            audio_channels=self.audio_channels,
+            faststart=self.faststart,
+        )
 
 
 def facts_from(
@@ -60,6 +78,12 @@ def facts_from(
         audio_sample_rate=meta.get("audio_sample_rate"),
         fps=float(fps) if fps is not None else None,
         faststart=faststart,
+        pix_fmt=meta.get("pix_fmt"),
+        interlaced=meta.get("interlaced"),
+        closed_gop=meta.get("closed_gop"),
+        video_bitrate=meta.get("video_bitrate"),
+        audio_channels=meta.get("audio_channels"),
+        audio_bitrate=meta.get("audio_bitrate"),
     )
 
 
@@ -98,29 +122,31 @@ def _image_rules(f: AssetFacts, placement: str) -> tuple[list[str], list[str]]:
 
 
 def _video_format_rules(f: AssetFacts) -> list[str]:
-    fails: list[str] = []
-    if f.container not in ("mp4", "mov"):
-        fails.append("the video must be MP4 or MOV; export it as MP4")
-    if f.video_codec not in VIDEO_CODECS:
-        fails.append(
-            f"the video codec is {f.video_codec or 'unknown'}; Instagram needs H.264 or HEVC: "
-            "export with H.264"
-        )
-    if f.audio_codec is not None and f.audio_codec != "aac":
-        fails.append(
-            f"the audio codec is {f.audio_codec}; Instagram needs AAC: export the audio as AAC"
-        )
-    if f.audio_sample_rate and f.audio_sample_rate > AUDIO_MAX_RATE:
-        fails.append(
-            f"the audio sample rate is {f.audio_sample_rate / 1000:g} kHz, over Instagram's "
-            "48 kHz; export the audio at 48 kHz or 44.1 kHz"
-        )
-    if not f.faststart:
-        fails.append(
-            "the video's index (moov atom) is at the end of the file; export it with "
-            "'fast start' / 'optimize for web'"
-        )
-    return fails
+    """Meta's format rules (the sandbox runs the same function), each with its way out."""
+    return [
+        p.message + (" (Convert fixes it)" if p.fix == "remux" else " (Convert re-encodes it)")
+        for p in meta.video_problems(f.video_facts())
+    ]
+
+
+def conversion_offered(f: AssetFacts) -> meta.Fix | None:
+    """What POST .../convert would do for this video: "remux" (copy the streams with the moov
+    atom first), "transcode" (re-encode), or None when it fits Meta's format rules."""
+    if f.media_type != "video":
+        return None
+    fixes = {p.fix for p in meta.video_problems(f.video_facts())}
+    if not fixes:
+        return None
+    return "transcode" if "transcode" in fixes else "remux"
+
+
+def _audio_note(f: AssetFacts) -> list[str]:
+    if f.audio_bitrate and f.audio_bitrate > meta.AUDIO_ADVISED_BITRATE * 1.1:
+        return [
+            f"the audio bitrate is {f.audio_bitrate // 1000} kbps; Instagram advises "
+            f"{meta.AUDIO_ADVISED_BITRATE // 1000} kbps"
+        ]
+    return []
 
 
 def _video_size_rule(f: AssetFacts) -> list[str]:
@@ -170,14 +196,9 @@ def report(f: AssetFacts) -> dict[str, dict[str, Any]]:
 
     base = _video_format_rules(f) + _video_size_rule(f)
     reel = base + _duration_rule(f, reel=True, placement="reel")
-    if f.fps is None or not REEL_MIN_FPS <= f.fps <= REEL_MAX_FPS:
-        fps = f"{f.fps:g}" if f.fps is not None else "unknown"
-        reel.append(f"the frame rate is {fps} fps; reels need 23–60 fps: export at 30 fps")
-    if f.width and f.width > REEL_MAX_WIDTH:
-        reel.append(
-            f"the video is {f.width} px wide, over Instagram's 1920 px; export at 1080×1920"
-        )
-    reel_notes: list[str] = []
+    if f.fps is None:
+        reel.append("the frame rate is unknown; reels need 23–60 fps: export at 30 fps")
+    reel_notes: list[str] = _audio_note(f)
     if f.width and f.height and abs(f.width / f.height - 9 / 16) > 0.02:
         reel_notes.append(
             f"reels look best at 9:16 (1080×1920); this video is {f.width}×{f.height}"
@@ -186,7 +207,7 @@ def report(f: AssetFacts) -> dict[str, dict[str, Any]]:
     story = base + _duration_rule(f, reel=False, placement="story")
     return {
         "feed": _result(["a video is published as a reel, not a feed image; choose the reel type"]),
-        "carousel": _result(short),
+        "carousel": _result(short, _audio_note(f)),
         "reel": _result(reel, reel_notes),
-        "story": _result(story),
+        "story": _result(story, _audio_note(f)),
     }

@@ -235,6 +235,54 @@ async def update_media(
     )
 
 
+@router.post(
+    "/media/assets/{asset_id}/convert",
+    response_model=MediaAsset,
+    responses=errors(
+        _ASSET_NOT_FOUND,
+        (
+            "An image, or the conversion failed or ran out of time (MEDIA_CONVERT_*)",
+            Invalid(
+                "The video could not be converted: the conversion took longer than 600 s "
+                "(MEDIA_CONVERT_WALL_SECONDS). Export it as MP4 with H.264 and AAC, 30 fps, and "
+                "upload it again",
+                field="assetId",
+            ),
+        ),
+        (
+            "The video already fits Instagram's format rules",
+            Conflict(
+                "The video already fits Instagram's format rules; there is nothing to convert",
+                detail={"field": "assetId"},
+            ),
+        ),
+    ),
+)
+async def convert_media(
+    asset_id: uuid.UUID,
+    pending: UploadGuard,
+    user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+) -> MediaAsset:
+    """Convert a video that breaks Instagram's format rules (see `conversionOffered`).
+
+    `remux` copies the streams into a file with the moov atom first; `transcode` re-encodes to
+    H.264 (yuv420p, progressive, closed GOPs, 23-60 fps, at most 1920 px wide, at most 8 Mbps)
+    and AAC (128 kbps, at most 48 kHz, mono or stereo). The result becomes the asset's publish
+    file (the original is kept); the answer holds the new compatibility report. Runs in a child
+    process bounded by `MEDIA_CONVERT_CPU_SECONDS` and `MEDIA_CONVERT_WALL_SECONDS`.
+    """
+    return await service.convert_asset(
+        session,
+        state.storage,
+        state.settings,
+        user_id=user.id,
+        asset_id=asset_id,
+        pending=pending,
+    )
+
+
 @router.delete(
     "/media/assets/{asset_id}",
     response_model=Message,

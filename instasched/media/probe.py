@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from instasched.exceptions import Invalid, UnsupportedMediaType
+from instasched.integrations.instagram import video_probe
 from instasched.integrations.instagram.publish_rules import milliseconds
 from instasched.kit.text import with_article
 from instasched.media.sniff import Sniffed
@@ -332,6 +333,10 @@ def process_video(path: Path, sniffed: Sniffed, *, out_dir: Path, preview_size: 
         image = frame.to_image()
         if rotation_ccw % 360:
             image = image.rotate(rotation_ccw, expand=True)
+        facts = video_probe.measure(
+            container, kind=sniffed.kind, faststart=faststart, first_frame=frame
+        )
+        audio_bitrate = video_probe.audio_bitrate_of(container)
         width, height = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
         if image.size != (width, height) and image.width and image.height:
             width, height = image.size
@@ -369,6 +374,11 @@ def process_video(path: Path, sniffed: Sniffed, *, out_dir: Path, preview_size: 
         "audio_channels": audio["channels"] if audio else None,
         "faststart": faststart,
         "faststart_remuxed": remuxed,
+        "pix_fmt": facts.pix_fmt,
+        "interlaced": facts.interlaced,
+        "closed_gop": facts.closed_gop,
+        "video_bitrate": facts.video_bitrate,
+        "audio_bitrate": audio_bitrate,
         "publish_bytes": publish_bytes,
         "thumbnail_at_ms": round(float(frame.time or 0) * 1000),
         "atoms": kinds[:20],

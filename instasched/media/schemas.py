@@ -59,6 +59,7 @@ MEDIA_ASSET_EXAMPLE: dict[str, Any] = {
         "client_content_type": "image/jpeg",
     },
     "compatibility": COMPATIBILITY_EXAMPLE,
+    "conversionOffered": None,
     "tags": ["winter", "knitwear"],
     "usedInPosts": 1,
     "lastUsedAt": ex.POST_CREATED_AT,
@@ -118,6 +119,12 @@ class MediaAsset(ApiModel):
         description="Probe results: format, codecs, fps, rotation, sample rate, faststart, ..."
     )
     compatibility: Compatibility
+    conversion_offered: Literal["remux", "transcode"] | None = Field(
+        None,
+        description="Videos that break Instagram's format rules: what `POST "
+        "/media/assets/{assetId}/convert` would do (`remux`: the streams copied with the index "
+        "first; `transcode`: re-encoded to H.264/AAC); null when the video fits or for images",
+    )
     tags: list[str]
     used_in_posts: int
     last_used_at: datetime | None

@@ -24,16 +24,18 @@ from instasched.accounts import repository as accounts_repository
 from instasched.config import Settings
 from instasched.db import after_commit, release_connections
 from instasched.exceptions import Conflict, Invalid
+from instasched.integrations.instagram import publish_rules as meta_rules
 from instasched.integrations.instagram.publish_rules import seconds_shown
 from instasched.integrations.storage import Storage
 from instasched.kit.surrogates import has_lone_surrogate
 from instasched.kit.text import counted
 from instasched.kit.time import utcnow
-from instasched.media import compat, repository
+from instasched.media import compat, convert, repository
 from instasched.media.probe import Processed, process_image, process_video, run_cpu
 from instasched.media.receive import ReceivedFile, receive_upload
 from instasched.media.schemas import MediaAsset as MediaAssetOut
 from instasched.media.schemas import MediaPage, MediaUsage, UsageByType
+from instasched.media.sniff import MOV, MP4
 from instasched.models import MediaAsset
 
 log = logging.getLogger(__name__)
@@ -331,6 +333,9 @@ async def present(storage: Storage, settings: Settings, asset: MediaAsset) -> Me
         duration_ms=duration_ms,
         metadata=meta,
         compatibility=asset.compatibility,  # type: ignore[arg-type]
+        conversion_offered=compat.conversion_offered(
+            compat.facts_from(asset.media_type, asset.width, asset.height, meta, asset.file_size)
+        ),
         tags=list(asset.tags or []),
         used_in_posts=asset.used_in_posts or 0,
         last_used_at=asset.last_used_at,
@@ -438,3 +443,113 @@ async def usage(session: AsyncSession, *, user_id: uuid.UUID) -> MediaUsage:
         images=UsageByType(count=image[0], bytes=image[1]),
         videos=UsageByType(count=video[0], bytes=video[1]),
     )
+
+
+# --- conversion ----------------------------------------------------------------------------------
+
+_convert_slots: dict[int, asyncio.Semaphore] = {}
+
+
+def _slots(settings: Settings) -> asyncio.Semaphore:
+    # Per event loop (tests run several): conversions beyond the setting wait their turn.
+    loop_id = id(asyncio.get_running_loop())
+    if loop_id not in _convert_slots:
+        _convert_slots[loop_id] = asyncio.Semaphore(settings.media_convert_concurrency)
+    return _convert_slots[loop_id]
+
+
+async def convert_asset(
+    session: AsyncSession,
+    storage: Storage,
+    settings: Settings,
+    *,
+    user_id: uuid.UUID,
+    asset_id: uuid.UUID,
+    pending: PendingObjects,
+) -> MediaAssetOut:
+    """Make a video fit Meta's format rules: remux or transcode the original (in a child
+    process bounded by MEDIA_CONVERT_CPU_SECONDS / MEDIA_CONVERT_WALL_SECONDS), store the result
+    as the asset's publish file (what Instagram fetches; the original is kept), and answer the
+    asset with its fresh compatibility report. Posts using the asset publish the new file.
+
+    No database connection is held while converting. 422 for an image or a failed conversion,
+    409 when the video already fits.
+    """
+    asset = await repository.get_owned(session, user_id=user_id, asset_id=asset_id)
+    if asset.media_type != "video":
+        raise Invalid("Only videos are converted; this asset is an image", field="assetId")
+    old_meta: dict[str, Any] = dict(asset.media_metadata or {})
+    before = compat.facts_from(
+        asset.media_type, asset.width, asset.height, old_meta, asset.file_size
+    )
+    plan = compat.conversion_offered(before)
+    if plan is None:
+        raise Conflict(
+            "The video already fits Instagram's format rules; there is nothing to convert",
+            detail={"field": "assetId"},
+        )
+    problems = [p.rule for p in meta_rules.video_problems(before.video_facts())]
+    kind = "mov" if plan == "remux" and old_meta.get("container") == "mov" else "mp4"
+    source_key = asset.s3_key
+    await release_connections(session)
+    work_dir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="instasched-convert-"))
+    try:
+        src = work_dir / f"source.{old_meta.get('container') or 'mp4'}"
+        await storage.get_file(source_key, src)
+        dst = work_dir / f"converted.{kind}"
+        async with _slots(settings):
+            try:
+                await convert.run(
+                    src,
+                    dst,
+                    plan=plan,
+                    kind=str(old_meta.get("container") or "mp4"),
+                    cpu_seconds=settings.media_convert_cpu_seconds,
+                    wall_seconds=settings.media_convert_wall_seconds,
+                )
+            except convert.ConversionFailed as exc:
+                raise Invalid(
+                    f"The video could not be converted: {exc}. Export it as MP4 with H.264 and "
+                    "AAC, 30 fps, and upload it again",
+                    field="assetId",
+                ) from exc
+        sniffed = MP4 if kind == "mp4" else MOV
+        out_dir = work_dir / "derived"
+        await asyncio.to_thread(out_dir.mkdir)
+        processed = await run_cpu(
+            lambda: process_video(dst, sniffed, out_dir=out_dir, preview_size=settings.preview_size)
+        )
+        size = (await asyncio.to_thread(dst.stat)).st_size
+        key = source_key.rsplit("/", 1)[0] + f"/{asset_id}.converted-{uuid.uuid4().hex[:8]}.{kind}"
+        pending.add(key)
+        stored = await storage.put_file(key, dst, sniffed.mime_type)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, work_dir, True)
+
+    asset = await repository.get_owned(session, user_id=user_id, asset_id=asset_id, for_update=True)
+    old_publish = asset.publish_key if asset.publish_key != asset.s3_key else None
+    old_size = 0
+    if old_publish:
+        head = await storage.head(old_publish)
+        old_size = head.size if head else 0
+    new_meta = {
+        **processed.metadata,
+        "publish_bytes": size,
+        "client_content_type": old_meta.get("client_content_type"),
+        "conversion_applied": {"plan": plan, "fixed": problems, "source": old_meta},
+    }
+    facts = compat.facts_from("video", processed.width, processed.height, new_meta, size)
+    asset.publish_key = key
+    asset.media_metadata = new_meta
+    asset.compatibility = compat.report(facts)
+    asset.width, asset.height = processed.width, processed.height
+    asset.stored_bytes = max(0, (asset.stored_bytes or 0) - old_size) + stored.size
+    await session.flush()
+
+    async def _drop_old() -> None:
+        await storage.delete(old_publish)
+
+    if old_publish:
+        after_commit(session, _drop_old)
+    log.info("asset %s converted (%s: %s)", asset_id, plan, ", ".join(problems))
+    return await present(storage, settings, asset)

@@ -143,6 +143,13 @@ class ScheduledPost(Base):
     cover_url: Mapped[str | None] = mapped_column(Text)
     thumb_offset_ms: Mapped[int | None] = mapped_column(Integer)
     share_to_feed: Mapped[bool | None] = mapped_column(Boolean)
+    # A trial reel (shown to non-followers first): Meta's trial_params.graduation_strategy,
+    # MANUAL or SS_PERFORMANCE; None for an ordinary post (docs/instagram-fields.md).
+    trial_graduation_strategy: Mapped[str | None] = mapped_column(String(32))
+    # Meta's is_ai_generated: the "AI info" label, set on the published container only.
+    is_ai_generated: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=text("false")
+    )
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     # SHA-256 of the body the post was created from with that key: a reuse with another body
     # answers 422 (posts.service.create_post).

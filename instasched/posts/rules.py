@@ -255,7 +255,9 @@ def check_media(media_type: str, items: Sequence[MediaItem]) -> None:
                 f"A CAROUSEL needs {CAROUSEL_MIN} to {CAROUSEL_MAX} media items; got {count}",
                 field=source,
             )
-    elif count != 1:
+    elif media_type != STORIES and count != 1:
+        # STORIES: 1 to 10 media (the request's limit), published as that many stories in
+        # order (publishing/sequence.py).
         raise Invalid(
             f"{with_article(media_type, start=True)} post takes exactly 1 media item; got {count} "
             "(use CAROUSEL for 2 to 10)",
@@ -297,6 +299,8 @@ class Extras:
     thumb_offset_ms: int | None
     share_to_feed: bool | None
     location_id: str | None
+    trial_strategy: str | None = None
+    is_ai_generated: bool = False
 
 
 def check_extras(media_type: str, extras: Extras, *, max_hashtags: int) -> None:
@@ -348,6 +352,14 @@ def check_extras(media_type: str, extras: Extras, *, max_hashtags: int) -> None:
     ):
         if value is not None and not reel:
             raise Invalid(f"{name} is only for REELS (and VIDEO) posts", field=name)
+    if extras.trial_strategy is not None:
+        problem = meta.trial_params_problem(
+            extras.trial_strategy, media_type=REELS if reel else media_type
+        )
+        if problem is None and extras.share_to_feed:
+            problem = meta.TRIAL_WITH_SHARE_TO_FEED
+        if problem is not None:
+            raise Invalid(f"trialParams: {problem}", field="trialParams")
     if extras.thumb_offset_ms is not None and extras.thumb_offset_ms < 0:
         raise Invalid("thumbOffsetMs must be 0 or more (milliseconds)", field="thumbOffsetMs")
 

@@ -51,6 +51,9 @@ POST_EXAMPLE: dict[str, Any] = {
     "coverUrl": None,
     "thumbOffsetMs": None,
     "shareToFeed": None,
+    "trialParams": None,
+    "isAiGenerated": False,
+    "storyItems": None,
     "initialLikes": 0,
     "initialComments": 0,
     "initialReach": 0,
@@ -100,6 +103,44 @@ class ProductTagIn(RequestModel):
     y: float = Field(description="Vertical position, 0 (top) to 1 (bottom)")
 
 
+GraduationStrategy = Literal["MANUAL", "SS_PERFORMANCE"]
+_TRIAL_EXAMPLE: dict[str, Any] = {"graduationStrategy": "SS_PERFORMANCE"}
+
+
+class TrialParams(RequestModel):
+    """A trial reel: shown to non-followers first (Meta's `trial_params`)."""
+
+    model_config = examples(_TRIAL_EXAMPLE)
+
+    graduation_strategy: GraduationStrategy = Field(
+        description="`MANUAL`: it stays a trial until you share it to your followers in the "
+        "Instagram app; `SS_PERFORMANCE`: Instagram shares it to your followers when it does "
+        "well with non-followers"
+    )
+
+
+class StoryItem(ApiModel):
+    """One story of a STORIES post with several media, published in order."""
+
+    model_config = examples(
+        {
+            "index": 0,
+            "mediaId": ex.MEDIA_ID,
+            "status": "published",
+            "instagramMediaId": "17920238422030506",
+            "error": None,
+        }
+    )
+
+    index: int
+    media_id: str
+    status: Literal["pending", "container", "published", "failed"] = Field(
+        description="`container`: its container is made, not yet published"
+    )
+    instagram_media_id: str | None
+    error: str | None
+
+
 class UserTagIn(RequestModel):
     model_config = examples(_USER_TAG_EXAMPLE)
 
@@ -143,6 +184,17 @@ class _PostFields(RequestModel):
     )
     thumb_offset_ms: int | None = Field(None, description="Reel thumbnail frame, in ms")
     share_to_feed: bool | None = Field(None, description="Also show the reel in the feed")
+    trial_params: TrialParams | None = Field(
+        None,
+        description="Publish a REELS (or single VIDEO) post as a trial reel, shown to "
+        "non-followers first; not with `shareToFeed: true`",
+        examples=[_TRIAL_EXAMPLE],
+    )
+    is_ai_generated: bool | None = Field(
+        None,
+        description='Label the post as made with AI (Instagram\'s "AI info" label); any post '
+        "type, set on the carousel itself, never on its items",
+    )
     allow_over_quota: bool | None = Field(
         None,
         description="Save the post even when its time would put more posts in a 24 h window "
@@ -175,6 +227,15 @@ class PostCreate(_PostFields):
                 "discount": "20%",
                 "endDate": "Sunday",
             },
+        },
+        {
+            "instagramAccountId": ex.ACCOUNT_ID,
+            "scheduledFor": ex.SCHEDULED_FOR,
+            "mediaType": "REELS",
+            "mediaIds": [ex.MEDIA_ID],
+            "caption": ex.CAPTION,
+            "trialParams": _TRIAL_EXAMPLE,
+            "isAiGenerated": True,
         },
     )
 
@@ -297,6 +358,15 @@ class Post(ApiModel):
     cover_url: str | None
     thumb_offset_ms: int | None
     share_to_feed: bool | None
+    trial_params: TrialParams | None = Field(
+        None, description="Set when the post is a trial reel", examples=[_TRIAL_EXAMPLE]
+    )
+    is_ai_generated: bool = Field(False, description="Instagram's AI label")
+    story_items: list[StoryItem] | None = Field(
+        None,
+        description="STORIES posts with several media: each story's state, in order (the post "
+        "is published when every story is; a failed one names what was published)",
+    )
     initial_likes: int
     initial_comments: int
     initial_reach: int
@@ -343,6 +413,13 @@ class Post(ApiModel):
             cover_url=post.cover_url,
             thumb_offset_ms=post.thumb_offset_ms,
             share_to_feed=post.share_to_feed,
+            trial_params=(
+                TrialParams(graduation_strategy=post.trial_graduation_strategy)
+                if post.trial_graduation_strategy
+                else None
+            ),
+            is_ai_generated=bool(post.is_ai_generated),
+            story_items=_story_items(post),
             initial_likes=post.initial_likes or 0,
             initial_comments=post.initial_comments or 0,
             initial_reach=post.initial_reach or 0,
@@ -353,6 +430,27 @@ class Post(ApiModel):
             staging=PostStaging.of(post),
             quota_warning=QuotaWarning.of(quota_window) if quota_window is not None else None,
         )
+
+
+def _story_items(post: ScheduledPost | PostRow) -> list[StoryItem] | None:
+    media = [str(m) for m in post.media_ids or post.media_urls or []]
+    if (post.media_type or "").upper() != "STORIES" or len(media) < 2:
+        return None
+    stored = (post.meta or {}).get("storySequence")
+    by_index = {s.get("index"): s for s in stored} if isinstance(stored, list) else {}
+    out: list[StoryItem] = []
+    for index, media_id in enumerate(media):
+        item = by_index.get(index) or {}
+        out.append(
+            StoryItem(
+                index=index,
+                media_id=str(media_id),
+                status=item.get("status") or "pending",
+                instagram_media_id=item.get("instagramMediaId"),
+                error=item.get("error"),
+            )
+        )
+    return out
 
 
 class PostList(ApiModel):

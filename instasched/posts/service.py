@@ -141,6 +141,8 @@ async def create_post(
         thumb_offset_ms=body.thumb_offset_ms,
         share_to_feed=body.share_to_feed,
         location_id=body.location_id,
+        trial_strategy=body.trial_params.graduation_strategy if body.trial_params else None,
+        is_ai_generated=bool(body.is_ai_generated),
     )
     checked = await _check_draft(
         session, settings=settings, user_id=user_id, draft=draft, login_kind=account.login_kind
@@ -255,6 +257,12 @@ async def update_post(
 
     post = await repository.get_owned(session, user_id=user_id, post_id=post_id, for_update=True)
     _require_scheduled(post, "edited")
+    if sent & {"media_ids", "media_urls", "media_type"} and _stories_out(post):
+        raise Conflict(
+            "Some stories of this post are already on Instagram (storyItems); its media and "
+            "type can no longer change. Cancel it and make a new post for the other stories",
+            detail={"field": "mediaIds"},
+        )
     account = await accounts_repository.read_owned(
         session, user_id=user_id, account_id=post.instagram_account_id
     )
@@ -331,6 +339,12 @@ async def update_post(
         thumb_offset_ms=pick("thumb_offset_ms", post.thumb_offset_ms),
         share_to_feed=pick("share_to_feed", post.share_to_feed),
         location_id=pick("location_id", post.location_id),
+        trial_strategy=(
+            (body.trial_params.graduation_strategy if body.trial_params else None)
+            if "trial_params" in sent
+            else post.trial_graduation_strategy
+        ),
+        is_ai_generated=bool(pick("is_ai_generated", post.is_ai_generated)),
     )
     checked = await _check_draft(
         session, settings=settings, user_id=user_id, draft=draft, login_kind=account.login_kind
@@ -809,6 +823,15 @@ async def _existing_media(
     )
 
 
+def _stories_out(post: ScheduledPost) -> bool:
+    """A story sequence retried after some of its stories were published (publishing/
+    sequence.py): changing its media would publish them again."""
+    items = (post.meta or {}).get("storySequence")
+    return isinstance(items, list) and any(
+        isinstance(i, dict) and i.get("status") == "published" for i in items
+    )
+
+
 @dataclass
 class _Draft:
     media_type: str
@@ -823,6 +846,8 @@ class _Draft:
     thumb_offset_ms: int | None
     share_to_feed: bool | None
     location_id: str | None
+    trial_strategy: str | None = None
+    is_ai_generated: bool = False
 
 
 @dataclass
@@ -849,6 +874,8 @@ class _Checked:
         post.thumb_offset_ms = d.thumb_offset_ms
         post.share_to_feed = d.share_to_feed
         post.location_id = self.location_id
+        post.trial_graduation_strategy = d.trial_strategy
+        post.is_ai_generated = d.is_ai_generated
 
 
 async def _check_draft(
@@ -887,6 +914,8 @@ async def _check_draft(
             thumb_offset_ms=draft.thumb_offset_ms,
             share_to_feed=draft.share_to_feed,
             location_id=location_id,
+            trial_strategy=draft.trial_strategy,
+            is_ai_generated=draft.is_ai_generated,
         ),
         max_hashtags=settings.max_hashtags,
     )

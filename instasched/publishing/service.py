@@ -54,7 +54,7 @@ from instasched.integrations.instagram.media import ContainerStatusCode
 from instasched.kit.text import counted
 from instasched.kit.time import utcnow
 from instasched.models import InstagramAccount, MediaAsset, PostStatus, ScheduledPost
-from instasched.publishing import insights, repository
+from instasched.publishing import insights, repository, sequence
 from instasched.publishing.sources import (
     PostProblem,
     build_plan,
@@ -286,6 +286,8 @@ class Publisher:
 
     async def _publish(self, attempt: Attempt, account: InstagramAccount, token: str) -> str | None:
         post = attempt.post
+        if sequence.is_sequence(post):  # several stories as one post: publishing/sequence.py
+            return await sequence.publish(self, attempt, account, token)
         ig_user = account.ig_user_id
         max_wait = self.settings.container_poll_max_seconds
         container_id = post.container_id

@@ -123,6 +123,11 @@ async def resolve_cover(
     return await storage.presign_get(key, ttl_seconds) if key else post.cover_url
 
 
+def user_tags_param(tags: list[Any] | None) -> list[dict[str, Any]]:
+    """Stored user tags as Meta's `user_tags` (x, y only when both are set)."""
+    return _user_tags(tags)
+
+
 def _user_tags(tags: list[Any] | None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for tag in tags or []:
@@ -156,6 +161,8 @@ def build_plan(post: ScheduledPost, sources: list[Source], cover_url: str | None
     product_tags = _product_tags(post.product_tags)
     collaborators = [str(c) for c in post.collaborators or []]
     first = sources[0]
+    # The AI label goes on the published container only, never on carousel items.
+    ai_label = bool(post.is_ai_generated)
     if kind == "CAROUSEL":
         if not 2 <= len(sources) <= 10:
             raise PostProblem(
@@ -180,6 +187,7 @@ def build_plan(post: ScheduledPost, sources: list[Source], cover_url: str | None
             caption=caption,
             location_id=post.location_id,
             collaborators=collaborators,
+            is_ai_generated=ai_label,
         )
         return Plan(children=children, parent=parent)
     if len(sources) != 1:
@@ -188,7 +196,7 @@ def build_plan(post: ScheduledPost, sources: list[Source], cover_url: str | None
             f"{len(sources)}."
         )
     if kind == "STORIES":
-        spec = ContainerSpec(media_type="STORIES", user_tags=user_tags)
+        spec = ContainerSpec(media_type="STORIES", user_tags=user_tags, is_ai_generated=ai_label)
         if first.kind == "video":
             spec = replace(spec, video_url=first.url)
         else:
@@ -200,6 +208,7 @@ def build_plan(post: ScheduledPost, sources: list[Source], cover_url: str | None
                 f"{with_article(kind, start=True)} post needs a video; its media is an image."
             )
         # Every single video is a Reel since 2023 (VIDEO is only a carousel child type).
+        trial = post.trial_graduation_strategy
         return Plan(
             children=[],
             parent=ContainerSpec(
@@ -207,6 +216,8 @@ def build_plan(post: ScheduledPost, sources: list[Source], cover_url: str | None
                 video_url=first.url,
                 caption=caption,
                 share_to_feed=post.share_to_feed,
+                trial_params={"graduation_strategy": trial} if trial else None,
+                is_ai_generated=ai_label,
                 cover_url=cover_url,
                 thumb_offset=post.thumb_offset_ms if not cover_url else None,
                 user_tags=user_tags,
@@ -224,5 +235,6 @@ def build_plan(post: ScheduledPost, sources: list[Source], cover_url: str | None
             user_tags=user_tags,
             product_tags=product_tags,
             collaborators=collaborators,
+            is_ai_generated=ai_label,
         ),
     )

@@ -28,7 +28,7 @@ from instasched.integrations.instagram import (
 from instasched.integrations.instagram.media import ContainerStatusCode
 from instasched.kit.time import utcnow
 from instasched.models import InstagramAccount, ScheduledPost
-from instasched.publishing import staging, staging_repository
+from instasched.publishing import sequence, staging, staging_repository
 from instasched.publishing.service import (
     REAUTH_MESSAGE,
     Attempt,
@@ -107,6 +107,13 @@ class Stager:
                 token = self.publisher.app.cipher.decrypt(account.access_token_encrypted)
             except ValueError:
                 raise PostProblem(REAUTH_MESSAGE.format(username=account.username)) from None
+            if sequence.is_sequence(post):
+                # Each story's container is made in turn at the due time (publishing/sequence.py):
+                # a story's container goes out before the next one is made.
+                raise Deferred(
+                    "Not staged ahead: the stories of a sequence are prepared one after another "
+                    "at the due time."
+                )
             attempt.graph = self.publisher.graph.for_kind(account.login_kind)
             await self._containers(attempt, account, token)
         except Deferred as exc:

@@ -56,6 +56,8 @@ CONTAINER_FIELDS = (
     "cover_url",
     "thumb_offset_ms",
     "share_to_feed",
+    "trial_graduation_strategy",
+    "is_ai_generated",
 )
 
 

@@ -42,7 +42,7 @@ from pydantic.alias_generators import to_camel
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from instasched.integrations.instagram import login_kinds
+from instasched.integrations.instagram import login_kinds, video_probe
 from instasched.integrations.instagram import publish_rules as meta
 from instasched.sandbox.latency import LatencyProfile, video_processing_seconds
 from instasched.sandbox.state import (
@@ -458,6 +458,40 @@ def check_tags(params: dict[str, str]) -> dict[str, Any]:
     return {"user_tags": user_tags, "product_tags": product_tags, "collaborators": collaborators}
 
 
+def check_labels(params: dict[str, str]) -> dict[str, Any]:
+    """Parse and check trial_params (reels only) and is_ai_generated (not on carousel items);
+    return them decoded (absent ones left out)."""
+    out: dict[str, Any] = {}
+    media_type = (params.get("media_type") or "IMAGE").upper()
+    item = params.get("is_carousel_item", "").lower() == "true"
+    raw = params.get("trial_params")
+    if raw is not None:
+        try:
+            trial = json.loads(raw)
+        except ValueError:
+            trial = None
+        if not isinstance(trial, dict):
+            raise GraphFault("(#100) Param trial_params must be a JSON object", code=100)
+        problem = meta.trial_params_problem(
+            trial.get("graduation_strategy"),
+            media_type="VIDEO" if item else media_type,
+        )
+        if problem is None and params.get("share_to_feed", "").lower() == "true":
+            problem = meta.TRIAL_WITH_SHARE_TO_FEED
+        if problem is not None:
+            raise GraphFault(f"(#100) Param trial_params: {problem}", code=100)
+        out["trial_params"] = trial
+    label = params.get("is_ai_generated")
+    if label is not None:
+        if label.lower() not in ("true", "false"):
+            raise GraphFault("(#100) Param is_ai_generated must be a boolean", code=100)
+        problem = meta.ai_label_problem(carousel_item=item)
+        if problem is not None:
+            raise GraphFault(f"(#100) Param is_ai_generated: {problem}", code=100)
+        out["is_ai_generated"] = label.lower() == "true"
+    return out
+
+
 async def fetch(sb: SandboxState, url: str | None, what: str) -> bytes:
     """Download the media like Meta does; any failure is 9004 / 2207052."""
     if not url:
@@ -518,7 +552,9 @@ def inspect_image(data: bytes, *, feed: bool) -> tuple[int, int]:
 
 
 def inspect_video(data: bytes, *, reel: bool) -> int:
-    """The video's duration in ms, after Meta's checks (size, container, duration)."""
+    """The video's duration in ms, after Meta's checks (size, container, duration, and the
+    format rules of `publish_rules.video_problems`: codecs, scan, GOP, chroma, fps, width,
+    bitrate, audio, moov position)."""
     import av
 
     if len(data) > meta.VIDEO_MAX_BYTES:
@@ -539,6 +575,21 @@ def inspect_video(data: bytes, *, reel: bool) -> int:
             else:
                 stream = container.streams.video[0]
                 duration = float((stream.duration or 0) * (stream.time_base or 0))
+            first = next(container.decode(container.streams.video[0]), None)
+            container.seek(0)
+            facts = video_probe.measure(
+                container,
+                kind="mov" if data[4:12] == b"ftypqt  " else "mp4",
+                faststart=video_probe.faststart_of(io.BytesIO(data), len(data)),
+                first_frame=first,
+            )
+        problems = meta.video_problems(facts)
+        if problems:
+            raise GraphFault(
+                "The video format is not supported: " + "; ".join(p.message for p in problems),
+                code=352,
+                subcode=2207026,
+            )
     except GraphFault:
         raise
     except Exception as exc:  # PyAV raises many error types for garbage input
@@ -733,12 +784,14 @@ async def _build_container(
     is_item = params.get("is_carousel_item", "").lower() == "true"
     caption = params.get("caption")
     tags = check_tags(params)
+    labels = check_labels(params)
     kept: dict[str, Any] = {
         k: v
         for k, v in params.items()
         if k not in ("access_token", "image_url", "video_url", "children")
     }
     kept.update({k: v for k, v in tags.items() if v})
+    kept.update(labels)
     ready_at = now
     children: list[str] = []
     if media_type == "CAROUSEL":

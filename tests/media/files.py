@@ -125,6 +125,9 @@ def video_bytes(
     sample_rate: int = 44100,
     faststart: bool = True,
     rotate: int | None = None,
+    pix_fmt: str = "yuv420p",
+    x264_params: str | None = None,
+    audio_layout: str = "mono",
 ) -> bytes:
     """A real video (H.264 or HEVC + AAC by default) made with PyAV; a moving colour gradient."""
     import math
@@ -142,8 +145,10 @@ def video_bytes(
             vstream: Any = out.add_stream(codec, rate=fps)
             vstream.width = width
             vstream.height = height
-            vstream.pix_fmt = "yuv420p"
+            vstream.pix_fmt = pix_fmt
             vstream.options = {"preset": "ultrafast"}
+            if x264_params:  # e.g. "interlaced=1" or "open-gop=1:keyint=15:bframes=3"
+                vstream.options = {"preset": "veryfast", "x264-params": x264_params}
             if codec in ("hevc", "libx265"):
                 vstream.options = {"preset": "ultrafast", "x265-params": "log-level=error"}
             if rotate is not None:
@@ -152,7 +157,7 @@ def video_bytes(
             astream: Any = None
             if audio:
                 astream = out.add_stream("aac", rate=sample_rate)
-                astream.layout = "mono"
+                astream.layout = audio_layout
             frames = max(1, round(seconds * fps))
             for i in range(frames):
                 shade = (i * 7) % 256
@@ -172,7 +177,10 @@ def video_bytes(
                         struct.pack("<h", int(6000 * math.sin(2 * math.pi * 440 * k / sample_rate)))
                         for k in range(t, t + n)
                     )
-                    aframe = av.AudioFrame(format="s16", layout="mono", samples=n)
+                    channels = av.AudioLayout(audio_layout).nb_channels
+                    if channels > 1:  # interleaved: the same sample on every channel
+                        pcm = b"".join(pcm[k : k + 2] * channels for k in range(0, len(pcm), 2))
+                    aframe = av.AudioFrame(format="s16", layout=audio_layout, samples=n)
                     aframe.planes[0].update(pcm)
                     aframe.sample_rate = sample_rate
                     aframe.pts = t

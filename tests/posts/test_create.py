@@ -30,6 +30,8 @@ RESPONSE_FIELDS = {
     "quotaWarning",
     # issue 17: containers made ahead of the due time (docs/staging.md)
     "staging",
+    # issue 19: trial reels and the AI label
+    "trialParams", "isAiGenerated", "storyItems",
 }  # fmt: skip
 
 

@@ -261,8 +261,10 @@ def test_media_counts_and_kinds() -> None:
 def test_messages_use_the_right_article() -> None:
     with pytest.raises(Invalid, match=r"^An IMAGE post takes exactly 1 media item"):
         rules.check_media("IMAGE", [img(0), img(1)])
-    with pytest.raises(Invalid, match=r"^A STORIES post takes exactly 1 media item"):
-        rules.check_media("STORIES", [img(0), img(1)])
+    with pytest.raises(Invalid, match=r"^A REELS post takes exactly 1 media item"):
+        rules.check_media("REELS", [vid(), vid()])
+    # Several stories as one post (issue 19): published in order, one story per media.
+    rules.check_media("STORIES", [img(0), vid(), img(1)])
     feed_no = {"feed": {"ok": False, "reasons": ["too small"]}}
     with pytest.raises(Invalid, match="cannot be used in an IMAGE post: too small"):
         rules.check_media("IMAGE", [img(0, feed_no)])

@@ -24,8 +24,8 @@ from tests.factories import Account, Api, User, jpeg_bytes
 from tests.media import files as media_files
 
 
-def mp4_bytes(seconds: float = 3.5, width: int = 64, height: int = 112, fps: int = 10) -> bytes:
-    """A real, small H.264 MP4 (PyAV), quick to make."""
+def mp4_bytes(seconds: float = 3.5, width: int = 64, height: int = 112, fps: int = 24) -> bytes:
+    """A real, small H.264 MP4 (PyAV), quick to make, within Meta's 23-60 fps."""
     return media_files.mp4_bytes(seconds, width, height, fps=fps)
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from instasched.config import Settings
 from instasched.kit.time import utcnow
@@ -555,3 +555,31 @@ async def test_a_staging_whose_worker_died_is_taken_over_from_its_container(
     await cancel(publishing, user, post_id)
     assert (await stager.stage(post_id)).kind == "skipped"
     assert (await stager.stage(uuid.uuid4())).detail == "post deleted"
+
+
+async def test_a_story_sequence_is_not_staged_ahead_and_publishes_every_story(
+    publishing: Publishing, app: AppState, worker: Any
+) -> None:
+    """Several stories as one post (publishing/sequence.py) make each story's container in turn
+    at the due time: staging defers them (said on the post) and creates no container."""
+    user, account = await publishing.user_account()
+    stories = [await publishing.image(user, width=1080, height=1920) for _ in range(2)]
+    due = datetime.now(UTC) + timedelta(minutes=30)
+    post_id = await publishing.post(user, account, "STORIES", stories, due=due, enqueue=False)
+    outcome = await Stager(Publisher(app)).stage(post_id)
+    assert outcome.detail == "deferred", outcome
+    post = await publishing.get(post_id)
+    assert post.staging_status == "deferred" and post.container_id is None
+    assert "stories of a sequence" in (post.staging_error or "")
+    assert staging.jobs_for(post, settings=publishing.settings, now=utcnow()) == [
+        PostJob("publish", post_id, due)
+    ]
+    async with publishing.sessions() as session:
+        made = await session.scalar(
+            select(func.count())
+            .select_from(ContainerCreation)
+            .where(ContainerCreation.instagram_account_id == account.id)
+        )
+    assert made == 0
+    body = await publish_now(publishing, user, post_id)
+    assert [s["status"] for s in body["storyItems"]] == ["published", "published"]

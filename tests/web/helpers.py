@@ -74,10 +74,11 @@ def jpeg(
     return buf.getvalue()
 
 
-def upload_image(page: Page, name: str, data: bytes) -> None:
+def upload_image(page: Page, name: str, data: bytes, mime: str = "image/jpeg") -> None:
+    """Upload a file through the media view (an image by default; give `mime` for a video)."""
     page.goto("/#/media")
     page.locator("#media-file-input").set_input_files(
-        files=[{"name": name, "mimeType": "image/jpeg", "buffer": data}]
+        files=[{"name": name, "mimeType": mime, "buffer": data}]
     )
     expect(page.locator(".media-card", has_text=name)).to_be_visible(timeout=20_000)
 

@@ -69,6 +69,10 @@ class ContainerSpec:
     thumb_offset: int | None = None
     share_to_feed: bool | None = None
     audio_name: str | None = None
+    # Reels only: {"graduation_strategy": "MANUAL" | "SS_PERFORMANCE"} (a trial reel).
+    trial_params: dict[str, str] | None = None
+    # The AI label; sent only when true, and never on a carousel item (Meta refuses it there).
+    is_ai_generated: bool = False
 
     def params(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -93,6 +97,10 @@ class ContainerSpec:
             out["product_tags"] = self.product_tags
         if self.collaborators:
             out["collaborators"] = self.collaborators
+        if self.trial_params:
+            out["trial_params"] = self.trial_params
+        if self.is_ai_generated:
+            out["is_ai_generated"] = True
         return {k: v for k, v in out.items() if v is not None and v != ""}
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Literal
 
 CAPTION_MAX = 2200
 COMMENT_MAX = 2200
@@ -75,6 +76,124 @@ def thumb_offset_ok(offset_ms: int, duration_ms: int) -> bool:
     return 0 <= offset_ms <= duration_ms
 
 
+# --- video format -----------------------------------------------------------------------
+# Meta's video specifications (reels, stories and carousel videos alike): MP4 or MOV with the
+# moov atom at the front; H.264 or HEVC, progressive scan, closed GOP, 4:2:0 chroma
+# subsampling, 23-60 fps, at most 1920 px wide, VBR at most 25 Mbps; AAC audio at most 48 kHz,
+# 1 or 2 channels (128 kbps advised). `video_problems` is what the upload report shows and the
+# sandbox refuses (352 / 2207026); docs/video-rules.md explains each rule and its conversion.
+VIDEO_CONTAINERS = ("mp4", "mov")
+VIDEO_CODECS = {"h264": "H.264", "hevc": "HEVC"}
+VIDEO_FPS = (23.0, 60.0)
+VIDEO_MAX_WIDTH = 1920
+VIDEO_MAX_BITRATE = 25_000_000
+AUDIO_MAX_SAMPLE_RATE = 48_000
+AUDIO_CHANNELS = (1, 2)
+AUDIO_ADVISED_BITRATE = 128_000
+
+Fix = Literal["remux", "transcode"]
+
+
+@dataclass(frozen=True)
+class VideoFacts:
+    """What the video rules look at. None is "not measured" (a file probed before a rule
+    existed): that rule is skipped, never guessed."""
+
+    container: str | None = None  # mp4 | mov
+    video_codec: str | None = None
+    pix_fmt: str | None = None
+    interlaced: bool | None = None
+    closed_gop: bool | None = None
+    fps: float | None = None
+    width: int | None = None
+    video_bitrate: int | None = None
+    audio_codec: str | None = None  # None: no audio track
+    audio_sample_rate: int | None = None
+    audio_channels: int | None = None
+    faststart: bool | None = None
+
+
+@dataclass(frozen=True)
+class VideoProblem:
+    rule: str
+    message: str
+    fix: Fix  # remux: the streams are copied into a new file; transcode: re-encoded
+
+
+def chroma_420(pix_fmt: str) -> bool:
+    """yuv420p, yuvj420p, yuv420p10le, nv12, ...: 4:2:0 chroma subsampling."""
+    return "420" in pix_fmt or pix_fmt in ("nv12", "nv21", "p010le")
+
+
+def video_problems(f: VideoFacts) -> list[VideoProblem]:
+    """Every way the video breaks Meta's format rules, in words a person can act on."""
+    out: list[VideoProblem] = []
+
+    def add(rule: str, message: str, fix: Fix = "transcode") -> None:
+        out.append(VideoProblem(rule, message, fix))
+
+    if f.container is not None and f.container not in VIDEO_CONTAINERS:
+        add("container", "the video must be MP4 or MOV; export it as MP4")
+    if f.video_codec not in VIDEO_CODECS:
+        add(
+            "video_codec",
+            f"the video codec is {f.video_codec or 'unknown'}; Instagram needs H.264 or HEVC: "
+            "export with H.264",
+        )
+    if f.pix_fmt is not None and not chroma_420(f.pix_fmt):
+        add(
+            "chroma",
+            f"the video's pixel format is {f.pix_fmt}; Instagram needs 4:2:0 chroma "
+            "subsampling (yuv420p)",
+        )
+    if f.interlaced:
+        add("scan", "the video is interlaced; Instagram needs progressive scan")
+    if f.closed_gop is False:
+        add(
+            "gop",
+            "the video uses open GOPs (keyframes that are not IDR frames); Instagram needs "
+            "closed GOPs",
+        )
+    if f.fps is not None and not VIDEO_FPS[0] <= f.fps <= VIDEO_FPS[1]:
+        add("fps", f"the frame rate is {f.fps:g} fps; Instagram needs 23–60 fps: export at 30 fps")
+    if f.width is not None and f.width > VIDEO_MAX_WIDTH:
+        add(
+            "width",
+            f"the video is {f.width} px wide, over Instagram's {VIDEO_MAX_WIDTH} px; export "
+            "at 1080×1920",
+        )
+    if f.video_bitrate is not None and f.video_bitrate > VIDEO_MAX_BITRATE:
+        add(
+            "bitrate",
+            f"the video bitrate is {f.video_bitrate / 1e6:.1f} Mbps, over Instagram's "
+            f"{VIDEO_MAX_BITRATE // 1_000_000} Mbps",
+        )
+    if f.audio_codec is not None and f.audio_codec != "aac":
+        add(
+            "audio_codec",
+            f"the audio codec is {f.audio_codec}; Instagram needs AAC: export the audio as AAC",
+        )
+    if f.audio_sample_rate and f.audio_sample_rate > AUDIO_MAX_SAMPLE_RATE:
+        add(
+            "sample_rate",
+            f"the audio sample rate is {f.audio_sample_rate / 1000:g} kHz, over Instagram's "
+            "48 kHz; export the audio at 48 kHz or 44.1 kHz",
+        )
+    if f.audio_channels is not None and f.audio_channels not in AUDIO_CHANNELS:
+        add(
+            "channels",
+            f"the audio has {f.audio_channels} channels; Instagram takes mono or stereo",
+        )
+    if f.faststart is False:
+        add(
+            "moov",
+            "the video's index (moov atom) is at the end of the file; Instagram needs it at "
+            "the front ('fast start' / 'optimize for web')",
+            "remux",
+        )
+    return out
+
+
 # --- images ---------------------------------------------------------------------------------
 def aspect_ratio_ok(width: int, height: int) -> bool:
     """Feed and carousel images: 4:5 (0.8) <= width/height <= 1.91:1, in exact integer
@@ -108,6 +227,44 @@ def collaborators_problem(
         )
     if count > COLLABORATORS_MAX:
         return f"{count} collaborators were given; Instagram allows at most {COLLABORATORS_MAX}"
+    return None
+
+
+# --- trial reels and the AI label -----------------------------------------------------------
+# Meta's IG User Media reference: `trial_params` = {"graduation_strategy": MANUAL |
+# SS_PERFORMANCE} makes a reel a trial reel (shown to non-followers first); `is_ai_generated`
+# is the AI self-disclosure, set on a container, on a carousel container only (an error on its
+# items). docs/instagram-fields.md has the sources and which container gets which field.
+GRADUATION_STRATEGIES = ("MANUAL", "SS_PERFORMANCE")
+TRIAL_WITH_SHARE_TO_FEED = (
+    "a trial reel is shown to non-followers first, so it cannot also be shared to the feed; "
+    "leave shareToFeed out (or false) or publish an ordinary reel"
+)
+
+
+def trial_params_problem(strategy: object, *, media_type: str) -> str | None:
+    """Why `trial_params` with this graduation strategy cannot go on a `media_type` container
+    (IMAGE, REELS, VIDEO carousel item, CAROUSEL, STORIES), in words, or None."""
+    if media_type != "REELS":
+        return (
+            f"only reels can be trial reels; Instagram does not take trial_params on "
+            f"{media_type} posts"
+        )
+    if strategy not in GRADUATION_STRATEGIES:
+        return (
+            f"graduation_strategy {strategy!r} is not one of Instagram's: MANUAL (you share it "
+            "to followers in the app) or SS_PERFORMANCE (Instagram shares it when it does well)"
+        )
+    return None
+
+
+def ai_label_problem(*, carousel_item: bool) -> str | None:
+    """The AI label goes on any container but a carousel's items."""
+    if carousel_item:
+        return (
+            "is_ai_generated goes on the carousel container, not on its items (Instagram "
+            "refuses it on a carousel item)"
+        )
     return None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -183,6 +184,20 @@ class Storage:
         async with response["Body"] as stream:
             data: bytes = await stream.read()
         return data
+
+    async def get_file(self, key: str, path: Path, *, chunk_size: int = 1024 * 1024) -> int:
+        """Stream an object into a file (bounded memory; writes off the event loop); its size."""
+        response = await self.client.get_object(Bucket=self.bucket, Key=key)
+        size = 0
+        fh = await asyncio.to_thread(open, path, "wb")
+        try:
+            async with response["Body"] as stream:
+                while chunk := await stream.read(chunk_size):
+                    await asyncio.to_thread(fh.write, chunk)
+                    size += len(chunk)
+        finally:
+            await asyncio.to_thread(fh.close)
+        return size
 
     async def head(self, key: str) -> StoredObject | None:
         try:

@@ -1,5 +1,5 @@
 // The media endpoints (issue 3), in one place, and accessors that read an asset's JSON.
-import { SCHED, del, get, patch, upload } from "./api.js";
+import { SCHED, del, get, patch, post, upload } from "./api.js";
 
 export const USES = [
   ["feed", "Feed"],
@@ -29,6 +29,11 @@ export function uploadMedia(accountId, file, onProgress) {
 
 export function setTags(id, tags) {
   return patch(`${SCHED}/media/assets/${id}`, { tags });
+}
+
+/** Remux or transcode a video that breaks Instagram's format rules (asset.conversionOffered). */
+export function convertMedia(id) {
+  return post(`${SCHED}/media/assets/${id}/convert`);
 }
 
 export function deleteMedia(id) {

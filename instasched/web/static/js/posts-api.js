@@ -87,7 +87,7 @@ export function copyOf(p, scheduledFor) {
   if (p.mediaIds && p.mediaIds.length) body.mediaIds = p.mediaIds;
   else body.mediaUrls = p.mediaUrls;
   if (p.mediaType !== "STORIES") body.caption = p.caption || "";
-  for (const key of ["firstComment", "altText", "locationId", "coverUrl", "thumbOffsetMs", "shareToFeed"]) {
+  for (const key of ["firstComment", "altText", "locationId", "coverUrl", "thumbOffsetMs", "shareToFeed", "trialParams", "isAiGenerated"]) {
     if (p[key] !== null && p[key] !== undefined && p[key] !== "") body[key] = p[key];
   }
   for (const key of ["userTags", "collaborators", "productTags"]) {

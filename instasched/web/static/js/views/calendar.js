@@ -500,6 +500,13 @@ export async function render(main, { args, navigate }) {
       } else if (staging && staging.status === "staged") {
         body.append(h("p", { class: "muted", id: "post-staging" }, "Ready at Instagram: only the publication remains at the due time."));
       }
+      if (Array.isArray(p.storyItems) && p.storyItems.length) {
+        // Several stories as one post: where each one stands (a failure names what is out).
+        const label = { pending: "not published yet", container: "being prepared", published: "published", failed: "failed" };
+        body.append(h("ol", { class: "story-items", id: "post-story-items", "aria-label": "Stories of this post" },
+          ...p.storyItems.map((s) => h("li", { class: `story-${s.status}` },
+            `Story ${s.index + 1}: ${label[s.status] || s.status}`, s.error ? ` (${s.error})` : ""))));
+      }
       if (p.lastPublishError && p.status !== "published") {
         body.append(notice(p.status === "failed" ? "error" : "info", p.lastPublishError));
         if (p.nextAttemptAt && p.status !== "failed") {

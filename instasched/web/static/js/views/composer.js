@@ -41,6 +41,11 @@ const ASPECTS = [
   ["9 / 16", "Vertical 9:16 (reels, stories)"],
 ];
 const MIN_LEAD_MS = 5 * 60 * 1000;
+const TRIAL_STRATEGIES = [
+  ["", "No: an ordinary reel"],
+  ["MANUAL", "Yes: I share it to my followers in the Instagram app"],
+  ["SS_PERFORMANCE", "Yes: Instagram shares it to my followers if it does well"],
+];
 
 function defaultAspect(type) {
   return type === "REELS" || type === "STORIES" || type === "VIDEO" ? "9 / 16" : "1 / 1";
@@ -120,6 +125,9 @@ export async function render(main, { args, query = {}, navigate }) {
   const userTagsBox = h("div", { class: "user-tags", id: "user-tags" });
   const coverSel = h("select", { id: "composer-cover" });
   const shareToFeed = h("input", { type: "checkbox", id: "composer-share", checked: existing?.shareToFeed ?? true });
+  // Trial reels (Instagram's trial_params) and the AI label (is_ai_generated): docs/instagram-fields.md
+  const trialSel = select(TRIAL_STRATEGIES, existing?.trialParams?.graduationStrategy || "", { id: "composer-trial" });
+  const aiLabel = h("input", { type: "checkbox", id: "composer-ai-label", checked: Boolean(existing?.isAiGenerated) });
   const aspectSel = select(ASPECTS, defaultAspect(state.type), { id: "composer-aspect" });
   const preview = h("figure", { class: "ig-preview", id: "composer-preview" });
   const when = h("input", { type: "datetime-local", id: "composer-when", required: true });
@@ -218,7 +226,8 @@ export async function render(main, { args, query = {}, navigate }) {
 
   // ---- media
   const assetById = (id) => state.media.find((m) => m.id === id);
-  const multi = () => state.type === "CAROUSEL";
+  // Carousels, and stories: several stories as one post, published in order.
+  const multi = () => state.type === "CAROUSEL" || state.type === "STORIES";
   const drawMedia = () => {
     const use = USE_FOR_TYPE[state.type];
     replace(
@@ -413,7 +422,17 @@ export async function render(main, { args, query = {}, navigate }) {
   });
 
   const imageOnly = h("div", { class: "type-image" }, field("Alt text", altText, "Describes the image for people using screen readers."));
-  const reelOnly = h("div", { class: "type-reel" }, field("Reel cover", coverSel), h("div", { class: "field checkbox" }, shareToFeed, h("label", { for: shareToFeed.id }, "Also share the reel to the feed")));
+  // A plain wrapper: `hidden` on it is not overridden by the .field layout.
+  const shareBox = h("div", {}, h("div", { class: "field checkbox" }, shareToFeed, h("label", { for: shareToFeed.id }, "Also share the reel to the feed")));
+  const reelOnly = h("div", { class: "type-reel" }, field("Reel cover", coverSel), shareBox,
+    field("Trial reel", trialSel, "A trial reel is shown to non-followers first; it is not shared to the feed."));
+  const aiBlock = h("div", { class: "field checkbox" }, aiLabel,
+    h("label", { for: aiLabel.id }, "Label as made with AI (Instagram's \u201cAI info\u201d label)"));
+  function updateTrial() {
+    shareBox.hidden = Boolean(trialSel.value);
+  }
+  trialSel.addEventListener("change", updateTrial);
+  updateTrial();
   const captionBlock = h("div", {}, field("Caption", caption), counters,
     h("p", { class: "hint", id: "hashtag-limit" },
       `Instagram allows at most ${LIMITS.hashtags} hashtags per post or reel (its limit since December 2025).`));
@@ -474,8 +493,17 @@ export async function render(main, { args, query = {}, navigate }) {
     if (tags.length || isEdit) out.userTags = tags;
     if (state.type === "REELS") {
       if (coverSel.value) out.coverUrl = coverSel.value;
-      out.shareToFeed = shareToFeed.checked;
+      if (trialSel.value) {
+        out.trialParams = { graduationStrategy: trialSel.value };
+        if (isEdit) out.shareToFeed = null;
+      } else {
+        out.shareToFeed = shareToFeed.checked;
+        if (isEdit) out.trialParams = null;
+      }
+    } else if (isEdit) {
+      out.trialParams = null;
     }
+    if (aiLabel.checked || isEdit) out.isAiGenerated = aiLabel.checked;
     if (forPublishNow) {
       // Created a little ahead (the API's minimum lead), then made due at once by publish-now.
       const soon = wall(new Date(Date.now() + 60 * 60 * 1000), tz());
@@ -543,7 +571,7 @@ export async function render(main, { args, query = {}, navigate }) {
         h("h2", { id: "c-what" }, "What"),
         h("div", { class: "row" }, field("Account", accountSel), field("Post type", typeSel)),
         h("h3", {}, "Media"),
-        h("p", { class: "hint" }, "Carousels take 2 to 10 items; use the arrows to order them."),
+        h("p", { class: "hint" }, "Carousels take 2 to 10 items; several stories (up to 10) are published one after the other. Use the arrows to order them."),
         mediaPicker,
         selectedList),
       h("section", { class: "card", "aria-labelledby": "c-caption" },
@@ -554,6 +582,7 @@ export async function render(main, { args, query = {}, navigate }) {
         field("First comment", firstComment),
         imageOnly,
         reelOnly,
+        aiBlock,
         h("fieldset", {}, h("legend", {}, "People to tag (username, x, y from 0 to 1)"), userTagsBox),
         collaboratorsBlock,
         field("Location id", locationId)),

@@ -5,6 +5,7 @@ import {
   USES,
   assetName,
   compat,
+  convertMedia,
   deleteMedia,
   describe,
   displayUrl,
@@ -148,6 +149,21 @@ export async function render(main, { navigate } = {}) {
       pick.closest(".media-card")?.classList.toggle("selected", pick.checked);
       drawBulk();
     });
+    // A video that breaks Instagram's format rules (codec, fps, GOP, moov position, ...):
+    // convert it on the server instead of exporting it again.
+    const convert = asset.conversionOffered ? button("Convert for Instagram", () =>
+      busy(convert, async () => {
+        replace(status, notice("info", asset.conversionOffered === "remux"
+          ? "Moving the video's index to the front…" : "Re-encoding the video; this can take a minute…"));
+        try {
+          const updated = await convertMedia(asset.id);
+          Object.assign(asset, updated);
+          toast(`${assetName(asset)} converted`, "success");
+          draw();
+        } catch (err) {
+          replace(status, notice("error", err.message));
+        }
+      }), { class: "small", "aria-label": `Convert ${assetName(asset)} for Instagram` }) : null;
     return h(
       "li",
       { class: `media-card${selected.has(asset.id) ? " selected" : ""}`, dataset: { mediaId: asset.id } },
@@ -159,6 +175,7 @@ export async function render(main, { navigate } = {}) {
       tagEditor(asset, status),
       badges(asset),
       reasonsList(asset),
+      convert,
       remove,
       status,
     );
