@@ -11,6 +11,7 @@ from instasched.media.endpoints import router as media_router
 from instasched.ops.endpoints import router as ops_router
 from instasched.optimal_times.endpoints import router as optimal_times_router
 from instasched.posts.endpoints import router as posts_router
+from instasched.posts.workflow_endpoints import router as posts_workflow_router
 from instasched.schedules.endpoints import router as schedules_router
 from instasched.templates.endpoints import router as templates_router
 
@@ -24,6 +25,7 @@ from instasched.templates.endpoints import router as templates_router
 # parameterised ones.
 API_ROUTERS: tuple[APIRouter, ...] = (
     posts_router,
+    posts_workflow_router,
     auth_router,
     accounts_router,
     oauth_router,

@@ -12,6 +12,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -236,6 +237,8 @@ def _insert_sql(columns: tuple[str, ...], *, template: bool) -> str:
       index; a concurrent twin inserts nothing).
     - The template's use is counted only for an inserted post. The post's count and its assets'
       uses are counted by the statement-level triggers (migration 0011).
+    - The post's `created` event (posts.history) is written with it; its detail (JSON text) is
+      the last parameter ($n+6, or $n+7 with `template`).
 
     A single statement is atomic on its own: no BEGIN and COMMIT round trips.
     """
@@ -257,6 +260,11 @@ def _insert_sql(columns: tuple[str, ...], *, template: bool) -> str:
                 f", tpl AS ({_COUNT_TEMPLATE_USE.format(id=f'${n + 6}')} "  # noqa: S608
                 "AND EXISTS (SELECT 1 FROM ins))"
             )
+        event = n + 7 if template else n + 6
+        sql += (
+            ", ev AS (INSERT INTO instagram_post_events (post_id, kind, actor_user_id, detail) "  # noqa: S608
+            f"SELECT id, 'created', user_id, ${event}::text::jsonb FROM ins)"
+        )
         sql += (
             " SELECT array(SELECT id FROM locked) AS locked_assets, qw.window_start AS "
             "quota_window_start, qw.posts AS quota_posts, ins.* "
@@ -272,6 +280,7 @@ async def insert_post(
     *,
     asset_ids: Sequence[uuid.UUID],
     quota: int | None,
+    event: Mapping[str, Any] | None = None,
 ) -> Inserted:
     """INSERT the new `post` (the values set on it, the rest from the column defaults) with its
     asset and template uses, in one statement (`_insert_sql`); not when its 24 h window would
@@ -299,6 +308,7 @@ async def insert_post(
     template_id = getattr(post, "template_id", None)
     if template_id is not None:
         args.append(template_id)
+    args.append(orjson.dumps(event or {}).decode())  # the `created` event's detail
     conn = await driver_connection(session)
     record = await conn.fetchrow(_insert_sql(columns, template=template_id is not None), *args)
     window = (record["quota_window_start"], record["quota_posts"])

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from instasched.integrations.instagram import calls
 from instasched.integrations.instagram.errors import (
     GraphError,
     GraphRetryableError,
@@ -106,6 +107,45 @@ class GraphClient(MediaCalls):
         versioned: bool = True,
         url: str | None = None,
     ) -> dict[str, Any]:
+        if not calls.recording():
+            return (await self._request(method, path, token, params, data, versioned, url))[0]
+        # A post's history (calls.py): the call, its duration and outcome, never the token.
+        started, clock = calls.now(), time.perf_counter()
+        try:
+            body, status_code, headers = await self._request(
+                method, path, token, params, data, versioned, url
+            )
+        except GraphError as exc:
+            calls.note(
+                started=started,
+                method=method,
+                path=path or "oauth/access_token",
+                duration_ms=(time.perf_counter() - clock) * 1000,
+                http_status=exc.status_code,
+                error=exc,
+            )
+            raise
+        calls.note(
+            started=started,
+            method=method,
+            path=path or "oauth/access_token",
+            duration_ms=(time.perf_counter() - clock) * 1000,
+            http_status=status_code,
+            headers=headers,
+            body=body,
+        )
+        return body
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        token: str | None,
+        params: dict[str, Any] | None,
+        data: dict[str, Any] | None,
+        versioned: bool,
+        url: str | None,
+    ) -> tuple[dict[str, Any], int, Mapping[str, str]]:
         await self._respect_backoff()
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         form = {k: _param(v) for k, v in (data or {}).items() if v is not None} or None
@@ -147,7 +187,7 @@ class GraphClient(MediaCalls):
                 f"Unexpected answer from Instagram (HTTP {status_code})",
                 status_code=status_code,
             )
-        return body
+        return body, status_code, headers
 
     def _read_usage(self, headers: Mapping[str, str]) -> None:
         highest = 0.0
