@@ -45,7 +45,7 @@ _EVENTS: list[dict[str, Any]] = [
     },
     {
         "id": 3,
-        "at": "2026-12-20T14:00:00.05Z",
+        "at": "2026-12-20T14:00:01Z",
         "kind": "attempt",
         "actorUserId": None,
         "attempt": 1,
@@ -54,7 +54,7 @@ _EVENTS: list[dict[str, Any]] = [
     },
     {
         "id": 4,
-        "at": "2026-12-20T14:00:00.06Z",
+        "at": "2026-12-20T14:00:02Z",
         "kind": "graph_call",
         "actorUserId": None,
         "attempt": 1,
@@ -70,7 +70,7 @@ _EVENTS: list[dict[str, Any]] = [
     },
     {
         "id": 5,
-        "at": "2026-12-20T14:00:00.5Z",
+        "at": "2026-12-20T14:00:03Z",
         "kind": "graph_call",
         "actorUserId": None,
         "attempt": 1,
@@ -80,7 +80,7 @@ _EVENTS: list[dict[str, Any]] = [
     },
     {
         "id": 6,
-        "at": "2026-12-20T14:00:00.9Z",
+        "at": "2026-12-20T14:00:04Z",
         "kind": "failed",
         "actorUserId": None,
         "attempt": 1,
@@ -95,6 +95,8 @@ _EVENTS: list[dict[str, Any]] = [
 
 
 class PostEventOut(ApiModel):
+    model_config = examples(_EVENTS[1], _EVENTS[4])
+
     id: int
     at: datetime
     kind: str = Field(
@@ -181,11 +183,15 @@ _ROW_BAD = {
 
 
 class ImportProblem(ApiModel):
+    model_config = examples(_ROW_BAD["problems"][0])
+
     column: str = Field(description="The CSV column (or `row` for the row as a whole)")
     message: str
 
 
 class ImportRow(ApiModel):
+    model_config = examples(_ROW_OK, _ROW_BAD)
+
     row: int = Field(description="Line number in the file (the header is line 1)")
     valid: bool
     problems: list[ImportProblem]

@@ -79,7 +79,9 @@ async def test_failed_post_history_names_the_graph_call_code_and_fbtrace_then_re
     assert retry["actorUserId"] == str(user.id)
     assert retry["detail"]["previousErrorCode"] == "10"
     # The second attempt reused the stored container: it read its status, then published.
-    second = [e["detail"]["endpoint"] for e in body["events"][retry_at:] if e["kind"] == "graph_call"]
+    second = [
+        e["detail"]["endpoint"] for e in body["events"][retry_at:] if e["kind"] == "graph_call"
+    ]
     assert f"{account.ig_user_id}/media_publish" in second
     assert f"{account.ig_user_id}/media" not in second
 
@@ -117,9 +119,7 @@ async def test_retry_refuses_a_post_whose_account_needs_reconnecting(
     )
     post_id = await publishing.post(user, account, "IMAGE", [image])
     await publishing.wait(post_id, "failed")
-    r = await publishing.http.post(
-        f"{BASE}/posts/{post_id}/retry", json={}, headers=user.headers
-    )
+    r = await publishing.http.post(f"{BASE}/posts/{post_id}/retry", json={}, headers=user.headers)
     assert r.status_code == 409, r.text
     assert "reconnect the account" in r.json()["message"]
     assert (await publishing.get(post_id)).status == "failed"
