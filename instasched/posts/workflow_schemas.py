@@ -163,27 +163,28 @@ class PostDuplicate(RequestModel):
     allow_over_quota: bool | None = None
 
 
-_ROW_OK = {
+_ROW_OK: dict[str, Any] = {
     "row": 2,
     "valid": True,
     "problems": [],
     "postId": None,
     "scheduledFor": ex.SCHEDULED_FOR,
 }
-_ROW_BAD = {
+_PROBLEMS: list[dict[str, Any]] = [
+    {"column": "account", "message": "No account @knits.paris among your Instagram accounts"},
+    {"column": "time", "message": "time is not an ISO 8601 date-time: 'tomorrow'"},
+]
+_ROW_BAD: dict[str, Any] = {
     "row": 3,
     "valid": False,
-    "problems": [
-        {"column": "account", "message": "No account @knits.paris among your Instagram accounts"},
-        {"column": "time", "message": "time is not an ISO 8601 date-time: 'tomorrow'"},
-    ],
+    "problems": _PROBLEMS,
     "postId": None,
     "scheduledFor": None,
 }
 
 
 class ImportProblem(ApiModel):
-    model_config = examples(_ROW_BAD["problems"][0])
+    model_config = examples(_PROBLEMS[0])
 
     column: str = Field(description="The CSV column (or `row` for the row as a whole)")
     message: str
