@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,10 @@ class _PinnedResolver(AbstractResolver):
         return None
 
 
-async def _check_url(url: str, *, allow_private: bool) -> _Target:
+Policy = Callable[[IpAddress], str | None]  # why an address is refused, or None
+
+
+async def _check_url(url: str, *, refuse: Policy | None) -> _Target:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise FetchError(f"only http and https URLs can be fetched (got {parts.scheme or 'none'}:)")
@@ -129,19 +133,25 @@ async def _check_url(url: str, *, allow_private: bool) -> _Target:
                 addresses.append(ip)
         if not addresses:
             raise FetchError(f"the host {host} could not be resolved")
-    if not allow_private:
+    if refuse is not None:
         for ip in addresses:
-            why = address_refused(ip)
+            why = refuse(ip)
             if why is not None:
                 raise FetchError(f"{host} resolves to {why}; only public addresses are fetched")
     return _Target(url=url, host=host, port=port, addresses=addresses)
 
 
-async def fetch(url: str, *, settings: Settings, tmp_dir: Path) -> ReceivedFile:
-    """Download `url` into a file in `tmp_dir`, with the checks above; FetchError says why not."""
+async def fetch(
+    url: str, *, settings: Settings, tmp_dir: Path, policy: Policy | None = None
+) -> ReceivedFile:
+    """Download `url` into a file in `tmp_dir`, with the checks above; FetchError says why not.
+    `policy`: which addresses are refused (default: `address_refused`, or none with
+    MEDIA_FETCH_ALLOW_PRIVATE)."""
+    if policy is None and not settings.media_fetch_allow_private:
+        policy = address_refused
     try:
         async with asyncio.timeout(settings.media_fetch_timeout_seconds):
-            return await _fetch(url, settings=settings, tmp_dir=tmp_dir)
+            return await _fetch(url, settings=settings, tmp_dir=tmp_dir, refuse=policy)
     except TimeoutError as exc:
         raise FetchError(
             f"no complete answer within {settings.media_fetch_timeout_seconds:g} s "
@@ -149,10 +159,12 @@ async def fetch(url: str, *, settings: Settings, tmp_dir: Path) -> ReceivedFile:
         ) from exc
 
 
-async def _fetch(url: str, *, settings: Settings, tmp_dir: Path) -> ReceivedFile:
+async def _fetch(
+    url: str, *, settings: Settings, tmp_dir: Path, refuse: Policy | None
+) -> ReceivedFile:
     current = url.strip()
     for _ in range(MAX_REDIRECTS + 1):
-        target = await _check_url(current, allow_private=settings.media_fetch_allow_private)
+        target = await _check_url(current, refuse=refuse)
         connector = aiohttp.TCPConnector(resolver=_PinnedResolver(target), use_dns_cache=False)
         async with aiohttp.ClientSession(
             connector=connector, cookie_jar=aiohttp.DummyCookieJar()
