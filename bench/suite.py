@@ -58,6 +58,7 @@ FIGURES = (
     "burst",
     "spread",
     "optimal",
+    "import",
 )
 SERVER_ENV_CLEAR = (
     "DATABASE_URL",
@@ -437,6 +438,7 @@ class Run:
                     ("publish_single", self.publish_single),
                     ("burst", self.burst),
                     ("spread", self.spread),
+                    ("import", self.import_csv),
                 ]
                 for name, step in steps:
                     if name in self.only:
@@ -755,6 +757,32 @@ class Run:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
 
+    # --- CSV import (bench/import_bench.py) ---------------------------------------------------
+    async def import_csv(self, http: httpx.AsyncClient, s: Setup) -> None:
+        import import_bench
+
+        rows = self.args.import_rows
+        report = await import_bench.measure(
+            http,
+            sandbox=self.server.sandbox,
+            headers=s.headers,
+            asset_id=str(s.asset["id"]),
+            rows=rows,
+        )
+        for label, key in (("dry run", "dry_run_seconds"), ("commit", "commit_seconds")):
+            self.add(
+                Figure(
+                    f"CSV import {rows:,} rows, {label}",
+                    "s",
+                    [report[key]],
+                    "<= 10 s",
+                    report[key] <= 10,
+                    value=rows / report[key],
+                    value_unit="rows/s",
+                    extra={"note": f"one request, {report['bytes']:,} bytes of CSV"},
+                )
+            )
+
     # --- render ----------------------------------------------------------------------------
     async def render(self, http: httpx.AsyncClient, s: Setup) -> None:
         from render_bench import build_template
@@ -1071,6 +1099,7 @@ def main() -> int:
         "--env", action="append", default=[], metavar="KEY=VALUE", help="server setting"
     )
     parser.add_argument("--extra-workers", type=int, default=0, help="more `instasched worker`s")
+    parser.add_argument("--import-rows", type=int, default=1000, help="rows of the import CSV")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results.json"))
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (server.log)")
     parser.add_argument(

@@ -33,6 +33,11 @@ export const updatePost = (postId, body) => put(`${SCHED}/posts/${postId}`, body
 export const cancelPost = (postId) => del(`${SCHED}/posts/${postId}`);
 export const publishNow = (postId) => post(`${SCHED}/posts/${postId}/publish-now`);
 export const postInsights = (postId) => get(`${SCHED}/posts/${postId}/insights`);
+/** Everything that happened to a post, oldest first (issue 20: "why did my post fail"). */
+export const postHistory = (postId) => get(`${SCHED}/posts/${postId}/history`);
+/** A failed post back to scheduled, same id (in a few seconds, or at `scheduledFor`). */
+export const retryPost = (postId, body = {}) => post(`${SCHED}/posts/${postId}/retry`, body);
+export const duplicatePost = (postId, body) => post(`${SCHED}/posts/${postId}/duplicate`, body);
 
 /** The publishing-quota details of a 422 (`detail[0]` with `count` and `quota`), or null. */
 export function quotaProblem(err) {
