@@ -762,13 +762,14 @@ class Run:
         import import_bench
 
         rows = self.args.import_rows
-        report = await import_bench.measure(
-            http,
-            sandbox=self.server.sandbox,
-            headers=s.headers,
-            asset_id=str(s.asset["id"]),
-            rows=rows,
-        )
+        with self.profiling("import"):
+            report = await import_bench.measure(
+                http,
+                sandbox=self.server.sandbox,
+                headers=s.headers,
+                asset_id=str(s.asset["id"]),
+                rows=rows,
+            )
         for label, key in (("dry run", "dry_run_seconds"), ("commit", "commit_seconds")):
             self.add(
                 Figure(
