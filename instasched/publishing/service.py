@@ -695,6 +695,7 @@ class Publisher:
                 session, account_id=account.id, now=now, message=message, code=code
             )
             await session.commit()
+        await timeline.record_failed_together(self, others, message=message, code=code)
         if others:
             log.warning(
                 "failed the account's due posts: the account needs re-authentication",

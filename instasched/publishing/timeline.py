@@ -73,3 +73,21 @@ async def record_attempt(
             await record_many(conn, events)
     except Exception:
         log.exception("post history not written", extra={"post_id": str(attempt.post.id)})
+
+
+async def record_failed_together(
+    publisher: Publisher, post_ids: Sequence[Any], *, message: str, code: str
+) -> None:
+    """Due posts of an account that needs reconnecting, failed without an attempt of their own."""
+    if not post_ids:
+        return
+    now = utcnow()
+    events = [
+        Event(post_id, Kind.FAILED, now, None, None, {"message": message, "errorCode": code})
+        for post_id in post_ids
+    ]
+    try:
+        async with publisher.connect() as conn:
+            await record_many(conn, events)
+    except Exception:
+        log.exception("post history not written", extra={"post_ids": [str(p) for p in post_ids]})

@@ -117,8 +117,18 @@ async def test_retry_refuses_a_post_whose_account_needs_reconnecting(
         count=1,
         error={"code": 190, "subcode": None, "message": "Error validating access token"},
     )
+    # Due, but not queued: failed with the first one once the token is known to be revoked.
+    other_id = await publishing.post(
+        user, account, "IMAGE", [image], due=datetime.now(UTC) - timedelta(seconds=1),
+        enqueue=False,
+    )  # fmt: skip
     post_id = await publishing.post(user, account, "IMAGE", [image])
     await publishing.wait(post_id, "failed")
+    await publishing.wait(other_id, "failed")
+    other = await history(publishing, user, other_id)
+    assert [e["kind"] for e in other["events"]] == ["failed"]
+    assert other["events"][0]["detail"]["errorCode"] == "190"
+    assert "Reconnect the account" in other["events"][0]["summary"]
     r = await publishing.http.post(f"{BASE}/posts/{post_id}/retry", json={}, headers=user.headers)
     assert r.status_code == 409, r.text
     assert "reconnect the account" in r.json()["message"]
