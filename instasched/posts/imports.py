@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import orjson
 from pydantic import ValidationError
@@ -44,7 +44,7 @@ from instasched.media.receive import ReceivedFile
 from instasched.media.service import PendingObjects, store_fetched
 from instasched.models import InstagramAccount, MediaAsset, PostTemplate
 from instasched.posts import imports_repository, quota, repository, service
-from instasched.posts.schemas import PostCreate
+from instasched.posts.schemas import MediaTypeName, PostCreate
 from instasched.posts.workflow_schemas import ImportProblem, ImportReport, ImportRow
 from instasched.worker.queue import PublishQueue
 
@@ -65,6 +65,7 @@ COLUMNS = (
     "location_id",
 )
 REQUIRED = ("account", "time", "media")
+MEDIA_TYPES = get_args(MediaTypeName)
 VAR_PREFIX = "var."
 FETCH_CONCURRENCY = 4
 _SPLIT = re.compile(r"[\s|]+")
@@ -196,6 +197,8 @@ def _parse_row(
             body[key] = cells[column]
     if cells.get("media_type"):
         body["mediaType"] = cells["media_type"].upper()
+        if body["mediaType"] not in MEDIA_TYPES:
+            row.problem("media_type", f"media_type must be one of {', '.join(MEDIA_TYPES)}")
     template = cells.get("template", "")
     if template:
         found = templates.get(template.lower())

@@ -38,6 +38,11 @@ from instasched.worker.queue import PublishQueue
 # A retry without a time is due this soon: long enough to read the answer, short enough to watch.
 RETRY_DELAY = timedelta(seconds=10)
 HISTORY_LIMIT = 2000
+_RETRY_HINTS = {
+    PostStatus.SCHEDULED: "it is scheduled already; to move it, edit its scheduledFor",
+    PostStatus.PUBLISHED: "it is published; duplicate it to post it again",
+    PostStatus.CANCELLED: "it was cancelled; duplicate it to schedule it again",
+}
 
 
 async def post_history(
@@ -76,17 +81,7 @@ async def retry_post(
     now: datetime | None = None,
 ) -> tuple[ScheduledPost, quota.QuotaWindow | None]:
     post = await repository.get_owned(session, user_id=user_id, post_id=post_id, for_update=True)
-    if post.status != PostStatus.FAILED:
-        hint = {
-            PostStatus.SCHEDULED: "it is scheduled already; to move it, edit its scheduledFor",
-            PostStatus.PUBLISHING: "it is being published right now",
-            PostStatus.PUBLISHED: "it is published; duplicate it to post it again",
-            PostStatus.CANCELLED: "it was cancelled; duplicate it to schedule it again",
-        }.get(post.status, f"its status is {post.status}")
-        raise Conflict(
-            f"Only failed posts can be retried; this post is {post.status} ({hint})",
-            detail={"status": post.status, "postId": str(post.id)},
-        )
+    service.require_status(post, PostStatus.FAILED, "retried", _RETRY_HINTS)
     account = await accounts_repository.read_owned(
         session, user_id=user_id, account_id=post.instagram_account_id
     )

@@ -538,19 +538,30 @@ def check_idempotency_key(value: str | None) -> str | None:
     return value
 
 
-def _require_scheduled(post: ScheduledPost, verb: str) -> None:
-    if post.status == PostStatus.SCHEDULED:
+_STATUS_HINTS = {
+    PostStatus.SCHEDULED: "it is scheduled",
+    PostStatus.PUBLISHING: "it is being published right now",
+    PostStatus.PUBLISHED: "it is already published",
+    PostStatus.FAILED: "its publishing failed",
+    PostStatus.CANCELLED: "it was cancelled",
+}
+
+
+def require_status(
+    post: ScheduledPost, wanted: str, verb: str, hints: Mapping[str, str] | None = None
+) -> None:
+    """409 naming the post's status (and what to do instead) unless it is `wanted`."""
+    if post.status == wanted:
         return
-    hint = {
-        PostStatus.PUBLISHING: "it is being published right now",
-        PostStatus.PUBLISHED: "it is already published",
-        PostStatus.FAILED: "its publishing failed",
-        PostStatus.CANCELLED: "it was cancelled",
-    }.get(post.status, f"its status is {post.status}")
+    hint = {**_STATUS_HINTS, **(hints or {})}.get(post.status, f"its status is {post.status}")
     raise Conflict(
-        f"Only scheduled posts can be {verb}; this post is {post.status} ({hint})",
+        f"Only {wanted} posts can be {verb}; this post is {post.status} ({hint})",
         detail={"status": post.status, "postId": str(post.id)},
     )
+
+
+def _require_scheduled(post: ScheduledPost, verb: str) -> None:
+    require_status(post, PostStatus.SCHEDULED, verb)
 
 
 async def resolve_time(

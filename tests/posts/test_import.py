@@ -302,3 +302,50 @@ async def test_private_addresses_are_refused_unless_allowed(
     assert "link-local" in messages[1]
     assert "loopback" in messages[2]
     assert await count_assets(db, poster.user.id) == 0
+
+
+async def test_columns_parse_with_clear_problems(poster: Poster, server_settings: Any) -> None:
+    image = await poster.image()
+    video = await poster.video()
+    r = await poster.http.post(
+        f"{BASE}/templates",
+        json={"name": "Sale", "captionTemplate": "{{what}} at {{discount}} off"},
+        headers=poster.headers,
+    )
+    template_id = r.json()["id"]
+    username = poster.account.username
+    header = ["account", "time", "template", "variables", "media", "media_type", "collaborators",
+              "location_id", "alt_text"]  # fmt: skip
+    rows = [
+        # 2: valid: template by id, variables as JSON, the upload by its s3Url, a reel inferred
+        [username, at(2), template_id, '{"what": "Knits", "discount": 20}', video.s3_url, "",
+         "snowline.studio, @north.wool", "", ""],
+        # 3: variables not an object; a variable that is a list; a made-up media type
+        [username, at(2), "Sale", "[1, 2]", str(image.id), "PANORAMA", "", "", ""],
+        [username, at(2), "Sale", '{"what": ["a"], "discount": "5%"}', str(image.id), "", "",
+         "", ""],
+        # 5: a URL into this server's bucket that is not one of the user's uploads
+        [username, at(2), "", "", image.s3_url + ".other", "",
+         "", "", ""],
+        # 6: more cells than columns; a template that does not exist
+        [username, at(2), "Nope", "", str(image.id), "", "", "", "", "extra"],
+    ]  # fmt: skip
+    report = await send(poster, csv_bytes(rows, header))
+    by_row = {r["row"]: r for r in report["rows"]}
+    assert by_row[2]["valid"], by_row[2]
+    assert "JSON object" in problems(by_row[3])["variables"]
+    assert "one of IMAGE" in problems(by_row[3])["media_type"]
+    assert "string or a number" in problems(by_row[4])["variables"]
+    assert "not one of your uploads" in problems(by_row[5]).get("media", ""), by_row[5]
+    assert set(problems(by_row[6])) == {"row", "template"}
+
+    report = await send(poster, csv_bytes(rows[:1], header), dryRun=False)
+    post_id = report["rows"][0]["postId"]
+    post = (await poster.get(f"/posts/{poster.account.id}/{post_id}")).json()
+    assert post["mediaType"] == "REELS" and post["mediaIds"] == [str(video.id)]
+    assert post["collaborators"] == ["snowline.studio", "north.wool"]
+    assert post["caption"].startswith("Knits at 20 off")
+
+    server_settings.set(import_max_rows=2)
+    body = await send(poster, csv_bytes(rows[:3], header), expect=422)
+    assert "IMPORT_MAX_ROWS" in body["message"]
