@@ -8,6 +8,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from instasched.db import is_connection_error
 from instasched.integrations.instagram.calls import GraphCall
 from instasched.kit.time import utcnow
 from instasched.posts.history import Event, Kind, graph_call_events, record_many
@@ -71,8 +72,8 @@ async def record_attempt(
         events = attempt_events(attempt, graph_calls, outcome)
         async with publisher.connect() as conn:
             await record_many(conn, events)
-    except Exception:
-        log.exception("post history not written", extra={"post_id": str(attempt.post.id)})
+    except Exception as exc:
+        _not_written(exc, post_ids=[attempt.post.id])
 
 
 async def record_failed_together(
@@ -89,5 +90,13 @@ async def record_failed_together(
     try:
         async with publisher.connect() as conn:
             await record_many(conn, events)
-    except Exception:
-        log.exception("post history not written", extra={"post_ids": [str(p) for p in post_ids]})
+    except Exception as exc:
+        _not_written(exc, post_ids=post_ids)
+
+
+def _not_written(exc: Exception, *, post_ids: Sequence[Any]) -> None:
+    extra = {"post_ids": [str(p) for p in post_ids]}
+    if is_connection_error(exc):  # the database is down: the publisher says so already
+        log.warning("post history not written: database unavailable", extra=extra)
+    else:
+        log.exception("post history not written", extra=extra)
