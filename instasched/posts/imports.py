@@ -2,9 +2,9 @@
 in one transaction (docs/csv-import.md has the columns).
 
 Every row goes through the checks of POST /posts (`service.prepare_post`: time window, template,
-media, caption and Meta's rules) and is inserted by the same single statement
-(`repository.insert_post`: the assets' locks, the publishing quota counting the rows inserted
-before it, the `created` event). A dry run does exactly that inside the transaction and then
+media, caption and Meta's rules) and is inserted by the same single statement as a create
+(`repository.insert_posts`: the assets' locks, the publishing quota counting the rows inserted
+before it, the `created` event), the statements pipelined in file order. A dry run does exactly that inside the transaction and then
 rolls it back, so its report is what a commit would do, quota included.
 
 Media given by URL is fetched with the upload's checks (media.fetch: SSRF protection, size and
@@ -343,21 +343,25 @@ async def _import(
     # One transaction from here: every row's checks and INSERT.
     await driver_connection(session, write=True)
     template_cache: dict[uuid.UUID, PostTemplate | None] = {t.id: t for t in template_rows}
-    saved: list[tuple[uuid.UUID, datetime]] = []
-    used_assets: set[uuid.UUID] = set()
+    planned: list[tuple[_Row, service.Prepared]] = []
     for row in rows:
         if row.problems or row.account is None:
             continue
-        await _save_row(
+        prepared = await _check_row(
             session,
             settings=settings,
             user_id=user_id,
             row=row,
             known=known,
             templates=template_cache,
-            allow_over_quota=allow_over_quota,
             now=now,
         )
+        if prepared is not None:
+            planned.append((row, prepared))
+    await _insert_rows(session, planned, allow_over_quota=allow_over_quota)
+    saved: list[tuple[uuid.UUID, datetime]] = []
+    used_assets: set[uuid.UUID] = set()
+    for row, _ in planned:
         if row.post_id is not None and row.scheduled_for is not None:
             saved.append((row.post_id, row.scheduled_for))
             used_assets.update(uuid.UUID(i) for i in row.body["mediaIds"])
@@ -402,7 +406,7 @@ async def _import(
     )
 
 
-async def _save_row(
+async def _check_row(
     session: AsyncSession,
     *,
     settings: Settings,
@@ -410,9 +414,9 @@ async def _save_row(
     row: _Row,
     known: dict[uuid.UUID, MediaAsset],
     templates: dict[uuid.UUID, PostTemplate | None],
-    allow_over_quota: bool,
     now: datetime,
-) -> None:
+) -> service.Prepared | None:
+    """The row through the create's checks: the post to insert, or None (its problems noted)."""
     assert row.account is not None
     body = row.body
     if "mediaType" not in body:
@@ -429,9 +433,9 @@ async def _save_row(
         for error in exc.errors():
             loc = [str(p) for p in error["loc"]]
             row.problem(column_of(loc[0] if loc else None), f"{'.'.join(loc)}: {error['msg']}")
-        return
+        return None
     try:
-        prepared = await service.prepare_post(
+        return await service.prepare_post(
             session,
             settings=settings,
             user_id=user_id,
@@ -443,33 +447,59 @@ async def _save_row(
         )
     except InstaschedError as exc:
         row.problem(_column_of_error(exc), exc.message)
-        return
-    post = prepared.post
-    inserted = await repository.insert_post(
-        session,
-        post,
-        asset_ids=[a.id for a, _ in prepared.media],
-        quota=None if allow_over_quota else prepared.quota,
-        event={
-            "source": "import",
-            "row": row.number,
-            "scheduledFor": post.scheduled_for.isoformat(),
-        },
+        return None
+
+
+async def _insert_rows(
+    session: AsyncSession,
+    planned: Sequence[tuple[_Row, service.Prepared]],
+    *,
+    allow_over_quota: bool,
+) -> None:
+    """Insert the checked rows in file order (each counted by the quota of the ones after it),
+    pipelined (`repository.insert_posts`); a row not inserted gets its reason."""
+    inserts = []
+    for row, prepared in planned:
+        post = prepared.post
+        post.id = uuid.uuid4()
+        inserts.append(
+            repository.PlannedInsert(
+                post=post,
+                asset_ids=[a.id for a, _ in prepared.media],
+                quota=None if allow_over_quota else prepared.quota,
+                event={
+                    "source": "import",
+                    "row": row.number,
+                    "scheduledFor": post.scheduled_for.isoformat(),
+                },
+            )
+        )
+    inserted = await repository.insert_posts(session, inserts)
+    refused = [(row, prepared) for row, prepared in planned if prepared.post.id not in inserted]
+    gone = await repository.missing_assets(
+        session, asset_ids=[a.id for _, p in refused for a, _ in p.media]
     )
-    if inserted.row is None:
-        if inserted.missing_assets:
+    for row, prepared in planned:
+        post = prepared.post
+        if post.id in inserted:
+            row.post_id = post.id
+            row.scheduled_for = post.scheduled_for
+        elif any(a.id in gone for a, _ in prepared.media):
             row.problem("media", "a media item was deleted from your library during the import")
         else:
-            window = quota.QuotaWindow(*inserted.quota_window, quota=prepared.quota)
+            found = await quota.windows(
+                session,
+                account_id=post.instagram_account_id,
+                quota=prepared.quota,
+                times=[post.scheduled_for],
+            )
+            window = found[post.scheduled_for]
             row.problem(
                 "time",
                 window.message().replace(
                     "send allowOverQuota: true", "import with allowOverQuota=true"
                 ),
             )
-        return
-    row.post_id = inserted.row.id
-    row.scheduled_for = post.scheduled_for
 
 
 def _column_of_error(exc: InstaschedError) -> str:
