@@ -4,8 +4,9 @@ in one transaction (docs/csv-import.md has the columns).
 Every row goes through the checks of POST /posts (`service.prepare_post`: time window, template,
 media, caption and Meta's rules) and is inserted by the same single statement as a create
 (`repository.insert_posts`: the assets' locks, the publishing quota counting the rows inserted
-before it, the `created` event), the statements pipelined in file order. A dry run does exactly that inside the transaction and then
-rolls it back, so its report is what a commit would do, quota included.
+before it, the `created` event), the statements pipelined in file order. A dry run does
+exactly that inside the transaction and then rolls it back, so its report is what a commit
+would do, quota included.
 
 Media given by URL is fetched with the upload's checks (media.fetch: SSRF protection, size and
 time limits) and stored as an upload is. Its objects are registered in `pending` (the endpoint's
