@@ -60,6 +60,7 @@ FIGURES = (
     "optimal",
     "scale",  # bench/scale: ~10-15 minutes, so only when asked for (--only scale)
     "staged_reels",
+    "import",
 )
 DEFAULT_FIGURES = tuple(f for f in FIGURES if f != "scale")
 SERVER_ENV_CLEAR = (
@@ -443,6 +444,7 @@ class Run:
                     ("spread", self.spread),
                     ("scale", self.scale),
                     ("staged_reels", self.staged_reels),
+                    ("import", self.import_csv),
                 ]
                 for name, step in steps:
                     if name in self.only:
@@ -765,6 +767,33 @@ class Run:
         self.add(fig)
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
+
+    # --- CSV import (bench/import_bench.py) ---------------------------------------------------
+    async def import_csv(self, http: httpx.AsyncClient, s: Setup) -> None:
+        import import_bench
+
+        rows = self.args.import_rows
+        with self.profiling("import"):
+            report = await import_bench.measure(
+                http,
+                sandbox=self.server.sandbox,
+                headers=s.headers,
+                asset_id=str(s.asset["id"]),
+                rows=rows,
+            )
+        for label, key in (("dry run", "dry_run_seconds"), ("commit", "commit_seconds")):
+            self.add(
+                Figure(
+                    f"CSV import {rows:,} rows, {label}",
+                    "s",
+                    [report[key]],
+                    "<= 10 s",
+                    report[key] <= 10,
+                    value=rows / report[key],
+                    value_unit="rows/s",
+                    extra={"note": f"one request, {report['bytes']:,} bytes of CSV"},
+                )
+            )
 
     # --- render ----------------------------------------------------------------------------
     async def render(self, http: httpx.AsyncClient, s: Setup) -> None:
@@ -1108,6 +1137,7 @@ def main() -> int:
         "--env", action="append", default=[], metavar="KEY=VALUE", help="server setting"
     )
     parser.add_argument("--extra-workers", type=int, default=0, help="more `instasched worker`s")
+    parser.add_argument("--import-rows", type=int, default=1000, help="rows of the import CSV")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results.json"))
     parser.add_argument(
         "--scale-sizes",

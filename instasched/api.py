@@ -13,6 +13,7 @@ from instasched.ops.endpoints import router as ops_router
 from instasched.optimal_times.endpoints import router as optimal_times_router
 from instasched.planner.endpoints import router as planner_router
 from instasched.posts.endpoints import router as posts_router
+from instasched.posts.workflow_endpoints import router as posts_workflow_router
 from instasched.schedules.endpoints import router as schedules_router
 from instasched.templates.endpoints import router as templates_router
 from instasched.webhooks.endpoints import router as webhooks_router
@@ -27,6 +28,7 @@ from instasched.webhooks.endpoints import router as webhooks_router
 # parameterised ones.
 API_ROUTERS: tuple[APIRouter, ...] = (
     posts_router,
+    posts_workflow_router,
     auth_router,
     api_keys_router,
     accounts_router,

@@ -95,6 +95,13 @@ class Settings(BaseSettings):
         600.0, gt=0, validation_alias="MEDIA_CONVERT_WALL_SECONDS"
     )
     media_convert_concurrency: int = Field(1, ge=1, validation_alias="MEDIA_CONVERT_CONCURRENCY")
+    # Media fetched from a URL (CSV import, media/fetch.py): private, loopback, link-local and
+    # other non-public addresses are refused unless this is true (tests, a private network).
+    media_fetch_allow_private: bool = Field(False, validation_alias="MEDIA_FETCH_ALLOW_PRIVATE")
+    media_fetch_timeout_seconds: float = Field(
+        30.0, gt=0, validation_alias="MEDIA_FETCH_TIMEOUT_SECONDS"
+    )
+    import_max_rows: int = Field(5000, ge=1, validation_alias="IMPORT_MAX_ROWS")
 
     # --- auth and secrets ----------------------------------------------------------------
     jwt_secret: str | None = Field(None, validation_alias="JWT_SECRET")

@@ -195,6 +195,24 @@ async def upload(
         await asyncio.to_thread(shutil.rmtree, work_dir, True)
 
 
+async def store_fetched(
+    session: AsyncSession,
+    storage: Storage,
+    settings: Settings,
+    *,
+    user_id: uuid.UUID,
+    received: ReceivedFile,
+    work_dir: Path,
+    pending: PendingObjects,
+) -> MediaAsset:
+    """A file fetched from a URL (media.fetch) checked, derived and stored as an upload is; the
+    row is inserted, not committed (`pending` holds its objects until the commit)."""
+    return await _store(
+        session, storage, settings, user_id=user_id, account_id=None, received=received,
+        tags=[], work_dir=work_dir, pending=pending,
+    )  # fmt: skip
+
+
 async def _store(
     session: AsyncSession,
     storage: Storage,

@@ -15,8 +15,9 @@ from instasched.kit.deps import SessionDep, StateDep
 from instasched.kit.openapi import ACCOUNT_NOT_FOUND, ErrorCase, errors
 from instasched.kit.pagination import PageParams, page_params
 from instasched.kit.schemas import json_response
-from instasched.posts import service
+from instasched.posts import lifecycle, service
 from instasched.posts.schemas import Post, PostCancelled, PostCreate, PostList, PostUpdate
+from instasched.posts.workflow_schemas import PostHistory
 from instasched.publishing import insights
 from instasched.publishing.schemas import PostInsights
 
@@ -195,6 +196,17 @@ async def post_insights(
     each `pending` until the worker reads it, `done`, or `stopped` (e.g. the media was deleted
     on Instagram; `error` says why). Stories have no readings."""
     return await insights.post_insights(session, user_id=user.id, post_id=post_id)
+
+
+@router.get(
+    "/posts/{postId}/history", response_model=PostHistory, responses=errors(_POST_NOT_FOUND)
+)
+async def post_history(post_id: PostIdPath, user: CurrentUser, session: SessionDep) -> PostHistory:
+    """Everything that happened to the post, oldest first: created, edited (what changed),
+    cancelled, retried, each publish attempt with every Instagram Graph call (endpoint, HTTP
+    status, Meta's error code and `fbtraceId`), retries planned, published or failed, metrics
+    read. `summary` is one sentence per event; `lastPublishError` says why a failed post failed."""
+    return await lifecycle.post_history(session, user_id=user.id, post_id=post_id)
 
 
 @router.get(

@@ -35,8 +35,14 @@ from instasched.db import after_commit
 from instasched.exceptions import Conflict, Invalid, NotFound, Unauthorized
 from instasched.integrations.instagram import publish_rules as meta
 from instasched.kit.time import parse_datetime, utcnow, zone
-from instasched.models import InstagramAccount, MediaAsset, PostStatus, ScheduledPost
-from instasched.posts import quota, repository, rules
+from instasched.models import (
+    InstagramAccount,
+    MediaAsset,
+    PostStatus,
+    PostTemplate,
+    ScheduledPost,
+)
+from instasched.posts import history, quota, repository, rules
 from instasched.posts.schemas import PostCreate, PostUpdate, TemplateValue
 from instasched.publishing import staging
 from instasched.security import SESSION_ENDED, USER_GONE
@@ -66,6 +72,7 @@ async def create_post(
     body: PostCreate,
     idempotency_key: str | None = None,
     now: datetime | None = None,
+    event: dict[str, Any] | None = None,
 ) -> tuple[ScheduledPost | repository.PostRow, bool, quota.QuotaWindow | None]:
     """Validate and store a post, enqueue its job after the commit.
 
@@ -98,75 +105,29 @@ async def create_post(
     if account is None:
         raise NotFound("Instagram account not found")
     now = now or utcnow()
-    scheduled_for = await resolve_time(
+    prepared = await prepare_post(
         session,
         settings=settings,
+        user_id=user_id,
         account=account,
-        scheduled_for=body.scheduled_for,
-        use_next_slot=body.use_next_slot,
+        body=body,
+        known_assets=context.assets,
         now=now,
     )
-    media_type = body.media_type
-    caption = body.caption or ""
-    variables: dict[str, TemplateValue] = dict(body.template_variables or {})
-    template_id = body.template_id
-    if template_id is not None:
-        caption = await _render_template(
-            session,
-            settings=settings,
-            user_id=user_id,
-            account=account,
-            template_id=template_id,
-            variables=variables,
-            caption_sent=body.caption,
-            media_type=media_type,
-        )
-    elif body.template_variables:
-        raise Invalid("templateVariables need a templateId", field="templateVariables")
-
-    media = await resolve_media(
-        session, settings=settings, user_id=user_id, media_ids=body.media_ids,
-        media_urls=body.media_urls, known=context.assets,
-    )  # fmt: skip
-    draft = _Draft(
-        media_type=media_type,
-        caption=caption,
-        media=media,
-        product_tags=[t.model_dump(by_alias=True) for t in body.product_tags or []],
-        user_tags=[t.model_dump(by_alias=True) for t in body.user_tags or []],
-        collaborators=list(body.collaborators or []),
-        first_comment=body.first_comment,
-        alt_text=body.alt_text,
-        cover_url=body.cover_url,
-        thumb_offset_ms=body.thumb_offset_ms,
-        share_to_feed=body.share_to_feed,
-        location_id=body.location_id,
-        trial_strategy=body.trial_params.graduation_strategy if body.trial_params else None,
-        is_ai_generated=bool(body.is_ai_generated),
-    )
-    checked = await _check_draft(
-        session, settings=settings, user_id=user_id, draft=draft, login_kind=account.login_kind
-    )
-
-    post = repository.NewPost(
-        instagram_account_id=account.id,
-        user_id=user_id,
-        scheduled_for=scheduled_for,
-        status=PostStatus.SCHEDULED,
-        template_id=template_id,
-        template_variables=variables,
-        idempotency_key=key,
-        idempotency_fingerprint=fingerprint,
-        meta={},
-    )
-    checked.apply(post)
-    # One statement: the post, its media and template uses (repository._insert_sql).
-    limit = quota.quota_of(account, settings)
+    post = prepared.post
+    post.idempotency_key = key
+    post.idempotency_fingerprint = fingerprint
+    scheduled_for = post.scheduled_for
+    media = prepared.media
+    limit = prepared.quota
+    # One statement: the post, its media and template uses, its `created` event
+    # (repository._insert_sql).
     inserted = await repository.insert_post(
         session,
         post,
         asset_ids=[a.id for a, _ in media],
         quota=None if body.allow_over_quota else limit,
+        event={"scheduledFor": scheduled_for.isoformat(), **(event or {})},
     )
     row = inserted.row
     window = quota.QuotaWindow(*inserted.quota_window, quota=limit)
@@ -189,6 +150,96 @@ async def create_post(
     )
     log.info("post %s scheduled for %s", row.id, scheduled_for.isoformat())
     return row, True, window if window.over else None
+
+
+@dataclass
+class Prepared:
+    """A new post checked by every rule of a create, ready to insert (`repository.insert_post`
+    checks the publishing quota and the assets' existence as it inserts)."""
+
+    post: repository.NewPost
+    media: list[MediaRef]
+    quota: int  # the account's publishing quota
+    time_field: str  # the field a quota problem is reported on
+
+
+async def prepare_post(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    user_id: uuid.UUID,
+    account: InstagramAccount,
+    body: PostCreate,
+    known_assets: Mapping[uuid.UUID, MediaAsset] | None,
+    now: datetime,
+    templates: dict[uuid.UUID, PostTemplate | None] | None = None,
+) -> Prepared:
+    """The checks of a new post (time window, template, media, caption and Meta's rules), in the
+    order a create makes them; raises the first problem (`Invalid` naming its field).
+    `templates`: a cache of the user's templates by id (a CSV import renders many rows)."""
+    scheduled_for = await resolve_time(
+        session,
+        settings=settings,
+        account=account,
+        scheduled_for=body.scheduled_for,
+        use_next_slot=body.use_next_slot,
+        now=now,
+    )
+    media_type = body.media_type
+    caption = body.caption or ""
+    variables: dict[str, TemplateValue] = dict(body.template_variables or {})
+    template_id = body.template_id
+    if template_id is not None:
+        caption = await _render_template(
+            session,
+            settings=settings,
+            user_id=user_id,
+            account=account,
+            template_id=template_id,
+            variables=variables,
+            caption_sent=body.caption,
+            media_type=media_type,
+            templates=templates,
+        )
+    elif body.template_variables:
+        raise Invalid("templateVariables need a templateId", field="templateVariables")
+
+    media = await resolve_media(
+        session, settings=settings, user_id=user_id, media_ids=body.media_ids,
+        media_urls=body.media_urls, known=known_assets,
+    )  # fmt: skip
+    draft = _Draft(
+        media_type=media_type,
+        caption=caption,
+        media=media,
+        product_tags=[t.model_dump(by_alias=True) for t in body.product_tags or []],
+        user_tags=[t.model_dump(by_alias=True) for t in body.user_tags or []],
+        collaborators=list(body.collaborators or []),
+        first_comment=body.first_comment,
+        alt_text=body.alt_text,
+        cover_url=body.cover_url,
+        thumb_offset_ms=body.thumb_offset_ms,
+        share_to_feed=body.share_to_feed,
+        location_id=body.location_id,
+        trial_strategy=body.trial_params.graduation_strategy if body.trial_params else None,
+        is_ai_generated=bool(body.is_ai_generated),
+    )
+    checked = await _check_draft(
+        session, settings=settings, user_id=user_id, draft=draft, login_kind=account.login_kind
+    )
+    post = repository.NewPost(
+        instagram_account_id=account.id,
+        user_id=user_id,
+        scheduled_for=scheduled_for,
+        status=PostStatus.SCHEDULED,
+        template_id=template_id,
+        template_variables=variables,
+        idempotency_key=None,
+        idempotency_fingerprint=None,
+        meta={},
+    )
+    checked.apply(post)
+    return Prepared(post, media, quota.quota_of(account, settings), _time_field(body.use_next_slot))
 
 
 # --- read -----------------------------------------------------------------------------------
@@ -353,6 +404,7 @@ async def update_post(
     old_assets = [uuid.UUID(str(i)) for i in post.media_ids or []]
     moved = new_time is not None and new_time != post.scheduled_for
     carried = staging.snapshot(post)  # what its containers (staged or kept) carry
+    before = history.snapshot(post)
     checked.apply(post)
     post.template_id = template_id
     post.template_variables = variables
@@ -383,7 +435,13 @@ async def update_post(
     discard = staging.discard_on_edit(post, carried, due=due, moved=moved)
     for name, value in (discard or {}).items():
         setattr(post, name, value)
+    changed = history.changes(before, history.snapshot(post))
     await session.flush()
+    if changed:
+        await history.record(
+            session, post.id, history.Kind.EDITED, actor_user_id=user_id,
+            detail={"changed": changed},
+        )  # fmt: skip
     await session.refresh(post)
     if new_time is not None or discard is not None:
         jobs = staging.jobs_for(post, settings=settings, now=now)
@@ -405,6 +463,7 @@ async def cancel_post(
     for name, value in staging.discarded().items():  # staged containers are left to expire
         setattr(post, name, value)
     await session.flush()
+    await history.record(session, post.id, history.Kind.CANCELLED, actor_user_id=user_id)
     await session.refresh(post)
     after_commit(session, partial(queue.remove, post.id), timeout=ENQUEUE_TIMEOUT_SECONDS)
     log.info("post %s cancelled", post.id)
@@ -431,6 +490,10 @@ async def publish_now(
     post.scheduled_for = now
     post.next_attempt_at = None
     await session.flush()
+    await history.record(
+        session, post.id, history.Kind.PUBLISH_NOW, actor_user_id=user_id,
+        detail={"originalScheduledFor": meta["originalScheduledFor"]},
+    )  # fmt: skip
     await session.refresh(post)
     # Its publish job now (a staged container is used), no staging job any more.
     jobs = staging.jobs_for(post, settings=settings, now=now)
@@ -509,19 +572,30 @@ def check_idempotency_key(value: str | None) -> str | None:
     return value
 
 
-def _require_scheduled(post: ScheduledPost, verb: str) -> None:
-    if post.status == PostStatus.SCHEDULED:
+_STATUS_HINTS = {
+    PostStatus.SCHEDULED: "it is scheduled",
+    PostStatus.PUBLISHING: "it is being published right now",
+    PostStatus.PUBLISHED: "it is already published",
+    PostStatus.FAILED: "its publishing failed",
+    PostStatus.CANCELLED: "it was cancelled",
+}
+
+
+def require_status(
+    post: ScheduledPost, wanted: str, verb: str, hints: Mapping[str, str] | None = None
+) -> None:
+    """409 naming the post's status (and what to do instead) unless it is `wanted`."""
+    if post.status == wanted:
         return
-    hint = {
-        PostStatus.PUBLISHING: "it is being published right now",
-        PostStatus.PUBLISHED: "it is already published",
-        PostStatus.FAILED: "its publishing failed",
-        PostStatus.CANCELLED: "it was cancelled",
-    }.get(post.status, f"its status is {post.status}")
+    hint = {**_STATUS_HINTS, **(hints or {})}.get(post.status, f"its status is {post.status}")
     raise Conflict(
-        f"Only scheduled posts can be {verb}; this post is {post.status} ({hint})",
+        f"Only {wanted} posts can be {verb}; this post is {post.status} ({hint})",
         detail={"status": post.status, "postId": str(post.id)},
     )
+
+
+def _require_scheduled(post: ScheduledPost, verb: str) -> None:
+    require_status(post, PostStatus.SCHEDULED, verb)
 
 
 async def resolve_time(
@@ -608,6 +682,7 @@ async def _render_template(
     variables: dict[str, TemplateValue],
     caption_sent: str | None,
     media_type: str,
+    templates: dict[uuid.UUID, PostTemplate | None] | None = None,
 ) -> str:
     if caption_sent:
         raise Invalid(
@@ -617,9 +692,14 @@ async def _render_template(
         )
     if media_type == rules.STORIES:
         raise Invalid("STORIES carry no caption, so they cannot use a template", field="templateId")
-    template = await repository.get_template_owned(
-        session, user_id=user_id, template_id=template_id
-    )
+    if templates is not None and template_id in templates:
+        template = templates[template_id]
+    else:
+        template = await repository.get_template_owned(
+            session, user_id=user_id, template_id=template_id
+        )
+        if templates is not None:
+            templates[template_id] = template
     if template is None:
         raise NotFound("Template not found", detail=[{"field": "templateId"}])
     if not template.is_active:
@@ -829,6 +909,38 @@ def _stories_out(post: ScheduledPost) -> bool:
     items = (post.meta or {}).get("storySequence")
     return isinstance(items, list) and any(
         isinstance(i, dict) and i.get("status") == "published" for i in items
+    )
+
+
+async def check_existing(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    user_id: uuid.UUID,
+    post: ScheduledPost,
+    login_kind: str,
+) -> None:
+    """A stored post against the rules of today (its media still in the library): a retry's
+    check, as an edit re-validates the whole post."""
+    media = await _existing_media(session, settings=settings, user_id=user_id, post=post)
+    draft = _Draft(
+        media_type=post.media_type,
+        caption=post.caption,
+        media=media,
+        product_tags=list(post.product_tags or []),
+        user_tags=list(post.user_tags or []),
+        collaborators=[str(c) for c in post.collaborators or []],
+        first_comment=post.first_comment,
+        alt_text=post.alt_text,
+        cover_url=post.cover_url,
+        thumb_offset_ms=post.thumb_offset_ms,
+        share_to_feed=post.share_to_feed,
+        location_id=post.location_id,
+        trial_strategy=post.trial_graduation_strategy,
+        is_ai_generated=bool(post.is_ai_generated),
+    )
+    await _check_draft(
+        session, settings=settings, user_id=user_id, draft=draft, login_kind=login_kind
     )
 
 

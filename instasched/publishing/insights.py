@@ -37,6 +37,7 @@ from instasched.integrations.instagram import (
 )
 from instasched.integrations.instagram.errors import RATE_LIMIT_CODES
 from instasched.kit.time import utcnow
+from instasched.posts import history
 from instasched.posts import repository as posts_repository
 from instasched.publishing import insights_repository as repository
 from instasched.publishing.schemas import InitialCounts, InsightReading, PostInsights
@@ -191,6 +192,16 @@ async def _read_one(
         return "stopped"
     async with pool.acquire() as conn:
         await repository.done(conn, row, lease=lease, now=utcnow(), values=values)
+        await history.record_many(
+            conn,
+            [
+                history.Event(
+                    row.post_id,
+                    history.Kind.METRICS_READ,
+                    detail={"checkpoint": row.checkpoint, **values},
+                )
+            ],
+        )
     return "read"
 
 

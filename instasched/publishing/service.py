@@ -50,11 +50,12 @@ from instasched.integrations.instagram import (
     GraphQuotaError,
     GraphRetryableError,
 )
+from instasched.integrations.instagram.call_log import recorded as graph_calls_recorded
 from instasched.integrations.instagram.media import ContainerStatusCode
 from instasched.kit.text import counted
 from instasched.kit.time import utcnow
 from instasched.models import InstagramAccount, MediaAsset, PostStatus, ScheduledPost
-from instasched.publishing import insights, repository, sequence
+from instasched.publishing import insights, repository, sequence, timeline
 from instasched.publishing.sources import (
     PostProblem,
     build_plan,
@@ -223,18 +224,23 @@ class Publisher:
     # --- one attempt -----------------------------------------------------------------------
     async def run(self, attempt: Attempt) -> Outcome:
         heartbeat = asyncio.create_task(self._heartbeat(attempt))
-        try:
-            return await self._run(attempt)
-        except LeaseLost:
-            log.warning(
-                "lease lost; another worker owns the post",
-                extra={"post_id": str(attempt.post.id)},
-            )
-            return Outcome("skipped", detail="lease lost")
-        finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+        outcome: Outcome | None = None
+        with graph_calls_recorded() as graph_calls:
+            try:
+                outcome = await self._run(attempt)
+            except LeaseLost:
+                log.warning(
+                    "lease lost; another worker owns the post",
+                    extra={"post_id": str(attempt.post.id)},
+                )
+                outcome = Outcome("skipped", detail="lease lost")
+            finally:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
+                # The post's history: the attempt, its Graph calls, its outcome (one INSERT).
+                await timeline.record_attempt(self, attempt, graph_calls, outcome)
+        return outcome
 
     async def _run(self, attempt: Attempt) -> Outcome:
         post = attempt.post
@@ -746,6 +752,7 @@ class Publisher:
                 session, account_id=account.id, now=now, message=message, code=code
             )
             await session.commit()
+        await timeline.record_failed_together(self, others, message=message, code=code)
         if others:
             log.warning(
                 "failed the account's due posts: the account needs re-authentication",

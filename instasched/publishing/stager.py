@@ -25,10 +25,11 @@ from instasched.integrations.instagram import (
     GraphQuotaError,
     GraphRetryableError,
 )
+from instasched.integrations.instagram.call_log import recorded as graph_calls_recorded
 from instasched.integrations.instagram.media import ContainerStatusCode
 from instasched.kit.time import utcnow
 from instasched.models import InstagramAccount, ScheduledPost
-from instasched.publishing import sequence, staging, staging_repository
+from instasched.publishing import sequence, staging, staging_repository, timeline
 from instasched.publishing.service import (
     REAUTH_MESSAGE,
     Attempt,
@@ -69,15 +70,19 @@ class Stager:
             return await self._not_claimed(post_id)
         attempt = Attempt(post=claimed, lease=lease, account=account, assets=assets, staging=True)
         heartbeat = asyncio.create_task(publisher._heartbeat(attempt))
-        try:
-            return await self._stage(attempt, account)
-        except LeaseLost:
-            # Edited, cancelled or claimed for publishing meanwhile: the post's jobs now.
-            return await self._not_claimed(post_id)
-        finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+        with graph_calls_recorded() as graph_calls:
+            try:
+                outcome = await self._stage(attempt, account)
+            except LeaseLost:
+                # Edited, cancelled or claimed for publishing meanwhile: the post's jobs now.
+                return await self._not_claimed(post_id)
+            finally:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
+        # The post's history: the staging's Graph calls and how it ended (one INSERT).
+        await timeline.record_staging(publisher, attempt, graph_calls, outcome)
+        return outcome
 
     async def _not_claimed(self, post_id: uuid.UUID) -> Outcome:
         async with self.publisher.sessions() as session:
@@ -197,6 +202,8 @@ class Stager:
         if status == staging.STAGED:
             values["staged_at"] = now
         await self.publisher._write(attempt, dict(values))
+        if detail:
+            attempt.notes["message"] = detail  # for the post's history
         post = attempt.post
         self.events.staged(
             post_id=post.id, account_id=post.instagram_account_id, status=status, detail=detail
@@ -213,6 +220,7 @@ class Stager:
                 "staging_error": message,
             },
         )
+        attempt.notes["message"] = message
         self.events.staging_failed(
             post_id=post.id,
             account_id=post.instagram_account_id,
@@ -232,6 +240,7 @@ class Stager:
         # Tried again after PUBLISH_RETRY_BASE_SECONDS while the due time is further away.
         again = now + timedelta(seconds=self.settings.publish_retry_base_seconds)
         log.warning("staging interrupted: %s", reason, extra={"post_id": str(post.id)})
+        attempt.notes["message"] = reason
         if due - again >= staging.MIN_AHEAD:
             return Outcome("retry", due_at=again)
         return Outcome("skipped", detail="left to the due time")

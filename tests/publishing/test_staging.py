@@ -155,6 +155,16 @@ async def test_staged_ahead_then_only_media_publish_at_the_due_time(
             )
         ).all()
     assert sum(r.containers for r in rows) == 1 + children
+    # The post's history: the staging (its Graph calls, then "staged"), then the publication.
+    r = await publishing.http.get(f"{BASE}/posts/{post_id}/history", headers=user.headers)
+    assert r.status_code == 200, r.text
+    events = r.json()["events"]
+    kinds = [e["kind"] for e in events]
+    staged_at = kinds.index("staged")
+    assert events[staged_at]["detail"]["result"] == "staged"
+    assert "ready to publish" in events[staged_at]["summary"]
+    assert "graph_call" in kinds[:staged_at]  # the container, made ahead
+    assert staged_at < kinds.index("published")
 
 
 async def test_a_passing_failure_while_staging_is_tried_again(

@@ -342,7 +342,8 @@ def test_failure_is_notified_live_with_its_action(
     expect(page).to_have_title("Media library · instasched")
     expect(page.locator('link[rel="icon"]')).to_have_attribute("href", "/static/favicon.svg")
 
-    # A refusal that is neither the connection nor the media: "Retry now" publishes a copy.
+    # A refusal that is neither the connection nor the media: "Retry now" retries the post in
+    # place (same id, a new attempt) and publishes it.
     other = _create(
         api,
         account,
@@ -368,7 +369,10 @@ def test_failure_is_notified_live_with_its_action(
     expect(page.locator("#toast")).to_contain_text("Published", timeout=30_000)
     expect(alert).to_have_count(0)
     statuses = sorted((p["caption"], p["status"]) for p in api.posts(account["id"]))
-    assert statuses == [("retry me", "failed"), ("retry me", "published"), ("will fail", "failed")]
+    assert statuses == [("retry me", "published"), ("will fail", "failed")]
+    history = api.http.get(f"{SCHED}/posts/{other['id']}/history")
+    assert history.status_code == 200, history.text
+    assert "retried" in [e["kind"] for e in history.json()["events"]]
     api.close()
     assert session.errors == []
 

@@ -150,18 +150,17 @@ def test_schedule_drag_publish_and_fail(
     error = page.locator(".dialog .notice-error")
     expect(error).to_contain_text("aspect ratio")
     expect(page.locator("#post-retry")).to_be_visible()
+    # Its history says which Instagram call failed, with Meta's code and trace id.
+    history = page.locator("#post-history")
+    expect(history).to_have_attribute("open", "")
+    refused = history.locator('li[data-kind="graph_call"].event-error').first
+    expect(refused).to_contain_text("36003/2207009")
+    expect(refused).to_contain_text("fbtrace_id sandbox")
+    expect(history.locator('li[data-kind="failed"]')).to_contain_text("aspect ratio")
     page.screenshot(path=str(screenshots / "post-failed.png"))
     assert page.evaluate("window.__xss") is None
     page.keyboard.press("Escape")
     page.screenshot(path=str(screenshots / "calendar-statuses.png"), full_page=True)
-
-    # Retry: a new post with the same content, published at once (the fault was used up).
-    failed.click()
-    page.locator("#post-retry").click()
-    retried = page.locator(".post-published", has_text="window.__xss")
-    expect(retried).to_be_visible(timeout=30_000)
-    statuses = sorted(p["status"] for p in api.posts(account["id"]))
-    assert statuses == ["failed", "published", "published"]
 
     # "Reschedule as a new post" opens the composer with the failed post's content.
     failed.click()
@@ -171,6 +170,21 @@ def test_schedule_drag_publish_and_fail(
         "<script>window.__xss = 1</script> sale #fail"
     )
     expect(page.locator("#selected-media li")).to_have_count(1)
+    page.go_back()
+
+    # Retry in place: the same post gets a new attempt and is published (the fault was used up).
+    failed.click()
+    page.locator("#post-retry").click()
+    retried = page.locator(f'.post-published[data-post-id="{failing_id}"]')
+    expect(retried).to_be_visible(timeout=30_000)
+    statuses = sorted(p["status"] for p in api.posts(account["id"]))
+    assert statuses == ["published", "published"]
+    retried.click()
+    page.locator("#post-history summary").click()
+    kinds = page.locator("#post-history li").evaluate_all("els => els.map(e => e.dataset.kind)")
+    assert kinds.index("failed") < kinds.index("retried") < kinds.index("published")
+    page.screenshot(path=str(screenshots / "post-history.png"))
+    page.keyboard.press("Escape")
 
     # The template counts its use (updated with the post, by the posts API).
     page.get_by_role("link", name="Templates").click()

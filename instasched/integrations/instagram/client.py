@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from instasched.integrations.instagram import login_kinds
+from instasched.integrations.instagram import call_log, login_kinds
 from instasched.integrations.instagram.errors import (
     GraphError,
     GraphRetryableError,
@@ -131,6 +131,45 @@ class GraphClient(MediaCalls, FacebookCalls):
         versioned: bool = True,
         url: str | None = None,
     ) -> dict[str, Any]:
+        if not call_log.recording():
+            return (await self._request(method, path, token, params, data, versioned, url))[0]
+        # A post's history (call_log.py): the call, its duration and outcome, never the token.
+        started, clock = call_log.now(), time.perf_counter()
+        try:
+            body, status_code, headers = await self._request(
+                method, path, token, params, data, versioned, url
+            )
+        except GraphError as exc:
+            call_log.note(
+                started=started,
+                method=method,
+                path=path or "oauth/access_token",
+                duration_ms=(time.perf_counter() - clock) * 1000,
+                http_status=exc.status_code,
+                error=exc,
+            )
+            raise
+        call_log.note(
+            started=started,
+            method=method,
+            path=path or "oauth/access_token",
+            duration_ms=(time.perf_counter() - clock) * 1000,
+            http_status=status_code,
+            headers=headers,
+            body=body,
+        )
+        return body
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        token: str | None,
+        params: dict[str, Any] | None,
+        data: dict[str, Any] | None,
+        versioned: bool,
+        url: str | None,
+    ) -> tuple[dict[str, Any], int, Mapping[str, str]]:
         await self._respect_backoff()
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         form = {k: _param(v) for k, v in (data or {}).items() if v is not None} or None
@@ -172,7 +211,7 @@ class GraphClient(MediaCalls, FacebookCalls):
                 f"Unexpected answer from Instagram (HTTP {status_code})",
                 status_code=status_code,
             )
-        return body
+        return body, status_code, headers
 
     def _read_usage(self, headers: Mapping[str, str]) -> None:
         highest = 0.0

@@ -4,9 +4,9 @@
 // the page title and the favicon show how many failures are waiting to be looked at.
 // Dismissed failures are remembered in memory only (like the session token).
 import { button, h, toast } from "./dom.js";
-import { copyOf, createPost, listPosts, publishNow } from "./posts-api.js";
+import { listPosts, publishNow, retryPost } from "./posts-api.js";
 import { loadAccounts, store } from "./store.js";
-import { dayKey, formatInZone, wall, wallToApi } from "./time.js";
+import { dayKey, formatInZone, wall } from "./time.js";
 
 export const POLL_MS = 4000;
 const LOOK_BACK_MS = 7 * 24 * 3600 * 1000;
@@ -44,12 +44,9 @@ export function actionFor(post, account) {
 async function retry(post, btn) {
   btn.disabled = true;
   try {
-    const account = store.accounts.find((a) => a.id === post.instagramAccountId);
-    const tz = account?.timezone || "UTC";
-    // A failed post stays as history; the retry is a new post with the same content.
-    const soon = wallToApi(wall(new Date(Date.now() + 60 * 60 * 1000), tz));
-    const copy = await createPost(copyOf(post, soon));
-    const r = await publishNow(copy.id);
+    // Retry in place (same post, a new attempt; its history keeps the failed one), at once.
+    await retryPost(post.id);
+    const r = await publishNow(post.id);
     dismiss(post.id);
     toast(r.status === "published" ? "Published" : r.status === "failed" ? `Failed again: ${r.lastPublishError || ""}` : "Publishing…",
       r.status === "failed" ? "error" : "success");

@@ -35,6 +35,11 @@ export const publishNow = (postId) => post(`${SCHED}/posts/${postId}/publish-now
 export const postInsights = (postId) => get(`${SCHED}/posts/${postId}/insights`);
 /** The account's posts changed after `since` (ISO): {now, posts, more}. */
 export const postChanges = (accountId, since) => get(`${SCHED}/changes/${accountId}`, { since });
+/** Everything that happened to a post, oldest first (issue 20: "why did my post fail"). */
+export const postHistory = (postId) => get(`${SCHED}/posts/${postId}/history`);
+/** A failed post back to scheduled, same id (in a few seconds, or at `scheduledFor`). */
+export const retryPost = (postId, body = {}) => post(`${SCHED}/posts/${postId}/retry`, body);
+export const duplicatePost = (postId, body) => post(`${SCHED}/posts/${postId}/duplicate`, body);
 
 /** The publishing-quota details of a 422 (`detail[0]` with `count` and `quota`), or null. */
 export function quotaProblem(err) {

@@ -4,7 +4,7 @@
 // the best-time hours. Drag a scheduled post to another day or hour to reschedule (PUT); click
 // for details, edit, cancel, publish now, retry; live status by polling while the view is open.
 import { append, busy, button, counted, field, h, notice, openDialog, replace, safeUrl, toast } from "../dom.js";
-import { cancelPost, copyOf, createPost, listPosts, postChanges, listSchedules, optimalTimes, postInsights, publishNow, quotaProblem, slotOf, updatePost } from "../posts-api.js";
+import { cancelPost, duplicatePost, listPosts, listSchedules, optimalTimes, postChanges, postHistory, postInsights, publishNow, quotaProblem, retryPost, slotOf, updatePost } from "../posts-api.js";
 import { currentAccount } from "../store.js";
 import { TYPE_ICON, TYPE_TEXT, mediaIndex, postThumbUrl } from "../thumbs.js";
 import {
@@ -461,6 +461,41 @@ export async function render(main, { args, navigate }) {
       h("tbody", {}, rows));
   }
 
+  /** The post's history: one line per event, Instagram's errors with their code and trace id. */
+  function historyList(hist) {
+    if (!hist.events.length) return h("p", { class: "muted" }, "No events recorded yet.");
+    return h("ol", { class: "timeline" }, hist.events.map((e) => {
+      const failed = e.kind === "failed" || (e.kind === "graph_call" && e.detail && e.detail.ok === false);
+      return h("li", { class: `event event-${e.kind}${failed ? " event-error" : ""}`, dataset: { kind: e.kind } },
+        h("time", { datetime: e.at }, formatInZone(new Date(e.at), tz)),
+        e.attempt ? h("span", { class: "muted" }, ` · attempt ${e.attempt}`) : null,
+        h("span", { class: "event-summary" }, e.summary));
+    }));
+  }
+
+  function historySection(p) {
+    const box = h("details", { id: "post-history", class: "history" },
+      h("summary", {}, "History"), h("p", { class: "muted" }, "Loading…"));
+    if (p.status === "failed") box.open = true;
+    postHistory(p.id)
+      .then((hist) => { box.replaceChildren(box.firstChild, historyList(hist)); })
+      .catch((err) => { box.replaceChildren(box.firstChild, notice("error", err.message)); });
+    return box;
+  }
+
+  function duplicateRow(p) {
+    const soon = wall(new Date(Date.now() + 24 * 60 * 60 * 1000), tz);
+    const input = h("input", { type: "datetime-local", value: wallToInput(soon), id: "post-duplicate-when" });
+    const go = button("Duplicate", () => busy(go, async () => {
+      const w = inputToWall(input.value);
+      if (!w) throw new Error("Pick a date and time");
+      const copy = await duplicatePost(p.id, { scheduledFor: wallToApi(w) });
+      toast("Copy scheduled", "success");
+      follow(copy);
+    }), { id: "post-duplicate" });
+    return h("div", { class: "row" }, field(`Copy at (${tz})`, input), go);
+  }
+
   function details(p) {
     const when = new Date(p.scheduledFor);
     openDialog(`${STATUS_TEXT[p.status] || p.status} post`, (body, close) => {
@@ -544,10 +579,9 @@ export async function render(main, { args, navigate }) {
       } else if (p.status === "failed") {
         actions.append(
           button("Retry now", (e) => busy(e.currentTarget, async () => {
-            // A failed post stays as history; the retry is a new post with the same content.
-            const soon = wallToApi(wall(new Date(Date.now() + 60 * 60 * 1000), tz));
-            const copy = await createPost(copyOf(p, soon));
-            const r = await publishNow(copy.id);
+            // In place: the same post, a new attempt (its history keeps the failed one).
+            await retryPost(p.id);
+            const r = await publishNow(p.id);
             outcome(r);
             close();
             follow(r);
@@ -555,7 +589,8 @@ export async function render(main, { args, navigate }) {
           button("Reschedule as a new post", () => { close(); navigate(`compose/${p.id}/copy`); }, { id: "post-copy" }),
         );
       }
-      body.append(status, actions);
+      if (p.status === "published" || p.status === "cancelled") body.append(duplicateRow(p));
+      body.append(historySection(p), status, actions);
     });
   }
 
