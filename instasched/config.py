@@ -182,7 +182,19 @@ class Settings(BaseSettings):
     container_poll_max_seconds: float = Field(
         600.0, gt=0, validation_alias="CONTAINER_POLL_MAX_SECONDS"
     )
-    worker_concurrency: int = Field(50, ge=1, validation_alias="WORKER_CONCURRENCY")
+    # Publications in flight per worker process (the bullmq concurrency). They wait on Instagram
+    # holding no database connection, so the bound is memory (docs/performance.md: RSS at the
+    # peak). WORKER_CONCURRENCY is the older name.
+    worker_max_in_flight: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        validation_alias=AliasChoices("WORKER_MAX_IN_FLIGHT", "WORKER_CONCURRENCY"),
+    )
+    # Publications of one account at a time, across every worker process and host (Redis).
+    worker_max_in_flight_per_account: int = Field(
+        1, ge=1, le=100, validation_alias="WORKER_MAX_IN_FLIGHT_PER_ACCOUNT"
+    )
     reconcile_interval_seconds: float = Field(
         60.0, gt=0, validation_alias="RECONCILE_INTERVAL_SECONDS"
     )

@@ -95,6 +95,8 @@ class AppState:
 
 
 def graph_client_for(settings: Settings) -> GraphClient:
+    # A connection per publication in flight (each waits on its own call), and some spare.
+    connections = max(200, settings.worker_max_in_flight + 50)
     if settings.sandbox_enabled:
         base = sandbox_base_url(settings)
         return GraphClient(
@@ -104,6 +106,7 @@ def graph_client_for(settings: Settings) -> GraphClient:
             app_secret="sandbox-secret",
             token_url=f"{base}/oauth/access_token",
             timeout=settings.graph_timeout_seconds,
+            max_connections=connections,
         )
     return GraphClient(
         base_url=settings.instagram_graph_url,
@@ -112,6 +115,7 @@ def graph_client_for(settings: Settings) -> GraphClient:
         app_secret=settings.instagram_app_secret,
         token_url=settings.instagram_token_url,
         timeout=settings.graph_timeout_seconds,
+        max_connections=connections,
     )
 
 

@@ -36,6 +36,12 @@ _CLAIM = (
 )
 
 
+_ACCOUNT_OF = (
+    "SELECT instagram_account_id FROM instagram_scheduled_posts"
+    " WHERE id = $1 AND status IN ('scheduled', 'publishing')"
+)
+
+
 def _post(row: Mapping[str, Any]) -> ScheduledPost:
     return loaded(ScheduledPost, post_attributes(row))
 
@@ -50,6 +56,12 @@ async def claim(
     """`scheduled` → `publishing` if the post is still scheduled and due; counts an attempt."""
     row = await conn.fetchrow(_CLAIM, post_id, now, lease_until)
     return _post(row) if row is not None else None
+
+
+async def account_of(conn: Driver, post_id: uuid.UUID) -> uuid.UUID | None:
+    """The account of a post that may still be published (scheduled or publishing)."""
+    account_id: uuid.UUID | None = await conn.fetchval(_ACCOUNT_OF, post_id)
+    return account_id
 
 
 async def take_over(

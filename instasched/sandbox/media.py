@@ -15,12 +15,14 @@ nested edge fails the whole request, as on Meta.
 
 Control endpoints for tests and demos (camelCase JSON): `GET /_control/media?igUserId=`,
 `GET /_control/calls?igUserId=` (Graph calls by endpoint), `POST /_control/faults`,
-`DELETE /_control/faults`, `PUT /_control/quota`, `DELETE /_control/media/{media-id}`.
+`DELETE /_control/faults`, `PUT /_control/quota`, `DELETE /_control/media/{media-id}`,
+`GET|DELETE /_control/concurrency` (calls waiting out an added latency: now, and the peak).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
@@ -29,6 +31,7 @@ import re
 import secrets
 import string
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -169,6 +172,23 @@ class MediaState:
         self.container_limit = container_limit
         self.max_hashtags = max_hashtags
         self.latency = latency or LatencyProfile()
+        # Graph calls waiting out an added latency right now, and the most at once (this
+        # process; `GET /_control/concurrency`): how many calls a worker has in flight.
+        self.waiting: dict[str, int] = {}
+        self.peak = 0
+        self.peak_by_owner: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def waiting_call(self, owner: str) -> Iterator[None]:
+        self.waiting[owner] = self.waiting.get(owner, 0) + 1
+        self.peak = max(self.peak, sum(self.waiting.values()))
+        self.peak_by_owner[owner] = max(self.peak_by_owner.get(owner, 0), self.waiting[owner])
+        try:
+            yield
+        finally:
+            self.waiting[owner] -= 1
+            if not self.waiting[owner]:
+                del self.waiting[owner]
 
     def next_id(self) -> str:
         # The first id is drawn at random: ids of one sandbox file never repeat those of another.
@@ -368,7 +388,8 @@ async def apply_fault(ms: MediaState, owner: str, endpoint: str) -> Fault | None
     fault = ms.take_fault(owner, endpoint) if endpoint in FAULT_ENDPOINTS else None
     delay_ms = ms.latency.draw_ms(endpoint) + (fault.latency_ms if fault is not None else 0)
     if delay_ms > 0:
-        await asyncio.sleep(delay_ms / 1000)
+        with ms.waiting_call(owner):
+            await asyncio.sleep(delay_ms / 1000)
     if fault is None:
         return None
     if fault.error is not None:
@@ -637,6 +658,27 @@ async def control_calls(request: Request, igUserId: str) -> dict[str, Any]:
     media_publish, media_fields, insights, comments, list_media, publishing_limit)."""
     ms = media_state(request)
     return {"igUserId": igUserId, "calls": ms.calls_of(igUserId)}
+
+
+@router.get("/_control/concurrency", tags=["Sandbox control"])
+async def control_concurrency(request: Request) -> dict[str, Any]:
+    """Graph calls waiting out an added latency (profile or `latencyMs` fault) in this sandbox
+    process: now, and the most at once since the last reset, overall and per account."""
+    ms = media_state(request)
+    return {
+        "inFlight": sum(ms.waiting.values()),
+        "peak": ms.peak,
+        "peakByAccount": dict(ms.peak_by_owner),
+    }
+
+
+@router.delete("/_control/concurrency", tags=["Sandbox control"])
+async def reset_concurrency(request: Request) -> dict[str, Any]:
+    """Start counting the peaks again."""
+    ms = media_state(request)
+    ms.peak = sum(ms.waiting.values())
+    ms.peak_by_owner = dict(ms.waiting)
+    return {"peak": ms.peak}
 
 
 @router.post("/_control/faults", status_code=201, tags=["Sandbox control"])

@@ -34,10 +34,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from instasched.config import Settings
 from instasched.db import is_connection_error
 from instasched.kit.memory import freeze_startup_objects
+from instasched.observability.metrics import IN_FLIGHT
 from instasched.ops.health import check_publishing_health
+from instasched.publishing import repository as publishing_repository
 from instasched.publishing.insights import refresh_due
-from instasched.publishing.service import Publisher
+from instasched.publishing.service import Outcome, Publisher
 from instasched.state import AppState
+from instasched.worker.inflight import AccountGate
 from instasched.worker.queue import QUEUE_NAME, post_id_from_job
 from instasched.worker.reconciler import Reconciler
 
@@ -54,6 +57,10 @@ MARKER_SETTLE_SECONDS = 0.025
 DATABASE_RETRY_SECONDS = 1.0
 # Expired leases and the queue's sentinel key (Redis lost its data) are checked this often.
 WATCH_INTERVAL_SECONDS = 1.0
+# At most this many posts of one account wait in one process (for the account's slot); more are
+# put back for 2-4 s, so one account's pile never fills the slots other accounts' posts need.
+ACCOUNT_QUEUE_MAX = 64
+ACCOUNT_BUSY_DELAY_SECONDS = 2.0
 
 
 class PublishWorker(Worker):  # type: ignore[misc]
@@ -139,7 +146,10 @@ class _Starting:
 _STARTING = _Starting()
 
 
-def make_processor(publisher: Publisher) -> Any:
+def make_processor(publisher: Publisher, gate: AccountGate | None = None) -> Any:
+    """The job's work; with a `gate`, a publication waits for a slot of its account first
+    (worker/inflight.py), holding no database connection while it waits."""
+
     async def process(job: Any, token: str) -> dict[str, Any]:
         try:
             return await _process(job, token)
@@ -167,12 +177,40 @@ def make_processor(publisher: Publisher) -> Any:
         except ValueError:
             log.error("job without a valid post id", extra={"job_id": job.id})
             return {"result": "skipped"}
-        outcome = await publisher.process(post_id)
+        outcome = await _publish(job, token, post_id)
         if outcome.kind in ("retry", "rescheduled", "not_due") and outcome.due_at is not None:
             # Same job id, new due time: the job waits in the delayed set (attempt not used).
             await job.moveToDelayed(int(outcome.due_at.timestamp() * 1000), token)
             raise DelayedError
         return {"result": outcome.kind, "detail": outcome.detail}
+
+    async def _publish(job: Any, token: str, post_id: uuid.UUID) -> Outcome:
+        if gate is None:
+            return await publisher.process(post_id)
+        async with publisher.connect() as conn:
+            account_id = await publishing_repository.account_of(conn, post_id)
+        if account_id is None:  # gone, published, failed...: nothing to wait for
+            return await publisher.process(post_id)
+        if gate.queued(account_id) >= ACCOUNT_QUEUE_MAX:
+            # Many of one account's posts in this process already: let other accounts' posts
+            # have the slots; this one comes back shortly (its due time is unchanged).
+            due = time.time() + ACCOUNT_BUSY_DELAY_SECONDS * (1 + random.random())
+            await job.moveToDelayed(int(due * 1000), token)
+            raise DelayedError
+        IN_FLIGHT.labels(state="waiting_for_account").inc()
+        waiting = True
+        try:
+            async with gate.slot(account_id):
+                IN_FLIGHT.labels(state="waiting_for_account").dec()
+                waiting = False
+                IN_FLIGHT.labels(state="publishing").inc()
+                try:
+                    return await publisher.process(post_id)
+                finally:
+                    IN_FLIGHT.labels(state="publishing").dec()
+        finally:
+            if waiting:
+                IN_FLIGHT.labels(state="waiting_for_account").dec()
 
     return process
 
@@ -213,13 +251,19 @@ async def run_worker(
     app = await AppState.create(settings)
     publisher = Publisher(app)
     reconciler = Reconciler(app, publisher)
+    gate = AccountGate(
+        settings.require_redis_url(),
+        prefix=settings.queue_prefix,
+        per_account=settings.worker_max_in_flight_per_account,
+    )
     worker = PublishWorker(
         QUEUE_NAME,
-        make_processor(publisher),
+        make_processor(publisher, gate),
         {
             "connection": settings.require_redis_url(),
             "prefix": settings.queue_prefix,
-            "concurrency": settings.worker_concurrency,
+            # Publications in flight in this process (they mostly wait on Instagram).
+            "concurrency": settings.worker_max_in_flight,
             "lockDuration": LOCK_DURATION_MS,
             "stalledInterval": STALLED_INTERVAL_MS,
             "maxStalledCount": 5,
@@ -228,6 +272,7 @@ async def run_worker(
     )
     worker.on("error", lambda err, *a: log.error("bullmq worker error: %s", err))
     try:
+        await gate.start()
         async with running(worker):
             _serve_metrics(settings)
             loops = _start_loops(settings, app, reconciler, stop)
@@ -237,7 +282,8 @@ async def run_worker(
             log.info(
                 "worker started",
                 extra={
-                    "concurrency": settings.worker_concurrency,
+                    "max_in_flight": settings.worker_max_in_flight,
+                    "max_in_flight_per_account": settings.worker_max_in_flight_per_account,
                     "queue_prefix": settings.queue_prefix,
                 },
             )
@@ -250,6 +296,7 @@ async def run_worker(
                 await asyncio.gather(*loops, return_exceptions=True)
     finally:
         await reconciler.close()
+        await gate.close()
         await app.close()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
