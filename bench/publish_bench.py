@@ -132,11 +132,12 @@ class Bench:
             "SANDBOX_PUBLISH_QUOTA": "1000000",
             "SANDBOX_CONTAINER_LIMIT": "1000000",
             "SCHEDULE_MIN_LEAD_SECONDS": "0",
-            "WORKER_CONCURRENCY": str(self.args.concurrency),
             "DATABASE_POOL_SIZE": "20",
             "LOG_LEVEL": "WARNING",
             "RECONCILE_INTERVAL_SECONDS": "60",
         }
+        if self.args.concurrency:
+            self.env["WORKER_MAX_IN_FLIGHT"] = str(self.args.concurrency)
         for item in self.args.env:
             key, _, value = item.partition("=")
             self.env[key] = value
@@ -264,8 +265,9 @@ class Bench:
         asset: MediaAsset,
         sandbox: str = "/sandbox",
         media_type: str = "IMAGE",
+        lead: float | None = None,
     ) -> dict[str, Any]:
-        lead = 5.0 + count / 2000
+        lead = lead or 5.0 + count / 2000
         start = datetime.now(UTC) + timedelta(seconds=lead)
         rows = []
         for i in range(count):
@@ -516,7 +518,9 @@ def main() -> int:
         help="server setting, e.g. SANDBOX_LATENCY_PROFILE=meta or SANDBOX_LATENCY_MS=1500",
     )
     parser.add_argument("--accounts", type=int, default=20, help="sandbox accounts to spread over")
-    parser.add_argument("--concurrency", type=int, default=50, help="WORKER_CONCURRENCY")
+    parser.add_argument(
+        "--concurrency", type=int, help="WORKER_MAX_IN_FLIGHT (default: the server's, 1000)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="seconds to wait after the last due time"

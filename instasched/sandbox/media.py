@@ -16,7 +16,8 @@ nested edge fails the whole request, as on Meta.
 Control endpoints for tests and demos (camelCase JSON): `GET /_control/media?igUserId=`,
 `GET /_control/calls?igUserId=` (Graph calls by endpoint), `POST /_control/faults`,
 `DELETE /_control/faults`, `PUT /_control/quota`, `DELETE /_control/media/{media-id}`,
-`GET|DELETE /_control/concurrency` (calls waiting out an added latency: now, and the peak).
+`GET|DELETE /_control/concurrency` (calls waiting out an added latency: now, and the peak),
+`PUT /_control/latency` (every call's added latency from now on).
 """
 
 from __future__ import annotations
@@ -46,7 +47,12 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from instasched.integrations.instagram import publish_rules as meta
-from instasched.sandbox.latency import LatencyProfile, video_processing_seconds
+from instasched.sandbox.latency import (
+    LATENCY_ENDPOINTS,
+    Latency,
+    LatencyProfile,
+    video_processing_seconds,
+)
 from instasched.sandbox.state import GraphFault, Records, SandboxState, SandboxStore, SandboxUser
 
 log = logging.getLogger(__name__)
@@ -679,6 +685,25 @@ async def reset_concurrency(request: Request) -> dict[str, Any]:
     ms.peak = sum(ms.waiting.values())
     ms.peak_by_owner = dict(ms.waiting)
     return {"peak": ms.peak}
+
+
+class LatencyIn(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    ms: float = Field(ge=0, le=120_000)
+    spread_ms: float = Field(0, ge=0, le=120_000)
+
+
+@router.put("/_control/latency", tags=["Sandbox control"])
+async def set_latency(body: LatencyIn, request: Request) -> dict[str, Any]:
+    """Every Graph call's added latency from now on (this sandbox process), mean ± spread ms, as
+    SANDBOX_LATENCY_MS / SANDBOX_LATENCY_SPREAD_MS set it at start; `ms: 0` takes it away.
+    bench/run's Meta-timed rows use it on a server that serves the other rows without."""
+    ms = media_state(request)
+    latency = Latency(body.ms, body.spread_ms)
+    ms.latency = LatencyProfile(
+        {endpoint: latency for endpoint in LATENCY_ENDPOINTS} if latency.bounds_ms[1] > 0 else {}
+    )
+    return {"ms": body.ms, "spreadMs": body.spread_ms}
 
 
 @router.post("/_control/faults", status_code=201, tags=["Sandbox control"])
