@@ -9,7 +9,7 @@ table and writes bench/results.json. Every server it starts is stopped by PID at
     bench/run                       # every figure, full counts (about 6-8 minutes)
     bench/run --quick               # every figure, small counts (about 2 minutes)
     bench/run --only create,list    # a subset (names: see FIGURES)
-    bench/run --env API_WORKERS=2 --env WORKER_CONCURRENCY=100   # server settings to compare
+    bench/run --env API_WORKERS=2 --env WORKER_MAX_IN_FLIGHT=100   # server settings to compare
 """
 
 from __future__ import annotations

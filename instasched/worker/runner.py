@@ -16,6 +16,7 @@ bullmq settings, on purpose (design.md):
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import inspect
 import logging
@@ -28,6 +29,8 @@ from typing import Any
 
 from bullmq import Worker
 from bullmq.custom_errors import DelayedError
+from bullmq.timer import Timer
+from bullmq.utils import extract_result
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -131,6 +134,88 @@ class PublishWorker(Worker):  # type: ignore[misc]
         if self.waiting and self.drained:
             return None
         return await super().getNextJob(token)
+
+    async def run(self) -> None:
+        """bullmq's run loop, with the finished tasks handed over by a callback.
+
+        bullmq waits on every task in flight (`asyncio.wait(..., FIRST_COMPLETED)`) each time
+        one ends, and builds a new set of them: O(tasks in flight) per finished job or fetch,
+        ~0.3 ms each at 1,000 in flight (measured), more CPU than the publication's own work.
+        Here each task reports itself when done; the loop is otherwise bullmq 3.4.4's."""
+        if self.running:  # type: ignore[has-type]
+            raise RuntimeError("Worker is already running")
+        await self._ensure_client_names()
+        self.lockManager.start()
+        self.stalledCheckTimer = Timer(
+            self.opts.get("stalledInterval") / 1000, self.runStalledJobsCheck, self.emit
+        )
+        self.running = True
+        finished: collections.deque[asyncio.Future[Any]] = collections.deque()
+        wake = asyncio.Event()
+
+        def done(task: asyncio.Future[Any]) -> None:
+            finished.append(task)
+            wake.set()
+
+        def start(coroutine: Any) -> None:
+            task = asyncio.ensure_future(coroutine)
+            task.add_done_callback(done)
+            self.processing.add(task)
+
+        serial = 0
+        try:
+            while not self.closed:
+                if self.paused and not self.closing:
+                    await self.resume_event.wait()
+                    continue
+                while (
+                    not self.waiting
+                    and len(self.processing) < self.opts.get("concurrency")
+                    and not self.closing
+                    and not self.paused
+                ):
+                    serial += 1
+                    start(self._fetch(f"{self.id}:{serial}"))
+                if not finished:
+                    if not self.processing:
+                        await asyncio.sleep(0)
+                    else:
+                        wake.clear()
+                        await wake.wait()
+                jobs = []
+                while finished:
+                    task = finished.popleft()
+                    self.processing.discard(task)
+                    job = extract_result(task, self.emit)
+                    if job is not None:
+                        jobs.append(job)
+                for job in jobs:
+                    start(self.processJob(job, job.token))
+                if (not jobs or not self.processing) and self.closing:
+                    break
+        finally:
+            self.running = False
+            if not self.closing:
+                for task in self.processing:
+                    if not task.done():
+                        task.cancel()
+                if self.waiting and not self.waiting.done():
+                    self.waiting.cancel()
+                if self.processing:
+                    await asyncio.gather(*self.processing, return_exceptions=True)
+                self.processing.clear()
+            if self.stalledCheckTimer is not None:
+                with contextlib.suppress(Exception):
+                    self.stalledCheckTimer.stop()
+            await self.lockManager.close()
+
+    def _fetch(self, token: str) -> Any:
+        async def next_job() -> Any:
+            return await self.getNextJob(token)
+
+        return self.retryIfFailed(
+            next_job, {"delay_in_ms": self.opts.get("runRetryDelay"), "only_emit_error": True}
+        )
 
     async def waitForJob(self) -> int:
         """The queue's marker, as bullmq reads it, then a short settle when it is not due.

@@ -172,7 +172,7 @@ async def test_many_in_flight_without_holding_connections(
     count = 70  # beyond the old 50 per process
     user, accounts = await _accounts(publishing, count)
     image = await publishing.image(user)
-    await asyncio.gather(*(_slow(publishing, account, 1, 1500) for account in accounts))
+    await asyncio.gather(*(_slow(publishing, account, 1, 3000) for account in accounts))
     r = await publishing.http.delete("/sandbox/_control/concurrency")
     assert r.status_code == 200, r.text
     due = datetime.now(UTC) + timedelta(milliseconds=500)
