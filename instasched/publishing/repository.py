@@ -64,6 +64,25 @@ async def account_of(conn: Driver, post_id: uuid.UUID) -> uuid.UUID | None:
     return account_id
 
 
+_RENEW_LEASES = (
+    "UPDATE instagram_scheduled_posts AS p SET lease_expires_at = $3"
+    " FROM unnest($1::uuid[], $2::timestamptz[]) AS t (id, lease)"
+    " WHERE p.id = t.id AND p.status = 'publishing' AND p.lease_expires_at = t.lease"
+    " RETURNING p.id"
+)
+
+
+async def renew_leases(
+    conn: Driver, held: list[tuple[uuid.UUID, datetime]], *, lease_until: datetime
+) -> set[uuid.UUID]:
+    """Move these `publishing` posts' leases to `lease_until` where each still holds the lease
+    given (fenced); answers the posts renewed."""
+    rows = await conn.fetch(
+        _RENEW_LEASES, [post_id for post_id, _ in held], [lease for _, lease in held], lease_until
+    )
+    return {row["id"] for row in rows}
+
+
 async def take_over(
     session: AsyncSession,
     post_id: uuid.UUID,
