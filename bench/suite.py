@@ -118,6 +118,8 @@ QUICK = Sizes(
 # Added latency of every sandbox Graph call in the `inflight` rows (ms): an image post is 3
 # calls (container, media_publish, fields), ~4.5 s in all.
 INFLIGHT_LATENCY_MS = 1500.0
+# The burst and spread rows' accounts (10 posts each in the burst, 50 over the spread's minute).
+PUBLISH_ACCOUNTS = 200
 
 
 # --- figures -------------------------------------------------------------------------------
@@ -1032,7 +1034,7 @@ class Run:
                     queue=queue,
                     http=http,
                     user_id=s.user_id,
-                    account_ids=account_ids or s.accounts[4:],
+                    account_ids=account_ids or await self.publish_accounts(http, s),
                     asset=asset,
                     sandbox=self.server.sandbox,
                     lead=lead,
@@ -1178,6 +1180,14 @@ class Run:
             f"{peak_mb:.0f} MB ({len(pids)} processes)"
         )
         print(f"  {row['note']}", flush=True)
+
+    async def publish_accounts(self, http: httpx.AsyncClient, s: Setup) -> list[uuid.UUID]:
+        """The accounts the burst and spread rows publish to: PUBLISH_ACCOUNTS of them (20 before
+        one publication per account at a time: 100 posts of one account due in one second is
+        past Meta's own limits, and one at a time made the row measure 20 publications)."""
+        if not hasattr(self, "_publish_accounts"):
+            self._publish_accounts = await self.many_accounts(http, s, PUBLISH_ACCOUNTS)
+        return self._publish_accounts
 
     async def many_accounts(self, http: httpx.AsyncClient, s: Setup, count: int) -> list[uuid.UUID]:
         """`count` sandbox accounts of the bench user: sandbox users made through the control
