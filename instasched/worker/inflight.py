@@ -224,7 +224,12 @@ class AccountGate:
         for member, key in held:
             await self._renew(keys=[key], args=[self.ttl_ms, member], client=pipe)
         results = await pipe.execute()
-        lost = sum(1 for r in results if not r)
+        # A slot given back meanwhile is not lost (its release removed it).
+        lost = sum(
+            1
+            for (member, _), r in zip(held, results, strict=True)
+            if not r and member in self._held
+        )
         if lost:
             log.warning("account slots expired before their renewal", extra={"lost": lost})
         return lost
