@@ -9,14 +9,19 @@ sandbox's peak of calls waiting at once), never durations.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import asyncpg
 import pytest
 
-from instasched.config import Settings
+from instasched.config import Settings, plain_database_url
+from instasched.publishing.leases import LeaseKeeper
+from instasched.publishing.service import Attempt
 from instasched.worker.inflight import AccountGate
 from tests.conftest import BackgroundWorker
 from tests.factories import Account, User
@@ -188,3 +193,59 @@ async def test_many_in_flight_without_holding_connections(
     assert concurrency["peak"] > 50  # type: ignore[operator]
     for account in accounts:
         assert len(await publishing.media(account.ig_user_id)) == 1
+
+
+async def test_lease_keeper_renews_in_one_statement_and_sees_a_take_over(
+    publishing: Publishing, database_url: str
+) -> None:
+    user, account = await publishing.user_account()
+    image = await publishing.image(user)
+    now = datetime.now(UTC)
+
+    @contextlib.asynccontextmanager
+    async def connect() -> AsyncIterator[Any]:
+        conn = await asyncpg.connect(plain_database_url(database_url))
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+    # Two posts being published, their leases a third of their length old (due for renewal);
+    # not expired, so no worker's watch takes them over.
+    leases = [now + timedelta(seconds=5), now + timedelta(seconds=6)]
+    ids = [
+        await publishing.post(
+            user, account, "IMAGE", [image], due=now + timedelta(hours=1), enqueue=False
+        )
+        for _ in leases
+    ]
+    async with connect() as conn:
+        for post_id, lease in zip(ids, leases, strict=True):
+            await conn.execute(
+                "UPDATE instagram_scheduled_posts SET status = 'publishing', "
+                "lease_expires_at = $2 WHERE id = $1",
+                post_id,
+                lease,
+            )
+    attempts = [
+        Attempt(post=await publishing.get(post_id), lease=lease)
+        for post_id, lease in zip(ids, leases, strict=True)
+    ]
+
+    keeper = LeaseKeeper(connect, length=timedelta(seconds=10))
+    # Another worker took the second post over (a new lease): the keeper must not renew it.
+    async with connect() as conn:
+        await conn.execute(
+            "UPDATE instagram_scheduled_posts SET lease_expires_at = $2 WHERE id = $1",
+            ids[1],
+            now + timedelta(seconds=30),
+        )
+    async with keeper.hold(attempts[0]), keeper.hold(attempts[1]):
+        assert await keeper.renew() == 1
+    first, second = attempts
+    assert not first.lost and first.lease > leases[0]
+    assert (await publishing.get(ids[0])).lease_expires_at == first.lease
+    assert second.lost and second.lease == leases[1]
+    # A lease renewed a moment ago is not due again.
+    async with keeper.hold(first):
+        assert await keeper.renew() == 0
