@@ -12,9 +12,10 @@ account at a time (`WORKER_MAX_IN_FLIGHT_PER_ACCOUNT`, 1) unless more is measure
   scored by its expiry in Redis's clock; taking one is one script (drop the expired members, add
   ours if fewer than the bound are left); a live process renews its slots every third of
   `SLOT_TTL_SECONDS`, so the slots of a process that died free themselves within that time;
-- giving a slot back publishes the account id on one channel per deployment; every process
-  listens on it (one connection) and wakes its own waiters for that account, which try again
-  (and, should a message be lost, every `RETRY_SECONDS` anyway);
+- a process that finds the account full marks it (a key); giving a slot back of a marked
+  account publishes the account id on one channel per deployment (unmarked ones, the common
+  case, send nothing); every process listens on it (one connection) and wakes its own waiters
+  for that account, which try again (and, should a message be lost, every `RETRY_SECONDS`);
 - within a process, the account's waiters queue on a local semaphore first, so at most the
   bound of them ask Redis; the others wait their turn without a round trip.
 """
@@ -43,7 +44,8 @@ SLOT_TTL_SECONDS = 15.0
 # A waiter tries again this often even without a message (a lost one, a dead holder's expiry).
 RETRY_SECONDS = 1.0
 
-# KEYS[1] the account's slots; ARGV: bound, ttl ms, member. 1 when the slot was taken.
+# KEYS[1] the account's slots, KEYS[2] its "someone waits" mark; ARGV: bound, ttl ms, member.
+# 1 when the slot was taken; else the mark is set, so that the slot's release announces itself.
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -53,12 +55,16 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
   redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
   return 1
 end
+redis.call('SET', KEYS[2], '1', 'PX', tonumber(ARGV[2]))
 return 0
 """
-# KEYS[1] the account's slots, KEYS[2] the channel; ARGV: member, account id.
+# KEYS[1] the account's slots, KEYS[2] its mark, KEYS[3] the channel; ARGV: member, account id.
+# Announced only when someone waits (most releases have no waiter: no message to every process).
 _GIVE_BACK = """
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('PUBLISH', KEYS[2], ARGV[2])
+if redis.call('DEL', KEYS[2]) == 1 then
+  redis.call('PUBLISH', KEYS[3], ARGV[2])
+end
 return removed
 """
 # KEYS[1] the account's slots; ARGV: ttl ms, member. 0 when the slot had expired meanwhile.
@@ -159,7 +165,10 @@ class AccountGate:
         member = f"{self._process}:{next(self._ids)}"
         while True:
             account.wake.clear()
-            if await self._take(keys=[key], args=[self.per_account, self.ttl_ms, member]):
+            taken = await self._take(
+                keys=[key, f"{key}:waiting"], args=[self.per_account, self.ttl_ms, member]
+            )
+            if taken:
                 self._held[member] = key
                 return member
             with contextlib.suppress(TimeoutError):
@@ -170,7 +179,9 @@ class AccountGate:
         try:
             # Shielded: a cancelled publication still gives its slot back at once.
             await asyncio.shield(
-                self._give_back(keys=[key, self.channel], args=[member, str(account_id)])
+                self._give_back(
+                    keys=[key, f"{key}:waiting", self.channel], args=[member, str(account_id)]
+                )
             )
         except (RedisError, OSError) as exc:  # the slot expires within SLOT_TTL_SECONDS
             log.warning("could not give an account slot back: %s", type(exc).__name__)
