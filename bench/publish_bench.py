@@ -151,13 +151,14 @@ class Bench:
             "SANDBOX_PUBLISH_QUOTA": "1000000",
             "SANDBOX_CONTAINER_LIMIT": "1000000",
             "SCHEDULE_MIN_LEAD_SECONDS": "0",
-            "WORKER_CONCURRENCY": str(self.args.concurrency),
             "DATABASE_POOL_SIZE": "20",
             "LOG_LEVEL": "WARNING",
             "RECONCILE_INTERVAL_SECONDS": "60",
         }
         if not self.args.due_in:  # posts written seconds ahead: no staging (as before it)
             self.env.update(NO_STAGING)
+        if self.args.concurrency:
+            self.env["WORKER_MAX_IN_FLIGHT"] = str(self.args.concurrency)
         for item in self.args.env:
             key, _, value = item.partition("=")
             self.env[key] = value
@@ -285,9 +286,10 @@ class Bench:
         asset: MediaAsset,
         sandbox: str = "/sandbox",
         media_type: str = "IMAGE",
+        lead: float | None = None,
     ) -> dict[str, Any]:
         due_in = getattr(self.args, "due_in", 0.0)  # (bench/suite.py makes its own args)
-        lead = due_in or 5.0 + count / 2000
+        lead = lead or due_in or 5.0 + count / 2000
         start = datetime.now(UTC) + timedelta(seconds=lead)
         rows = []
         for i in range(count):
@@ -557,7 +559,9 @@ def main() -> int:
         help="write the posts this many seconds before they are due (staging ahead needs "
         "time); default 5 s plus 0.5 ms a post",
     )
-    parser.add_argument("--concurrency", type=int, default=50, help="WORKER_CONCURRENCY")
+    parser.add_argument(
+        "--concurrency", type=int, help="WORKER_MAX_IN_FLIGHT (default: the server's, 1000)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="seconds to wait after the last due time"

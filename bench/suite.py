@@ -9,7 +9,7 @@ table and writes bench/results.json. Every server it starts is stopped by PID at
     bench/run                       # every figure, full counts (about 6-8 minutes)
     bench/run --quick               # every figure, small counts (about 2 minutes)
     bench/run --only create,list    # a subset (names: see FIGURES)
-    bench/run --env API_WORKERS=2 --env WORKER_CONCURRENCY=100   # server settings to compare
+    bench/run --env API_WORKERS=2 --env WORKER_MAX_IN_FLIGHT=100   # server settings to compare
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ FIGURES = (
     "scale",  # bench/scale: ~10-15 minutes, so only when asked for (--only scale)
     "staged_reels",
     "import",
+    "inflight",
 )
 DEFAULT_FIGURES = tuple(f for f in FIGURES if f != "scale")
 SERVER_ENV_CLEAR = (
@@ -95,10 +96,34 @@ class Sizes:
     spread_seconds: float
     optimal_posts: int
     optimal_requests: int
+    # The Meta-timed rows (`inflight`): (posts, accounts, seconds) of each.
+    inflight_burst: tuple[int, int, float] = (2000, 1000, 0.0)
+    inflight_spread: tuple[int, int, float] = (10_000, 5000, 60.0)
 
 
 FULL = Sizes(20, 10_000, 100_000, 20, 20_000, 20, 100, 20, 2000, 10_000, 60, 10_000, 300)
-QUICK = Sizes(5, 2_000, 100_000, 5, 5_000, 5, 20, 5, 400, 1_500, 15, 10_000, 100)
+QUICK = Sizes(
+    5,
+    2_000,
+    100_000,
+    5,
+    5_000,
+    5,
+    20,
+    5,
+    400,
+    1_500,
+    15,
+    10_000,
+    100,
+    (400, 200, 0.0),
+    (1500, 750, 15.0),
+)
+# Added latency of every sandbox Graph call in the `inflight` rows (ms): an image post is 3
+# calls (container, media_publish, fields), ~4.5 s in all.
+INFLIGHT_LATENCY_MS = 1500.0
+# The burst and spread rows' accounts (10 posts each in the burst, 50 over the spread's minute).
+PUBLISH_ACCOUNTS = 200
 
 
 # --- figures -------------------------------------------------------------------------------
@@ -445,6 +470,7 @@ class Run:
                     ("scale", self.scale),
                     ("staged_reels", self.staged_reels),
                     ("import", self.import_csv),
+                    ("inflight", self.inflight),
                 ]
                 for name, step in steps:
                     if name in self.only:
@@ -1004,7 +1030,16 @@ class Run:
         )
 
     async def scenario(
-        self, http: httpx.AsyncClient, s: Setup, name: str, count: int, spread: float
+        self,
+        http: httpx.AsyncClient,
+        s: Setup,
+        name: str,
+        count: int,
+        spread: float,
+        *,
+        account_ids: list[uuid.UUID] | None = None,
+        lead: float | None = None,
+        timeout: float | None = None,
     ) -> dict[str, Any]:
         from publish_bench import Bench
         from sqlalchemy.ext.asyncio import create_async_engine
@@ -1016,7 +1051,8 @@ class Run:
 
         bench = Bench(
             argparse.Namespace(
-                timeout=60.0 if self.args.quick else 120.0, workers=1 + self.args.extra_workers
+                timeout=timeout or (60.0 if self.args.quick else 120.0),
+                workers=1 + self.args.extra_workers,
             )
         )
         shutil.rmtree(bench.tmp, ignore_errors=True)
@@ -1038,9 +1074,10 @@ class Run:
                     queue=queue,
                     http=http,
                     user_id=s.user_id,
-                    account_ids=s.accounts[4:],
+                    account_ids=account_ids or await self.publish_accounts(http, s),
                     asset=asset,
                     sandbox=self.server.sandbox,
+                    lead=lead,
                 )
         finally:
             await queue.close()
@@ -1125,6 +1162,148 @@ class Run:
             "all once; lateness p99 <= 3 s",
             report["exactly_once"] and pct(lat, 99) <= 3000,
         )
+
+    # --- Meta-timed publishing (in flight) --------------------------------------------------
+    async def inflight(self, http: httpx.AsyncClient, s: Setup) -> None:
+        """Posts of many accounts under Meta-like timing (every Graph call 1.5 s): what bounds
+        them is the number of publications in flight, one per account at a time."""
+        rows = (self.sizes.inflight_burst, self.sizes.inflight_spread)
+        accounts = await self.many_accounts(http, s, max(n for _, n, _ in rows))
+        latency = f"{self.server.sandbox}/_control/latency"
+        (await http.put(latency, json={"ms": INFLIGHT_LATENCY_MS})).raise_for_status()
+        try:
+            for index, (count, n_accounts, seconds) in enumerate(rows):
+                await self.inflight_row(http, s, index, count, accounts[:n_accounts], seconds)
+        finally:
+            (await http.put(latency, json={"ms": 0})).raise_for_status()
+
+    async def inflight_row(
+        self,
+        http: httpx.AsyncClient,
+        s: Setup,
+        index: int,
+        count: int,
+        accounts: list[uuid.UUID],
+        seconds: float,
+    ) -> None:
+        control = f"{self.server.sandbox}/_control/concurrency"
+        (await http.delete(control)).raise_for_status()
+        pids = self.server.worker_pids()
+        peak_kb = 0
+        sampling = True
+
+        async def sample_rss() -> None:
+            nonlocal peak_kb
+            while sampling:
+                peak_kb = max(peak_kb, sum(proc_kb(p, "VmRSS") or 0 for p in pids))
+                await asyncio.sleep(0.2)
+
+        before_kb = sum(proc_kb(p, "VmRSS") or 0 for p in pids)
+        sampler = asyncio.create_task(sample_rss())
+        try:
+            report = await self.scenario(
+                http,
+                s,
+                f"inflight{index}",
+                count,
+                seconds,
+                account_ids=accounts,
+                lead=8.0 + count / 1000,
+                timeout=180.0,
+            )
+        finally:
+            sampling = False
+            await sampler
+        calls = (await http.get(control)).json()
+        lat = report["published_lateness_ms"]
+        per_account = max(calls["peakByAccount"].values(), default=0)
+        peak_mb = peak_kb / 1024
+        if seconds:
+            name = (
+                f"{count:,} image posts due within {seconds:.0f} s, {len(accounts):,} accounts, "
+                f"{INFLIGHT_LATENCY_MS / 1000:.1f} s per Graph call"
+            )
+            goal = "all once; lateness p99 <= 20 s"
+            met = pct(lat, 99) <= 20_000
+        else:
+            name = (
+                f"{count:,} image posts due in the same second, {len(accounts):,} accounts, "
+                f"{INFLIGHT_LATENCY_MS / 1000:.1f} s per Graph call"
+            )
+            goal = "all once; last <= 15 s, p50 <= 8 s"
+            met = max(lat, default=1e9) <= 15_000 and pct(lat, 50) <= 8_000
+        self.publish_figure(report, name, goal, report["exactly_once"] and met)
+        row = self.rows[-1]
+        row.update(
+            worker_peak_rss_mb=round(peak_mb, 1),
+            worker_rss_before_mb=round(before_kb / 1024, 1),
+            graph_calls_waiting_peak=calls["peak"],
+            graph_calls_waiting_peak_per_account=per_account,
+        )
+        row["note"] += (
+            f"; Graph calls waiting at once: peak {calls['peak']} (per account at most "
+            f"{per_account}); worker RSS {before_kb / 1024:.0f} MB before, peak "
+            f"{peak_mb:.0f} MB ({len(pids)} processes)"
+        )
+        print(f"  {row['note']}", flush=True)
+
+    async def publish_accounts(self, http: httpx.AsyncClient, s: Setup) -> list[uuid.UUID]:
+        """The accounts the burst and spread rows publish to: PUBLISH_ACCOUNTS of them (20 before
+        one publication per account at a time: 100 posts of one account due in one second is
+        past Meta's own limits, and one at a time made the row measure 20 publications)."""
+        if not hasattr(self, "_publish_accounts"):
+            self._publish_accounts = await self.many_accounts(http, s, PUBLISH_ACCOUNTS)
+        return self._publish_accounts
+
+    async def many_accounts(self, http: httpx.AsyncClient, s: Setup, count: int) -> list[uuid.UUID]:
+        """`count` sandbox accounts of the bench user: sandbox users made through the control
+        API (50 at once), their rows written straight into PostgreSQL with the tokens encrypted
+        as the accounts API does (connecting 5,000 through the API takes minutes)."""
+        from sqlalchemy import insert
+        from sqlalchemy.ext.asyncio import create_async_engine
+        from sqlalchemy.pool import NullPool
+
+        from instasched.config import normalise_database_url
+        from instasched.models import InstagramAccount
+        from instasched.security import TokenCipher
+
+        cipher = TokenCipher(self.server.env["TOKEN_ENCRYPTION_KEY"])
+        tag = secrets.token_hex(3)
+        gate = asyncio.Semaphore(50)
+
+        async def user(i: int) -> dict[str, Any]:
+            async with gate:
+                r = await http.post(
+                    f"{self.server.sandbox}/_control/users",
+                    json={"username": f"fl_{tag}_{i}"},
+                )
+                r.raise_for_status()
+                body = r.json()
+            return {
+                "id": uuid.uuid4(),
+                "user_id": s.user_id,
+                "ig_user_id": body["igUserId"],
+                "username": body["username"],
+                "login_kind": "instagram",
+                "access_token_encrypted": cipher.encrypt(body["accessToken"]),
+                "token_expires_at": datetime.now(UTC) + timedelta(seconds=body["expiresIn"]),
+                "timezone": "UTC",
+                "publishing_quota": 1_000_000,
+            }
+
+        started = time.perf_counter()
+        rows = await asyncio.gather(*(user(i) for i in range(count)))
+        engine = create_async_engine(
+            normalise_database_url(self.server.database_url), poolclass=NullPool
+        )
+        try:
+            async with engine.begin() as conn:
+                for i in range(0, len(rows), 1000):
+                    await conn.execute(insert(InstagramAccount), rows[i : i + 1000])
+        finally:
+            await engine.dispose()
+        print(f"  {count:,} accounts in {time.perf_counter() - started:.1f} s", flush=True)
+        return [row["id"] for row in rows]
 
 
 def main() -> int:

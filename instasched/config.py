@@ -230,7 +230,19 @@ class Settings(BaseSettings):
     container_poll_max_seconds: float = Field(
         600.0, gt=0, validation_alias="CONTAINER_POLL_MAX_SECONDS"
     )
-    worker_concurrency: int = Field(50, ge=1, validation_alias="WORKER_CONCURRENCY")
+    # Publications in flight per worker process (the bullmq concurrency). They wait on Instagram
+    # holding no database connection, so the bound is memory (docs/performance.md: RSS at the
+    # peak). WORKER_CONCURRENCY is the older name.
+    worker_max_in_flight: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        validation_alias=AliasChoices("WORKER_MAX_IN_FLIGHT", "WORKER_CONCURRENCY"),
+    )
+    # Publications of one account at a time, across every worker process and host (Redis).
+    worker_max_in_flight_per_account: int = Field(
+        1, ge=1, le=100, validation_alias="WORKER_MAX_IN_FLIGHT_PER_ACCOUNT"
+    )
     # Pre-staged containers (docs/staging.md): how long before `scheduled_for` a post's
     # containers are created and waited for, by kind (0: at the due time, as without staging);
     # staging never takes an account past this many containers per moving 24 h (Meta: 400).

@@ -110,6 +110,8 @@ def graph_client_for(settings: Settings, *, login_kind: str = login_kinds.INSTAG
 
 
 def _graph_client(settings: Settings, login_kind: str) -> GraphClient:
+    # A connection per publication in flight (each waits on its own call), and some spare.
+    connections = max(200, settings.worker_max_in_flight + 50)
     if settings.sandbox_enabled:
         base = sandbox_base_url(settings)
         if login_kind == login_kinds.FACEBOOK:
@@ -122,6 +124,7 @@ def _graph_client(settings: Settings, login_kind: str) -> GraphClient:
             token_url=f"{base}/oauth/access_token",
             timeout=settings.graph_timeout_seconds,
             login_kind=login_kind,
+            max_connections=connections,
         )
     if login_kind == login_kinds.FACEBOOK:
         return GraphClient(
@@ -131,6 +134,7 @@ def _graph_client(settings: Settings, login_kind: str) -> GraphClient:
             app_secret=settings.facebook_app_secret,
             timeout=settings.graph_timeout_seconds,
             login_kind=login_kind,
+            max_connections=connections,
         )
     return GraphClient(
         base_url=settings.instagram_graph_url,
@@ -140,6 +144,7 @@ def _graph_client(settings: Settings, login_kind: str) -> GraphClient:
         token_url=settings.instagram_token_url,
         timeout=settings.graph_timeout_seconds,
         login_kind=login_kind,
+        max_connections=connections,
     )
 
 

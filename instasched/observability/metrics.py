@@ -43,6 +43,13 @@ PUBLISH_LATENESS = Histogram(
     buckets=(0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 300, 900),
     registry=REGISTRY,
 )
+IN_FLIGHT = Gauge(
+    "instasched_worker_in_flight",
+    "Publications in flight in this worker process, by state: waiting_for_account (another "
+    "publication of the account holds its slot) or publishing",
+    ["state"],
+    registry=REGISTRY,
+)
 PUBLISH_RETRIES = Counter(
     "instasched_publish_retries_total", "Publish retries scheduled", registry=REGISTRY
 )

@@ -36,6 +36,12 @@ _CLAIM = (
 )
 
 
+_ACCOUNT_OF = (
+    "SELECT instagram_account_id FROM instagram_scheduled_posts"
+    " WHERE id = $1 AND status IN ('scheduled', 'publishing')"
+)
+
+
 def _post(row: Mapping[str, Any]) -> ScheduledPost:
     return loaded(ScheduledPost, post_attributes(row))
 
@@ -50,6 +56,48 @@ async def claim(
     """`scheduled` → `publishing` if the post is still scheduled and due; counts an attempt."""
     row = await conn.fetchrow(_CLAIM, post_id, now, lease_until)
     return _post(row) if row is not None else None
+
+
+async def account_of(conn: Driver, post_id: uuid.UUID) -> uuid.UUID | None:
+    """The account of a post that may still be published (scheduled or publishing)."""
+    account_id: uuid.UUID | None = await conn.fetchval(_ACCOUNT_OF, post_id)
+    return account_id
+
+
+_RENEW_LEASES = (
+    "UPDATE instagram_scheduled_posts AS p SET lease_expires_at = $3"
+    " FROM unnest($1::uuid[], $2::timestamptz[]) AS t (id, lease)"
+    " WHERE p.id = t.id AND p.status = 'publishing' AND p.lease_expires_at = t.lease"
+    " RETURNING p.id"
+)
+
+
+_RENEW_STAGING_LEASES = (
+    "UPDATE instagram_scheduled_posts AS p SET staging_lease_expires_at = $3"
+    " FROM unnest($1::uuid[], $2::timestamptz[]) AS t (id, lease)"
+    " WHERE p.id = t.id AND p.status = 'scheduled' AND p.staging_status = 'staging'"
+    " AND p.staging_lease_expires_at = t.lease"
+    " RETURNING p.id"
+)
+
+
+async def renew_leases(
+    conn: Driver,
+    held: list[tuple[uuid.UUID, datetime]],
+    *,
+    lease_until: datetime,
+    staging: bool = False,
+) -> set[uuid.UUID]:
+    """Move these `publishing` posts' leases (with `staging`: these `scheduled` posts' staging
+    leases) to `lease_until` where each still holds the lease given (fenced); answers the posts
+    renewed."""
+    rows = await conn.fetch(
+        _RENEW_STAGING_LEASES if staging else _RENEW_LEASES,
+        [post_id for post_id, _ in held],
+        [lease for _, lease in held],
+        lease_until,
+    )
+    return {row["id"] for row in rows}
 
 
 async def take_over(

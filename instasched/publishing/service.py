@@ -56,6 +56,7 @@ from instasched.kit.text import counted
 from instasched.kit.time import utcnow
 from instasched.models import InstagramAccount, MediaAsset, PostStatus, ScheduledPost
 from instasched.publishing import insights, repository, sequence, timeline
+from instasched.publishing.leases import LeaseKeeper
 from instasched.publishing.sources import (
     PostProblem,
     build_plan,
@@ -127,6 +128,10 @@ class Attempt:
     # When media_publish answered (the publication's time), before its details are read.
     published_at: datetime | None = None
 
+    @property
+    def post_id(self) -> uuid.UUID:
+        return self.post.id
+
 
 class Publisher:
     def __init__(self, app: AppState) -> None:
@@ -141,6 +146,10 @@ class Publisher:
         # `app.session_factory`.
         autocommit = app.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.sessions = async_sessionmaker(autocommit, expire_on_commit=False, autoflush=False)
+        # Every attempt's lease renewed by one statement a second (publishing/leases.py).
+        self.leases = LeaseKeeper(self.connect, length=self.lease_length)
+        # The staging leases of posts whose containers are made ahead (publishing/stager.py).
+        self.staging_leases = LeaseKeeper(self.connect, length=self.lease_length, staging=True)
 
     @contextlib.asynccontextmanager
     async def connect(self) -> AsyncIterator[Any]:
@@ -223,11 +232,14 @@ class Publisher:
 
     # --- one attempt -----------------------------------------------------------------------
     async def run(self, attempt: Attempt) -> Outcome:
-        heartbeat = asyncio.create_task(self._heartbeat(attempt))
         outcome: Outcome | None = None
         with graph_calls_recorded() as graph_calls:
             try:
-                outcome = await self._run(attempt)
+                # Renewed every third of its length while working (a slow Graph call, video
+                # processing that takes minutes): a live worker keeps its posts with a short
+                # lease, and a dead one's are taken over within a lease.
+                async with self.leases.hold(attempt):
+                    outcome = await self._run(attempt)
             except LeaseLost:
                 log.warning(
                     "lease lost; another worker owns the post",
@@ -235,9 +247,6 @@ class Publisher:
                 )
                 outcome = Outcome("skipped", detail="lease lost")
             finally:
-                heartbeat.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await heartbeat
                 # The post's history: the attempt, its Graph calls, its outcome (one INSERT).
                 await timeline.record_attempt(self, attempt, graph_calls, outcome)
         return outcome
@@ -801,41 +810,6 @@ class Publisher:
             )
         if not ok:
             raise LeaseLost
-
-    async def _heartbeat(self, attempt: Attempt) -> None:
-        """Renew the lease every third of its length while working (a slow Graph call, video
-        processing that takes minutes): a live worker keeps its posts with a short lease, and a
-        dead one's are taken over within a lease. A failed renewal is tried again after a
-        second."""
-        interval = max(1.0, self.settings.publish_lease_seconds / 3)
-        wait = interval
-        while True:
-            await asyncio.sleep(wait)
-            wait = 1.0
-            new_lease = utcnow() + self.lease_length
-            key = "staging_lease_expires_at" if attempt.staging else "lease_expires_at"
-            async with attempt.lock:
-                try:
-                    async with self.connect() as conn:
-                        ok = await repository.fenced_update(
-                            conn,
-                            attempt.post.id,
-                            lease=attempt.lease,
-                            values={key: new_lease},
-                            staging=attempt.staging,
-                        )
-                except Exception as exc:  # a database blip: try again in a second
-                    extra = {"post_id": str(attempt.post.id)}
-                    if is_connection_error(exc):
-                        log.warning("lease renewal failed: database unavailable", extra=extra)
-                    else:
-                        log.exception("lease renewal failed", extra=extra)
-                    continue
-                if not ok:
-                    attempt.lost = True
-                    return
-                attempt.lease = new_lease
-                wait = interval
 
 
 def _attempt_note(post: ScheduledPost, now: datetime, error: GraphError | None) -> dict[str, Any]:

@@ -12,7 +12,6 @@ still IN_PROGRESS (it waits for it), or none (it makes one, as without staging).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from datetime import timedelta
@@ -69,17 +68,14 @@ class Stager:
         if claimed is None:
             return await self._not_claimed(post_id)
         attempt = Attempt(post=claimed, lease=lease, account=account, assets=assets, staging=True)
-        heartbeat = asyncio.create_task(publisher._heartbeat(attempt))
         with graph_calls_recorded() as graph_calls:
             try:
-                outcome = await self._stage(attempt, account)
+                # Its staging lease renewed while it works (publishing/leases.py).
+                async with publisher.staging_leases.hold(attempt):
+                    outcome = await self._stage(attempt, account)
             except LeaseLost:
                 # Edited, cancelled or claimed for publishing meanwhile: the post's jobs now.
                 return await self._not_claimed(post_id)
-            finally:
-                heartbeat.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await heartbeat
         # The post's history: the staging's Graph calls and how it ended (one INSERT).
         await timeline.record_staging(publisher, attempt, graph_calls, outcome)
         return outcome

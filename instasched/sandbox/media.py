@@ -15,12 +15,15 @@ nested edge fails the whole request, as on Meta.
 
 Control endpoints for tests and demos (camelCase JSON): `GET /_control/media?igUserId=`,
 `GET /_control/calls?igUserId=` (Graph calls by endpoint), `POST /_control/faults`,
-`DELETE /_control/faults`, `PUT /_control/quota`, `DELETE /_control/media/{media-id}`.
+`DELETE /_control/faults`, `PUT /_control/quota`, `DELETE /_control/media/{media-id}`,
+`GET|DELETE /_control/concurrency` (calls waiting out an added latency: now, and the peak),
+`PUT /_control/latency` (every call's added latency from now on).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
@@ -29,6 +32,7 @@ import re
 import secrets
 import string
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -44,7 +48,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from instasched.integrations.instagram import login_kinds, video_probe
 from instasched.integrations.instagram import publish_rules as meta
-from instasched.sandbox.latency import LatencyProfile, video_processing_seconds
+from instasched.sandbox.latency import (
+    LATENCY_ENDPOINTS,
+    Latency,
+    LatencyProfile,
+    video_processing_seconds,
+)
 from instasched.sandbox.state import (
     GRAPH_HOST,
     GraphFault,
@@ -177,6 +186,23 @@ class MediaState:
         self.container_limit = container_limit
         self.max_hashtags = max_hashtags
         self.latency = latency or LatencyProfile()
+        # Graph calls waiting out an added latency right now, and the most at once (this
+        # process; `GET /_control/concurrency`): how many calls a worker has in flight.
+        self.waiting: dict[str, int] = {}
+        self.peak = 0
+        self.peak_by_owner: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def waiting_call(self, owner: str) -> Iterator[None]:
+        self.waiting[owner] = self.waiting.get(owner, 0) + 1
+        self.peak = max(self.peak, sum(self.waiting.values()))
+        self.peak_by_owner[owner] = max(self.peak_by_owner.get(owner, 0), self.waiting[owner])
+        try:
+            yield
+        finally:
+            self.waiting[owner] -= 1
+            if not self.waiting[owner]:
+                del self.waiting[owner]
 
     def next_id(self) -> str:
         # The first id is drawn at random: ids of one sandbox file never repeat those of another.
@@ -376,7 +402,8 @@ async def apply_fault(ms: MediaState, owner: str, endpoint: str) -> Fault | None
     fault = ms.take_fault(owner, endpoint) if endpoint in FAULT_ENDPOINTS else None
     delay_ms = ms.latency.draw_ms(endpoint) + (fault.latency_ms if fault is not None else 0)
     if delay_ms > 0:
-        await asyncio.sleep(delay_ms / 1000)
+        with ms.waiting_call(owner):
+            await asyncio.sleep(delay_ms / 1000)
     if fault is None:
         return None
     if fault.error is not None:
@@ -706,6 +733,46 @@ async def control_calls(request: Request, igUserId: str) -> dict[str, Any]:
     media_publish, media_fields, insights, comments, list_media, publishing_limit)."""
     ms = media_state(request)
     return {"igUserId": igUserId, "calls": ms.calls_of(igUserId)}
+
+
+@router.get("/_control/concurrency", tags=["Sandbox control"])
+async def control_concurrency(request: Request) -> dict[str, Any]:
+    """Graph calls waiting out an added latency (profile or `latencyMs` fault) in this sandbox
+    process: now, and the most at once since the last reset, overall and per account."""
+    ms = media_state(request)
+    return {
+        "inFlight": sum(ms.waiting.values()),
+        "peak": ms.peak,
+        "peakByAccount": dict(ms.peak_by_owner),
+    }
+
+
+@router.delete("/_control/concurrency", tags=["Sandbox control"])
+async def reset_concurrency(request: Request) -> dict[str, Any]:
+    """Start counting the peaks again."""
+    ms = media_state(request)
+    ms.peak = sum(ms.waiting.values())
+    ms.peak_by_owner = dict(ms.waiting)
+    return {"peak": ms.peak}
+
+
+class LatencyIn(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    ms: float = Field(ge=0, le=120_000)
+    spread_ms: float = Field(0, ge=0, le=120_000)
+
+
+@router.put("/_control/latency", tags=["Sandbox control"])
+async def set_latency(body: LatencyIn, request: Request) -> dict[str, Any]:
+    """Every Graph call's added latency from now on (this sandbox process), mean ± spread ms, as
+    SANDBOX_LATENCY_MS / SANDBOX_LATENCY_SPREAD_MS set it at start; `ms: 0` takes it away.
+    bench/run's Meta-timed rows use it on a server that serves the other rows without."""
+    ms = media_state(request)
+    latency = Latency(body.ms, body.spread_ms)
+    ms.latency = LatencyProfile(
+        {endpoint: latency for endpoint in LATENCY_ENDPOINTS} if latency.bounds_ms[1] > 0 else {}
+    )
+    return {"ms": body.ms, "spreadMs": body.spread_ms}
 
 
 @router.post("/_control/faults", status_code=201, tags=["Sandbox control"])

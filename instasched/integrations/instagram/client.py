@@ -61,6 +61,7 @@ class GraphClient(MediaCalls, FacebookCalls):
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
         login_kind: str = login_kinds.INSTAGRAM,
+        max_connections: int = 200,
     ) -> None:
         self.login_kind = login_kind
         # Makes the client of the other login kind (`for_kind`); state.graph_client_for sets it.
@@ -74,7 +75,7 @@ class GraphClient(MediaCalls, FacebookCalls):
         self.timeout = httpx.Timeout(timeout, connect=10.0)
         # The default wire, used directly by `request` (see transport.py).
         self._wire = (
-            AiohttpTransport(max_connections=200, keepalive_expiry=2.0)
+            AiohttpTransport(max_connections=max_connections, keepalive_expiry=2.0)
             if transport is None
             else None
         )
@@ -84,7 +85,9 @@ class GraphClient(MediaCalls, FacebookCalls):
             # request is never written to a connection the server is closing (a ReadError on a
             # POST could not be retried safely).
             limits=httpx.Limits(
-                max_connections=200, max_keepalive_connections=50, keepalive_expiry=2.0
+                max_connections=max_connections,
+                max_keepalive_connections=50,
+                keepalive_expiry=2.0,
             ),
             # aiohttp's pool under httpx's API: httpcore's pool cost ~1/3 of the worker's CPU
             # per publication (transport.py).
