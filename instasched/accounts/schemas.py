@@ -75,6 +75,7 @@ class AccountOut(ApiModel):
             "tokenExpiresAt": None,
             "tokenRefreshedAt": "2026-11-29T10:00:00Z",
             "followersCount": 5400,
+            "publishingQuota": 100,
             "createdAt": "2026-11-29T10:00:00Z",
             "updatedAt": "2026-11-29T10:00:00Z",
         },

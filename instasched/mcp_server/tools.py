@@ -207,9 +207,11 @@ def build_server(api: Api) -> MCPServer:
     async def post_history(
         account_id: uuid.UUID, post_id: uuid.UUID, ctx: Context
     ) -> dict[str, Any]:
-        """What happened to a post: its status, times, every publishing attempt (with its
-        error), the permalink once published."""
+        """What happened to a post: its status, times, the permalink once published, and its
+        timeline (created, edited, staged, each Graph call with Meta's error code and
+        fbtrace_id, retries, published, metrics read)."""
         post: dict[str, Any] = await api.call(ctx, "GET", f"{POSTS}/{account_id}/{post_id}")
+        history: dict[str, Any] = await api.call(ctx, "GET", f"{POSTS}/{post_id}/history")
         meta = post.get("metadata") or {}
         return {
             "postId": post["id"],
@@ -223,6 +225,7 @@ def build_server(api: Api) -> MCPServer:
             "publishAttempts": post.get("publishAttempts"),
             "attempts": meta.get("attempts", []),
             "lastPublishError": post.get("lastPublishError"),
+            "events": history["events"],
         }
 
     return server

@@ -175,6 +175,8 @@ async def test_the_tools_over_streamable_http(
         await call(client, "cancel_post", post_id=post["id"])
         history = await call(client, "post_history", account_id=str(account.id), post_id=post["id"])
         assert history["status"] == "cancelled" and history["cancelledAt"] is not None
+        assert [e["kind"] for e in history["events"]][-1] == "cancelled"
+        assert history["events"][0]["kind"] == "created"
 
         # Errors are the API's messages.
         message = await error_of(
