@@ -363,6 +363,11 @@ class Publisher:
         except (GraphRetryableError, GraphNewContainerNeeded) as exc:
             # The outcome is uncertain (a timeout may have published): read, never repeat blind.
             return await self._after_uncertain(attempt, account, container_id, token, exc)
+        except GraphPermanentError as exc:
+            # "(#100) This container has already been published": a worker that lost its lease
+            # published it meanwhile. Read the container: PUBLISHED is this post's publication,
+            # found rather than failed; anything else is the refusal it says.
+            return await self._after_uncertain(attempt, account, container_id, token, exc)
 
     async def _account(self, attempt: Attempt) -> InstagramAccount:
         async with self.connect() as conn:

@@ -593,3 +593,37 @@ async def test_a_story_sequence_is_not_staged_ahead_and_publishes_every_story(
     assert made == 0
     body = await publish_now(publishing, user, post_id)
     assert [s["status"] for s in body["storyItems"]] == ["published", "published"]
+
+
+async def test_a_container_published_meanwhile_by_another_worker_is_found_not_failed(
+    publishing: Publishing, app: AppState
+) -> None:
+    """A worker that lost its lease published the staged container just before the one that
+    took the post over: media_publish answers (#100) "already published", the container reads
+    PUBLISHED, and the post is published once (its media found), not failed."""
+    user, account = await publishing.user_account()
+    image = await publishing.image(user)
+    caption = f"published meanwhile {uuid.uuid4().hex[:6]}"
+    due = datetime.now(UTC) + timedelta(minutes=30)
+    post_id = await publishing.post(
+        user, account, "IMAGE", [image], due=due, enqueue=False, caption=caption
+    )
+    publisher = Publisher(app)
+    assert (await Stager(publisher).stage(post_id)).detail == "staged"
+    staged = await publishing.get(post_id)
+    graph = publisher.graph.for_kind("instagram")
+    other_worker = await graph.publish_container(
+        account.ig_user_id, staged.container_id, account.access_token
+    )
+    async with publishing.sessions() as session:
+        await session.execute(
+            update(ScheduledPost)
+            .where(ScheduledPost.id == post_id)
+            .values(scheduled_for=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        await session.commit()
+    outcome = await publisher.process(post_id)
+    assert outcome.kind == "published", outcome
+    post = await publishing.get(post_id)
+    assert post.status == "published" and post.instagram_media_id == other_worker
+    assert [m["id"] for m in await media_with(publishing, account, caption)] == [other_worker]
