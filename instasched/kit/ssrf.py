@@ -35,6 +35,32 @@ def is_public_address(address: IPAddress) -> bool:
     )  # is_global: also not shared (100.64/10, carrier NAT) ranges
 
 
+class Unresolvable(Exception):
+    """The host has no address."""
+
+
+async def resolve(host: str, port: int) -> list[IPAddress]:
+    """The addresses `host` (a name or an address literal) resolves to, each once, in order;
+    `Unresolvable` when none. One resolver for every outgoing URL the server checks (webhooks,
+    MCP downloads, media fetched for a CSV import)."""
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise Unresolvable(host) from exc
+    addresses: list[IPAddress] = []
+    for info in infos:
+        ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if ip not in addresses:
+            addresses.append(ip)
+    if not addresses:
+        raise Unresolvable(host)
+    return addresses
+
+
 async def check_public_url(
     url: str, allow_private: bool = False, *, field: str = "url"
 ) -> list[IPAddress]:
@@ -51,19 +77,9 @@ async def check_public_url(
         raise Invalid(f"{field} must not contain a user name or password", field=field)
     host = parts.hostname
     try:
-        literal: IPAddress | None = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
-    if literal is not None:
-        addresses = [literal]
-    else:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
-            )
-        except (socket.gaierror, UnicodeError):
-            raise Invalid(f"{field}: the host {host} could not be resolved", field=field) from None
-        addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+        addresses = await resolve(host, port or (443 if parts.scheme == "https" else 80))
+    except Unresolvable:
+        raise Invalid(f"{field}: the host {host} could not be resolved", field=field) from None
     if not allow_private:
         for address in addresses:
             if not is_public_address(address):

@@ -31,6 +31,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from instasched.config import Settings
 from instasched.exceptions import InstaschedError
+from instasched.kit.ssrf import Unresolvable, resolve
 from instasched.media.receive import ReceivedFile, _FileSink, human_size, safe_filename
 from instasched.media.sniff import SNIFF_BYTES, sniff
 
@@ -114,25 +115,9 @@ async def _check_url(url: str, *, refuse: Policy | None) -> _Target:
     except ValueError as exc:
         raise FetchError("the URL's port is not valid") from exc
     try:
-        literal: IpAddress | None = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
-    if literal is not None:
-        addresses = [literal]
-    else:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
-            )
-        except (OSError, UnicodeError) as exc:
-            raise FetchError(f"the host {host} could not be resolved") from exc
-        addresses = []
-        for info in infos:
-            ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-            if ip not in addresses:
-                addresses.append(ip)
-        if not addresses:
-            raise FetchError(f"the host {host} could not be resolved")
+        addresses = await resolve(host, port)
+    except Unresolvable as exc:
+        raise FetchError(f"the host {host} could not be resolved") from exc
     if refuse is not None:
         for ip in addresses:
             why = refuse(ip)
