@@ -292,7 +292,9 @@ async def test_a_delivery_gives_up_after_the_last_attempt(
         )
     assert sent["attempts"] == max_attempts and sent["responseCode"] == 503
     assert sent["nextAttemptAt"] is None and sent["deliveredAt"] is None
-    assert hook.attempts == 1
+    # The last attempt was made, and no more: the worker may also have tried once between the
+    # post's commit and the update that used the attempts up.
+    assert hook.attempts in (1, 2)
     assert [d["id"] for d in await deliveries(http, user, created["id"], status="failed")] == [
         sent["id"]
     ]
