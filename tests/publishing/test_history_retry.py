@@ -44,11 +44,15 @@ async def test_failed_post_history_names_the_graph_call_code_and_fbtrace_then_re
     kinds = [e["kind"] for e in body["events"]]
     assert kinds[0] == "attempt" and kinds[-1] == "failed"
     calls = [e for e in body["events"] if e["kind"] == "graph_call"]
+    made, refused, read = calls
     assert [c["detail"]["endpoint"] for c in calls] == [
         f"{account.ig_user_id}/media",
         f"{account.ig_user_id}/media_publish",
+        # A refusal of media_publish reads the container before failing (a worker that lost its
+        # lease may have published it: publishing/service.py _publish_container).
+        made["detail"]["result"]["id"],
     ]
-    made, refused = calls
+    assert read["detail"]["ok"] is True and read["detail"]["result"]["status_code"] == "FINISHED"
     assert made["detail"]["ok"] is True and made["detail"]["result"]["id"]
     assert refused["detail"]["ok"] is False
     assert refused["detail"]["errorCode"] == "10"
