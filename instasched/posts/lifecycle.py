@@ -140,9 +140,8 @@ async def retry_post(
     post.meta = meta
     # Its container stays (read first, so a publication Meta made after all is found), but it
     # no longer counts as staged: a retry never goes straight to media_publish.
-    for name, value in staging.discarded().items():
-        if name.startswith("stag"):
-            setattr(post, name, value)
+    for name, value in staging.unstaged().items():
+        setattr(post, name, value)
     await session.flush()
     await history.record(
         session, post.id, history.Kind.RETRIED, actor_user_id=user_id, detail=detail

@@ -61,6 +61,17 @@ CONTAINER_FIELDS = (
 )
 
 
+def unstaged() -> dict[str, Any]:
+    """The values that forget a post's staging (its containers, if any, are kept: read first
+    by the publish path, never published straight)."""
+    return {
+        "staging_status": None,
+        "staging_lease_expires_at": None,
+        "staged_at": None,
+        "staging_error": None,
+    }
+
+
 def discarded() -> dict[str, Any]:
     """The values that discard a post's containers and staging (the containers themselves stay
     at Meta and expire)."""
@@ -68,10 +79,7 @@ def discarded() -> dict[str, Any]:
         "container_id": None,
         "child_container_ids": [],
         "container_created_at": None,
-        "staging_status": None,
-        "staging_lease_expires_at": None,
-        "staged_at": None,
-        "staging_error": None,
+        **unstaged(),
     }
 
 

@@ -5,7 +5,7 @@ extra round trip; a failure to write is logged, never a failed publication."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from instasched.db import is_connection_error
@@ -68,17 +68,14 @@ async def record_attempt(
     graph_calls: Sequence[GraphCall],
     outcome: Outcome | None,
 ) -> None:
-    try:
-        events = attempt_events(attempt, graph_calls, outcome)
-        async with publisher.connect() as conn:
-            await record_many(conn, events)
-    except Exception as exc:
-        _not_written(exc, post_ids=[attempt.post.id])
+    await _write(
+        publisher, [attempt.post.id], lambda: attempt_events(attempt, graph_calls, outcome)
+    )
 
 
-async def record_staging(
-    publisher: Publisher, attempt: Attempt, graph_calls: Sequence[GraphCall], outcome: Outcome
-) -> None:
+def staging_events(
+    attempt: Attempt, graph_calls: Sequence[GraphCall], outcome: Outcome
+) -> list[Event]:
     """A staging ahead of the due time (publishing.stager): its Graph calls, then a `staged`
     event whose detail says how it ended (staged, failed, deferred, or again later)."""
     post = attempt.post
@@ -88,11 +85,15 @@ async def record_staging(
         detail["message"] = attempt.notes["message"]
     events = graph_call_events(post.id, None, graph_calls)
     events.append(Event(post.id, Kind.STAGED, utcnow(), None, None, detail))
-    try:
-        async with publisher.connect() as conn:
-            await record_many(conn, events)
-    except Exception as exc:
-        _not_written(exc, post_ids=[post.id])
+    return events
+
+
+async def record_staging(
+    publisher: Publisher, attempt: Attempt, graph_calls: Sequence[GraphCall], outcome: Outcome
+) -> None:
+    await _write(
+        publisher, [attempt.post.id], lambda: staging_events(attempt, graph_calls, outcome)
+    )
 
 
 async def record_failed_together(
@@ -102,13 +103,25 @@ async def record_failed_together(
     if not post_ids:
         return
     now = utcnow()
-    events = [
-        Event(post_id, Kind.FAILED, now, None, None, {"message": message, "errorCode": code})
-        for post_id in post_ids
-    ]
+    await _write(
+        publisher,
+        post_ids,
+        lambda: [
+            Event(post_id, Kind.FAILED, now, None, None, {"message": message, "errorCode": code})
+            for post_id in post_ids
+        ],
+    )
+
+
+async def _write(
+    publisher: Publisher, post_ids: Sequence[Any], events: Callable[[], list[Event]]
+) -> None:
+    """Write the events `events()` makes in one INSERT; a failure (making or writing them) is
+    logged, never a failed publication."""
     try:
+        made = events()
         async with publisher.connect() as conn:
-            await record_many(conn, events)
+            await record_many(conn, made)
     except Exception as exc:
         _not_written(exc, post_ids=post_ids)
 
