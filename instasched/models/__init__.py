@@ -11,6 +11,7 @@ from instasched.models.schedule import PostingSchedule
 from instasched.models.template import PostTemplate
 from instasched.models.user import User
 from instasched.models.webhook import DeliveryStatus, WebhookDelivery, WebhookSubscription
+from instasched.models.workspace import Role, Workspace, WorkspaceInvitation, WorkspaceMember
 
 __all__ = [
     "ApiKey",
@@ -25,8 +26,12 @@ __all__ = [
     "PostStatus",
     "PostTemplate",
     "PostingSchedule",
+    "Role",
     "ScheduledPost",
     "User",
     "WebhookDelivery",
     "WebhookSubscription",
+    "Workspace",
+    "WorkspaceInvitation",
+    "WorkspaceMember",
 ]
