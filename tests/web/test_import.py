@@ -271,9 +271,19 @@ def test_keyboard_only_and_phone_width(
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Import posts from a CSV")).to_be_visible()
     _tab_to(page, "el.id === 'import-dropzone'")
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Enter")
-    chooser.value.set_files(files=[_file("keys.csv", text)])
+    # Enter on the drop zone opens the file chooser: the file input is clicked, within the
+    # key press's user activation. (Playwright's file chooser event was not always reported by
+    # Chromium 156 here when this test ran after the two above in one browser, though the
+    # click happened with the activation: the click is what the page controls, so it is what
+    # is checked; the file is then given to the input.)
+    page.evaluate(
+        """() => { window.chooserOpened = [];
+             document.getElementById('import-file').addEventListener('click',
+               () => window.chooserOpened.push(navigator.userActivation.isActive)); }"""
+    )
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => window.chooserOpened") == [True]
+    page.locator("#import-file").set_input_files(files=[_file("keys.csv", text)])
     expect(page.locator("#import-summary")).to_contain_text("2 rows, 1 valid, 1 with problems")
     # The report's heading takes the focus, so the next Tabs go through the report.
     expect(page.locator("#import-report-title")).to_be_focused()
@@ -309,3 +319,42 @@ def test_keyboard_only_and_phone_width(
     page.screenshot(path=str(screenshots / "phone-import.png"), full_page=True)
     api.close()
     assert session.errors == []
+
+
+def test_the_pages_csv_reader_numbers_rows_as_the_server_does(page: Page) -> None:
+    """The report shows each row's cells read by the page (parseCsv); they must be the rows the
+    server numbered: quoted commas, quotes and line breaks, `;` files, a BOM, blank lines."""
+    comma = (
+        "\ufeffAccount,Time,First Comment\n"
+        '"@a, b","2026-12-20T14:00:00","say ""hi""\nthere"\n'
+        "\n"
+        "@c,t,\r\n"
+    )
+    semicolon = "account;time;caption\n@x;2026-12-20;one, two\n"
+    page.goto("/")
+    got = page.evaluate(
+        """async ([comma, semicolon]) => {
+          const m = await import('/static/js/views/import.js');
+          const rows = (text) => Object.fromEntries(m.rowsByNumber(text));
+          return { comma: rows(comma), semicolon: rows(semicolon),
+                   sample: m.parseCsv(m.sampleCsv(null, 'abc')) };
+        }""",
+        [comma, semicolon],
+    )
+
+    def python(text: str, delimiter: str) -> dict[str, dict[str, str]]:
+        reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), delimiter=delimiter)
+        header = [h.strip().lower().replace(" ", "_") for h in next(reader)]
+        return {
+            str(n): {h: v.strip() for h, v in zip(header, values, strict=False)}
+            for n, values in enumerate(reader, start=2)
+            if any(v.strip() for v in values)
+        }
+
+    assert got["comma"] == python(comma, ",")
+    assert got["comma"]["2"]["first_comment"] == 'say "hi"\nthere'
+    assert set(got["comma"]) == {"2", "4"}
+    assert got["semicolon"] == python(semicolon, ";")
+    # The sample is a CSV the server's reader takes (header + two rows, the media given).
+    assert got["sample"][0][:4] == ["account", "time", "caption", "media"]
+    assert [r[3] for r in got["sample"][1:]] == ["abc", "abc"]
