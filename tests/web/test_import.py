@@ -100,6 +100,7 @@ def test_dry_run_report_then_commit_the_valid_rows(
     expect(page.locator("#import-summary")).to_contain_text("2 rows, 2 valid, 0 with problems")
     page.locator("#import-columns summary").click()
     expect(page.locator("#import-columns")).to_contain_text("first_comment")
+    page.locator("#import-columns summary").click()  # closed again (shorter screenshots)
 
     # A file with valid and invalid rows, dropped on the drop zone. Its blank line keeps the
     # numbering (rows as a spreadsheet numbers them, header = 1).
@@ -239,6 +240,24 @@ def test_refusals_and_all_or_nothing(
     page.locator("#import-another").click()
     expect(page.locator("#import-report")).to_be_hidden()
     expect(page.locator("#import-dropzone")).to_be_focused()
+
+    # A commit whose answer is lost (the server saved, the connection dropped before the
+    # answer): the page says the posts may be saved and does not offer the commit again.
+    late = _csv([[f"@{username}", _at(5, 9), "Answer lost", media_id, ""]])
+    file_input.set_input_files(files=[_file("late.csv", late)])
+    expect(page.locator("#import-summary")).to_contain_text("1 row, 1 valid")
+
+    def answer_lost(route: Any) -> None:
+        route.fetch()  # the real server commits
+        route.abort("connectionreset")
+
+    page.route("**/import?dryRun=false*", answer_lost)
+    page.locator("#import-commit").click()
+    expect(alert).to_contain_text("The posts may have been saved")
+    expect(page.locator("#import-options")).to_be_hidden()
+    captions = [p["caption"] for p in api.posts(account["id"])]
+    assert captions.count("Answer lost") == 1
+    page.unroute("**/import?dryRun=false*")
     api.close()
     assert session.errors == []
 

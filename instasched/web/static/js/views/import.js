@@ -165,6 +165,11 @@ export async function render(main) {
   let cells = new Map();
   let report = null;
   let shownCount = SHOWN;
+  let seq = 0; // the latest dry run: an older answer arriving late is dropped
+  let saving = false;
+  // A commit whose answer was lost (no connection, a 5xx) may have saved the posts: the import
+  // has no idempotency key, so the commit is not offered again until the file is chosen again.
+  let uncertain = false;
 
   // 1. The file: a drop zone that is a button (Enter or Space opens the chooser). The file
   // input is out of the tab order: the button stands for it.
@@ -199,7 +204,7 @@ export async function render(main) {
   const mode = () => (modeAll.checked ? "all" : "valid");
 
   const drawCommit = () => {
-    if (!report || report.committed) {
+    if (!report || report.committed || uncertain) {
       options.hidden = true;
       return;
     }
@@ -318,22 +323,30 @@ export async function render(main) {
   });
 
   async function check() {
+    seq += 1;
+    const mine = seq;
     report = null;
     shownCount = SHOWN;
     drawReport();
     replace(status, notice("info", `Checking ${file.name}…`));
+    let answer = null;
+    let error = null;
     try {
-      report = await send(true);
-      replace(status);
+      answer = await send(true);
     } catch (err) {
-      replace(status, notice("error", refusal(err)));
+      error = err;
     }
+    if (mine !== seq) return;
+    report = answer;
+    replace(status, error ? notice("error", refusal(error)) : null);
     drawReport();
     if (report) result.querySelector("h2")?.focus();
   }
 
   function commit() {
     return busy(commitBtn, async () => {
+      saving = true;
+      seq += 1; // a dry run still in flight must not replace what the commit answers
       replace(status, notice("info", `Saving the posts of ${file.name}…`));
       try {
         const answer = await send(false);
@@ -341,7 +354,14 @@ export async function render(main) {
         replace(status);
         if (answer.committed) toast(`Scheduled ${answer.created} post${answer.created === 1 ? "" : "s"}`, "success");
       } catch (err) {
-        replace(status, notice("error", refusal(err)));
+        uncertain = !err.status || err.status >= 500;
+        replace(status, uncertain
+          ? notice("error", h("span", { class: "import-lost" }, refusal(err), ". "),
+            "The posts may have been saved: look at the ", h("a", { href: "#/calendar" }, "calendar"),
+            " before choosing the file again.")
+          : notice("error", refusal(err)));
+      } finally {
+        saving = false;
       }
       shownCount = SHOWN;
       drawReport();
@@ -360,6 +380,11 @@ export async function render(main) {
 
   async function choose(picked) {
     if (!picked) return;
+    if (saving) {
+      toast("The posts of the current file are being saved; choose the next file after that.", "error");
+      return;
+    }
+    uncertain = false;
     if (picked.size > MAX_BYTES) {
       replace(status, notice("error", `${picked.name} is ${formatBytes(picked.size)}: the import takes at most ${formatBytes(MAX_BYTES)}; split it.`));
       return;
