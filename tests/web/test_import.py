@@ -282,6 +282,10 @@ def test_keyboard_only_and_phone_width(
         ]
     )
 
+    # A second account, chosen in the header: the file's rows name the first one.
+    other = connect_sandbox_account(page, timezone="America/New_York")
+    page.locator("#account-picker").select_option(label=f"@{other}")
+
     # Keyboard only: the calendar's link, the drop zone (Enter opens the file chooser), commit.
     page.goto("/#/calendar")
     expect(page.locator("#calendar")).to_be_visible()
@@ -311,6 +315,20 @@ def test_keyboard_only_and_phone_width(
     expect(page.locator("#import-summary")).to_contain_text("Scheduled 1 post from keys.csv")
     [post] = api.posts(account["id"])
     assert post["caption"] == "From the keyboard"
+    # The new post's link opens it on the calendar with its own account chosen; the account
+    # leaves the URL so the picker keeps working.
+    _tab_to(page, "el.classList.contains('import-open')")
+    page.keyboard.press("Enter")
+    expect(page.locator(".dialog #post-caption")).to_have_text("From the keyboard")
+    picker = page.locator("#account-picker")
+    expect(picker).to_have_value(account["id"])
+    assert "account=" not in page.url and "post=" not in page.url, page.url
+    page.keyboard.press("Escape")
+    picker.select_option(label=f"@{other}")
+    other_id = next(a["id"] for a in api.accounts() if a["username"] == other)
+    expect(picker).to_have_value(other_id)
+    expect(page.locator("#calendar")).to_be_visible()
+    expect(picker).to_have_value(other_id)
 
     # Phone width: the report reads as one card per row, the page does not scroll sideways,
     # and the commit button is on screen and not covered.

@@ -146,10 +146,17 @@ async function route() {
   const entry = ROUTES[name] || ROUTES.calendar;
   const key = ROUTES[name] ? name : "calendar";
   // `?account=<id>` (a link to another account's post, e.g. from the import report) chooses
-  // that account before the view is drawn.
-  if (query.account && query.account !== store.accountId && store.accounts.some((a) => a.id === query.account)) {
-    store.accountId = query.account;
-    lastAccount = query.account;
+  // that account before the view is drawn, once: it leaves the URL, so the account picker
+  // keeps working on this page.
+  if (query.account) {
+    if (query.account !== store.accountId && store.accounts.some((a) => a.id === query.account)) {
+      store.accountId = query.account;
+      lastAccount = query.account;
+    }
+    const rest = new URLSearchParams(window.location.hash.split("?")[1] || "");
+    rest.delete("account");
+    const path = window.location.hash.split("?")[0];
+    history.replaceState(null, "", rest.toString() ? `${path}?${rest}` : path);
   }
   document.title = `${entry.title} · instasched`;
   applyCount();

@@ -610,7 +610,10 @@ export async function render(main, { args, query = {}, navigate }) {
   if (!grid.querySelector(".notice-error")) draw();
   // `?post=<id>` (a link from the import report): that post's dialog opens.
   const linked = query.post && posts.find((p) => p.id === query.post);
-  if (linked) details(linked);
+  if (query.post && main.isConnected) {
+    history.replaceState(null, "", `#/calendar/${dayKey(focus)}/${mode}`);
+    if (linked) details(linked);
+  }
   const timer = setInterval(() => { if (!document.hidden) poll(); }, POLL_MS);
   return () => clearInterval(timer);
 }
