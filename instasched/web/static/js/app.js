@@ -9,6 +9,7 @@ import * as besttimes from "./views/besttimes.js";
 import * as calendar from "./views/calendar.js";
 import * as composer from "./views/composer.js";
 import * as grid from "./views/grid.js";
+import * as importView from "./views/import.js";
 import * as media from "./views/media.js";
 import * as templates from "./views/templates.js";
 
@@ -20,6 +21,8 @@ const ROUTES = {
   "best-times": { title: "Best times", view: besttimes },
   templates: { title: "Templates", view: templates },
   accounts: { title: "Accounts", view: accounts },
+  // Reached from the calendar's toolbar ("Import CSV"), not from the navigation.
+  import: { title: "Import CSV", view: importView, nav: "calendar" },
 };
 
 const root = document.getElementById("app");
@@ -74,13 +77,15 @@ function shell(active) {
     h(
       "ul",
       {},
-      Object.entries(ROUTES).map(([key, r]) =>
-        h(
-          "li",
-          {},
-          h("a", { href: `#/${key}`, "aria-current": key === active ? "page" : null }, r.title),
+      Object.entries(ROUTES)
+        .filter(([, r]) => !r.nav)
+        .map(([key, r]) =>
+          h(
+            "li",
+            {},
+            h("a", { href: `#/${key}`, "aria-current": key === active ? "page" : null }, r.title),
+          ),
         ),
-      ),
     ),
   );
   const picker = select(
@@ -140,12 +145,25 @@ async function route() {
   }
   const entry = ROUTES[name] || ROUTES.calendar;
   const key = ROUTES[name] ? name : "calendar";
+  // `?account=<id>` (a link to another account's post, e.g. from the import report) chooses
+  // that account before the view is drawn, once: it leaves the URL, so the account picker
+  // keeps working on this page.
+  if (query.account) {
+    if (query.account !== store.accountId && store.accounts.some((a) => a.id === query.account)) {
+      store.accountId = query.account;
+      lastAccount = query.account;
+    }
+    const rest = new URLSearchParams(window.location.hash.split("?")[1] || "");
+    rest.delete("account");
+    const path = window.location.hash.split("?")[0];
+    history.replaceState(null, "", rest.toString() ? `${path}?${rest}` : path);
+  }
   document.title = `${entry.title} · instasched`;
   applyCount();
   startLive();
   const main = h("main", { id: "main", tabindex: "-1" });
-  header = shell(key);
-  activeKey = key;
+  header = shell(entry.nav || key);
+  activeKey = entry.nav || key;
   replace(root, h("a", { class: "skip", href: "#main", onclick: skipToMain }, "Skip to content"),
     header, main, h("div", { id: "toast", role: "status", "aria-live": "polite" }));
   if (pendingNotice) {

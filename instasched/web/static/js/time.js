@@ -93,12 +93,20 @@ export function dayKey(w) {
   return `${w.year}-${pad(w.month)}-${pad(w.day)}`;
 }
 
+// Formatters are kept per zone and style: making one costs ~0.7 ms (300 of them took 213 ms
+// in node on this machine at load 16, against 1 ms with one kept), and the import report
+// formats a time per row.
+const zoneFormats = new Map();
 export function formatInZone(date, tz, opts = {}) {
-  return new Intl.DateTimeFormat(undefined, {
-    timeZone: tz,
-    dateStyle: opts.dateStyle ?? "medium",
-    timeStyle: opts.timeStyle ?? "short",
-  }).format(date);
+  const dateStyle = opts.dateStyle ?? "medium";
+  const timeStyle = opts.timeStyle ?? "short";
+  const key = `${tz}|${dateStyle}|${timeStyle}`;
+  let f = zoneFormats.get(key);
+  if (!f) {
+    f = new Intl.DateTimeFormat(undefined, { timeZone: tz, dateStyle, timeStyle });
+    zoneFormats.set(key, f);
+  }
+  return f.format(date);
 }
 
 const timeFormats = new Map();

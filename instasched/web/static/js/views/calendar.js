@@ -55,7 +55,7 @@ function snippet(text, n = 40) {
   return chars.length > n ? `${chars.slice(0, n).join("")}…` : chars.join("") || "(no caption)";
 }
 
-export async function render(main, { args, navigate }) {
+export async function render(main, { args, query = {}, navigate }) {
   const account = currentAccount();
   replace(main);
   if (!account) {
@@ -602,11 +602,18 @@ export async function render(main, { args, navigate }) {
         button("Today", () => { focus = parseDay("", tz); load(true); }, { id: "cal-today" }),
         button("Next ›", () => go(1), { id: "cal-next" }),
         modeBtns,
+        h("a", { class: "button", href: "#/import", id: "cal-import" }, "Import CSV"),
         h("a", { class: "button primary", href: "#/compose" }, "New post"))),
     info, legend, grid);
   await Promise.all([loadExtras(), load(true)]);
   ready = true;
   if (!grid.querySelector(".notice-error")) draw();
+  // `?post=<id>` (a link from the import report): that post's dialog opens.
+  const linked = query.post && posts.find((p) => p.id === query.post);
+  if (query.post && main.isConnected) {
+    history.replaceState(null, "", `#/calendar/${dayKey(focus)}/${mode}`);
+    if (linked) details(linked);
+  }
   const timer = setInterval(() => { if (!document.hidden) poll(); }, POLL_MS);
   return () => clearInterval(timer);
 }
