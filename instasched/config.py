@@ -29,283 +29,714 @@ class Settings(BaseSettings):
 
     # --- process -------------------------------------------------------------------------
     environment: Literal["development", "test", "production"] = Field(
-        "development", validation_alias=AliasChoices("INSTASCHED_ENV", "ENVIRONMENT")
+        "development",
+        validation_alias=AliasChoices("INSTASCHED_ENV", "ENVIRONMENT"),
+        description="`production` requires `JWT_SECRET` (at least 32 characters), "
+        "`TOKEN_ENCRYPTION_KEY`, and Meta app credentials or `INSTAGRAM_SANDBOX=true`.",
     )
-    host: str = Field("127.0.0.1", validation_alias="HOST")
-    port: int = Field(3000, validation_alias="PORT")
-    public_url: str | None = Field(None, validation_alias="PUBLIC_URL")
-    data_dir: Path = Field(Path(".instasched"), validation_alias="INSTASCHED_DATA_DIR")
-    api_workers: int = Field(1, ge=1, validation_alias="API_WORKERS")
-    log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
-    log_format: Literal["json", "console"] = Field("json", validation_alias="LOG_FORMAT")
+    host: str = Field(
+        "127.0.0.1", validation_alias="HOST", description="Address the API listens on."
+    )
+    port: int = Field(3000, validation_alias="PORT", description="Port the API listens on.")
+    public_url: str | None = Field(
+        None,
+        validation_alias="PUBLIC_URL",
+        description="The service's public address (OAuth redirect URIs, links). "
+        "Unset: `http://HOST:PORT`.",
+    )
+    data_dir: Path = Field(
+        Path(".instasched"),
+        validation_alias="INSTASCHED_DATA_DIR",
+        description="Where `instasched run` keeps the embedded servers' data, the generated "
+        "secrets (`secrets.json`: back it up) and the sandbox's state (`sandbox.sqlite3`).",
+    )
+    api_workers: int = Field(
+        1,
+        ge=1,
+        validation_alias="API_WORKERS",
+        description="Uvicorn worker processes of `instasched api` (one core each).",
+    )
+    log_level: str = Field("INFO", validation_alias="LOG_LEVEL", description="Root log level.")
+    log_format: Literal["json", "console"] = Field(
+        "json",
+        validation_alias="LOG_FORMAT",
+        description="`json`: one JSON object per line on stderr; `console`: for humans.",
+    )
 
     # What one HTTP client may hold or send (instasched/kit/http_limits.py).
     http_header_timeout_seconds: float = Field(
-        10.0, gt=0, validation_alias="HTTP_HEADER_TIMEOUT_SECONDS"
+        10.0,
+        gt=0,
+        validation_alias="HTTP_HEADER_TIMEOUT_SECONDS",
+        description="Seconds to send the request line and headers (else 408 and closed).",
     )
     http_body_timeout_seconds: float = Field(
-        30.0, gt=0, validation_alias="HTTP_BODY_TIMEOUT_SECONDS"
+        30.0,
+        gt=0,
+        validation_alias="HTTP_BODY_TIMEOUT_SECONDS",
+        description="Seconds without a body byte before the connection is closed.",
     )
     http_keep_alive_timeout_seconds: int = Field(
-        5, ge=1, validation_alias="HTTP_KEEP_ALIVE_TIMEOUT_SECONDS"
+        5,
+        ge=1,
+        validation_alias="HTTP_KEEP_ALIVE_TIMEOUT_SECONDS",
+        description="Seconds an idle kept-alive connection stays open.",
     )
-    http_max_header_size: int = Field(65536, ge=1024, validation_alias="HTTP_MAX_HEADER_SIZE")
-    max_json_body_size: int = Field(1024 * 1024, ge=1024, validation_alias="MAX_JSON_BODY_SIZE")
+    http_max_header_size: int = Field(
+        65536,
+        ge=1024,
+        validation_alias="HTTP_MAX_HEADER_SIZE",
+        description="Bytes of request line and headers (else 431).",
+    )
+    max_json_body_size: int = Field(
+        1024 * 1024,
+        ge=1024,
+        validation_alias="MAX_JSON_BODY_SIZE",
+        description="Bytes of a request body other than a media upload (else 413).",
+    )
 
     # --- servers -------------------------------------------------------------------------
-    database_url: str | None = Field(None, validation_alias="DATABASE_URL")
-    database_pool_size: int = Field(10, ge=1, validation_alias="DATABASE_POOL_SIZE")
-    redis_url: str | None = Field(None, validation_alias="REDIS_URL")
-    redis_host: str | None = Field(None, validation_alias="REDIS_HOST")
-    redis_port: int | None = Field(None, validation_alias="REDIS_PORT")
-    queue_prefix: str = Field("bull", validation_alias="QUEUE_PREFIX")
-    # A Redis call on a request's path (login limits, /metrics) gives up after this long (503).
-    redis_timeout_seconds: float = Field(2.0, gt=0, validation_alias="REDIS_TIMEOUT_SECONDS")
+    database_url: str | None = Field(
+        None,
+        validation_alias="DATABASE_URL",
+        description="`postgresql://user:pass@host:port/db` (`postgres://` works too). "
+        "Unset: `instasched run` starts an embedded PostgreSQL.",
+    )
+    database_pool_size: int = Field(
+        10,
+        ge=1,
+        validation_alias="DATABASE_POOL_SIZE",
+        description="Per process and pool: each API and worker process has two pools "
+        "(SQLAlchemy's and asyncpg's), each up to twice this many connections.",
+    )
+    redis_url: str | None = Field(
+        None,
+        validation_alias="REDIS_URL",
+        description="`redis://host:port/db`, or Redis Sentinel: "
+        "`redis+sentinel://[:password@]host:26379,host2:26379/master_name/db`. "
+        "Unset: built from `REDIS_HOST`/`REDIS_PORT`, else an embedded Valkey (AOF on).",
+    )
+    redis_host: str | None = Field(
+        None,
+        validation_alias="REDIS_HOST",
+        description="The spec's alias: `REDIS_URL` becomes `redis://REDIS_HOST:REDIS_PORT/0`.",
+    )
+    redis_port: int | None = Field(
+        None, validation_alias="REDIS_PORT", description="With `REDIS_HOST` (unset: 6379)."
+    )
+    queue_prefix: str = Field(
+        "bull",
+        validation_alias="QUEUE_PREFIX",
+        description="Key prefix of the bullmq queues and the rate-limit counters (several "
+        "deployments can share one Redis).",
+    )
+    redis_timeout_seconds: float = Field(
+        2.0,
+        gt=0,
+        validation_alias="REDIS_TIMEOUT_SECONDS",
+        description="A Redis call on a request's path (login and registration limits, "
+        "`/metrics`) gives up after this long: 503 with `Retry-After`.",
+    )
 
-    s3_endpoint: str | None = Field(None, validation_alias="S3_ENDPOINT")
-    minio_endpoint: str | None = Field(None, validation_alias="MINIO_ENDPOINT")
-    minio_port: int | None = Field(None, validation_alias="MINIO_PORT")
-    minio_use_ssl: bool = Field(False, validation_alias="MINIO_USE_SSL")
+    s3_endpoint: str | None = Field(
+        None,
+        validation_alias="S3_ENDPOINT",
+        description="S3 endpoint URL. Unset: built from `MINIO_ENDPOINT`, else an embedded "
+        "SeaweedFS with generated keys.",
+    )
+    minio_endpoint: str | None = Field(
+        None,
+        validation_alias="MINIO_ENDPOINT",
+        description="The spec's alias: `S3_ENDPOINT` becomes "
+        "`http(s)://MINIO_ENDPOINT:MINIO_PORT`.",
+    )
+    minio_port: int | None = Field(
+        None, validation_alias="MINIO_PORT", description="With `MINIO_ENDPOINT`."
+    )
+    minio_use_ssl: bool = Field(
+        False,
+        validation_alias="MINIO_USE_SSL",
+        description="With `MINIO_ENDPOINT`: `https` instead of `http`.",
+    )
     s3_access_key: str | None = Field(
-        None, validation_alias=AliasChoices("S3_ACCESS_KEY", "MINIO_ACCESS_KEY")
+        None,
+        validation_alias=AliasChoices("S3_ACCESS_KEY", "MINIO_ACCESS_KEY"),
+        description="S3 access key (generated for the embedded S3).",
     )
     s3_secret_key: str | None = Field(
-        None, validation_alias=AliasChoices("S3_SECRET_KEY", "MINIO_SECRET_KEY")
+        None,
+        validation_alias=AliasChoices("S3_SECRET_KEY", "MINIO_SECRET_KEY"),
+        description="S3 secret key (generated for the embedded S3).",
     )
     s3_bucket: str = Field(
-        DEFAULT_BUCKET, validation_alias=AliasChoices("S3_BUCKET", "MINIO_BUCKET_INSTAGRAM")
+        DEFAULT_BUCKET,
+        validation_alias=AliasChoices("S3_BUCKET", "MINIO_BUCKET_INSTAGRAM"),
+        description="Media bucket, created at start if missing.",
     )
-    s3_region: str = Field("us-east-1", validation_alias="S3_REGION")
-    s3_public_endpoint: str | None = Field(None, validation_alias="S3_PUBLIC_ENDPOINT")
-    s3_presign_ttl_seconds: int = Field(3600, ge=60, validation_alias="S3_PRESIGN_TTL_SECONDS")
+    s3_region: str = Field(
+        "us-east-1", validation_alias="S3_REGION", description="Region used for signing."
+    )
+    s3_public_endpoint: str | None = Field(
+        None,
+        validation_alias="S3_PUBLIC_ENDPOINT",
+        description="The address browsers and Instagram download media from (presigned URLs "
+        "are signed for it); must be reachable from the internet when publishing for real. "
+        "Unset: `S3_ENDPOINT`.",
+    )
+    s3_presign_ttl_seconds: int = Field(
+        3600,
+        ge=60,
+        validation_alias="S3_PRESIGN_TTL_SECONDS",
+        description="Lifetime of the presigned URLs in API answers.",
+    )
     publish_url_ttl_seconds: int = Field(
-        6 * 3600, ge=3600, validation_alias="PUBLISH_URL_TTL_SECONDS"
+        6 * 3600,
+        ge=3600,
+        validation_alias="PUBLISH_URL_TTL_SECONDS",
+        description="Lifetime of the presigned media URLs given to Instagram at publish time.",
     )
 
     # --- media ---------------------------------------------------------------------------
-    max_file_size: int = Field(10 * 1024 * 1024, ge=1, validation_alias="MAX_FILE_SIZE")
+    max_file_size: int = Field(
+        10 * 1024 * 1024,
+        ge=1,
+        validation_alias="MAX_FILE_SIZE",
+        description="Largest image upload, in bytes (413 beyond).",
+    )
     max_video_file_size: int = Field(
-        100 * 1024 * 1024, ge=1, validation_alias="MAX_VIDEO_FILE_SIZE"
+        100 * 1024 * 1024,
+        ge=1,
+        validation_alias="MAX_VIDEO_FILE_SIZE",
+        description="Largest video upload, in bytes (413 beyond).",
     )
-    max_image_pixels: int = Field(50_000_000, ge=1, validation_alias="MAX_IMAGE_PIXELS")
-    preview_size: int = Field(1080, ge=64, validation_alias="PREVIEW_SIZE")
+    max_image_pixels: int = Field(
+        50_000_000,
+        ge=1,
+        validation_alias="MAX_IMAGE_PIXELS",
+        description="Largest image (width × height) decoded; more is a 422 "
+        "(decompression-bomb guard).",
+    )
+    preview_size: int = Field(
+        1080,
+        ge=64,
+        validation_alias="PREVIEW_SIZE",
+        description="Longest side of image previews and video thumbnails, in pixels.",
+    )
     # Video conversion (POST /media/assets/{id}/convert): one child process per conversion.
-    media_convert_cpu_seconds: int = Field(300, ge=1, validation_alias="MEDIA_CONVERT_CPU_SECONDS")
+    media_convert_cpu_seconds: int = Field(
+        300,
+        ge=1,
+        validation_alias="MEDIA_CONVERT_CPU_SECONDS",
+        description="CPU time one [video conversion](video-rules.md) may use (its child "
+        "process is stopped past it: 422).",
+    )
     media_convert_wall_seconds: float = Field(
-        600.0, gt=0, validation_alias="MEDIA_CONVERT_WALL_SECONDS"
+        600.0,
+        gt=0,
+        validation_alias="MEDIA_CONVERT_WALL_SECONDS",
+        description="Wall time one video conversion may take (killed past it: 422).",
     )
-    media_convert_concurrency: int = Field(1, ge=1, validation_alias="MEDIA_CONVERT_CONCURRENCY")
-    # Media fetched from a URL (CSV import, media/fetch.py): private, loopback, link-local and
-    # other non-public addresses are refused unless this is true (tests, a private network).
-    media_fetch_allow_private: bool = Field(False, validation_alias="MEDIA_FETCH_ALLOW_PRIVATE")
+    media_convert_concurrency: int = Field(
+        1,
+        ge=1,
+        validation_alias="MEDIA_CONVERT_CONCURRENCY",
+        description="Video conversions at once per API process (more wait their turn).",
+    )
+    # Media fetched from a URL (CSV import, media/fetch.py).
+    media_fetch_allow_private: bool = Field(
+        False,
+        validation_alias="MEDIA_FETCH_ALLOW_PRIVATE",
+        description="Allow media URLs of a [CSV import](csv-import.md) on private, loopback "
+        "or link-local addresses (tests, a private network).",
+    )
     media_fetch_timeout_seconds: float = Field(
-        30.0, gt=0, validation_alias="MEDIA_FETCH_TIMEOUT_SECONDS"
+        30.0,
+        gt=0,
+        validation_alias="MEDIA_FETCH_TIMEOUT_SECONDS",
+        description="Time one media download of a CSV import may take.",
     )
-    import_max_rows: int = Field(5000, ge=1, validation_alias="IMPORT_MAX_ROWS")
+    import_max_rows: int = Field(
+        5000, ge=1, validation_alias="IMPORT_MAX_ROWS", description="Rows of one CSV import."
+    )
 
     # --- auth and secrets ----------------------------------------------------------------
-    jwt_secret: str | None = Field(None, validation_alias="JWT_SECRET")
-    jwt_expires_seconds: int = Field(86400, ge=60, validation_alias="JWT_EXPIRES_SECONDS")
-    token_encryption_key: str | None = Field(None, validation_alias="TOKEN_ENCRYPTION_KEY")
-    login_max_failures: int = Field(10, ge=1, validation_alias="LOGIN_MAX_FAILURES")
-    login_window_seconds: int = Field(900, ge=1, validation_alias="LOGIN_WINDOW_SECONDS")
-    # Failed logins for one email from all addresses together, per LOGIN_WINDOW_SECONDS.
+    jwt_secret: str | None = Field(
+        None,
+        validation_alias="JWT_SECRET",
+        description="HS256 secret of bearer tokens. Unset outside production: generated once "
+        "into `INSTASCHED_DATA_DIR/secrets.json`. Changing it logs every user out.",
+    )
+    jwt_expires_seconds: int = Field(
+        86400, ge=60, validation_alias="JWT_EXPIRES_SECONDS", description="Bearer token lifetime."
+    )
+    token_encryption_key: str | None = Field(
+        None,
+        validation_alias="TOKEN_ENCRYPTION_KEY",
+        description="Key(s) that encrypt Instagram tokens at rest: Fernet keys or passphrases, "
+        "comma-separated for rotation (the first encrypts, all decrypt). Unset outside "
+        "production: generated into `secrets.json`. Losing it means reconnecting every account.",
+    )
+    login_max_failures: int = Field(
+        10,
+        ge=1,
+        validation_alias="LOGIN_MAX_FAILURES",
+        description="Failed logins per email and client address within `LOGIN_WINDOW_SECONDS` "
+        "before 429.",
+    )
+    login_window_seconds: int = Field(
+        900, ge=1, validation_alias="LOGIN_WINDOW_SECONDS", description="The login limits' window."
+    )
     login_account_max_failures: int = Field(
-        100, ge=1, validation_alias="LOGIN_ACCOUNT_MAX_FAILURES"
+        100,
+        ge=1,
+        validation_alias="LOGIN_ACCOUNT_MAX_FAILURES",
+        description="Failed logins per email from all addresses together within the window "
+        "before 429.",
     )
-    register_max_per_hour: int = Field(20, ge=1, validation_alias="REGISTER_MAX_PER_HOUR")
-    # Addresses of reverse proxies whose X-Forwarded-For is trusted (uvicorn's option, same
-    # name); empty: none, the client address is the TCP peer's.
-    forwarded_allow_ips: str = Field("", validation_alias="FORWARDED_ALLOW_IPS")
-    admin_emails: str = Field("", validation_alias="ADMIN_EMAILS")
+    register_max_per_hour: int = Field(
+        20,
+        ge=1,
+        validation_alias="REGISTER_MAX_PER_HOUR",
+        description="Registration attempts per client address per hour before 429.",
+    )
+    forwarded_allow_ips: str = Field(
+        "",
+        validation_alias="FORWARDED_ALLOW_IPS",
+        description="Comma-separated addresses of reverse proxies whose `X-Forwarded-For` is "
+        "trusted (uvicorn's option). Empty: none; the client is the TCP peer.",
+    )
+    admin_emails: str = Field(
+        "",
+        validation_alias="ADMIN_EMAILS",
+        description="Comma-separated emails of administrators (`isAdmin`; the global queue "
+        "statistics).",
+    )
 
-    # --- API keys and webhooks (issue 21; docs/api-keys.md, docs/webhooks.md) -------------
-    # Requests per API key per API_KEY_RATE_WINDOW_SECONDS (429 with Retry-After beyond).
-    api_key_rate_limit: int = Field(600, ge=1, validation_alias="API_KEY_RATE_LIMIT")
+    # --- API keys, webhooks and MCP -------------------------------------------------------
+    api_key_rate_limit: int = Field(
+        600,
+        ge=1,
+        validation_alias="API_KEY_RATE_LIMIT",
+        description="Requests per [API key](api-keys.md) per `API_KEY_RATE_WINDOW_SECONDS` "
+        "(429 with `Retry-After` beyond).",
+    )
     api_key_rate_window_seconds: int = Field(
-        60, ge=1, validation_alias="API_KEY_RATE_WINDOW_SECONDS"
+        60, ge=1, validation_alias="API_KEY_RATE_WINDOW_SECONDS", description="That window."
     )
-    # Webhook targets on private, loopback or link-local addresses (tests, a LAN deployment).
     webhook_allow_private_targets: bool = Field(
-        False, validation_alias="WEBHOOK_ALLOW_PRIVATE_TARGETS"
+        False,
+        validation_alias="WEBHOOK_ALLOW_PRIVATE_TARGETS",
+        description="Allow [webhook](webhooks.md) URLs on private, loopback or link-local "
+        "addresses (tests, a LAN deployment).",
     )
-    webhook_timeout_seconds: float = Field(10.0, gt=0, validation_alias="WEBHOOK_TIMEOUT_SECONDS")
-    # Attempts per delivery; the n-th retry waits WEBHOOK_RETRY_BASE_SECONDS * 4^(n-1).
-    webhook_max_attempts: int = Field(6, ge=1, validation_alias="WEBHOOK_MAX_ATTEMPTS")
+    webhook_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        validation_alias="WEBHOOK_TIMEOUT_SECONDS",
+        description="One webhook delivery attempt's timeout.",
+    )
+    webhook_max_attempts: int = Field(
+        6,
+        ge=1,
+        validation_alias="WEBHOOK_MAX_ATTEMPTS",
+        description="Attempts per webhook delivery; the n-th retry waits "
+        "`WEBHOOK_RETRY_BASE_SECONDS` × 4^(n-1).",
+    )
     webhook_retry_base_seconds: float = Field(
-        30.0, gt=0, validation_alias="WEBHOOK_RETRY_BASE_SECONDS"
+        30.0,
+        gt=0,
+        validation_alias="WEBHOOK_RETRY_BASE_SECONDS",
+        description="Base of the webhook retries' backoff.",
     )
     webhook_poll_interval_seconds: float = Field(
-        1.0, gt=0, validation_alias="WEBHOOK_POLL_INTERVAL_SECONDS"
+        1.0,
+        gt=0,
+        validation_alias="WEBHOOK_POLL_INTERVAL_SECONDS",
+        description="How often the worker looks for due webhook deliveries.",
     )
-    # `instasched mcp` (stdio, for desktop assistants): the API it calls and the key it sends.
-    mcp_api_url: str | None = Field(None, validation_alias="INSTASCHED_URL")
-    mcp_api_key: str | None = Field(None, validation_alias="INSTASCHED_API_KEY")
+    mcp_api_url: str | None = Field(
+        None,
+        validation_alias="INSTASCHED_URL",
+        description="The API that `instasched mcp` ([MCP over stdio](mcp.md)) calls. "
+        "Unset: `PUBLIC_URL`.",
+    )
+    mcp_api_key: str | None = Field(
+        None,
+        validation_alias="INSTASCHED_API_KEY",
+        description="The API key `instasched mcp` sends.",
+    )
 
     # --- Instagram -----------------------------------------------------------------------
-    instagram_app_id: str | None = Field(None, validation_alias="INSTAGRAM_APP_ID")
-    instagram_app_secret: str | None = Field(None, validation_alias="INSTAGRAM_APP_SECRET")
-    instagram_redirect_uri: str | None = Field(None, validation_alias="INSTAGRAM_REDIRECT_URI")
+    instagram_app_id: str | None = Field(
+        None,
+        validation_alias="INSTAGRAM_APP_ID",
+        description='Instagram app id (Meta\'s "Instagram API with Instagram Login"). With no '
+        "app credentials of either login, the sandbox stands in for Meta.",
+    )
+    instagram_app_secret: str | None = Field(
+        None, validation_alias="INSTAGRAM_APP_SECRET", description="Instagram app secret."
+    )
+    instagram_redirect_uri: str | None = Field(
+        None,
+        validation_alias="INSTAGRAM_REDIRECT_URI",
+        description="OAuth redirect URI registered with Meta. Unset: "
+        "`PUBLIC_URL/api/instagram/oauth/callback`.",
+    )
     instagram_graph_url: str = Field(
-        "https://graph.instagram.com", validation_alias="INSTAGRAM_GRAPH_URL"
+        "https://graph.instagram.com",
+        validation_alias="INSTAGRAM_GRAPH_URL",
+        description="Graph API host of Instagram Login accounts.",
     )
     # Graph API version: the default and Meta's end dates are in integrations/instagram/versions.py.
     instagram_api_version: str = Field(
-        DEFAULT_VERSION, pattern=VERSION_PATTERN.pattern, validation_alias="INSTAGRAM_API_VERSION"
+        DEFAULT_VERSION,
+        pattern=VERSION_PATTERN.pattern,
+        validation_alias="INSTAGRAM_API_VERSION",
+        description="Graph API version ([how to upgrade it](upgrades.md#graph-api-version)).",
     )
     instagram_oauth_url: str = Field(
-        "https://www.instagram.com/oauth/authorize", validation_alias="INSTAGRAM_OAUTH_URL"
+        "https://www.instagram.com/oauth/authorize",
+        validation_alias="INSTAGRAM_OAUTH_URL",
+        description="Instagram's consent screen.",
     )
     instagram_token_url: str = Field(
-        "https://api.instagram.com/oauth/access_token", validation_alias="INSTAGRAM_TOKEN_URL"
+        "https://api.instagram.com/oauth/access_token",
+        validation_alias="INSTAGRAM_TOKEN_URL",
+        description="Instagram's code exchange.",
     )
-    # Facebook Login for Business (graph.facebook.com, a Page linked to the Instagram account):
-    # docs/login-kinds.md.
-    facebook_app_id: str | None = Field(None, validation_alias="FACEBOOK_APP_ID")
-    facebook_app_secret: str | None = Field(None, validation_alias="FACEBOOK_APP_SECRET")
-    facebook_redirect_uri: str | None = Field(None, validation_alias="FACEBOOK_REDIRECT_URI")
+    facebook_app_id: str | None = Field(
+        None,
+        validation_alias="FACEBOOK_APP_ID",
+        description="[Facebook Login for Business](login-kinds.md) app id (accounts linked to "
+        "a Facebook Page).",
+    )
+    facebook_app_secret: str | None = Field(
+        None, validation_alias="FACEBOOK_APP_SECRET", description="Facebook app secret."
+    )
+    facebook_redirect_uri: str | None = Field(
+        None,
+        validation_alias="FACEBOOK_REDIRECT_URI",
+        description="Facebook Login redirect URI registered with Meta. Unset: "
+        "`PUBLIC_URL/api/instagram/oauth/facebook/callback`.",
+    )
     facebook_graph_url: str = Field(
-        "https://graph.facebook.com", validation_alias="FACEBOOK_GRAPH_URL"
+        "https://graph.facebook.com",
+        validation_alias="FACEBOOK_GRAPH_URL",
+        description="Graph API host of Facebook Login accounts.",
     )
-    # The consent dialog; the Graph API version is appended (…/v26.0/dialog/oauth).
     facebook_oauth_url: str = Field(
-        "https://www.facebook.com", validation_alias="FACEBOOK_OAUTH_URL"
+        "https://www.facebook.com",
+        validation_alias="FACEBOOK_OAUTH_URL",
+        description="Facebook's consent dialog: `FACEBOOK_OAUTH_URL/<version>/dialog/oauth`.",
     )
     instagram_sandbox: Literal["auto", "true", "false"] = Field(
-        "auto", validation_alias="INSTAGRAM_SANDBOX"
+        "auto",
+        validation_alias="INSTAGRAM_SANDBOX",
+        description="`auto`: the [sandbox](sandbox.md) plays both Graph hosts when no app "
+        "credentials of either login are set (in production `auto` without credentials "
+        "refuses to start); `true`: always the sandbox; `false`: never.",
     )
-    sandbox_url: str | None = Field(None, validation_alias="SANDBOX_URL")
-    # Outside development and test, the sandbox's /_control routes need this secret in the
-    # X-Sandbox-Control-Secret header (unset: they are closed).
-    sandbox_control_secret: str | None = Field(None, validation_alias="SANDBOX_CONTROL_SECRET")
-    # Unset: the latency profile's (2 s without one, 30 s with "meta").
+    sandbox_url: str | None = Field(
+        None,
+        validation_alias="SANDBOX_URL",
+        description="A sandbox served elsewhere (`instasched sandbox`) instead of the one "
+        "mounted at `/sandbox`.",
+    )
+    sandbox_control_secret: str | None = Field(
+        None,
+        validation_alias="SANDBOX_CONTROL_SECRET",
+        description="Outside development and test, the sandbox's `/_control` routes need it "
+        "in `X-Sandbox-Control-Secret` (unset: closed).",
+    )
     sandbox_video_processing_seconds: float | None = Field(
-        None, ge=0, validation_alias="SANDBOX_VIDEO_PROCESSING_SECONDS"
+        None,
+        ge=0,
+        validation_alias="SANDBOX_VIDEO_PROCESSING_SECONDS",
+        description="How long the sandbox keeps video containers `IN_PROGRESS`. Unset: 2 s, "
+        "or 30 s with `SANDBOX_LATENCY_PROFILE=meta`.",
     )
-    sandbox_publish_quota: int = Field(100, ge=1, validation_alias="SANDBOX_PUBLISH_QUOTA")
-    # Meta's limit on container creation per account per moving 24 h.
-    sandbox_container_limit: int = Field(400, ge=1, validation_alias="SANDBOX_CONTAINER_LIMIT")
-    # Added latency of the sandbox's Graph calls (instasched/sandbox/latency.py): a named profile
-    # ("meta": Meta-like timings per endpoint), a mean and spread for every call, and per-endpoint
-    # means; unset values fall back to the profile's.
+    sandbox_publish_quota: int = Field(
+        100,
+        ge=1,
+        validation_alias="SANDBOX_PUBLISH_QUOTA",
+        description="Posts per account per moving 24 h the sandbox publishes (Meta's "
+        "`content_publishing_limit`).",
+    )
+    sandbox_container_limit: int = Field(
+        400,
+        ge=1,
+        validation_alias="SANDBOX_CONTAINER_LIMIT",
+        description="Containers one sandbox account may create per moving 24 h (Meta's limit).",
+    )
+    # Added latency of the sandbox's Graph calls (instasched/sandbox/latency.py); unset values
+    # fall back to the profile's.
     sandbox_latency_profile: Literal["none", "meta"] = Field(
-        "none", validation_alias="SANDBOX_LATENCY_PROFILE"
+        "none",
+        validation_alias="SANDBOX_LATENCY_PROFILE",
+        description="`meta`: Meta-like timing of every sandbox Graph call "
+        "([Meta-like latency](sandbox.md#meta-like-latency)).",
     )
-    sandbox_latency_ms: float | None = Field(None, ge=0, validation_alias="SANDBOX_LATENCY_MS")
+    sandbox_latency_ms: float | None = Field(
+        None,
+        ge=0,
+        validation_alias="SANDBOX_LATENCY_MS",
+        description="Added latency of every sandbox Graph call, mean in ms (unset: the profile's).",
+    )
     sandbox_latency_spread_ms: float | None = Field(
-        None, ge=0, validation_alias="SANDBOX_LATENCY_SPREAD_MS"
+        None,
+        ge=0,
+        validation_alias="SANDBOX_LATENCY_SPREAD_MS",
+        description="Spread of that latency (uniform, ±), in ms.",
     )
     sandbox_latency_ms_media: float | None = Field(
-        None, ge=0, validation_alias="SANDBOX_LATENCY_MS_MEDIA"
+        None,
+        ge=0,
+        validation_alias="SANDBOX_LATENCY_MS_MEDIA",
+        description="Mean latency of container creation, in ms (wins over `SANDBOX_LATENCY_MS`).",
     )
     sandbox_latency_ms_container_status: float | None = Field(
-        None, ge=0, validation_alias="SANDBOX_LATENCY_MS_CONTAINER_STATUS"
+        None,
+        ge=0,
+        validation_alias="SANDBOX_LATENCY_MS_CONTAINER_STATUS",
+        description="Mean latency of a container status read, in ms.",
     )
     sandbox_latency_ms_media_publish: float | None = Field(
-        None, ge=0, validation_alias="SANDBOX_LATENCY_MS_MEDIA_PUBLISH"
+        None,
+        ge=0,
+        validation_alias="SANDBOX_LATENCY_MS_MEDIA_PUBLISH",
+        description="Mean latency of `media_publish`, in ms.",
     )
-    graph_timeout_seconds: float = Field(30.0, gt=0, validation_alias="GRAPH_TIMEOUT_SECONDS")
+    graph_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        validation_alias="GRAPH_TIMEOUT_SECONDS",
+        description="Timeout of one Graph API call.",
+    )
 
     # --- scheduling rules ----------------------------------------------------------------
-    schedule_min_lead_seconds: int = Field(300, ge=0, validation_alias="SCHEDULE_MIN_LEAD_SECONDS")
-    # Calendar months in the account's timezone (the spec's "at most 6 months in the future").
-    schedule_max_lead_months: int = Field(
-        6, ge=1, le=120, validation_alias="SCHEDULE_MAX_LEAD_MONTHS"
+    schedule_min_lead_seconds: int = Field(
+        300,
+        ge=0,
+        validation_alias="SCHEDULE_MIN_LEAD_SECONDS",
+        description="How far ahead `scheduledFor` must be at least.",
     )
-    # Instagram's cap per caption since December 2025 (was 30).
-    max_hashtags: int = Field(HASHTAGS_MAX, ge=0, validation_alias="MAX_HASHTAGS")
-    # How long POST .../publish-now waits for the worker's outcome before answering.
+    schedule_max_lead_months: int = Field(
+        6,
+        ge=1,
+        le=120,
+        validation_alias="SCHEDULE_MAX_LEAD_MONTHS",
+        description="How far ahead `scheduledFor` may be at most: calendar months in the "
+        "account's timezone (from Aug 31 the latest is Feb 28/29).",
+    )
+    max_hashtags: int = Field(
+        HASHTAGS_MAX,
+        ge=0,
+        validation_alias="MAX_HASHTAGS",
+        description="Hashtags allowed per caption or first comment (Instagram's cap since "
+        "December 2025; it was 30).",
+    )
     publish_now_wait_seconds: float = Field(
-        15.0, ge=0, le=120, validation_alias="PUBLISH_NOW_WAIT_SECONDS"
+        15.0,
+        ge=0,
+        le=120,
+        validation_alias="PUBLISH_NOW_WAIT_SECONDS",
+        description="How long `POST .../posts/{id}/publish-now` waits for the worker's outcome.",
     )
 
     # --- publishing ----------------------------------------------------------------------
-    publish_max_attempts: int = Field(3, ge=1, validation_alias="PUBLISH_MAX_ATTEMPTS")
+    publish_max_attempts: int = Field(
+        3,
+        ge=1,
+        validation_alias="PUBLISH_MAX_ATTEMPTS",
+        description="Attempts in all for retryable errors before a post is `failed`.",
+    )
     publish_retry_base_seconds: float = Field(
-        60.0, ge=0, validation_alias="PUBLISH_RETRY_BASE_SECONDS"
+        60.0,
+        ge=0,
+        validation_alias="PUBLISH_RETRY_BASE_SECONDS",
+        description="Delay before try n+1 is this × 2^(n-1).",
     )
     # Renewed every third of it while the worker lives: a dead worker's posts are taken over
     # within a lease and a second (bench/chaos --scenario defaults).
-    publish_lease_seconds: int = Field(10, ge=5, validation_alias="PUBLISH_LEASE_SECONDS")
-    container_poll_max_seconds: float = Field(
-        600.0, gt=0, validation_alias="CONTAINER_POLL_MAX_SECONDS"
+    publish_lease_seconds: int = Field(
+        10,
+        ge=5,
+        validation_alias="PUBLISH_LEASE_SECONDS",
+        description="A worker's hold on a post it publishes, renewed every third of it; once "
+        "it expires another worker takes the post over (checked every second).",
     )
-    # Publications in flight per worker process (the bullmq concurrency). They wait on Instagram
-    # holding no database connection, so the bound is memory (docs/performance.md: RSS at the
-    # peak). WORKER_CONCURRENCY is the older name.
+    container_poll_max_seconds: float = Field(
+        600.0,
+        gt=0,
+        validation_alias="CONTAINER_POLL_MAX_SECONDS",
+        description="Longest wait for a container (video processing) in one attempt.",
+    )
+    # They wait on Instagram holding no database connection, so the bound is memory
+    # (docs/performance.md: RSS at the peak).
     worker_max_in_flight: int = Field(
         1000,
         ge=1,
         le=100_000,
         validation_alias=AliasChoices("WORKER_MAX_IN_FLIGHT", "WORKER_CONCURRENCY"),
+        description="Publications in flight per worker process (`WORKER_CONCURRENCY` is the "
+        "older name); memory bounds them ([in flight](performance.md#publications-in-flight)).",
     )
-    # Publications of one account at a time, across every worker process and host (Redis).
     worker_max_in_flight_per_account: int = Field(
-        1, ge=1, le=100, validation_alias="WORKER_MAX_IN_FLIGHT_PER_ACCOUNT"
+        1,
+        ge=1,
+        le=100,
+        validation_alias="WORKER_MAX_IN_FLIGHT_PER_ACCOUNT",
+        description="Publications of one account at a time, across every worker process and "
+        "host (Redis).",
     )
-    # Pre-staged containers (docs/staging.md): how long before `scheduled_for` a post's
-    # containers are created and waited for, by kind (0: at the due time, as without staging);
-    # staging never takes an account past this many containers per moving 24 h (Meta: 400).
     staging_lead_seconds_image: float = Field(
-        120.0, ge=0, le=6 * 3600, validation_alias="STAGING_LEAD_SECONDS_IMAGE"
+        120.0,
+        ge=0,
+        le=6 * 3600,
+        validation_alias="STAGING_LEAD_SECONDS_IMAGE",
+        description="[Pre-staged containers](staging.md) of feed images: made and waited for "
+        "this long before `scheduled_for` (0: at the due time).",
     )
     staging_lead_seconds_video: float = Field(
-        900.0, ge=0, le=6 * 3600, validation_alias="STAGING_LEAD_SECONDS_VIDEO"
+        900.0,
+        ge=0,
+        le=6 * 3600,
+        validation_alias="STAGING_LEAD_SECONDS_VIDEO",
+        description="The same for reels, videos and stories.",
     )
     staging_lead_seconds_carousel: float = Field(
-        600.0, ge=0, le=6 * 3600, validation_alias="STAGING_LEAD_SECONDS_CAROUSEL"
+        600.0,
+        ge=0,
+        le=6 * 3600,
+        validation_alias="STAGING_LEAD_SECONDS_CAROUSEL",
+        description="The same for carousels.",
     )
-    staging_container_limit: int = Field(400, ge=0, validation_alias="STAGING_CONTAINER_LIMIT")
+    staging_container_limit: int = Field(
+        400,
+        ge=0,
+        validation_alias="STAGING_CONTAINER_LIMIT",
+        description="Staging ahead never takes an account past this many containers per "
+        "moving 24 h (Meta allows 400); beyond, the post is staged at its due time.",
+    )
     reconcile_interval_seconds: float = Field(
-        60.0, gt=0, validation_alias="RECONCILE_INTERVAL_SECONDS"
+        60.0,
+        gt=0,
+        validation_alias="RECONCILE_INTERVAL_SECONDS",
+        description="Period of the reconciler's full pass and of the promoter (expired leases "
+        "and a lost queue are checked every second).",
     )
     token_refresh_interval_seconds: float = Field(
-        86400.0, gt=0, validation_alias="TOKEN_REFRESH_INTERVAL_SECONDS"
+        86400.0,
+        gt=0,
+        validation_alias="TOKEN_REFRESH_INTERVAL_SECONDS",
+        description="How often the worker refreshes Instagram tokens (at least 24 h old, "
+        "expiring within 10 days).",
     )
-    # Redis holds jobs only for posts due within this many seconds (docs/scaling.md); the
-    # promoter moves posts entering it from PostgreSQL every RECONCILE_INTERVAL_SECONDS.
-    # 0: no horizon (every scheduled post has its job in Redis).
     dispatch_horizon_seconds: float = Field(
-        3600.0, ge=0, validation_alias="DISPATCH_HORIZON_SECONDS"
+        3600.0,
+        ge=0,
+        validation_alias="DISPATCH_HORIZON_SECONDS",
+        description="Redis holds jobs only for posts due within this; the promoter adds later "
+        "ones as they enter it ([dispatch horizon](scaling.md#the-dispatch-horizon)). 0: no "
+        "horizon; else at least twice `RECONCILE_INTERVAL_SECONDS`.",
     )
-    # The publishing quota per 24 h of an account whose content_publishing_limit was never read.
-    publish_quota_default: int = Field(100, ge=1, validation_alias="PUBLISH_QUOTA_DEFAULT")
-    # Post insights read again after publishing (publishing.insights): how often a worker looks
-    # for due readings, and at most how many one pass reads.
+    publish_quota_default: int = Field(
+        100,
+        ge=1,
+        validation_alias="PUBLISH_QUOTA_DEFAULT",
+        description="Publishing quota per 24 h of an account whose "
+        "`content_publishing_limit` was never read.",
+    )
     insights_refresh_interval_seconds: float = Field(
-        60.0, gt=0, validation_alias="INSIGHTS_REFRESH_INTERVAL_SECONDS"
+        60.0,
+        gt=0,
+        validation_alias="INSIGHTS_REFRESH_INTERVAL_SECONDS",
+        description="How often each worker looks for due insights readings (1 h, 24 h and "
+        "7 d after publishing).",
     )
-    insights_batch_size: int = Field(50, ge=1, le=1000, validation_alias="INSIGHTS_BATCH_SIZE")
-    run_worker: bool = Field(True, validation_alias="RUN_WORKER")
-    # `instasched run` only: how many `instasched worker` processes it starts (2: publishing
-    # uses both cores of a small machine when many posts fall due at once; bench/README.md).
-    worker_processes: int = Field(2, ge=1, le=32, validation_alias="WORKER_PROCESSES")
-    # `instasched run` restarts a child or embedded server that dies; more than this many
-    # crashes of one within the window is a crash loop and stops everything.
-    supervisor_max_restarts: int = Field(5, ge=0, validation_alias="SUPERVISOR_MAX_RESTARTS")
+    insights_batch_size: int = Field(
+        50,
+        ge=1,
+        le=1000,
+        validation_alias="INSIGHTS_BATCH_SIZE",
+        description="Insights readings one pass reads at most.",
+    )
+    run_worker: bool = Field(
+        True,
+        validation_alias="RUN_WORKER",
+        description="`false`: `instasched run` starts no worker process.",
+    )
+    # 2: publishing uses both cores of a small machine when many posts fall due at once
+    # (bench/README.md).
+    worker_processes: int = Field(
+        2,
+        ge=1,
+        le=32,
+        validation_alias="WORKER_PROCESSES",
+        description="Worker processes `instasched run` starts (each with its own `/metrics` "
+        "port from `WORKER_METRICS_PORT` upwards). Elsewhere, run `instasched worker` more "
+        "than once.",
+    )
+    supervisor_max_restarts: int = Field(
+        5,
+        ge=0,
+        validation_alias="SUPERVISOR_MAX_RESTARTS",
+        description="`instasched run` restarts a child or embedded server that dies; more "
+        "crashes of one than this within `SUPERVISOR_WINDOW_SECONDS` stop everything (exit 1).",
+    )
     supervisor_window_seconds: float = Field(
-        300.0, gt=0, validation_alias="SUPERVISOR_WINDOW_SECONDS"
+        300.0,
+        gt=0,
+        validation_alias="SUPERVISOR_WINDOW_SECONDS",
+        description="That window.",
     )
 
     # --- operations ----------------------------------------------------------------------
-    alert_webhook_url: str | None = Field(None, validation_alias="ALERT_WEBHOOK_URL")
-    # The publishing alerts (instasched.ops.health), checked every RECONCILE_INTERVAL_SECONDS:
-    # posts failed within the window; posts still `publishing` ALERT_LATE_SECONDS past their
-    # lease; posts still `scheduled` ALERT_LATE_SECONDS past their due time.
+    alert_webhook_url: str | None = Field(
+        None,
+        validation_alias="ALERT_WEBHOOK_URL",
+        description="Where [alert events](monitoring.md#alerts) are POSTed as JSON "
+        "(unset: none sent).",
+    )
     alert_failed_posts_threshold: int = Field(
-        10, ge=1, validation_alias="ALERT_FAILED_POSTS_THRESHOLD"
+        10,
+        ge=1,
+        validation_alias="ALERT_FAILED_POSTS_THRESHOLD",
+        description="Posts failed within `ALERT_FAILED_POSTS_WINDOW_SECONDS` that raise "
+        "`publishing.failed_posts`.",
     )
     alert_failed_posts_window_seconds: int = Field(
-        3600, ge=60, validation_alias="ALERT_FAILED_POSTS_WINDOW_SECONDS"
+        3600,
+        ge=60,
+        validation_alias="ALERT_FAILED_POSTS_WINDOW_SECONDS",
+        description="That window.",
     )
     alert_stuck_posts_threshold: int = Field(
-        1, ge=1, validation_alias="ALERT_STUCK_POSTS_THRESHOLD"
+        1,
+        ge=1,
+        validation_alias="ALERT_STUCK_POSTS_THRESHOLD",
+        description="Posts still `publishing` `ALERT_LATE_SECONDS` past their lease that raise "
+        "`publishing.stuck_posts`.",
     )
     alert_overdue_posts_threshold: int = Field(
-        1, ge=1, validation_alias="ALERT_OVERDUE_POSTS_THRESHOLD"
+        1,
+        ge=1,
+        validation_alias="ALERT_OVERDUE_POSTS_THRESHOLD",
+        description="Posts still `scheduled` `ALERT_LATE_SECONDS` past their due time that "
+        "raise `publishing.overdue_posts`.",
     )
-    alert_late_seconds: int = Field(120, ge=1, validation_alias="ALERT_LATE_SECONDS")
-    worker_metrics_port: int | None = Field(None, validation_alias="WORKER_METRICS_PORT")
+    alert_late_seconds: int = Field(
+        120,
+        ge=1,
+        validation_alias="ALERT_LATE_SECONDS",
+        description="How far past its lease or due time a post counts as stuck or overdue.",
+    )
+    worker_metrics_port: int | None = Field(
+        None,
+        validation_alias="WORKER_METRICS_PORT",
+        description="Port of a worker's `/metrics` (unset: not served; `instasched run` sets "
+        "`PORT + 1` upwards).",
+    )
 
     @field_validator("database_url")
     @classmethod
