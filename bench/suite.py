@@ -664,7 +664,7 @@ class Run:
         started = time.perf_counter()
         await seed(
             self.server.database_url,
-            user_id=str(s.user_id),
+            workspace_id=str(s.user_id),
             account_id=str(s.accounts[1]),
             asset=s.asset,
             rows=self.sizes.list_seed,
@@ -1281,7 +1281,7 @@ class Run:
                 body = r.json()
             return {
                 "id": uuid.uuid4(),
-                "user_id": s.user_id,
+                "workspace_id": s.user_id,
                 "ig_user_id": body["igUserId"],
                 "username": body["username"],
                 "login_kind": "instagram",

@@ -125,3 +125,6 @@ async def token_access(token: BearerToken, session: SessionDep, request: Request
 
 CurrentAccess = Annotated[Access, Depends(current_access)]
 TokenAccess = Annotated[Access, Depends(token_access)]
+
+OWNER_ONLY = roles()
+"""`openapi_extra=` of a route only a workspace's owner may call (accounts, webhooks, members)."""
