@@ -141,6 +141,19 @@ class Settings(BaseSettings):
     # `instasched mcp` (stdio, for desktop assistants): the API it calls and the key it sends.
     mcp_api_url: str | None = Field(None, validation_alias="INSTASCHED_URL")
     mcp_api_key: str | None = Field(None, validation_alias="INSTASCHED_API_KEY")
+    mcp_workspace_id: str | None = Field(
+        None,
+        validation_alias="INSTASCHED_WORKSPACE_ID",
+        description="The workspace `instasched mcp` acts in (sent as X-Workspace-Id); unset: the "
+        "key's user's personal workspace (docs/workspaces.md)",
+    )
+    # Workspaces (docs/workspaces.md).
+    workspace_invitation_ttl_hours: float = Field(
+        168.0,
+        gt=0,
+        validation_alias="WORKSPACE_INVITATION_TTL_HOURS",
+        description="How long an invitation link to a workspace can be accepted (hours; 7 days)",
+    )
 
     # --- Instagram -----------------------------------------------------------------------
     instagram_app_id: str | None = Field(None, validation_alias="INSTAGRAM_APP_ID")

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Path, Request
 
 from instasched.auth.deps import BearerToken, CurrentUser
 from instasched.db import driver_connection
@@ -79,8 +79,17 @@ class Access:
         return self.role in (Role.OWNER, Role.APPROVER)
 
 
-def requested_workspace(request: Request) -> uuid.UUID | None:
-    raw = request.headers.get(WORKSPACE_HEADER)
+WorkspaceHeader = Annotated[
+    str | None,
+    Header(
+        alias=WORKSPACE_HEADER,
+        description="The workspace to act in (an id from GET /api/workspaces); without it, "
+        "your personal workspace",
+    ),
+]
+
+
+def requested_workspace(raw: str | None) -> uuid.UUID | None:
     if raw is None or not raw.strip():
         return None
     try:
@@ -93,38 +102,69 @@ def requested_workspace(request: Request) -> uuid.UUID | None:
         ) from None
 
 
-async def resolve_access(session: SessionDep, request: Request, user_id: uuid.UUID) -> Access:
-    workspace_id = requested_workspace(request)
+WORKSPACE_NOT_FOUND = (
+    "Workspace not found, or you are not a member of it (GET /api/workspaces lists yours)"
+)
+
+
+async def member_role(
+    session: SessionDep, workspace_id: uuid.UUID, user_id: uuid.UUID
+) -> Role | None:
+    """The user's role in the workspace, or None when not a member (one indexed read)."""
+    found = await (await driver_connection(session)).fetchval(_MEMBER_SQL, workspace_id, user_id)
+    return None if found is None else Role(found)
+
+
+async def resolve_access(
+    session: SessionDep,
+    request: Request,
+    user_id: uuid.UUID,
+    workspace_id: uuid.UUID | None,
+) -> Access:
     if workspace_id is None or workspace_id == user_id:
         role = Role.OWNER
         workspace_id = user_id
     else:
-        found = await (await driver_connection(session)).fetchval(
-            _MEMBER_SQL, workspace_id, user_id
-        )
+        found = await member_role(session, workspace_id, user_id)
         if found is None:
-            raise NotFound(
-                "Workspace not found, or you are not a member of it (GET /api/workspaces lists "
-                "yours)"
-            )
-        role = Role(found)
+            raise NotFound(WORKSPACE_NOT_FOUND)
+        role = found
     admitted = admitted_roles(request)
     if role.value not in admitted:
         raise role_needed(admitted, role.value)
     return Access(user_id=user_id, workspace_id=workspace_id, role=role)
 
 
-async def current_access(user: CurrentUser, session: SessionDep, request: Request) -> Access:
-    return await resolve_access(session, request, user.id)
+async def current_access(
+    user: CurrentUser, session: SessionDep, request: Request, header: WorkspaceHeader = None
+) -> Access:
+    return await resolve_access(session, request, user.id, requested_workspace(header))
 
 
-async def token_access(token: BearerToken, session: SessionDep, request: Request) -> Access:
+async def token_access(
+    token: BearerToken, session: SessionDep, request: Request, header: WorkspaceHeader = None
+) -> Access:
     """As `current_access` for a route that reads its user itself (`BearerToken`)."""
-    return await resolve_access(session, request, token.user_id)
+    return await resolve_access(session, request, token.user_id, requested_workspace(header))
+
+
+WorkspaceIdPath = Annotated[uuid.UUID, Path(alias="workspaceId", description="Workspace id")]
+
+
+async def path_access(
+    user: CurrentUser, session: SessionDep, request: Request, workspace_id: WorkspaceIdPath
+) -> Access:
+    """As `current_access` for the workspace of the path (`/api/workspaces/{workspaceId}/...`):
+    the header plays no part there. The personal workspace costs no lookup either."""
+    return await resolve_access(session, request, user.id, workspace_id)
 
 
 CurrentAccess = Annotated[Access, Depends(current_access)]
 TokenAccess = Annotated[Access, Depends(token_access)]
+PathAccess = Annotated[Access, Depends(path_access)]
+ACCESS_DEPENDENCIES = (current_access, token_access, path_access)
+"""What a route depends on when it acts in a workspace (the authorization tests find routes by
+these)."""
 
 OWNER_ONLY = roles()
 """`openapi_extra=` of a route only a workspace's owner may call (accounts, webhooks, members)."""

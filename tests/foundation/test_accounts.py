@@ -41,7 +41,7 @@ async def test_connect_with_a_bad_token_is_422_with_metas_message(
     count = await db.scalar(
         select(func.count())
         .select_from(InstagramAccount)
-        .where(InstagramAccount.user_id == user.id)
+        .where(InstagramAccount.workspace_id == user.id)
     )
     assert count == 0
 
