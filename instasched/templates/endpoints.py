@@ -10,6 +10,7 @@ from instasched.kit.deps import SessionDep, StateDep
 from instasched.kit.openapi import ErrorCase, errors, example_200
 from instasched.kit.pagination import PageParams, page_params
 from instasched.kit.schemas import Message, Page
+from instasched.models.workspace import Role
 from instasched.templates import service
 from instasched.templates.schemas import (
     TEMPLATE_EXAMPLE,
@@ -20,7 +21,7 @@ from instasched.templates.schemas import (
     TemplateRender,
     TemplateUpdate,
 )
-from instasched.workspaces.access import CurrentAccess
+from instasched.workspaces.access import CurrentAccess, roles
 
 router = APIRouter(prefix="/instagram/scheduling", tags=["Templates"])
 
@@ -189,6 +190,8 @@ async def delete_template(
             ),
         ),
     ),
+    # A preview that changes nothing: every member may render.
+    openapi_extra=roles(Role.EDITOR, Role.APPROVER, Role.VIEWER),
 )
 async def render_template(
     template_id: uuid.UUID,
