@@ -16,7 +16,7 @@ from instasched.kit.redis import bounded
 from instasched.observability.metrics import QUEUE_JOBS, REGISTRY
 from instasched.ops import service
 from instasched.state import AppState
-from instasched.workspaces.access import CurrentAccess
+from instasched.workspaces.access import UserAccess
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/instagram/scheduling", tags=["Operations"])
@@ -59,7 +59,7 @@ metrics_router = APIRouter(tags=["Operations"])
 )
 async def queue_stats(
     user: CurrentUser,
-    access: CurrentAccess,
+    access: UserAccess,
     session: SessionDep,
     state: StateDep,
     scope: Literal["user", "global"] = Query(
