@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 INSERT = """
 INSERT INTO instagram_scheduled_posts
-    (instagram_account_id, user_id, scheduled_for, caption, media_urls, media_ids, media_type,
+    (instagram_account_id, workspace_id, scheduled_for, caption, media_urls, media_ids, media_type,
      status)
 VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, 'IMAGE', 'scheduled')
 RETURNING id, created_at

@@ -48,7 +48,7 @@ from bench.create_cpu import seed  # noqa: E402
 
 INSERT = """
     INSERT INTO instagram_scheduled_posts
-        (instagram_account_id, user_id, scheduled_for, caption, media_urls, media_ids,
+        (instagram_account_id, workspace_id, scheduled_for, caption, media_urls, media_ids,
          media_type, status)
     SELECT $1::uuid, $2::uuid,
            now() + (1 + g % 150) * interval '1 day' + (g % 1440) * interval '1 minute',
@@ -106,8 +106,8 @@ async def timed(conn: Any, label: str, sql: str, *args: Any) -> None:
     print(f"{label}: {status.split()[-1]} rows in {seconds:.2f} s", flush=True)
 
 
-ONE_POST = """INSERT INTO instagram_scheduled_posts (instagram_account_id, user_id, scheduled_for,
-  caption, media_urls, media_ids, media_type) VALUES ('{account}', '{user}',
+ONE_POST = """INSERT INTO instagram_scheduled_posts (instagram_account_id, workspace_id,
+  scheduled_for, caption, media_urls, media_ids, media_type) VALUES ('{account}', '{user}',
   now() + interval '2 days', 'one post ' || {k}, '[]', '["{asset}"]', 'IMAGE')"""
 # Before migration 0011 the create counted its asset's use in its own statement
 # (posts.repository._insert_sql's `used`); since, the trigger does.
@@ -181,7 +181,7 @@ async def measure(args: argparse.Namespace, url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
         other = await conn.fetchval(
-            "INSERT INTO instagram_accounts (user_id, ig_user_id, username,"
+            "INSERT INTO instagram_accounts (workspace_id, ig_user_id, username,"
             " access_token_encrypted, timezone) VALUES ($1, '1', 'other', 'x', 'UTC') RETURNING id",
             user,
         )

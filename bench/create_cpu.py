@@ -50,7 +50,7 @@ async def seed(url: str) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
             f"{user}@bench.invalid",
         )
         await conn.execute(
-            "INSERT INTO instagram_accounts (id, user_id, ig_user_id, username,"
+            "INSERT INTO instagram_accounts (id, workspace_id, ig_user_id, username,"
             " access_token_encrypted, timezone) VALUES ($1, $2, $3, 'bench', 'x', 'UTC')",
             account,
             user,
@@ -58,7 +58,7 @@ async def seed(url: str) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
         )
         report = {p: COMPATIBLE for p in ("feed", "carousel", "story", "reel")}
         await conn.execute(
-            "INSERT INTO instagram_media_assets (id, user_id, filename, original_filename,"
+            "INSERT INTO instagram_media_assets (id, workspace_id, filename, original_filename,"
             " mime_type, file_size, media_type, s3_bucket, s3_key, s3_url, width, height,"
             " compatibility) VALUES ($1, $2, 'a.jpg', 'a.jpg', 'image/jpeg', 1000, 'image',"
             " 'bench', $3, $4, 1080, 1080, $5::jsonb)",

@@ -76,7 +76,7 @@ def fake_posts(count: int, user_id: uuid.UUID, account_id: uuid.UUID) -> list[di
         likes = int(rng.lognormvariate(4.5, 0.8))
         rows.append(
             {
-                "user_id": user_id,
+                "workspace_id": user_id,
                 "instagram_account_id": account_id,
                 "caption": "bench",
                 "media_type": "IMAGE",
@@ -109,7 +109,7 @@ async def main() -> None:
         async with engine.begin() as conn:
             user_id = (
                 await conn.execute(
-                    text("SELECT user_id FROM instagram_accounts WHERE id = :id"),
+                    text("SELECT workspace_id FROM instagram_accounts WHERE id = :id"),
                     {"id": account_id},
                 )
             ).scalar_one()
@@ -145,7 +145,7 @@ async def main() -> None:
             for _ in range(10):
                 await repository.history_aggregate(
                     session,
-                    user_id=user_id,
+                    workspace_id=user_id,
                     account_id=account_id,
                     timezone=args.timezone,
                     prior_weight=PRIOR_WEIGHT,
@@ -154,7 +154,7 @@ async def main() -> None:
                 t0 = time.perf_counter()
                 await repository.history_aggregate(
                     session,
-                    user_id=user_id,
+                    workspace_id=user_id,
                     account_id=account_id,
                     timezone=args.timezone,
                     prior_weight=PRIOR_WEIGHT,

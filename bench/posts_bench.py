@@ -68,7 +68,7 @@ async def setup(http: httpx.AsyncClient) -> tuple[dict[str, str], str, str, dict
     password = "pw-" + secrets.token_urlsafe(16)
     r = await http.post("/api/auth/register", json={"email": email, "password": password})
     r.raise_for_status()
-    user_id = r.json()["id"]
+    workspace_id = r.json()["id"]
     r = await http.post("/api/auth/login", json={"email": email, "password": password})
     r.raise_for_status()
     headers = {"Authorization": f"Bearer {r.json()['accessToken']}"}
@@ -91,7 +91,7 @@ async def setup(http: httpx.AsyncClient) -> tuple[dict[str, str], str, str, dict
         headers=headers,
     )
     r.raise_for_status()
-    return headers, user_id, account_id, r.json()
+    return headers, workspace_id, account_id, r.json()
 
 
 def list_params(i: int, rng: random.Random, now: datetime) -> dict[str, Any]:
@@ -109,7 +109,7 @@ def list_params(i: int, rng: random.Random, now: datetime) -> dict[str, Any]:
 
 
 async def seed(
-    database_url: str, *, user_id: str, account_id: str, asset: dict[str, Any], rows: int
+    database_url: str, *, workspace_id: str, account_id: str, asset: dict[str, Any], rows: int
 ) -> float:
     start = time.perf_counter()
     conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
@@ -117,7 +117,7 @@ async def seed(
         await conn.execute(
             """
             INSERT INTO instagram_scheduled_posts
-                (instagram_account_id, user_id, scheduled_for, caption, media_urls, media_ids,
+                (instagram_account_id, workspace_id, scheduled_for, caption, media_urls, media_ids,
                  media_type, status)
             SELECT $1::uuid, $2::uuid, now() + interval '1 day' + g * interval '1 minute',
                    'seeded post ' || g || ' #bench', jsonb_build_array($3::text),
@@ -127,7 +127,7 @@ async def seed(
             FROM generate_series(1, $5::int) AS g
             """,
             account_id,
-            user_id,
+            workspace_id,
             asset["s3Url"],
             asset["id"],
             rows,
@@ -182,12 +182,12 @@ async def run_phase(
 async def main(args: argparse.Namespace) -> int:
     limits = httpx.Limits(max_connections=args.clients + 5, max_keepalive_connections=args.clients)
     async with httpx.AsyncClient(base_url=args.base_url, timeout=60, limits=limits) as http:
-        headers, user_id, account_id, asset = await setup(http)
+        headers, workspace_id, account_id, asset = await setup(http)
         print(f"account {account_id}, asset {asset['id']}")
         if args.seed:
             seconds = await seed(
                 args.database_url,
-                user_id=user_id,
+                workspace_id=workspace_id,
                 account_id=account_id,
                 asset=asset,
                 rows=args.seed,

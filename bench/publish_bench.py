@@ -247,7 +247,7 @@ class Bench:
         await storage.put_bytes(key, data, mime)
         asset = MediaAsset(
             id=uuid.uuid4(),
-            user_id=user_id,
+            workspace_id=user_id,
             filename=f"bench.{ext}",
             original_filename=f"bench.{ext}",
             mime_type=mime,
@@ -298,7 +298,7 @@ class Bench:
                 {
                     "id": uuid.uuid4(),
                     "instagram_account_id": account_ids[i % len(account_ids)],
-                    "user_id": user_id,
+                    "workspace_id": user_id,
                     "scheduled_for": start + timedelta(seconds=offset),
                     "caption": f"bench {self.tag} {name} {i}",
                     "media_urls": [asset.s3_url],

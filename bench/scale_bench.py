@@ -172,7 +172,7 @@ class Scale:
         if not self.user_ids:
             return
         ids = await conn.fetch(
-            "SELECT id FROM instagram_scheduled_posts WHERE user_id = ANY($1::uuid[]) "
+            "SELECT id FROM instagram_scheduled_posts WHERE workspace_id = ANY($1::uuid[]) "
             "AND status = 'scheduled' AND scheduled_for < now() + interval '2 hours'",
             self.user_ids,
         )

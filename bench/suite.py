@@ -390,6 +390,9 @@ class Setup:
     user_id: uuid.UUID
     accounts: list[uuid.UUID]  # 0: create, 1: list, 2: optimal times, 3: single; rest: publish
     asset: dict[str, Any]
+    # Where the accounts, media and posts are (docs/workspaces.md): the personal workspace (the
+    # user's id) unless --workspace shared.
+    workspace_id: uuid.UUID
 
 
 class Run:
@@ -424,6 +427,14 @@ class Run:
         r = await http.post("/api/auth/login", json={"email": email, "password": password})
         r.raise_for_status()
         headers = {"Authorization": f"Bearer {r.json()['accessToken']}"}
+        workspace_id = user_id
+        if self.args.workspace == "personal":  # the header naming the personal one: no lookup
+            headers["X-Workspace-Id"] = str(user_id)
+        elif self.args.workspace == "shared":  # a workspace of its own: one membership read
+            r = await http.post("/api/workspaces", json={"name": "bench"}, headers=headers)
+            r.raise_for_status()
+            workspace_id = uuid.UUID(r.json()["id"])
+            headers["X-Workspace-Id"] = str(workspace_id)
         accounts: list[uuid.UUID] = []
         for i in range(4 + 20):
             r = await http.post(
@@ -444,7 +455,7 @@ class Run:
             headers=headers,
         )
         r.raise_for_status()
-        return Setup(headers, user_id, accounts, r.json())
+        return Setup(headers, user_id, accounts, r.json(), workspace_id)
 
     async def main(self) -> int:
         self.server.start()
@@ -515,7 +526,7 @@ class Run:
             if bare:
                 body = {
                     **body,
-                    "userId": str(s.user_id),
+                    "userId": str(s.workspace_id),
                     "mediaUrls": [s.asset["s3Url"]],
                 }
                 return ("POST", "/posts", loadgen.json_body(body))
@@ -664,7 +675,7 @@ class Run:
         started = time.perf_counter()
         await seed(
             self.server.database_url,
-            user_id=str(s.user_id),
+            workspace_id=str(s.workspace_id),
             account_id=str(s.accounts[1]),
             asset=s.asset,
             rows=self.sizes.list_seed,
@@ -938,7 +949,7 @@ class Run:
         engine = create_async_engine(normalise_database_url(self.server.database_url))
         try:
             async with engine.begin() as conn:
-                rows = fake_posts(self.sizes.optimal_posts, s.user_id, account)
+                rows = fake_posts(self.sizes.optimal_posts, s.workspace_id, account)
                 for i in range(0, len(rows), 2000):
                     await conn.execute(insert(ScheduledPost), rows[i : i + 2000])
                 await conn.execute(text("ANALYZE instagram_scheduled_posts"))
@@ -1073,7 +1084,7 @@ class Run:
                     engine=engine,
                     queue=queue,
                     http=http,
-                    user_id=s.user_id,
+                    user_id=s.workspace_id,
                     account_ids=account_ids or await self.publish_accounts(http, s),
                     asset=asset,
                     sandbox=self.server.sandbox,
@@ -1281,7 +1292,7 @@ class Run:
                 body = r.json()
             return {
                 "id": uuid.uuid4(),
-                "user_id": s.user_id,
+                "workspace_id": s.workspace_id,
                 "ig_user_id": body["igUserId"],
                 "username": body["username"],
                 "login_kind": "instagram",
@@ -1324,6 +1335,13 @@ def main() -> int:
         help="scale: the post counts to seed and measure side by side (bench/scale_bench.py)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (server.log)")
+    parser.add_argument(
+        "--workspace",
+        choices=("none", "personal", "shared"),
+        default="none",
+        help="X-Workspace-Id on every request: none (the personal workspace), personal (the "
+        "header naming it: no lookup) or shared (a workspace of its own: a membership read)",
+    )
     parser.add_argument(
         "--profile", metavar="DIR", help="py-spy the API and worker (raw stacks into DIR)"
     )

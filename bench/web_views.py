@@ -99,7 +99,7 @@ async def setup(server: Server, posts: int) -> dict[str, Any]:
         password = "pw-" + secrets.token_hex(12)
         r = await http.post("/api/auth/register", json={"email": email, "password": password})
         r.raise_for_status()
-        user_id = r.json()["id"]
+        workspace_id = r.json()["id"]
         r = await http.post("/api/auth/login", json={"email": email, "password": password})
         headers = {"Authorization": f"Bearer {r.json()['accessToken']}"}
         sb = await http.post(
@@ -131,7 +131,11 @@ async def setup(server: Server, posts: int) -> dict[str, Any]:
                 headers=headers,
             )
     await seed(
-        server.database_url, user_id=user_id, account_id=account_id, assets=assets, rows=posts
+        server.database_url,
+        workspace_id=workspace_id,
+        account_id=account_id,
+        assets=assets,
+        rows=posts,
     )
     return {
         "email": email,
@@ -142,7 +146,12 @@ async def setup(server: Server, posts: int) -> dict[str, Any]:
 
 
 async def seed(
-    database_url: str, *, user_id: str, account_id: str, assets: list[dict[str, Any]], rows: int
+    database_url: str,
+    *,
+    workspace_id: str,
+    account_id: str,
+    assets: list[dict[str, Any]],
+    rows: int,
 ) -> None:
     """`rows` posts spread evenly over the current month (in TZ): past published (1 in 20
     failed), future scheduled."""
@@ -161,13 +170,13 @@ async def seed(
             records.append((at, f"Seeded post {i} ☀️ #bench", asset["s3Url"], asset["id"], status))
         await conn.executemany(
             """INSERT INTO instagram_scheduled_posts
-                 (instagram_account_id, user_id, scheduled_for, caption, media_urls, media_ids,
+                 (instagram_account_id, workspace_id, scheduled_for, caption, media_urls, media_ids,
                   media_type, status, published_at, last_publish_error)
                VALUES ($1::uuid, $2::uuid, $3::timestamptz, $4, jsonb_build_array($5::text),
                        jsonb_build_array($6::text), 'IMAGE', $7::text,
                        CASE WHEN $7::text = 'published' THEN $3::timestamptz END,
                        CASE WHEN $7::text = 'failed' THEN 'Seeded failure' END)""",
-            [(account_id, user_id, *r) for r in records],
+            [(account_id, workspace_id, *r) for r in records],
         )
         await conn.execute(
             "UPDATE instagram_accounts SET publishing_quota = 1000000 WHERE id = $1::uuid",

@@ -17,6 +17,7 @@ from instasched.posts.workflow_endpoints import router as posts_workflow_router
 from instasched.schedules.endpoints import router as schedules_router
 from instasched.templates.endpoints import router as templates_router
 from instasched.webhooks.endpoints import router as webhooks_router
+from instasched.workspaces.endpoints import router as workspaces_router
 
 # Included into the app one by one under /api (app.py), not through one /api router: FastAPI
 # walks every nested router's routes several times per request to check whether they changed
@@ -40,4 +41,5 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     planner_router,
     ops_router,
     webhooks_router,
+    workspaces_router,
 )

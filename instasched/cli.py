@@ -261,11 +261,17 @@ def cmd_mcp(_: argparse.Namespace) -> int:
     if not settings.mcp_api_key:
         sys.exit(f"set {API_KEY_ENV} to an API key (POST /api/auth/api-keys)")
     key = settings.mcp_api_key
+    workspace = settings.mcp_workspace_id
 
     async def serve() -> None:
         base = (settings.mcp_api_url or settings.base_url).rstrip("/")
         async with httpx.AsyncClient(base_url=base, timeout=120) as client:
-            api = Api(client, lambda _ctx: key, allow_private_urls=True)
+            api = Api(
+                client,
+                lambda _ctx: key,
+                allow_private_urls=True,
+                workspace_of=lambda _ctx: workspace,
+            )
             await build_server(api).run_stdio_async()
 
     asyncio.run(serve())

@@ -365,6 +365,21 @@ class Settings(BaseSettings):
         validation_alias="INSTASCHED_API_KEY",
         description="The API key `instasched mcp` sends.",
     )
+    mcp_workspace_id: str | None = Field(
+        None,
+        validation_alias="INSTASCHED_WORKSPACE_ID",
+        description="The workspace `instasched mcp` acts in (sent as `X-Workspace-Id`); unset: "
+        "the key's user's personal workspace ([workspaces](workspaces.md)).",
+    )
+
+    # --- workspaces ----------------------------------------------------------------------
+    workspace_invitation_ttl_hours: float = Field(
+        168.0,
+        gt=0,
+        validation_alias="WORKSPACE_INVITATION_TTL_HOURS",
+        description="How long an invitation link to a [workspace](workspaces.md) can be "
+        "accepted, in hours (7 days).",
+    )
 
     # --- Instagram -----------------------------------------------------------------------
     instagram_app_id: str | None = Field(

@@ -15,13 +15,14 @@ from instasched.accounts.schemas import (
     ConnectPageIn,
     PendingConnectionOut,
 )
-from instasched.auth.deps import CurrentUser, OptionalUser
+from instasched.auth.deps import OptionalUser
 from instasched.config import Settings
 from instasched.exceptions import BadRequest, Conflict, Invalid, NotFound, UpstreamError
 from instasched.integrations.instagram import login_kinds
 from instasched.kit.deps import SessionDep, StateDep
 from instasched.kit.openapi import ACCOUNT_NOT_FOUND, ErrorCase, errors, example_200
 from instasched.kit.schemas import Message
+from instasched.workspaces.access import OWNER_ONLY, CurrentAccess
 
 router = APIRouter(prefix="/instagram/accounts", tags=["Instagram accounts"])
 oauth_router = APIRouter(prefix="/instagram/oauth", tags=["Instagram accounts"])
@@ -61,9 +62,10 @@ _INSTAGRAM_DOWN: ErrorCase = (
             Conflict("This Instagram account is being connected right now; try again"),
         ),
     ),
+    openapi_extra=OWNER_ONLY,
 )
 async def connect_account(
-    body: AccountCreate, user: CurrentUser, session: SessionDep, state: StateDep
+    body: AccountCreate, access: CurrentAccess, session: SessionDep, state: StateDep
 ) -> AccountOut:
     """Connect an Instagram account with an access token (verified with `GET /me`).
 
@@ -77,7 +79,7 @@ async def connect_account(
             session,
             state.graph_for(login_kinds.FACEBOOK),
             state.cipher,
-            user_id=user.id,
+            workspace_id=access.workspace_id,
             access_token=body.access_token,
             timezone=body.timezone,
         )
@@ -86,7 +88,7 @@ async def connect_account(
         session,
         state.graph,
         state.cipher,
-        user_id=user.id,
+        workspace_id=access.workspace_id,
         access_token=body.access_token,
         timezone=body.timezone,
     )
@@ -94,18 +96,22 @@ async def connect_account(
 
 
 @router.get("", response_model=list[AccountOut], summary="List connected accounts")
-async def list_accounts(user: CurrentUser, session: SessionDep) -> list[AccountOut]:
+async def list_accounts(access: CurrentAccess, session: SessionDep) -> list[AccountOut]:
     """The user's connected accounts."""
-    accounts = await repository.list_owned(session, user_id=user.id)
+    accounts = await repository.list_owned(session, workspace_id=access.workspace_id)
     return [AccountOut.model_validate(a) for a in accounts]
 
 
 @router.get(
     "/{account_id}", response_model=AccountOut, summary="Get a connected account", responses=_404
 )
-async def get_account(account_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> AccountOut:
+async def get_account(
+    account_id: uuid.UUID, access: CurrentAccess, session: SessionDep
+) -> AccountOut:
     """One connected account (another user's id answers 404)."""
-    account = await repository.get_owned(session, user_id=user.id, account_id=account_id)
+    account = await repository.get_owned(
+        session, workspace_id=access.workspace_id, account_id=account_id
+    )
     return AccountOut.model_validate(account)
 
 
@@ -116,11 +122,11 @@ async def get_account(account_id: uuid.UUID, user: CurrentUser, session: Session
     responses=errors(ACCOUNT_NOT_FOUND, _BAD_TIMEZONE),
 )
 async def update_account(
-    account_id: uuid.UUID, body: AccountUpdate, user: CurrentUser, session: SessionDep
+    account_id: uuid.UUID, body: AccountUpdate, access: CurrentAccess, session: SessionDep
 ) -> AccountOut:
     """Change the account's timezone (IANA name); times without an offset use it."""
     account = await service.update_timezone(
-        session, user_id=user.id, account_id=account_id, timezone=body.timezone
+        session, workspace_id=access.workspace_id, account_id=account_id, timezone=body.timezone
     )
     return AccountOut.model_validate(account)
 
@@ -130,13 +136,16 @@ async def update_account(
     response_model=Message,
     summary="Disconnect an account",
     responses={**example_200({"message": "Instagram account disconnected"}), **_404},
+    openapi_extra=OWNER_ONLY,
 )
 async def delete_account(
-    account_id: uuid.UUID, user: CurrentUser, session: SessionDep, state: StateDep
+    account_id: uuid.UUID, access: CurrentAccess, session: SessionDep, state: StateDep
 ) -> Message:
     """Disconnect the account; its scheduled posts (and their queued jobs), templates and
     schedules go with it."""
-    await service.delete(session, queue=state.queue, user_id=user.id, account_id=account_id)
+    await service.delete(
+        session, queue=state.queue, workspace_id=access.workspace_id, account_id=account_id
+    )
     return Message(message="Instagram account disconnected")
 
 
@@ -180,9 +189,10 @@ def _prefers_html(accept: str | None) -> bool:
         ),
         _BAD_TIMEZONE,
     ),
+    openapi_extra=OWNER_ONLY,
 )
 async def authorize_url(
-    user: CurrentUser,
+    access: CurrentAccess,
     session: SessionDep,
     state: StateDep,
     response: Response,
@@ -201,7 +211,11 @@ async def authorize_url(
     account to theirs by sending you their URL.
     """
     result = await oauth.create_authorize_url(
-        session, state.settings, user_id=user.id, timezone=timezone
+        session,
+        state.settings,
+        user_id=access.user_id,
+        workspace_id=access.workspace_id,
+        timezone=timezone,
     )
     return _with_state_cookie(response, result, state.settings)
 
@@ -345,9 +359,10 @@ _PENDING_404: ErrorCase = (
         ),
         _BAD_TIMEZONE,
     ),
+    openapi_extra=OWNER_ONLY,
 )
 async def facebook_authorize_url(
-    user: CurrentUser,
+    access: CurrentAccess,
     session: SessionDep,
     state: StateDep,
     response: Response,
@@ -364,7 +379,11 @@ async def facebook_authorize_url(
     for Instagram Login. In sandbox mode the URL points at the sandbox's dialog.
     """
     result = await facebook.create_authorize_url(
-        session, state.settings, user_id=user.id, timezone=timezone
+        session,
+        state.settings,
+        user_id=access.user_id,
+        workspace_id=access.workspace_id,
+        timezone=timezone,
     )
     return _with_state_cookie(response, result, state.settings)
 
@@ -440,13 +459,16 @@ async def facebook_callback(
     response_model=PendingConnectionOut,
     summary="Facebook Login: the Pages to pick from",
     responses=errors(_PENDING_404),
+    openapi_extra=OWNER_ONLY,
 )
 async def facebook_pending(
-    pending_id: uuid.UUID, user: CurrentUser, session: SessionDep
+    pending_id: uuid.UUID, access: CurrentAccess, session: SessionDep
 ) -> PendingConnectionOut:
     """The Pages with an Instagram professional account you may connect, after a Facebook
     Login that allowed several (kept 10 minutes; another user's id answers 404)."""
-    pending = await facebook.pending_connection(session, user_id=user.id, pending_id=pending_id)
+    pending = await facebook.pending_connection(
+        session, user_id=access.user_id, workspace_id=access.workspace_id, pending_id=pending_id
+    )
     return PendingConnectionOut.model_validate(pending)
 
 
@@ -469,11 +491,12 @@ async def facebook_pending(
             UpstreamError("Facebook could not be reached: Service temporarily unavailable"),
         ),
     ),
+    openapi_extra=OWNER_ONLY,
 )
 async def facebook_connect_pending(
     pending_id: uuid.UUID,
     body: ConnectPageIn,
-    user: CurrentUser,
+    access: CurrentAccess,
     session: SessionDep,
     state: StateDep,
 ) -> AccountOut:
@@ -483,7 +506,8 @@ async def facebook_connect_pending(
         session,
         state.graph_for(login_kinds.FACEBOOK),
         state.cipher,
-        user_id=user.id,
+        user_id=access.user_id,
+        workspace_id=access.workspace_id,
         pending_id=pending_id,
         page_id=body.page_id,
     )

@@ -74,14 +74,24 @@ def _dialog(settings: Settings) -> tuple[str, str]:
 
 
 async def create_authorize_url(
-    session: AsyncSession, settings: Settings, *, user_id: uuid.UUID, timezone: str | None
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
+    timezone: str | None,
 ) -> oauth.AuthorizeUrl:
-    """A fresh single-use state for `user_id` and the URL of Facebook's consent dialog."""
+    """A fresh single-use state for `user_id` (connecting into `workspace_id`) and the URL of
+    Facebook's consent dialog."""
     if timezone is not None:
         zone(timezone)
     base, client_id = _dialog(settings)
     state = await oauth.issue_state(
-        session, user_id=user_id, timezone=timezone, login_kind=login_kinds.FACEBOOK
+        session,
+        user_id=user_id,
+        workspace_id=workspace_id,
+        timezone=timezone,
+        login_kind=login_kinds.FACEBOOK,
     )
     url = oauth.consent_url(
         base, client_id=client_id, redirect_uri=redirect_uri(settings), scopes=SCOPES, state=state
@@ -119,12 +129,18 @@ async def complete(
         raise BadRequest(NO_INSTAGRAM_PAGE, detail=[{"field": "pages", "message": "none linked"}])
     if len(linked) == 1:
         account = await service.connect_facebook(
-            session, graph, cipher, user_id=record.user_id, page=linked[0], timezone=record.timezone
+            session,
+            graph,
+            cipher,
+            workspace_id=record.workspace_id,
+            page=linked[0],
+            timezone=record.timezone,
         )
         return Completed(account=account)
     pending = await repository.add_pending_connection(
         session,
         user_id=record.user_id,
+        workspace_id=record.workspace_id,
         timezone=record.timezone,
         pages=[
             {
@@ -142,11 +158,11 @@ async def complete(
 
 
 async def pending_connection(
-    session: AsyncSession, *, user_id: uuid.UUID, pending_id: uuid.UUID
+    session: AsyncSession, *, user_id: uuid.UUID, workspace_id: uuid.UUID, pending_id: uuid.UUID
 ) -> FacebookPendingConnection:
     """The user's pending choice (another user's, a used or an expired one: 404)."""
     pending = await repository.get_pending_connection(
-        session, user_id=user_id, pending_id=pending_id
+        session, user_id=user_id, workspace_id=workspace_id, pending_id=pending_id
     )
     if pending is None:
         raise NotFound(PENDING_NOT_FOUND)
@@ -159,12 +175,13 @@ async def connect_pending(
     cipher: TokenCipher,
     *,
     user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     pending_id: uuid.UUID,
     page_id: str,
 ) -> InstagramAccount:
     """Connect the Instagram account of the picked Page; the pending choice is used up."""
     pending = await repository.get_pending_connection(
-        session, user_id=user_id, pending_id=pending_id, take=True
+        session, user_id=user_id, workspace_id=workspace_id, pending_id=pending_id, take=True
     )
     if pending is None:
         raise NotFound(PENDING_NOT_FOUND)
@@ -187,5 +204,10 @@ async def connect_pending(
         ig_username=chosen.get("igUsername"),
     )
     return await service.connect_facebook(
-        session, graph, cipher, user_id=user_id, page=page, timezone=pending.timezone
+        session,
+        graph,
+        cipher,
+        workspace_id=workspace_id,
+        page=page,
+        timezone=pending.timezone,
     )

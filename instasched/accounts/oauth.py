@@ -81,10 +81,12 @@ async def issue_state(
     session: AsyncSession,
     *,
     user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     timezone: str | None,
     login_kind: str = login_kinds.INSTAGRAM,
 ) -> str:
-    """A fresh single-use state for `user_id`, for the callback of `login_kind`."""
+    """A fresh single-use state for `user_id`, for the callback of `login_kind`; the account
+    lands in `workspace_id` (the workspace the flow started in)."""
     if timezone is not None:
         zone(timezone)
     now = utcnow()
@@ -94,6 +96,7 @@ async def issue_state(
         session,
         state=state,
         user_id=user_id,
+        workspace_id=workspace_id,
         timezone=timezone,
         expires_at=now + STATE_TTL,
         login_kind=login_kind,
@@ -119,13 +122,21 @@ def consent_url(
 
 
 async def create_authorize_url(
-    session: AsyncSession, settings: Settings, *, user_id: uuid.UUID, timezone: str | None
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
+    timezone: str | None,
 ) -> AuthorizeUrl:
-    """A fresh single-use state for `user_id` and the URL of Instagram's consent screen."""
+    """A fresh single-use state for `user_id` (connecting into `workspace_id`) and the URL of
+    Instagram's consent screen."""
     if timezone is not None:
         zone(timezone)
     base, client_id = _authorize_endpoint(settings)
-    state = await issue_state(session, user_id=user_id, timezone=timezone)
+    state = await issue_state(
+        session, user_id=user_id, workspace_id=workspace_id, timezone=timezone
+    )
     url = consent_url(
         base, client_id=client_id, redirect_uri=redirect_uri(settings), scopes=SCOPES, state=state
     )
@@ -208,7 +219,7 @@ async def complete(
         session,
         graph,
         cipher,
-        user_id=record.user_id,
+        workspace_id=record.workspace_id,
         access_token=long.access_token,
         timezone=record.timezone,
         expires_in=long.expires_in or service.LONG_LIVED_SECONDS,

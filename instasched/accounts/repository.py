@@ -23,11 +23,15 @@ from instasched.models.base import loaded, stored_attributes
 
 
 async def get_owned(
-    session: AsyncSession, *, user_id: uuid.UUID, account_id: uuid.UUID, for_update: bool = False
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    account_id: uuid.UUID,
+    for_update: bool = False,
 ) -> InstagramAccount:
     """The user's account, or 404 (another user's id is indistinguishable from a missing one)."""
     query = select(InstagramAccount).where(
-        InstagramAccount.id == account_id, InstagramAccount.user_id == user_id
+        InstagramAccount.id == account_id, InstagramAccount.workspace_id == workspace_id
     )
     if for_update:
         query = query.with_for_update()
@@ -57,44 +61,46 @@ _ACCOUNT_BY_ID = (
 
 
 async def fetch_account(
-    conn: Any, account_id: uuid.UUID, *, user_id: uuid.UUID | None = None
+    conn: Any, account_id: uuid.UUID, *, workspace_id: uuid.UUID | None = None
 ) -> InstagramAccount | None:
     """One account on an asyncpg connection (of the user, when given), as a detached model
     object: reading only, changes to it are not saved."""
-    if user_id is None:
+    if workspace_id is None:
         row = await conn.fetchrow(_ACCOUNT_BY_ID, account_id)
     else:
-        row = await conn.fetchrow(_ACCOUNT_BY_ID + " AND user_id = $2", account_id, user_id)
+        row = await conn.fetchrow(
+            _ACCOUNT_BY_ID + " AND workspace_id = $2", account_id, workspace_id
+        )
     return loaded(InstagramAccount, row) if row is not None else None
 
 
 async def read_owned(
-    session: AsyncSession, *, user_id: uuid.UUID, account_id: uuid.UUID
+    session: AsyncSession, *, workspace_id: uuid.UUID, account_id: uuid.UUID
 ) -> InstagramAccount:
     """`get_owned` for reading only (detached, see `fetch_account`), in the session's
     transaction; 404 alike."""
     conn = await driver_connection(session)
-    account = await fetch_account(conn, account_id, user_id=user_id)
+    account = await fetch_account(conn, account_id, workspace_id=workspace_id)
     if account is None:
         raise NotFound("Instagram account not found")
     return account
 
 
-async def list_owned(session: AsyncSession, *, user_id: uuid.UUID) -> list[InstagramAccount]:
+async def list_owned(session: AsyncSession, *, workspace_id: uuid.UUID) -> list[InstagramAccount]:
     rows = await session.scalars(
         select(InstagramAccount)
-        .where(InstagramAccount.user_id == user_id)
+        .where(InstagramAccount.workspace_id == workspace_id)
         .order_by(InstagramAccount.created_at)
     )
     return list(rows)
 
 
 async def find_by_ig_user(
-    session: AsyncSession, *, user_id: uuid.UUID, ig_user_id: str
+    session: AsyncSession, *, workspace_id: uuid.UUID, ig_user_id: str
 ) -> InstagramAccount | None:
     result: InstagramAccount | None = await session.scalar(
         select(InstagramAccount).where(
-            InstagramAccount.user_id == user_id, InstagramAccount.ig_user_id == ig_user_id
+            InstagramAccount.workspace_id == workspace_id, InstagramAccount.ig_user_id == ig_user_id
         )
     )
     return result
@@ -105,6 +111,7 @@ async def add_oauth_state(
     *,
     state: str,
     user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     timezone: str | None,
     expires_at: datetime,
     login_kind: str,
@@ -113,6 +120,7 @@ async def add_oauth_state(
         OAuthState(
             state=state,
             user_id=user_id,
+            workspace_id=workspace_id,
             timezone=timezone,
             expires_at=expires_at,
             login_kind=login_kind,
@@ -145,6 +153,7 @@ async def add_pending_connection(
     session: AsyncSession,
     *,
     user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     timezone: str | None,
     pages: list[dict[str, Any]],
     expires_at: datetime,
@@ -153,7 +162,11 @@ async def add_pending_connection(
         delete(FacebookPendingConnection).where(FacebookPendingConnection.expires_at < utcnow())
     )
     pending = FacebookPendingConnection(
-        user_id=user_id, timezone=timezone, pages=pages, expires_at=expires_at
+        user_id=user_id,
+        workspace_id=workspace_id,
+        timezone=timezone,
+        pages=pages,
+        expires_at=expires_at,
     )
     session.add(pending)
     await session.flush()
@@ -162,12 +175,19 @@ async def add_pending_connection(
 
 
 async def get_pending_connection(
-    session: AsyncSession, *, user_id: uuid.UUID, pending_id: uuid.UUID, take: bool = False
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
+    pending_id: uuid.UUID,
+    take: bool = False,
 ) -> FacebookPendingConnection | None:
-    """The user's unexpired pending connection (deleted when `take`: single use)."""
+    """The user's unexpired pending connection into this workspace (the one the flow started
+    in, where the account lands), deleted when `take`: single use."""
     where = (
         FacebookPendingConnection.id == pending_id,
         FacebookPendingConnection.user_id == user_id,
+        FacebookPendingConnection.workspace_id == workspace_id,
         FacebookPendingConnection.expires_at > utcnow(),
     )
     if take:

@@ -30,7 +30,7 @@ async def connect(
     graph: GraphClient,
     cipher: TokenCipher,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     access_token: str,
     timezone: str | None,
     expires_in: int | None = None,
@@ -77,7 +77,7 @@ async def connect(
         session,
         graph,
         cipher,
-        user_id=user_id,
+        workspace_id=workspace_id,
         profile=IgProfile(me.user_id, me.username, me.followers_count),
         access_token=token.access_token,
         expires_in=token.expires_in or LONG_LIVED_SECONDS,
@@ -90,7 +90,7 @@ async def connect_page_token(
     graph: GraphClient,
     cipher: TokenCipher,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     access_token: str,
     timezone: str | None,
 ) -> InstagramAccount:
@@ -111,7 +111,7 @@ async def connect_page_token(
             field="accessToken",
         ) from exc
     return await connect_facebook(
-        session, graph, cipher, user_id=user_id, page=page, timezone=timezone
+        session, graph, cipher, workspace_id=workspace_id, page=page, timezone=timezone
     )
 
 
@@ -120,7 +120,7 @@ async def connect_facebook(
     graph: GraphClient,
     cipher: TokenCipher,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     page: FacebookPage,
     timezone: str | None,
 ) -> InstagramAccount:
@@ -148,7 +148,7 @@ async def connect_facebook(
         session,
         graph,
         cipher,
-        user_id=user_id,
+        workspace_id=workspace_id,
         profile=profile,
         access_token=page.access_token,
         expires_in=None,
@@ -163,7 +163,7 @@ async def save_account(
     graph: GraphClient,
     cipher: TokenCipher,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     profile: IgProfile,
     access_token: str,
     expires_in: int | None,
@@ -174,10 +174,12 @@ async def save_account(
     """Insert or update the user's account of `profile` with its token (no expiry when
     `expires_in` is None) and login kind; reads its publishing quota."""
     now = utcnow()
-    account = await repository.find_by_ig_user(session, user_id=user_id, ig_user_id=profile.user_id)
+    account = await repository.find_by_ig_user(
+        session, workspace_id=workspace_id, ig_user_id=profile.user_id
+    )
     if account is None:
         account = InstagramAccount(
-            user_id=user_id, ig_user_id=profile.user_id, timezone=timezone or "UTC"
+            workspace_id=workspace_id, ig_user_id=profile.user_id, timezone=timezone or "UTC"
         )
         session.add(account)
     elif timezone is not None:
@@ -208,10 +210,10 @@ async def save_account(
 
 
 async def update_timezone(
-    session: AsyncSession, *, user_id: uuid.UUID, account_id: uuid.UUID, timezone: str
+    session: AsyncSession, *, workspace_id: uuid.UUID, account_id: uuid.UUID, timezone: str
 ) -> InstagramAccount:
     zone(timezone)
-    account = await repository.get_owned(session, user_id=user_id, account_id=account_id)
+    account = await repository.get_owned(session, workspace_id=workspace_id, account_id=account_id)
     account.timezone = timezone
     await session.flush()
     await session.refresh(account)
@@ -219,11 +221,11 @@ async def update_timezone(
 
 
 async def delete(
-    session: AsyncSession, *, queue: PublishQueue, user_id: uuid.UUID, account_id: uuid.UUID
+    session: AsyncSession, *, queue: PublishQueue, workspace_id: uuid.UUID, account_id: uuid.UUID
 ) -> None:
     """Delete the account (its posts go by cascade) and, after the commit, its posts' jobs."""
     account = await repository.get_owned(
-        session, user_id=user_id, account_id=account_id, for_update=True
+        session, workspace_id=workspace_id, account_id=account_id, for_update=True
     )
     queued = await repository.queued_post_ids(session, account_id=account_id)
     await session.delete(account)

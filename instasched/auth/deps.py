@@ -98,7 +98,7 @@ async def _key_owner(
     return owner
 
 
-def _verified_token(
+def verified_token(
     state: AppState, credentials: HTTPAuthorizationCredentials | None
 ) -> AccessToken:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
@@ -118,7 +118,7 @@ async def current_user(
     if credentials is not None and api_keys.is_api_key(credentials.credentials):
         owner = await _key_owner(state, session, request, credentials.credentials)
         return AuthUser(id=owner.user_id, email=owner.email, created_at=owner.created_at)
-    token = _verified_token(state, credentials)
+    token = verified_token(state, credentials)
     row = await (await driver_connection(session)).fetchrow(_USER_SQL, token.user_id)
     if row is None:
         raise Unauthorized(USER_GONE)
@@ -145,7 +145,7 @@ async def bearer_token(
     if credentials is not None and api_keys.is_api_key(credentials.credentials):
         owner = await _key_owner(state, session, request, credentials.credentials)
         return AccessToken(owner.user_id, owner.token_version)
-    token = _verified_token(state, credentials)
+    token = verified_token(state, credentials)
     set_user_id(str(token.user_id))
     return token
 

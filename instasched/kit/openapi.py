@@ -89,6 +89,28 @@ _COMMON: dict[str, list[ErrorCase]] = {
     ],
     "503": [DATABASE_DOWN],
 }
+WORKSPACE_HEADER = "X-Workspace-Id"  # workspaces.access.WORKSPACE_HEADER (kit imports no domain)
+# The answers of a route acting in the X-Workspace-Id header's workspace (workspaces.access).
+_IN_WORKSPACE: dict[str, list[ErrorCase]] = {
+    "403": [
+        (
+            "Your role in the workspace may not do this (`detail.requiredRoles`)",
+            Forbidden(
+                "This needs the owner or editor role in this workspace; your role is viewer",
+                detail={"requiredRoles": ["owner", "editor"], "role": "viewer"},
+            ),
+        )
+    ],
+    "404": [
+        (
+            "X-Workspace-Id names a workspace you are not a member of",
+            NotFound(
+                "Workspace not found, or you are not a member of it (GET /api/workspaces lists "
+                "yours)"
+            ),
+        )
+    ],
+}
 _VALIDATION = "Validation error: `detail` lists each field and what is wrong with it"
 
 
@@ -174,9 +196,16 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
                     wanted.append("404")
                 # The API-key scope (auth.deps.required_scope) of every authenticated route.
                 operation.setdefault(SCOPE_EXTRA, "read" if method == "get" else "write")
+            in_workspace = any(
+                p.get("in") == "header" and p.get("name") == WORKSPACE_HEADER
+                for p in operation.get("parameters", [])
+            )
             for code in wanted:
                 if code not in responses or _is_error_body_missing(responses[code]):
-                    responses[code] = _error_response(_common(code, path))
+                    cases = _common(code, path)
+                    if in_workspace:
+                        cases = cases + _IN_WORKSPACE.get(code, [])
+                    responses[code] = _error_response(cases)
             for code, response in responses.items():
                 if code[:1] in ("4", "5") and _is_error_body_missing(response):
                     response["content"] = {"application/json": {"schema": {"$ref": _ERROR_REF}}}

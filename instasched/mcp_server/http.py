@@ -24,6 +24,7 @@ from instasched.auth import api_keys
 from instasched.config import Settings
 from instasched.exceptions import InstaschedError, Unauthorized
 from instasched.mcp_server.tools import Api, build_server
+from instasched.workspaces.access import WORKSPACE_HEADER
 
 PATH = "/api/mcp"
 _NO_KEY = (
@@ -44,6 +45,12 @@ def _key_of(ctx: Context | None) -> str | None:
     return _key(headers.get("authorization") if headers is not None else None)
 
 
+def _workspace_of(ctx: Context | None) -> str | None:
+    """The MCP request's own X-Workspace-Id, passed on to the API."""
+    headers = ctx.headers if ctx is not None else None
+    return headers.get(WORKSPACE_HEADER.lower()) if headers is not None else None
+
+
 class McpHttp:
     """The ASGI endpoint of /api/mcp; `running()` belongs in the app's lifespan."""
 
@@ -52,7 +59,12 @@ class McpHttp:
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://instasched", timeout=300
         )
-        api = Api(self.client, _key_of, allow_private_urls=settings.webhook_allow_private_targets)
+        api = Api(
+            self.client,
+            _key_of,
+            allow_private_urls=settings.webhook_allow_private_targets,
+            workspace_of=_workspace_of,
+        )
         server = build_server(api)
         # Keys authenticate each request; the Host check (DNS rebinding against a local server
         # without auth) has nothing to add, and would refuse the PUBLIC_URL's host.

@@ -18,6 +18,7 @@ from instasched import __version__
 from instasched.exceptions import Invalid
 from instasched.kit.ssrf import check_public_url
 from instasched.posts.schemas import PostCreate, PostUpdate, StatusName
+from instasched.workspaces.access import WORKSPACE_HEADER
 
 POSTS = "/api/instagram/scheduling/posts"
 SCHEDULING = "/api/instagram/scheduling"
@@ -34,8 +35,9 @@ LOGIN_KIND_ALLOWS = {
 
 
 class Api:
-    """The API as the tools call it: `client` reaches the API (in process or over HTTP) and
-    `key_of(ctx)` is the caller's API key."""
+    """The API as the tools call it: `client` reaches the API (in process or over HTTP),
+    `key_of(ctx)` is the caller's API key and `workspace_of(ctx)` the workspace to act in (sent
+    as X-Workspace-Id; None: the key's user's personal workspace)."""
 
     def __init__(
         self,
@@ -44,9 +46,11 @@ class Api:
         *,
         allow_private_urls: bool = False,
         max_download_bytes: int = 100 * 1024 * 1024,
+        workspace_of: Callable[[Context | None], str | None] = lambda _ctx: None,
     ) -> None:
         self.client = client
         self.key_of = key_of
+        self.workspace_of = workspace_of
         self.allow_private_urls = allow_private_urls
         self.max_download_bytes = max_download_bytes
 
@@ -58,6 +62,9 @@ class Api:
                 f"{API_KEY_ENV} for `instasched mcp`); create one with POST /api/auth/api-keys"
             )
         headers = {"Authorization": f"Bearer {key}"}
+        workspace = self.workspace_of(ctx)
+        if workspace:
+            headers[WORKSPACE_HEADER] = workspace
         response = await self.client.request(method, path, headers=headers, **kwargs)
         if response.status_code >= 400:
             raise ToolError(_api_error(response))

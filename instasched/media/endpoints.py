@@ -13,7 +13,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, status
 from starlette.requests import ClientDisconnect
 
-from instasched.auth.deps import CurrentUser
 from instasched.exceptions import (
     BadRequest,
     Conflict,
@@ -28,6 +27,7 @@ from instasched.kit.openapi import ACCOUNT_NOT_FOUND, ErrorCase, errors, example
 from instasched.kit.schemas import Message
 from instasched.media import service
 from instasched.media.schemas import MediaAsset, MediaPage, MediaType, MediaUpdate, MediaUsage
+from instasched.workspaces.access import CurrentAccess
 
 router = APIRouter(prefix="/instagram/scheduling", tags=["Media"])
 
@@ -135,7 +135,7 @@ _UPLOAD_ERRORS = errors(
 async def upload_media(
     request: Request,
     pending: UploadGuard,
-    user: CurrentUser,
+    access: CurrentAccess,
     session: SessionDep,
     state: StateDep,
     account_id: Annotated[
@@ -158,7 +158,7 @@ async def upload_media(
         session,
         state.storage,
         state.settings,
-        user_id=user.id,
+        workspace_id=access.workspace_id,
         account_id=account_id,
         stream=_body(request),
         content_type=request.headers.get("content-type"),
@@ -169,9 +169,9 @@ async def upload_media(
 
 
 @router.get("/media/usage", response_model=MediaUsage)
-async def media_usage(user: CurrentUser, session: SessionDep) -> MediaUsage:
+async def media_usage(access: CurrentAccess, session: SessionDep) -> MediaUsage:
     """Storage used by the user's library: asset count and bytes (originals plus derived)."""
-    return await service.usage(session, user_id=user.id)
+    return await service.usage(session, workspace_id=access.workspace_id)
 
 
 @router.get(
@@ -186,7 +186,7 @@ async def media_usage(user: CurrentUser, session: SessionDep) -> MediaUsage:
     ),
 )
 async def list_media(
-    user: CurrentUser,
+    access: CurrentAccess,
     session: SessionDep,
     state: StateDep,
     media_type: Annotated[MediaType | None, Query(alias="mediaType")] = None,
@@ -200,7 +200,7 @@ async def list_media(
         session,
         state.storage,
         state.settings,
-        user_id=user.id,
+        workspace_id=access.workspace_id,
         media_type=media_type,
         account_id=account_id,
         tag=tag,
@@ -213,11 +213,11 @@ async def list_media(
     "/media/assets/{asset_id}", response_model=MediaAsset, responses=errors(_ASSET_NOT_FOUND)
 )
 async def get_media(
-    asset_id: uuid.UUID, user: CurrentUser, session: SessionDep, state: StateDep
+    asset_id: uuid.UUID, access: CurrentAccess, session: SessionDep, state: StateDep
 ) -> MediaAsset:
     """One asset with fresh presigned URLs."""
     return await service.get_asset(
-        session, state.storage, state.settings, user_id=user.id, asset_id=asset_id
+        session, state.storage, state.settings, workspace_id=access.workspace_id, asset_id=asset_id
     )
 
 
@@ -227,11 +227,20 @@ async def get_media(
     responses=errors(_ASSET_NOT_FOUND, _BAD_TAGS),
 )
 async def update_media(
-    asset_id: uuid.UUID, body: MediaUpdate, user: CurrentUser, session: SessionDep, state: StateDep
+    asset_id: uuid.UUID,
+    body: MediaUpdate,
+    access: CurrentAccess,
+    session: SessionDep,
+    state: StateDep,
 ) -> MediaAsset:
     """Replace the asset's tags."""
     return await service.update_tags(
-        session, state.storage, state.settings, user_id=user.id, asset_id=asset_id, tags=body.tags
+        session,
+        state.storage,
+        state.settings,
+        workspace_id=access.workspace_id,
+        asset_id=asset_id,
+        tags=body.tags,
     )
 
 
@@ -261,7 +270,7 @@ async def update_media(
 async def convert_media(
     asset_id: uuid.UUID,
     pending: UploadGuard,
-    user: CurrentUser,
+    access: CurrentAccess,
     session: SessionDep,
     state: StateDep,
 ) -> MediaAsset:
@@ -277,7 +286,7 @@ async def convert_media(
         session,
         state.storage,
         state.settings,
-        user_id=user.id,
+        workspace_id=access.workspace_id,
         asset_id=asset_id,
         pending=pending,
     )
@@ -302,10 +311,12 @@ async def convert_media(
     },
 )
 async def delete_media(
-    asset_id: uuid.UUID, user: CurrentUser, session: SessionDep, state: StateDep
+    asset_id: uuid.UUID, access: CurrentAccess, session: SessionDep, state: StateDep
 ) -> Message:
     """Delete the asset and its S3 objects; 409 while a scheduled or publishing post uses it."""
-    await service.delete_asset(session, state.storage, user_id=user.id, asset_id=asset_id)
+    await service.delete_asset(
+        session, state.storage, workspace_id=access.workspace_id, asset_id=asset_id
+    )
     return Message(message="Media asset deleted")
 
 
@@ -314,7 +325,7 @@ async def delete_media(
 )
 async def list_account_media(
     account_id: uuid.UUID,
-    user: CurrentUser,
+    access: CurrentAccess,
     session: SessionDep,
     state: StateDep,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
@@ -325,7 +336,7 @@ async def list_account_media(
         session,
         state.storage,
         state.settings,
-        user_id=user.id,
+        workspace_id=access.workspace_id,
         media_type=None,
         account_id=account_id,
         tag=None,

@@ -19,27 +19,29 @@ from instasched.models.base import loaded, stored_attributes
 _ASSET_COLUMNS = ", ".join(f"{c} AS {a}" for c, a in stored_attributes(MediaAsset))
 _ASSETS_OF_USER = (
     f"SELECT {_ASSET_COLUMNS} FROM instagram_media_assets "  # noqa: S608 - fixed names
-    "WHERE user_id = $1 AND id = ANY($2::uuid[])"
+    "WHERE workspace_id = $1 AND id = ANY($2::uuid[])"
 )
 
 
 async def fetch_assets(
-    conn: Any, *, user_id: uuid.UUID, ids: Iterable[uuid.UUID]
+    conn: Any, *, workspace_id: uuid.UUID, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, MediaAsset]:
     """The user's assets among `ids` on an asyncpg connection, as detached model objects
     (reading only; without the uses, see `_ASSET_COLUMNS`)."""
     wanted = list(set(ids))
     if not wanted:
         return {}
-    rows = await conn.fetch(_ASSETS_OF_USER, user_id, wanted)
+    rows = await conn.fetch(_ASSETS_OF_USER, workspace_id, wanted)
     return {asset.id: asset for asset in (loaded(MediaAsset, row) for row in rows)}
 
 
 async def get_owned(
-    session: AsyncSession, *, user_id: uuid.UUID, asset_id: uuid.UUID, for_update: bool = False
+    session: AsyncSession, *, workspace_id: uuid.UUID, asset_id: uuid.UUID, for_update: bool = False
 ) -> MediaAsset:
     """The user's asset, or 404 (another user's id is indistinguishable from a missing one)."""
-    query = select(MediaAsset).where(MediaAsset.id == asset_id, MediaAsset.user_id == user_id)
+    query = select(MediaAsset).where(
+        MediaAsset.id == asset_id, MediaAsset.workspace_id == workspace_id
+    )
     if for_update:
         query = query.with_for_update()
     asset = await session.scalar(query)
@@ -56,7 +58,7 @@ async def exists(session: AsyncSession, *, asset_id: uuid.UUID) -> bool:
 async def list_owned(
     session: AsyncSession,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     media_type: str | None = None,
     account_id: uuid.UUID | None = None,
     tag: str | None = None,
@@ -64,7 +66,7 @@ async def list_owned(
     limit: int = 20,
 ) -> tuple[list[MediaAsset], int]:
     """Newest first (id breaks ties so pages never overlap)."""
-    conditions: list[Any] = [MediaAsset.user_id == user_id]
+    conditions: list[Any] = [MediaAsset.workspace_id == workspace_id]
     if media_type is not None:
         conditions.append(MediaAsset.media_type == media_type)
     if account_id is not None:
@@ -83,13 +85,13 @@ async def list_owned(
 
 
 async def active_posts_using(
-    session: AsyncSession, *, user_id: uuid.UUID, asset_id: uuid.UUID
+    session: AsyncSession, *, workspace_id: uuid.UUID, asset_id: uuid.UUID
 ) -> list[uuid.UUID]:
     """Ids of the user's `scheduled` or `publishing` posts whose media_ids hold the asset."""
     rows = await session.scalars(
         select(ScheduledPost.id)
         .where(
-            ScheduledPost.user_id == user_id,
+            ScheduledPost.workspace_id == workspace_id,
             ScheduledPost.status.in_((PostStatus.SCHEDULED, PostStatus.PUBLISHING)),
             ScheduledPost.media_ids.contains([str(asset_id)]),
         )
@@ -98,7 +100,9 @@ async def active_posts_using(
     return list(rows)
 
 
-async def usage(session: AsyncSession, *, user_id: uuid.UUID) -> dict[str, tuple[int, int, int]]:
+async def usage(
+    session: AsyncSession, *, workspace_id: uuid.UUID
+) -> dict[str, tuple[int, int, int]]:
     """media_type → (count, stored bytes, original bytes)."""
     result = await session.execute(
         select(
@@ -107,7 +111,7 @@ async def usage(session: AsyncSession, *, user_id: uuid.UUID) -> dict[str, tuple
             func.coalesce(func.sum(MediaAsset.stored_bytes), 0),
             func.coalesce(func.sum(MediaAsset.file_size), 0),
         )
-        .where(MediaAsset.user_id == user_id)
+        .where(MediaAsset.workspace_id == workspace_id)
         .group_by(MediaAsset.media_type)
     )
     return {row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in result}

@@ -136,15 +136,15 @@ def tags_from_form(values: list[str]) -> list[str]:
 
 
 async def require_account(
-    session: AsyncSession, *, user_id: uuid.UUID, account_id: uuid.UUID
+    session: AsyncSession, *, workspace_id: uuid.UUID, account_id: uuid.UUID
 ) -> None:
     """404 unless the Instagram account belongs to the user."""
-    await accounts_repository.get_owned(session, user_id=user_id, account_id=account_id)
+    await accounts_repository.get_owned(session, workspace_id=workspace_id, account_id=account_id)
 
 
-def object_key(user_id: uuid.UUID, asset_id: uuid.UUID, suffix: str) -> str:
+def object_key(workspace_id: uuid.UUID, asset_id: uuid.UUID, suffix: str) -> str:
     now = utcnow()
-    return f"{user_id}/{now:%Y}/{now:%m}/{asset_id}.{suffix}"
+    return f"{workspace_id}/{now:%Y}/{now:%m}/{asset_id}.{suffix}"
 
 
 async def upload(
@@ -152,7 +152,7 @@ async def upload(
     storage: Storage,
     settings: Settings,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     account_id: uuid.UUID | None,
     stream: AsyncIterator[bytes],
     content_type: str | None,
@@ -166,7 +166,7 @@ async def upload(
     do not exhaust the pool. The account is checked before (fail fast) and again before the insert.
     """
     if account_id is not None:
-        await require_account(session, user_id=user_id, account_id=account_id)
+        await require_account(session, workspace_id=workspace_id, account_id=account_id)
     await release_connections(session)
     work_dir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="instasched-media-"))
     try:
@@ -184,7 +184,7 @@ async def upload(
             session,
             storage,
             settings,
-            user_id=user_id,
+            workspace_id=workspace_id,
             account_id=account_id,
             received=form.file,
             tags=tags,
@@ -200,7 +200,7 @@ async def store_fetched(
     storage: Storage,
     settings: Settings,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     received: ReceivedFile,
     work_dir: Path,
     pending: PendingObjects,
@@ -208,7 +208,7 @@ async def store_fetched(
     """A file fetched from a URL (media.fetch) checked, derived and stored as an upload is; the
     row is inserted, not committed (`pending` holds its objects until the commit)."""
     return await _store(
-        session, storage, settings, user_id=user_id, account_id=None, received=received,
+        session, storage, settings, workspace_id=workspace_id, account_id=None, received=received,
         tags=[], work_dir=work_dir, pending=pending,
     )  # fmt: skip
 
@@ -218,7 +218,7 @@ async def _store(
     storage: Storage,
     settings: Settings,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     account_id: uuid.UUID | None,
     received: ReceivedFile,
     tags: list[str],
@@ -248,7 +248,7 @@ async def _store(
 
     asset_id = uuid.uuid4()
     pending.asset_id = asset_id
-    original_key = object_key(user_id, asset_id, sniffed.ext)
+    original_key = object_key(workspace_id, asset_id, sniffed.ext)
     keys: dict[str, str] = {}
     uploads: list[tuple[str, Path, str]] = [(original_key, received.path, sniffed.mime_type)]
     for derived in processed.derived:
@@ -275,7 +275,7 @@ async def _store(
         thumb_key = keys.get("thumbnail") or keys.get("preview")
         asset = MediaAsset(
             id=asset_id,
-            user_id=user_id,
+            workspace_id=workspace_id,
             instagram_account_id=account_id,
             filename=f"{asset_id}.{sniffed.ext}",
             original_filename=received.filename[:255],
@@ -305,7 +305,7 @@ async def _store(
             stored_bytes=stored_bytes,
         )
         if account_id is not None:
-            await require_account(session, user_id=user_id, account_id=account_id)
+            await require_account(session, workspace_id=workspace_id, account_id=account_id)
         session.add(asset)
         await session.flush()
         await session.refresh(asset)
@@ -371,7 +371,7 @@ async def list_assets(
     storage: Storage,
     settings: Settings,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     media_type: str | None,
     account_id: uuid.UUID | None,
     tag: str | None,
@@ -379,11 +379,11 @@ async def list_assets(
     limit: int,
 ) -> MediaPage:
     if account_id is not None:
-        await require_account(session, user_id=user_id, account_id=account_id)
+        await require_account(session, workspace_id=workspace_id, account_id=account_id)
     wanted_tag = normalise_tags([tag], field="tag")[0] if tag and tag.strip("# ") else None
     items, total = await repository.list_owned(
         session,
-        user_id=user_id,
+        workspace_id=workspace_id,
         media_type=media_type,
         account_id=account_id,
         tag=wanted_tag,
@@ -403,10 +403,10 @@ async def get_asset(
     storage: Storage,
     settings: Settings,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     asset_id: uuid.UUID,
 ) -> MediaAssetOut:
-    asset = await repository.get_owned(session, user_id=user_id, asset_id=asset_id)
+    asset = await repository.get_owned(session, workspace_id=workspace_id, asset_id=asset_id)
     return await present(storage, settings, asset)
 
 
@@ -415,26 +415,32 @@ async def update_tags(
     storage: Storage,
     settings: Settings,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     asset_id: uuid.UUID,
     tags: list[str],
 ) -> MediaAssetOut:
-    asset = await repository.get_owned(session, user_id=user_id, asset_id=asset_id, for_update=True)
+    asset = await repository.get_owned(
+        session, workspace_id=workspace_id, asset_id=asset_id, for_update=True
+    )
     asset.tags = normalise_tags(tags)
     await session.flush()
     return await present(storage, settings, asset)
 
 
 async def delete_asset(
-    session: AsyncSession, storage: Storage, *, user_id: uuid.UUID, asset_id: uuid.UUID
+    session: AsyncSession, storage: Storage, *, workspace_id: uuid.UUID, asset_id: uuid.UUID
 ) -> None:
     """Delete the row now and its S3 objects once the deletion has committed.
 
     The row is locked first, so a post being scheduled with it (which locks the row `FOR KEY
     SHARE`) either commits before (and is seen here) or waits for the deletion.
     """
-    asset = await repository.get_owned(session, user_id=user_id, asset_id=asset_id, for_update=True)
-    posts = await repository.active_posts_using(session, user_id=user_id, asset_id=asset_id)
+    asset = await repository.get_owned(
+        session, workspace_id=workspace_id, asset_id=asset_id, for_update=True
+    )
+    posts = await repository.active_posts_using(
+        session, workspace_id=workspace_id, asset_id=asset_id
+    )
     if posts:
         raise Conflict(
             f"The asset is used by {counted(len(posts), 'scheduled or publishing post')}; "
@@ -450,8 +456,8 @@ async def delete_asset(
     after_commit(session, _delete_objects)
 
 
-async def usage(session: AsyncSession, *, user_id: uuid.UUID) -> MediaUsage:
-    by_type = await repository.usage(session, user_id=user_id)
+async def usage(session: AsyncSession, *, workspace_id: uuid.UUID) -> MediaUsage:
+    by_type = await repository.usage(session, workspace_id=workspace_id)
     image = by_type.get("image", (0, 0, 0))
     video = by_type.get("video", (0, 0, 0))
     return MediaUsage(
@@ -481,7 +487,7 @@ async def convert_asset(
     storage: Storage,
     settings: Settings,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     asset_id: uuid.UUID,
     pending: PendingObjects,
 ) -> MediaAssetOut:
@@ -493,7 +499,7 @@ async def convert_asset(
     No database connection is held while converting. 422 for an image or a failed conversion,
     409 when the video already fits.
     """
-    asset = await repository.get_owned(session, user_id=user_id, asset_id=asset_id)
+    asset = await repository.get_owned(session, workspace_id=workspace_id, asset_id=asset_id)
     if asset.media_type != "video":
         raise Invalid("Only videos are converted; this asset is an image", field="assetId")
     old_meta: dict[str, Any] = dict(asset.media_metadata or {})
@@ -544,7 +550,9 @@ async def convert_asset(
     finally:
         await asyncio.to_thread(shutil.rmtree, work_dir, True)
 
-    asset = await repository.get_owned(session, user_id=user_id, asset_id=asset_id, for_update=True)
+    asset = await repository.get_owned(
+        session, workspace_id=workspace_id, asset_id=asset_id, for_update=True
+    )
     old_publish = asset.publish_key if asset.publish_key != asset.s3_key else None
     old_size = 0
     if old_publish:

@@ -16,12 +16,15 @@ class InstagramAccount(Base):
 
     __tablename__ = "instagram_accounts"
     __table_args__ = (
-        UniqueConstraint("user_id", "ig_user_id", name="uq_instagram_accounts_owner_ig_user"),
+        UniqueConstraint("workspace_id", "ig_user_id", name="uq_instagram_accounts_owner_ig_user"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        ForeignKey("workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
     )
     ig_user_id: Mapped[str] = mapped_column(String(64), nullable=False)
     username: Mapped[str] = mapped_column(String(255), nullable=False)
@@ -57,6 +60,10 @@ class OAuthState(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
     )
+    # The workspace the flow started in: the account lands there (migration 0019).
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    )
     timezone: Mapped[str | None] = mapped_column(String(100))
     # Which login's callback may consume it: "instagram" or "facebook" (migration 0012).
     login_kind: Mapped[str] = mapped_column(
@@ -76,6 +83,10 @@ class FacebookPendingConnection(Base):
     id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    # The workspace the flow started in: the account lands there (migration 0019).
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
     timezone: Mapped[str | None] = mapped_column(String(100))
     pages: Mapped[list[Any]] = mapped_column(nullable=False)

@@ -49,11 +49,11 @@ class MediaAsset(Base):
     __tablename__ = "instagram_media_assets"
     __table_args__ = (
         UniqueConstraint("s3_bucket", "s3_key", name="uq_media_assets_bucket_key"),
-        Index("idx_media_assets_user", "user_id"),
+        Index("idx_media_assets_workspace", "workspace_id"),
         Index("idx_media_assets_account", "instagram_account_id"),
         Index("idx_media_assets_media_type", "media_type"),
         Index("idx_media_assets_created_at", text("created_at DESC")),
-        Index("idx_media_assets_user_created", "user_id", text("created_at DESC")),
+        Index("idx_media_assets_workspace_created", "workspace_id", text("created_at DESC")),
         # Migration 0003: the library's tag filter (`tags @> '["x"]'`).
         Index(
             "idx_media_assets_tags",
@@ -64,8 +64,8 @@ class MediaAsset(Base):
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
     instagram_account_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("instagram_accounts.id", ondelete="SET NULL")

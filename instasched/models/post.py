@@ -34,7 +34,7 @@ class ScheduledPost(Base):
     __tablename__ = "instagram_scheduled_posts"
     __table_args__ = (
         Index("idx_scheduled_posts_account", "instagram_account_id"),
-        Index("idx_scheduled_posts_user", "user_id"),
+        Index("idx_scheduled_posts_workspace", "workspace_id"),
         Index("idx_scheduled_posts_status", "status"),
         Index("idx_scheduled_posts_scheduled_for", "scheduled_for"),
         Index("idx_scheduled_posts_published_at", text("published_at DESC")),
@@ -77,7 +77,7 @@ class ScheduledPost(Base):
         ),
         Index(
             "uq_scheduled_posts_idempotency",
-            "user_id",
+            "workspace_id",
             "idempotency_key",
             unique=True,
             postgresql_where=text("idempotency_key IS NOT NULL"),
@@ -88,8 +88,8 @@ class ScheduledPost(Base):
     instagram_account_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("instagram_accounts.id", ondelete="CASCADE"), nullable=False
     )
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
     # Scheduling
     scheduled_for: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -14,15 +14,15 @@ from instasched.models.base import Base, created_at_col, updated_at_col, uuid_pk
 class PostTemplate(Base):
     __tablename__ = "instagram_post_templates"
     __table_args__ = (
-        Index("idx_post_templates_user", "user_id"),
+        Index("idx_post_templates_workspace", "workspace_id"),
         Index("idx_post_templates_account", "instagram_account_id"),
         Index("idx_post_templates_category", "category"),
         Index("idx_post_templates_active", "is_active"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
     instagram_account_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("instagram_accounts.id", ondelete="CASCADE")

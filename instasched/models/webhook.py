@@ -16,11 +16,11 @@ class WebhookSubscription(Base):
     (TOKEN_ENCRYPTION_KEY), as Instagram tokens are: it must be read back to sign."""
 
     __tablename__ = "webhook_subscriptions"
-    __table_args__ = (Index("idx_webhook_subscriptions_user", "user_id"),)
+    __table_args__ = (Index("idx_webhook_subscriptions_workspace", "workspace_id"),)
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
     url: Mapped[str] = mapped_column(Text, nullable=False)
     events: Mapped[list[str]] = mapped_column(ARRAY(String(64)), nullable=False)

@@ -16,6 +16,7 @@ from instasched.kit.redis import bounded
 from instasched.observability.metrics import QUEUE_JOBS, REGISTRY
 from instasched.ops import service
 from instasched.state import AppState
+from instasched.workspaces.access import UserAccess
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/instagram/scheduling", tags=["Operations"])
@@ -58,6 +59,7 @@ metrics_router = APIRouter(tags=["Operations"])
 )
 async def queue_stats(
     user: CurrentUser,
+    access: UserAccess,
     session: SessionDep,
     state: StateDep,
     scope: Literal["user", "global"] = Query(
@@ -70,16 +72,16 @@ async def queue_stats(
             raise NotFound("Not found")
         return {
             "scope": "global",
-            "counts": await service.counts_by_status(session, user_id=None),
-            "nextDue": await service.next_due(session, user_id=None),
+            "counts": await service.counts_by_status(session, workspace_id=None),
+            "nextDue": await service.next_due(session, workspace_id=None),
             "queue": await bounded(
                 state.queue.counts(), wait_seconds=state.settings.redis_timeout_seconds
             ),
         }
     return {
         "scope": "user",
-        "counts": await service.counts_by_status(session, user_id=user.id),
-        "nextDue": await service.next_due(session, user_id=user.id),
+        "counts": await service.counts_by_status(session, workspace_id=access.workspace_id),
+        "nextDue": await service.next_due(session, workspace_id=access.workspace_id),
     }
 
 

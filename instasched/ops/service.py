@@ -13,10 +13,12 @@ from instasched.models import MediaAsset, PostStatus, ScheduledPost
 from instasched.observability.metrics import POSTS_BY_STATUS, STORAGE_BYTES, STORAGE_OBJECTS
 
 
-async def counts_by_status(session: AsyncSession, *, user_id: uuid.UUID | None) -> dict[str, int]:
+async def counts_by_status(
+    session: AsyncSession, *, workspace_id: uuid.UUID | None
+) -> dict[str, int]:
     query = select(ScheduledPost.status, func.count()).group_by(ScheduledPost.status)
-    if user_id is not None:
-        query = query.where(ScheduledPost.user_id == user_id)
+    if workspace_id is not None:
+        query = query.where(ScheduledPost.workspace_id == workspace_id)
     rows = (await session.execute(query)).all()
     counts = dict.fromkeys(PostStatus.ALL, 0)
     counts.update({str(status): int(n) for status, n in rows})
@@ -24,7 +26,7 @@ async def counts_by_status(session: AsyncSession, *, user_id: uuid.UUID | None) 
 
 
 async def next_due(
-    session: AsyncSession, *, user_id: uuid.UUID | None, limit: int = 10
+    session: AsyncSession, *, workspace_id: uuid.UUID | None, limit: int = 10
 ) -> list[dict[str, Any]]:
     due = func.coalesce(ScheduledPost.next_attempt_at, ScheduledPost.scheduled_for)
     query = (
@@ -40,8 +42,8 @@ async def next_due(
         .order_by(due)
         .limit(limit)
     )
-    if user_id is not None:
-        query = query.where(ScheduledPost.user_id == user_id)
+    if workspace_id is not None:
+        query = query.where(ScheduledPost.workspace_id == workspace_id)
     rows = (await session.execute(query)).all()
     return [
         {
@@ -62,7 +64,7 @@ def _iso(value: datetime | None) -> str | None:
 
 async def refresh_db_gauges(session: AsyncSession) -> None:
     """Set the posts-by-status and storage gauges from PostgreSQL (at scrape time)."""
-    for status, n in (await counts_by_status(session, user_id=None)).items():
+    for status, n in (await counts_by_status(session, workspace_id=None)).items():
         POSTS_BY_STATUS.labels(status=status).set(n)
     total = await session.execute(
         select(func.coalesce(func.sum(MediaAsset.stored_bytes), 0), func.count())
@@ -70,5 +72,5 @@ async def refresh_db_gauges(session: AsyncSession) -> None:
     total_bytes, total_count = total.one()
     # Totals only: /metrics is unauthenticated, and per-user figures listed user ids with their
     # storage to anyone (issue 24). Per-user usage is GET .../media/usage, for its owner.
-    STORAGE_BYTES.labels(user_id="all").set(float(total_bytes))
-    STORAGE_OBJECTS.labels(user_id="all").set(float(total_count))
+    STORAGE_BYTES.labels(workspace_id="all").set(float(total_bytes))
+    STORAGE_OBJECTS.labels(workspace_id="all").set(float(total_count))

@@ -4,12 +4,12 @@ import uuid
 
 from fastapi import APIRouter
 
-from instasched.auth.deps import CurrentUser
 from instasched.kit.deps import SessionDep, StateDep
 from instasched.kit.openapi import ACCOUNT_NOT_FOUND, errors
 from instasched.optimal_times import service
 from instasched.optimal_times.schemas import OptimalTimes, TimeCell
 from instasched.schedules.schemas import Schedule
+from instasched.workspaces.access import CurrentAccess
 
 router = APIRouter(prefix="/instagram/scheduling", tags=["Optimal times"])
 
@@ -24,7 +24,7 @@ def _cell(cell: service.Cell) -> TimeCell:
     responses=errors(ACCOUNT_NOT_FOUND),
 )
 async def get_optimal_times(
-    account_id: uuid.UUID, user: CurrentUser, session: SessionDep, state: StateDep
+    account_id: uuid.UUID, access: CurrentAccess, session: SessionDep, state: StateDep
 ) -> OptimalTimes:
     """Best times to post for the account, by day of week (0 = Sunday) and hour in the
     account's timezone.
@@ -43,7 +43,7 @@ async def get_optimal_times(
     the account's posting `schedules` and its `timezone`.
     """
     analysis = await service.get_optimal_times(
-        session, state.graph, state.cipher, user_id=user.id, account_id=account_id
+        session, state.graph, state.cipher, workspace_id=access.workspace_id, account_id=account_id
     )
     return OptimalTimes(
         account_id=analysis.account_id,

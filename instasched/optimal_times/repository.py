@@ -28,7 +28,7 @@ WITH counts AS (
     LEFT JOIN instagram_post_insights d
         ON d.post_id = sp.id AND d.checkpoint = '24h' AND d.state = 'done'
     WHERE sp.instagram_account_id = :account_id
-      AND sp.user_id = :user_id
+      AND sp.workspace_id = :workspace_id
       AND sp.status = 'published'
       AND sp.published_at IS NOT NULL
 ),
@@ -83,14 +83,19 @@ class HistoryAggregate:
 async def history_aggregate(
     session: AsyncSession,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     account_id: uuid.UUID,
     timezone: str,
     prior_weight: float,
 ) -> HistoryAggregate:
     result = await session.execute(
         _CELLS,
-        {"tz": timezone, "account_id": account_id, "user_id": user_id, "k": float(prior_weight)},
+        {
+            "tz": timezone,
+            "account_id": account_id,
+            "workspace_id": workspace_id,
+            "k": float(prior_weight),
+        },
     )
     rows = result.all()
     if not rows:

@@ -142,7 +142,7 @@ async def analyse(
     """The analysis for an account the caller already owns-checked."""
     aggregate = await repository.history_aggregate(
         session,
-        user_id=account.user_id,
+        workspace_id=account.workspace_id,
         account_id=account.id,
         timezone=account.timezone,
         prior_weight=PRIOR_WEIGHT,
@@ -219,10 +219,12 @@ async def get_optimal_times(
     graph: GraphClient,
     cipher: TokenCipher,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     account_id: uuid.UUID,
 ) -> Analysis:
-    account = await accounts_repository.get_owned(session, user_id=user_id, account_id=account_id)
+    account = await accounts_repository.get_owned(
+        session, workspace_id=workspace_id, account_id=account_id
+    )
     analysis = await analyse(session, graph, cipher, account=account)
     analysis.schedules = await schedules_repository.list_for_account(session, account_id=account_id)
     return analysis
@@ -250,13 +252,13 @@ async def apply_optimal(
     graph: GraphClient,
     cipher: TokenCipher,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     account_id: uuid.UUID,
 ) -> ApplyResult:
     """Add the recommended hours as `HH:00` slots and mark those days optimal."""
     # The row lock serialises concurrent applies (each may create the same day's schedule).
     account = await accounts_repository.get_owned(
-        session, user_id=user_id, account_id=account_id, for_update=True
+        session, workspace_id=workspace_id, account_id=account_id, for_update=True
     )
     analysis = await analyse(session, graph, cipher, account=account)
     by_day = {

@@ -10,12 +10,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from instasched.auth.deps import CurrentUser
 from instasched.exceptions import Invalid
 from instasched.kit.deps import SessionDep, StateDep
 from instasched.kit.openapi import ACCOUNT_NOT_FOUND, errors
 from instasched.planner import service
 from instasched.planner.schemas import PostChanges, ProfileMediaList, QuotaLeft
+from instasched.workspaces.access import CurrentAccess
 
 router = APIRouter(prefix="/instagram", tags=["Posts"])
 AccountIdPath = Annotated[uuid.UUID, Path(alias="accountId", description="Instagram account id")]
@@ -40,7 +40,7 @@ async def quota_left(
         datetime,
         Query(description="ISO 8601 time of the post (no offset: the account's timezone)"),
     ],
-    user: CurrentUser,
+    access: CurrentAccess,
     session: SessionDep,
     state: StateDep,
     exclude_post_id: Annotated[
@@ -55,7 +55,7 @@ async def quota_left(
     return await service.quota_left(
         session,
         settings=state.settings,
-        user_id=user.id,
+        workspace_id=access.workspace_id,
         account_id=account_id,
         at=at,
         exclude_post_id=exclude_post_id,
@@ -70,7 +70,7 @@ async def quota_left(
 )
 async def profile_media(
     account_id: AccountIdPath,
-    user: CurrentUser,
+    access: CurrentAccess,
     session: SessionDep,
     state: StateDep,
     limit: Annotated[int, Query(ge=1, le=100, description="How many, newest first")] = 30,
@@ -83,7 +83,7 @@ async def profile_media(
         session,
         graph=state.graph,
         cipher=state.cipher,
-        user_id=user.id,
+        workspace_id=access.workspace_id,
         account_id=account_id,
         limit=limit,
     )
@@ -100,7 +100,7 @@ async def post_changes(
         datetime,
         Query(description="ISO 8601: posts changed after it (at most 24 h back are listed)"),
     ],
-    user: CurrentUser,
+    access: CurrentAccess,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500, description="At most this many posts")] = 200,
 ) -> PostChanges:
@@ -109,5 +109,5 @@ async def post_changes(
     number of API processes: send the previous answer's `now` (minus a few seconds: a change
     carries the time its transaction began) as the next `since`."""
     return await service.post_changes(
-        session, user_id=user.id, account_id=account_id, since=since, limit=limit
+        session, workspace_id=access.workspace_id, account_id=account_id, since=since, limit=limit
     )

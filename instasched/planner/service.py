@@ -33,7 +33,7 @@ async def quota_left(
     session: AsyncSession,
     *,
     settings: Settings,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     account_id: uuid.UUID,
     at: datetime,
     exclude_post_id: uuid.UUID | None = None,
@@ -41,7 +41,7 @@ async def quota_left(
     """The fullest 24 h window holding `at` (a time without offset is the account's wall
     time), how many posts it holds and how many more fit. `exclude_post_id`: a post being
     edited is not counted against itself."""
-    account = await accounts.get_owned(session, user_id=user_id, account_id=account_id)
+    account = await accounts.get_owned(session, workspace_id=workspace_id, account_id=account_id)
     if at.tzinfo is None:
         at = at.replace(tzinfo=ZoneInfo(account.timezone))
     if abs(at - utcnow()) > QUOTA_RANGE:
@@ -85,13 +85,13 @@ async def published_media(
     *,
     graph: GraphClient,
     cipher: TokenCipher,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     account_id: uuid.UUID,
     limit: int,
 ) -> ProfileMediaList:
     """The account's media from Instagram (newest first), each matched to our post that
     published it; when Instagram does not answer, our own published posts with a notice."""
-    account = await accounts.get_owned(session, user_id=user_id, account_id=account_id)
+    account = await accounts.get_owned(session, workspace_id=workspace_id, account_id=account_id)
     ours = await repository.published_posts(session, account_id=account.id, limit=limit)
     by_media_id = {p.instagram_media_id: p for p in ours if p.instagram_media_id}
     try:
@@ -131,14 +131,14 @@ async def published_media(
 async def post_changes(
     session: AsyncSession,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     account_id: uuid.UUID,
     since: datetime,
     limit: int,
 ) -> PostChanges:
     """The account's posts changed after `since` (status, time, content, a new post): the web
     app's calendar polls this instead of reading its whole range again."""
-    account = await accounts.get_owned(session, user_id=user_id, account_id=account_id)
+    account = await accounts.get_owned(session, workspace_id=workspace_id, account_id=account_id)
     if since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     now = utcnow()

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 
-from instasched.auth.deps import BearerToken, CurrentUser, scope
+from instasched.auth.deps import BearerToken, scope
 from instasched.db import commit
 from instasched.exceptions import Conflict, Invalid, NotFound
 from instasched.kit import examples as ex
@@ -20,6 +20,7 @@ from instasched.posts.schemas import Post, PostCancelled, PostCreate, PostList, 
 from instasched.posts.workflow_schemas import PostHistory
 from instasched.publishing import insights
 from instasched.publishing.schemas import PostInsights
+from instasched.workspaces.access import CurrentAccess, TokenAccess
 
 router = APIRouter(prefix="/instagram/scheduling", tags=["Posts"])
 
@@ -87,6 +88,7 @@ def _not_scheduled(verb: str) -> ErrorCase:
 async def create_post(
     body: PostCreate,
     token: BearerToken,
+    access: TokenAccess,
     session: SessionDep,
     state: StateDep,
     idempotency_key: Annotated[
@@ -122,7 +124,8 @@ async def create_post(
         session,
         settings=state.settings,
         queue=state.queue,
-        user_id=token.user_id,
+        workspace_id=access.workspace_id,
+        user_id=access.user_id,
         token_version=token.version,
         body=body,
         idempotency_key=idempotency_key,
@@ -147,7 +150,7 @@ async def create_post(
 )
 async def list_posts(
     account_id: AccountIdPath,
-    user: CurrentUser,
+    access: CurrentAccess,
     session: SessionDep,
     paging: Annotated[PageParams, Depends(page_params)],
     status_filter: Annotated[
@@ -169,7 +172,7 @@ async def list_posts(
     """The account's posts in `scheduledFor` order, a page at a time (`limit` 1..100)."""
     posts, total = await service.list_posts(
         session,
-        user_id=user.id,
+        workspace_id=access.workspace_id,
         account_id=account_id,
         status=status_filter,
         scheduled_after=scheduled_after,
@@ -189,24 +192,26 @@ async def list_posts(
     "/posts/{postId}/insights", response_model=PostInsights, responses=errors(_POST_NOT_FOUND)
 )
 async def post_insights(
-    post_id: PostIdPath, user: CurrentUser, session: SessionDep
+    post_id: PostIdPath, access: CurrentAccess, session: SessionDep
 ) -> PostInsights:
     """A published post's insights over time: `initial` (read at publication), then readings 1 h,
     24 h and 7 d after it (views, reach, likes, comments, shares, saved, totalInteractions),
     each `pending` until the worker reads it, `done`, or `stopped` (e.g. the media was deleted
     on Instagram; `error` says why). Stories have no readings."""
-    return await insights.post_insights(session, user_id=user.id, post_id=post_id)
+    return await insights.post_insights(session, workspace_id=access.workspace_id, post_id=post_id)
 
 
 @router.get(
     "/posts/{postId}/history", response_model=PostHistory, responses=errors(_POST_NOT_FOUND)
 )
-async def post_history(post_id: PostIdPath, user: CurrentUser, session: SessionDep) -> PostHistory:
+async def post_history(
+    post_id: PostIdPath, access: CurrentAccess, session: SessionDep
+) -> PostHistory:
     """Everything that happened to the post, oldest first: created, edited (what changed),
     cancelled, retried, each publish attempt with every Instagram Graph call (endpoint, HTTP
     status, Meta's error code and `fbtraceId`), retries planned, published or failed, metrics
     read. `summary` is one sentence per event; `lastPublishError` says why a failed post failed."""
-    return await lifecycle.post_history(session, user_id=user.id, post_id=post_id)
+    return await lifecycle.post_history(session, workspace_id=access.workspace_id, post_id=post_id)
 
 
 @router.get(
@@ -215,10 +220,12 @@ async def post_history(post_id: PostIdPath, user: CurrentUser, session: SessionD
     responses=errors(ACCOUNT_NOT_FOUND, _POST_NOT_FOUND),
 )
 async def get_post(
-    account_id: AccountIdPath, post_id: PostIdPath, user: CurrentUser, session: SessionDep
+    account_id: AccountIdPath, post_id: PostIdPath, access: CurrentAccess, session: SessionDep
 ) -> Post:
     """One post with its publishing state (attempts, last error, permalink, ...)."""
-    post = await service.get_post(session, user_id=user.id, account_id=account_id, post_id=post_id)
+    post = await service.get_post(
+        session, workspace_id=access.workspace_id, account_id=account_id, post_id=post_id
+    )
     return Post.of(post)
 
 
@@ -230,7 +237,11 @@ async def get_post(
     ),
 )
 async def update_post(
-    post_id: PostIdPath, body: PostUpdate, user: CurrentUser, session: SessionDep, state: StateDep
+    post_id: PostIdPath,
+    body: PostUpdate,
+    access: CurrentAccess,
+    session: SessionDep,
+    state: StateDep,
 ) -> Post:
     """Edit a `scheduled` post. Only the fields sent change (`"caption": ""` empties the
     caption; `null` clears an optional field); the result is validated like a new post. A new
@@ -240,7 +251,8 @@ async def update_post(
         session,
         settings=state.settings,
         queue=state.queue,
-        user_id=user.id,
+        workspace_id=access.workspace_id,
+        user_id=access.user_id,
         post_id=post_id,
         body=body,
     )
@@ -253,11 +265,17 @@ async def update_post(
     responses=errors(_POST_NOT_FOUND, _not_scheduled("cancelled")),
 )
 async def cancel_post(
-    post_id: PostIdPath, user: CurrentUser, session: SessionDep, state: StateDep
+    post_id: PostIdPath, access: CurrentAccess, session: SessionDep, state: StateDep
 ) -> PostCancelled:
     """Cancel a `scheduled` post: it keeps its row (status `cancelled`, `cancelledAt` set) and
     its publish job is removed."""
-    post = await service.cancel_post(session, queue=state.queue, user_id=user.id, post_id=post_id)
+    post = await service.cancel_post(
+        session,
+        queue=state.queue,
+        workspace_id=access.workspace_id,
+        user_id=access.user_id,
+        post_id=post_id,
+    )
     return PostCancelled(message="Post cancelled successfully", post=Post.of(post))
 
 
@@ -269,7 +287,7 @@ async def cancel_post(
 )
 async def publish_now(
     post_id: PostIdPath,
-    user: CurrentUser,
+    access: CurrentAccess,
     session: SessionDep,
     state: StateDep,
     wait_seconds: Annotated[
@@ -287,7 +305,12 @@ async def publish_now(
     `published` (with permalink), `failed`, or still `scheduled`/`publishing` if not done yet.
     The original time is kept in `metadata.originalScheduledFor`."""
     post = await service.publish_now(
-        session, settings=state.settings, queue=state.queue, user_id=user.id, post_id=post_id
+        session,
+        settings=state.settings,
+        queue=state.queue,
+        workspace_id=access.workspace_id,
+        user_id=access.user_id,
+        post_id=post_id,
     )
     attempts_before = post.publish_attempts or 0
     # The worker only sees the change once it is committed: commit (which queues the job)
@@ -296,7 +319,7 @@ async def publish_now(
     timeout = state.settings.publish_now_wait_seconds if wait_seconds is None else wait_seconds
     fresh = await service.wait_for_outcome(
         state.session_factory,
-        user_id=user.id,
+        workspace_id=access.workspace_id,
         post_id=post.id,
         attempts_before=attempts_before,
         wait_seconds=timeout,

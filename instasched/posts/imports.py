@@ -278,6 +278,7 @@ async def import_csv(
     settings: Settings,
     storage: Storage,
     queue: PublishQueue,
+    workspace_id: uuid.UUID,
     user_id: uuid.UUID,
     data: bytes,
     dry_run: bool,
@@ -290,9 +291,9 @@ async def import_csv(
     work = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="instasched-import-"))
     try:
         return await _import(
-            session, settings=settings, storage=storage, queue=queue, user_id=user_id,
-            raw_rows=raw_rows, dry_run=dry_run, mode=mode, allow_over_quota=allow_over_quota,
-            pending=pending, now=now or utcnow(), work=work,
+            session, settings=settings, storage=storage, queue=queue, workspace_id=workspace_id,
+            user_id=user_id, raw_rows=raw_rows, dry_run=dry_run, mode=mode,
+            allow_over_quota=allow_over_quota, pending=pending, now=now or utcnow(), work=work,
         )  # fmt: skip
     finally:
         await asyncio.to_thread(shutil.rmtree, work, True)
@@ -304,6 +305,7 @@ async def _import(
     settings: Settings,
     storage: Storage,
     queue: PublishQueue,
+    workspace_id: uuid.UUID,
     user_id: uuid.UUID,
     raw_rows: list[tuple[int, dict[str, str]]],
     dry_run: bool,
@@ -327,17 +329,17 @@ async def _import(
         downloads = await _download_all(settings=settings, urls=to_fetch, work=work)
 
     accounts: dict[str, InstagramAccount] = {}
-    for account in await accounts_repository.list_owned(session, user_id=user_id):
+    for account in await accounts_repository.list_owned(session, workspace_id=workspace_id):
         accounts[str(account.id)] = account
         accounts[account.username.lower()] = account
-    template_rows = await imports_repository.templates_of_user(session, user_id=user_id)
+    template_rows = await imports_repository.templates_of_user(session, workspace_id=workspace_id)
     templates: dict[str, PostTemplate | None] = {}
     for template in template_rows:
         templates[str(template.id)] = template
         templates.setdefault(template.name.lower(), template)
     rows = [_parse_row(n, cells, accounts=accounts, templates=templates) for n, cells in raw_rows]
     known = await _media(
-        session, settings=settings, storage=storage, user_id=user_id, rows=rows,
+        session, settings=settings, storage=storage, workspace_id=workspace_id, rows=rows,
         downloads=downloads, pending=pending,
     )  # fmt: skip
 
@@ -351,7 +353,7 @@ async def _import(
         prepared = await _check_row(
             session,
             settings=settings,
-            user_id=user_id,
+            workspace_id=workspace_id,
             row=row,
             known=known,
             templates=template_cache,
@@ -359,7 +361,7 @@ async def _import(
         )
         if prepared is not None:
             planned.append((row, prepared))
-    await _insert_rows(session, planned, allow_over_quota=allow_over_quota)
+    await _insert_rows(session, planned, allow_over_quota=allow_over_quota, user_id=user_id)
     saved: list[tuple[uuid.UUID, datetime]] = []
     used_assets: set[uuid.UUID] = set()
     for row, _ in planned:
@@ -411,7 +413,7 @@ async def _check_row(
     session: AsyncSession,
     *,
     settings: Settings,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     row: _Row,
     known: dict[uuid.UUID, MediaAsset],
     templates: dict[uuid.UUID, PostTemplate | None],
@@ -439,7 +441,7 @@ async def _check_row(
         return await service.prepare_post(
             session,
             settings=settings,
-            user_id=user_id,
+            workspace_id=workspace_id,
             account=row.account,
             body=create,
             known_assets=known,
@@ -456,6 +458,7 @@ async def _insert_rows(
     planned: Sequence[tuple[_Row, service.Prepared]],
     *,
     allow_over_quota: bool,
+    user_id: uuid.UUID,
 ) -> None:
     """Insert the checked rows in file order (each counted by the quota of the ones after it),
     pipelined (`repository.insert_posts`); a row not inserted gets its reason."""
@@ -468,6 +471,7 @@ async def _insert_rows(
                 post=post,
                 asset_ids=[a.id for a, _ in prepared.media],
                 quota=None if allow_over_quota else prepared.quota,
+                actor_user_id=user_id,
                 event={
                     "source": "import",
                     "row": row.number,
@@ -515,7 +519,7 @@ async def _media(
     *,
     settings: Settings,
     storage: Storage,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     rows: Sequence[_Row],
     downloads: dict[str, ReceivedFile | str],
     pending: list[PendingObjects],
@@ -524,7 +528,11 @@ async def _media(
     uploads as their asset, downloaded files stored as uploads (only for rows that can still be
     saved). Returns the user's assets named."""
     ids = {uuid.UUID(v) for r in rows for kind, v in r.media if kind == "id"}
-    known = dict(await repository.assets_by_ids(session, user_id=user_id, ids=ids)) if ids else {}
+    known = (
+        dict(await repository.assets_by_ids(session, workspace_id=workspace_id, ids=ids))
+        if ids
+        else {}
+    )
     own_urls = list(
         dict.fromkeys(
             v for r in rows for kind, v in r.media if kind == "url" and v not in downloads
@@ -534,7 +542,9 @@ async def _media(
     if own_urls:
         locations = {u: service.url_locations(u) for u in own_urls}
         own = await repository.assets_by_locations(
-            session, user_id=user_id, locations=[loc for locs in locations.values() for loc in locs]
+            session,
+            workspace_id=workspace_id,
+            locations=[loc for locs in locations.values() for loc in locs],
         )
         for url, locs in locations.items():
             asset = next((own[loc] for loc in locs if loc in own), None)
@@ -551,7 +561,7 @@ async def _media(
                 continue
             if value not in by_url and not row.problems:
                 by_url[value] = await _store(
-                    session, settings=settings, storage=storage, user_id=user_id,
+                    session, settings=settings, storage=storage, workspace_id=workspace_id,
                     received=downloads[value], pending=pending,
                 )  # fmt: skip
             found = by_url.get(value)
@@ -569,7 +579,7 @@ async def _store(
     *,
     settings: Settings,
     storage: Storage,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     received: ReceivedFile | str,
     pending: list[PendingObjects],
 ) -> MediaAsset | str:
@@ -579,7 +589,7 @@ async def _store(
     pending.append(objects)
     try:
         return await store_fetched(
-            session, storage, settings, user_id=user_id, received=received,
+            session, storage, settings, workspace_id=workspace_id, received=received,
             work_dir=received.path.parent, pending=objects,
         )  # fmt: skip
     except InstaschedError as exc:

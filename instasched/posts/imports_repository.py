@@ -12,8 +12,12 @@ from instasched.db import driver_connection
 from instasched.models import PostTemplate
 
 
-async def templates_of_user(session: AsyncSession, *, user_id: uuid.UUID) -> list[PostTemplate]:
-    rows = await session.scalars(select(PostTemplate).where(PostTemplate.user_id == user_id))
+async def templates_of_user(
+    session: AsyncSession, *, workspace_id: uuid.UUID
+) -> list[PostTemplate]:
+    rows = await session.scalars(
+        select(PostTemplate).where(PostTemplate.workspace_id == workspace_id)
+    )
     return list(rows)
 
 

@@ -47,9 +47,9 @@ _RETRY_HINTS = {
 
 
 async def post_history(
-    session: AsyncSession, *, user_id: uuid.UUID, post_id: uuid.UUID
+    session: AsyncSession, *, workspace_id: uuid.UUID, post_id: uuid.UUID
 ) -> PostHistory:
-    post = await repository.get_owned(session, user_id=user_id, post_id=post_id)
+    post = await repository.get_owned(session, workspace_id=workspace_id, post_id=post_id)
     events = await history.read(session, post_id=post.id, limit=HISTORY_LIMIT)
     return PostHistory(
         post_id=post.id,
@@ -76,15 +76,18 @@ async def retry_post(
     *,
     settings: Settings,
     queue: PublishQueue,
+    workspace_id: uuid.UUID,
     user_id: uuid.UUID,
     post_id: uuid.UUID,
     body: PostRetry,
     now: datetime | None = None,
 ) -> tuple[ScheduledPost, quota.QuotaWindow | None]:
-    post = await repository.get_owned(session, user_id=user_id, post_id=post_id, for_update=True)
+    post = await repository.get_owned(
+        session, workspace_id=workspace_id, post_id=post_id, for_update=True
+    )
     service.require_status(post, PostStatus.FAILED, "retried", _RETRY_HINTS)
     account = await accounts_repository.read_owned(
-        session, user_id=user_id, account_id=post.instagram_account_id
+        session, workspace_id=workspace_id, account_id=post.instagram_account_id
     )
     if account.needs_reauth:
         raise Conflict(
@@ -107,7 +110,11 @@ async def retry_post(
         when = now + RETRY_DELAY
     # The checks of an edit: the media must still be there, and pass today's rules.
     await service.check_existing(
-        session, settings=settings, user_id=user_id, post=post, login_kind=account.login_kind
+        session,
+        settings=settings,
+        workspace_id=workspace_id,
+        post=post,
+        login_kind=account.login_kind,
     )
     warning = await quota.check(
         session,
@@ -159,6 +166,7 @@ async def duplicate_post(
     *,
     settings: Settings,
     queue: PublishQueue,
+    workspace_id: uuid.UUID,
     user_id: uuid.UUID,
     token_version: int,
     post_id: uuid.UUID,
@@ -166,7 +174,7 @@ async def duplicate_post(
 ) -> tuple[ScheduledPost | repository.PostRow, quota.QuotaWindow | None]:
     """A new scheduled post with the source's content (its rendered caption, not its template),
     made and checked by the create path."""
-    source = await repository.get_owned(session, user_id=user_id, post_id=post_id)
+    source = await repository.get_owned(session, workspace_id=workspace_id, post_id=post_id)
     create = PostCreate.model_validate(
         {
             "instagramAccountId": body.instagram_account_id or source.instagram_account_id,
@@ -191,6 +199,7 @@ async def duplicate_post(
         session,
         settings=settings,
         queue=queue,
+        workspace_id=workspace_id,
         user_id=user_id,
         token_version=token_version,
         body=create,

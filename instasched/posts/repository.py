@@ -33,7 +33,7 @@ from instasched.models.post_rows import (
 async def get_owned(
     session: AsyncSession,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     post_id: uuid.UUID,
     account_id: uuid.UUID | None = None,
     for_update: bool = False,
@@ -44,7 +44,7 @@ async def get_owned(
     'scheduled'`) waits for this transaction and then re-reads the row we wrote.
     """
     query = select(ScheduledPost).where(
-        ScheduledPost.id == post_id, ScheduledPost.user_id == user_id
+        ScheduledPost.id == post_id, ScheduledPost.workspace_id == workspace_id
     )
     if account_id is not None:
         query = query.where(ScheduledPost.instagram_account_id == account_id)
@@ -58,18 +58,24 @@ async def get_owned(
 
 _BY_IDEMPOTENCY_KEY = (
     f"SELECT {POST_COLUMNS} FROM instagram_scheduled_posts "  # noqa: S608
-    "WHERE user_id = $1 AND idempotency_key = $2 "
-    "AND EXISTS (SELECT 1 FROM users WHERE id = $1 AND token_version = $3)"
+    "WHERE workspace_id = $1 AND idempotency_key = $2 "
+    "AND EXISTS (SELECT 1 FROM users WHERE id = $4 AND token_version = $3)"
 )
 
 
 async def find_by_idempotency_key(
-    session: AsyncSession, *, user_id: uuid.UUID, key: str, token_version: int
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    user_id: uuid.UUID,
+    key: str,
+    token_version: int,
 ) -> PostRow | None:
-    """The user's post created with this Idempotency-Key, as committed (through asyncpg); none
-    for a revoked token (`token_version` no longer the user's: the caller then answers 401)."""
+    """The workspace's post created with this Idempotency-Key, as committed (through asyncpg);
+    none for a revoked token (`token_version` no longer the user's: the caller then answers
+    401)."""
     record = await (await driver_connection(session)).fetchrow(
-        _BY_IDEMPOTENCY_KEY, user_id, key, token_version
+        _BY_IDEMPOTENCY_KEY, workspace_id, key, token_version, user_id
     )
     return None if record is None else PostRow.of(record)
 
@@ -79,7 +85,7 @@ class ListQuery:
     """The list's SQL (asyncpg `$n` placeholders) and its arguments.
 
     Filters of the list. The caller has checked that the account is the user's (every post of an
-    account belongs to the account's owner); adding `user_id = ...` here would make the planner
+    account belongs to the account's owner); adding `workspace_id = ...` here would make the planner
     multiply two dependent selectivities and walk the wrong index.
 
     The page is served by idx_scheduled_posts_account_time (account, scheduled_for, id) or, with
@@ -160,8 +166,8 @@ _CREATE_CONTEXT = (
     + ", ".join(f"m.{column}" for column, _ in _ASSET_ATTRS)
     + ", u.token_version"
     " FROM (SELECT 1) AS one LEFT JOIN users u ON u.id = $1"
-    " LEFT JOIN instagram_accounts a ON a.id = $2 AND a.user_id = u.id"
-    " LEFT JOIN instagram_media_assets m ON m.user_id = u.id AND m.id = ANY($3::uuid[])"
+    " LEFT JOIN instagram_accounts a ON a.id = $2 AND a.workspace_id = $4"
+    " LEFT JOIN instagram_media_assets m ON m.workspace_id = $4 AND m.id = ANY($3::uuid[])"
 )
 _ACCOUNT_ID_AT = 1 + [attr for _, attr in _ACCOUNT_ATTRS].index("id")
 _ASSET_ID_AT = 1 + len(_ACCOUNT_ATTRS) + [attr for _, attr in _ASSET_ATTRS].index("id")
@@ -180,10 +186,12 @@ async def read_create_context(
     session: AsyncSession,
     *,
     user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     account_id: uuid.UUID,
     asset_ids: Iterable[uuid.UUID],
 ) -> CreateContext | None:
-    """The user's account and assets for a new post, or None when the user no longer exists.
+    """The workspace's account and assets for a new post, or None when the user no longer
+    exists.
 
     One round trip instead of three (the caller's user, the account, the assets; each costs the
     API ~0.1-0.2 ms of CPU under load, more alone, measured in-process). Model objects as
@@ -191,7 +199,9 @@ async def read_create_context(
     uses.
     """
     conn = await driver_connection(session)
-    records = await conn.fetch(_CREATE_CONTEXT, user_id, account_id, list(set(asset_ids)))
+    records = await conn.fetch(
+        _CREATE_CONTEXT, user_id, account_id, list(set(asset_ids)), workspace_id
+    )
     first = records[0]
     if first[0] is None:
         return None
@@ -238,7 +248,7 @@ def _insert_sql(columns: tuple[str, ...], *, template: bool) -> str:
     - The template's use is counted only for an inserted post. The post's count and its assets'
       uses are counted by the statement-level triggers (migration 0011).
     - The post's `created` event (posts.history) is written with it; its detail (JSON text) is
-      the last parameter ($n+6, or $n+7 with `template`).
+      the parameter after those ($n+6, or $n+7 with `template`), its actor (the user) the last.
 
     A single statement is atomic on its own: no BEGIN and COMMIT round trips.
     """
@@ -252,7 +262,7 @@ def _insert_sql(columns: tuple[str, ...], *, template: bool) -> str:
             f"ins AS (INSERT INTO instagram_scheduled_posts ({', '.join(columns)}) "
             f"SELECT {values} FROM qw WHERE (SELECT count(*) FROM locked) = ${n + 2} "
             f"AND (${n + 5}::int IS NULL OR qw.posts <= ${n + 5}::int) "
-            "ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL "
+            "ON CONFLICT (workspace_id, idempotency_key) WHERE idempotency_key IS NOT NULL "
             f"DO NOTHING RETURNING {POST_COLUMNS})"
         )
         if template:
@@ -263,7 +273,7 @@ def _insert_sql(columns: tuple[str, ...], *, template: bool) -> str:
         event = n + 7 if template else n + 6
         sql += (
             ", ev AS (INSERT INTO instagram_post_events (post_id, kind, actor_user_id, detail) "  # noqa: S608
-            f"SELECT id, 'created', user_id, ${event}::text::jsonb FROM ins)"
+            f"SELECT id, 'created', ${event + 1}::uuid, ${event}::text::jsonb FROM ins)"
         )
         sql += (
             " SELECT array(SELECT id FROM locked) AS locked_assets, qw.window_start AS "
@@ -280,6 +290,7 @@ async def insert_post(
     *,
     asset_ids: Sequence[uuid.UUID],
     quota: int | None,
+    actor_user_id: uuid.UUID | None,
     event: Mapping[str, Any] | None = None,
 ) -> Inserted:
     """INSERT the new `post` (the values set on it, the rest from the column defaults) with its
@@ -290,7 +301,9 @@ async def insert_post(
     ~0.6 ms CPU per create (bench/run), the separate usage UPDATEs and the transaction's BEGIN
     and COMMIT three more round trips.
     """
-    sql, args = _insert_statement(post, asset_ids=asset_ids, quota=quota, event=event)
+    sql, args = _insert_statement(
+        post, asset_ids=asset_ids, quota=quota, event=event, actor_user_id=actor_user_id
+    )
     conn = await driver_connection(session)
     record = await conn.fetchrow(sql, *args)
     window = (record["quota_window_start"], record["quota_posts"])
@@ -306,6 +319,7 @@ def _insert_statement(
     asset_ids: Sequence[uuid.UUID],
     quota: int | None,
     event: Mapping[str, Any] | None,
+    actor_user_id: uuid.UUID | None,
 ) -> tuple[str, list[Any]]:
     values = {
         COLUMN_OF[attr]: column_param(COLUMN_OF[attr], value)
@@ -324,6 +338,7 @@ def _insert_statement(
     if template_id is not None:
         args.append(template_id)
     args.append(orjson.dumps(event or {}).decode())  # the `created` event's detail
+    args.append(actor_user_id)
     return _insert_sql(tuple(values), template=template_id is not None), args
 
 
@@ -333,6 +348,7 @@ class PlannedInsert:
     asset_ids: Sequence[uuid.UUID]
     quota: int | None
     event: Mapping[str, Any]
+    actor_user_id: uuid.UUID | None
 
 
 async def insert_posts(session: AsyncSession, planned: Sequence[PlannedInsert]) -> set[uuid.UUID]:
@@ -345,7 +361,11 @@ async def insert_posts(session: AsyncSession, planned: Sequence[PlannedInsert]) 
     runs: list[tuple[str, list[list[Any]]]] = []
     for item in planned:
         sql, args = _insert_statement(
-            item.post, asset_ids=item.asset_ids, quota=item.quota, event=item.event
+            item.post,
+            asset_ids=item.asset_ids,
+            quota=item.quota,
+            event=item.event,
+            actor_user_id=item.actor_user_id,
         )
         if runs and runs[-1][0] == sql:
             runs[-1][1].append(args)
@@ -432,14 +452,14 @@ _LOCKED_ASSETS = f"WITH {_LOCK_ASSETS.format(ids='$1')} SELECT array(SELECT id F
 
 # --- media assets ---------------------------------------------------------------------------
 async def assets_by_ids(
-    session: AsyncSession, *, user_id: uuid.UUID, ids: Iterable[uuid.UUID]
+    session: AsyncSession, *, workspace_id: uuid.UUID, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, MediaAsset]:
     """Detached (reading only), through asyncpg on the session's transaction."""
-    return await fetch_assets(await driver_connection(session), user_id=user_id, ids=ids)
+    return await fetch_assets(await driver_connection(session), workspace_id=workspace_id, ids=ids)
 
 
 async def assets_by_locations(
-    session: AsyncSession, *, user_id: uuid.UUID, locations: Iterable[tuple[str, str]]
+    session: AsyncSession, *, workspace_id: uuid.UUID, locations: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], MediaAsset]:
     """Assets by (bucket, key), among the user's own only."""
     wanted = list(set(locations))
@@ -447,7 +467,9 @@ async def assets_by_locations(
         return {}
     keys = list({key for _, key in wanted})
     rows = await session.scalars(
-        select(MediaAsset).where(MediaAsset.user_id == user_id, MediaAsset.s3_key.in_(keys))
+        select(MediaAsset).where(
+            MediaAsset.workspace_id == workspace_id, MediaAsset.s3_key.in_(keys)
+        )
     )
     return {(a.s3_bucket, a.s3_key): a for a in rows}
 
@@ -468,10 +490,12 @@ async def lock_assets(session: AsyncSession, *, asset_ids: Sequence[uuid.UUID]) 
 
 # --- templates ------------------------------------------------------------------------------
 async def get_template_owned(
-    session: AsyncSession, *, user_id: uuid.UUID, template_id: uuid.UUID
+    session: AsyncSession, *, workspace_id: uuid.UUID, template_id: uuid.UUID
 ) -> PostTemplate | None:
     template: PostTemplate | None = await session.scalar(
-        select(PostTemplate).where(PostTemplate.id == template_id, PostTemplate.user_id == user_id)
+        select(PostTemplate).where(
+            PostTemplate.id == template_id, PostTemplate.workspace_id == workspace_id
+        )
     )
     return template
 
@@ -492,13 +516,13 @@ async def count_template_use(session: AsyncSession, *, template_id: uuid.UUID) -
 
 # --- reads outside the request transaction --------------------------------------------------
 async def read_fresh(
-    factory: async_sessionmaker[AsyncSession], *, user_id: uuid.UUID, post_id: uuid.UUID
+    factory: async_sessionmaker[AsyncSession], *, workspace_id: uuid.UUID, post_id: uuid.UUID
 ) -> ScheduledPost | None:
     """The row as committed right now, in a short session of its own."""
     async with factory() as session:
         post: ScheduledPost | None = await session.scalar(
             select(ScheduledPost).where(
-                ScheduledPost.id == post_id, ScheduledPost.user_id == user_id
+                ScheduledPost.id == post_id, ScheduledPost.workspace_id == workspace_id
             )
         )
         return post

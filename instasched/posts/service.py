@@ -67,6 +67,7 @@ async def create_post(
     *,
     settings: Settings,
     queue: PublishQueue,
+    workspace_id: uuid.UUID,
     user_id: uuid.UUID,
     token_version: int,
     body: PostCreate,
@@ -86,7 +87,11 @@ async def create_post(
     fingerprint = _fingerprint(body) if key is not None else None
     if key is not None:
         existing = await repository.find_by_idempotency_key(
-            session, user_id=user_id, key=key, token_version=token_version
+            session,
+            workspace_id=workspace_id,
+            user_id=user_id,
+            key=key,
+            token_version=token_version,
         )
         if existing is not None:
             return _replay(existing, fingerprint), False, None
@@ -94,6 +99,7 @@ async def create_post(
     context = await repository.read_create_context(
         session,
         user_id=user_id,
+        workspace_id=workspace_id,
         account_id=body.instagram_account_id,
         asset_ids=_ids_to_prefetch(body.media_ids),
     )
@@ -108,7 +114,7 @@ async def create_post(
     prepared = await prepare_post(
         session,
         settings=settings,
-        user_id=user_id,
+        workspace_id=workspace_id,
         account=account,
         body=body,
         known_assets=context.assets,
@@ -127,6 +133,7 @@ async def create_post(
         post,
         asset_ids=[a.id for a, _ in media],
         quota=None if body.allow_over_quota else limit,
+        actor_user_id=user_id,
         event={"scheduledFor": scheduled_for.isoformat(), **(event or {})},
     )
     row = inserted.row
@@ -137,7 +144,11 @@ async def create_post(
         quota.refuse_or_warn(window, allow_over=False, field=_time_field(body.use_next_slot))
         # two requests raced with one Idempotency-Key: the first one's post
         winner = await repository.find_by_idempotency_key(
-            session, user_id=user_id, key=key or "", token_version=token_version
+            session,
+            workspace_id=workspace_id,
+            user_id=user_id,
+            key=key or "",
+            token_version=token_version,
         )
         if winner is None:  # pragma: no cover - the conflict said it exists
             raise Conflict("A post with this Idempotency-Key is being created; retry")
@@ -167,7 +178,7 @@ async def prepare_post(
     session: AsyncSession,
     *,
     settings: Settings,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     account: InstagramAccount,
     body: PostCreate,
     known_assets: Mapping[uuid.UUID, MediaAsset] | None,
@@ -193,7 +204,7 @@ async def prepare_post(
         caption = await _render_template(
             session,
             settings=settings,
-            user_id=user_id,
+            workspace_id=workspace_id,
             account=account,
             template_id=template_id,
             variables=variables,
@@ -205,7 +216,7 @@ async def prepare_post(
         raise Invalid("templateVariables need a templateId", field="templateVariables")
 
     media = await resolve_media(
-        session, settings=settings, user_id=user_id, media_ids=body.media_ids,
+        session, settings=settings, workspace_id=workspace_id, media_ids=body.media_ids,
         media_urls=body.media_urls, known=known_assets,
     )  # fmt: skip
     draft = _Draft(
@@ -225,11 +236,15 @@ async def prepare_post(
         is_ai_generated=bool(body.is_ai_generated),
     )
     checked = await _check_draft(
-        session, settings=settings, user_id=user_id, draft=draft, login_kind=account.login_kind
+        session,
+        settings=settings,
+        workspace_id=workspace_id,
+        draft=draft,
+        login_kind=account.login_kind,
     )
     post = repository.NewPost(
         instagram_account_id=account.id,
-        user_id=user_id,
+        workspace_id=workspace_id,
         scheduled_for=scheduled_for,
         status=PostStatus.SCHEDULED,
         template_id=template_id,
@@ -246,7 +261,7 @@ async def prepare_post(
 async def list_posts(
     session: AsyncSession,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     account_id: uuid.UUID,
     status: str | None,
     scheduled_after: str | None,
@@ -254,7 +269,9 @@ async def list_posts(
     page: int,
     limit: int,
 ) -> tuple[list[repository.PostRow], int]:
-    account = await accounts_repository.read_owned(session, user_id=user_id, account_id=account_id)
+    account = await accounts_repository.read_owned(
+        session, workspace_id=workspace_id, account_id=account_id
+    )
     tz = zone(account.timezone)
     after = parse_datetime(scheduled_after, tz, field="scheduledAfter") if scheduled_after else None
     before = (
@@ -276,11 +293,11 @@ async def list_posts(
 
 
 async def get_post(
-    session: AsyncSession, *, user_id: uuid.UUID, account_id: uuid.UUID, post_id: uuid.UUID
+    session: AsyncSession, *, workspace_id: uuid.UUID, account_id: uuid.UUID, post_id: uuid.UUID
 ) -> ScheduledPost:
-    await accounts_repository.get_owned(session, user_id=user_id, account_id=account_id)
+    await accounts_repository.get_owned(session, workspace_id=workspace_id, account_id=account_id)
     return await repository.get_owned(
-        session, user_id=user_id, post_id=post_id, account_id=account_id
+        session, workspace_id=workspace_id, post_id=post_id, account_id=account_id
     )
 
 
@@ -290,6 +307,7 @@ async def update_post(
     *,
     settings: Settings,
     queue: PublishQueue,
+    workspace_id: uuid.UUID,
     user_id: uuid.UUID,
     post_id: uuid.UUID,
     body: PostUpdate,
@@ -306,7 +324,9 @@ async def update_post(
     if "scheduled_for" in sent and body.scheduled_for is None and not body.use_next_slot:
         raise Invalid("scheduledFor cannot be null", field="scheduledFor")
 
-    post = await repository.get_owned(session, user_id=user_id, post_id=post_id, for_update=True)
+    post = await repository.get_owned(
+        session, workspace_id=workspace_id, post_id=post_id, for_update=True
+    )
     _require_scheduled(post, "edited")
     if sent & {"media_ids", "media_urls", "media_type"} and _stories_out(post):
         raise Conflict(
@@ -315,7 +335,7 @@ async def update_post(
             detail={"field": "mediaIds"},
         )
     account = await accounts_repository.read_owned(
-        session, user_id=user_id, account_id=post.instagram_account_id
+        session, workspace_id=workspace_id, account_id=post.instagram_account_id
     )
     now = now or utcnow()
 
@@ -347,7 +367,7 @@ async def update_post(
         caption = await _render_template(
             session,
             settings=settings,
-            user_id=user_id,
+            workspace_id=workspace_id,
             account=account,
             template_id=template_id,
             variables=variables,
@@ -360,11 +380,13 @@ async def update_post(
     media_sent = "media_ids" in sent or "media_urls" in sent
     if media_sent:
         media = await resolve_media(
-            session, settings=settings, user_id=user_id, media_ids=body.media_ids,
+            session, settings=settings, workspace_id=workspace_id, media_ids=body.media_ids,
             media_urls=body.media_urls,
         )  # fmt: skip
     else:
-        media = await _existing_media(session, settings=settings, user_id=user_id, post=post)
+        media = await _existing_media(
+            session, settings=settings, workspace_id=workspace_id, post=post
+        )
 
     def pick(name: str, current: Any) -> Any:
         return getattr(body, name) if name in sent else current
@@ -398,7 +420,11 @@ async def update_post(
         is_ai_generated=bool(pick("is_ai_generated", post.is_ai_generated)),
     )
     checked = await _check_draft(
-        session, settings=settings, user_id=user_id, draft=draft, login_kind=account.login_kind
+        session,
+        settings=settings,
+        workspace_id=workspace_id,
+        draft=draft,
+        login_kind=account.login_kind,
     )
 
     old_assets = [uuid.UUID(str(i)) for i in post.media_ids or []]
@@ -453,9 +479,16 @@ async def update_post(
 
 # --- cancel ---------------------------------------------------------------------------------
 async def cancel_post(
-    session: AsyncSession, *, queue: PublishQueue, user_id: uuid.UUID, post_id: uuid.UUID
+    session: AsyncSession,
+    *,
+    queue: PublishQueue,
+    workspace_id: uuid.UUID,
+    user_id: uuid.UUID,
+    post_id: uuid.UUID,
 ) -> ScheduledPost:
-    post = await repository.get_owned(session, user_id=user_id, post_id=post_id, for_update=True)
+    post = await repository.get_owned(
+        session, workspace_id=workspace_id, post_id=post_id, for_update=True
+    )
     _require_scheduled(post, "cancelled")
     post.status = PostStatus.CANCELLED
     post.cancelled_at = await repository.database_now(session)
@@ -476,11 +509,14 @@ async def publish_now(
     *,
     settings: Settings,
     queue: PublishQueue,
+    workspace_id: uuid.UUID,
     user_id: uuid.UUID,
     post_id: uuid.UUID,
 ) -> ScheduledPost:
     """Make a scheduled post due at once (the original time is kept in metadata)."""
-    post = await repository.get_owned(session, user_id=user_id, post_id=post_id, for_update=True)
+    post = await repository.get_owned(
+        session, workspace_id=workspace_id, post_id=post_id, for_update=True
+    )
     _require_scheduled(post, "published now")
     now = await repository.database_now(session)
     meta = dict(post.meta or {})
@@ -505,7 +541,7 @@ async def publish_now(
 async def wait_for_outcome(
     factory: async_sessionmaker[AsyncSession],
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     post_id: uuid.UUID,
     attempts_before: int,
     wait_seconds: float,
@@ -518,7 +554,7 @@ async def wait_for_outcome(
     """
     deadline = time.monotonic() + wait_seconds
     while True:
-        post = await repository.read_fresh(factory, user_id=user_id, post_id=post_id)
+        post = await repository.read_fresh(factory, workspace_id=workspace_id, post_id=post_id)
         if post is None:
             raise NotFound("Scheduled post not found")
         if post.status in (PostStatus.PUBLISHED, PostStatus.FAILED, PostStatus.CANCELLED):
@@ -676,7 +712,7 @@ async def _render_template(
     session: AsyncSession,
     *,
     settings: Settings,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     account: InstagramAccount,
     template_id: uuid.UUID,
     variables: dict[str, TemplateValue],
@@ -696,7 +732,7 @@ async def _render_template(
         template = templates[template_id]
     else:
         template = await repository.get_template_owned(
-            session, user_id=user_id, template_id=template_id
+            session, workspace_id=workspace_id, template_id=template_id
         )
         if templates is not None:
             templates[template_id] = template
@@ -747,7 +783,7 @@ async def resolve_media(
     session: AsyncSession,
     *,
     settings: Settings,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     media_ids: Sequence[str] | None,
     media_urls: Sequence[str] | None,
     known: Mapping[uuid.UUID, MediaAsset] | None = None,
@@ -763,12 +799,14 @@ async def resolve_media(
                 field=name,
             )
     by_ids = (
-        await _media_by_ids(session, user_id=user_id, values=media_ids, known=known)
+        await _media_by_ids(session, workspace_id=workspace_id, values=media_ids, known=known)
         if media_ids
         else None
     )
     by_urls = (
-        await _media_by_urls(session, settings=settings, user_id=user_id, values=media_urls)
+        await _media_by_urls(
+            session, settings=settings, workspace_id=workspace_id, values=media_urls
+        )
         if media_urls
         else None
     )
@@ -799,7 +837,7 @@ def _ids_to_prefetch(values: Sequence[str] | None) -> list[uuid.UUID]:
 async def _media_by_ids(
     session: AsyncSession,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     values: Sequence[str],
     known: Mapping[uuid.UUID, MediaAsset] | None = None,
 ) -> list[MediaRef]:
@@ -814,7 +852,7 @@ async def _media_by_ids(
     found = (
         known
         if known is not None
-        else await repository.assets_by_ids(session, user_id=user_id, ids=parsed)
+        else await repository.assets_by_ids(session, workspace_id=workspace_id, ids=parsed)
     )
     result: list[MediaRef] = []
     for i, asset_id in enumerate(parsed):
@@ -858,7 +896,7 @@ def _is_ip(host: str) -> bool:
 
 
 async def _media_by_urls(
-    session: AsyncSession, *, settings: Settings, user_id: uuid.UUID, values: Sequence[str]
+    session: AsyncSession, *, settings: Settings, workspace_id: uuid.UUID, values: Sequence[str]
 ) -> list[MediaRef]:
     candidates: list[list[tuple[str, str]]] = []
     for i, value in enumerate(values):
@@ -869,7 +907,7 @@ async def _media_by_urls(
             )
         candidates.append(locations)
     found = await repository.assets_by_locations(
-        session, user_id=user_id, locations=[loc for locs in candidates for loc in locs]
+        session, workspace_id=workspace_id, locations=[loc for locs in candidates for loc in locs]
     )
     result: list[MediaRef] = []
     for i, locations in enumerate(candidates):
@@ -885,13 +923,13 @@ async def _media_by_urls(
 
 
 async def _existing_media(
-    session: AsyncSession, *, settings: Settings, user_id: uuid.UUID, post: ScheduledPost
+    session: AsyncSession, *, settings: Settings, workspace_id: uuid.UUID, post: ScheduledPost
 ) -> list[MediaRef]:
     """The post's current media, re-read (an edit re-validates the whole post)."""
     if post.media_ids:
         ids = [str(i) for i in post.media_ids]
         try:
-            return await _media_by_ids(session, user_id=user_id, values=ids)
+            return await _media_by_ids(session, workspace_id=workspace_id, values=ids)
         except Invalid as exc:
             raise Invalid(
                 "This post's media is no longer in your media library; send new mediaIds",
@@ -899,7 +937,7 @@ async def _existing_media(
             ) from exc
     urls = [str(u) for u in post.media_urls or []]
     return await resolve_media(
-        session, settings=settings, user_id=user_id, media_ids=None, media_urls=urls
+        session, settings=settings, workspace_id=workspace_id, media_ids=None, media_urls=urls
     )
 
 
@@ -916,13 +954,13 @@ async def check_existing(
     session: AsyncSession,
     *,
     settings: Settings,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     post: ScheduledPost,
     login_kind: str,
 ) -> None:
     """A stored post against the rules of today (its media still in the library): a retry's
     check, as an edit re-validates the whole post."""
-    media = await _existing_media(session, settings=settings, user_id=user_id, post=post)
+    media = await _existing_media(session, settings=settings, workspace_id=workspace_id, post=post)
     draft = _Draft(
         media_type=post.media_type,
         caption=post.caption,
@@ -940,7 +978,7 @@ async def check_existing(
         is_ai_generated=bool(post.is_ai_generated),
     )
     await _check_draft(
-        session, settings=settings, user_id=user_id, draft=draft, login_kind=login_kind
+        session, settings=settings, workspace_id=workspace_id, draft=draft, login_kind=login_kind
     )
 
 
@@ -994,7 +1032,7 @@ async def _check_draft(
     session: AsyncSession,
     *,
     settings: Settings,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     draft: _Draft,
     login_kind: str,
 ) -> _Checked:
@@ -1038,7 +1076,9 @@ async def _check_draft(
     if draft.thumb_offset_ms is not None:
         rules.check_thumb_offset(draft.thumb_offset_ms, items[0])
     cover_url = (
-        await _resolve_cover(session, settings=settings, user_id=user_id, url=draft.cover_url)
+        await _resolve_cover(
+            session, settings=settings, workspace_id=workspace_id, url=draft.cover_url
+        )
         if draft.cover_url
         else None
     )
@@ -1053,7 +1093,7 @@ async def _check_draft(
 
 
 async def _resolve_cover(
-    session: AsyncSession, *, settings: Settings, user_id: uuid.UUID, url: str
+    session: AsyncSession, *, settings: Settings, workspace_id: uuid.UUID, url: str
 ) -> str:
     """A reel cover: one of the user's image assets (stored as its s3Url) or a public https URL.
 
@@ -1063,7 +1103,9 @@ async def _resolve_cover(
     locations = url_locations(url)
     if not locations:
         raise Invalid("coverUrl must be an http(s) URL", field="coverUrl")
-    found = await repository.assets_by_locations(session, user_id=user_id, locations=locations)
+    found = await repository.assets_by_locations(
+        session, workspace_id=workspace_id, locations=locations
+    )
     asset = next((found[loc] for loc in locations if loc in found), None)
     if asset is not None:
         if asset.media_type != "image":

@@ -11,7 +11,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect
 
-from instasched.auth.deps import BearerToken, CurrentUser
+from instasched.auth.deps import BearerToken
 from instasched.exceptions import BadRequest, Conflict, Invalid, NotFound, PayloadTooLarge
 from instasched.kit import examples as ex
 from instasched.kit.deps import SessionDep, StateDep, get_state
@@ -22,6 +22,7 @@ from instasched.posts import imports, lifecycle
 from instasched.posts.endpoints import PostIdPath
 from instasched.posts.schemas import Post
 from instasched.posts.workflow_schemas import ImportReport, PostDuplicate, PostRetry
+from instasched.workspaces.access import CurrentAccess, TokenAccess
 
 router = APIRouter(prefix="/instagram/scheduling", tags=["Posts"])
 
@@ -55,7 +56,7 @@ _POST_NOT_FOUND: ErrorCase = (
 )
 async def retry_post(
     post_id: PostIdPath,
-    user: CurrentUser,
+    access: CurrentAccess,
     session: SessionDep,
     state: StateDep,
     body: Annotated[
@@ -80,7 +81,8 @@ async def retry_post(
         session,
         settings=state.settings,
         queue=state.queue,
-        user_id=user.id,
+        workspace_id=access.workspace_id,
+        user_id=access.user_id,
         post_id=post_id,
         body=body or PostRetry(),
     )
@@ -106,6 +108,7 @@ async def duplicate_post(
     post_id: PostIdPath,
     body: PostDuplicate,
     token: BearerToken,
+    access: TokenAccess,
     session: SessionDep,
     state: StateDep,
 ) -> Post:
@@ -118,7 +121,8 @@ async def duplicate_post(
         session,
         settings=state.settings,
         queue=state.queue,
-        user_id=token.user_id,
+        workspace_id=access.workspace_id,
+        user_id=access.user_id,
         token_version=token.version,
         post_id=post_id,
         body=body,
@@ -220,7 +224,7 @@ async def _csv_bytes(request: Request) -> bytes:
 async def import_posts(
     request: Request,
     pending: ImportGuard,
-    user: CurrentUser,
+    access: CurrentAccess,
     session: SessionDep,
     state: StateDep,
     dry_run: Annotated[
@@ -259,7 +263,8 @@ async def import_posts(
         settings=state.settings,
         storage=state.storage,
         queue=state.queue,
-        user_id=user.id,
+        workspace_id=access.workspace_id,
+        user_id=access.user_id,
         data=data,
         dry_run=dry_run,
         mode=mode,

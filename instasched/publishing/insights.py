@@ -223,10 +223,10 @@ async def _later(
 
 
 async def post_insights(
-    session: AsyncSession, *, user_id: uuid.UUID, post_id: uuid.UUID
+    session: AsyncSession, *, workspace_id: uuid.UUID, post_id: uuid.UUID
 ) -> PostInsights:
     """The user's post's readings (404 for another user's post)."""
-    post = await posts_repository.get_owned(session, user_id=user_id, post_id=post_id)
+    post = await posts_repository.get_owned(session, workspace_id=workspace_id, post_id=post_id)
     rows = await repository.of_post(await driver_connection(session), post.id)
     readings = [InsightReading.of(r) for r in rows]
     done = [r for r in readings if r.state == "done"]

@@ -65,7 +65,7 @@ async def load_assets(conn: Any, post: ScheduledPost) -> dict[uuid.UUID, MediaAs
     cover = _as_uuid(post.cover_url) if post.cover_url else None
     if cover is not None:
         wanted.append(cover)
-    return await fetch_assets(conn, user_id=post.user_id, ids=wanted)
+    return await fetch_assets(conn, workspace_id=post.workspace_id, ids=wanted)
 
 
 async def resolve_sources(

@@ -5,7 +5,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
-from instasched.auth.deps import CurrentUser
 from instasched.exceptions import Conflict, Invalid, NotFound
 from instasched.kit import examples as ex
 from instasched.kit.deps import SessionDep, StateDep
@@ -21,6 +20,7 @@ from instasched.schedules.schemas import (
     ScheduleCreate,
     ScheduleUpdate,
 )
+from instasched.workspaces.access import CurrentAccess
 
 router = APIRouter(prefix="/instagram/scheduling", tags=["Schedules"])
 
@@ -48,7 +48,7 @@ _ACCOUNT_ONLY = errors(ACCOUNT_NOT_FOUND)
 
 @router.get("/schedules/{account_id}/next-slot", response_model=NextSlot, responses=_ACCOUNT_ONLY)
 async def next_slot(
-    account_id: uuid.UUID, user: CurrentUser, session: SessionDep, state: StateDep
+    account_id: uuid.UUID, access: CurrentAccess, session: SessionDep, state: StateDep
 ) -> NextSlot:
     """The next free slot of the account's active posting schedules ("add to queue").
 
@@ -61,7 +61,7 @@ async def next_slot(
     """
     slot = await service.next_slot_for_user(
         session,
-        user_id=user.id,
+        workspace_id=access.workspace_id,
         account_id=account_id,
         now=utcnow(),
         settings=state.settings,
@@ -87,7 +87,7 @@ async def next_slot(
     responses=_ACCOUNT_ONLY,
 )
 async def apply_optimal(
-    account_id: uuid.UUID, user: CurrentUser, session: SessionDep, state: StateDep
+    account_id: uuid.UUID, access: CurrentAccess, session: SessionDep, state: StateDep
 ) -> ApplyOptimalResult:
     """Add the top recommended hours (see optimal-times) to the account's posting schedules.
 
@@ -98,7 +98,7 @@ async def apply_optimal(
     unchanged and listed in `skipped`.
     """
     result = await optimal_service.apply_optimal(
-        session, state.graph, state.cipher, user_id=user.id, account_id=account_id
+        session, state.graph, state.cipher, workspace_id=access.workspace_id, account_id=account_id
     )
     return ApplyOptimalResult(
         basis=result.basis,
@@ -112,10 +112,12 @@ async def apply_optimal(
 
 @router.get("/schedules/{account_id}", response_model=list[Schedule], responses=_ACCOUNT_ONLY)
 async def list_schedules(
-    account_id: uuid.UUID, user: CurrentUser, session: SessionDep
+    account_id: uuid.UUID, access: CurrentAccess, session: SessionDep
 ) -> list[Schedule]:
     """The account's posting schedules, one per day of the week (0 = Sunday)."""
-    schedules = await service.list_schedules(session, user_id=user.id, account_id=account_id)
+    schedules = await service.list_schedules(
+        session, workspace_id=access.workspace_id, account_id=account_id
+    )
     return [Schedule.model_validate(s) for s in schedules]
 
 
@@ -137,7 +139,7 @@ async def list_schedules(
     ),
 )
 async def create_schedule(
-    account_id: uuid.UUID, body: ScheduleCreate, user: CurrentUser, session: SessionDep
+    account_id: uuid.UUID, body: ScheduleCreate, access: CurrentAccess, session: SessionDep
 ) -> Schedule:
     """Create the schedule of one day of the week: `timeSlots` ["HH:MM"], `timezone` (IANA,
     default the account's), `isActive`.
@@ -147,7 +149,7 @@ async def create_schedule(
     """
     schedule = await service.create_schedule(
         session,
-        user_id=user.id,
+        workspace_id=access.workspace_id,
         account_id=account_id,
         day_of_week=body.day_of_week,
         time_slots=body.time_slots,
@@ -166,13 +168,13 @@ async def update_schedule(
     account_id: uuid.UUID,
     day_of_week: DayOfWeek,
     body: ScheduleUpdate,
-    user: CurrentUser,
+    access: CurrentAccess,
     session: SessionDep,
 ) -> Schedule:
     """Change one day's schedule; only the fields sent change (404 if the day has none)."""
     schedule = await service.update_schedule(
         session,
-        user_id=user.id,
+        workspace_id=access.workspace_id,
         account_id=account_id,
         day_of_week=day_of_week,
         time_slots=body.time_slots,
@@ -191,10 +193,10 @@ async def update_schedule(
     },
 )
 async def delete_schedule(
-    account_id: uuid.UUID, day_of_week: DayOfWeek, user: CurrentUser, session: SessionDep
+    account_id: uuid.UUID, day_of_week: DayOfWeek, access: CurrentAccess, session: SessionDep
 ) -> Message:
     """Delete one day's schedule (404 if the day has none)."""
     await service.delete_schedule(
-        session, user_id=user.id, account_id=account_id, day_of_week=day_of_week
+        session, workspace_id=access.workspace_id, account_id=account_id, day_of_week=day_of_week
     )
     return Message(message="Posting schedule deleted")

@@ -187,16 +187,16 @@ async def next_free_slot(
 
 
 async def list_schedules(
-    session: AsyncSession, *, user_id: uuid.UUID, account_id: uuid.UUID
+    session: AsyncSession, *, workspace_id: uuid.UUID, account_id: uuid.UUID
 ) -> list[PostingSchedule]:
-    await accounts_repository.get_owned(session, user_id=user_id, account_id=account_id)
+    await accounts_repository.get_owned(session, workspace_id=workspace_id, account_id=account_id)
     return await repository.list_for_account(session, account_id=account_id)
 
 
 async def create_schedule(
     session: AsyncSession,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     account_id: uuid.UUID,
     day_of_week: int,
     time_slots: Sequence[str],
@@ -204,7 +204,9 @@ async def create_schedule(
     is_active: bool,
 ) -> PostingSchedule:
     """A new day of the week for the account; 409 if that day already has a schedule."""
-    account = await accounts_repository.get_owned(session, user_id=user_id, account_id=account_id)
+    account = await accounts_repository.get_owned(
+        session, workspace_id=workspace_id, account_id=account_id
+    )
     slots = parse_time_slots(time_slots)
     tz = check_timezone(timezone) if timezone is not None else account.timezone
     if await repository.get_for_day(session, account_id=account_id, day_of_week=day_of_week):
@@ -236,7 +238,7 @@ async def create_schedule(
 async def update_schedule(
     session: AsyncSession,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     account_id: uuid.UUID,
     day_of_week: int,
     time_slots: Sequence[str] | None,
@@ -244,7 +246,7 @@ async def update_schedule(
     is_active: bool | None,
 ) -> PostingSchedule:
     """Change the given fields of one day's schedule (404 if the day has none)."""
-    await accounts_repository.get_owned(session, user_id=user_id, account_id=account_id)
+    await accounts_repository.get_owned(session, workspace_id=workspace_id, account_id=account_id)
     slots = parse_time_slots(time_slots) if time_slots is not None else None
     tz = check_timezone(timezone) if timezone is not None else None
     schedule = await repository.get_for_day(
@@ -264,9 +266,9 @@ async def update_schedule(
 
 
 async def delete_schedule(
-    session: AsyncSession, *, user_id: uuid.UUID, account_id: uuid.UUID, day_of_week: int
+    session: AsyncSession, *, workspace_id: uuid.UUID, account_id: uuid.UUID, day_of_week: int
 ) -> None:
-    await accounts_repository.get_owned(session, user_id=user_id, account_id=account_id)
+    await accounts_repository.get_owned(session, workspace_id=workspace_id, account_id=account_id)
     deleted = await repository.delete_for_day(
         session, account_id=account_id, day_of_week=day_of_week
     )
@@ -277,12 +279,14 @@ async def delete_schedule(
 async def next_slot_for_user(
     session: AsyncSession,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     account_id: uuid.UUID,
     now: datetime,
     settings: Settings,
 ) -> Slot | None:
-    account = await accounts_repository.get_owned(session, user_id=user_id, account_id=account_id)
+    account = await accounts_repository.get_owned(
+        session, workspace_id=workspace_id, account_id=account_id
+    )
     return await find_next_slot(
         session,
         account=account,

@@ -5,12 +5,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from instasched.auth.deps import CurrentUser
 from instasched.exceptions import Invalid, NotFound
 from instasched.kit.deps import SessionDep, StateDep
 from instasched.kit.openapi import ErrorCase, errors, example_200
 from instasched.kit.pagination import PageParams, page_params
 from instasched.kit.schemas import Message, Page
+from instasched.models.workspace import Role
 from instasched.templates import service
 from instasched.templates.schemas import (
     TEMPLATE_EXAMPLE,
@@ -21,6 +21,7 @@ from instasched.templates.schemas import (
     TemplateRender,
     TemplateUpdate,
 )
+from instasched.workspaces.access import CurrentAccess, roles
 
 router = APIRouter(prefix="/instagram/scheduling", tags=["Templates"])
 
@@ -62,7 +63,7 @@ _RULES: tuple[ErrorCase, ...] = (
     responses=errors(_ACCOUNT_NOT_FOUND, *_RULES),
 )
 async def create_template(
-    body: TemplateCreate, user: CurrentUser, session: SessionDep, state: StateDep
+    body: TemplateCreate, access: CurrentAccess, session: SessionDep, state: StateDep
 ) -> Template:
     """Create a caption template.
 
@@ -75,7 +76,7 @@ async def create_template(
     """
     template = await service.create_template(
         session,
-        user_id=user.id,
+        workspace_id=access.workspace_id,
         name=body.name,
         caption_template=body.caption_template,
         category=body.category.value if body.category else None,
@@ -95,7 +96,7 @@ async def create_template(
     responses=example_200({"items": [TEMPLATE_EXAMPLE], "total": 1, "page": 1, "limit": 20}),
 )
 async def list_templates(
-    user: CurrentUser,
+    access: CurrentAccess,
     session: SessionDep,
     paging: Annotated[PageParams, Depends(page_params)],
     category: Annotated[TemplateCategory | None, Query(description="Filter by category")] = None,
@@ -106,7 +107,7 @@ async def list_templates(
     `instagramAccountId`; paginated with `page` and `limit`."""
     items, total = await service.list_templates(
         session,
-        user_id=user.id,
+        workspace_id=access.workspace_id,
         category=category.value if category else None,
         is_active=is_active,
         account_id=instagram_account_id,
@@ -122,9 +123,13 @@ async def list_templates(
 
 
 @router.get("/templates/{template_id}", response_model=Template, responses=errors(_NOT_FOUND))
-async def get_template(template_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Template:
+async def get_template(
+    template_id: uuid.UUID, access: CurrentAccess, session: SessionDep
+) -> Template:
     """One of your templates (404 for any other id)."""
-    template = await service.get_template(session, user_id=user.id, template_id=template_id)
+    template = await service.get_template(
+        session, workspace_id=access.workspace_id, template_id=template_id
+    )
     return Template.model_validate(template)
 
 
@@ -136,7 +141,7 @@ async def get_template(template_id: uuid.UUID, user: CurrentUser, session: Sessi
 async def update_template(
     template_id: uuid.UUID,
     body: TemplateUpdate,
-    user: CurrentUser,
+    access: CurrentAccess,
     session: SessionDep,
     state: StateDep,
 ) -> Template:
@@ -145,7 +150,7 @@ async def update_template(
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     template = await service.update_template(
         session,
-        user_id=user.id,
+        workspace_id=access.workspace_id,
         template_id=template_id,
         changes=changes,
         max_hashtags=state.settings.max_hashtags,
@@ -162,10 +167,12 @@ async def update_template(
     },
 )
 async def delete_template(
-    template_id: uuid.UUID, user: CurrentUser, session: SessionDep
+    template_id: uuid.UUID, access: CurrentAccess, session: SessionDep
 ) -> Message:
     """Delete a template. Posts made from it keep their caption."""
-    await service.delete_template(session, user_id=user.id, template_id=template_id)
+    await service.delete_template(
+        session, workspace_id=access.workspace_id, template_id=template_id
+    )
     return Message(message="Template deleted successfully")
 
 
@@ -183,11 +190,13 @@ async def delete_template(
             ),
         ),
     ),
+    # A preview that changes nothing: every member may render.
+    openapi_extra=roles(Role.EDITOR, Role.APPROVER, Role.VIEWER),
 )
 async def render_template(
     template_id: uuid.UUID,
     body: TemplateRender,
-    user: CurrentUser,
+    access: CurrentAccess,
     session: SessionDep,
     state: StateDep,
 ) -> RenderedTemplate:
@@ -200,7 +209,7 @@ async def render_template(
     """
     rendered = await service.render_preview(
         session,
-        user_id=user.id,
+        workspace_id=access.workspace_id,
         template_id=template_id,
         variables=body.variables,
         max_hashtags=state.settings.max_hashtags,

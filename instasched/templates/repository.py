@@ -12,11 +12,15 @@ from instasched.models import PostTemplate
 
 
 async def get_owned(
-    session: AsyncSession, *, user_id: uuid.UUID, template_id: uuid.UUID, for_update: bool = False
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    template_id: uuid.UUID,
+    for_update: bool = False,
 ) -> PostTemplate:
     """The user's template, or 404 (another user's id is indistinguishable from a missing one)."""
     query = select(PostTemplate).where(
-        PostTemplate.id == template_id, PostTemplate.user_id == user_id
+        PostTemplate.id == template_id, PostTemplate.workspace_id == workspace_id
     )
     if for_update:
         query = query.with_for_update()
@@ -29,14 +33,14 @@ async def get_owned(
 async def list_owned(
     session: AsyncSession,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     category: str | None,
     is_active: bool | None,
     account_id: uuid.UUID | None,
     offset: int,
     limit: int,
 ) -> tuple[list[PostTemplate], int]:
-    where = [PostTemplate.user_id == user_id]
+    where = [PostTemplate.workspace_id == workspace_id]
     if category is not None:
         where.append(PostTemplate.category == category)
     if is_active is not None:

@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field, StrictFloat, StrictInt, StrictStr
+from pydantic import Field, StrictFloat, StrictInt, StrictStr, computed_field
 
 from instasched.kit import examples as ex
 from instasched.kit.schemas import ApiModel, RequestModel, examples
@@ -39,6 +39,7 @@ _VARIABLES_EXAMPLE: dict[str, Any] = {
 }
 TEMPLATE_EXAMPLE: dict[str, Any] = {
     "id": ex.TEMPLATE_ID,
+    "workspaceId": ex.USER_ID,
     "userId": ex.USER_ID,
     "instagramAccountId": ex.ACCOUNT_ID,
     "name": "Product Launch",
@@ -112,7 +113,7 @@ class Template(ApiModel):
     model_config = examples(TEMPLATE_EXAMPLE)
 
     id: uuid.UUID
-    user_id: uuid.UUID
+    workspace_id: uuid.UUID = Field(description="The workspace the template belongs to")
     instagram_account_id: uuid.UUID | None
     name: str
     category: str | None
@@ -126,6 +127,14 @@ class Template(ApiModel):
     last_used_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+    @computed_field(  # type: ignore[prop-decorator, untyped-decorator]
+        description="Kept for clients written before workspaces: the workspace's id (the user's "
+        "own id in their personal workspace). Read `workspaceId`."
+    )
+    @property
+    def user_id(self) -> uuid.UUID:
+        return self.workspace_id
 
 
 class TemplateRender(RequestModel):

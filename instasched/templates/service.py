@@ -40,12 +40,14 @@ class RenderedCaption:
 
 
 async def _check_account(
-    session: AsyncSession, *, user_id: uuid.UUID, account_id: uuid.UUID | None
+    session: AsyncSession, *, workspace_id: uuid.UUID, account_id: uuid.UUID | None
 ) -> None:
     if account_id is None:
         return
     try:
-        await accounts_repository.get_owned(session, user_id=user_id, account_id=account_id)
+        await accounts_repository.get_owned(
+            session, workspace_id=workspace_id, account_id=account_id
+        )
     except NotFound as exc:
         raise NotFound(
             "Instagram account not found",
@@ -147,7 +149,7 @@ def _clean_name(name: str) -> str:
 async def create_template(
     session: AsyncSession,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     name: str,
     caption_template: str,
     category: str | None = None,
@@ -164,9 +166,9 @@ async def create_template(
     hashtags = normalise_hashtags(suggested_hashtags)
     mentions = normalise_mentions(suggested_mentions)
     _check_limits(caption_template, hashtags, mentions, max_hashtags=max_hashtags)
-    await _check_account(session, user_id=user_id, account_id=instagram_account_id)
+    await _check_account(session, workspace_id=workspace_id, account_id=instagram_account_id)
     template = PostTemplate(
-        user_id=user_id,
+        workspace_id=workspace_id,
         instagram_account_id=instagram_account_id,
         name=cleaned_name,
         category=category,
@@ -184,15 +186,15 @@ async def create_template(
 
 
 async def get_template(
-    session: AsyncSession, *, user_id: uuid.UUID, template_id: uuid.UUID
+    session: AsyncSession, *, workspace_id: uuid.UUID, template_id: uuid.UUID
 ) -> PostTemplate:
-    return await repository.get_owned(session, user_id=user_id, template_id=template_id)
+    return await repository.get_owned(session, workspace_id=workspace_id, template_id=template_id)
 
 
 async def list_templates(
     session: AsyncSession,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     category: str | None,
     is_active: bool | None,
     account_id: uuid.UUID | None,
@@ -201,7 +203,7 @@ async def list_templates(
 ) -> tuple[list[PostTemplate], int]:
     return await repository.list_owned(
         session,
-        user_id=user_id,
+        workspace_id=workspace_id,
         category=category,
         is_active=is_active,
         account_id=account_id,
@@ -213,14 +215,14 @@ async def list_templates(
 async def update_template(
     session: AsyncSession,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     template_id: uuid.UUID,
     changes: Mapping[str, object],
     max_hashtags: int,
 ) -> PostTemplate:
     """Apply `changes` (snake_case field -> value, only the fields the client sent)."""
     template = await repository.get_owned(
-        session, user_id=user_id, template_id=template_id, for_update=True
+        session, workspace_id=workspace_id, template_id=template_id, for_update=True
     )
     for key in ("name", "caption_template", "is_active", "default_media_type"):
         if key in changes and changes[key] is None:
@@ -251,7 +253,7 @@ async def update_template(
         account_id = changes["instagram_account_id"]
         if account_id is not None and not isinstance(account_id, uuid.UUID):
             raise Invalid("instagramAccountId must be a UUID", field="instagramAccountId")
-        await _check_account(session, user_id=user_id, account_id=account_id)
+        await _check_account(session, workspace_id=workspace_id, account_id=account_id)
         template.instagram_account_id = account_id
     if "default_media_type" in changes:
         template.default_media_type = str(changes["default_media_type"])
@@ -276,10 +278,12 @@ def _camel(key: str) -> str:
 
 
 async def delete_template(
-    session: AsyncSession, *, user_id: uuid.UUID, template_id: uuid.UUID
+    session: AsyncSession, *, workspace_id: uuid.UUID, template_id: uuid.UUID
 ) -> None:
     """Delete the template; posts made from it keep their caption (template_id becomes null)."""
-    template = await repository.get_owned(session, user_id=user_id, template_id=template_id)
+    template = await repository.get_owned(
+        session, workspace_id=workspace_id, template_id=template_id
+    )
     await session.delete(template)
     await session.flush()
 
@@ -326,14 +330,16 @@ def render_template(
 async def render_preview(
     session: AsyncSession,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     template_id: uuid.UUID,
     variables: Mapping[str, object],
     max_hashtags: int,
 ) -> RenderedCaption:
     """Render for a preview: missing variables are reported (not an error); a complete caption
     that breaks the posts API's caption rules is a 422 (the post would be refused)."""
-    template = await repository.get_owned(session, user_id=user_id, template_id=template_id)
+    template = await repository.get_owned(
+        session, workspace_id=workspace_id, template_id=template_id
+    )
     rendered = render_template(template, variables)
     if not rendered.missing:
         try:

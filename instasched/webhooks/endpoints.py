@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
-from instasched.auth.deps import CurrentUser
 from instasched.exceptions import Invalid, NotFound
 from instasched.kit.deps import SessionDep, StateDep
 from instasched.kit.openapi import ErrorCase, errors
@@ -24,6 +23,7 @@ from instasched.webhooks.schemas import (
     WebhookDelivery,
     WebhookUpdate,
 )
+from instasched.workspaces.access import OWNER_ONLY, CurrentAccess
 
 router = APIRouter(prefix="/webhooks", tags=["Webhooks"])
 
@@ -66,9 +66,10 @@ def delivery_out(row: DeliveryRow) -> WebhookDelivery:
     response_model=WebhookCreated,
     summary="Subscribe a URL to events (the signing secret is shown once)",
     responses=errors(_PRIVATE_URL),
+    openapi_extra=OWNER_ONLY,
 )
 async def create_webhook(
-    body: WebhookCreate, user: CurrentUser, session: SessionDep, state: StateDep
+    body: WebhookCreate, access: CurrentAccess, session: SessionDep, state: StateDep
 ) -> WebhookCreated:
     """Events: `post.scheduled`, `post.published` (with `permalink`), `post.failed` (with
     `reason`), `post.needs_approval`, `account.needs_reauth`. Each delivery is a JSON POST
@@ -78,7 +79,7 @@ async def create_webhook(
         session,
         state.settings,
         state.cipher,
-        user_id=user.id,
+        workspace_id=access.workspace_id,
         url=body.url,
         events=list(body.events),
         description=body.description,
@@ -88,19 +89,28 @@ async def create_webhook(
     )
 
 
-@router.get("", response_model=list[Webhook], summary="List your webhooks")
-async def list_webhooks(user: CurrentUser, session: SessionDep) -> list[Webhook]:
+@router.get(
+    "", response_model=list[Webhook], summary="List your webhooks", openapi_extra=OWNER_ONLY
+)
+async def list_webhooks(access: CurrentAccess, session: SessionDep) -> list[Webhook]:
     return [
-        Webhook.model_validate(r) for r in await service.list_webhooks(session, user_id=user.id)
+        Webhook.model_validate(r)
+        for r in await service.list_webhooks(session, workspace_id=access.workspace_id)
     ]
 
 
 @router.get(
-    "/{webhookId}", response_model=Webhook, summary="One webhook", responses=errors(_NOT_FOUND)
+    "/{webhookId}",
+    response_model=Webhook,
+    summary="One webhook",
+    responses=errors(_NOT_FOUND),
+    openapi_extra=OWNER_ONLY,
 )
-async def get_webhook(webhook_id: WebhookIdPath, user: CurrentUser, session: SessionDep) -> Webhook:
+async def get_webhook(
+    webhook_id: WebhookIdPath, access: CurrentAccess, session: SessionDep
+) -> Webhook:
     return Webhook.model_validate(
-        await service.get_webhook(session, user_id=user.id, webhook_id=webhook_id)
+        await service.get_webhook(session, workspace_id=access.workspace_id, webhook_id=webhook_id)
     )
 
 
@@ -109,11 +119,12 @@ async def get_webhook(webhook_id: WebhookIdPath, user: CurrentUser, session: Ses
     response_model=Webhook,
     summary="Change a webhook's URL, events, description, or pause it",
     responses=errors(_NOT_FOUND, _PRIVATE_URL),
+    openapi_extra=OWNER_ONLY,
 )
 async def update_webhook(
     webhook_id: WebhookIdPath,
     body: WebhookUpdate,
-    user: CurrentUser,
+    access: CurrentAccess,
     session: SessionDep,
     state: StateDep,
 ) -> Webhook:
@@ -122,7 +133,7 @@ async def update_webhook(
     row = await service.update_webhook(
         session,
         state.settings,
-        user_id=user.id,
+        workspace_id=access.workspace_id,
         webhook_id=webhook_id,
         changes=body.model_dump(exclude_unset=True),
     )
@@ -134,11 +145,12 @@ async def update_webhook(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a webhook and its delivery log",
     responses=errors(_NOT_FOUND),
+    openapi_extra=OWNER_ONLY,
 )
 async def delete_webhook(
-    webhook_id: WebhookIdPath, user: CurrentUser, session: SessionDep
+    webhook_id: WebhookIdPath, access: CurrentAccess, session: SessionDep
 ) -> Response:
-    await service.delete_webhook(session, user_id=user.id, webhook_id=webhook_id)
+    await service.delete_webhook(session, workspace_id=access.workspace_id, webhook_id=webhook_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -147,15 +159,20 @@ async def delete_webhook(
     response_model=WebhookDelivery,
     summary="Send a test event now",
     responses=errors(_NOT_FOUND),
+    openapi_extra=OWNER_ONLY,
 )
 async def send_test_event(
-    webhook_id: WebhookIdPath, user: CurrentUser, session: SessionDep, state: StateDep
+    webhook_id: WebhookIdPath, access: CurrentAccess, session: SessionDep, state: StateDep
 ) -> WebhookDelivery:
     """POST a signed `webhook.test` event to the URL now and answer with the outcome (`status`
     `delivered` or `failed`, `responseCode`, `latencyMs`, `error`); it is kept in the delivery
     log and not retried."""
     row = await service.send_test(
-        session, state.settings, state.cipher, user_id=user.id, webhook_id=webhook_id
+        session,
+        state.settings,
+        state.cipher,
+        workspace_id=access.workspace_id,
+        webhook_id=webhook_id,
     )
     return delivery_out(row)
 
@@ -165,10 +182,11 @@ async def send_test_event(
     response_model=DeliveryPage,
     summary="The delivery log, newest first",
     responses=errors(_NOT_FOUND),
+    openapi_extra=OWNER_ONLY,
 )
 async def list_deliveries(
     webhook_id: WebhookIdPath,
-    user: CurrentUser,
+    access: CurrentAccess,
     session: SessionDep,
     paging: Annotated[PageParams, Depends(page_params)],
     status_filter: Annotated[
@@ -180,7 +198,7 @@ async def list_deliveries(
     latency and error, every attempt in `log`, and the body sent."""
     rows, total = await service.list_deliveries(
         session,
-        user_id=user.id,
+        workspace_id=access.workspace_id,
         webhook_id=webhook_id,
         status=status_filter,
         offset=paging.offset,

@@ -14,31 +14,33 @@ from instasched.models import WebhookDelivery, WebhookSubscription
 
 
 async def get_subscription(
-    session: AsyncSession, *, user_id: uuid.UUID, webhook_id: uuid.UUID
+    session: AsyncSession, *, workspace_id: uuid.UUID, webhook_id: uuid.UUID
 ) -> WebhookSubscription | None:
     found: WebhookSubscription | None = await session.scalar(
         select(WebhookSubscription).where(
-            WebhookSubscription.id == webhook_id, WebhookSubscription.user_id == user_id
+            WebhookSubscription.id == webhook_id, WebhookSubscription.workspace_id == workspace_id
         )
     )
     return found
 
 
 async def list_subscriptions(
-    session: AsyncSession, *, user_id: uuid.UUID
+    session: AsyncSession, *, workspace_id: uuid.UUID
 ) -> list[WebhookSubscription]:
     return list(
         await session.scalars(
             select(WebhookSubscription)
-            .where(WebhookSubscription.user_id == user_id)
+            .where(WebhookSubscription.workspace_id == workspace_id)
             .order_by(WebhookSubscription.created_at)
         )
     )
 
 
-async def count_subscriptions(session: AsyncSession, *, user_id: uuid.UUID) -> int:
+async def count_subscriptions(session: AsyncSession, *, workspace_id: uuid.UUID) -> int:
     return int(
-        await session.scalar(select(func.count()).where(WebhookSubscription.user_id == user_id))
+        await session.scalar(
+            select(func.count()).where(WebhookSubscription.workspace_id == workspace_id)
+        )
         or 0
     )
 

@@ -30,14 +30,14 @@ async def create_webhook(
     settings: Settings,
     cipher: TokenCipher,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     url: str,
     events: list[str],
     description: str | None,
 ) -> tuple[WebhookSubscription, str]:
     """The new subscription and its signing secret (shown once, kept encrypted)."""
     await check_public_url(url, settings.webhook_allow_private_targets)
-    count = await repository.count_subscriptions(session, user_id=user_id)
+    count = await repository.count_subscriptions(session, workspace_id=workspace_id)
     if count >= MAX_WEBHOOKS_PER_USER:
         raise Invalid(
             f"You have {count} webhooks, the most allowed; delete one first or subscribe an "
@@ -45,7 +45,7 @@ async def create_webhook(
         )
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     row = WebhookSubscription(
-        user_id=user_id,
+        workspace_id=workspace_id,
         url=url,
         events=_unique(events),
         description=description,
@@ -62,27 +62,31 @@ def _unique(events: list[str]) -> list[str]:
 
 
 async def get_webhook(
-    session: AsyncSession, *, user_id: uuid.UUID, webhook_id: uuid.UUID
+    session: AsyncSession, *, workspace_id: uuid.UUID, webhook_id: uuid.UUID
 ) -> WebhookSubscription:
-    row = await repository.get_subscription(session, user_id=user_id, webhook_id=webhook_id)
+    row = await repository.get_subscription(
+        session, workspace_id=workspace_id, webhook_id=webhook_id
+    )
     if row is None:
         raise NotFound(NOT_FOUND)
     return row
 
 
-async def list_webhooks(session: AsyncSession, *, user_id: uuid.UUID) -> list[WebhookSubscription]:
-    return await repository.list_subscriptions(session, user_id=user_id)
+async def list_webhooks(
+    session: AsyncSession, *, workspace_id: uuid.UUID
+) -> list[WebhookSubscription]:
+    return await repository.list_subscriptions(session, workspace_id=workspace_id)
 
 
 async def update_webhook(
     session: AsyncSession,
     settings: Settings,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     webhook_id: uuid.UUID,
     changes: dict[str, Any],
 ) -> WebhookSubscription:
-    row = await get_webhook(session, user_id=user_id, webhook_id=webhook_id)
+    row = await get_webhook(session, workspace_id=workspace_id, webhook_id=webhook_id)
     if changes.get("url") is not None:
         await check_public_url(changes["url"], settings.webhook_allow_private_targets)
         row.url = changes["url"]
@@ -98,10 +102,10 @@ async def update_webhook(
 
 
 async def delete_webhook(
-    session: AsyncSession, *, user_id: uuid.UUID, webhook_id: uuid.UUID
+    session: AsyncSession, *, workspace_id: uuid.UUID, webhook_id: uuid.UUID
 ) -> None:
     """The subscription and its delivery log (pending deliveries are not sent)."""
-    row = await get_webhook(session, user_id=user_id, webhook_id=webhook_id)
+    row = await get_webhook(session, workspace_id=workspace_id, webhook_id=webhook_id)
     await session.delete(row)
     await session.flush()
 
@@ -111,11 +115,11 @@ async def send_test(
     settings: Settings,
     cipher: TokenCipher,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     webhook_id: uuid.UUID,
 ) -> WebhookDelivery:
     """POST a signed `webhook.test` event now and record it in the log (not retried)."""
-    row = await get_webhook(session, user_id=user_id, webhook_id=webhook_id)
+    row = await get_webhook(session, workspace_id=workspace_id, webhook_id=webhook_id)
     url, secret = row.url, cipher.decrypt(row.secret_encrypted)
     delivery_id, created_at = uuid.uuid4(), utcnow()
     data = {"webhookId": str(row.id), "message": "A test event sent from instasched"}
@@ -159,13 +163,13 @@ async def send_test(
 async def list_deliveries(
     session: AsyncSession,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     webhook_id: uuid.UUID,
     status: str | None,
     offset: int,
     limit: int,
 ) -> tuple[list[WebhookDelivery], int]:
-    await get_webhook(session, user_id=user_id, webhook_id=webhook_id)
+    await get_webhook(session, workspace_id=workspace_id, webhook_id=webhook_id)
     return await repository.list_deliveries(
         session, webhook_id=webhook_id, status=status, offset=offset, limit=limit
     )

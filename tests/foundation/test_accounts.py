@@ -41,7 +41,7 @@ async def test_connect_with_a_bad_token_is_422_with_metas_message(
     count = await db.scalar(
         select(func.count())
         .select_from(InstagramAccount)
-        .where(InstagramAccount.user_id == user.id)
+        .where(InstagramAccount.workspace_id == user.id)
     )
     assert count == 0
 
@@ -136,7 +136,7 @@ async def _insert_children(db: AsyncSession, user_id: uuid.UUID, account_id: uui
     db.add(
         ScheduledPost(
             instagram_account_id=account_id,
-            user_id=user_id,
+            workspace_id=user_id,
             scheduled_for=datetime.now(UTC) + timedelta(days=1),
             caption="hello",
             media_type="IMAGE",
@@ -144,7 +144,7 @@ async def _insert_children(db: AsyncSession, user_id: uuid.UUID, account_id: uui
     )
     db.add(
         PostTemplate(
-            user_id=user_id,
+            workspace_id=user_id,
             instagram_account_id=account_id,
             name="t",
             caption_template="Hi {{name}}",

@@ -126,20 +126,22 @@ async def make_world(api: Api, http: httpx.AsyncClient, *, caption: str = "hello
 # Rows of a user, by table: the snapshot that must not change when another user pokes at them.
 SNAPSHOT_QUERIES = {
     "users": "SELECT * FROM users WHERE id = :uid",
-    "instagram_accounts": "SELECT * FROM instagram_accounts WHERE user_id = :uid",
-    "instagram_media_assets": "SELECT * FROM instagram_media_assets WHERE user_id = :uid",
-    "instagram_post_templates": "SELECT * FROM instagram_post_templates WHERE user_id = :uid",
+    "instagram_accounts": "SELECT * FROM instagram_accounts WHERE workspace_id = :uid",
+    "instagram_media_assets": "SELECT * FROM instagram_media_assets WHERE workspace_id = :uid",
+    "instagram_post_templates": "SELECT * FROM instagram_post_templates WHERE workspace_id = :uid",
     "instagram_posting_schedules": (
         "SELECT s.* FROM instagram_posting_schedules s JOIN instagram_accounts a "
-        "ON a.id = s.instagram_account_id WHERE a.user_id = :uid"
+        "ON a.id = s.instagram_account_id WHERE a.workspace_id = :uid"
     ),
-    "instagram_scheduled_posts": "SELECT * FROM instagram_scheduled_posts WHERE user_id = :uid",
+    "instagram_scheduled_posts": (
+        "SELECT * FROM instagram_scheduled_posts WHERE workspace_id = :uid"
+    ),
     "oauth_states": "SELECT * FROM oauth_states WHERE user_id = :uid",
     "facebook_pending_connections": (
         "SELECT * FROM facebook_pending_connections WHERE user_id = :uid"
     ),
     "api_keys": "SELECT * FROM api_keys WHERE user_id = :uid",
-    "webhook_subscriptions": "SELECT * FROM webhook_subscriptions WHERE user_id = :uid",
+    "webhook_subscriptions": "SELECT * FROM webhook_subscriptions WHERE workspace_id = :uid",
 }
 
 

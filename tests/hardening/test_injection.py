@@ -202,7 +202,7 @@ async def _counts(db: AsyncSession, world: World) -> tuple[Any, ...]:
     row = (
         await db.execute(
             text(
-                "SELECT (SELECT count(*) FROM instagram_post_templates WHERE user_id = :u),"
+                "SELECT (SELECT count(*) FROM instagram_post_templates WHERE workspace_id = :u),"
                 " (SELECT caption FROM instagram_scheduled_posts WHERE id = :p),"
                 " (SELECT tags FROM instagram_media_assets WHERE id = :m)"
             ),

@@ -48,7 +48,7 @@ HTML = b"<html><body><script>alert(document.cookie)</script></body></html>"
 async def _stored(storage: Storage, db: AsyncSession, user: User) -> tuple[list[str], int]:
     keys = [o.key for o in await storage.list_keys(prefix=f"{user.id}/")]
     rows = await db.scalar(
-        select(func.count()).select_from(MediaAsset).where(MediaAsset.user_id == user.id)
+        select(func.count()).select_from(MediaAsset).where(MediaAsset.workspace_id == user.id)
     )
     await db.rollback()
     return keys, int(rows or 0)

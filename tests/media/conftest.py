@@ -62,6 +62,6 @@ async def keys_of(storage: Storage, user: User) -> list[str]:
 
 async def rows_of(db: AsyncSession, user: User) -> int:
     count = await db.scalar(
-        select(func.count()).select_from(MediaAsset).where(MediaAsset.user_id == user.id)
+        select(func.count()).select_from(MediaAsset).where(MediaAsset.workspace_id == user.id)
     )
     return int(count or 0)

@@ -137,9 +137,9 @@ async def _insert_post(
 ) -> uuid.UUID:
     post_id = await db.scalar(
         text(
-            "INSERT INTO instagram_scheduled_posts (instagram_account_id, user_id, scheduled_for,"
-            " caption, media_type, media_ids, status) VALUES (:a, :u, :t, 'hi', 'IMAGE',"
-            " CAST(:m AS jsonb), :s) RETURNING id"
+            "INSERT INTO instagram_scheduled_posts (instagram_account_id, workspace_id,"
+            " scheduled_for, caption, media_type, media_ids, status)"
+            " VALUES (:a, :u, :t, 'hi', 'IMAGE', CAST(:m AS jsonb), :s) RETURNING id"
         ),
         {
             "a": account_id,

@@ -100,7 +100,7 @@ async def test_queue_stats_user_and_admin(
         insert(ScheduledPost).values(
             id=uuid.uuid4(),
             instagram_account_id=account.id,
-            user_id=user.id,
+            workspace_id=user.id,
             scheduled_for=due,
             caption="hello",
             media_type="IMAGE",
@@ -111,7 +111,7 @@ async def test_queue_stats_user_and_admin(
         insert(ScheduledPost).values(
             id=uuid.uuid4(),
             instagram_account_id=account.id,
-            user_id=user.id,
+            workspace_id=user.id,
             scheduled_for=due,
             caption="gone",
             media_type="IMAGE",

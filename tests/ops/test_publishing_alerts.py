@@ -54,7 +54,7 @@ async def test_publishing_alerts_fire_once_per_crossing(
     def post(status: str, **fields: Any) -> ScheduledPost:
         return ScheduledPost(
             instagram_account_id=account.id,
-            user_id=user.id,
+            workspace_id=user.id,
             scheduled_for=fields.pop("scheduled_for", now - timedelta(minutes=30)),
             caption="alerts",
             media_urls=[],

@@ -25,13 +25,13 @@ class Published:
 async def insert_posts(
     engine: AsyncEngine,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     account_id: uuid.UUID,
     rows: Iterable[dict[str, Any]],
 ) -> None:
     values = [
         {
-            "user_id": user_id,
+            "user_id": workspace_id,
             "instagram_account_id": account_id,
             "caption": "seeded",
             "media_type": "IMAGE",
@@ -49,11 +49,15 @@ async def insert_posts(
 
 
 async def seed_published(
-    engine: AsyncEngine, *, user_id: uuid.UUID, account_id: uuid.UUID, posts: Iterable[Published]
+    engine: AsyncEngine,
+    *,
+    workspace_id: uuid.UUID,
+    account_id: uuid.UUID,
+    posts: Iterable[Published],
 ) -> None:
     await insert_posts(
         engine,
-        user_id=user_id,
+        workspace_id=workspace_id,
         account_id=account_id,
         rows=(
             {
@@ -72,14 +76,14 @@ async def seed_published(
 async def seed_scheduled(
     engine: AsyncEngine,
     *,
-    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
     account_id: uuid.UUID,
     times: Iterable[datetime],
     status: str = "scheduled",
 ) -> None:
     await insert_posts(
         engine,
-        user_id=user_id,
+        workspace_id=workspace_id,
         account_id=account_id,
         rows=({"status": status, "scheduled_for": t} for t in times),
     )

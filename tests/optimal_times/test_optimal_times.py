@@ -66,12 +66,14 @@ async def test_history_grouped_in_the_account_timezone_across_dst(
 ) -> None:
     user = await api.user()
     account = await api.account(user, timezone="America/New_York")
-    await seed_published(db_engine, user_id=user.id, account_id=account.id, posts=nyc_history())
+    await seed_published(
+        db_engine, workspace_id=user.id, account_id=account.id, posts=nyc_history()
+    )
     # Posts that must not count: another account's, and unpublished ones.
     other = await api.account(user, timezone="America/New_York")
     await seed_published(
         db_engine,
-        user_id=user.id,
+        workspace_id=user.id,
         account_id=other.id,
         posts=[Published(at=local(NY, 2027, 3, 10, 6, 0), likes=99_999)] * 12,
     )
@@ -128,7 +130,7 @@ async def test_one_viral_post_does_not_beat_a_consistent_slot(
     ]  # 14 posts of 60, each alone in its cell
     viral = [Published(at=local(BERLIN, 2027, 1, 8, 21, 0), likes=4000, comments=500)]  # 5000
     await seed_published(
-        db_engine, user_id=user.id, account_id=account.id, posts=consistent + ordinary + viral
+        db_engine, workspace_id=user.id, account_id=account.id, posts=consistent + ordinary + viral
     )
 
     body = await optimal(http, user, account)
@@ -183,7 +185,7 @@ async def test_few_posts_fall_back_to_online_followers(
     account = await api.account(user, timezone="America/New_York")
     await seed_published(
         db_engine,
-        user_id=user.id,
+        workspace_id=user.id,
         account_id=account.id,
         posts=[Published(at=local(NY, 2027, 3, 9, 9, 0), likes=10)] * 3,
     )
@@ -245,7 +247,7 @@ async def test_no_insight_falls_back_to_the_little_history_with_a_notice(
 
     await seed_published(
         db_engine,
-        user_id=user.id,
+        workspace_id=user.id,
         account_id=uuid.UUID(account_id),
         posts=[Published(at=datetime(2027, 4, 6, 15, tzinfo=UTC), likes=30, comments=5)] * 2,
     )
@@ -282,7 +284,9 @@ async def test_apply_optimal_marks_and_fills_schedules(
 ) -> None:
     user = await api.user()
     account = await api.account(user, timezone="America/New_York")
-    await seed_published(db_engine, user_id=user.id, account_id=account.id, posts=nyc_history())
+    await seed_published(
+        db_engine, workspace_id=user.id, account_id=account.id, posts=nyc_history()
+    )
     url = f"{BASE}/schedules/{account.id}"
     # Tuesday already has a slot; Saturday has one but is not recommended; Sunday uses UTC.
     await http.post(url, json={"dayOfWeek": 2, "timeSlots": ["15:00"]}, headers=user.headers)
@@ -340,7 +344,7 @@ async def test_large_engagement_scores_fit_the_schedule_column(
         )
         for w in range(12)
     ]
-    await seed_published(db_engine, user_id=user.id, account_id=account.id, posts=posts)
+    await seed_published(db_engine, workspace_id=user.id, account_id=account.id, posts=posts)
     r = await http.post(f"{BASE}/schedules/{account.id}/apply-optimal", headers=user.headers)
     assert r.status_code == 200, r.text
     (monday,) = r.json()["schedules"]

@@ -85,7 +85,7 @@ class MediaFactory:
             duration = 3
         await self.storage.put_bytes(key, data, mime)
         asset = MediaAsset(
-            user_id=user.id,
+            workspace_id=user.id,
             instagram_account_id=account.id if account else None,
             filename=key.rsplit("/", 1)[1],
             original_filename=f"original.{ext}",

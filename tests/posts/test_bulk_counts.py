@@ -23,7 +23,7 @@ from tests.posts.conftest import Poster
 # element 1 + g % len), statuses in turn.
 IMPORT = """
     INSERT INTO instagram_scheduled_posts
-        (instagram_account_id, user_id, scheduled_for, caption, media_urls, media_ids,
+        (instagram_account_id, workspace_id, scheduled_for, caption, media_urls, media_ids,
          media_type, status)
     SELECT $2, $1, now() + interval '1 day' + g * interval '1 hour', 'imported ' || g,
            '[]'::jsonb, ($4::jsonb) -> (g % jsonb_array_length($4::jsonb)), 'IMAGE',
@@ -32,22 +32,22 @@ IMPORT = """
 """
 POSTS_REAL = """
     SELECT instagram_account_id, status, count(*) FROM instagram_scheduled_posts
-    WHERE user_id = $1 GROUP BY 1, 2
+    WHERE workspace_id = $1 GROUP BY 1, 2
 """
 POSTS_KEPT = """
     SELECT c.instagram_account_id, c.status, sum(c.n) FROM instagram_post_counts c
-    JOIN instagram_accounts a ON a.id = c.instagram_account_id WHERE a.user_id = $1
+    JOIN instagram_accounts a ON a.id = c.instagram_account_id WHERE a.workspace_id = $1
     GROUP BY 1, 2 HAVING sum(c.n) <> 0
 """
 USES_REAL = """
     SELECT a.id, count(*) FROM instagram_scheduled_posts p,
         jsonb_array_elements_text(p.media_ids) AS e
     JOIN instagram_media_assets a ON a.id = e::uuid
-    WHERE p.user_id = $1 GROUP BY 1
+    WHERE p.workspace_id = $1 GROUP BY 1
 """
 USES_KEPT = """
     SELECT a.id, coalesce(a.used_in_posts, 0) + sum(u.uses) FROM instagram_media_assets a
-    JOIN instagram_media_asset_uses u ON u.asset_id = a.id WHERE a.user_id = $1
+    JOIN instagram_media_asset_uses u ON u.asset_id = a.id WHERE a.workspace_id = $1
     GROUP BY a.id HAVING coalesce(a.used_in_posts, 0) + sum(u.uses) <> 0
 """
 LAST_USED = """
@@ -99,25 +99,25 @@ async def test_bulk_writes_keep_counts_and_uses_exact(
         # Bulk moves: status, account, time (no count changes), media (b -> c in a quarter).
         await conn.execute(
             "UPDATE instagram_scheduled_posts SET status = 'cancelled'"
-            " WHERE user_id = $1 AND status = 'scheduled' AND caption LIKE '%0'",
+            " WHERE workspace_id = $1 AND status = 'scheduled' AND caption LIKE '%0'",
             uid,
         )
         await conn.execute(
             "UPDATE instagram_scheduled_posts SET instagram_account_id = $2"
-            " WHERE user_id = $1 AND caption LIKE '%3'",
+            " WHERE workspace_id = $1 AND caption LIKE '%3'",
             uid,
             other.id,
         )
         await conn.execute(
             "UPDATE instagram_scheduled_posts SET scheduled_for = scheduled_for + interval '1 h'"
-            " WHERE user_id = $1",
+            " WHERE workspace_id = $1",
             uid,
         )
         assert await conn.fetchval(LAST_USED, b) == imported_at  # other columns: no new use
         async with conn.transaction():
             await conn.execute(
                 "UPDATE instagram_scheduled_posts SET media_ids = $2::jsonb"
-                " WHERE user_id = $1 AND media_ids = $3::jsonb",
+                " WHERE workspace_id = $1 AND media_ids = $3::jsonb",
                 uid,
                 _json([str(a), str(c), str(a)]),
                 _json(media[1]),
@@ -132,11 +132,12 @@ async def test_bulk_writes_keep_counts_and_uses_exact(
         # A rolled-back bulk delete changes nothing; a committed one takes its rows off.
         tx = conn.transaction()
         await tx.start()
-        await conn.execute("DELETE FROM instagram_scheduled_posts WHERE user_id = $1", uid)
+        await conn.execute("DELETE FROM instagram_scheduled_posts WHERE workspace_id = $1", uid)
         await tx.rollback()
         assert await _assert_exact(conn, uid) == (posts, uses)
         await conn.execute(
-            "DELETE FROM instagram_scheduled_posts WHERE user_id = $1 AND caption LIKE '%1'", uid
+            "DELETE FROM instagram_scheduled_posts WHERE workspace_id = $1 AND caption LIKE '%1'",
+            uid,
         )
         posts, uses = await _assert_exact(conn, uid)
         assert sum(posts.values()) == 1800
@@ -150,7 +151,7 @@ async def test_bulk_writes_keep_counts_and_uses_exact(
             == 0
         )
         await conn.execute(
-            "DELETE FROM instagram_scheduled_posts WHERE user_id = $1 AND media_ids ? $2",
+            "DELETE FROM instagram_scheduled_posts WHERE workspace_id = $1 AND media_ids ? $2",
             uid,
             str(b),
         )
@@ -189,7 +190,7 @@ async def test_single_row_writes_on_many_connections(poster: Poster, database_ur
         try:
             for i in range(20):
                 post = await conn.fetchval(
-                    "INSERT INTO instagram_scheduled_posts (instagram_account_id, user_id,"
+                    "INSERT INTO instagram_scheduled_posts (instagram_account_id, workspace_id,"
                     " scheduled_for, caption, media_type, media_ids) VALUES ($1, $2,"
                     " now() + interval '1 day', 'one', 'IMAGE', $3::jsonb) RETURNING id",
                     aid,
@@ -234,13 +235,13 @@ async def test_migration_counts_uses_again_and_downgrades(servers: dict[str, str
                 "INSERT INTO users (email, password_hash) VALUES ('m@x.invalid', 'x') RETURNING id"
             )
             account = await conn.fetchval(
-                "INSERT INTO instagram_accounts (user_id, ig_user_id, username,"
+                "INSERT INTO instagram_accounts (workspace_id, ig_user_id, username,"
                 " access_token_encrypted, timezone) VALUES ($1, '1', 'm', 'x', 'UTC') RETURNING id",
                 user,
             )
             assets = [
                 await conn.fetchval(
-                    "INSERT INTO instagram_media_assets (user_id, filename, original_filename,"
+                    "INSERT INTO instagram_media_assets (workspace_id, filename, original_filename,"
                     " mime_type, file_size, media_type, s3_bucket, s3_key, s3_url, used_in_posts)"
                     " VALUES ($1, 'a.jpg', 'a.jpg', 'image/jpeg', 1, 'image', 'b', $2, 'u', $3)"
                     " RETURNING id",

@@ -39,10 +39,12 @@ def parse(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-async def post_count(db: AsyncSession, user_id: uuid.UUID) -> int:
+async def post_count(db: AsyncSession, workspace_id: uuid.UUID) -> int:
     return int(
         await db.scalar(
-            select(func.count()).select_from(ScheduledPost).where(ScheduledPost.user_id == user_id)
+            select(func.count())
+            .select_from(ScheduledPost)
+            .where(ScheduledPost.workspace_id == workspace_id)
         )
         or 0
     )
@@ -91,7 +93,7 @@ async def test_create_returns_every_field_stores_it_and_enqueues_after_commit(
     assert abs(parse(created["scheduledFor"]) - when) < timedelta(milliseconds=1)
 
     row = await db.get(ScheduledPost, uuid.UUID(created["id"]))
-    assert row is not None and row.user_id == poster.user.id
+    assert row is not None and row.workspace_id == poster.user.id
     assert row.first_comment == "More tags #more" and row.collaborators == ["partner_brand"]
     used = await media.reload(asset.id)
     assert used.used_in_posts == 1 and used.last_used_at is not None
@@ -343,7 +345,7 @@ async def test_times_without_offset_use_the_account_timezone_across_dst(
 # --- templates ------------------------------------------------------------------------------
 async def make_template(db: AsyncSession, poster: Poster, **kw: Any) -> PostTemplate:
     values: dict[str, Any] = {
-        "user_id": poster.user.id,
+        "workspace_id": poster.user.id,
         "name": "Launch " + token(),
         "caption_template": (
             "Introducing {{productName}}! Get {{ discount }} off until {{endDate}}."

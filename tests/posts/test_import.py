@@ -66,19 +66,23 @@ async def send(
     return body
 
 
-async def count_posts(db: AsyncSession, user_id: uuid.UUID) -> int:
+async def count_posts(db: AsyncSession, workspace_id: uuid.UUID) -> int:
     return int(
         await db.scalar(
-            select(func.count()).select_from(ScheduledPost).where(ScheduledPost.user_id == user_id)
+            select(func.count())
+            .select_from(ScheduledPost)
+            .where(ScheduledPost.workspace_id == workspace_id)
         )
         or 0
     )
 
 
-async def count_assets(db: AsyncSession, user_id: uuid.UUID) -> int:
+async def count_assets(db: AsyncSession, workspace_id: uuid.UUID) -> int:
     return int(
         await db.scalar(
-            select(func.count()).select_from(MediaAsset).where(MediaAsset.user_id == user_id)
+            select(func.count())
+            .select_from(MediaAsset)
+            .where(MediaAsset.workspace_id == workspace_id)
         )
         or 0
     )

@@ -18,7 +18,7 @@ ROWS = 100_000
 SEED = text(
     """
     INSERT INTO instagram_scheduled_posts
-        (instagram_account_id, user_id, scheduled_for, caption, media_urls, media_type, status)
+        (instagram_account_id, workspace_id, scheduled_for, caption, media_urls, media_type, status)
     SELECT :account, :user,
            now() + interval '1 day' + (g * interval '1 minute'),
            'seeded post ' || g, '[]'::jsonb, 'IMAGE',
@@ -42,12 +42,12 @@ OTHERS = text(
         SELECT 'plan-' || md5(random()::text) || '-' || g || '@example.com', 'x'
         FROM generate_series(1, 20) AS g RETURNING id
     ), accounts AS (
-        INSERT INTO instagram_accounts (user_id, ig_user_id, username, access_token_encrypted)
-        SELECT id, md5(random()::text), 'other', 'x' FROM owner RETURNING id, user_id
+        INSERT INTO instagram_accounts (workspace_id, ig_user_id, username, access_token_encrypted)
+        SELECT id, md5(random()::text), 'other', 'x' FROM owner RETURNING id, workspace_id
     )
     INSERT INTO instagram_scheduled_posts
-        (instagram_account_id, user_id, scheduled_for, caption, media_urls, media_type, status)
-    SELECT a.id, a.user_id, now() + interval '1 day' + (g * interval '1 minute'),
+        (instagram_account_id, workspace_id, scheduled_for, caption, media_urls, media_type, status)
+    SELECT a.id, a.workspace_id, now() + interval '1 day' + (g * interval '1 minute'),
            'other account post', '[]'::jsonb, 'IMAGE', 'scheduled'
     FROM accounts AS a CROSS JOIN generate_series(1, :rows) AS g
     """

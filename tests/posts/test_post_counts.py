@@ -15,7 +15,7 @@ from tests.posts.conftest import Poster
 
 SEED = """
     INSERT INTO instagram_scheduled_posts
-        (instagram_account_id, user_id, scheduled_for, caption, media_urls, media_type, status)
+        (instagram_account_id, workspace_id, scheduled_for, caption, media_urls, media_type, status)
     SELECT $1, $2, now() + interval '1 day' + g * interval '1 minute', 'counted ' || g,
            '[]'::jsonb, 'IMAGE',
            (ARRAY['scheduled', 'scheduled', 'published', 'failed', 'cancelled'])[1 + g % 5]

@@ -166,7 +166,7 @@ async def test_a_create_waits_for_a_concurrent_placement_and_counts_it(
         await transaction.start()
         await conn.execute("SELECT instasched_quota_lock($1)", poster.account.id)
         await conn.execute(
-            "INSERT INTO instagram_scheduled_posts (instagram_account_id, user_id, "
+            "INSERT INTO instagram_scheduled_posts (instagram_account_id, workspace_id, "
             "scheduled_for, caption, media_type) VALUES ($1, $2, $3, 'other', 'IMAGE')",
             poster.account.id,
             poster.user.id,

@@ -50,7 +50,7 @@ class Publishing:
         key = f"test-publishing/{user.id}/{secrets.token_hex(8)}.{ext}"
         await self.storage.put_bytes(key, data, mime)
         asset = MediaAsset(
-            user_id=user.id,
+            workspace_id=user.id,
             filename=key.rsplit("/", 1)[-1],
             original_filename=f"original.{ext}",
             mime_type=mime,
@@ -90,7 +90,7 @@ class Publishing:
         due = due or datetime.now(UTC) + timedelta(milliseconds=300)
         post = ScheduledPost(
             instagram_account_id=account.id,
-            user_id=user.id,
+            workspace_id=user.id,
             scheduled_for=due,
             caption=caption if caption is not None else f"Test post {secrets.token_hex(4)}",
             media_urls=[a.s3_url for a in assets],

@@ -79,7 +79,7 @@ async def write_posts(
     posts = [
         ScheduledPost(
             instagram_account_id=account.id,
-            user_id=user.id,
+            workspace_id=user.id,
             scheduled_for=due,
             caption=f"horizon {i}",
             media_urls=["https://example.com/a.jpg"],

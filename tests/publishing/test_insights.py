@@ -131,7 +131,7 @@ async def test_optimal_times_rank_by_the_24h_reading(
     async def engagement() -> float:
         async with publishing.sessions() as session:
             found = await history_aggregate(
-                session, user_id=user.id, account_id=account.id, timezone="UTC", prior_weight=3
+                session, workspace_id=user.id, account_id=account.id, timezone="UTC", prior_weight=3
             )
         return found.cells[0].average_engagement
 

@@ -65,7 +65,7 @@ async def test_spring_forward_gap_slot_moves_to_the_same_local_hour_after_the_ga
     before = await next_free_slot(db, account=acc, now=utc(2027, 3, 6, 12), min_lead_seconds=LEAD)
     assert before == utc(2027, 3, 7, 7, 30)  # 02:30 EST (UTC-5)
     await seed_scheduled(
-        db_engine, user_id=user.id, account_id=account.id, times=[utc(2027, 3, 14, 7, 30)]
+        db_engine, workspace_id=user.id, account_id=account.id, times=[utc(2027, 3, 14, 7, 30)]
     )
     after = await next_free_slot(db, account=acc, now=utc(2027, 3, 13, 12), min_lead_seconds=LEAD)
     assert after == utc(2027, 3, 21, 6, 30)  # 02:30 EDT (UTC-4)
@@ -134,7 +134,7 @@ async def test_occupied_minutes_are_skipped_and_only_active_posts_block(
     for status in ("published", "failed", "cancelled"):
         await seed_scheduled(
             db_engine,
-            user_id=user.id,
+            workspace_id=user.id,
             account_id=account.id,
             times=[utc(2027, 5, 3, 10)],
             status=status,
@@ -145,13 +145,13 @@ async def test_occupied_minutes_are_skipped_and_only_active_posts_block(
     # A scheduled post at 10:00:30 occupies the 10:00 minute; a publishing one 14:00.
     await seed_scheduled(
         db_engine,
-        user_id=user.id,
+        workspace_id=user.id,
         account_id=account.id,
         times=[utc(2027, 5, 3, 10, 0, 30)],
     )
     await seed_scheduled(
         db_engine,
-        user_id=user.id,
+        workspace_id=user.id,
         account_id=account.id,
         times=[utc(2027, 5, 3, 14)],
         status="publishing",
@@ -162,7 +162,7 @@ async def test_occupied_minutes_are_skipped_and_only_active_posts_block(
     # Another account's posts never block this one.
     other = await api.account(user, timezone="UTC")
     await seed_scheduled(
-        db_engine, user_id=user.id, account_id=other.id, times=[utc(2027, 5, 4, 10)]
+        db_engine, workspace_id=user.id, account_id=other.id, times=[utc(2027, 5, 4, 10)]
     )
     assert await next_free_slot(db, account=acc, now=now, min_lead_seconds=LEAD) == utc(
         2027, 5, 4, 10
@@ -177,7 +177,7 @@ async def test_a_post_being_moved_does_not_block_its_own_minute(
     await make_schedule(http, user, account, 3, ["12:00"])  # Wednesday
     acc = await load_account(db, account.id)
     await seed_scheduled(
-        db_engine, user_id=user.id, account_id=account.id, times=[utc(2027, 5, 5, 12)]
+        db_engine, workspace_id=user.id, account_id=account.id, times=[utc(2027, 5, 5, 12)]
     )
     from sqlalchemy import select
 
@@ -223,7 +223,7 @@ async def test_inactive_schedules_other_timezones_and_no_slot(
     # Every slot of the eight weeks ahead taken: no slot.
     nyc = [utc(2027, 6, 1, 13) + timedelta(weeks=w) for w in range(9)]
     paris = [utc(2027, 6, 2, 7) + timedelta(weeks=w) for w in range(9)]
-    await seed_scheduled(db_engine, user_id=user.id, account_id=account.id, times=nyc + paris)
+    await seed_scheduled(db_engine, workspace_id=user.id, account_id=account.id, times=nyc + paris)
     assert await next_free_slot(db, account=acc, now=now, min_lead_seconds=LEAD) is None
 
 
@@ -247,7 +247,7 @@ async def test_next_slot_endpoint(api: Api, http: httpx.AsyncClient, db_engine: 
     assert body["timezone"] == "UTC" and body["dayOfWeek"] == (first.weekday() + 1) % 7
     assert datetime.fromisoformat(body["localTime"]) == first
 
-    await seed_scheduled(db_engine, user_id=user.id, account_id=account.id, times=[first])
+    await seed_scheduled(db_engine, workspace_id=user.id, account_id=account.id, times=[first])
     r = await http.get(f"{BASE}/schedules/{account.id}/next-slot", headers=user.headers)
     second = datetime.fromisoformat(r.json()["scheduledFor"].replace("Z", "+00:00"))
     assert second == first + timedelta(hours=6)

@@ -147,7 +147,7 @@ async def test_invalid_templates_are_422_naming_the_field(
     assert body["error"] == "validation_error" and body["message"]
     assert field in [d["field"] for d in body["detail"]], body
     count = await db.scalar(
-        select(func.count()).select_from(PostTemplate).where(PostTemplate.user_id == user.id)
+        select(func.count()).select_from(PostTemplate).where(PostTemplate.workspace_id == user.id)
     )
     assert count == 0
 

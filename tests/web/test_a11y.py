@@ -72,6 +72,7 @@ VIEWS = [
     ("best-times", "/#/best-times", "#heatmap"),
     ("templates", "/#/templates", "main h1"),
     ("accounts", "/#/accounts", ".account-card"),
+    ("workspace", "/#/workspace", "#ws-members tr"),
 ]
 
 

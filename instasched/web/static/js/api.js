@@ -4,6 +4,14 @@
 
 let token = null;
 let onUnauthorized = () => {};
+// The workspace every call acts in (docs/workspaces.md): sent as X-Workspace-Id; null: the
+// user's personal workspace (no header).
+let workspaceId = null;
+export const WORKSPACE_HEADER = "X-Workspace-Id";
+
+export function setWorkspace(id) {
+  workspaceId = id || null;
+}
 
 export const SCHED = "/api/instagram/scheduling";
 
@@ -51,6 +59,7 @@ function buildUrl(path, query) {
 export async function request(method, path, { json, query, headers, auth = true } = {}) {
   const init = { method, headers: { Accept: "application/json", ...(headers || {}) } };
   if (auth && token) init.headers.Authorization = `Bearer ${token}`;
+  if (auth && workspaceId) init.headers[WORKSPACE_HEADER] = workspaceId;
   if (json !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(json);
@@ -93,6 +102,7 @@ export function upload(path, file, { query, onProgress, fieldName = "file" } = {
     xhr.open("POST", buildUrl(path, query));
     xhr.setRequestHeader("Accept", "application/json");
     if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+    if (workspaceId) xhr.setRequestHeader(WORKSPACE_HEADER, workspaceId);
     xhr.upload.addEventListener("progress", (event) => {
       if (event.lengthComputable && onProgress) onProgress(event.loaded / event.total);
     });

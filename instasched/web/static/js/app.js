@@ -2,7 +2,18 @@
 import { hasToken, setToken, setUnauthorizedHandler } from "./api.js";
 import { clear, h, replace, select, toast } from "./dom.js";
 import { applyCount, startLive, stopLive } from "./live.js";
-import { currentAccount, loadAccounts, onChange, reset, setAccount, store } from "./store.js";
+import {
+  canWrite,
+  currentAccount,
+  loadAccounts,
+  loadWorkspaces,
+  onChange,
+  reset,
+  setAccount,
+  store,
+  switchWorkspace,
+} from "./store.js";
+import * as accept from "./views/accept.js";
 import * as accounts from "./views/accounts.js";
 import * as auth from "./views/auth.js";
 import * as besttimes from "./views/besttimes.js";
@@ -12,6 +23,7 @@ import * as grid from "./views/grid.js";
 import * as importView from "./views/import.js";
 import * as media from "./views/media.js";
 import * as templates from "./views/templates.js";
+import * as workspace from "./views/workspace.js";
 
 const ROUTES = {
   calendar: { title: "Calendar", view: calendar },
@@ -23,6 +35,9 @@ const ROUTES = {
   accounts: { title: "Accounts", view: accounts },
   // Reached from the calendar's toolbar ("Import CSV"), not from the navigation.
   import: { title: "Import CSV", view: importView, nav: "calendar" },
+  workspace: { title: "Workspace", view: workspace },
+  // An invitation link (/#invitation=<token>) lands here; not in the navigation.
+  accept: { title: "Join a workspace", view: accept, hidden: true },
 };
 
 const root = document.getElementById("app");
@@ -42,6 +57,13 @@ if (params.has("connected")) {
   store.facebookPick = params.get("pick");
   pendingNotice = "Choose which Instagram account to connect. Log in to continue.";
   history.replaceState(null, "", "/#/accounts");
+}
+// An invitation link: the token is in the fragment (never sent to the server in a URL).
+if (window.location.hash.startsWith("#invitation=")) {
+  store.invitationToken = decodeURIComponent(window.location.hash.slice("#invitation=".length));
+  pendingNotice = "You are invited to a workspace: log in (or register) with the invited email to join it.";
+  pendingKind = "info";
+  history.replaceState(null, "", "/#/accept");
 }
 
 setUnauthorizedHandler((message) => {
@@ -78,7 +100,7 @@ function shell(active) {
       "ul",
       {},
       Object.entries(ROUTES)
-        .filter(([, r]) => !r.nav)
+        .filter(([key, r]) => !r.nav && !r.hidden && (key !== "compose" || canWrite()))
         .map(([key, r]) =>
           h(
             "li",
@@ -96,6 +118,19 @@ function shell(active) {
     { id: "account-picker", disabled: !store.accounts.length },
   );
   picker.addEventListener("change", () => setAccount(picker.value || null));
+  const spaces = select(
+    store.workspaces.map((w) => [w.id, `${w.personal ? "Personal" : w.name} (${w.role})`]),
+    store.workspaceId,
+    { id: "workspace-picker", disabled: store.workspaces.length < 2 },
+  );
+  spaces.addEventListener("change", async () => {
+    try {
+      stopLive(); // the failures watched were the other workspace's
+      await switchWorkspace(spaces.value);
+    } catch (err) {
+      toast(err.message, "error");
+    }
+  });
   const account = currentAccount();
   return h(
     "header",
@@ -105,6 +140,8 @@ function shell(active) {
     h(
       "div",
       { class: "topbar-right" },
+      h("label", { for: "workspace-picker", class: "visually-hidden" }, "Workspace"),
+      spaces,
       h("label", { for: "account-picker", class: "visually-hidden" }, "Instagram account"),
       picker,
       account && account.needsReauth
@@ -187,23 +224,27 @@ async function afterLogin(user) {
   store.user = user;
   loggingIn = true;
   try {
+    await loadWorkspaces();
     await loadAccounts();
   } catch (err) {
     toast(err.message, "error");
   }
   loggingIn = false;
   lastAccount = store.accountId;
+  lastWorkspace = store.workspaceId;
   const { name } = parseHash();
   if (!ROUTES[name]) window.location.hash = store.accounts.length ? "#/calendar" : "#/accounts";
   route();
 }
 
 let lastAccount = store.accountId;
+let lastWorkspace = store.workspaceId;
 let loggingIn = false;
 onChange(() => {
   if (!hasToken() || loggingIn) return;
-  if (store.accountId !== lastAccount) {
+  if (store.accountId !== lastAccount || store.workspaceId !== lastWorkspace) {
     lastAccount = store.accountId;
+    lastWorkspace = store.workspaceId;
     route();
   } else if (header && header.isConnected) {
     // Same account, fresher data (e.g. "needs reconnect"): redraw the header only.

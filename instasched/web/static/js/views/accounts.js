@@ -2,7 +2,7 @@
 // a sandbox account), timezone, token state.
 import { del, get, patch, post } from "../api.js";
 import { busy, button, counted, field, h, notice, replace, select, toast } from "../dom.js";
-import { loadAccounts, onChange, store } from "../store.js";
+import { canWrite, isOwner, loadAccounts, onChange, role, store } from "../store.js";
 import { formatInZone, viewerZone, zones } from "../time.js";
 
 function tokenState(account) {
@@ -122,8 +122,11 @@ function accountCard(account, refresh) {
       ? null
       : h("p", { class: "hint" }, "Collaborators and product tags need Facebook Login: reconnect with Facebook to use them."),
     tokenState(account),
-    h("div", { class: "row" }, field("Timezone", tz, "Posts without an explicit offset use this zone."), save),
-    h("div", { class: "actions" }, reconnect, remove),
+    canWrite()
+      ? h("div", { class: "row" }, field("Timezone", tz, "Posts without an explicit offset use this zone."), save)
+      : h("p", { class: "muted" }, `Timezone: ${account.timezone}`),
+    // Connecting, reconnecting and disconnecting accounts: the workspace's owners only.
+    isOwner() ? h("div", { class: "actions" }, reconnect, remove) : null,
   );
 }
 
@@ -197,7 +200,11 @@ export async function render(main) {
   await loadAccounts().catch((err) => toast(err.message, "error"));
   refresh();
   const picker = await facebookPicker();
-  replace(main, h("h1", {}, "Instagram accounts"), picker, list, h("div", { class: "grid-2" }, connect, sandbox));
+  const owner = isOwner();
+  replace(main, h("h1", {}, "Instagram accounts"), owner ? picker : null, list,
+    owner
+      ? h("div", { class: "grid-2" }, connect, sandbox)
+      : notice("info", `Only the workspace's owners connect or disconnect accounts (your role: ${role()}).`));
   // Newer account data (the live poll reads it after a failure, e.g. "needs reconnect").
   return onChange(refresh);
 }

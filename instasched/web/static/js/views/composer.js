@@ -19,7 +19,7 @@ import {
   slotOf,
   updatePost,
 } from "../posts-api.js";
-import { store } from "../store.js";
+import { canWrite, role, store } from "../store.js";
 import {
   DAY_NAMES,
   addDays,
@@ -67,6 +67,10 @@ export async function render(main, { args, query = {}, navigate }) {
   const editingId = args[0] || null;
   const copyMode = args[1] === "copy";
   replace(main, h("h1", {}, editingId && !copyMode ? "Edit post" : "Compose a post"));
+  if (!canWrite()) {
+    main.append(notice("info", `Your role in this workspace (${role()}) reads posts; owners and editors write them.`));
+    return null;
+  }
   if (!store.accounts.length) {
     main.append(notice("info", "Connect an Instagram account first: ", h("a", { href: "#/accounts" }, "Accounts")));
     return null;
