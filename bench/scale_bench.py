@@ -128,7 +128,7 @@ class Scale:
             records=accounts,
             columns=[
                 "id",
-                "user_id",
+                "workspace_id",
                 "ig_user_id",
                 "username",
                 "login_kind",
@@ -145,7 +145,7 @@ class Scale:
                 columns=[
                     "id",
                     "instagram_account_id",
-                    "user_id",
+                    "workspace_id",
                     "scheduled_for",
                     "caption",
                     "media_urls",

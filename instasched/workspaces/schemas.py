@@ -27,7 +27,9 @@ _WORKSPACE = {
 }
 
 
-def _name(value: str) -> str:
+def _name(value: str | None) -> str | None:
+    if value is None:
+        return None
     value = value.strip()
     if not value:
         raise ValueError("must not be blank")

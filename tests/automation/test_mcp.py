@@ -259,3 +259,50 @@ async def test_instasched_mcp_over_stdio(
                                  post_id="00000000-0000-0000-0000-000000000000")  # fmt: skip
         assert message.endswith(": Scheduled post not found (HTTP 404)"), message
     assert json.dumps(listed)
+
+
+async def test_mcp_acts_in_the_workspace_named(
+    api: Api, http: httpx.AsyncClient, live_server: Any
+) -> None:
+    """`/api/mcp` passes on the request's X-Workspace-Id; `instasched mcp` sends
+    INSTASCHED_WORKSPACE_ID (docs/workspaces.md)."""
+    user = await api.user()
+    personal = await api.account(user)
+    r = await http.post("/api/workspaces", json={"name": "MCP team"}, headers=user.headers)
+    assert r.status_code == 201, r.text
+    team = r.json()["id"]
+    sb = await api.sandbox_user()
+    r = await http.post(
+        "/api/instagram/accounts",
+        json={"accessToken": sb["accessToken"]},
+        headers={**user.headers, "X-Workspace-Id": team},
+    )
+    assert r.status_code == 201, r.text
+    shared = r.json()["id"]
+    key = (await new_key(http, user, ["read"]))["key"]
+
+    async with mcp_client(live_server.url, key) as client:
+        [listed] = await call(client, "list_accounts")
+        assert listed["id"] == str(personal.id)
+    headers = {**bearer(key), "X-Workspace-Id": team}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=60) as h,
+        Client(streamable_http_client(f"{live_server.url}/api/mcp", http_client=h)) as client,
+    ):
+        [listed] = await call(client, "list_accounts")
+        assert listed["id"] == shared
+
+    env = {
+        **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "PYTHONPATH")},
+        "INSTASCHED_URL": live_server.url,
+        "INSTASCHED_API_KEY": key,
+        "INSTASCHED_WORKSPACE_ID": team,
+        "INSTASCHED_ENV": "test",
+        "LOG_LEVEL": "WARNING",
+    }
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "instasched", "mcp"], env=env, cwd=os.getcwd()
+    )
+    async with Client(params) as client:
+        [listed] = await call(client, "list_accounts")
+        assert listed["id"] == shared

@@ -89,7 +89,7 @@ async def test_oauth_happy_path_then_replay(
     row = await db.scalar(
         select(InstagramAccount).where(InstagramAccount.id == uuid.UUID(account["id"]))
     )
-    assert row is not None and row.user_id == user.id
+    assert row is not None and row.workspace_id == user.id
     token = cipher.decrypt(row.access_token_encrypted)
     assert token.startswith("IGSL"), "the long-lived token is stored"
     r = await http.get("/api/instagram/accounts", headers=user.headers)

@@ -57,6 +57,9 @@ def _real_ids(world: World) -> dict[str, Any]:
         "pending_id": str(world.pending_id),
         "keyId": str(world.api_key_id),
         "webhookId": str(world.webhook_id),
+        # The personal workspace (its id is the user's) and its own user.
+        "workspaceId": str(world.user.id),
+        "userId": str(world.user.id),
         # bodies and query strings
         "instagramAccountId": str(world.account.id),
         "accountId": str(world.account.id),

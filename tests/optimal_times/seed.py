@@ -31,7 +31,7 @@ async def insert_posts(
 ) -> None:
     values = [
         {
-            "user_id": workspace_id,
+            "workspace_id": workspace_id,
             "instagram_account_id": account_id,
             "caption": "seeded",
             "media_type": "IMAGE",

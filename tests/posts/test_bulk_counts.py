@@ -55,6 +55,11 @@ LAST_USED = """
 """
 
 
+def _at_0010(sql: str) -> str:
+    """The statement as the schema before migration 0019 names the owner column."""
+    return sql.replace("workspace_id", "user_id")
+
+
 def _json(value: Any) -> str:
     """A JSON text for a `$n::jsonb` parameter."""
     return json.dumps(value)
@@ -235,13 +240,13 @@ async def test_migration_counts_uses_again_and_downgrades(servers: dict[str, str
                 "INSERT INTO users (email, password_hash) VALUES ('m@x.invalid', 'x') RETURNING id"
             )
             account = await conn.fetchval(
-                "INSERT INTO instagram_accounts (workspace_id, ig_user_id, username,"
+                "INSERT INTO instagram_accounts (user_id, ig_user_id, username,"
                 " access_token_encrypted, timezone) VALUES ($1, '1', 'm', 'x', 'UTC') RETURNING id",
                 user,
             )
             assets = [
                 await conn.fetchval(
-                    "INSERT INTO instagram_media_assets (workspace_id, filename, original_filename,"
+                    "INSERT INTO instagram_media_assets (user_id, filename, original_filename,"
                     " mime_type, file_size, media_type, s3_bucket, s3_key, s3_url, used_in_posts)"
                     " VALUES ($1, 'a.jpg', 'a.jpg', 'image/jpeg', 1, 'image', 'b', $2, 'u', $3)"
                     " RETURNING id",
@@ -251,7 +256,7 @@ async def test_migration_counts_uses_again_and_downgrades(servers: dict[str, str
                 )
                 for i in range(2)
             ]
-            await conn.execute(IMPORT, user, account, 10, _json([[str(assets[0])]]))
+            await conn.execute(_at_0010(IMPORT), user, account, 10, _json([[str(assets[0])]]))
         finally:
             await conn.close()
 
@@ -270,12 +275,11 @@ async def test_migration_counts_uses_again_and_downgrades(servers: dict[str, str
         await asyncio.to_thread(downgrade, url, "0010")
         conn = await asyncpg.connect(url)
         try:
-            await conn.execute(IMPORT, user, account, 5, _json([[]]))
+            await conn.execute(_at_0010(IMPORT), user, account, 5, _json([[]]))
             await conn.execute("DELETE FROM instagram_scheduled_posts WHERE caption = 'imported 2'")
-            real = await conn.fetch(POSTS_REAL, user)
-            assert {(r[0], r[1]): r[2] for r in await conn.fetch(POSTS_KEPT, user)} == {
-                (r[0], r[1]): r[2] for r in real
-            }
+            real = await conn.fetch(_at_0010(POSTS_REAL), user)
+            kept = await conn.fetch(_at_0010(POSTS_KEPT), user)
+            assert {(r[0], r[1]): r[2] for r in kept} == {(r[0], r[1]): r[2] for r in real}
             assert sum(r[2] for r in real) == 13
         finally:
             await conn.close()

@@ -26,6 +26,7 @@ LAUNCH = {
 COLUMNS = {
     "id",
     "userId",
+    "workspaceId",
     "instagramAccountId",
     "name",
     "category",

@@ -119,6 +119,7 @@ def test_invite_join_switch_and_roles(
 
     # The owner sees the new member, makes them an editor; back in the personal workspace
     # the account connected there is listed again.
+    page.goto("/#/calendar")
     page.goto("/#/workspace")
     row = page.locator("#ws-members tr", has_text=invited.email)
     expect(row).to_contain_text(invited.email)

@@ -115,6 +115,18 @@ async def _after_downgrade(url: str, seeded: dict[str, Any]) -> None:
         await conn.close()
 
 
+async def _user_deleted(url: str, seeded: dict[str, Any]) -> None:
+    """A user's data goes with the user, as before workspaces: through the personal workspace."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DELETE FROM users WHERE id = $1", seeded["user"])
+        assert await conn.fetchval("SELECT count(*) FROM workspaces") == 0
+        for table in OWNED:
+            assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table
+    finally:
+        await conn.close()
+
+
 def test_existing_data_lands_in_the_personal_workspace(servers: dict[str, str]) -> None:
     admin = _plain(servers["DATABASE_URL"], "postgres")
     name = f"instasched_migr_{secrets.token_hex(4)}"
@@ -128,5 +140,6 @@ def test_existing_data_lands_in_the_personal_workspace(servers: dict[str, str]) 
         downgrade(url, "0018")
         asyncio.run(_after_downgrade(url, seeded))
         upgrade(url)
+        asyncio.run(_user_deleted(url, seeded))
     finally:
         asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

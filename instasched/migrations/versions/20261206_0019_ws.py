@@ -86,6 +86,23 @@ def _rewrite_functions(old: str, new: str) -> None:
         op.execute(re.sub(rf"\b{old}\b", new, definition))
 
 
+# A user's data went with the user (ON DELETE CASCADE from users); it is now the personal
+# workspace's, which goes with its user.
+_PERSONAL_GONE = [
+    """
+    CREATE FUNCTION instasched_personal_workspace_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        DELETE FROM workspaces WHERE id = OLD.id AND personal;
+        RETURN NULL;
+    END $$
+    """,
+    """
+    CREATE TRIGGER personal_workspace_gone AFTER DELETE ON users
+        FOR EACH ROW EXECUTE FUNCTION instasched_personal_workspace_gone()
+    """,
+]
+
+
 def upgrade() -> None:
     for table, (old_fk, new_fk) in _OWNED.items():
         op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {old_fk}")
@@ -107,10 +124,14 @@ def upgrade() -> None:
             f"ALTER TABLE {table} ADD CONSTRAINT {fk} FOREIGN KEY (workspace_id) "
             "REFERENCES workspaces (id) ON DELETE CASCADE"
         )
+    for statement in _PERSONAL_GONE:
+        op.execute(statement)
 
 
 def downgrade() -> None:
     # Only data of personal workspaces maps back to a user; shared workspaces' data is dropped.
+    op.execute("DROP TRIGGER personal_workspace_gone ON users")
+    op.execute("DROP FUNCTION instasched_personal_workspace_gone()")
     for table in _FLOWS:
         op.execute(f"ALTER TABLE {table} DROP COLUMN workspace_id")
     _rewrite_functions("workspace_id", "user_id")
