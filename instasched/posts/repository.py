@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -160,8 +160,8 @@ _CREATE_CONTEXT = (
     + ", ".join(f"m.{column}" for column, _ in _ASSET_ATTRS)
     + ", u.token_version"
     " FROM (SELECT 1) AS one LEFT JOIN users u ON u.id = $1"
-    " LEFT JOIN instagram_accounts a ON a.id = $2 AND a.user_id = u.id"
-    " LEFT JOIN instagram_media_assets m ON m.user_id = u.id AND m.id = ANY($3::uuid[])"
+    " LEFT JOIN instagram_accounts a ON a.id = $2 AND a.user_id = $4"
+    " LEFT JOIN instagram_media_assets m ON m.user_id = $4 AND m.id = ANY($3::uuid[])"
 )
 _ACCOUNT_ID_AT = 1 + [attr for _, attr in _ACCOUNT_ATTRS].index("id")
 _ASSET_ID_AT = 1 + len(_ACCOUNT_ATTRS) + [attr for _, attr in _ASSET_ATTRS].index("id")
@@ -182,6 +182,7 @@ async def read_create_context(
     user_id: uuid.UUID,
     account_id: uuid.UUID,
     asset_ids: Iterable[uuid.UUID],
+    owner_id: uuid.UUID | None = None,
 ) -> CreateContext | None:
     """The user's account and assets for a new post, or None when the user no longer exists.
 
@@ -191,7 +192,9 @@ async def read_create_context(
     uses.
     """
     conn = await driver_connection(session)
-    records = await conn.fetch(_CREATE_CONTEXT, user_id, account_id, list(set(asset_ids)))
+    records = await conn.fetch(
+        _CREATE_CONTEXT, user_id, account_id, list(set(asset_ids)), owner_id or user_id
+    )
     first = records[0]
     if first[0] is None:
         return None
@@ -317,7 +320,9 @@ def _insert_statement(
         list(asset_ids),
         len(set(asset_ids)),
         post.instagram_account_id,
-        post.scheduled_for,
+        # A draft without a time: any time (it uses no quota: `quota` is None), so that the
+        # window function returns its row.
+        post.scheduled_for or datetime.now(UTC),
         quota,
     ]
     template_id = getattr(post, "template_id", None)
