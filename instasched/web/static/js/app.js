@@ -4,6 +4,7 @@ import { clear, h, replace, select, toast } from "./dom.js";
 import { applyCount, startLive, stopLive } from "./live.js";
 import { currentAccount, loadAccounts, onChange, reset, setAccount, store } from "./store.js";
 import * as accounts from "./views/accounts.js";
+import * as approvals from "./views/approvals.js";
 import * as auth from "./views/auth.js";
 import * as besttimes from "./views/besttimes.js";
 import * as calendar from "./views/calendar.js";
@@ -15,6 +16,7 @@ import * as templates from "./views/templates.js";
 const ROUTES = {
   calendar: { title: "Calendar", view: calendar },
   compose: { title: "Compose", view: composer },
+  approvals: { title: "Approvals", view: approvals },
   grid: { title: "Grid", view: grid },
   media: { title: "Media library", view: media },
   "best-times": { title: "Best times", view: besttimes },
