@@ -386,3 +386,24 @@ async def test_post_needs_approval_webhook_on_create_and_on_edit(team: Team) -> 
     for delivery in log:
         assert delivery["event"] == "post.needs_approval"
         assert delivery["body"]["data"]["status"] == "needs_approval"
+
+
+def test_an_idempotency_fingerprint_of_a_non_draft_is_what_it_was_before_drafts() -> None:
+    """A replay of a create sent before drafts existed must still match its stored fingerprint:
+    `draft: false` (the default) is not part of it."""
+    import hashlib
+
+    import orjson
+
+    from instasched.posts.schemas import PostCreate
+    from instasched.posts.service import _fingerprint
+
+    raw = {"instagramAccountId": str(uuid.uuid4()), "mediaType": "IMAGE", "caption": "x"}
+    body = PostCreate.model_validate(raw)
+    before = body.model_dump(mode="json")
+    before.pop("draft")
+    assert (
+        _fingerprint(body)
+        == hashlib.sha256(orjson.dumps(before, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    )
+    assert _fingerprint(PostCreate.model_validate({**raw, "draft": True})) != _fingerprint(body)
