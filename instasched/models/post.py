@@ -52,8 +52,10 @@ class PostStatus:
 class ScheduledPost(Base):
     __tablename__ = "instagram_scheduled_posts"
     __table_args__ = (
-        # Only a draft may have no time yet (migration 0020).
-        CheckConstraint("scheduled_for IS NOT NULL OR status = 'draft'", name="time"),
+        # Only a draft (or a draft discarded: cancelled) may have no time (migration 0020).
+        CheckConstraint(
+            "scheduled_for IS NOT NULL OR status IN ('draft', 'cancelled')", name="time"
+        ),
         Index("idx_scheduled_posts_account", "instagram_account_id"),
         Index("idx_scheduled_posts_user", "user_id"),
         Index("idx_scheduled_posts_status", "status"),

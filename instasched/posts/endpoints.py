@@ -278,8 +278,8 @@ async def update_post(
 async def cancel_post(
     post_id: PostIdPath, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> PostCancelled:
-    """Cancel a `scheduled` post: it keeps its row (status `cancelled`, `cancelledAt` set) and
-    its publish job is removed."""
+    """Cancel a `scheduled` post (or discard a draft, or a post in the approval workflow): it
+    keeps its row (status `cancelled`, `cancelledAt` set) and its publish job is removed."""
     post = await service.cancel_post(session, queue=state.queue, user_id=user.id, post_id=post_id)
     return PostCancelled(message="Post cancelled successfully", post=Post.of(post))
 

@@ -514,7 +514,7 @@ async def cancel_post(
     session: AsyncSession, *, queue: PublishQueue, user_id: uuid.UUID, post_id: uuid.UUID
 ) -> ScheduledPost:
     post = await repository.get_owned(session, user_id=user_id, post_id=post_id, for_update=True)
-    _require_scheduled(post, "cancelled")
+    require_status(post, CANCELLABLE_STATUSES, "cancelled")
     post.status = PostStatus.CANCELLED
     post.cancelled_at = await repository.database_now(session)
     post.next_attempt_at = None
@@ -668,6 +668,8 @@ EDITABLE_STATUSES = (
     PostStatus.CHANGES_REQUESTED,
     PostStatus.APPROVAL_EXPIRED,
 )
+# A draft or a post in the approval workflow is cancelled (discarded) like a scheduled one.
+CANCELLABLE_STATUSES = EDITABLE_STATUSES
 UNQUEUED_DRAFTS = (PostStatus.DRAFT, PostStatus.CHANGES_REQUESTED, PostStatus.APPROVAL_EXPIRED)
 
 

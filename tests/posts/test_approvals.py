@@ -132,9 +132,13 @@ async def test_a_draft_needs_no_time_is_never_queued_and_is_listed_as_draft(
     r = await poster.get(f"/posts/{draft['id']}/history")
     kinds = [(e["kind"], e["summary"]) for e in r.json()["events"]]
     assert kinds[0] == ("created", "Created as a draft") and kinds[1][0] == "edited"
-    # A draft cannot be cancelled or published now: those are for scheduled posts.
+    # A draft is not published now (that is for scheduled posts); it is discarded by a cancel.
     r = await poster.post(f"/posts/{draft['id']}/publish-now")
     assert r.status_code == 409 and r.json()["detail"]["status"] == "draft"
+    r = await poster.delete(f"/posts/{draft['id']}")
+    assert r.status_code == 200 and r.json()["post"]["status"] == "cancelled", r.text
+    r = await poster.get(f"/posts/{poster.account.id}", params={"status": "draft"})
+    assert [p["id"] for p in r.json()["posts"]] == [timed["id"]]
 
 
 async def test_drafts_do_not_use_the_publishing_quota(poster: Poster, db: AsyncSession) -> None:

@@ -3,7 +3,8 @@
 - Post statuses `draft`, `needs_approval`, `changes_requested`, `approval_expired` (the status
   column is free text; the post counts of 0005/0011 count them in their own rows, and the quota
   window of 0008 counts only scheduled, publishing and published posts, so none of them uses
-  quota). `scheduled_for` may be NULL, for a draft only (a check constraint).
+  quota). `scheduled_for` may be NULL only for a draft (or a draft discarded: cancelled), by a
+  check constraint.
 - Who and when: `approval_submitted_by/_at`, `approval_decided_by/_at`, `approval_comment`.
 - `idx_scheduled_posts_awaiting_approval`: the worker's expiry sweep reads only the posts
   awaiting approval that are due (a partial index), so its cost follows those posts.
@@ -79,7 +80,7 @@ def upgrade() -> None:
     op.execute(
         "ALTER TABLE instagram_scheduled_posts ALTER COLUMN scheduled_for DROP NOT NULL, "
         "ADD CONSTRAINT ck_instagram_scheduled_posts_time CHECK (scheduled_for IS NOT NULL "
-        "OR status = 'draft'), "
+        "OR status IN ('draft', 'cancelled')), "
         "ADD COLUMN approval_submitted_by uuid REFERENCES users (id) ON DELETE SET NULL, "
         "ADD COLUMN approval_submitted_at timestamptz, "
         "ADD COLUMN approval_decided_by uuid REFERENCES users (id) ON DELETE SET NULL, "

@@ -609,6 +609,15 @@ export async function render(main, { args, navigate }) {
       body.append(h("div", { class: "row" }, field(`Time (${tz})`, input), submit));
       actions.append(button("Edit", () => { close(); navigate(`compose/${p.id}`); }, { id: "post-edit" }));
     }
+    if (["draft", "needs_approval", "changes_requested", "approval_expired"].includes(p.status)) {
+      actions.append(button(p.status === "draft" ? "Discard draft" : "Cancel post", (e) => {
+        if (!window.confirm("Discard this post? It will not be published.")) return;
+        busy(e.currentTarget, async () => {
+          await cancelPost(p.id);
+          await done(null, "Post discarded");
+        });
+      }, { class: "danger", id: "post-cancel" }));
+    }
     if (p.status === "needs_approval" || p.status === "approval_expired") {
       const expired = p.status === "approval_expired";
       const input = expired ? timeInput(p, "post-approve-when") : null;
