@@ -12,6 +12,7 @@ from instasched.media.endpoints import router as media_router
 from instasched.ops.endpoints import router as ops_router
 from instasched.optimal_times.endpoints import router as optimal_times_router
 from instasched.planner.endpoints import router as planner_router
+from instasched.posts.approval_endpoints import router as posts_approval_router
 from instasched.posts.endpoints import router as posts_router
 from instasched.posts.workflow_endpoints import router as posts_workflow_router
 from instasched.schedules.endpoints import router as schedules_router
@@ -30,6 +31,7 @@ from instasched.workspaces.endpoints import router as workspaces_router
 API_ROUTERS: tuple[APIRouter, ...] = (
     posts_router,
     posts_workflow_router,
+    posts_approval_router,
     auth_router,
     api_keys_router,
     accounts_router,

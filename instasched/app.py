@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "Instagram accounts", "description": "Connected Instagram accounts"},
             {"name": "Media", "description": "Media library (uploads to S3)"},
             {"name": "Posts", "description": "Scheduled posts"},
+            {"name": "Approvals", "description": "Drafts submitted, approved or sent back"},
             {"name": "Templates", "description": "Caption templates"},
             {"name": "Schedules", "description": "Posting schedules and the queue"},
             {"name": "Optimal times", "description": "Best times to post"},

@@ -6,7 +6,7 @@ from instasched.models.base import Base
 from instasched.models.container_creation import ContainerCreation
 from instasched.models.insight import PostInsight
 from instasched.models.media import MediaAsset
-from instasched.models.post import PostStatus, ScheduledPost
+from instasched.models.post import PostStatus, ScheduledPost, post_time
 from instasched.models.schedule import PostingSchedule
 from instasched.models.template import PostTemplate
 from instasched.models.user import User
@@ -34,4 +34,5 @@ __all__ = [
     "Workspace",
     "WorkspaceInvitation",
     "WorkspaceMember",
+    "post_time",
 ]

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -26,13 +27,35 @@ class PostStatus:
     PUBLISHED = "published"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # Drafts and approvals (issue 20 item 2, migration 0020; docs/approvals.md): never queued,
+    # staged or published, and not counted against the publishing quota.
+    DRAFT = "draft"  # no time needed
+    NEEDS_APPROVAL = "needs_approval"  # submitted; waits for an owner or approver
+    CHANGES_REQUESTED = "changes_requested"  # sent back with a comment
+    APPROVAL_EXPIRED = "approval_expired"  # reached its time unapproved: not published
 
-    ALL = (SCHEDULED, PUBLISHING, PUBLISHED, FAILED, CANCELLED)
+    ALL = (
+        SCHEDULED,
+        PUBLISHING,
+        PUBLISHED,
+        FAILED,
+        CANCELLED,
+        DRAFT,
+        NEEDS_APPROVAL,
+        CHANGES_REQUESTED,
+        APPROVAL_EXPIRED,
+    )
+    # Waiting on an approver: these expire at their time (posts.approvals.expire_due).
+    AWAITING_APPROVAL = (NEEDS_APPROVAL, CHANGES_REQUESTED)
 
 
 class ScheduledPost(Base):
     __tablename__ = "instagram_scheduled_posts"
     __table_args__ = (
+        # Only a draft (or a draft discarded: cancelled) may have no time (migration 0020).
+        CheckConstraint(
+            "scheduled_for IS NOT NULL OR status IN ('draft', 'cancelled')", name="time"
+        ),
         Index("idx_scheduled_posts_account", "instagram_account_id"),
         Index("idx_scheduled_posts_workspace", "workspace_id"),
         Index("idx_scheduled_posts_status", "status"),
@@ -75,6 +98,12 @@ class ScheduledPost(Base):
             "failed_at",
             postgresql_where=text("status = 'failed'"),
         ),
+        # The approval expiry sweep: posts awaiting approval by time (migration 0020).
+        Index(
+            "idx_scheduled_posts_awaiting_approval",
+            "scheduled_for",
+            postgresql_where=text("status IN ('needs_approval', 'changes_requested')"),
+        ),
         Index(
             "uq_scheduled_posts_idempotency",
             "workspace_id",
@@ -92,7 +121,8 @@ class ScheduledPost(Base):
         UUID(as_uuid=True), ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
     # Scheduling
-    scheduled_for: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # None only for a draft without a time yet (migration 0020's check constraint).
+    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Content
     caption: Mapped[str] = mapped_column(Text, nullable=False)
@@ -172,3 +202,22 @@ class ScheduledPost(Base):
     staging_lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     staged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     staging_error: Mapped[str | None] = mapped_column(Text)
+    # Approvals (migration 0020): who submitted the post for approval and when, who decided
+    # (approved or sent back) and when, and the approver's comment.
+    approval_submitted_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    approval_submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approval_decided_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    approval_decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approval_comment: Mapped[str | None] = mapped_column(Text)
+
+
+def post_time(post: ScheduledPost) -> datetime:
+    """A post's `scheduled_for`, for code that only sees posts with a time (queued, staged,
+    publishing, published, awaiting approval): only a draft may have none (migration 0020)."""
+    if post.scheduled_for is None:
+        raise ValueError(f"post {post.id} has no time (a draft)")
+    return post.scheduled_for

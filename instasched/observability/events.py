@@ -10,6 +10,7 @@ from typing import Any
 
 from instasched.observability.alerts import AlertSender
 from instasched.observability.metrics import (
+    APPROVALS_EXPIRED,
     GRAPH_ERRORS,
     PUBLISH_LATENESS,
     PUBLISH_OUTCOMES,
@@ -140,6 +141,24 @@ class Events:
             scheduledFor=scheduled_for,
             errorCode=code,
             message=message,
+        )
+
+    def approval_expired(
+        self, *, post_id: Any, account_id: Any, scheduled_for: str, was: str
+    ) -> None:
+        """A post reached its time without being approved: it was not published."""
+        APPROVALS_EXPIRED.inc()
+        log.warning(
+            "post not published: not approved before its time",
+            extra=_ids(post_id, account_id, scheduled_for=scheduled_for, status=was),
+        )
+        self.alerts.send(
+            "post.approval_expired",
+            postId=str(post_id),
+            accountId=str(account_id),
+            scheduledFor=scheduled_for,
+            status=was,
+            message="Not published: the post was not approved before its scheduled time",
         )
 
     def graph_error(self, code: str) -> None:

@@ -67,6 +67,11 @@ PUBLISHING_ALERT_POSTS = Gauge(
     ["check"],
     registry=REGISTRY,
 )
+APPROVALS_EXPIRED = Counter(
+    "instasched_post_approvals_expired_total",
+    "Posts that reached their time awaiting approval, so were not published (docs/approvals.md)",
+    registry=REGISTRY,
+)
 STAGINGS = Counter(
     "instasched_post_stagings_total",
     "Stagings of containers ahead of the due time that ended, by result (staged, failed, "

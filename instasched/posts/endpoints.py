@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 
@@ -16,7 +16,14 @@ from instasched.kit.openapi import ACCOUNT_NOT_FOUND, ErrorCase, errors
 from instasched.kit.pagination import PageParams, page_params
 from instasched.kit.schemas import json_response
 from instasched.posts import lifecycle, service
-from instasched.posts.schemas import Post, PostCancelled, PostCreate, PostList, PostUpdate
+from instasched.posts.schemas import (
+    Post,
+    PostCancelled,
+    PostCreate,
+    PostList,
+    PostUpdate,
+    StatusName,
+)
 from instasched.posts.workflow_schemas import PostHistory
 from instasched.publishing import insights
 from instasched.publishing.schemas import PostInsights
@@ -119,6 +126,10 @@ async def create_post(
       whose `detail[0]` has `windowStart`, `windowEnd`, `count` and `quota`; with
       `allowOverQuota: true` the post is saved and the answer carries `quotaWarning`.
     - The publish job is queued after the post is saved; it runs at `scheduledFor`.
+    - `draft: true` saves a draft (status `draft`; `scheduledFor` optional): never published,
+      not counted against the publishing quota. In a workspace that requires approval, a post
+      of a member who may not approve (an editor) is saved `needs_approval` and waits for an
+      owner or approver (POST .../posts/{postId}/approve); docs/approvals.md.
     """
     post, created, over_quota = await service.create_post(
         session,
@@ -129,6 +140,7 @@ async def create_post(
         token_version=token.version,
         body=body,
         idempotency_key=idempotency_key,
+        access=access,
     )
     return json_response(
         Post.of(post, over_quota), status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -154,8 +166,8 @@ async def list_posts(
     session: SessionDep,
     paging: Annotated[PageParams, Depends(page_params)],
     status_filter: Annotated[
-        Literal["scheduled", "publishing", "published", "failed", "cancelled"] | None,
-        Query(alias="status", description="Only posts in this status"),
+        StatusName | None,
+        Query(alias="status", description="Only posts in this status (`draft`: the drafts)"),
     ] = None,
     scheduled_after: Annotated[
         str | None,
@@ -243,10 +255,13 @@ async def update_post(
     session: SessionDep,
     state: StateDep,
 ) -> Post:
-    """Edit a `scheduled` post. Only the fields sent change (`"caption": ""` empties the
-    caption; `null` clears an optional field); the result is validated like a new post. A new
-    `scheduledFor` moves the publish job; it is checked against the publishing quota as on
-    create (422, or `quotaWarning` with `allowOverQuota: true`)."""
+    """Edit a `scheduled` post, a draft, or a post in the approval workflow (`needs_approval`,
+    `changes_requested`, `approval_expired`: it keeps its status). Only the fields sent change
+    (`"caption": ""` empties the caption; `null` clears an optional field); the result is
+    validated like a new post. A new `scheduledFor` moves the publish job; it is checked
+    against the publishing quota as on create (422, or `quotaWarning` with
+    `allowOverQuota: true`). In a workspace that requires approval, an editor's change to a
+    scheduled post sends it back to `needs_approval` (its publish job is dropped)."""
     post, over_quota = await service.update_post(
         session,
         settings=state.settings,
@@ -255,6 +270,7 @@ async def update_post(
         user_id=access.user_id,
         post_id=post_id,
         body=body,
+        access=access,
     )
     return Post.of(post, over_quota)
 
@@ -267,8 +283,8 @@ async def update_post(
 async def cancel_post(
     post_id: PostIdPath, access: CurrentAccess, session: SessionDep, state: StateDep
 ) -> PostCancelled:
-    """Cancel a `scheduled` post: it keeps its row (status `cancelled`, `cancelledAt` set) and
-    its publish job is removed."""
+    """Cancel a `scheduled` post (or discard a draft, or a post in the approval workflow): it
+    keeps its row (status `cancelled`, `cancelledAt` set) and its publish job is removed."""
     post = await service.cancel_post(
         session,
         queue=state.queue,

@@ -32,7 +32,11 @@ class Kind(StrEnum):
     CANCELLED = "cancelled"
     PUBLISH_NOW = "publish_now"
     RETRIED = "retried"  # a failed post put back by its user (POST .../retry)
-    APPROVED = "approved"  # drafts and approvals (issue 20 item 2) write it
+    # Drafts and approvals (issue 20 item 2, posts.approvals): the actor is who did it.
+    SUBMITTED = "submitted"  # sent for approval (or scheduled, by a member who may approve)
+    APPROVED = "approved"
+    CHANGES_REQUESTED = "changes_requested"  # sent back, with the approver's comment
+    APPROVAL_EXPIRED = "approval_expired"  # its time came unapproved (the worker's sweep)
     STAGED = "staged"  # containers made ahead of the time (staging) write it
     ATTEMPT = "attempt"  # the worker claimed the post: publish attempt n starts
     GRAPH_CALL = "graph_call"
@@ -212,8 +216,11 @@ def summary(kind: str, attempt: int | None, detail: Mapping[str, Any]) -> str:
         if source == "import":
             return f"Created by a CSV import (row {detail.get('row')})"
         if source == "duplicate":
-            return f"Created as a copy of post {detail.get('duplicatedFrom')}"
-        return "Created and scheduled"
+            return f"Created as a draft copy of post {detail.get('duplicatedFrom')}"
+        return {
+            "draft": "Created as a draft",
+            "needs_approval": "Created and submitted for approval",
+        }.get(str(detail.get("status")), "Created and scheduled")
     if kind == Kind.EDITED:
         names = ", ".join(sorted(detail.get("changed", {}))) or "nothing"
         return f"Edited: {names}"
@@ -223,8 +230,17 @@ def summary(kind: str, attempt: int | None, detail: Mapping[str, Any]) -> str:
         return "Publish now requested"
     if kind == Kind.RETRIED:
         return f"Retry requested for {detail.get('scheduledFor')}"
+    if kind == Kind.SUBMITTED:
+        if detail.get("to") == "scheduled":
+            return f"Scheduled for {detail.get('scheduledFor')}"
+        return f"Submitted for approval (for {detail.get('scheduledFor')})"
     if kind == Kind.APPROVED:
-        return "Approved"
+        comment = detail.get("comment")
+        return f"Approved for {detail.get('scheduledFor')}" + (f": {comment}" if comment else "")
+    if kind == Kind.CHANGES_REQUESTED:
+        return f"Sent back for changes: {detail.get('comment')}"
+    if kind == Kind.APPROVAL_EXPIRED:
+        return "Not published: it was not approved before its time"
     if kind == Kind.STAGED:
         message = detail.get("message")
         return {

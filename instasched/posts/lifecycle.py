@@ -5,9 +5,9 @@
   found, never repeated), after the same checks as an edit (media still there, Meta's rules,
   the time window and the publishing quota). Not while the account needs reconnecting: that
   retry would fail at once.
-- Duplicate: a copy of any post as a new scheduled post at a time the user gives, through the
-  create path (`service.create_post`). Drafts do not exist yet; once they land, a duplicate
-  without a time can become a draft.
+- Duplicate: a copy of any post as a new draft (at the time the user gives, if any), through
+  the create path (`service.create_post`); submitting the draft schedules it or sends it for
+  approval (posts.approvals).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +24,7 @@ from instasched.config import Settings
 from instasched.db import after_commit
 from instasched.exceptions import Conflict
 from instasched.kit.time import utcnow
-from instasched.models import PostStatus, ScheduledPost
+from instasched.models import PostStatus, ScheduledPost, post_time
 from instasched.posts import history, quota, repository, service
 from instasched.posts.schemas import PostCreate
 from instasched.posts.workflow_schemas import (
@@ -35,6 +35,9 @@ from instasched.posts.workflow_schemas import (
 )
 from instasched.publishing import staging
 from instasched.worker.queue import PublishQueue
+
+if TYPE_CHECKING:
+    from instasched.workspaces.access import Access
 
 # A retry without a time is due this soon: long enough to read the answer, short enough to watch.
 RETRY_DELAY = timedelta(seconds=10)
@@ -128,7 +131,7 @@ async def retry_post(
     meta: dict[str, Any] = dict(post.meta or {})
     retries = int(meta.get("manualRetries", 0)) + 1
     meta["manualRetries"] = retries
-    meta.setdefault("originalScheduledFor", post.scheduled_for.astimezone(UTC).isoformat())
+    meta.setdefault("originalScheduledFor", post_time(post).astimezone(UTC).isoformat())
     detail = {
         "scheduledFor": when.astimezone(UTC).isoformat(),
         "retry": retries,
@@ -171,9 +174,10 @@ async def duplicate_post(
     token_version: int,
     post_id: uuid.UUID,
     body: PostDuplicate,
+    access: Access | None = None,
 ) -> tuple[ScheduledPost | repository.PostRow, quota.QuotaWindow | None]:
-    """A new scheduled post with the source's content (its rendered caption, not its template),
-    made and checked by the create path."""
+    """A new draft with the source's content (its rendered caption, not its template), made
+    and checked by the create path."""
     source = await repository.get_owned(session, workspace_id=workspace_id, post_id=post_id)
     create = PostCreate.model_validate(
         {
@@ -193,6 +197,7 @@ async def duplicate_post(
             "thumbOffsetMs": source.thumb_offset_ms,
             "shareToFeed": source.share_to_feed,
             "allowOverQuota": body.allow_over_quota,
+            "draft": True,
         }
     )
     post, _, warning = await service.create_post(
@@ -204,5 +209,6 @@ async def duplicate_post(
         token_version=token_version,
         body=create,
         event={"source": "duplicate", "duplicatedFrom": str(source.id)},
+        access=access,
     )
     return post, warning

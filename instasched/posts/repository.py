@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -331,7 +331,9 @@ def _insert_statement(
         list(asset_ids),
         len(set(asset_ids)),
         post.instagram_account_id,
-        post.scheduled_for,
+        # A draft without a time: any time (it uses no quota: `quota` is None), so that the
+        # window function returns its row.
+        post.scheduled_for or datetime.now(UTC),
         quota,
     ]
     template_id = getattr(post, "template_id", None)

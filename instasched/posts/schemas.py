@@ -17,7 +17,17 @@ if TYPE_CHECKING:
     from instasched.posts.repository import PostRow
 
 MediaTypeName = Literal["IMAGE", "VIDEO", "REELS", "CAROUSEL", "STORIES"]
-StatusName = Literal["scheduled", "publishing", "published", "failed", "cancelled"]
+StatusName = Literal[
+    "scheduled",
+    "publishing",
+    "published",
+    "failed",
+    "cancelled",
+    "draft",
+    "needs_approval",
+    "changes_requested",
+    "approval_expired",
+]
 TemplateValue = str | int | float
 
 _USER_TAG_EXAMPLE: dict[str, Any] = {"username": "alpine.knits", "x": 0.42, "y": 0.67}
@@ -61,6 +71,14 @@ POST_EXAMPLE: dict[str, Any] = {
     "createdAt": ex.POST_CREATED_AT,
     "updatedAt": ex.POST_CREATED_AT,
     "cancelledAt": None,
+    "approval": {
+        "required": False,
+        "submittedBy": None,
+        "submittedAt": None,
+        "decidedBy": None,
+        "decidedAt": None,
+        "comment": None,
+    },
     "staging": None,
     "quotaWarning": None,
 }
@@ -247,6 +265,11 @@ class PostCreate(_PostFields):
         False, description="Instead of scheduledFor: the next free slot of the posting schedule"
     )
     media_type: MediaTypeName
+    draft: bool = Field(
+        False,
+        description="Save as a draft: never published, not counted against the publishing "
+        "quota, `scheduledFor` optional; submit it later (POST .../posts/{postId}/submit)",
+    )
 
 
 class PostUpdate(_PostFields):
@@ -324,6 +347,41 @@ class PostStaging(ApiModel):
         )
 
 
+class PostApproval(ApiModel):
+    """Who submitted the post for approval and when, who decided and when, and the comment."""
+
+    model_config = examples(
+        {
+            "required": True,
+            "submittedBy": ex.USER_ID,
+            "submittedAt": "2026-12-01T10:00:00Z",
+            "decidedBy": ex.USER_ID,
+            "decidedAt": "2026-12-01T11:00:00Z",
+            "comment": "Please use the red sweater photo instead",
+        }
+    )
+
+    required: bool = Field(
+        description="The post went through approval (it was submitted for approval)"
+    )
+    submitted_by: uuid.UUID | None
+    submitted_at: datetime | None
+    decided_by: uuid.UUID | None = Field(description="Who approved it or sent it back")
+    decided_at: datetime | None
+    comment: str | None = Field(description="The approver's comment (why it was sent back)")
+
+    @classmethod
+    def of(cls, post: ScheduledPost | PostRow) -> PostApproval:
+        return cls(
+            required=post.approval_submitted_at is not None,
+            submitted_by=post.approval_submitted_by,
+            submitted_at=post.approval_submitted_at,
+            decided_by=post.approval_decided_by,
+            decided_at=post.approval_decided_at,
+            comment=post.approval_comment,
+        )
+
+
 class Post(ApiModel):
     model_config = examples(
         POST_EXAMPLE,
@@ -334,7 +392,7 @@ class Post(ApiModel):
 
     id: uuid.UUID
     instagram_account_id: uuid.UUID
-    scheduled_for: datetime
+    scheduled_for: datetime | None = Field(description="null only for a draft without a time")
     caption: str
     media_urls: list[str]
     media_ids: list[str]
@@ -383,6 +441,9 @@ class Post(ApiModel):
         description="Only in the answer of a create or edit sent with `allowOverQuota: true` "
         "whose time is over the publishing quota",
     )
+    approval: PostApproval = Field(
+        description="Drafts and approvals: who submitted and decided, when, and the comment"
+    )
 
     @classmethod
     def of(cls, post: ScheduledPost | PostRow, quota_window: QuotaWindow | None = None) -> Post:
@@ -429,6 +490,7 @@ class Post(ApiModel):
             cancelled_at=post.cancelled_at,
             staging=PostStaging.of(post),
             quota_warning=QuotaWarning.of(quota_window) if quota_window is not None else None,
+            approval=PostApproval.of(post),
         )
 
 

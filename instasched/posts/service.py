@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote, urlsplit
 
 import orjson
@@ -41,13 +41,17 @@ from instasched.models import (
     PostStatus,
     PostTemplate,
     ScheduledPost,
+    post_time,
 )
-from instasched.posts import history, quota, repository, rules
+from instasched.posts import approvals, history, quota, repository, rules
 from instasched.posts.schemas import PostCreate, PostUpdate, TemplateValue
 from instasched.publishing import staging
 from instasched.security import SESSION_ENDED, USER_GONE
 from instasched.templates.render import append_suggestions, render
 from instasched.worker.queue import PublishQueue
+
+if TYPE_CHECKING:
+    from instasched.workspaces.access import Access
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +78,7 @@ async def create_post(
     idempotency_key: str | None = None,
     now: datetime | None = None,
     event: dict[str, Any] | None = None,
+    access: Access | None = None,
 ) -> tuple[ScheduledPost | repository.PostRow, bool, quota.QuotaWindow | None]:
     """Validate and store a post, enqueue its job after the commit.
 
@@ -82,6 +87,11 @@ async def create_post(
     index); with the key used for another body, 422. Over the publishing quota: 422, or saved
     with the warning when `allowOverQuota`. `token_version` is the bearer token's (the endpoint
     verified its signature only): a revoked token is a 401 here.
+
+    `access`: the workspace the post is made in and the caller's role there (default: the
+    user's personal workspace, as owner). A draft (`draft: true`) needs no time and is never
+    queued; a member who may not approve, in a workspace that requires approval, makes a post
+    that waits in `needs_approval` (posts.approvals).
     """
     key = check_idempotency_key(idempotency_key)
     fingerprint = _fingerprint(body) if key is not None else None
@@ -123,18 +133,25 @@ async def create_post(
     post = prepared.post
     post.idempotency_key = key
     post.idempotency_fingerprint = fingerprint
+    post.status = PostStatus.DRAFT if body.draft else await approvals.placed_status(session, access)
+    if post.status == PostStatus.NEEDS_APPROVAL:
+        approvals.mark_submitted(post, user_id=user_id, at=now)
     scheduled_for = post.scheduled_for
     media = prepared.media
     limit = prepared.quota
     # One statement: the post, its media and template uses, its `created` event
-    # (repository._insert_sql).
+    # (repository._insert_sql). A draft uses no quota.
     inserted = await repository.insert_post(
         session,
         post,
         asset_ids=[a.id for a, _ in media],
-        quota=None if body.allow_over_quota else limit,
+        quota=None if body.allow_over_quota or body.draft else limit,
         actor_user_id=user_id,
-        event={"scheduledFor": scheduled_for.isoformat(), **(event or {})},
+        event={
+            "scheduledFor": scheduled_for.isoformat() if scheduled_for else None,
+            "status": post.status,
+            **(event or {}),
+        },
     )
     row = inserted.row
     window = quota.QuotaWindow(*inserted.quota_window, quota=limit)
@@ -153,14 +170,26 @@ async def create_post(
         if winner is None:  # pragma: no cover - the conflict said it exists
             raise Conflict("A post with this Idempotency-Key is being created; retry")
         return _replay(winner, fingerprint), False, None
+    if row.status != PostStatus.SCHEDULED:  # a draft or a post awaiting approval: no job
+        if row.status == PostStatus.NEEDS_APPROVAL:
+            await history.record(
+                session, row.id, history.Kind.SUBMITTED, actor_user_id=user_id,
+                detail={"to": row.status, "scheduledFor": _iso(scheduled_for)},
+            )  # fmt: skip
+        log.info("post %s saved as %s", row.id, row.status)
+        return row, True, window if window.over and not body.draft else None
     # A new post has no job yet: a plain add (no remove first) saves a Redis round trip.
     after_commit(
         session,
         partial(queue.schedule_many, staging.jobs_for(row, settings=settings, now=now)),
         timeout=ENQUEUE_TIMEOUT_SECONDS,
     )
-    log.info("post %s scheduled for %s", row.id, scheduled_for.isoformat())
+    log.info("post %s scheduled for %s", row.id, _iso(scheduled_for))
     return row, True, window if window.over else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 @dataclass
@@ -187,15 +216,18 @@ async def prepare_post(
 ) -> Prepared:
     """The checks of a new post (time window, template, media, caption and Meta's rules), in the
     order a create makes them; raises the first problem (`Invalid` naming its field).
-    `templates`: a cache of the user's templates by id (a CSV import renders many rows)."""
-    scheduled_for = await resolve_time(
-        session,
-        settings=settings,
-        account=account,
-        scheduled_for=body.scheduled_for,
-        use_next_slot=body.use_next_slot,
-        now=now,
-    )
+    `templates`: a cache of the user's templates by id (a CSV import renders many rows).
+    A draft needs no time (one given is checked as any)."""
+    scheduled_for: datetime | None = None
+    if not body.draft or body.scheduled_for is not None or body.use_next_slot:
+        scheduled_for = await resolve_time(
+            session,
+            settings=settings,
+            account=account,
+            scheduled_for=body.scheduled_for,
+            use_next_slot=body.use_next_slot,
+            now=now,
+        )
     media_type = body.media_type
     caption = body.caption or ""
     variables: dict[str, TemplateValue] = dict(body.template_variables or {})
@@ -312,11 +344,15 @@ async def update_post(
     post_id: uuid.UUID,
     body: PostUpdate,
     now: datetime | None = None,
+    access: Access | None = None,
 ) -> tuple[ScheduledPost, quota.QuotaWindow | None]:
-    """Change a scheduled post; the merged result passes the same validation as a new post.
+    """Change a scheduled post, a draft or a post in the approval workflow; the merged result
+    passes the same validation as a new post.
 
     Returns the post and, when a new time is over the publishing quota and `allowOverQuota` was
-    sent, the quota warning (without the flag: 422)."""
+    sent, the quota warning (without the flag: 422). `access`: as `create_post`'s; a member
+    who may not approve, editing a scheduled post of a workspace that requires approval, sends
+    it back to `needs_approval` (its jobs and staged containers are dropped)."""
     sent = body.model_fields_set
     for name, label in (("caption", "caption"), ("media_type", "mediaType")):
         if name in sent and getattr(body, name) is None:
@@ -327,7 +363,7 @@ async def update_post(
     post = await repository.get_owned(
         session, workspace_id=workspace_id, post_id=post_id, for_update=True
     )
-    _require_scheduled(post, "edited")
+    require_status(post, EDITABLE_STATUSES, "edited")
     if sent & {"media_ids", "media_urls", "media_type"} and _stories_out(post):
         raise Conflict(
             "Some stories of this post are already on Instagram (storyItems); its media and "
@@ -446,7 +482,7 @@ async def update_post(
     if count_use and template_id is not None:
         await repository.count_template_use(session, template_id=template_id)
     warning = None
-    if new_time is not None and moved:
+    if new_time is not None and moved and post.status not in UNQUEUED_DRAFTS:
         # After the assets' locks, as a create takes them (assets, then the quota lock).
         warning = await quota.check(
             session,
@@ -458,15 +494,33 @@ async def update_post(
             field=_time_field(bool(body.use_next_slot)),
         )
     due = post.next_attempt_at or post.scheduled_for
-    discard = staging.discard_on_edit(post, carried, due=due, moved=moved)
+    discard = (
+        staging.discard_on_edit(post, carried, due=due, moved=moved) if due is not None else None
+    )
+    changed = history.changes(before, history.snapshot(post))
+    sent_back = (
+        changed
+        and post.status == PostStatus.SCHEDULED
+        and await approvals.placed_status(session, access) == PostStatus.NEEDS_APPROVAL
+    )
+    if sent_back:  # it waits for an approver again: no job, no staged container
+        post.status = PostStatus.NEEDS_APPROVAL
+        post.next_attempt_at = None
+        approvals.mark_submitted(post, user_id=user_id, at=now)
+        discard = staging.discarded()
     for name, value in (discard or {}).items():
         setattr(post, name, value)
-    changed = history.changes(before, history.snapshot(post))
     await session.flush()
     if changed:
         await history.record(
             session, post.id, history.Kind.EDITED, actor_user_id=user_id,
             detail={"changed": changed},
+        )  # fmt: skip
+    if sent_back:
+        await history.record(
+            session, post.id, history.Kind.SUBMITTED, actor_user_id=user_id,
+            detail={"from": PostStatus.SCHEDULED, "to": post.status, "reason": "edited",
+                    "scheduledFor": _iso(post.scheduled_for)},
         )  # fmt: skip
     await session.refresh(post)
     if new_time is not None or discard is not None:
@@ -489,7 +543,7 @@ async def cancel_post(
     post = await repository.get_owned(
         session, workspace_id=workspace_id, post_id=post_id, for_update=True
     )
-    _require_scheduled(post, "cancelled")
+    require_status(post, CANCELLABLE_STATUSES, "cancelled")
     post.status = PostStatus.CANCELLED
     post.cancelled_at = await repository.database_now(session)
     post.next_attempt_at = None
@@ -520,7 +574,7 @@ async def publish_now(
     _require_scheduled(post, "published now")
     now = await repository.database_now(session)
     meta = dict(post.meta or {})
-    meta.setdefault("originalScheduledFor", post.scheduled_for.astimezone(UTC).isoformat())
+    meta.setdefault("originalScheduledFor", post_time(post).astimezone(UTC).isoformat())
     meta["publishNowRequestedAt"] = now.astimezone(UTC).isoformat()
     post.meta = meta
     post.scheduled_for = now
@@ -578,7 +632,10 @@ def _deleted_meanwhile(media: Sequence[MediaRef], missing: Set[uuid.UUID]) -> In
 def _fingerprint(body: PostCreate) -> str:
     """SHA-256 of the request as parsed (the same post sent again, whatever its JSON's spacing or
     key order, has the same fingerprint)."""
-    canonical = orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    # `draft: false` (the default) is left out: the fingerprints stored before drafts existed
+    # still match a replay of the same request.
+    dumped = body.model_dump(mode="json", exclude=None if body.draft else {"draft"})
+    canonical = orjson.dumps(dumped, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()
 
 
@@ -618,16 +675,34 @@ _STATUS_HINTS = {
 
 
 def require_status(
-    post: ScheduledPost, wanted: str, verb: str, hints: Mapping[str, str] | None = None
+    post: ScheduledPost,
+    wanted: str | tuple[str, ...],
+    verb: str,
+    hints: Mapping[str, str] | None = None,
 ) -> None:
-    """409 naming the post's status (and what to do instead) unless it is `wanted`."""
-    if post.status == wanted:
+    """409 naming the post's status (and what to do instead) unless it is `wanted` (one of)."""
+    allowed = (wanted,) if isinstance(wanted, str) else wanted
+    if post.status in allowed:
         return
     hint = {**_STATUS_HINTS, **(hints or {})}.get(post.status, f"its status is {post.status}")
+    names = ", ".join(allowed[:-1]) + (" or " if len(allowed) > 1 else "") + allowed[-1]
     raise Conflict(
-        f"Only {wanted} posts can be {verb}; this post is {post.status} ({hint})",
+        f"Only {names} posts can be {verb}; this post is {post.status} ({hint})",
         detail={"status": post.status, "postId": str(post.id)},
     )
+
+
+# The statuses an edit accepts, and those an edit's new time is not checked against the quota.
+EDITABLE_STATUSES = (
+    PostStatus.SCHEDULED,
+    PostStatus.DRAFT,
+    PostStatus.NEEDS_APPROVAL,
+    PostStatus.CHANGES_REQUESTED,
+    PostStatus.APPROVAL_EXPIRED,
+)
+# A draft or a post in the approval workflow is cancelled (discarded) like a scheduled one.
+CANCELLABLE_STATUSES = EDITABLE_STATUSES
+UNQUEUED_DRAFTS = (PostStatus.DRAFT, PostStatus.CHANGES_REQUESTED, PostStatus.APPROVAL_EXPIRED)
 
 
 def _require_scheduled(post: ScheduledPost, verb: str) -> None:

@@ -112,11 +112,12 @@ async def duplicate_post(
     session: SessionDep,
     state: StateDep,
 ) -> Post:
-    """Copy any post (whatever its status) into a new scheduled post at `scheduledFor` (or the
-    next free slot), optionally on another of your accounts: caption (as rendered), media,
-    tags, first comment, alt text and the other options. The copy is checked and saved as a
-    new post (POST /posts); its history starts with `created` naming the source. Drafts do not
-    exist yet: once they do, a copy without a time can become a draft."""
+    """Copy any post (whatever its status) into a new **draft** (status `draft`), at
+    `scheduledFor` or the next free slot if given (a draft needs no time), optionally on
+    another of your accounts: caption (as rendered), media, tags, first comment, alt text and
+    the other options. The copy is checked and saved as a new post (POST /posts with
+    `draft: true`); its history starts with `created` naming the source. Submit it
+    (POST .../posts/{postId}/submit) to schedule it or send it for approval."""
     post, over_quota = await lifecycle.duplicate_post(
         session,
         settings=state.settings,
@@ -126,6 +127,7 @@ async def duplicate_post(
         token_version=token.version,
         post_id=post_id,
         body=body,
+        access=access,
     )
     return Post.of(post, over_quota)
 

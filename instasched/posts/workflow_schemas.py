@@ -147,15 +147,57 @@ class PostRetry(RequestModel):
     )
 
 
+class PostSubmit(RequestModel):
+    """Submit a draft (or a post sent back, or expired) for approval, or schedule it."""
+
+    model_config = examples({}, {"scheduledFor": "2026-12-21T09:30:00Z"})
+
+    scheduled_for: str | None = Field(
+        None,
+        description="Its time (ISO 8601; no offset: the account's timezone), if it has none yet "
+        "or it changes; at least SCHEDULE_MIN_LEAD_SECONDS ahead",
+    )
+    allow_over_quota: bool | None = Field(
+        None, description="Schedule it even when the time is over the publishing quota"
+    )
+
+
+class PostApprove(RequestModel):
+    """Approve a post awaiting approval: it is scheduled (and queued) at its time."""
+
+    model_config = examples({}, {"comment": "Lovely, ship it"})
+
+    comment: str | None = Field(None, max_length=2000, description="Kept on the post")
+    scheduled_for: str | None = Field(
+        None,
+        description="A new time (required for an approval_expired post, whose time passed)",
+    )
+    allow_over_quota: bool | None = Field(
+        None, description="Schedule it even when the time is over the publishing quota"
+    )
+
+
+class PostReject(RequestModel):
+    """Send a post back to its author with what to change."""
+
+    model_config = examples({"comment": "Please use the red sweater photo instead"})
+
+    comment: str = Field(
+        min_length=1, max_length=2000, description="What to change (shown to the author)"
+    )
+
+
 class PostDuplicate(RequestModel):
-    """A copy of the post as a new scheduled post (drafts do not exist yet)."""
+    """A copy of the post as a new draft (with the time given, if any)."""
 
     model_config = examples(
         {"scheduledFor": "2026-12-27T14:00:00Z"},
         {"useNextSlot": True, "instagramAccountId": ex.ACCOUNT_ID},
     )
 
-    scheduled_for: str | None = Field(None, description="When the copy is published (ISO 8601)")
+    scheduled_for: str | None = Field(
+        None, description="The draft's time (ISO 8601; optional: a draft needs none)"
+    )
     use_next_slot: bool = Field(False, description="Instead: the next free slot of the schedule")
     instagram_account_id: uuid.UUID | None = Field(
         None, description="Another of your accounts to post the copy on (default: the same)"

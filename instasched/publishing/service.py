@@ -54,7 +54,7 @@ from instasched.integrations.instagram.call_log import recorded as graph_calls_r
 from instasched.integrations.instagram.media import ContainerStatusCode
 from instasched.kit.text import counted
 from instasched.kit.time import utcnow
-from instasched.models import InstagramAccount, MediaAsset, PostStatus, ScheduledPost
+from instasched.models import InstagramAccount, MediaAsset, PostStatus, ScheduledPost, post_time
 from instasched.publishing import insights, repository, sequence, timeline
 from instasched.publishing.leases import LeaseKeeper
 from instasched.publishing.sources import (
@@ -183,7 +183,7 @@ class Publisher:
                     # (A staged container needs no media: only media_publish remains.)
                     assets = await load_assets(conn, claimed)
         if claimed is not None:
-            due = claimed.next_attempt_at or claimed.scheduled_for
+            due = claimed.next_attempt_at or post_time(claimed)
             self.events.publish_started(
                 post_id=post_id, lateness_seconds=(now - due).total_seconds()
             )
@@ -195,7 +195,7 @@ class Publisher:
         if post is None:
             return Outcome("skipped", detail="post deleted")
         if post.status == PostStatus.SCHEDULED:
-            later = post.next_attempt_at or post.scheduled_for
+            later = post.next_attempt_at or post_time(post)
             if later > now:
                 # Early (clock skew) or edited to a later time: wait for the new due time.
                 return Outcome("not_due", due_at=later)
@@ -485,7 +485,7 @@ class Publisher:
         """
         post = attempt.post
         recent = await self._graph(attempt).recent_media(account.ig_user_id, token)
-        since = post.container_created_at or post.publishing_started_at or post.scheduled_for
+        since = post.container_created_at or post.publishing_started_at or post_time(post)
         since = since - RECENT_MEDIA_SLACK
         caption = (post.caption or "").strip()
         candidates = [

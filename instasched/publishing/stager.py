@@ -27,7 +27,7 @@ from instasched.integrations.instagram import (
 from instasched.integrations.instagram.call_log import recorded as graph_calls_recorded
 from instasched.integrations.instagram.media import ContainerStatusCode
 from instasched.kit.time import utcnow
-from instasched.models import InstagramAccount, ScheduledPost
+from instasched.models import InstagramAccount, ScheduledPost, post_time
 from instasched.publishing import sequence, staging, staging_repository, timeline
 from instasched.publishing.service import (
     REAUTH_MESSAGE,
@@ -89,7 +89,7 @@ class Stager:
         if post.staging_status == staging.STAGING and post.staging_lease_expires_at is not None:
             # Another worker stages it; look again once its lease would have expired.
             later = post.staging_lease_expires_at + timedelta(seconds=1)
-            if post.status == "scheduled" and later < (post.next_attempt_at or post.scheduled_for):
+            if post.status == "scheduled" and later < (post.next_attempt_at or post_time(post)):
                 return Outcome("not_due", due_at=max(later, now))
             return Outcome("skipped", detail="being staged")
         for job in staging.jobs_for(post, settings=self.settings, now=now):
@@ -220,7 +220,7 @@ class Stager:
         self.events.staging_failed(
             post_id=post.id,
             account_id=post.instagram_account_id,
-            scheduled_for=post.scheduled_for.isoformat(),
+            scheduled_for=post_time(post).isoformat(),
             code=code,
             message=message,
         )
@@ -232,7 +232,7 @@ class Stager:
         post = attempt.post
         now = utcnow()
         await self.publisher._write(attempt, {"staging_lease_expires_at": now})
-        due = post.next_attempt_at or post.scheduled_for
+        due = post.next_attempt_at or post_time(post)
         # Tried again after PUBLISH_RETRY_BASE_SECONDS while the due time is further away.
         again = now + timedelta(seconds=self.settings.publish_retry_base_seconds)
         log.warning("staging interrupted: %s", reason, extra={"post_id": str(post.id)})

@@ -40,6 +40,7 @@ from instasched.kit.memory import freeze_startup_objects
 from instasched.kit.redis import bullmq_connection
 from instasched.observability.metrics import IN_FLIGHT
 from instasched.ops.health import check_publishing_health
+from instasched.posts import approvals
 from instasched.publishing import repository as publishing_repository
 from instasched.publishing.insights import refresh_due
 from instasched.publishing.service import Outcome, Publisher
@@ -461,6 +462,11 @@ def _start_loops(
         asyncio.create_task(
             _every(settings.insights_refresh_interval_seconds, lambda: refresh_due(app), stop)
         ),
+        # Posts awaiting approval whose time came: approval_expired, with an alert. Every
+        # process (SKIP LOCKED); a partial index read, so its cost follows those posts.
+        asyncio.create_task(
+            _every(settings.reconcile_interval_seconds, lambda: _expire_approvals(app), stop)
+        ),
         # Webhook deliveries (issue 21): their own task, never in a publication's way.
         asyncio.create_task(webhook_delivery.run(app, stop)),
     ]
@@ -495,6 +501,14 @@ async def _check_health(app: AppState) -> None:
     """The publishing alerts (instasched.ops.health), by one worker per interval."""
     if await _first_this_interval(app, HEALTH_LOCK, app.settings.reconcile_interval_seconds):
         await check_publishing_health(app)
+
+
+async def _expire_approvals(app: AppState) -> None:
+    """Posts still awaiting approval at their time are never published (posts.approvals)."""
+    async with app.session_factory() as session:
+        expired = await approvals.expire_due(session, events=app.events)
+    if expired:
+        log.warning("posts not published for want of approval", extra={"expired": expired})
 
 
 async def _first_this_interval(app: AppState, lock: str, interval_seconds: float) -> bool:

@@ -32,6 +32,8 @@ RESPONSE_FIELDS = {
     "staging",
     # issue 19: trial reels and the AI label
     "trialParams", "isAiGenerated", "storyItems",
+    # issue 20 item 2: drafts and approvals (who submitted and decided, when, the comment)
+    "approval",
 }  # fmt: skip
 
 

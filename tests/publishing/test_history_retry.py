@@ -102,12 +102,17 @@ async def test_failed_post_history_names_the_graph_call_code_and_fbtrace_then_re
     )
     assert r.status_code == 201, r.text
     copy = r.json()
-    assert copy["id"] != str(post_id) and copy["status"] == "scheduled"
+    # Duplicated into a draft (issue 20 item 4), at the time given; submitting schedules it.
+    assert copy["id"] != str(post_id) and copy["status"] == "draft"
+    assert datetime.fromisoformat(copy["scheduledFor"]) == when
     assert copy["caption"] == published.caption and copy["mediaIds"] == [str(image.id)]
     assert copy["publishAttempts"] == 0 and copy["permalink"] is None
     copy_history = await history(publishing, user, copy["id"])
     assert [e["kind"] for e in copy_history["events"]] == ["created"]
     assert copy_history["events"][0]["detail"]["duplicatedFrom"] == str(post_id)
+    r = await publishing.http.post(f"{BASE}/posts/{copy['id']}/submit", headers=user.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "scheduled"
 
 
 async def test_retry_refuses_a_post_whose_account_needs_reconnecting(

@@ -15,6 +15,7 @@ import {
 } from "./store.js";
 import * as accept from "./views/accept.js";
 import * as accounts from "./views/accounts.js";
+import * as approvals from "./views/approvals.js";
 import * as auth from "./views/auth.js";
 import * as besttimes from "./views/besttimes.js";
 import * as calendar from "./views/calendar.js";
@@ -28,6 +29,7 @@ import * as workspace from "./views/workspace.js";
 const ROUTES = {
   calendar: { title: "Calendar", view: calendar },
   compose: { title: "Compose", view: composer },
+  approvals: { title: "Approvals", view: approvals },
   grid: { title: "Grid", view: grid },
   media: { title: "Media library", view: media },
   "best-times": { title: "Best times", view: besttimes },

@@ -1,7 +1,23 @@
 // The posts, templates, schedules and optimal-times endpoints (issues 4 and 6) in one place.
 import { SCHED, del, get, post, put } from "./api.js";
 
-export const STATUSES = ["scheduled", "publishing", "published", "failed", "cancelled"];
+export const STATUSES = [
+  "scheduled", "publishing", "published", "failed", "cancelled",
+  // Drafts and approvals (issue 20, docs/approvals.md)
+  "draft", "needs_approval", "changes_requested", "approval_expired",
+];
+/** What each status is called on screen (badges, legend, dialog titles). */
+export const STATUS_TEXT = {
+  scheduled: "Scheduled",
+  publishing: "Publishing",
+  published: "Published",
+  failed: "Failed",
+  cancelled: "Cancelled",
+  draft: "Draft",
+  needs_approval: "Needs approval",
+  changes_requested: "Changes requested",
+  approval_expired: "Approval expired",
+};
 export const MEDIA_TYPES = [
   ["IMAGE", "Image"],
   ["CAROUSEL", "Carousel"],
@@ -40,6 +56,25 @@ export const postHistory = (postId) => get(`${SCHED}/posts/${postId}/history`);
 /** A failed post back to scheduled, same id (in a few seconds, or at `scheduledFor`). */
 export const retryPost = (postId, body = {}) => post(`${SCHED}/posts/${postId}/retry`, body);
 export const duplicatePost = (postId, body) => post(`${SCHED}/posts/${postId}/duplicate`, body);
+/** Drafts and approvals: a draft (or a post sent back) to an approver, or scheduled at once. */
+export const submitPost = (postId, body = {}) => post(`${SCHED}/posts/${postId}/submit`, body);
+export const approvePost = (postId, body = {}) => post(`${SCHED}/posts/${postId}/approve`, body);
+export const rejectPost = (postId, comment) => post(`${SCHED}/posts/${postId}/reject`, { comment });
+
+/** Whether a post written here waits for an approver: the workspace requires approval and the
+ *  user's role there may not approve. Read from GET /api/workspaces when the server has it
+ *  (the workspaces endpoints); without it, posts are scheduled directly (false). */
+export async function approvalNeeded(workspaceId = null) {
+  try {
+    const body = await get("/api/workspaces");
+    const list = Array.isArray(body) ? body : body.workspaces || body.items || [];
+    const ws = list.find((w) => (workspaceId ? w.id === workspaceId : w.personal)) || null;
+    if (!ws) return false;
+    return Boolean(ws.requireApproval) && !["owner", "approver"].includes(ws.role);
+  } catch {
+    return false;
+  }
+}
 
 /** The publishing-quota details of a 422 (`detail[0]` with `count` and `quota`), or null. */
 export function quotaProblem(err) {

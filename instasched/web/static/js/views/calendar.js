@@ -3,9 +3,12 @@
 // day views draw the posting schedule's free slots (click one to compose into it) and shade
 // the best-time hours. Drag a scheduled post to another day or hour to reschedule (PUT); click
 // for details, edit, cancel, publish now, retry; live status by polling while the view is open.
+// Drafts (issue 20): a panel beside the calendar lists them; drag one onto a day or hour to give
+// it that time and submit it (scheduled, or sent for approval when the workspace requires it).
+// The post dialog shows where a post stands in the approval workflow, with its comment.
 import { append, busy, button, counted, field, h, notice, openDialog, replace, safeUrl, toast } from "../dom.js";
-import { cancelPost, duplicatePost, listPosts, listSchedules, optimalTimes, postChanges, postHistory, postInsights, publishNow, quotaProblem, retryPost, slotOf, updatePost } from "../posts-api.js";
-import { currentAccount } from "../store.js";
+import { STATUS_TEXT, approvePost, cancelPost, duplicatePost, listPosts, listSchedules, optimalTimes, postChanges, postHistory, postInsights, publishNow, quotaProblem, rejectPost, retryPost, slotOf, submitPost, updatePost } from "../posts-api.js";
+import { currentAccount, store } from "../store.js";
 import { TYPE_ICON, TYPE_TEXT, mediaIndex, postThumbUrl } from "../thumbs.js";
 import {
   DAY_SHORT,
@@ -35,13 +38,10 @@ const MODES = ["month", "week", "day"];
 const MONTH_CAP = 3;
 const WEEK_CAP = 2;
 const DAY_CAP = 200;
-const STATUS_TEXT = {
-  scheduled: "Scheduled",
-  publishing: "Publishing",
-  published: "Published",
-  failed: "Failed",
-  cancelled: "Cancelled",
-};
+// Posts in these statuses can be dragged: a scheduled post moves, a draft is placed and submitted.
+const DRAGGABLE = new Set(["scheduled", "draft"]);
+// Day cells draw a draft dropped in the month view at this hour (it keeps its own time if any).
+const DRAFT_HOUR = 9;
 
 function parseDay(text, tz) {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text || "");
@@ -75,7 +75,12 @@ export async function render(main, { args, query = {}, navigate }) {
 
   const title = h("h1", { id: "calendar-title" });
   const grid = h("div", { class: "calendar", id: "calendar" });
-  const info = h("p", { class: "muted small" }, `Times in ${tz} (the account's timezone). Drag a scheduled post to another day (or hour, in the week and day views) to reschedule it, or open it to pick a new time. Click a free slot of your posting schedule to compose into it. Cancelled posts are not shown.`);
+  const info = h("p", { class: "muted small" }, `Times in ${tz} (the account's timezone). Drag a scheduled post to another day (or hour, in the week and day views) to reschedule it, or open it to pick a new time. Drag a draft from the drafts panel onto the calendar to schedule it (or submit it for approval). Click a free slot of your posting schedule to compose into it. Cancelled posts are not shown.`);
+  const draftList = h("ul", { class: "draft-list", id: "draft-list", "aria-label": "Drafts" });
+  const draftsPanel = h("aside", { class: "drafts-panel card", id: "drafts-panel", "aria-labelledby": "drafts-title" },
+    h("h2", { id: "drafts-title" }, "Drafts"),
+    h("p", { class: "muted small" }, "Never published until placed on the calendar. Drag one onto a day (or an hour) to give it that time and submit it."),
+    draftList);
   const modeBtns = MODES.map((m) => button(m[0].toUpperCase() + m.slice(1), () => switchMode(m),
     { "aria-pressed": String(mode === m), id: `view-${m}` }));
   const legend = h("ul", { class: "legend", "aria-label": "Legend" },
@@ -179,7 +184,7 @@ export async function render(main, { args, query = {}, navigate }) {
 
   function chip(p) {
     const when = new Date(p.scheduledFor);
-    const draggable = p.status === "scheduled";
+    const draggable = DRAGGABLE.has(p.status);
     const statusText = STATUS_TEXT[p.status] || p.status;
     const typeText = TYPE_TEXT[p.mediaType] || p.mediaType;
     const thumbUrl = postThumbUrl(p, media);
@@ -234,7 +239,7 @@ export async function render(main, { args, query = {}, navigate }) {
       const p = dragged;
       dragged = null;
       if (!p) return;
-      const old = wall(new Date(p.scheduledFor), tz);
+      const old = p.scheduledFor ? wall(new Date(p.scheduledFor), tz) : { hour: DRAFT_HOUR, minute: 0 };
       // Month view keeps the time of day; week view moves to the hour, keeping the minutes.
       const w = {
         year: targetWall.year,
@@ -243,8 +248,62 @@ export async function render(main, { args, query = {}, navigate }) {
         hour: targetWall.hour ?? old.hour,
         minute: old.minute,
       };
-      await reschedule(p, w);
+      if (p.status === "draft") await place(p, w);
+      else await reschedule(p, w);
     });
+  }
+
+  /** A draft dropped on the calendar: that time, then submitted (scheduled, or sent for
+   *  approval when the workspace requires it and the user may not approve). */
+  async function place(p, w) {
+    try {
+      await updatePost(p.id, { scheduledFor: wallToApi(w) });
+      const r = await submitPost(p.id);
+      const at = formatInZone(new Date(r.scheduledFor), tz);
+      toast(r.status === "needs_approval" ? `Submitted for approval, for ${at}` : `Scheduled for ${at}`, "success");
+    } catch (err) {
+      toast(`Not placed: ${err.message}`, "error");
+    }
+    await Promise.all([load(true), loadDrafts()]);
+  }
+
+  function draftCard(p) {
+    const thumbUrl = postThumbUrl(p, media);
+    const el = h("button", {
+      type: "button",
+      class: "post post-draft draft-card",
+      draggable: "true",
+      dataset: { postId: p.id, status: p.status, type: p.mediaType },
+      onclick: () => details(p),
+    },
+    thumbUrl
+      ? h("img", { class: "post-thumb", src: thumbUrl, alt: "", loading: "lazy", decoding: "async", width: "32", height: "32" })
+      : h("span", { class: "post-thumb post-thumb-none", "aria-hidden": "true" }, TYPE_ICON[p.mediaType] || "?"),
+    h("span", { class: "post-body" },
+      h("span", { class: "post-line" },
+        h("span", { class: "post-status" }, "Draft"), " · ",
+        h("span", { class: "post-time" }, p.scheduledFor ? formatTime(new Date(p.scheduledFor), tz) : "no time yet")),
+      h("span", { class: "post-caption" }, snippet(p.caption))));
+    el.addEventListener("dragstart", (e) => {
+      dragged = p;
+      e.dataTransfer.effectAllowed = "move";
+      e.dataTransfer.setData("text/plain", p.id);
+      el.classList.add("dragging");
+    });
+    el.addEventListener("dragend", () => el.classList.remove("dragging"));
+    return h("li", {}, el);
+  }
+
+  /** Every draft of the account (with or without a time), newest time last. */
+  async function loadDrafts() {
+    try {
+      const drafts = await listPosts(account.id, { status: "draft" });
+      replace(draftList, ...(drafts.length
+        ? drafts.map(draftCard)
+        : [h("li", { class: "muted small" }, "No drafts. Save one from the composer (Save as draft).")]));
+    } catch (err) {
+      replace(draftList, h("li", {}, notice("error", err.message)));
+    }
   }
 
   async function reschedule(p, w) {
@@ -490,25 +549,115 @@ export async function render(main, { args, query = {}, navigate }) {
       const w = inputToWall(input.value);
       if (!w) throw new Error("Pick a date and time");
       const copy = await duplicatePost(p.id, { scheduledFor: wallToApi(w) });
-      toast("Copy scheduled", "success");
+      toast("Copy saved as a draft: submit it to schedule it", "success");
+      await loadDrafts();
       follow(copy);
     }), { id: "post-duplicate" });
     return h("div", { class: "row" }, field(`Copy at (${tz})`, input), go);
   }
 
+  /** "you" or "a team member" (the API names members by id). */
+  const who = (userId) => (userId && store.user && userId === store.user.id ? "you" : "a team member");
+
+  /** Where the post stands in the approval workflow, and the approver's comment. */
+  function approvalBlock(p) {
+    const a = p.approval || {};
+    const at = (t) => (t ? ` on ${formatInZone(new Date(t), tz)}` : "");
+    if (p.status === "needs_approval") {
+      return notice("info", `Waiting for approval: submitted by ${who(a.submittedBy)}${at(a.submittedAt)}. It is published only once an owner or approver approves it.`);
+    }
+    if (p.status === "changes_requested") {
+      return h("div", { class: "notice notice-warn", id: "post-approval-comment", role: "status" },
+        h("strong", {}, `Sent back by ${who(a.decidedBy)}${at(a.decidedAt)}: `), a.comment || "",
+        h("p", { class: "small" }, "Edit the post, then submit it again."));
+    }
+    if (p.status === "approval_expired") {
+      return notice("error", "Not published: it was not approved before its time. An approver can approve it for a new time, or edit it and submit it again.");
+    }
+    if (p.status === "draft") {
+      return notice("info", "A draft: never published. Give it a time and submit it, or drag it onto the calendar.");
+    }
+    if (a.decidedBy && a.comment) {
+      return h("p", { class: "muted", id: "post-approval-comment" }, `Approved by ${who(a.decidedBy)}${at(a.decidedAt)}: ${a.comment}`);
+    }
+    return null;
+  }
+
+  /** A time field (the post's own, else tomorrow at DRAFT_HOUR) for submit / approve. */
+  function timeInput(p, id) {
+    const start = p.scheduledFor && new Date(p.scheduledFor).getTime() > Date.now() + MIN_LEAD_MS
+      ? wall(new Date(p.scheduledFor), tz)
+      : { ...wall(new Date(Date.now() + 24 * 60 * 60 * 1000), tz), hour: DRAFT_HOUR, minute: 0 };
+    return h("input", { type: "datetime-local", value: wallToInput(start), id });
+  }
+
+  function approvalActions(p, body, actions, close) {
+    const done = async (r, message) => {
+      toast(message, "success");
+      close();
+      await Promise.all([load(true), loadDrafts()]);
+      return r;
+    };
+    if (["draft", "changes_requested", "approval_expired"].includes(p.status)) {
+      const input = timeInput(p, "post-submit-when");
+      const submit = button("Submit", () => busy(submit, async () => {
+        const w = inputToWall(input.value);
+        if (!w) throw new Error("Pick a date and time");
+        const r = await submitPost(p.id, { scheduledFor: wallToApi(w) });
+        await done(r, r.status === "needs_approval" ? "Submitted for approval" : `Scheduled for ${formatInZone(new Date(r.scheduledFor), tz)}`);
+      }), { id: "post-submit", class: "primary" });
+      body.append(h("div", { class: "row" }, field(`Time (${tz})`, input), submit));
+      actions.append(button("Edit", () => { close(); navigate(`compose/${p.id}`); }, { id: "post-edit" }));
+    }
+    if (["draft", "needs_approval", "changes_requested", "approval_expired"].includes(p.status)) {
+      actions.append(button(p.status === "draft" ? "Discard draft" : "Cancel post", (e) => {
+        if (!window.confirm("Discard this post? It will not be published.")) return;
+        busy(e.currentTarget, async () => {
+          await cancelPost(p.id);
+          await done(null, "Post discarded");
+        });
+      }, { class: "danger", id: "post-cancel" }));
+    }
+    if (p.status === "needs_approval" || p.status === "approval_expired") {
+      const expired = p.status === "approval_expired";
+      const input = expired ? timeInput(p, "post-approve-when") : null;
+      const approve = button(expired ? "Approve for this time" : "Approve", () => busy(approve, async () => {
+        let payload = {};
+        if (input) {
+          const w = inputToWall(input.value);
+          if (!w) throw new Error("Pick a date and time");
+          payload = { scheduledFor: wallToApi(w) };
+        }
+        const r = await approvePost(p.id, payload);
+        await done(r, `Approved: scheduled for ${formatInZone(new Date(r.scheduledFor), tz)}`);
+      }), { id: "post-approve", class: "primary" });
+      body.append(input ? h("div", { class: "row" }, field(`New time (${tz})`, input), approve) : h("div", { class: "row" }, approve));
+    }
+    if (p.status === "needs_approval") {
+      const comment = h("textarea", { id: "post-reject-comment", rows: "2", maxlength: "2000" });
+      const reject = button("Send back", () => busy(reject, async () => {
+        if (!comment.value.trim()) throw new Error("Say what to change (the comment is required)");
+        const r = await rejectPost(p.id, comment.value.trim());
+        await done(r, "Sent back for changes");
+      }), { id: "post-reject" });
+      body.append(h("div", { class: "row" }, field("Comment for the author", comment), reject));
+    }
+  }
+
   function details(p) {
-    const when = new Date(p.scheduledFor);
+    const when = p.scheduledFor ? new Date(p.scheduledFor) : null;
     openDialog(`${STATUS_TEXT[p.status] || p.status} post`, (body, close) => {
       const status = h("div", { "aria-live": "polite" });
       body.append(
         h("p", { class: `badge status-badge post-${p.status}`, id: "post-status" }, STATUS_TEXT[p.status] || p.status),
         h("dl", { class: "facts" },
-          h("dt", {}, "Time"), h("dd", {}, `${formatInZone(when, tz, { dateStyle: "full" })} (${tz})`),
-          h("dt", {}, "Your time"), h("dd", {}, `${formatInZone(when, viewerZone(), { dateStyle: "full" })} (${viewerZone()})`),
+          h("dt", {}, "Time"), h("dd", {}, when ? `${formatInZone(when, tz, { dateStyle: "full" })} (${tz})` : "No time yet"),
+          h("dt", {}, "Your time"), h("dd", {}, when ? `${formatInZone(when, viewerZone(), { dateStyle: "full" })} (${viewerZone()})` : "–"),
           h("dt", {}, "Type"), h("dd", {}, p.mediaType),
           h("dt", {}, "Attempts"), h("dd", {}, String(p.publishAttempts ?? 0))),
         h("p", { class: "caption-full", id: "post-caption" }, p.caption || "(no caption)"),
       );
+      append(body, [approvalBlock(p)]);
       if (p.status === "published") {
         append(body, [
           safeUrl(p.permalink)
@@ -589,6 +738,7 @@ export async function render(main, { args, query = {}, navigate }) {
           button("Reschedule as a new post", () => { close(); navigate(`compose/${p.id}/copy`); }, { id: "post-copy" }),
         );
       }
+      approvalActions(p, body, actions, close);
       if (p.status === "published" || p.status === "cancelled") body.append(duplicateRow(p));
       body.append(historySection(p), status, actions);
     });
@@ -604,8 +754,9 @@ export async function render(main, { args, query = {}, navigate }) {
         modeBtns,
         h("a", { class: "button", href: "#/import", id: "cal-import" }, "Import CSV"),
         h("a", { class: "button primary", href: "#/compose" }, "New post"))),
-    info, legend, grid);
+    info, legend, h("div", { class: "calendar-layout" }, grid, draftsPanel));
   await Promise.all([loadExtras(), load(true)]);
+  await loadDrafts(); // after the media index: the drafts' thumbnails
   ready = true;
   if (!grid.querySelector(".notice-error")) draw();
   // `?post=<id>` (a link from the import report): that post's dialog opens.

@@ -8,6 +8,8 @@ import { busy, button, field, h, nextId, notice, replace, select, toast } from "
 import { USE_FOR_TYPE, assetName, compat, isVideo, listMedia } from "../media-api.js";
 import {
   MEDIA_TYPES,
+  STATUS_TEXT,
+  approvalNeeded,
   createPost,
   getPost,
   listTemplates,
@@ -17,6 +19,7 @@ import {
   publishNow,
   renderTemplate,
   slotOf,
+  submitPost,
   updatePost,
 } from "../posts-api.js";
 import { canWrite, role, store } from "../store.js";
@@ -86,6 +89,8 @@ export async function render(main, { args, query = {}, navigate }) {
     }
   }
   const isEdit = Boolean(existing) && !copyMode;
+  // A draft, or a post sent back or expired: saved as it is, or submitted (docs/approvals.md).
+  const draftLike = isEdit && ["draft", "changes_requested", "approval_expired"].includes(existing.status);
 
   // ---- state
   const state = {
@@ -140,14 +145,22 @@ export async function render(main, { args, query = {}, navigate }) {
   const problemsBox = h("div", { id: "media-problems" });
   const suggestions = h("div", { class: "suggestions", id: "best-time-suggestions", role: "group", "aria-label": "Best times" });
   const queueBtn = button("Add to queue (next free slot)", () => chooseNextSlot(), { id: "add-to-queue" });
-  const submitBtn = h("button", { type: "submit", class: "primary", id: "composer-submit" }, isEdit ? "Save changes" : "Schedule post");
+  const submitBtn = h("button", { type: "submit", class: "primary", id: "composer-submit" }, isEdit && !draftLike ? "Save changes" : "Schedule post");
+  // Drafts: no time needed, never published; submitted later (here or by dragging it onto the
+  // calendar). When the workspace requires approval, "Schedule" becomes "Submit for approval".
+  const draftBtn = !isEdit || draftLike ? button("Save as draft", () => submit(false, true), { id: "composer-draft" }) : null;
+  if (!isEdit || draftLike) {
+    approvalNeeded().then((needed) => {
+      if (needed) submitBtn.textContent = "Submit for approval";
+    });
+  }
   const publishBtn = button("Publish now", () => submit(true), { id: "composer-publish-now" });
 
   const userTags = (existing?.userTags || []).map((t) => ({ ...t }));
 
   // ---- schedule time
   // `#/compose?at=2026-12-10T09:00`: a free slot clicked in the calendar.
-  const initialWall = existing
+  const initialWall = existing?.scheduledFor
     ? wall(new Date(existing.scheduledFor), tz())
     : inputToWall(query.at) || (() => {
         const soon = new Date(Date.now() + 60 * 60 * 1000);
@@ -534,19 +547,28 @@ export async function render(main, { args, query = {}, navigate }) {
     status.scrollIntoView({ block: "nearest" });
   }
 
-  async function submit(now) {
+  async function submit(now, asDraft = false) {
     replace(status);
     if (!state.selected.length) {
       showError(new Error("Pick at least one media item (mediaIds)."));
       return;
     }
-    const btn = now ? publishBtn : submitBtn;
+    const btn = now ? publishBtn : asDraft ? draftBtn : submitBtn;
     btn.disabled = true;
     try {
       let saved;
       if (isEdit) saved = await updatePost(existing.id, body(false));
-      else saved = await createPost(body(now));
-      if (now) {
+      else saved = await createPost(asDraft ? { ...body(false), draft: true } : body(now));
+      if (draftLike && !asDraft && !now) {
+        saved = await submitPost(saved.id, state.allowOverQuota ? { allowOverQuota: true } : {});
+      }
+      if (asDraft || saved.status !== "scheduled") {
+        const done = {
+          draft: "Draft saved: drag it from the drafts panel onto the calendar when it is ready",
+          needs_approval: "Submitted for approval: it is scheduled once an approver approves it",
+        }[saved.status] || `Saved (${STATUS_TEXT[saved.status] || saved.status})`;
+        navigate(`calendar/${saved.scheduledFor ? saved.scheduledFor.slice(0, 10) : ""}`, done, "success");
+      } else if (now) {
         if (isEdit) saved = await updatePost(existing.id, body(false));
         saved = await publishNow(saved.id);
         if (saved.status === "failed") toast(`Publishing failed: ${saved.lastPublishError || ""}`, "error");
@@ -599,7 +621,7 @@ export async function render(main, { args, query = {}, navigate }) {
         queueBtn),
       problemsBox,
       status,
-      h("div", { class: "actions sticky-actions" }, submitBtn, isEdit ? null : publishBtn)),
+      h("div", { class: "actions sticky-actions" }, submitBtn, draftBtn, isEdit ? null : publishBtn)),
     h("aside", { class: "composer-preview card", "aria-labelledby": "c-preview" },
       h("h2", { id: "c-preview" }, "Preview"),
       field("Crop", aspectSel),
