@@ -30,7 +30,7 @@ from benchlib import scratch_database  # noqa: E402
 from bench.create_cpu import seed  # noqa: E402
 
 _INSERT = """
-INSERT INTO instagram_scheduled_posts (instagram_account_id, user_id, scheduled_for, caption,
+INSERT INTO instagram_scheduled_posts (instagram_account_id, workspace_id, scheduled_for, caption,
     media_type, status)
 SELECT $1, $2, now() + $3::text::interval + (g * interval '1 second'), 'bench', 'IMAGE', $4
 FROM generate_series(1, $5) AS g
