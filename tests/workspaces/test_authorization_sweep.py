@@ -64,6 +64,9 @@ ROLE_EXCEPTIONS: dict[tuple[str, str], set[str]] = {
     ("DELETE", WS + "/invitations/{invitationId}"): {OWNER},
     # ...but any member may leave (removing somebody else: `IN_HANDLER`).
     ("DELETE", WS + "/members/{userId}"): EVERY_ROLE,
+    # Deciding on a post awaiting approval: approvers and owners, never its editor.
+    ("POST", POSTS + "/{postId}/approve"): {OWNER, APPROVER},
+    ("POST", POSTS + "/{postId}/reject"): {OWNER, APPROVER},
 }
 
 # Admitted by the route for every member, refused by the handler when the target is somebody
