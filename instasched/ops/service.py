@@ -72,5 +72,5 @@ async def refresh_db_gauges(session: AsyncSession) -> None:
     total_bytes, total_count = total.one()
     # Totals only: /metrics is unauthenticated, and per-user figures listed user ids with their
     # storage to anyone (issue 24). Per-user usage is GET .../media/usage, for its owner.
-    STORAGE_BYTES.labels(workspace_id="all").set(float(total_bytes))
-    STORAGE_OBJECTS.labels(workspace_id="all").set(float(total_count))
+    STORAGE_BYTES.labels(user_id="all").set(float(total_bytes))
+    STORAGE_OBJECTS.labels(user_id="all").set(float(total_count))

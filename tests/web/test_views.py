@@ -3,6 +3,7 @@ handling, escaping, phone width and labels."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -192,8 +193,14 @@ def test_best_times_schedule_and_add_to_queue(
 
 def test_token_lives_in_memory_only_and_logout(page: Page) -> None:
     session = sign_up(page)
-    storage = page.evaluate("() => [localStorage.length, sessionStorage.length, document.cookie]")
-    assert storage == [0, 0, ""]
+    storage = page.evaluate(
+        "() => [Object.keys(localStorage), sessionStorage.length, document.cookie,"
+        " Object.values(localStorage)]"
+    )
+    # Only the workspace chosen is remembered (an id, not a secret: docs/workspaces.md).
+    keys, session_items, cookie, values = storage
+    assert keys == ["instasched.workspace"] and session_items == 0 and cookie == ""
+    assert [str(uuid.UUID(v)) for v in values] == values
     # A reload forgets the token: log in again.
     page.reload()
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
