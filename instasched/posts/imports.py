@@ -43,8 +43,8 @@ from instasched.kit.time import utcnow
 from instasched.media import fetch
 from instasched.media.receive import ReceivedFile
 from instasched.media.service import PendingObjects, store_fetched
-from instasched.models import InstagramAccount, MediaAsset, PostTemplate
-from instasched.posts import imports_repository, quota, repository, service
+from instasched.models import InstagramAccount, MediaAsset, PostStatus, PostTemplate
+from instasched.posts import approvals, imports_repository, quota, repository, service
 from instasched.posts.schemas import MediaTypeName, PostCreate
 from instasched.posts.workflow_schemas import ImportProblem, ImportReport, ImportRow
 from instasched.worker.queue import PublishQueue
@@ -286,7 +286,10 @@ async def import_csv(
     allow_over_quota: bool,
     pending: list[PendingObjects],
     now: datetime | None = None,
+    status: str = PostStatus.SCHEDULED,
 ) -> ImportReport:
+    """`status`: what the saved rows become, `scheduled` or `needs_approval` (an editor's
+    import in a workspace that requires approval: `approvals.placed_status`)."""
     _, raw_rows = read_csv(data, max_rows=settings.import_max_rows)
     work = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="instasched-import-"))
     try:
@@ -294,6 +297,7 @@ async def import_csv(
             session, settings=settings, storage=storage, queue=queue, workspace_id=workspace_id,
             user_id=user_id, raw_rows=raw_rows, dry_run=dry_run, mode=mode,
             allow_over_quota=allow_over_quota, pending=pending, now=now or utcnow(), work=work,
+            status=status,
         )  # fmt: skip
     finally:
         await asyncio.to_thread(shutil.rmtree, work, True)
@@ -314,6 +318,7 @@ async def _import(
     pending: list[PendingObjects],
     now: datetime,
     work: Path,
+    status: str,
 ) -> ImportReport:
     # Downloads first, before anything is read: no database connection is held meanwhile.
     urls = [
@@ -361,7 +366,10 @@ async def _import(
         )
         if prepared is not None:
             planned.append((row, prepared))
-    await _insert_rows(session, planned, allow_over_quota=allow_over_quota, user_id=user_id)
+    await _insert_rows(
+        session, planned, allow_over_quota=allow_over_quota, user_id=user_id, status=status,
+        now=now,
+    )  # fmt: skip
     saved: list[tuple[uuid.UUID, datetime]] = []
     used_assets: set[uuid.UUID] = set()
     for row, _ in planned:
@@ -383,11 +391,12 @@ async def _import(
         )
         for objects in unused:
             after_commit(session, partial(objects.discard, storage))
-        after_commit(
-            session,
-            partial(queue.schedule_many, saved),
-            timeout=service.ENQUEUE_TIMEOUT_SECONDS * 4,
-        )
+        if status == PostStatus.SCHEDULED:  # posts awaiting approval get no job
+            after_commit(
+                session,
+                partial(queue.schedule_many, saved),
+                timeout=service.ENQUEUE_TIMEOUT_SECONDS * 4,
+            )
     return ImportReport(
         dry_run=dry_run,
         mode=mode,
@@ -403,6 +412,7 @@ async def _import(
                 problems=[ImportProblem(column=c, message=m) for c, m in r.problems],
                 post_id=r.post_id,
                 scheduled_for=r.scheduled_for,
+                status=status if r.post_id is not None else None,
             )
             for r in rows
         ],
@@ -459,6 +469,8 @@ async def _insert_rows(
     *,
     allow_over_quota: bool,
     user_id: uuid.UUID,
+    status: str,
+    now: datetime,
 ) -> None:
     """Insert the checked rows in file order (each counted by the quota of the ones after it),
     pipelined (`repository.insert_posts`); a row not inserted gets its reason."""
@@ -466,6 +478,9 @@ async def _insert_rows(
     for row, prepared in planned:
         post = prepared.post
         post.id = uuid.uuid4()
+        post.status = status
+        if status == PostStatus.NEEDS_APPROVAL:
+            approvals.mark_submitted(post, user_id=user_id, at=now)
         inserts.append(
             repository.PlannedInsert(
                 post=post,
@@ -476,6 +491,7 @@ async def _insert_rows(
                     "source": "import",
                     "row": row.number,
                     "scheduledFor": post.scheduled_for.isoformat(),
+                    "status": status,
                 },
             )
         )

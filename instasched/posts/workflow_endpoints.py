@@ -18,7 +18,7 @@ from instasched.kit.deps import SessionDep, StateDep, get_state
 from instasched.kit.openapi import ErrorCase, errors
 from instasched.media.receive import human_size
 from instasched.media.service import PendingObjects
-from instasched.posts import imports, lifecycle
+from instasched.posts import approvals, imports, lifecycle
 from instasched.posts.endpoints import PostIdPath
 from instasched.posts.schemas import Post
 from instasched.posts.workflow_schemas import ImportReport, PostDuplicate, PostRetry
@@ -272,4 +272,5 @@ async def import_posts(
         mode=mode,
         allow_over_quota=allow_over_quota,
         pending=pending,
+        status=await approvals.placed_status(session, access),
     )

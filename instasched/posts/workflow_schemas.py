@@ -240,6 +240,11 @@ class ImportRow(ApiModel):
     problems: list[ImportProblem]
     post_id: uuid.UUID | None = Field(description="The post made from the row (commit only)")
     scheduled_for: datetime | None = Field(description="The row's time, in UTC, when it parsed")
+    status: str | None = Field(
+        None,
+        description="The saved post's status (commit only): `scheduled`, or `needs_approval` "
+        "when an editor imports into a workspace that requires approval",
+    )
 
 
 class ImportReport(ApiModel):

@@ -411,3 +411,43 @@ def test_an_idempotency_fingerprint_of_a_non_draft_is_what_it_was_before_drafts(
         == hashlib.sha256(orjson.dumps(before, option=orjson.OPT_SORT_KEYS)).hexdigest()
     )
     assert _fingerprint(PostCreate.model_validate({**raw, "draft": True})) != _fingerprint(body)
+
+
+async def test_an_editors_csv_import_waits_for_approval_and_an_owners_is_scheduled(
+    team: Team, queue: PublishQueue, db: AsyncSession
+) -> None:
+    """The CSV import follows the rule of POST /posts: an editor's rows wait for an approver
+    (no job, `post.needs_approval`), the owner's are scheduled."""
+    owner = team.owner
+    image = await owner.image()
+    data = (
+        "account,time,caption,media\n"
+        f"{owner.account.username},{_soon()},From the editor's file,{image.id}\n"
+    ).encode()
+
+    async def commit(user: User) -> dict[str, Any]:
+        r = await team.call(
+            user, "POST", "/import", params={"dryRun": "false"},
+            files={"file": ("posts.csv", data, "text/csv")},
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
+        report: dict[str, Any] = r.json()
+        assert report["committed"] is True and report["created"] == 1, report
+        return report
+
+    row = (await commit(team.editor))["rows"][0]
+    assert row["status"] == "needs_approval"
+    stored = await _row(db, row["postId"])
+    assert stored["status"] == "needs_approval"
+    assert stored["approval_submitted_by"] == team.editor.id
+    assert not await _has_job(queue, row["postId"])
+    assert (await team.history(row["postId"]))[0]["kind"] == "created"
+
+    r = await team.call(team.viewer, "POST", "/import", params={"dryRun": "false"},
+                        files={"file": ("posts.csv", data, "text/csv")})  # fmt: skip
+    assert r.status_code == 403 and r.json()["detail"]["requiredRoles"] == ["owner", "editor"]
+
+    row = (await commit(owner.user))["rows"][0]
+    assert row["status"] == "scheduled"
+    assert (await _row(db, row["postId"]))["status"] == "scheduled"
+    assert await _has_job(queue, row["postId"])

@@ -61,21 +61,6 @@ export const submitPost = (postId, body = {}) => post(`${SCHED}/posts/${postId}/
 export const approvePost = (postId, body = {}) => post(`${SCHED}/posts/${postId}/approve`, body);
 export const rejectPost = (postId, comment) => post(`${SCHED}/posts/${postId}/reject`, { comment });
 
-/** Whether a post written here waits for an approver: the workspace requires approval and the
- *  user's role there may not approve. Read from GET /api/workspaces when the server has it
- *  (the workspaces endpoints); without it, posts are scheduled directly (false). */
-export async function approvalNeeded(workspaceId = null) {
-  try {
-    const body = await get("/api/workspaces");
-    const list = Array.isArray(body) ? body : body.workspaces || body.items || [];
-    const ws = list.find((w) => (workspaceId ? w.id === workspaceId : w.personal)) || null;
-    if (!ws) return false;
-    return Boolean(ws.requireApproval) && !["owner", "approver"].includes(ws.role);
-  } catch {
-    return false;
-  }
-}
-
 /** The publishing-quota details of a 422 (`detail[0]` with `count` and `quota`), or null. */
 export function quotaProblem(err) {
   const first = Array.isArray(err && err.detail) ? err.detail[0] : null;

@@ -34,6 +34,12 @@ export function canWrite() {
   return ["owner", "editor"].includes(role());
 }
 
+/** Whether a post written here waits for an approver: the workspace requires approval and the
+ *  user's role there may not approve. */
+export function approvalNeeded() {
+  return Boolean(currentWorkspace()?.requireApproval) && !["owner", "approver"].includes(role());
+}
+
 /** Accounts, webhooks, members, invitations and the workspace's settings. */
 export function isOwner() {
   return role() === "owner";

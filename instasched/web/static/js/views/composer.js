@@ -9,7 +9,6 @@ import { USE_FOR_TYPE, assetName, compat, isVideo, listMedia } from "../media-ap
 import {
   MEDIA_TYPES,
   STATUS_TEXT,
-  approvalNeeded,
   createPost,
   getPost,
   listTemplates,
@@ -22,7 +21,7 @@ import {
   submitPost,
   updatePost,
 } from "../posts-api.js";
-import { canWrite, role, store } from "../store.js";
+import { approvalNeeded, canWrite, role, store } from "../store.js";
 import {
   DAY_NAMES,
   addDays,
@@ -149,11 +148,7 @@ export async function render(main, { args, query = {}, navigate }) {
   // Drafts: no time needed, never published; submitted later (here or by dragging it onto the
   // calendar). When the workspace requires approval, "Schedule" becomes "Submit for approval".
   const draftBtn = !isEdit || draftLike ? button("Save as draft", () => submit(false, true), { id: "composer-draft" }) : null;
-  if (!isEdit || draftLike) {
-    approvalNeeded().then((needed) => {
-      if (needed) submitBtn.textContent = "Submit for approval";
-    });
-  }
+  if ((!isEdit || draftLike) && approvalNeeded()) submitBtn.textContent = "Submit for approval";
   const publishBtn = button("Publish now", () => submit(true), { id: "composer-publish-now" });
 
   const userTags = (existing?.userTags || []).map((t) => ({ ...t }));
