@@ -192,7 +192,7 @@ async def test_the_tools_over_streamable_http(
         )
         assert "scheduledFor must be at least 5 minutes" in message and "HTTP 422" in message
         message = await error_of(client, "cancel_post", post_id=post["id"])
-        assert "posts can be cancelled (it was cancelled)" in message
+        assert "Only scheduled" in message and "(it was cancelled) (HTTP 409)" in message
         message = await error_of(client, "upload_media_from_url", url="http://127.0.0.1:9/a.jpg")
         assert "Downloading http://127.0.0.1:9/a.jpg failed (ConnectError" in message
 
