@@ -211,6 +211,7 @@ _ROW_OK: dict[str, Any] = {
     "problems": [],
     "postId": None,
     "scheduledFor": ex.SCHEDULED_FOR,
+    "status": None,
 }
 _PROBLEMS: list[dict[str, Any]] = [
     {"column": "account", "message": "No account @knits.paris among your Instagram accounts"},
@@ -222,6 +223,7 @@ _ROW_BAD: dict[str, Any] = {
     "problems": _PROBLEMS,
     "postId": None,
     "scheduledFor": None,
+    "status": None,
 }
 
 
