@@ -20,9 +20,12 @@ import asyncpg
 import pytest
 
 from instasched.config import Settings, plain_database_url
+from instasched.models import ScheduledPost
+from instasched.publishing import staging
 from instasched.publishing.leases import LeaseKeeper
 from instasched.publishing.service import Attempt
 from instasched.worker.inflight import AccountGate
+from instasched.worker.queue import PostJob
 from tests.conftest import BackgroundWorker
 from tests.factories import Account, User
 from tests.publishing.conftest import Publishing
@@ -158,6 +161,54 @@ async def test_one_publication_per_account_at_a_time(
     assert concurrency["peak"] >= 2  # type: ignore[operator]
     assert len(await publishing.media(busy.ig_user_id)) == 2
     assert len(await publishing.media(other.ig_user_id)) == 1
+
+
+async def test_the_publish_job_carries_the_account_and_a_moved_post_is_claimed_under_its_own(
+    publishing: Publishing, worker: BackgroundWorker
+) -> None:
+    """The publish job says which account's slot to take (no read before it); the claim is
+    fenced by that account, so a post moved to another account after its job was made is
+    published once, under its new account's slot, not under the old one's."""
+    user, (first, second, third) = await _accounts(publishing, 3)
+    image = await publishing.image(user)
+    due = datetime.now(UTC) + timedelta(milliseconds=500)
+    as_api = await publishing.post(user, first, "IMAGE", [image], due=due, enqueue=False)
+    post = await publishing.get(as_api)
+    # (Due in half a second: too soon for a staging job.)
+    [job] = staging.jobs_for(post, settings=publishing.settings, now=datetime.now(UTC))
+    assert job.account_id == first.id
+    await publishing.queue.schedule_many([job])
+    queued = await publishing.queue.get_job(as_api)
+    assert queued is not None and queued.data["accountId"] == str(first.id)
+
+    moved = await publishing.post(user, second, "IMAGE", [image], due=due, enqueue=False)
+    async with publishing.sessions() as session:
+        row = await session.get(ScheduledPost, moved)
+        assert row is not None
+        row.instagram_account_id = third.id
+        await session.commit()
+    published = await publishing.wait(as_api, "published", timeout=60)
+    # The new account is busy (its slot held here, as by another worker); the job still names
+    # the account the post had when the job was made.
+    gate = _gate(publishing.settings, publishing.settings.queue_prefix)
+    await gate.start()
+    try:
+        async with gate.slot(third.id):
+            await publishing.queue.schedule_many([PostJob("publish", moved, due, second.id)])
+            deadline = datetime.now(UTC) + timedelta(seconds=3)
+            while datetime.now(UTC) < deadline:  # not claimed under the old account's slot
+                assert (await publishing.get(moved)).status == "scheduled"
+                await asyncio.sleep(0.1)
+            released_at = datetime.now(UTC)
+    finally:
+        await gate.close()
+    moved_post = await publishing.wait(moved, "published", timeout=60)
+    assert moved_post.publishing_started_at is not None
+    assert moved_post.publishing_started_at >= released_at
+    assert published.publish_attempts == 1 and moved_post.publish_attempts == 1
+    assert len(await publishing.media(first.ig_user_id)) == 1
+    assert await publishing.media(second.ig_user_id) == []
+    assert len(await publishing.media(third.ig_user_id)) == 1
 
 
 @pytest.fixture
