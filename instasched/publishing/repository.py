@@ -43,9 +43,10 @@ _CLAIM = (
 )
 
 
-# The claim and the post's account in one round trip: reading the account by its own statement
-# after the claim was one more round trip per publication (of ~8), ~0.1 ms of PostgreSQL CPU and
-# ~0.06 ms of worker CPU per post (bench/run burst, docs/performance.md "Round 8").
+# The claim and the post's account in one round trip. With the account read before the slot
+# (now carried by the job) and after the claim, the three statements cost 734-820 µs of worker
+# CPU and 1,165-1,330 µs of PostgreSQL CPU per publication; this one 424-469 / 1,005-1,080 µs
+# (bench/claim_roundtrips.py at load average 18; docs/performance.md, round 8).
 _ACCOUNT_ATTRIBUTES = stored_attributes(InstagramAccount)
 _CLAIM_WITH_ACCOUNT = (
     f"WITH claimed AS ({_CLAIM}) SELECT claimed.*, "  # noqa: S608

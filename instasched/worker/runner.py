@@ -303,10 +303,11 @@ def make_processor(publisher: Publisher, gate: AccountGate | None = None) -> Any
     async def _publish(job: Any, token: str, post_id: uuid.UUID) -> Outcome:
         if gate is None:
             return await publisher.process(post_id)
-        # The publish job carries the post's account (queue.PostJob); reading it here was one
-        # more PostgreSQL round trip and pool checkout per publication (measured: see
-        # docs/performance.md, "Round 8"). The claim is fenced by it (`account_id`): a post
-        # moved to another account meanwhile is not claimed under this account's slot.
+        # The publish job carries the post's account (queue.PostJob): reading it here was one
+        # more round trip per publication, ~0.2 ms of worker CPU and ~0.1 ms of PostgreSQL's
+        # (bench/claim_roundtrips.py, docs/performance.md round 8). The claim is fenced by it
+        # (`account_id`): a post moved to another account meanwhile is not claimed under this
+        # account's slot. A job without it (enqueued by older code) reads it as before.
         account_id = _account_hint(job.data or {})
         if account_id is None:  # a job enqueued without it (older code)
             async with publisher.connect() as conn:
