@@ -23,9 +23,9 @@ from instasched.config import Settings, plain_database_url
 from instasched.models import ScheduledPost
 from instasched.publishing import staging
 from instasched.publishing.leases import LeaseKeeper
-from instasched.publishing.service import Attempt
+from instasched.publishing.service import Attempt, Publisher
+from instasched.state import AppState
 from instasched.worker.inflight import AccountGate
-from instasched.worker.queue import PostJob
 from tests.conftest import BackgroundWorker
 from tests.factories import Account, User
 from tests.publishing.conftest import Publishing
@@ -163,52 +163,62 @@ async def test_one_publication_per_account_at_a_time(
     assert len(await publishing.media(other.ig_user_id)) == 1
 
 
-async def test_the_publish_job_carries_the_account_and_a_moved_post_is_claimed_under_its_own(
+async def test_the_publish_job_carries_the_account(
     publishing: Publishing, worker: BackgroundWorker
 ) -> None:
-    """The publish job says which account's slot to take (no read before it); the claim is
-    fenced by that account, so a post moved to another account after its job was made is
-    published once, under its new account's slot, not under the old one's."""
-    user, (first, second, third) = await _accounts(publishing, 3)
+    """The publish job says which account's slot to take (no read before it)."""
+    user, (account,) = await _accounts(publishing, 1)
     image = await publishing.image(user)
     due = datetime.now(UTC) + timedelta(milliseconds=500)
-    as_api = await publishing.post(user, first, "IMAGE", [image], due=due, enqueue=False)
-    post = await publishing.get(as_api)
+    post_id = await publishing.post(user, account, "IMAGE", [image], due=due, enqueue=False)
+    post = await publishing.get(post_id)
     # (Due in half a second: too soon for a staging job.)
     [job] = staging.jobs_for(post, settings=publishing.settings, now=datetime.now(UTC))
-    assert job.account_id == first.id
+    assert job.account_id == account.id
     await publishing.queue.schedule_many([job])
-    queued = await publishing.queue.get_job(as_api)
-    assert queued is not None and queued.data["accountId"] == str(first.id)
+    queued = await publishing.queue.get_job(post_id)
+    assert queued is not None and queued.data["accountId"] == str(account.id)
+    published = await publishing.wait(post_id, "published", timeout=60)
+    assert published.publish_attempts == 1
+    assert len(await publishing.media(account.ig_user_id)) == 1
 
-    moved = await publishing.post(user, second, "IMAGE", [image], due=due, enqueue=False)
-    async with publishing.sessions() as session:
-        row = await session.get(ScheduledPost, moved)
-        assert row is not None
-        row.instagram_account_id = third.id
-        await session.commit()
-    published = await publishing.wait(as_api, "published", timeout=60)
-    # The new account is busy (its slot held here, as by another worker); the job still names
-    # the account the post had when the job was made.
-    gate = _gate(publishing.settings, publishing.settings.queue_prefix)
-    await gate.start()
+
+@pytest.fixture
+async def app(app_settings: Settings, live_server: Any) -> AsyncIterator[AppState]:
+    """A worker's state, to play its part (as in test_staging.py)."""
+    state = await AppState.create(app_settings)
     try:
-        async with gate.slot(third.id):
-            await publishing.queue.schedule_many([PostJob("publish", moved, due, second.id)])
-            deadline = datetime.now(UTC) + timedelta(seconds=3)
-            while datetime.now(UTC) < deadline:  # not claimed under the old account's slot
-                assert (await publishing.get(moved)).status == "scheduled"
-                await asyncio.sleep(0.1)
-            released_at = datetime.now(UTC)
+        yield state
     finally:
-        await gate.close()
-    moved_post = await publishing.wait(moved, "published", timeout=60)
-    assert moved_post.publishing_started_at is not None
-    assert moved_post.publishing_started_at >= released_at
-    assert published.publish_attempts == 1 and moved_post.publish_attempts == 1
-    assert len(await publishing.media(first.ig_user_id)) == 1
-    assert await publishing.media(second.ig_user_id) == []
-    assert len(await publishing.media(third.ig_user_id)) == 1
+        await state.close()
+
+
+async def test_a_post_moved_to_another_account_is_not_claimed_under_the_old_ones_slot(
+    publishing: Publishing, app: AppState, no_worker: None
+) -> None:
+    """The claim is fenced by the account whose slot the job holds: a post moved to another
+    account after its job was made is left unclaimed and named its new account; claimed under
+    that one, it is published once."""
+    user, (old, new) = await _accounts(publishing, 2)
+    image = await publishing.image(user)
+    due = datetime.now(UTC) + timedelta(milliseconds=200)
+    post_id = await publishing.post(user, old, "IMAGE", [image], due=due, enqueue=False)
+    async with publishing.sessions() as session:
+        row = await session.get(ScheduledPost, post_id)
+        assert row is not None
+        row.instagram_account_id = new.id
+        await session.commit()
+    await asyncio.sleep(0.3)  # due
+    publisher = Publisher(app)
+    outcome = await publisher.process(post_id, account_id=old.id)
+    assert outcome.kind == "other_account" and outcome.detail == str(new.id)
+    post = await publishing.get(post_id)
+    assert post.status == "scheduled" and post.publish_attempts == 0
+    assert (await publisher.process(post_id, account_id=new.id)).kind == "published"
+    post = await publishing.get(post_id)
+    assert post.status == "published" and post.publish_attempts == 1
+    assert await publishing.media(old.ig_user_id) == []
+    assert len(await publishing.media(new.ig_user_id)) == 1
 
 
 @pytest.fixture
