@@ -16,8 +16,14 @@ from sqlalchemy import and_, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.models import InstagramAccount, PostStatus, ScheduledPost
-from instasched.models.base import loaded
-from instasched.models.post_rows import COLUMN_OF, POST_COLUMNS, column_param, post_attributes
+from instasched.models.base import loaded, stored_attributes
+from instasched.models.post_rows import (
+    COLUMN_OF,
+    POST_COLUMN_NAMES,
+    POST_COLUMNS,
+    column_param,
+    post_attributes,
+)
 
 DUE = func.coalesce(ScheduledPost.next_attempt_at, ScheduledPost.scheduled_for)
 
@@ -32,7 +38,20 @@ _CLAIM = (
     " publishing_started_at = $2, publish_attempts = coalesce(publish_attempts, 0) + 1,"
     " updated_at = $2"
     " WHERE id = $1 AND status = 'scheduled' AND $2 >= coalesce(next_attempt_at, scheduled_for)"
+    " AND ($4::uuid IS NULL OR instagram_account_id = $4)"
     f" RETURNING {POST_COLUMNS}"
+)
+
+
+# The claim and the post's account in one round trip. With the account read before the slot
+# (now carried by the job) and after the claim, the three statements cost 734-820 µs of worker
+# CPU and 1,165-1,330 µs of PostgreSQL CPU per publication; this one 424-469 / 1,005-1,080 µs
+# (bench/claim_roundtrips.py at load average 18; docs/performance.md, round 8).
+_ACCOUNT_ATTRIBUTES = stored_attributes(InstagramAccount)
+_CLAIM_WITH_ACCOUNT = (
+    f"WITH claimed AS ({_CLAIM}) SELECT claimed.*, "  # noqa: S608
+    + ", ".join(f"a.{column} AS account__{attr}" for column, attr in _ACCOUNT_ATTRIBUTES)
+    + " FROM claimed LEFT JOIN instagram_accounts AS a ON a.id = claimed.instagram_account_id"
 )
 
 
@@ -51,11 +70,27 @@ async def get_post(session: AsyncSession, post_id: uuid.UUID) -> ScheduledPost |
 
 
 async def claim(
-    conn: Driver, post_id: uuid.UUID, *, now: datetime, lease_until: datetime
-) -> ScheduledPost | None:
-    """`scheduled` → `publishing` if the post is still scheduled and due; counts an attempt."""
-    row = await conn.fetchrow(_CLAIM, post_id, now, lease_until)
-    return _post(row) if row is not None else None
+    conn: Driver,
+    post_id: uuid.UUID,
+    *,
+    now: datetime,
+    lease_until: datetime,
+    account_id: uuid.UUID | None = None,
+) -> tuple[ScheduledPost, InstagramAccount | None] | None:
+    """`scheduled` → `publishing` if the post is still scheduled and due (and, with
+    `account_id`, still of that account: the one whose slot the worker holds); counts an
+    attempt. Answers the claimed post and its account (None: the account is gone)."""
+    row = await conn.fetchrow(_CLAIM_WITH_ACCOUNT, post_id, now, lease_until, account_id)
+    if row is None:
+        return None
+    values = tuple(row.values())
+    n = len(POST_COLUMN_NAMES)
+    post = _post(dict(zip(POST_COLUMN_NAMES, values[:n], strict=True)))
+    account = None
+    if values[n] is not None:  # the account's first column (its id): the join found it
+        attrs = (attr for _, attr in _ACCOUNT_ATTRIBUTES)
+        account = loaded(InstagramAccount, dict(zip(attrs, values[n:], strict=True)))
+    return post, account
 
 
 async def account_of(conn: Driver, post_id: uuid.UUID) -> uuid.UUID | None:
@@ -297,13 +332,14 @@ async def scheduled_due_batch(
 ) -> list[Any]:
     """`scheduled` posts due in [`due_from`, `due_before`) (None: unbounded), in (due, id)
     order from `after` (keyset pagination): a range scan of idx_scheduled_posts_due. Rows carry
-    their `due` and what `publishing.staging.jobs_for` reads (id, status, times, media type,
-    container, staging)."""
+    their `due` and what `publishing.staging.jobs_for` reads (id, status, account, times, media
+    type, container, staging)."""
     stmt = (
         select(
             ScheduledPost.id,
             DUE.label("due"),
             ScheduledPost.status,
+            ScheduledPost.instagram_account_id,
             ScheduledPost.scheduled_for,
             ScheduledPost.next_attempt_at,
             ScheduledPost.media_type,

@@ -79,7 +79,9 @@ REAUTH_MESSAGE = (
 )
 
 QuotaWaitReason = Literal["window_full", "limit_has_room"]
-OutcomeKind = Literal["published", "retry", "rescheduled", "failed", "skipped", "not_due"]
+OutcomeKind = Literal[
+    "published", "retry", "rescheduled", "failed", "skipped", "not_due", "other_account"
+]
 
 
 @dataclass(frozen=True)
@@ -168,17 +170,26 @@ class Publisher:
         return timedelta(seconds=self.settings.publish_lease_seconds)
 
     # --- entry points ----------------------------------------------------------------------
-    async def process(self, post_id: uuid.UUID) -> Outcome:
-        """The job's work: publish the post if it is due and still scheduled."""
+    async def process(self, post_id: uuid.UUID, *, account_id: uuid.UUID | None = None) -> Outcome:
+        """The job's work: publish the post if it is due and still scheduled.
+
+        With `account_id` (the account whose slot the caller holds, worker/inflight.py) the post
+        is claimed only while it is of that account; a post moved to another account meanwhile
+        answers `other_account` with that account's id as the detail, unclaimed."""
         now = utcnow()
         lease = now + self.lease_length
-        # The common case first: one conditional UPDATE claims a due, scheduled post.
+        claimed: ScheduledPost | None = None
+        account: InstagramAccount | None = None
+        assets: dict[uuid.UUID, MediaAsset] | None = None
+        # The common case first: one conditional UPDATE claims a due, scheduled post (and reads
+        # its account in the same round trip).
         async with self.connect() as conn:
-            claimed = await repository.claim(conn, post_id, now=now, lease_until=lease)
-            account, assets = None, None
-            if claimed is not None:
+            claim = await repository.claim(
+                conn, post_id, now=now, lease_until=lease, account_id=account_id
+            )
+            if claim is not None:
+                claimed, account = claim
                 # Everything the attempt reads, on the same connection.
-                account = await fetch_account(conn, claimed.instagram_account_id)
                 if not staged_and_usable(claimed, False, now):
                     # (A staged container needs no media: only media_publish remains.)
                     assets = await load_assets(conn, claimed)
@@ -195,6 +206,8 @@ class Publisher:
         if post is None:
             return Outcome("skipped", detail="post deleted")
         if post.status == PostStatus.SCHEDULED:
+            if account_id is not None and post.instagram_account_id != account_id:
+                return Outcome("other_account", detail=str(post.instagram_account_id))
             later = post.next_attempt_at or post_time(post)
             if later > now:
                 # Early (clock skew) or edited to a later time: wait for the new due time.

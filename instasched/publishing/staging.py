@@ -120,11 +120,12 @@ def jobs_for(post: Any, *, settings: Settings, now: datetime) -> list[PostJob]:
     containers are to be staged, a staging job at `scheduled_for` minus the lead (at once when
     that is past). Others need none. `post`: a model, a row read through asyncpg, or any
     object with the post's `id`, `status`, `scheduled_for`, `next_attempt_at`, `media_type`,
-    `container_id`, `container_created_at` and `staging_status`."""
+    `container_id`, `container_created_at` and `staging_status` (and `instagram_account_id`,
+    carried by the publish job when the object has it)."""
     if post.status != PostStatus.SCHEDULED:
         return []
     due = post.next_attempt_at or post.scheduled_for
-    jobs = [PostJob("publish", post.id, due)]
+    jobs = [PostJob("publish", post.id, due, getattr(post, "instagram_account_id", None))]
     ahead = lead(settings, post.media_type)
     if ahead > timedelta(0) and needs_staging(post):
         stage_at = max(now, due - ahead)

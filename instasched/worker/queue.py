@@ -47,11 +47,14 @@ def post_id_from_job(job_id: str) -> uuid.UUID:
 
 @dataclass(frozen=True, slots=True)
 class PostJob:
-    """One job a post needs: its kind, and when it is due."""
+    """One job a post needs: its kind, when it is due, and (a publish job) the post's account,
+    carried in the job's data so that the worker takes the account's slot without reading it
+    first (worker/runner.py)."""
 
     kind: JobKind
     post_id: uuid.UUID
     due_at: datetime
+    account_id: uuid.UUID | None = None
 
     @property
     def job_id(self) -> str:
@@ -103,11 +106,18 @@ class PublishQueue:
         return end is None or due_at < end
 
     def _job(
-        self, post_id: uuid.UUID | str, due_at: datetime, kind: JobKind = "publish"
+        self,
+        post_id: uuid.UUID | str,
+        due_at: datetime,
+        kind: JobKind = "publish",
+        account_id: uuid.UUID | None = None,
     ) -> dict[str, Any]:
+        data = {"postId": str(post_id), "dueAt": due_at.isoformat()}
+        if account_id is not None:
+            data["accountId"] = str(account_id)
         return {
             "name": _JOB_NAMES[kind],
-            "data": {"postId": str(post_id), "dueAt": due_at.isoformat()},
+            "data": data,
             "opts": {
                 **self.job_opts,
                 "jobId": job_id_for(post_id, kind),
@@ -117,14 +127,18 @@ class PublishQueue:
         }
 
     async def schedule(
-        self, post_id: uuid.UUID | str, due_at: datetime, kind: JobKind = "publish"
+        self,
+        post_id: uuid.UUID | str,
+        due_at: datetime,
+        kind: JobKind = "publish",
+        account_id: uuid.UUID | None = None,
     ) -> None:
         """Make the post's job of this kind due at `due_at` (replacing any waiting or delayed
         one); beyond the horizon it has no job until the promoter adds it."""
         await self.queue.remove(job_id_for(post_id, kind))
         if not self.within_horizon(due_at):
             return
-        spec = self._job(post_id, due_at, kind)
+        spec = self._job(post_id, due_at, kind, account_id)
         await self.queue.add(spec["name"], spec["data"], spec["opts"])
 
     async def set_jobs(self, post_id: uuid.UUID, jobs: Iterable[PostJob]) -> None:
@@ -135,7 +149,7 @@ class PublishQueue:
         for kind in JOB_KINDS:
             job = wanted.get(kind)
             if job is not None:
-                await self.schedule(post_id, job.due_at, kind)
+                await self.schedule(post_id, job.due_at, kind, job.account_id)
             else:
                 await self.queue.remove(job_id_for(post_id, kind))
 
@@ -147,14 +161,10 @@ class PublishQueue:
         end = self.horizon_end()
         jobs = []
         for item in items:
-            kind: JobKind
-            post_id, due_at, kind = (
-                (item.post_id, item.due_at, item.kind)
-                if isinstance(item, PostJob)
-                else (item[0], item[1], "publish")
-            )
-            if end is None or due_at < end:
-                jobs.append(self._job(post_id, due_at, kind))
+            if not isinstance(item, PostJob):
+                item = PostJob("publish", uuid.UUID(str(item[0])), item[1])
+            if end is None or item.due_at < end:
+                jobs.append(self._job(item.post_id, item.due_at, item.kind, item.account_id))
         if not jobs:
             return 0
         if len(jobs) == 1:  # one new post: a plain add is half the CPU of a MULTI bulk of one

@@ -114,7 +114,7 @@ class Reconciler:
 
     async def _replace_job(self, job: PostJob) -> None:
         try:
-            await self.app.queue.schedule(job.post_id, job.due_at, job.kind)
+            await self.app.queue.schedule(job.post_id, job.due_at, job.kind, job.account_id)
         except Exception:  # a worker holds it right now: the next pass looks again
             log.warning("could not replace the failed job", extra={"post_id": str(job.post_id)})
 

@@ -25,6 +25,7 @@ import signal
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Any
 
 from bullmq import Worker
@@ -38,6 +39,7 @@ from instasched.config import Settings
 from instasched.db import is_connection_error
 from instasched.kit.memory import freeze_startup_objects
 from instasched.kit.redis import bullmq_connection
+from instasched.kit.time import utcnow
 from instasched.observability.metrics import IN_FLIGHT
 from instasched.ops.health import check_publishing_health
 from instasched.posts import approvals
@@ -302,10 +304,26 @@ def make_processor(publisher: Publisher, gate: AccountGate | None = None) -> Any
     async def _publish(job: Any, token: str, post_id: uuid.UUID) -> Outcome:
         if gate is None:
             return await publisher.process(post_id)
-        async with publisher.connect() as conn:
-            account_id = await publishing_repository.account_of(conn, post_id)
-        if account_id is None:  # gone, published, failed...: nothing to wait for
-            return await publisher.process(post_id)
+        # The publish job carries the post's account (queue.PostJob): reading it here was one
+        # more round trip per publication, ~0.2 ms of worker CPU and ~0.1 ms of PostgreSQL's
+        # (bench/claim_roundtrips.py, docs/performance.md round 8). The claim is fenced by it
+        # (`account_id`): a post moved to another account meanwhile is not claimed under this
+        # account's slot. A job without it (enqueued by older code) reads it as before.
+        account_id = _account_hint(job.data or {})
+        if account_id is None:  # a job enqueued without it (older code)
+            async with publisher.connect() as conn:
+                account_id = await publishing_repository.account_of(conn, post_id)
+            if account_id is None:  # gone, published, failed...: nothing to wait for
+                return await publisher.process(post_id)
+        for _ in range(3):
+            outcome = await _gated(job, token, post_id, account_id)
+            if outcome.kind != "other_account" or outcome.detail is None:
+                return outcome
+            account_id = uuid.UUID(outcome.detail)  # moved: its new account's slot
+        return Outcome("not_due", due_at=utcnow() + timedelta(seconds=1))
+
+    async def _gated(job: Any, token: str, post_id: uuid.UUID, account_id: uuid.UUID) -> Outcome:
+        assert gate is not None
         if gate.queued(account_id) >= ACCOUNT_QUEUE_MAX:
             # Many of one account's posts in this process already: let other accounts' posts
             # have the slots; this one comes back shortly (its due time is unchanged).
@@ -320,7 +338,7 @@ def make_processor(publisher: Publisher, gate: AccountGate | None = None) -> Any
                 waiting = False
                 IN_FLIGHT.labels(state="publishing").inc()
                 try:
-                    return await publisher.process(post_id)
+                    return await publisher.process(post_id, account_id=account_id)
                 finally:
                     IN_FLIGHT.labels(state="publishing").dec()
         finally:
@@ -328,6 +346,13 @@ def make_processor(publisher: Publisher, gate: AccountGate | None = None) -> Any
                 IN_FLIGHT.labels(state="waiting_for_account").dec()
 
     return process
+
+
+def _account_hint(data: dict[str, Any]) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(data["accountId"])) if data.get("accountId") else None
+    except ValueError:
+        return None
 
 
 @contextlib.asynccontextmanager

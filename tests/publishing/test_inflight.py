@@ -20,8 +20,11 @@ import asyncpg
 import pytest
 
 from instasched.config import Settings, plain_database_url
+from instasched.models import ScheduledPost
+from instasched.publishing import staging
 from instasched.publishing.leases import LeaseKeeper
-from instasched.publishing.service import Attempt
+from instasched.publishing.service import Attempt, Publisher
+from instasched.state import AppState
 from instasched.worker.inflight import AccountGate
 from tests.conftest import BackgroundWorker
 from tests.factories import Account, User
@@ -158,6 +161,64 @@ async def test_one_publication_per_account_at_a_time(
     assert concurrency["peak"] >= 2  # type: ignore[operator]
     assert len(await publishing.media(busy.ig_user_id)) == 2
     assert len(await publishing.media(other.ig_user_id)) == 1
+
+
+async def test_the_publish_job_carries_the_account(
+    publishing: Publishing, worker: BackgroundWorker
+) -> None:
+    """The publish job says which account's slot to take (no read before it)."""
+    user, (account,) = await _accounts(publishing, 1)
+    image = await publishing.image(user)
+    due = datetime.now(UTC) + timedelta(milliseconds=500)
+    post_id = await publishing.post(user, account, "IMAGE", [image], due=due, enqueue=False)
+    post = await publishing.get(post_id)
+    # (Due in half a second: too soon for a staging job.)
+    [job] = staging.jobs_for(post, settings=publishing.settings, now=datetime.now(UTC))
+    assert job.account_id == account.id
+    await publishing.queue.schedule_many([job])
+    queued = await publishing.queue.get_job(post_id)
+    assert queued is not None and queued.data["accountId"] == str(account.id)
+    published = await publishing.wait(post_id, "published", timeout=60)
+    assert published.publish_attempts == 1
+    assert len(await publishing.media(account.ig_user_id)) == 1
+
+
+@pytest.fixture
+async def app(app_settings: Settings, live_server: Any) -> AsyncIterator[AppState]:
+    """A worker's state, to play its part (as in test_staging.py)."""
+    state = await AppState.create(app_settings)
+    try:
+        yield state
+    finally:
+        await state.close()
+
+
+async def test_a_post_moved_to_another_account_is_not_claimed_under_the_old_ones_slot(
+    publishing: Publishing, app: AppState, no_worker: None
+) -> None:
+    """The claim is fenced by the account whose slot the job holds: a post moved to another
+    account after its job was made is left unclaimed and named its new account; claimed under
+    that one, it is published once."""
+    user, (old, new) = await _accounts(publishing, 2)
+    image = await publishing.image(user)
+    due = datetime.now(UTC) + timedelta(milliseconds=200)
+    post_id = await publishing.post(user, old, "IMAGE", [image], due=due, enqueue=False)
+    async with publishing.sessions() as session:
+        row = await session.get(ScheduledPost, post_id)
+        assert row is not None
+        row.instagram_account_id = new.id
+        await session.commit()
+    await asyncio.sleep(0.3)  # due
+    publisher = Publisher(app)
+    outcome = await publisher.process(post_id, account_id=old.id)
+    assert outcome.kind == "other_account" and outcome.detail == str(new.id)
+    post = await publishing.get(post_id)
+    assert post.status == "scheduled" and post.publish_attempts == 0
+    assert (await publisher.process(post_id, account_id=new.id)).kind == "published"
+    post = await publishing.get(post_id)
+    assert post.status == "published" and post.publish_attempts == 1
+    assert await publishing.media(old.ig_user_id) == []
+    assert len(await publishing.media(new.ig_user_id)) == 1
 
 
 @pytest.fixture

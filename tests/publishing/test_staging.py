@@ -582,7 +582,7 @@ async def test_a_story_sequence_is_not_staged_ahead_and_publishes_every_story(
     assert post.staging_status == "deferred" and post.container_id is None
     assert "stories of a sequence" in (post.staging_error or "")
     assert staging.jobs_for(post, settings=publishing.settings, now=utcnow()) == [
-        PostJob("publish", post_id, due)
+        PostJob("publish", post_id, due, account.id)
     ]
     async with publishing.sessions() as session:
         made = await session.scalar(
