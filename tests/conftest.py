@@ -34,6 +34,14 @@ from tests.factories import Api
 RUN_ID = secrets.token_hex(4)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last. Sync Playwright leaves its event loop running in the main thread,
+    and an async test after it fails with "Runner.run() cannot be called from a running event
+    loop" (tests/workspaces, sorted after tests/web, did). The sort is stable: each group keeps
+    its order."""
+    items.sort(key=lambda item: item.nodeid.replace("\\", "/").startswith("tests/web/"))
+
+
 @pytest.fixture(scope="session")
 def servers() -> Iterator[dict[str, str]]:
     """URLs of real servers: from the environment, else embedded ones started for this run."""

@@ -131,6 +131,9 @@ def test_drafts_panel_drag_and_the_approval_queue(
     first, second = waiting
     page.locator(f"#approve-{first['id']}").click()
     expect(page.locator("#toast")).to_contain_text("Approved: scheduled for")
+    # The queue is drawn again after an approval: wait for it, so that the comment typed below
+    # goes into the field that is on the page then (seen under load: typed into the old one).
+    expect(queue).to_have_count(1)
     page.locator(f"#reject-{second['id']}").click()  # no comment: refused on the page
     expect(page.locator("#toast")).to_contain_text("comment is required")
     page.locator(f"#reject-comment-{second['id']}").fill(COMMENT)
