@@ -91,16 +91,7 @@ async def accept_invitation(
     workspace, role = await service.accept(
         session, user_id=user.id, email=user.email, token=body.token
     )
-    return WorkspaceOut.model_validate(
-        {
-            "id": workspace.id,
-            "name": workspace.name,
-            "personal": workspace.personal,
-            "require_approval": workspace.require_approval,
-            "role": role,
-            "created_at": workspace.created_at,
-        }
-    )
+    return WorkspaceOut.model_validate(repository.workspace_out(workspace, role))
 
 
 @router.get("", response_model=list[WorkspaceOut], summary="List your workspaces")

@@ -20,10 +20,11 @@ async def list_for_user(session: AsyncSession, *, user_id: uuid.UUID) -> list[di
         .where(WorkspaceMember.user_id == user_id)
         .order_by(Workspace.personal.desc(), func.lower(Workspace.name), Workspace.id)
     )
-    return [_out(workspace, role) for workspace, role in rows.all()]
+    return [workspace_out(workspace, role) for workspace, role in rows.all()]
 
 
-def _out(workspace: Workspace, role: str) -> dict[str, Any]:
+def workspace_out(workspace: Workspace, role: str) -> dict[str, Any]:
+    """A workspace as the API shows it to a member with this role (`WorkspaceOut`)."""
     return {
         "id": workspace.id,
         "name": workspace.name,
@@ -44,7 +45,7 @@ async def get(
 
 
 def described(workspace: Workspace, role: str) -> dict[str, Any]:
-    return _out(workspace, role)
+    return workspace_out(workspace, role)
 
 
 async def create(session: AsyncSession, *, name: str, owner_id: uuid.UUID) -> Workspace:
