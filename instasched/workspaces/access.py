@@ -73,12 +73,6 @@ class Access:
     workspace_id: uuid.UUID
     role: Role
 
-    def require(self, *admitted: Role) -> None:
-        """403 unless the caller's role is one of `admitted` (or owner)."""
-        names = [Role.OWNER.value, *(r.value for r in admitted if r is not Role.OWNER)]
-        if self.role.value not in names:
-            raise role_needed(names, self.role.value)
-
     @property
     def can_approve(self) -> bool:
         return self.role in (Role.OWNER, Role.APPROVER)
