@@ -135,12 +135,10 @@ async def create_post(
         session,
         settings=state.settings,
         queue=state.queue,
-        workspace_id=access.workspace_id,
-        user_id=access.user_id,
+        access=access,
         token_version=token.version,
         body=body,
         idempotency_key=idempotency_key,
-        access=access,
     )
     return json_response(
         Post.of(post, over_quota), status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -266,11 +264,9 @@ async def update_post(
         session,
         settings=state.settings,
         queue=state.queue,
-        workspace_id=access.workspace_id,
-        user_id=access.user_id,
+        access=access,
         post_id=post_id,
         body=body,
-        access=access,
     )
     return Post.of(post, over_quota)
 

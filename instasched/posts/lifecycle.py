@@ -169,16 +169,14 @@ async def duplicate_post(
     *,
     settings: Settings,
     queue: PublishQueue,
-    workspace_id: uuid.UUID,
-    user_id: uuid.UUID,
+    access: Access,
     token_version: int,
     post_id: uuid.UUID,
     body: PostDuplicate,
-    access: Access | None = None,
 ) -> tuple[ScheduledPost | repository.PostRow, quota.QuotaWindow | None]:
     """A new draft with the source's content (its rendered caption, not its template), made
     and checked by the create path."""
-    source = await repository.get_owned(session, workspace_id=workspace_id, post_id=post_id)
+    source = await repository.get_owned(session, workspace_id=access.workspace_id, post_id=post_id)
     create = PostCreate.model_validate(
         {
             "instagramAccountId": body.instagram_account_id or source.instagram_account_id,
@@ -204,11 +202,9 @@ async def duplicate_post(
         session,
         settings=settings,
         queue=queue,
-        workspace_id=workspace_id,
-        user_id=user_id,
+        access=access,
         token_version=token_version,
         body=create,
         event={"source": "duplicate", "duplicatedFrom": str(source.id)},
-        access=access,
     )
     return post, warning

@@ -71,14 +71,12 @@ async def create_post(
     *,
     settings: Settings,
     queue: PublishQueue,
-    workspace_id: uuid.UUID,
-    user_id: uuid.UUID,
+    access: Access,
     token_version: int,
     body: PostCreate,
     idempotency_key: str | None = None,
     now: datetime | None = None,
     event: dict[str, Any] | None = None,
-    access: Access | None = None,
 ) -> tuple[ScheduledPost | repository.PostRow, bool, quota.QuotaWindow | None]:
     """Validate and store a post, enqueue its job after the commit.
 
@@ -88,11 +86,12 @@ async def create_post(
     with the warning when `allowOverQuota`. `token_version` is the bearer token's (the endpoint
     verified its signature only): a revoked token is a 401 here.
 
-    `access`: the workspace the post is made in and the caller's role there (default: the
-    user's personal workspace, as owner). A draft (`draft: true`) needs no time and is never
-    queued; a member who may not approve, in a workspace that requires approval, makes a post
-    that waits in `needs_approval` (posts.approvals).
+    `access`: the caller, the workspace the post is made in and the caller's role there. A
+    draft (`draft: true`) needs no time and is never queued; a member who may not approve, in a
+    workspace that requires approval, makes a post that waits in `needs_approval`
+    (posts.approvals).
     """
+    workspace_id, user_id = access.workspace_id, access.user_id
     key = check_idempotency_key(idempotency_key)
     fingerprint = _fingerprint(body) if key is not None else None
     if key is not None:
@@ -339,12 +338,10 @@ async def update_post(
     *,
     settings: Settings,
     queue: PublishQueue,
-    workspace_id: uuid.UUID,
-    user_id: uuid.UUID,
+    access: Access,
     post_id: uuid.UUID,
     body: PostUpdate,
     now: datetime | None = None,
-    access: Access | None = None,
 ) -> tuple[ScheduledPost, quota.QuotaWindow | None]:
     """Change a scheduled post, a draft or a post in the approval workflow; the merged result
     passes the same validation as a new post.
@@ -353,6 +350,7 @@ async def update_post(
     sent, the quota warning (without the flag: 422). `access`: as `create_post`'s; a member
     who may not approve, editing a scheduled post of a workspace that requires approval, sends
     it back to `needs_approval` (its jobs and staged containers are dropped)."""
+    workspace_id, user_id = access.workspace_id, access.user_id
     sent = body.model_fields_set
     for name, label in (("caption", "caption"), ("media_type", "mediaType")):
         if name in sent and getattr(body, name) is None:

@@ -122,12 +122,10 @@ async def duplicate_post(
         session,
         settings=state.settings,
         queue=state.queue,
-        workspace_id=access.workspace_id,
-        user_id=access.user_id,
+        access=access,
         token_version=token.version,
         post_id=post_id,
         body=body,
-        access=access,
     )
     return Post.of(post, over_quota)
 
