@@ -497,7 +497,7 @@ async def _insert_rows(
         )
     inserted = await repository.insert_posts(session, inserts)
     refused = [(row, prepared) for row, prepared in planned if prepared.post.id not in inserted]
-    gone = await repository.missing_assets(
+    gone = await repository.lock_assets(
         session, asset_ids=[a.id for _, p in refused for a, _ in p.media]
     )
     for row, prepared in planned:

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.db import driver_connection
 from instasched.exceptions import NotFound
@@ -383,20 +383,6 @@ async def insert_posts(session: AsyncSession, planned: Sequence[PlannedInsert]) 
 _EXISTING = "SELECT id FROM instagram_scheduled_posts WHERE id = ANY($1::uuid[])"
 
 
-async def missing_assets(
-    session: AsyncSession, *, asset_ids: Iterable[uuid.UUID]
-) -> set[uuid.UUID]:
-    """The ids among `asset_ids` whose asset no longer exists."""
-    wanted = set(asset_ids)
-    if not wanted:
-        return set()
-    conn = await driver_connection(session)
-    found = await conn.fetch(
-        "SELECT id FROM instagram_media_assets WHERE id = ANY($1::uuid[])", list(wanted)
-    )
-    return wanted - {r["id"] for r in found}
-
-
 async def list_for_account(
     session: AsyncSession,
     *,
@@ -481,7 +467,8 @@ async def lock_assets(session: AsyncSession, *, asset_ids: Sequence[uuid.UUID]) 
     other posts using them); their uses are counted by the posts' triggers (migration 0011).
 
     Returns the ids whose row is gone: an asset deleted by a concurrent request after it was
-    read (the media deletion locks the row, so this waits for it and then finds nothing).
+    read (the media deletion locks the row, so this waits for it and then finds nothing). The
+    CSV import asks it why a row was not inserted.
     """
     if not asset_ids:
         return set()
@@ -514,20 +501,6 @@ async def count_template_use(session: AsyncSession, *, template_id: uuid.UUID) -
     """In the session's transaction."""
     conn = await driver_connection(session, write=True)
     await conn.execute(_COUNT_TEMPLATE_USE.format(id="$1"), template_id)
-
-
-# --- reads outside the request transaction --------------------------------------------------
-async def read_fresh(
-    factory: async_sessionmaker[AsyncSession], *, workspace_id: uuid.UUID, post_id: uuid.UUID
-) -> ScheduledPost | None:
-    """The row as committed right now, in a short session of its own."""
-    async with factory() as session:
-        post: ScheduledPost | None = await session.scalar(
-            select(ScheduledPost).where(
-                ScheduledPost.id == post_id, ScheduledPost.workspace_id == workspace_id
-            )
-        )
-        return post
 
 
 async def database_now(session: AsyncSession) -> datetime:

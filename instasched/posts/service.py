@@ -606,9 +606,8 @@ async def wait_for_outcome(
     """
     deadline = time.monotonic() + wait_seconds
     while True:
-        post = await repository.read_fresh(factory, workspace_id=workspace_id, post_id=post_id)
-        if post is None:
-            raise NotFound("Scheduled post not found")
+        async with factory() as fresh:  # the row as committed now, in a short session
+            post = await repository.get_owned(fresh, workspace_id=workspace_id, post_id=post_id)
         if post.status in (PostStatus.PUBLISHED, PostStatus.FAILED, PostStatus.CANCELLED):
             return post
         if post.status == PostStatus.SCHEDULED and (post.publish_attempts or 0) > attempts_before:
