@@ -38,7 +38,7 @@ from instasched.db import after_commit, driver_connection
 from instasched.exceptions import Conflict, Invalid
 from instasched.kit.time import utcnow, zone
 from instasched.models import PostStatus, ScheduledPost
-from instasched.posts import history, quota, repository, rules, service
+from instasched.posts import history, quota, repository, rules, service, times
 from instasched.posts.history import Kind
 from instasched.posts.workflow_schemas import PostApprove, PostReject, PostSubmit
 from instasched.publishing import staging
@@ -121,7 +121,7 @@ async def _future_time(
         session, workspace_id=post.workspace_id, account_id=post.instagram_account_id
     )
     if sent is not None:
-        return await service.resolve_time(
+        return await times.resolve_time(
             session,
             settings=settings,
             account=account,

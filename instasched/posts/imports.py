@@ -44,7 +44,7 @@ from instasched.media import fetch
 from instasched.media.receive import ReceivedFile
 from instasched.media.service import PendingObjects, store_fetched
 from instasched.models import InstagramAccount, MediaAsset, PostStatus, PostTemplate
-from instasched.posts import approvals, imports_repository, quota, repository, service
+from instasched.posts import approvals, imports_repository, media_refs, quota, repository, service
 from instasched.posts.schemas import MediaTypeName, PostCreate
 from instasched.posts.workflow_schemas import ImportProblem, ImportReport, ImportRow
 from instasched.worker.queue import PublishQueue
@@ -246,7 +246,7 @@ def _media_entries(cell: str) -> list[str]:
 
 def _own_storage(url: str, settings: Settings) -> bool:
     """A URL into this server's bucket: one of the user's uploads (or refused), never fetched."""
-    return any(bucket == settings.s3_bucket for bucket, _ in service.url_locations(url))
+    return any(bucket == settings.s3_bucket for bucket, _ in media_refs.url_locations(url))
 
 
 def _variables(row: _Row, cells: dict[str, str]) -> dict[str, Any]:
@@ -556,7 +556,7 @@ async def _media(
     )
     by_url: dict[str, MediaAsset | str] = {}
     if own_urls:
-        locations = {u: service.url_locations(u) for u in own_urls}
+        locations = {u: media_refs.url_locations(u) for u in own_urls}
         own = await repository.assets_by_locations(
             session,
             workspace_id=workspace_id,

@@ -25,7 +25,7 @@ from instasched.db import after_commit
 from instasched.exceptions import Conflict
 from instasched.kit.time import utcnow
 from instasched.models import PostStatus, ScheduledPost, post_time
-from instasched.posts import history, quota, repository, service
+from instasched.posts import drafts, history, quota, repository, service, times
 from instasched.posts.schemas import PostCreate
 from instasched.posts.workflow_schemas import (
     PostDuplicate,
@@ -100,7 +100,7 @@ async def retry_post(
         )
     now = now or utcnow()
     if body.scheduled_for is not None:
-        when = await service.resolve_time(
+        when = await times.resolve_time(
             session,
             settings=settings,
             account=account,
@@ -112,7 +112,7 @@ async def retry_post(
     else:
         when = now + RETRY_DELAY
     # The checks of an edit: the media must still be there, and pass today's rules.
-    await service.check_existing(
+    await drafts.check_existing(
         session,
         settings=settings,
         workspace_id=workspace_id,

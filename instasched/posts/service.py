@@ -1,7 +1,10 @@
 """Scheduled posts: create, list, read, edit, cancel, publish now.
 
-Rules live in `instasched.posts.rules` (pure); this module loads what they need, writes the row
-and registers the queue change to run after the commit. Services never commit.
+Rules live in `instasched.posts.rules` (pure); this module orchestrates them, writes the row
+and registers the queue change to run after the commit. Services never commit. Its steps have
+their own modules: `times` (when a post is due), `captions` (a caption from a template),
+`media_refs` (the media a post names), `drafts` (the checks of a post's content) and
+`idempotency` (the Idempotency-Key).
 
 Concurrency with the worker: the worker claims a post with a conditional
 `UPDATE ... SET status='publishing' WHERE id=:id AND status='scheduled' AND <due>`. Edits, cancels
@@ -13,27 +16,21 @@ either the worker claimed first (and we answer 409 with the state) or our change
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import importlib
-import ipaddress
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence, Set
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import unquote, urlsplit
+from typing import TYPE_CHECKING, Any
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from instasched.accounts import repository as accounts_repository
 from instasched.config import Settings
 from instasched.db import after_commit
 from instasched.exceptions import Conflict, Invalid, NotFound, Unauthorized
-from instasched.integrations.instagram import publish_rules as meta
 from instasched.kit.time import parse_datetime, utcnow, zone
 from instasched.models import (
     InstagramAccount,
@@ -43,22 +40,26 @@ from instasched.models import (
     ScheduledPost,
     post_time,
 )
-from instasched.posts import approvals, history, quota, repository, rules
+from instasched.posts import (
+    approvals,
+    captions,
+    drafts,
+    history,
+    idempotency,
+    media_refs,
+    quota,
+    repository,
+    times,
+)
 from instasched.posts.schemas import PostCreate, PostUpdate, TemplateValue
 from instasched.publishing import staging
 from instasched.security import SESSION_ENDED, USER_GONE
-from instasched.templates.render import append_suggestions, render
 from instasched.worker.queue import PublishQueue
 
 if TYPE_CHECKING:
     from instasched.workspaces.access import Access
 
 log = logging.getLogger(__name__)
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-IDEMPOTENCY_KEY_MAX = 255
-
-SlotFinder = Callable[..., Awaitable[datetime | None]]
 
 # An unreachable Redis must not hold the response: the row is committed and the reconciler
 # re-creates a missing job, so a slow enqueue is abandoned after this long.
@@ -92,8 +93,8 @@ async def create_post(
     (posts.approvals).
     """
     workspace_id, user_id = access.workspace_id, access.user_id
-    key = check_idempotency_key(idempotency_key)
-    fingerprint = _fingerprint(body) if key is not None else None
+    key = idempotency.check_idempotency_key(idempotency_key)
+    fingerprint = idempotency.fingerprint(body) if key is not None else None
     if key is not None:
         existing = await repository.find_by_idempotency_key(
             session,
@@ -103,14 +104,14 @@ async def create_post(
             token_version=token_version,
         )
         if existing is not None:
-            return _replay(existing, fingerprint), False, None
+            return idempotency.replay(existing, fingerprint), False, None
     # The user (the endpoint verified the token only), the account and the assets at once.
     context = await repository.read_create_context(
         session,
         user_id=user_id,
         workspace_id=workspace_id,
         account_id=body.instagram_account_id,
-        asset_ids=_ids_to_prefetch(body.media_ids),
+        asset_ids=media_refs.ids_to_prefetch(body.media_ids),
     )
     if context is None:
         raise Unauthorized(USER_GONE)
@@ -156,8 +157,8 @@ async def create_post(
     window = quota.QuotaWindow(*inserted.quota_window, quota=limit)
     if row is None:
         if inserted.missing_assets:
-            raise _deleted_meanwhile(media, inserted.missing_assets)
-        quota.refuse_or_warn(window, allow_over=False, field=_time_field(body.use_next_slot))
+            raise media_refs.deleted_meanwhile(media, inserted.missing_assets)
+        quota.refuse_or_warn(window, allow_over=False, field=times.time_field(body.use_next_slot))
         # two requests raced with one Idempotency-Key: the first one's post
         winner = await repository.find_by_idempotency_key(
             session,
@@ -168,7 +169,7 @@ async def create_post(
         )
         if winner is None:  # pragma: no cover - the conflict said it exists
             raise Conflict("A post with this Idempotency-Key is being created; retry")
-        return _replay(winner, fingerprint), False, None
+        return idempotency.replay(winner, fingerprint), False, None
     if row.status != PostStatus.SCHEDULED:  # a draft or a post awaiting approval: no job
         if row.status == PostStatus.NEEDS_APPROVAL:
             await history.record(
@@ -197,7 +198,7 @@ class Prepared:
     checks the publishing quota and the assets' existence as it inserts)."""
 
     post: repository.NewPost
-    media: list[MediaRef]
+    media: list[media_refs.MediaRef]
     quota: int  # the account's publishing quota
     time_field: str  # the field a quota problem is reported on
 
@@ -219,7 +220,7 @@ async def prepare_post(
     A draft needs no time (one given is checked as any)."""
     scheduled_for: datetime | None = None
     if not body.draft or body.scheduled_for is not None or body.use_next_slot:
-        scheduled_for = await resolve_time(
+        scheduled_for = await times.resolve_time(
             session,
             settings=settings,
             account=account,
@@ -232,7 +233,7 @@ async def prepare_post(
     variables: dict[str, TemplateValue] = dict(body.template_variables or {})
     template_id = body.template_id
     if template_id is not None:
-        caption = await _render_template(
+        caption = await captions.render_template(
             session,
             settings=settings,
             workspace_id=workspace_id,
@@ -246,11 +247,11 @@ async def prepare_post(
     elif body.template_variables:
         raise Invalid("templateVariables need a templateId", field="templateVariables")
 
-    media = await resolve_media(
+    media = await media_refs.resolve_media(
         session, settings=settings, workspace_id=workspace_id, media_ids=body.media_ids,
         media_urls=body.media_urls, known=known_assets,
     )  # fmt: skip
-    draft = _Draft(
+    draft = drafts.Draft(
         media_type=media_type,
         caption=caption,
         media=media,
@@ -266,7 +267,7 @@ async def prepare_post(
         trial_strategy=body.trial_params.graduation_strategy if body.trial_params else None,
         is_ai_generated=bool(body.is_ai_generated),
     )
-    checked = await _check_draft(
+    checked = await drafts.check_draft(
         session,
         settings=settings,
         workspace_id=workspace_id,
@@ -285,7 +286,9 @@ async def prepare_post(
         meta={},
     )
     checked.apply(post)
-    return Prepared(post, media, quota.quota_of(account, settings), _time_field(body.use_next_slot))
+    return Prepared(
+        post, media, quota.quota_of(account, settings), times.time_field(body.use_next_slot)
+    )
 
 
 # --- read -----------------------------------------------------------------------------------
@@ -375,7 +378,7 @@ async def update_post(
 
     new_time: datetime | None = None
     if body.scheduled_for is not None or body.use_next_slot:
-        new_time = await resolve_time(
+        new_time = await times.resolve_time(
             session,
             settings=settings,
             account=account,
@@ -398,7 +401,7 @@ async def update_post(
         if template_id is None:
             variables = {}
     if template_id is not None and ("template_id" in sent or "template_variables" in sent):
-        caption = await _render_template(
+        caption = await captions.render_template(
             session,
             settings=settings,
             workspace_id=workspace_id,
@@ -413,19 +416,19 @@ async def update_post(
 
     media_sent = "media_ids" in sent or "media_urls" in sent
     if media_sent:
-        media = await resolve_media(
+        media = await media_refs.resolve_media(
             session, settings=settings, workspace_id=workspace_id, media_ids=body.media_ids,
             media_urls=body.media_urls,
         )  # fmt: skip
     else:
-        media = await _existing_media(
+        media = await media_refs.existing_media(
             session, settings=settings, workspace_id=workspace_id, post=post
         )
 
     def pick(name: str, current: Any) -> Any:
         return getattr(body, name) if name in sent else current
 
-    draft = _Draft(
+    draft = drafts.Draft(
         media_type=media_type,
         caption=caption,
         media=media,
@@ -453,7 +456,7 @@ async def update_post(
         ),
         is_ai_generated=bool(pick("is_ai_generated", post.is_ai_generated)),
     )
-    checked = await _check_draft(
+    checked = await drafts.check_draft(
         session,
         settings=settings,
         workspace_id=workspace_id,
@@ -476,7 +479,7 @@ async def update_post(
         added = set(new_assets) - set(old_assets)
         missing = await repository.lock_assets(session, asset_ids=sorted(added))
         if missing:
-            raise _deleted_meanwhile(media, missing)
+            raise media_refs.deleted_meanwhile(media, missing)
     if count_use and template_id is not None:
         await repository.count_template_use(session, template_id=template_id)
     warning = None
@@ -489,7 +492,7 @@ async def update_post(
             at=new_time,
             exclude_post_id=post.id,
             allow_over=bool(body.allow_over_quota),
-            field=_time_field(bool(body.use_next_slot)),
+            field=times.time_field(bool(body.use_next_slot)),
         )
     due = post.next_attempt_at or post.scheduled_for
     discard = (
@@ -617,51 +620,7 @@ async def wait_for_outcome(
         await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
 
 
-def _deleted_meanwhile(media: Sequence[MediaRef], missing: Set[uuid.UUID]) -> Invalid:
-    label = next(label for asset, label in media if asset.id in missing)
-    return Invalid(
-        f"{label} was deleted from your media library while this post was being saved",
-        field=label,
-    )
-
-
-# --- shared steps ---------------------------------------------------------------------------
-def _fingerprint(body: PostCreate) -> str:
-    """SHA-256 of the request as parsed (the same post sent again, whatever its JSON's spacing or
-    key order, has the same fingerprint)."""
-    # `draft: false` (the default) is left out: the fingerprints stored before drafts existed
-    # still match a replay of the same request.
-    dumped = body.model_dump(mode="json", exclude=None if body.draft else {"draft"})
-    canonical = orjson.dumps(dumped, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(canonical).hexdigest()
-
-
-def _replay(existing: repository.PostRow, fingerprint: str | None) -> repository.PostRow:
-    """The first post of an Idempotency-Key, when the request is the same one again: a reuse
-    of the key with another body is a client bug that must not look like a success (payment
-    APIs answer 422 the same way). Posts from before migration 0010 have no fingerprint."""
-    stored = existing.idempotency_fingerprint
-    if stored is not None and stored != fingerprint:
-        raise Invalid(
-            f"This {IDEMPOTENCY_HEADER} was already used for a different post: send the same "
-            "request to get that post again, or use a new key for a new post",
-            field=IDEMPOTENCY_HEADER,
-        )
-    return existing
-
-
-def check_idempotency_key(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if not value or len(value) > IDEMPOTENCY_KEY_MAX or not value.isprintable():
-        raise Invalid(
-            f"{IDEMPOTENCY_HEADER} must be 1 to {IDEMPOTENCY_KEY_MAX} printable characters "
-            "(a UUID is a good choice)",
-            field=IDEMPOTENCY_HEADER,
-        )
-    return value
-
-
+# --- statuses -------------------------------------------------------------------------------
 _STATUS_HINTS = {
     PostStatus.SCHEDULED: "it is scheduled",
     PostStatus.PUBLISHING: "it is being published right now",
@@ -706,313 +665,6 @@ def _require_scheduled(post: ScheduledPost, verb: str) -> None:
     require_status(post, PostStatus.SCHEDULED, verb)
 
 
-async def resolve_time(
-    session: AsyncSession,
-    *,
-    settings: Settings,
-    account: InstagramAccount,
-    scheduled_for: str | None,
-    use_next_slot: bool,
-    now: datetime,
-    exclude_post_id: uuid.UUID | None = None,
-) -> datetime:
-    """`scheduledFor` (read in the account's timezone without an offset) or the next free slot,
-    checked against SCHEDULE_MIN_LEAD_SECONDS / SCHEDULE_MAX_LEAD_MONTHS."""
-    tz = zone(account.timezone)
-    if use_next_slot and scheduled_for is not None:
-        raise Invalid("Send scheduledFor or useNextSlot: true, not both", field="useNextSlot")
-    if use_next_slot:
-        finder = _slot_finder()
-        if finder is None:
-            raise Invalid(
-                "Posting schedules are not available on this server; send scheduledFor",
-                field="useNextSlot",
-            )
-        # Two concurrent "next slot" requests must not pick the same minute (nor the last room
-        # in a 24 h window): hold the account's quota lock until this transaction ends.
-        await quota.lock(session, account_id=account.id)
-        extra: dict[str, Any] = {"quota": quota.quota_of(account, settings)}
-        if exclude_post_id is not None:  # a post being moved does not block its own minute
-            extra["exclude_post_id"] = exclude_post_id
-        slot = await finder(
-            session,
-            account=account,
-            now=now,
-            min_lead_seconds=settings.schedule_min_lead_seconds,
-            **extra,
-        )
-        if slot is None:
-            raise Invalid(
-                "There is no free slot in the posting schedule of this account; add time "
-                "slots to its posting schedule or send scheduledFor",
-                field="useNextSlot",
-            )
-        when = slot.astimezone(UTC)
-    elif scheduled_for is None:
-        raise Invalid(
-            "scheduledFor is required (an ISO 8601 date-time), or send useNextSlot: true",
-            field="scheduledFor",
-        )
-    else:
-        when = parse_datetime(scheduled_for, tz, field="scheduledFor")
-    rules.check_time_window(
-        when,
-        now=now,
-        min_lead_seconds=settings.schedule_min_lead_seconds,
-        max_lead_months=settings.schedule_max_lead_months,
-        tz=tz,
-        field=_time_field(use_next_slot),
-    )
-    return when
-
-
-def _time_field(use_next_slot: bool) -> str:
-    return "useNextSlot" if use_next_slot else "scheduledFor"
-
-
-def _slot_finder() -> SlotFinder | None:
-    """`instasched.schedules.service.next_free_slot`, looked up when used (another domain)."""
-    try:
-        module = importlib.import_module("instasched.schedules.service")
-    except ImportError:
-        return None
-    finder = getattr(module, "next_free_slot", None)
-    return cast(SlotFinder, finder) if callable(finder) else None
-
-
-async def _render_template(
-    session: AsyncSession,
-    *,
-    settings: Settings,
-    workspace_id: uuid.UUID,
-    account: InstagramAccount,
-    template_id: uuid.UUID,
-    variables: dict[str, TemplateValue],
-    caption_sent: str | None,
-    media_type: str,
-    templates: dict[uuid.UUID, PostTemplate | None] | None = None,
-) -> str:
-    if caption_sent:
-        raise Invalid(
-            "Send either a caption or a templateId (the caption is rendered from the "
-            "template), not both",
-            field="caption",
-        )
-    if media_type == rules.STORIES:
-        raise Invalid("STORIES carry no caption, so they cannot use a template", field="templateId")
-    if templates is not None and template_id in templates:
-        template = templates[template_id]
-    else:
-        template = await repository.get_template_owned(
-            session, workspace_id=workspace_id, template_id=template_id
-        )
-        if templates is not None:
-            templates[template_id] = template
-    if template is None:
-        raise NotFound("Template not found", detail=[{"field": "templateId"}])
-    if not template.is_active:
-        raise Invalid(
-            f"Template {template.name!r} is inactive; activate it or choose another",
-            field="templateId",
-        )
-    if template.instagram_account_id is not None and template.instagram_account_id != account.id:
-        raise Invalid(
-            f"Template {template.name!r} belongs to another Instagram account",
-            field="templateId",
-        )
-    rendered = render(template.caption_template, variables)
-    if rendered.missing:
-        raise Invalid(
-            "templateVariables is missing values for: " + ", ".join(rendered.missing),
-            field="templateVariables",
-            detail=[
-                {"field": "templateVariables", "message": "missing: " + ", ".join(rendered.missing)}
-            ]
-            + [
-                {"field": f"templateVariables.{name}", "message": "is required by the template"}
-                for name in rendered.missing
-            ],
-        )
-    caption = append_suggestions(
-        rendered.caption,
-        [str(t) for t in template.suggested_hashtags or []],
-        [str(m) for m in template.suggested_mentions or []],
-    )
-    try:
-        rules.check_caption(caption, max_hashtags=settings.max_hashtags)
-    except Invalid as exc:
-        raise Invalid(
-            f"The caption rendered from template {template.name!r} is not valid: {exc.message}",
-            field="caption",
-        ) from exc
-    return caption
-
-
-MediaRef = tuple[MediaAsset, str]  # the asset and the JSON path the client used for it
-
-
-async def resolve_media(
-    session: AsyncSession,
-    *,
-    settings: Settings,
-    workspace_id: uuid.UUID,
-    media_ids: Sequence[str] | None,
-    media_urls: Sequence[str] | None,
-    known: Mapping[uuid.UUID, MediaAsset] | None = None,
-) -> list[MediaRef]:
-    """Every item must be one of the user's media assets (else 422); order is kept.
-
-    `known`: the user's assets among `media_ids`, already read (`_ids_to_prefetch`: every
-    valid id when there are not too many, which is checked here first)."""
-    for name, values in (("mediaIds", media_ids), ("mediaUrls", media_urls)):
-        if values is not None and len(values) > meta.CAROUSEL_MAX:
-            raise Invalid(
-                f"{name} has {len(values)} items; a post takes at most {meta.CAROUSEL_MAX}",
-                field=name,
-            )
-    by_ids = (
-        await _media_by_ids(session, workspace_id=workspace_id, values=media_ids, known=known)
-        if media_ids
-        else None
-    )
-    by_urls = (
-        await _media_by_urls(
-            session, settings=settings, workspace_id=workspace_id, values=media_urls
-        )
-        if media_urls
-        else None
-    )
-    if by_ids is not None and by_urls is not None:
-        if [a.id for a, _ in by_ids] != [a.id for a, _ in by_urls]:
-            raise Invalid(
-                "mediaIds and mediaUrls name different media; send only one of them",
-                field="mediaUrls",
-            )
-        return by_ids
-    return by_ids or by_urls or []
-
-
-def _ids_to_prefetch(values: Sequence[str] | None) -> list[uuid.UUID]:
-    """The valid ids among `mediaIds`, when there are not too many (the rest of the checks,
-    with their messages, are `resolve_media`'s)."""
-    if not values or len(values) > meta.CAROUSEL_MAX:
-        return []
-    ids = []
-    for value in values:
-        try:
-            ids.append(uuid.UUID(str(value)))
-        except ValueError:
-            continue
-    return ids
-
-
-async def _media_by_ids(
-    session: AsyncSession,
-    *,
-    workspace_id: uuid.UUID,
-    values: Sequence[str],
-    known: Mapping[uuid.UUID, MediaAsset] | None = None,
-) -> list[MediaRef]:
-    parsed: list[uuid.UUID] = []
-    for i, value in enumerate(values):
-        try:
-            parsed.append(uuid.UUID(str(value)))
-        except ValueError:
-            raise Invalid(
-                f"mediaIds[{i}] {value!r} is not a media asset id", field=f"mediaIds[{i}]"
-            ) from None
-    found = (
-        known
-        if known is not None
-        else await repository.assets_by_ids(session, workspace_id=workspace_id, ids=parsed)
-    )
-    result: list[MediaRef] = []
-    for i, asset_id in enumerate(parsed):
-        asset = found.get(asset_id)
-        if asset is None:
-            raise Invalid(
-                f"mediaIds[{i}] is not one of your uploaded media assets; upload the file "
-                "first (POST /api/instagram/scheduling/media/upload)",
-                field=f"mediaIds[{i}]",
-            )
-        result.append((asset, f"mediaIds[{i}]"))
-    return result
-
-
-def url_locations(url: str) -> list[tuple[str, str]]:
-    """Candidate (bucket, key) pairs of an S3 object URL, path-style first, then virtual-host.
-
-    The query (a presigned URL's signature) is ignored; the key is percent-decoded.
-    """
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return []
-    path = parts.path.lstrip("/")
-    found: list[tuple[str, str]] = []
-    if "/" in path:
-        bucket, key = path.split("/", 1)
-        if bucket and key:
-            found.append((unquote(bucket), unquote(key)))
-    host = parts.hostname or ""
-    if "." in host and path and not _is_ip(host):
-        found.append((host.split(".", 1)[0], unquote(path)))
-    return found
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-async def _media_by_urls(
-    session: AsyncSession, *, settings: Settings, workspace_id: uuid.UUID, values: Sequence[str]
-) -> list[MediaRef]:
-    candidates: list[list[tuple[str, str]]] = []
-    for i, value in enumerate(values):
-        locations = url_locations(value) if isinstance(value, str) else []
-        if not locations:
-            raise Invalid(
-                f"mediaUrls[{i}] is not an http(s) URL of an uploaded file", field=f"mediaUrls[{i}]"
-            )
-        candidates.append(locations)
-    found = await repository.assets_by_locations(
-        session, workspace_id=workspace_id, locations=[loc for locs in candidates for loc in locs]
-    )
-    result: list[MediaRef] = []
-    for i, locations in enumerate(candidates):
-        asset = next((found[loc] for loc in locations if loc in found), None)
-        if asset is None:
-            raise Invalid(
-                f"mediaUrls[{i}] is not one of your uploaded media assets; upload the file "
-                "first (POST /api/instagram/scheduling/media/upload) and use its s3Url",
-                field=f"mediaUrls[{i}]",
-            )
-        result.append((asset, f"mediaUrls[{i}]"))
-    return result
-
-
-async def _existing_media(
-    session: AsyncSession, *, settings: Settings, workspace_id: uuid.UUID, post: ScheduledPost
-) -> list[MediaRef]:
-    """The post's current media, re-read (an edit re-validates the whole post)."""
-    if post.media_ids:
-        ids = [str(i) for i in post.media_ids]
-        try:
-            return await _media_by_ids(session, workspace_id=workspace_id, values=ids)
-        except Invalid as exc:
-            raise Invalid(
-                "This post's media is no longer in your media library; send new mediaIds",
-                field="mediaIds",
-            ) from exc
-    urls = [str(u) for u in post.media_urls or []]
-    return await resolve_media(
-        session, settings=settings, workspace_id=workspace_id, media_ids=None, media_urls=urls
-    )
-
-
 def _stories_out(post: ScheduledPost) -> bool:
     """A story sequence retried after some of its stories were published (publishing/
     sequence.py): changing its media would publish them again."""
@@ -1020,173 +672,3 @@ def _stories_out(post: ScheduledPost) -> bool:
     return isinstance(items, list) and any(
         isinstance(i, dict) and i.get("status") == "published" for i in items
     )
-
-
-async def check_existing(
-    session: AsyncSession,
-    *,
-    settings: Settings,
-    workspace_id: uuid.UUID,
-    post: ScheduledPost,
-    login_kind: str,
-) -> None:
-    """A stored post against the rules of today (its media still in the library): a retry's
-    check, as an edit re-validates the whole post."""
-    media = await _existing_media(session, settings=settings, workspace_id=workspace_id, post=post)
-    draft = _Draft(
-        media_type=post.media_type,
-        caption=post.caption,
-        media=media,
-        product_tags=list(post.product_tags or []),
-        user_tags=list(post.user_tags or []),
-        collaborators=[str(c) for c in post.collaborators or []],
-        first_comment=post.first_comment,
-        alt_text=post.alt_text,
-        cover_url=post.cover_url,
-        thumb_offset_ms=post.thumb_offset_ms,
-        share_to_feed=post.share_to_feed,
-        location_id=post.location_id,
-        trial_strategy=post.trial_graduation_strategy,
-        is_ai_generated=bool(post.is_ai_generated),
-    )
-    await _check_draft(
-        session, settings=settings, workspace_id=workspace_id, draft=draft, login_kind=login_kind
-    )
-
-
-@dataclass
-class _Draft:
-    media_type: str
-    caption: str
-    media: list[MediaRef]
-    product_tags: list[dict[str, Any]]
-    user_tags: list[dict[str, Any]]
-    collaborators: list[str]
-    first_comment: str | None
-    alt_text: str | None
-    cover_url: str | None
-    thumb_offset_ms: int | None
-    share_to_feed: bool | None
-    location_id: str | None
-    trial_strategy: str | None = None
-    is_ai_generated: bool = False
-
-
-@dataclass
-class _Checked:
-    draft: _Draft
-    product_tags: list[dict[str, Any]]
-    user_tags: list[dict[str, Any]]
-    collaborators: list[str]
-    location_id: str | None
-    cover_url: str | None
-
-    def apply(self, post: ScheduledPost | repository.NewPost) -> None:
-        d = self.draft
-        post.media_type = d.media_type
-        post.caption = d.caption
-        post.media_ids = [str(a.id) for a, _ in d.media]
-        post.media_urls = [a.s3_url for a, _ in d.media]
-        post.product_tags = self.product_tags
-        post.user_tags = self.user_tags
-        post.collaborators = self.collaborators
-        post.first_comment = d.first_comment
-        post.alt_text = d.alt_text
-        post.cover_url = self.cover_url
-        post.thumb_offset_ms = d.thumb_offset_ms
-        post.share_to_feed = d.share_to_feed
-        post.location_id = self.location_id
-        post.trial_graduation_strategy = d.trial_strategy
-        post.is_ai_generated = d.is_ai_generated
-
-
-async def _check_draft(
-    session: AsyncSession,
-    *,
-    settings: Settings,
-    workspace_id: uuid.UUID,
-    draft: _Draft,
-    login_kind: str,
-) -> _Checked:
-    media_type = draft.media_type
-    items = [
-        rules.MediaItem(
-            field=label,
-            kind=asset.media_type,
-            compatibility=asset.compatibility or {},
-            duration_ms=(asset.media_metadata or {}).get("duration_ms"),
-        )
-        for asset, label in draft.media
-    ]
-    rules.check_media(media_type, items)
-    product_tags = rules.check_product_tags(draft.product_tags)
-    user_tags = rules.check_user_tags(draft.user_tags, need_position=media_type == rules.IMAGE)
-    collaborators = rules.check_collaborators(draft.collaborators, media_type=media_type)
-    location_id = rules.check_location_id(draft.location_id) if draft.location_id else None
-    rules.check_extras(
-        media_type,
-        rules.Extras(
-            caption=draft.caption,
-            first_comment=draft.first_comment,
-            product_tags=product_tags,
-            user_tags=user_tags,
-            collaborators=collaborators,
-            alt_text=draft.alt_text,
-            cover_url=draft.cover_url,
-            thumb_offset_ms=draft.thumb_offset_ms,
-            share_to_feed=draft.share_to_feed,
-            location_id=location_id,
-            trial_strategy=draft.trial_strategy,
-            is_ai_generated=draft.is_ai_generated,
-        ),
-        max_hashtags=settings.max_hashtags,
-    )
-    # Features Meta offers only with Facebook Login (docs/login-kinds.md).
-    rules.check_login_kind(
-        login_kind, {"collaborators": bool(collaborators), "productTags": bool(product_tags)}
-    )
-    if draft.thumb_offset_ms is not None:
-        rules.check_thumb_offset(draft.thumb_offset_ms, items[0])
-    cover_url = (
-        await _resolve_cover(
-            session, settings=settings, workspace_id=workspace_id, url=draft.cover_url
-        )
-        if draft.cover_url
-        else None
-    )
-    return _Checked(
-        draft=draft,
-        product_tags=product_tags,
-        user_tags=user_tags,
-        collaborators=collaborators,
-        location_id=location_id,
-        cover_url=cover_url,
-    )
-
-
-async def _resolve_cover(
-    session: AsyncSession, *, settings: Settings, workspace_id: uuid.UUID, url: str
-) -> str:
-    """A reel cover: one of the user's image assets (stored as its s3Url) or a public https URL.
-
-    A URL into our own bucket that is not one of the user's assets is refused: the publisher
-    signs URLs of our bucket, and must never sign another user's object.
-    """
-    locations = url_locations(url)
-    if not locations:
-        raise Invalid("coverUrl must be an http(s) URL", field="coverUrl")
-    found = await repository.assets_by_locations(
-        session, workspace_id=workspace_id, locations=locations
-    )
-    asset = next((found[loc] for loc in locations if loc in found), None)
-    if asset is not None:
-        if asset.media_type != "image":
-            raise Invalid("coverUrl must be an image", field="coverUrl")
-        return asset.s3_url
-    if any(bucket == settings.s3_bucket for bucket, _ in locations):
-        raise Invalid(
-            "coverUrl is not one of your uploaded images; upload it first", field="coverUrl"
-        )
-    if urlsplit(url).scheme != "https":
-        raise Invalid("coverUrl must be an https URL Instagram can fetch", field="coverUrl")
-    return url.strip()

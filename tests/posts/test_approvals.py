@@ -399,18 +399,18 @@ def test_an_idempotency_fingerprint_of_a_non_draft_is_what_it_was_before_drafts(
 
     import orjson
 
+    from instasched.posts.idempotency import fingerprint
     from instasched.posts.schemas import PostCreate
-    from instasched.posts.service import _fingerprint
 
     raw = {"instagramAccountId": str(uuid.uuid4()), "mediaType": "IMAGE", "caption": "x"}
     body = PostCreate.model_validate(raw)
     before = body.model_dump(mode="json")
     before.pop("draft")
     assert (
-        _fingerprint(body)
+        fingerprint(body)
         == hashlib.sha256(orjson.dumps(before, option=orjson.OPT_SORT_KEYS)).hexdigest()
     )
-    assert _fingerprint(PostCreate.model_validate({**raw, "draft": True})) != _fingerprint(body)
+    assert fingerprint(PostCreate.model_validate({**raw, "draft": True})) != fingerprint(body)
 
 
 async def test_an_editors_csv_import_waits_for_approval_and_an_owners_is_scheduled(

@@ -12,8 +12,9 @@ from instasched.integrations.instagram import publish_rules as meta
 from instasched.kit.text import counted, with_article
 from instasched.kit.time import parse_datetime
 from instasched.posts import rules
+from instasched.posts.idempotency import check_idempotency_key
+from instasched.posts.media_refs import url_locations
 from instasched.posts.rules import MediaItem
-from instasched.posts.service import check_idempotency_key, url_locations
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 OK = {"feed": {"ok": True, "reasons": []}}
