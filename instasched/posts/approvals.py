@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from instasched.accounts import repository as accounts_repository
 from instasched.config import Settings
 from instasched.db import after_commit, driver_connection
-from instasched.exceptions import Conflict, Invalid
+from instasched.exceptions import Invalid
 from instasched.kit.time import utcnow, zone
 from instasched.models import PostStatus, ScheduledPost
 from instasched.posts import history, quota, repository, rules, service, times
@@ -61,11 +61,11 @@ async def requires_approval(session: AsyncSession, *, workspace_id: uuid.UUID) -
     return bool(await conn.fetchval(_REQUIRES, workspace_id))
 
 
-async def placed_status(session: AsyncSession, access: Access | None) -> str:
+async def placed_status(session: AsyncSession, access: Access) -> str:
     """The status of a post its author schedules: `needs_approval` when the workspace requires
     approval and the author may not approve, else `scheduled`. No read for an owner or an
     approver (every personal workspace's requests)."""
-    if access is None or access.can_approve:
+    if access.can_approve:
         return PostStatus.SCHEDULED
     if await requires_approval(session, workspace_id=access.workspace_id):
         return PostStatus.NEEDS_APPROVAL
@@ -82,28 +82,14 @@ def mark_submitted(post: Any, *, user_id: uuid.UUID, at: datetime) -> None:
     post.approval_comment = None
 
 
+# The hints of a refused approval step (service.require_status has those of the other statuses).
 _HINTS = {
     PostStatus.SCHEDULED: "it is scheduled already",
     PostStatus.NEEDS_APPROVAL: "it was submitted and waits for an approver",
     PostStatus.DRAFT: "it is a draft: submit it first",
     PostStatus.CHANGES_REQUESTED: "it was sent back: edit it and submit it again",
     PostStatus.APPROVAL_EXPIRED: "its time passed before it was approved",
-    PostStatus.PUBLISHING: "it is being published right now",
-    PostStatus.PUBLISHED: "it is already published",
-    PostStatus.FAILED: "its publishing failed",
-    PostStatus.CANCELLED: "it was cancelled",
 }
-
-
-def _require_status(post: ScheduledPost, allowed: tuple[str, ...], verb: str) -> None:
-    if post.status in allowed:
-        return
-    hint = _HINTS.get(post.status, f"its status is {post.status}")
-    wanted = " or ".join(allowed)
-    raise Conflict(
-        f"Only {wanted} posts can be {verb}; this post is {post.status} ({hint})",
-        detail={"status": post.status, "postId": str(post.id)},
-    )
 
 
 async def _future_time(
@@ -209,10 +195,11 @@ async def submit_post(
     post = await repository.get_owned(
         session, workspace_id=access.workspace_id, post_id=post_id, for_update=True
     )
-    _require_status(
+    service.require_status(
         post,
         (PostStatus.DRAFT, PostStatus.CHANGES_REQUESTED, PostStatus.APPROVAL_EXPIRED),
         "submitted",
+        _HINTS,
     )
     now = now or utcnow()
     at = await _future_time(
@@ -263,7 +250,9 @@ async def approve_post(
     post = await repository.get_owned(
         session, workspace_id=access.workspace_id, post_id=post_id, for_update=True
     )
-    _require_status(post, (PostStatus.NEEDS_APPROVAL, PostStatus.APPROVAL_EXPIRED), "approved")
+    service.require_status(
+        post, (PostStatus.NEEDS_APPROVAL, PostStatus.APPROVAL_EXPIRED), "approved", _HINTS
+    )
     if post.status == PostStatus.APPROVAL_EXPIRED and body.scheduled_for is None:
         raise Invalid(
             "This post's time passed before it was approved: send a new scheduledFor "
@@ -307,7 +296,7 @@ async def reject_post(
     post = await repository.get_owned(
         session, workspace_id=access.workspace_id, post_id=post_id, for_update=True
     )
-    _require_status(post, (PostStatus.NEEDS_APPROVAL,), "sent back")
+    service.require_status(post, PostStatus.NEEDS_APPROVAL, "sent back", _HINTS)
     comment = body.comment.strip()
     if not comment:
         raise Invalid("comment must say what to change (it is empty)", field="comment")

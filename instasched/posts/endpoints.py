@@ -284,8 +284,7 @@ async def cancel_post(
     post = await service.cancel_post(
         session,
         queue=state.queue,
-        workspace_id=access.workspace_id,
-        user_id=access.user_id,
+        access=access,
         post_id=post_id,
     )
     return PostCancelled(message="Post cancelled successfully", post=Post.of(post))
@@ -320,8 +319,7 @@ async def publish_now(
         session,
         settings=state.settings,
         queue=state.queue,
-        workspace_id=access.workspace_id,
-        user_id=access.user_id,
+        access=access,
         post_id=post_id,
     )
     attempts_before = post.publish_attempts or 0

@@ -6,12 +6,17 @@ body (422).
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.exceptions import Invalid
 from instasched.posts import repository
 from instasched.posts.schemas import PostCreate
+
+if TYPE_CHECKING:
+    from instasched.workspaces.access import Access
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX = 255
@@ -51,3 +56,23 @@ def check_idempotency_key(value: str | None) -> str | None:
             field=IDEMPOTENCY_HEADER,
         )
     return value
+
+
+async def replayed(
+    session: AsyncSession,
+    *,
+    access: Access,
+    key: str,
+    fingerprint: str | None,
+    token_version: int,
+) -> repository.PostRow | None:
+    """The workspace's post made with this key (`replay`'s answer), or None when there is none
+    (or the token is revoked: `token_version` no longer the user's)."""
+    existing = await repository.find_by_idempotency_key(
+        session,
+        workspace_id=access.workspace_id,
+        user_id=access.user_id,
+        key=key,
+        token_version=token_version,
+    )
+    return None if existing is None else replay(existing, fingerprint)

@@ -563,7 +563,7 @@ async def _media(
             locations=[loc for locs in locations.values() for loc in locs],
         )
         for url, locs in locations.items():
-            asset = next((own[loc] for loc in locs if loc in own), None)
+            asset = media_refs.asset_at(own, locs)
             by_url[url] = asset or "it is in this server's storage but not one of your uploads"
     for row in rows:
         media_ids: list[str] = []

@@ -79,18 +79,17 @@ async def retry_post(
     *,
     settings: Settings,
     queue: PublishQueue,
-    workspace_id: uuid.UUID,
-    user_id: uuid.UUID,
+    access: Access,
     post_id: uuid.UUID,
     body: PostRetry,
     now: datetime | None = None,
 ) -> tuple[ScheduledPost, quota.QuotaWindow | None]:
     post = await repository.get_owned(
-        session, workspace_id=workspace_id, post_id=post_id, for_update=True
+        session, workspace_id=access.workspace_id, post_id=post_id, for_update=True
     )
     service.require_status(post, PostStatus.FAILED, "retried", _RETRY_HINTS)
     account = await accounts_repository.read_owned(
-        session, workspace_id=workspace_id, account_id=post.instagram_account_id
+        session, workspace_id=access.workspace_id, account_id=post.instagram_account_id
     )
     if account.needs_reauth:
         raise Conflict(
@@ -115,7 +114,7 @@ async def retry_post(
     await drafts.check_existing(
         session,
         settings=settings,
-        workspace_id=workspace_id,
+        workspace_id=access.workspace_id,
         post=post,
         login_kind=account.login_kind,
     )
@@ -154,7 +153,7 @@ async def retry_post(
         setattr(post, name, value)
     await session.flush()
     await history.record(
-        session, post.id, history.Kind.RETRIED, actor_user_id=user_id, detail=detail
+        session, post.id, history.Kind.RETRIED, actor_user_id=access.user_id, detail=detail
     )
     await session.refresh(post)
     jobs = staging.jobs_for(post, settings=settings, now=now)

@@ -27,7 +27,6 @@ MediaRef = tuple[MediaAsset, str]  # the asset and the JSON path the client used
 async def resolve_media(
     session: AsyncSession,
     *,
-    settings: Settings,
     workspace_id: uuid.UUID,
     media_ids: Sequence[str] | None,
     media_urls: Sequence[str] | None,
@@ -49,9 +48,7 @@ async def resolve_media(
         else None
     )
     by_urls = (
-        await _media_by_urls(
-            session, settings=settings, workspace_id=workspace_id, values=media_urls
-        )
+        await _media_by_urls(session, workspace_id=workspace_id, values=media_urls)
         if media_urls
         else None
     )
@@ -99,17 +96,7 @@ async def _media_by_ids(
         if known is not None
         else await repository.assets_by_ids(session, workspace_id=workspace_id, ids=parsed)
     )
-    result: list[MediaRef] = []
-    for i, asset_id in enumerate(parsed):
-        asset = found.get(asset_id)
-        if asset is None:
-            raise Invalid(
-                f"mediaIds[{i}] is not one of your uploaded media assets; upload the file "
-                "first (POST /api/instagram/scheduling/media/upload)",
-                field=f"mediaIds[{i}]",
-            )
-        result.append((asset, f"mediaIds[{i}]"))
-    return result
+    return _refs("mediaIds", [found.get(asset_id) for asset_id in parsed])
 
 
 def url_locations(url: str) -> list[tuple[str, str]]:
@@ -141,7 +128,7 @@ def _is_ip(host: str) -> bool:
 
 
 async def _media_by_urls(
-    session: AsyncSession, *, settings: Settings, workspace_id: uuid.UUID, values: Sequence[str]
+    session: AsyncSession, *, workspace_id: uuid.UUID, values: Sequence[str]
 ) -> list[MediaRef]:
     candidates: list[list[tuple[str, str]]] = []
     for i, value in enumerate(values):
@@ -154,21 +141,34 @@ async def _media_by_urls(
     found = await repository.assets_by_locations(
         session, workspace_id=workspace_id, locations=[loc for locs in candidates for loc in locs]
     )
-    result: list[MediaRef] = []
-    for i, locations in enumerate(candidates):
-        asset = next((found[loc] for loc in locations if loc in found), None)
+    assets = [asset_at(found, locations) for locations in candidates]
+    return _refs("mediaUrls", assets, hint=" and use its s3Url")
+
+
+def _refs(name: str, assets: Sequence[MediaAsset | None], *, hint: str = "") -> list[MediaRef]:
+    """Each asset with its JSON path (`name[i]`); 422 naming the first item that is not one of
+    the workspace's assets."""
+    refs: list[MediaRef] = []
+    for i, asset in enumerate(assets):
         if asset is None:
             raise Invalid(
-                f"mediaUrls[{i}] is not one of your uploaded media assets; upload the file "
-                "first (POST /api/instagram/scheduling/media/upload) and use its s3Url",
-                field=f"mediaUrls[{i}]",
+                f"{name}[{i}] is not one of your uploaded media assets; upload the file first "
+                f"(POST /api/instagram/scheduling/media/upload){hint}",
+                field=f"{name}[{i}]",
             )
-        result.append((asset, f"mediaUrls[{i}]"))
-    return result
+        refs.append((asset, f"{name}[{i}]"))
+    return refs
+
+
+def asset_at(
+    found: Mapping[tuple[str, str], MediaAsset], locations: Sequence[tuple[str, str]]
+) -> MediaAsset | None:
+    """The asset at the first of a URL's candidate locations (`url_locations`) that holds one."""
+    return next((found[loc] for loc in locations if loc in found), None)
 
 
 async def existing_media(
-    session: AsyncSession, *, settings: Settings, workspace_id: uuid.UUID, post: ScheduledPost
+    session: AsyncSession, *, workspace_id: uuid.UUID, post: ScheduledPost
 ) -> list[MediaRef]:
     """The post's current media, re-read (an edit re-validates the whole post)."""
     if post.media_ids:
@@ -181,9 +181,7 @@ async def existing_media(
                 field="mediaIds",
             ) from exc
     urls = [str(u) for u in post.media_urls or []]
-    return await resolve_media(
-        session, settings=settings, workspace_id=workspace_id, media_ids=None, media_urls=urls
-    )
+    return await resolve_media(session, workspace_id=workspace_id, media_ids=None, media_urls=urls)
 
 
 async def resolve_cover(
@@ -200,7 +198,7 @@ async def resolve_cover(
     found = await repository.assets_by_locations(
         session, workspace_id=workspace_id, locations=locations
     )
-    asset = next((found[loc] for loc in locations if loc in found), None)
+    asset = asset_at(found, locations)
     if asset is not None:
         if asset.media_type != "image":
             raise Invalid("coverUrl must be an image", field="coverUrl")

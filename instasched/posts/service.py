@@ -49,6 +49,7 @@ from instasched.posts import (
     media_refs,
     quota,
     repository,
+    rules,
     times,
 )
 from instasched.posts.schemas import PostCreate, PostUpdate, TemplateValue
@@ -96,15 +97,11 @@ async def create_post(
     key = idempotency.check_idempotency_key(idempotency_key)
     fingerprint = idempotency.fingerprint(body) if key is not None else None
     if key is not None:
-        existing = await repository.find_by_idempotency_key(
-            session,
-            workspace_id=workspace_id,
-            user_id=user_id,
-            key=key,
-            token_version=token_version,
+        first = await idempotency.replayed(
+            session, access=access, key=key, fingerprint=fingerprint, token_version=token_version
         )
-        if existing is not None:
-            return idempotency.replay(existing, fingerprint), False, None
+        if first is not None:
+            return first, False, None
     # The user (the endpoint verified the token only), the account and the assets at once.
     context = await repository.read_create_context(
         session,
@@ -160,16 +157,13 @@ async def create_post(
             raise media_refs.deleted_meanwhile(media, inserted.missing_assets)
         quota.refuse_or_warn(window, allow_over=False, field=times.time_field(body.use_next_slot))
         # two requests raced with one Idempotency-Key: the first one's post
-        winner = await repository.find_by_idempotency_key(
-            session,
-            workspace_id=workspace_id,
-            user_id=user_id,
-            key=key or "",
+        winner = await idempotency.replayed(
+            session, access=access, key=key or "", fingerprint=fingerprint,
             token_version=token_version,
-        )
+        )  # fmt: skip
         if winner is None:  # pragma: no cover - the conflict said it exists
             raise Conflict("A post with this Idempotency-Key is being created; retry")
-        return idempotency.replay(winner, fingerprint), False, None
+        return winner, False, None
     if row.status != PostStatus.SCHEDULED:  # a draft or a post awaiting approval: no job
         if row.status == PostStatus.NEEDS_APPROVAL:
             await history.record(
@@ -248,24 +242,26 @@ async def prepare_post(
         raise Invalid("templateVariables need a templateId", field="templateVariables")
 
     media = await media_refs.resolve_media(
-        session, settings=settings, workspace_id=workspace_id, media_ids=body.media_ids,
-        media_urls=body.media_urls, known=known_assets,
+        session, workspace_id=workspace_id, media_ids=body.media_ids, media_urls=body.media_urls,
+        known=known_assets,
     )  # fmt: skip
     draft = drafts.Draft(
         media_type=media_type,
-        caption=caption,
         media=media,
-        product_tags=[t.model_dump(by_alias=True) for t in body.product_tags or []],
-        user_tags=[t.model_dump(by_alias=True) for t in body.user_tags or []],
-        collaborators=list(body.collaborators or []),
-        first_comment=body.first_comment,
-        alt_text=body.alt_text,
-        cover_url=body.cover_url,
-        thumb_offset_ms=body.thumb_offset_ms,
-        share_to_feed=body.share_to_feed,
-        location_id=body.location_id,
-        trial_strategy=body.trial_params.graduation_strategy if body.trial_params else None,
-        is_ai_generated=bool(body.is_ai_generated),
+        extras=rules.Extras(
+            caption=caption,
+            product_tags=[t.model_dump(by_alias=True) for t in body.product_tags or []],
+            user_tags=[t.model_dump(by_alias=True) for t in body.user_tags or []],
+            collaborators=list(body.collaborators or []),
+            first_comment=body.first_comment,
+            alt_text=body.alt_text,
+            cover_url=body.cover_url,
+            thumb_offset_ms=body.thumb_offset_ms,
+            share_to_feed=body.share_to_feed,
+            location_id=body.location_id,
+            trial_strategy=body.trial_params.graduation_strategy if body.trial_params else None,
+            is_ai_generated=bool(body.is_ai_generated),
+        ),
     )
     checked = await drafts.check_draft(
         session,
@@ -417,44 +413,43 @@ async def update_post(
     media_sent = "media_ids" in sent or "media_urls" in sent
     if media_sent:
         media = await media_refs.resolve_media(
-            session, settings=settings, workspace_id=workspace_id, media_ids=body.media_ids,
-            media_urls=body.media_urls,
-        )  # fmt: skip
-    else:
-        media = await media_refs.existing_media(
-            session, settings=settings, workspace_id=workspace_id, post=post
+            session, workspace_id=workspace_id, media_ids=body.media_ids, media_urls=body.media_urls
         )
+    else:
+        media = await media_refs.existing_media(session, workspace_id=workspace_id, post=post)
 
     def pick(name: str, current: Any) -> Any:
         return getattr(body, name) if name in sent else current
 
     draft = drafts.Draft(
         media_type=media_type,
-        caption=caption,
         media=media,
-        product_tags=(
-            [t.model_dump(by_alias=True) for t in body.product_tags or []]
-            if "product_tags" in sent
-            else list(post.product_tags or [])
+        extras=rules.Extras(
+            caption=caption,
+            product_tags=(
+                [t.model_dump(by_alias=True) for t in body.product_tags or []]
+                if "product_tags" in sent
+                else list(post.product_tags or [])
+            ),
+            user_tags=(
+                [t.model_dump(by_alias=True) for t in body.user_tags or []]
+                if "user_tags" in sent
+                else list(post.user_tags or [])
+            ),
+            collaborators=list(pick("collaborators", post.collaborators) or []),
+            first_comment=pick("first_comment", post.first_comment),
+            alt_text=pick("alt_text", post.alt_text),
+            cover_url=pick("cover_url", post.cover_url),
+            thumb_offset_ms=pick("thumb_offset_ms", post.thumb_offset_ms),
+            share_to_feed=pick("share_to_feed", post.share_to_feed),
+            location_id=pick("location_id", post.location_id),
+            trial_strategy=(
+                (body.trial_params.graduation_strategy if body.trial_params else None)
+                if "trial_params" in sent
+                else post.trial_graduation_strategy
+            ),
+            is_ai_generated=bool(pick("is_ai_generated", post.is_ai_generated)),
         ),
-        user_tags=(
-            [t.model_dump(by_alias=True) for t in body.user_tags or []]
-            if "user_tags" in sent
-            else list(post.user_tags or [])
-        ),
-        collaborators=list(pick("collaborators", post.collaborators) or []),
-        first_comment=pick("first_comment", post.first_comment),
-        alt_text=pick("alt_text", post.alt_text),
-        cover_url=pick("cover_url", post.cover_url),
-        thumb_offset_ms=pick("thumb_offset_ms", post.thumb_offset_ms),
-        share_to_feed=pick("share_to_feed", post.share_to_feed),
-        location_id=pick("location_id", post.location_id),
-        trial_strategy=(
-            (body.trial_params.graduation_strategy if body.trial_params else None)
-            if "trial_params" in sent
-            else post.trial_graduation_strategy
-        ),
-        is_ai_generated=bool(pick("is_ai_generated", post.is_ai_generated)),
     )
     checked = await drafts.check_draft(
         session,
@@ -537,12 +532,11 @@ async def cancel_post(
     session: AsyncSession,
     *,
     queue: PublishQueue,
-    workspace_id: uuid.UUID,
-    user_id: uuid.UUID,
+    access: Access,
     post_id: uuid.UUID,
 ) -> ScheduledPost:
     post = await repository.get_owned(
-        session, workspace_id=workspace_id, post_id=post_id, for_update=True
+        session, workspace_id=access.workspace_id, post_id=post_id, for_update=True
     )
     require_status(post, CANCELLABLE_STATUSES, "cancelled")
     post.status = PostStatus.CANCELLED
@@ -551,7 +545,7 @@ async def cancel_post(
     for name, value in staging.discarded().items():  # staged containers are left to expire
         setattr(post, name, value)
     await session.flush()
-    await history.record(session, post.id, history.Kind.CANCELLED, actor_user_id=user_id)
+    await history.record(session, post.id, history.Kind.CANCELLED, actor_user_id=access.user_id)
     await session.refresh(post)
     after_commit(session, partial(queue.remove, post.id), timeout=ENQUEUE_TIMEOUT_SECONDS)
     log.info("post %s cancelled", post.id)
@@ -564,13 +558,12 @@ async def publish_now(
     *,
     settings: Settings,
     queue: PublishQueue,
-    workspace_id: uuid.UUID,
-    user_id: uuid.UUID,
+    access: Access,
     post_id: uuid.UUID,
 ) -> ScheduledPost:
     """Make a scheduled post due at once (the original time is kept in metadata)."""
     post = await repository.get_owned(
-        session, workspace_id=workspace_id, post_id=post_id, for_update=True
+        session, workspace_id=access.workspace_id, post_id=post_id, for_update=True
     )
     _require_scheduled(post, "published now")
     now = await repository.database_now(session)
@@ -582,7 +575,7 @@ async def publish_now(
     post.next_attempt_at = None
     await session.flush()
     await history.record(
-        session, post.id, history.Kind.PUBLISH_NOW, actor_user_id=user_id,
+        session, post.id, history.Kind.PUBLISH_NOW, actor_user_id=access.user_id,
         detail={"originalScheduledFor": meta["originalScheduledFor"]},
     )  # fmt: skip
     await session.refresh(post)

@@ -81,8 +81,7 @@ async def retry_post(
         session,
         settings=state.settings,
         queue=state.queue,
-        workspace_id=access.workspace_id,
-        user_id=access.user_id,
+        access=access,
         post_id=post_id,
         body=body or PostRetry(),
     )
