@@ -163,6 +163,16 @@ def example_200(example: Any) -> dict[int | str, dict[str, Any]]:
     return {200: {"content": {"application/json": {"example": example}}}}
 
 
+def multipart_body(
+    properties: dict[str, Any], *, required: list[str], also: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """`openapi_extra=` of a route that reads its multipart body itself (FastAPI sees no form
+    parameter to document): the form's fields, and `also` other media types it takes."""
+    schema = {"type": "object", "required": required, "properties": properties}
+    content = {"multipart/form-data": {"schema": schema}, **(also or {})}
+    return {"requestBody": {"required": True, "content": content}}
+
+
 def _is_error_body_missing(response: dict[str, Any]) -> bool:
     content = response.get("content")
     if not content:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from starlette.requests import ClientDisconnect
@@ -23,7 +23,7 @@ from instasched.exceptions import (
 )
 from instasched.kit import examples as ex
 from instasched.kit.deps import SessionDep, StateDep, get_state
-from instasched.kit.openapi import ACCOUNT_NOT_FOUND, ErrorCase, errors, example_200
+from instasched.kit.openapi import ACCOUNT_NOT_FOUND, ErrorCase, errors, example_200, multipart_body
 from instasched.kit.schemas import Message
 from instasched.media import service
 from instasched.media.schemas import MediaAsset, MediaPage, MediaType, MediaUpdate, MediaUsage
@@ -56,30 +56,20 @@ async def _body(request: Request) -> AsyncIterator[bytes]:
 
 UploadGuard = Annotated[service.PendingObjects, Depends(_upload_guard, scope="function")]
 
-_UPLOAD_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "JPEG, PNG, MP4 or MOV (type read from the content)",
-                        },
-                        "tags": {
-                            "type": "string",
-                            "description": "Comma-separated tags, a JSON array, or repeated",
-                        },
-                    },
-                }
-            }
+_UPLOAD_BODY = multipart_body(
+    {
+        "file": {
+            "type": "string",
+            "format": "binary",
+            "description": "JPEG, PNG, MP4 or MOV (type read from the content)",
         },
-    }
-}
+        "tags": {
+            "type": "string",
+            "description": "Comma-separated tags, a JSON array, or repeated",
+        },
+    },
+    required=["file"],
+)
 
 _ASSET_NOT_FOUND: ErrorCase = (
     "No such asset for this user (another user's id included)",

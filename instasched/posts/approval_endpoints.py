@@ -6,23 +6,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
-from instasched.exceptions import Conflict, Forbidden, Invalid, NotFound
+from instasched.exceptions import Conflict, Forbidden, Invalid
 from instasched.kit import examples as ex
 from instasched.kit.deps import SessionDep, StateDep
 from instasched.kit.openapi import ErrorCase, errors
 from instasched.models import Role
 from instasched.posts import approvals
-from instasched.posts.endpoints import PostIdPath
+from instasched.posts.endpoints import POST_NOT_FOUND, PostIdPath
 from instasched.posts.schemas import Post
 from instasched.posts.workflow_schemas import PostApprove, PostReject, PostSubmit
 from instasched.workspaces.access import CurrentAccess, roles
 
 router = APIRouter(prefix="/instagram/scheduling", tags=["Approvals"])
 
-_POST_NOT_FOUND: ErrorCase = (
-    "No such post in this workspace (another workspace's id included)",
-    NotFound("Scheduled post not found"),
-)
 _NEEDS_APPROVER: ErrorCase = (
     "The caller's role may not approve: `detail.requiredRoles` names the roles that may",
     Forbidden(
@@ -54,7 +50,7 @@ def _wrong_status(verb: str, allowed: str, status: str) -> ErrorCase:
     "/posts/{postId}/submit",
     response_model=Post,
     responses=errors(
-        _POST_NOT_FOUND,
+        POST_NOT_FOUND,
         _wrong_status("submitted", "draft, changes_requested or approval_expired", "scheduled"),
         _NO_TIME,
     ),
@@ -98,7 +94,7 @@ async def submit_post(
     response_model=Post,
     openapi_extra=roles(Role.APPROVER),
     responses=errors(
-        _POST_NOT_FOUND,
+        POST_NOT_FOUND,
         _NEEDS_APPROVER,
         _wrong_status("approved", "needs_approval or approval_expired", "draft"),
         _NO_TIME,
@@ -143,7 +139,7 @@ async def approve_post(
     response_model=Post,
     openapi_extra=roles(Role.APPROVER),
     responses=errors(
-        _POST_NOT_FOUND,
+        POST_NOT_FOUND,
         _NEEDS_APPROVER,
         _wrong_status("sent back", "needs_approval", "scheduled"),
         (

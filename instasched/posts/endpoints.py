@@ -34,8 +34,8 @@ router = APIRouter(prefix="/instagram/scheduling", tags=["Posts"])
 AccountIdPath = Annotated[uuid.UUID, Path(alias="accountId", description="Instagram account id")]
 PostIdPath = Annotated[uuid.UUID, Path(alias="postId", description="Scheduled post id")]
 
-_POST_NOT_FOUND: ErrorCase = (
-    "No such post for this user (another user's id included)",
+POST_NOT_FOUND: ErrorCase = (
+    "No such post in this workspace (another workspace's id included)",
     NotFound("Scheduled post not found"),
 )
 _TOO_SOON: ErrorCase = (
@@ -199,7 +199,7 @@ async def list_posts(
 
 # Before /posts/{accountId}/{postId}, which would take "insights" for a post id.
 @router.get(
-    "/posts/{postId}/insights", response_model=PostInsights, responses=errors(_POST_NOT_FOUND)
+    "/posts/{postId}/insights", response_model=PostInsights, responses=errors(POST_NOT_FOUND)
 )
 async def post_insights(
     post_id: PostIdPath, access: CurrentAccess, session: SessionDep
@@ -211,9 +211,7 @@ async def post_insights(
     return await insights.post_insights(session, workspace_id=access.workspace_id, post_id=post_id)
 
 
-@router.get(
-    "/posts/{postId}/history", response_model=PostHistory, responses=errors(_POST_NOT_FOUND)
-)
+@router.get("/posts/{postId}/history", response_model=PostHistory, responses=errors(POST_NOT_FOUND))
 async def post_history(
     post_id: PostIdPath, access: CurrentAccess, session: SessionDep
 ) -> PostHistory:
@@ -227,7 +225,7 @@ async def post_history(
 @router.get(
     "/posts/{accountId}/{postId}",
     response_model=Post,
-    responses=errors(ACCOUNT_NOT_FOUND, _POST_NOT_FOUND),
+    responses=errors(ACCOUNT_NOT_FOUND, POST_NOT_FOUND),
 )
 async def get_post(
     account_id: AccountIdPath, post_id: PostIdPath, access: CurrentAccess, session: SessionDep
@@ -243,7 +241,7 @@ async def get_post(
     "/posts/{postId}",
     response_model=Post,
     responses=errors(
-        _POST_NOT_FOUND, _not_scheduled("edited"), _TOO_SOON, _NOT_YOUR_MEDIA, _CAPTION
+        POST_NOT_FOUND, _not_scheduled("edited"), _TOO_SOON, _NOT_YOUR_MEDIA, _CAPTION
     ),
 )
 async def update_post(
@@ -274,7 +272,7 @@ async def update_post(
 @router.delete(
     "/posts/{postId}",
     response_model=PostCancelled,
-    responses=errors(_POST_NOT_FOUND, _not_scheduled("cancelled")),
+    responses=errors(POST_NOT_FOUND, _not_scheduled("cancelled")),
 )
 async def cancel_post(
     post_id: PostIdPath, access: CurrentAccess, session: SessionDep, state: StateDep
@@ -294,7 +292,7 @@ async def cancel_post(
     "/posts/{postId}/publish-now",
     response_model=Post,
     openapi_extra=scope("publish"),
-    responses=errors(_POST_NOT_FOUND, _not_scheduled("published now")),
+    responses=errors(POST_NOT_FOUND, _not_scheduled("published now")),
 )
 async def publish_now(
     post_id: PostIdPath,

@@ -23,12 +23,13 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import orjson
 from pydantic import ValidationError
@@ -48,6 +49,9 @@ from instasched.posts import approvals, imports_repository, media_refs, quota, r
 from instasched.posts.schemas import MediaTypeName, PostCreate
 from instasched.posts.workflow_schemas import ImportProblem, ImportReport, ImportRow
 from instasched.worker.queue import PublishQueue
+
+if TYPE_CHECKING:
+    from instasched.workspaces.access import Access
 
 Mode = Literal["valid", "all"]
 
@@ -278,48 +282,19 @@ async def import_csv(
     settings: Settings,
     storage: Storage,
     queue: PublishQueue,
-    workspace_id: uuid.UUID,
-    user_id: uuid.UUID,
+    access: Access,
     data: bytes,
     dry_run: bool,
     mode: Mode,
     allow_over_quota: bool,
     pending: list[PendingObjects],
     now: datetime | None = None,
-    status: str = PostStatus.SCHEDULED,
 ) -> ImportReport:
-    """`status`: what the saved rows become, `scheduled` or `needs_approval` (an editor's
-    import in a workspace that requires approval: `approvals.placed_status`)."""
+    """The saved rows become `scheduled`, or `needs_approval` for an editor's import in a
+    workspace that requires approval (`approvals.placed_status`)."""
     _, raw_rows = read_csv(data, max_rows=settings.import_max_rows)
-    work = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="instasched-import-"))
-    try:
-        return await _import(
-            session, settings=settings, storage=storage, queue=queue, workspace_id=workspace_id,
-            user_id=user_id, raw_rows=raw_rows, dry_run=dry_run, mode=mode,
-            allow_over_quota=allow_over_quota, pending=pending, now=now or utcnow(), work=work,
-            status=status,
-        )  # fmt: skip
-    finally:
-        await asyncio.to_thread(shutil.rmtree, work, True)
-
-
-async def _import(
-    session: AsyncSession,
-    *,
-    settings: Settings,
-    storage: Storage,
-    queue: PublishQueue,
-    workspace_id: uuid.UUID,
-    user_id: uuid.UUID,
-    raw_rows: list[tuple[int, dict[str, str]]],
-    dry_run: bool,
-    mode: Mode,
-    allow_over_quota: bool,
-    pending: list[PendingObjects],
-    now: datetime,
-    work: Path,
-    status: str,
-) -> ImportReport:
+    now = now or utcnow()
+    workspace_id, user_id = access.workspace_id, access.user_id
     # Downloads first, before anything is read: no database connection is held meanwhile.
     urls = [
         entry
@@ -328,25 +303,31 @@ async def _import(
         if entry.lower().startswith(("http://", "https://"))
     ]
     to_fetch = [u for u in dict.fromkeys(urls) if not _own_storage(u, settings)]
-    downloads: dict[str, ReceivedFile | str] = {}
-    if to_fetch:
-        await release_connections(session)
-        downloads = await _download_all(settings=settings, urls=to_fetch, work=work)
+    async with _work_dir() as work:  # the downloaded files, until they are stored
+        downloads: dict[str, ReceivedFile | str] = {}
+        if to_fetch:
+            await release_connections(session)
+            downloads = await _download_all(settings=settings, urls=to_fetch, work=work)
 
-    accounts: dict[str, InstagramAccount] = {}
-    for account in await accounts_repository.list_owned(session, workspace_id=workspace_id):
-        accounts[str(account.id)] = account
-        accounts[account.username.lower()] = account
-    template_rows = await imports_repository.templates_of_user(session, workspace_id=workspace_id)
-    templates: dict[str, PostTemplate | None] = {}
-    for template in template_rows:
-        templates[str(template.id)] = template
-        templates.setdefault(template.name.lower(), template)
-    rows = [_parse_row(n, cells, accounts=accounts, templates=templates) for n, cells in raw_rows]
-    known = await _media(
-        session, settings=settings, storage=storage, workspace_id=workspace_id, rows=rows,
-        downloads=downloads, pending=pending,
-    )  # fmt: skip
+        accounts: dict[str, InstagramAccount] = {}
+        for account in await accounts_repository.list_owned(session, workspace_id=workspace_id):
+            accounts[str(account.id)] = account
+            accounts[account.username.lower()] = account
+        template_rows = await imports_repository.templates_of_user(
+            session, workspace_id=workspace_id
+        )
+        templates: dict[str, PostTemplate | None] = {}
+        for template in template_rows:
+            templates[str(template.id)] = template
+            templates.setdefault(template.name.lower(), template)
+        rows = [
+            _parse_row(n, cells, accounts=accounts, templates=templates) for n, cells in raw_rows
+        ]
+        known = await _media(
+            session, settings=settings, storage=storage, workspace_id=workspace_id, rows=rows,
+            downloads=downloads, pending=pending,
+        )  # fmt: skip
+    status = await approvals.placed_status(session, access)
 
     # One transaction from here: every row's checks and INSERT.
     await driver_connection(session, write=True)
@@ -629,3 +610,13 @@ async def _download_all(
 
     received = await asyncio.gather(*(one(u, i) for i, u in enumerate(urls)))
     return dict(zip(urls, received, strict=True))
+
+
+@asynccontextmanager
+async def _work_dir() -> AsyncIterator[Path]:
+    """A temporary directory, deleted with its files on the way out."""
+    work = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="instasched-import-"))
+    try:
+        yield work
+    finally:
+        await asyncio.to_thread(shutil.rmtree, work, True)

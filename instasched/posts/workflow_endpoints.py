@@ -4,7 +4,7 @@ by posts/endpoints.py (its GET must come before /posts/{accountId}/{postId})."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, status
 from starlette.datastructures import UploadFile
@@ -12,31 +12,26 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect
 
 from instasched.auth.deps import BearerToken
-from instasched.exceptions import BadRequest, Conflict, Invalid, NotFound, PayloadTooLarge
+from instasched.exceptions import BadRequest, Conflict, Invalid, PayloadTooLarge
 from instasched.kit import examples as ex
 from instasched.kit.deps import SessionDep, StateDep, get_state
-from instasched.kit.openapi import ErrorCase, errors
+from instasched.kit.openapi import errors, multipart_body
 from instasched.media.receive import human_size
 from instasched.media.service import PendingObjects
-from instasched.posts import approvals, imports, lifecycle
-from instasched.posts.endpoints import PostIdPath
+from instasched.posts import imports, lifecycle
+from instasched.posts.endpoints import POST_NOT_FOUND, PostIdPath
 from instasched.posts.schemas import Post
 from instasched.posts.workflow_schemas import ImportReport, PostDuplicate, PostRetry
 from instasched.workspaces.access import CurrentAccess, TokenAccess
 
 router = APIRouter(prefix="/instagram/scheduling", tags=["Posts"])
 
-_POST_NOT_FOUND: ErrorCase = (
-    "No such post for this user (another user's id included)",
-    NotFound("Scheduled post not found"),
-)
-
 
 @router.post(
     "/posts/{postId}/retry",
     response_model=Post,
     responses=errors(
-        _POST_NOT_FOUND,
+        POST_NOT_FOUND,
         (
             "The post is not `failed`, or its account must be reconnected first",
             Conflict(
@@ -93,7 +88,7 @@ async def retry_post(
     status_code=status.HTTP_201_CREATED,
     response_model=Post,
     responses=errors(
-        _POST_NOT_FOUND,
+        POST_NOT_FOUND,
         (
             "The copy breaks a rule of a new post (time, media deleted, quota...)",
             Invalid(
@@ -148,21 +143,11 @@ async def _import_guard(request: Request) -> AsyncIterator[list[PendingObjects]]
 
 ImportGuard = Annotated[list[PendingObjects], Depends(_import_guard, scope="function")]
 
-_IMPORT_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                }
-            },
-            "text/csv": {"schema": {"type": "string"}},
-        },
-    }
-}
+_IMPORT_BODY = multipart_body(
+    {"file": {"type": "string", "format": "binary"}},
+    required=["file"],
+    also={"text/csv": {"schema": {"type": "string"}}},
+)
 
 
 async def _csv_bytes(request: Request) -> bytes:
@@ -262,12 +247,10 @@ async def import_posts(
         settings=state.settings,
         storage=state.storage,
         queue=state.queue,
-        workspace_id=access.workspace_id,
-        user_id=access.user_id,
+        access=access,
         data=data,
         dry_run=dry_run,
         mode=mode,
         allow_over_quota=allow_over_quota,
         pending=pending,
-        status=await approvals.placed_status(session, access),
     )
