@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.convertors import register_url_convertor
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from instasched.sandbox.media import ObjectId
+from instasched.sandbox.media_state import ObjectId
 from instasched.sandbox.state import (
     FACEBOOK_SUBJECT,
     GRAPH_HOST,

@@ -287,7 +287,7 @@ class SandboxState:
         self.tokens = Records(self.store, "tokens", SandboxToken, "ig_user_id")
         self.fb_users = Records(self.store, "fb_users", SandboxFacebookUser, "name")
         self.pages = Records(self.store, "pages", SandboxPage, "fb_user_id")
-        # Per-process helpers of the optional modules (the media module's MediaState).
+        # Per-process helpers of the optional modules (media_state.MediaState).
         self.extras: dict[str, Any] = {}
         # Downloads image_url / video_url like Meta does. aiohttp rather than httpx: one fetch
         # per container, and httpx's client and pool cost ~1 ms of CPU per request here.
