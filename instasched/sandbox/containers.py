@@ -29,10 +29,9 @@ from instasched.sandbox.media_state import (
     apply_fault,
     graph_params,
     media_state,
-    owner_check,
     sandbox,
 )
-from instasched.sandbox.state import GRAPH_HOST, GraphFault, SandboxState
+from instasched.sandbox.state import GRAPH_HOST, GraphFault, SandboxState, owner_check
 
 INLINE_INSPECT_BYTES = 1024 * 1024
 

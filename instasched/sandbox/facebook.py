@@ -34,6 +34,7 @@ from instasched.sandbox.state import (
     GraphFault,
     SandboxState,
     SandboxToken,
+    owner_check,
     route_path,
 )
 
@@ -302,14 +303,7 @@ async def ig_user(
 ) -> dict[str, Any]:
     """An Instagram professional account's fields (either host; its own token only)."""
     sb = _sandbox(request)
-    user, _ = sb.user_for_token(access_token)
-    if user.ig_user_id != ig_user_id:
-        raise GraphFault(
-            f"Unsupported get request. Object with ID '{ig_user_id}' does not exist, cannot be "
-            "loaded due to missing permissions, or does not support this operation",
-            code=100,
-            subcode=33,
-        )
+    user = owner_check(sb, access_token, ig_user_id, get=True)
     wanted = {f.strip() for f in (fields or "id").split(",")}
     body: dict[str, Any] = {"id": user.ig_user_id}
     if "username" in wanted:

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from instasched.integrations.instagram import publish_rules as meta
 from instasched.sandbox.latency import LatencyProfile
-from instasched.sandbox.state import GraphFault, Records, SandboxState, SandboxStore, SandboxUser
+from instasched.sandbox.state import GraphFault, Records, SandboxState, SandboxStore
 
 CONTAINER_TTL_SECONDS = 24 * 3600
 QUOTA_WINDOW_SECONDS = 24 * 3600
@@ -331,18 +331,6 @@ async def graph_params(request: Request) -> dict[str, str]:
                 for k, v in body.items():
                     values[k] = v if isinstance(v, str) else json.dumps(v)
     return values
-
-
-def owner_check(sb: SandboxState, token: str | None, ig_user_id: str) -> SandboxUser:
-    user, _ = sb.user_for_token(token)
-    if user.ig_user_id != ig_user_id:
-        raise GraphFault(
-            f"Unsupported request: object with ID '{ig_user_id}' does not exist, cannot be "
-            "loaded due to missing permissions, or does not support this operation",
-            code=100,
-            subcode=33,
-        )
-    return user
 
 
 async def apply_fault(ms: MediaState, owner: str, endpoint: str) -> Fault | None:

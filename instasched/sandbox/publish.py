@@ -24,10 +24,9 @@ from instasched.sandbox.media_state import (
     apply_fault,
     graph_params,
     media_state,
-    owner_check,
     sandbox,
 )
-from instasched.sandbox.state import GraphFault
+from instasched.sandbox.state import GraphFault, owner_check
 
 router = APIRouter()
 

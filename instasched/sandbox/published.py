@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from instasched.integrations.instagram import publish_rules as meta
+from instasched.integrations.instagram.media import MEDIA_INSIGHT_METRICS
 from instasched.sandbox.media_state import (
     Container,
     DropConnection,
@@ -24,24 +25,19 @@ from instasched.sandbox.media_state import (
     graph_params,
     iso,
     media_state,
-    owner_check,
     sandbox,
 )
-from instasched.sandbox.state import GraphFault, SandboxState, SandboxUser
+from instasched.sandbox.state import (
+    GraphFault,
+    SandboxState,
+    SandboxUser,
+    missing_object,
+    owner_check,
+)
 
 DEPRECATED_METRICS = {"impressions", "plays", "clips_replays_count", "video_views"}
-MEDIA_METRICS = {
-    "views",
-    "reach",
-    "likes",
-    "comments",
-    "shares",
-    "saved",
-    "total_interactions",
-    "follows",
-    "profile_visits",
-    "ig_reels_avg_watch_time",
-}
+# Meta's media metrics: those the client asks for (its table), and three more it serves.
+MEDIA_METRICS = {*MEDIA_INSIGHT_METRICS, "follows", "profile_visits", "ig_reels_avg_watch_time"}
 
 
 router = APIRouter()
@@ -88,12 +84,7 @@ def _owned_object(
     media = ms.media.get(object_id)
     owner = container.owner if container else media.owner if media else None
     if owner != user.ig_user_id:
-        raise GraphFault(
-            f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot be "
-            "loaded due to missing permissions, or does not support this operation",
-            code=100,
-            subcode=33,
-        )
+        raise missing_object(object_id)
     return user, container, media
 
 

@@ -106,6 +106,28 @@ def invalid_token() -> GraphFault:
     return GraphFault("Invalid OAuth access token - Cannot parse access token", code=190)
 
 
+def missing_object(object_id: str, *, get: bool = True) -> GraphFault:
+    """Meta's answer about an object the token may not see (code 100, sub-code 33), worded
+    "Unsupported get request" on a read and "Unsupported request" otherwise."""
+    opening = "Unsupported get request. Object" if get else "Unsupported request: object"
+    return GraphFault(
+        f"{opening} with ID '{object_id}' does not exist, cannot be loaded due to missing "
+        "permissions, or does not support this operation",
+        code=100,
+        subcode=33,
+    )
+
+
+def owner_check(
+    sb: SandboxState, token: str | None, ig_user_id: str, *, get: bool = False
+) -> SandboxUser:
+    """The user of `token`, who must be the account `ig_user_id` (else `missing_object`)."""
+    user, _ = sb.user_for_token(token)
+    if user.ig_user_id != ig_user_id:
+        raise missing_object(ig_user_id, get=get)
+    return user
+
+
 # Tables of records (a dataclass as JSON, by id, with one indexed column to find them by).
 RECORD_TABLES = ("users", "tokens", "containers", "media", "fb_users", "pages")
 SCHEMA = (
