@@ -26,12 +26,9 @@ from instasched.sandbox.media_state import (
     Container,
     DropConnection,
     MediaState,
-    apply_fault,
-    graph_params,
-    media_state,
-    sandbox,
+    account_call,
 )
-from instasched.sandbox.state import GRAPH_HOST, GraphFault, SandboxState, owner_check
+from instasched.sandbox.state import GRAPH_HOST, GraphFault, SandboxState
 
 INLINE_INSPECT_BYTES = 1024 * 1024
 
@@ -40,12 +37,9 @@ router = APIRouter()
 
 @router.post("/{version:graphver}/{ig_user_id}/media", tags=["Graph API"])
 async def create_container(version: str, ig_user_id: str, request: Request) -> dict[str, Any]:
-    sb, ms = sandbox(request), media_state(request)
-    params = await graph_params(request)
-    owner_check(sb, params.get("access_token"), ig_user_id)
-    ms.count(ig_user_id, "media")
-    fault = await apply_fault(ms, ig_user_id, "media")
-    container = await _build_container(sb, ms, ig_user_id, params)
+    call = await account_call(request, ig_user_id, "media")
+    ms, fault = call.ms, call.fault
+    container = await _build_container(call.sb, ms, ig_user_id, call.params)
     if fault is not None and fault.container_error:
         container.error = fault.container_error
     ms.add_container(container)
@@ -189,25 +183,12 @@ def check_tags(params: dict[str, str]) -> dict[str, Any]:
                 "(graph.facebook.com)",
                 code=100,
             )
-    user_tags = _json_list(params.get("user_tags"), "user_tags")
-    if len(user_tags) > meta.USER_TAGS_MAX:
-        raise GraphFault(
-            f"(#100) A media can have at most {meta.USER_TAGS_MAX} user tags", code=100
-        )
+    user_tags = _tag_list(params, "user_tags", meta.USER_TAGS_MAX, needs="username")
     for tag in user_tags:
-        if not isinstance(tag, dict) or not tag.get("username"):
-            raise GraphFault("(#100) Each user tag needs a username", code=100)
         for axis in ("x", "y"):
             if axis in tag and not meta.coordinate_ok(tag[axis]):
                 raise GraphFault(f"(#100) user_tags {axis} must be between 0 and 1", code=100)
-    product_tags = _json_list(params.get("product_tags"), "product_tags")
-    if len(product_tags) > meta.PRODUCT_TAGS_MAX:
-        raise GraphFault(
-            f"(#100) A media can have at most {meta.PRODUCT_TAGS_MAX} product tags", code=100
-        )
-    for tag in product_tags:
-        if not isinstance(tag, dict) or not tag.get("product_id"):
-            raise GraphFault("(#100) Each product tag needs a product_id", code=100)
+    product_tags = _tag_list(params, "product_tags", meta.PRODUCT_TAGS_MAX, needs="product_id")
     collaborators = _json_list(params.get("collaborators"), "collaborators")
     media_type = (params.get("media_type") or "IMAGE").upper()
     problem = meta.collaborators_problem(
@@ -218,6 +199,19 @@ def check_tags(params: dict[str, str]) -> dict[str, Any]:
     if problem is not None:
         raise GraphFault(f"(#100) Param collaborators: {problem}", code=100)
     return {"user_tags": user_tags, "product_tags": product_tags, "collaborators": collaborators}
+
+
+def _tag_list(params: dict[str, str], name: str, limit: int, *, needs: str) -> list[Any]:
+    """The tags of `name` (user_tags, product_tags): at most `limit`, each an object with
+    `needs`."""
+    tags = _json_list(params.get(name), name)
+    what = name.replace("_", " ")  # "user tags"
+    if len(tags) > limit:
+        raise GraphFault(f"(#100) A media can have at most {limit} {what}", code=100)
+    for tag in tags:
+        if not isinstance(tag, dict) or not tag.get(needs):
+            raise GraphFault(f"(#100) Each {what[:-1]} needs a {needs}", code=100)
+    return tags
 
 
 def check_labels(params: dict[str, str]) -> dict[str, Any]:

@@ -21,12 +21,13 @@ import secrets
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.convertors import register_url_convertor
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from instasched.sandbox.app import ConsentQuery, may_sign_in
 from instasched.sandbox.media_state import ObjectId
 from instasched.sandbox.state import (
     FACEBOOK_SUBJECT,
@@ -144,14 +145,7 @@ async def create_facebook_user(body: FacebookUserIn, request: Request) -> dict[s
 # --- the consent dialog (www.facebook.com/{version}/dialog/oauth) ---------------------------------
 @router.get("/{version:graphver}/dialog/oauth", tags=["Graph API"])
 async def dialog(
-    version: str,
-    request: Request,
-    client_id: str = "",
-    redirect_uri: str = "",
-    state: str = "",
-    response_type: str = "code",
-    scope: str = "",
-    username: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._]{1,30}$")] = None,
+    version: str, request: Request, query: Annotated[ConsentQuery, Depends()]
 ) -> RedirectResponse:
     """Facebook Login for Business, approved at once: redirects back with a code.
 
@@ -159,15 +153,13 @@ async def dialog(
     linked to a new Instagram account of that name). Outside development and test only the
     operator may pick an existing one.
     """
-    from instasched.sandbox.app import may_sign_in
-
     only_on(FACEBOOK)
-    if not redirect_uri:
+    if not query.redirect_uri:
         raise GraphFault("redirect_uri is required", code=100)
-    if not client_id:
+    if not query.client_id:
         raise GraphFault("Invalid App ID", code=101)
     sb = _sandbox(request)
-    name = username or f"fb_{secrets.token_hex(3)}"
+    name = query.username or f"fb_{secrets.token_hex(3)}"
     user = sb.facebook_user_named(name)
     may_sign_in(request, exists=user is not None, who=f"The sandbox's Facebook user {name}")
     if user is None:
@@ -175,7 +167,9 @@ async def dialog(
         ig = sb.create_user(name)
         sb.add_page(user.fb_user_id, f"{name} Page", ig.ig_user_id)
     subject = FACEBOOK_SUBJECT + user.fb_user_id
-    return RedirectResponse(sb.redirect_with_code(subject, redirect_uri, state), status_code=302)
+    return RedirectResponse(
+        sb.redirect_with_code(subject, query.redirect_uri, query.state), status_code=302
+    )
 
 
 # --- tokens -------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from instasched.integrations.instagram import publish_rules as meta
 from instasched.sandbox.latency import LatencyProfile
-from instasched.sandbox.state import GraphFault, Records, SandboxState, SandboxStore
+from instasched.sandbox.state import GraphFault, Records, SandboxState, SandboxStore, owner_check
 
 CONTAINER_TTL_SECONDS = 24 * 3600
 QUOTA_WINDOW_SECONDS = 24 * 3600
@@ -281,9 +281,7 @@ class DropConnectionMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+        # Any scope: only an HTTP request raises DropConnection (a lifespan passes through).
         started = False
 
         async def tracking_send(message: Message) -> None:
@@ -352,6 +350,27 @@ async def apply_fault(ms: MediaState, owner: str, endpoint: str) -> Fault | None
             status=500 if int(fault.error.get("code") or 1) in (1, 2) else 400,
         )
     return fault
+
+
+@dataclass
+class AccountCall:
+    """A Graph call on an account's edge, once started by `account_call`."""
+
+    sb: SandboxState
+    ms: MediaState
+    params: dict[str, str]
+    fault: Fault | None
+
+
+async def account_call(request: Request, ig_user_id: str, endpoint: str) -> AccountCall:
+    """Start a Graph call on `/{ig_user_id}/...`: its parameters (the query, and a POST's form),
+    the token's owner checked (code 100 / 33 otherwise), the call counted (`GET /_control/calls`),
+    the added latency and a queued fault applied (`apply_fault`)."""
+    sb, ms = sandbox(request), media_state(request)
+    params = await graph_params(request)
+    owner_check(sb, params.get("access_token"), ig_user_id)
+    ms.count(ig_user_id, endpoint)
+    return AccountCall(sb, ms, params, await apply_fault(ms, ig_user_id, endpoint))
 
 
 def iso(ts: float) -> str:

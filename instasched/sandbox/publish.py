@@ -21,23 +21,17 @@ from instasched.sandbox.media_state import (
     DropConnection,
     Media,
     MediaState,
-    apply_fault,
-    graph_params,
-    media_state,
-    sandbox,
+    account_call,
 )
-from instasched.sandbox.state import GraphFault, owner_check
+from instasched.sandbox.state import GraphFault
 
 router = APIRouter()
 
 
 @router.post("/{version:graphver}/{ig_user_id}/media_publish", tags=["Graph API"])
 async def media_publish(version: str, ig_user_id: str, request: Request) -> dict[str, Any]:
-    sb, ms = sandbox(request), media_state(request)
-    params = await graph_params(request)
-    owner_check(sb, params.get("access_token"), ig_user_id)
-    ms.count(ig_user_id, "media_publish")
-    fault = await apply_fault(ms, ig_user_id, "media_publish")
+    call = await account_call(request, ig_user_id, "media_publish")
+    ms, params, fault = call.ms, call.params, call.fault
     # The check and the publication are atomic (no await, one transaction across processes).
     with ms.store.transaction():
         media = _publish(ms, ig_user_id, params.get("creation_id") or "")
@@ -106,10 +100,7 @@ def _publish(ms: MediaState, ig_user_id: str, creation_id: str) -> Media:
 
 @router.get("/{version:graphver}/{ig_user_id}/content_publishing_limit", tags=["Graph API"])
 async def publishing_limit(version: str, ig_user_id: str, request: Request) -> dict[str, Any]:
-    sb, ms = sandbox(request), media_state(request)
-    owner_check(sb, request.query_params.get("access_token"), ig_user_id)
-    ms.count(ig_user_id, "publishing_limit")
-    await apply_fault(ms, ig_user_id, "publishing_limit")
+    ms = (await account_call(request, ig_user_id, "publishing_limit")).ms
     return {
         "data": [
             {

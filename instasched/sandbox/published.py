@@ -21,6 +21,7 @@ from instasched.sandbox.media_state import (
     DropConnection,
     Media,
     MediaState,
+    account_call,
     apply_fault,
     graph_params,
     iso,
@@ -32,7 +33,6 @@ from instasched.sandbox.state import (
     SandboxState,
     SandboxUser,
     missing_object,
-    owner_check,
 )
 
 DEPRECATED_METRICS = {"impressions", "plays", "clips_replays_count", "video_views"}
@@ -48,10 +48,7 @@ async def list_media(
     version: str, ig_user_id: str, request: Request, limit: int = 25
 ) -> dict[str, Any]:
     """The account's media, newest first."""
-    sb, ms = sandbox(request), media_state(request)
-    owner_check(sb, request.query_params.get("access_token"), ig_user_id)
-    ms.count(ig_user_id, "list_media")
-    await apply_fault(ms, ig_user_id, "list_media")
+    ms = (await account_call(request, ig_user_id, "list_media")).ms
     wanted = set((request.query_params.get("fields") or "id").split(","))
     # Ids grow with time (one sequence): the newest first without reading every media.
     items = ms.media.newest_of(ig_user_id, max(1, min(limit, 100)))
