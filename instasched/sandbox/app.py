@@ -28,16 +28,12 @@ from instasched.sandbox.state import (
     SandboxState,
     invalid_token,
     route_path,
+    sandbox,
 )
 
 CONTROL_SECRET_HEADER = "X-Sandbox-Control-Secret"
 
 router = APIRouter()
-
-
-def sandbox(request: Request) -> SandboxState:
-    state: SandboxState = request.app.state.sandbox
-    return state
 
 
 class CreateUser(BaseModel):

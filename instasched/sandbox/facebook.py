@@ -37,6 +37,7 @@ from instasched.sandbox.state import (
     SandboxToken,
     owner_check,
     route_path,
+    sandbox,
 )
 
 PREFIX = "/facebook"
@@ -88,11 +89,6 @@ def only_on(host: str) -> None:
         raise GraphFault("Unknown path components", code=2500)
 
 
-def _sandbox(request: Request) -> SandboxState:
-    state: SandboxState = request.app.state.sandbox
-    return state
-
-
 # --- control ----------------------------------------------------------------------------------
 class PageIn(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
@@ -116,7 +112,7 @@ async def create_facebook_user(body: FacebookUserIn, request: Request) -> dict[s
     """A Facebook user with Pages (each linked to a new Instagram account, or none), a
     long-lived user token and each Page's token (no expiry): for tests of the picker and of
     graph.facebook.com."""
-    sb = _sandbox(request)
+    sb = sandbox(request)
     user = sb.create_facebook_user(body.name)
     user_token = sb.issue_token(FACEBOOK_SUBJECT + user.fb_user_id, long_lived=True, host=FACEBOOK)
     pages = []
@@ -158,7 +154,7 @@ async def dialog(
         raise GraphFault("redirect_uri is required", code=100)
     if not query.client_id:
         raise GraphFault("Invalid App ID", code=101)
-    sb = _sandbox(request)
+    sb = sandbox(request)
     name = query.username or f"fb_{secrets.token_hex(3)}"
     user = sb.facebook_user_named(name)
     may_sign_in(request, exists=user is not None, who=f"The sandbox's Facebook user {name}")
@@ -187,7 +183,7 @@ async def access_token(
     """The code → a short-lived user token; or `grant_type=fb_exchange_token` → a long-lived
     one (about 60 days)."""
     only_on(FACEBOOK)
-    sb = _sandbox(request)
+    sb = sandbox(request)
     if not client_id or not client_secret:
         raise GraphFault("Missing client_id or client_secret", code=101)
     if grant_type == "fb_exchange_token":
@@ -228,7 +224,7 @@ async def me_accounts(
     """The user's Pages; with `fields` asking for them, each Page's token and its
     `instagram_business_account{id,username}`. Cursor paging as Meta's."""
     only_on(FACEBOOK)
-    sb = _sandbox(request)
+    sb = sandbox(request)
     record = _facebook_user_token(sb, access_token)
     fb_user_id = record.ig_user_id.removeprefix(FACEBOOK_SUBJECT)
     wanted = fields or "id,name"
@@ -296,7 +292,7 @@ async def ig_user(
     fields: str | None = None,
 ) -> dict[str, Any]:
     """An Instagram professional account's fields (either host; its own token only)."""
-    sb = _sandbox(request)
+    sb = sandbox(request)
     user = owner_check(sb, access_token, ig_user_id, get=True)
     wanted = {f.strip() for f in (fields or "id").split(",")}
     body: dict[str, Any] = {"id": user.ig_user_id}

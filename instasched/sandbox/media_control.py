@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from instasched.sandbox.latency import LATENCY_ENDPOINTS, Latency, LatencyProfile
-from instasched.sandbox.media_state import CONTAINER_TTL_SECONDS, Fault, iso, media_state, sandbox
-from instasched.sandbox.state import GraphFault
+from instasched.sandbox.media_state import CONTAINER_TTL_SECONDS, Fault, iso, media_state
+from instasched.sandbox.state import GraphFault, sandbox
 
 router = APIRouter()
 

@@ -26,7 +26,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from instasched.integrations.instagram import publish_rules as meta
 from instasched.sandbox.latency import LatencyProfile
-from instasched.sandbox.state import GraphFault, Records, SandboxState, SandboxStore, owner_check
+from instasched.sandbox.state import (
+    GraphFault,
+    Records,
+    SandboxState,
+    SandboxStore,
+    owner_check,
+    sandbox,
+)
 
 CONTAINER_TTL_SECONDS = 24 * 3600
 QUOTA_WINDOW_SECONDS = 24 * 3600
@@ -259,11 +266,6 @@ class MediaState:
 def media_state(request: Request) -> MediaState:
     sb: SandboxState = request.app.state.sandbox
     state: MediaState = sb.extras["media"]
-    return state
-
-
-def sandbox(request: Request) -> SandboxState:
-    state: SandboxState = request.app.state.sandbox
     return state
 
 

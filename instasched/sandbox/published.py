@@ -26,13 +26,13 @@ from instasched.sandbox.media_state import (
     graph_params,
     iso,
     media_state,
-    sandbox,
 )
 from instasched.sandbox.state import (
     GraphFault,
     SandboxState,
     SandboxUser,
     missing_object,
+    sandbox,
 )
 
 DEPRECATED_METRICS = {"impressions", "plays", "clips_replays_count", "video_views"}

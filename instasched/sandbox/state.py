@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
 import aiohttp
+from starlette.requests import Request
 from starlette.types import Scope
 
 SQLITE_FILE = "sandbox.sqlite3"
@@ -482,6 +483,12 @@ class SandboxState:
             (code,),
         ).fetchone()
         return None if row is None else (str(row[0]), float(row[1]), str(row[2]))
+
+
+def sandbox(request: Request) -> SandboxState:
+    """The state of the sandbox app serving the request."""
+    state: SandboxState = request.app.state.sandbox
+    return state
 
 
 def route_path(scope: Scope) -> str:
