@@ -378,12 +378,13 @@ async def facebook_authorize_url(
     service's `/api/instagram/oauth/facebook/callback`). The `state` and its cookie work as
     for Instagram Login. In sandbox mode the URL points at the sandbox's dialog.
     """
-    result = await facebook.create_authorize_url(
+    result = await oauth.create_authorize_url(
         session,
         state.settings,
         user_id=access.user_id,
         workspace_id=access.workspace_id,
         timezone=timezone,
+        login_kind=login_kinds.FACEBOOK,
     )
     return _with_state_cookie(response, result, state.settings)
 

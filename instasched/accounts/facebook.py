@@ -1,9 +1,9 @@
 """Facebook Login for Business: the consent URL, the callback, and the account picker.
 
 The flow (docs/login-kinds.md):
-1. `create_authorize_url`: a state of login kind "facebook" (the same single-use, browser-bound
-   state as Instagram Login, oauth.py) and the URL of Facebook's dialog
-   (`https://www.facebook.com/{version}/dialog/oauth`, scopes `SCOPES`).
+1. `oauth.create_authorize_url` with login kind "facebook": the same single-use, browser-bound
+   state as Instagram Login, and the URL of Facebook's dialog (`consent_screen`:
+   `https://www.facebook.com/{version}/dialog/oauth`, scopes `SCOPES`).
 2. `complete` (the callback): code → short-lived user token → long-lived user token (60 days) →
    `GET /me/accounts`: the Pages the person allowed, each with a Page token (no expiry, since it
    comes from a long-lived user token) and its linked Instagram professional account.
@@ -25,7 +25,7 @@ from instasched.config import Settings
 from instasched.exceptions import BadRequest, Invalid, NotFound, UpstreamError
 from instasched.integrations.instagram import GraphClient, GraphError, login_kinds
 from instasched.integrations.instagram.facebook import FacebookPage
-from instasched.kit.time import utcnow, zone
+from instasched.kit.time import utcnow
 from instasched.models import FacebookPendingConnection, InstagramAccount
 from instasched.security import TokenCipher
 
@@ -73,30 +73,16 @@ def _dialog(settings: Settings) -> tuple[str, str]:
     )
 
 
-async def create_authorize_url(
-    session: AsyncSession,
-    settings: Settings,
-    *,
-    user_id: uuid.UUID,
-    workspace_id: uuid.UUID,
-    timezone: str | None,
-) -> oauth.AuthorizeUrl:
-    """A fresh single-use state for `user_id` (connecting into `workspace_id`) and the URL of
-    Facebook's consent dialog."""
-    if timezone is not None:
-        zone(timezone)
-    base, client_id = _dialog(settings)
-    state = await oauth.issue_state(
-        session,
-        user_id=user_id,
-        workspace_id=workspace_id,
-        timezone=timezone,
+def consent_screen(settings: Settings) -> oauth.ConsentScreen:
+    """Facebook's consent dialog (`oauth.create_authorize_url` with login kind "facebook")."""
+    url, client_id = _dialog(settings)
+    return oauth.ConsentScreen(
+        url=url,
+        client_id=client_id,
+        redirect_uri=redirect_uri(settings),
+        scopes=SCOPES,
         login_kind=login_kinds.FACEBOOK,
     )
-    url = oauth.consent_url(
-        base, client_id=client_id, redirect_uri=redirect_uri(settings), scopes=SCOPES, state=state
-    )
-    return oauth.AuthorizeUrl(url=url, state=state)
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,17 @@ class AuthorizeUrl:
     state: str
 
 
+@dataclass(frozen=True)
+class ConsentScreen:
+    """Where a login kind's consent screen is, and what its URL carries."""
+
+    url: str
+    client_id: str
+    redirect_uri: str
+    scopes: tuple[str, ...]
+    login_kind: str
+
+
 def redirect_uri(settings: Settings) -> str:
     """`INSTAGRAM_REDIRECT_URI`, else this service's callback under its base URL."""
     return settings.instagram_redirect_uri or f"{settings.base_url}{CALLBACK_PATH}"
@@ -121,6 +132,18 @@ def consent_url(
     return f"{base}{separator}{query}"
 
 
+def consent_screen(settings: Settings) -> ConsentScreen:
+    """Instagram Login's consent screen (the sandbox's in sandbox mode)."""
+    url, client_id = _authorize_endpoint(settings)
+    return ConsentScreen(
+        url=url,
+        client_id=client_id,
+        redirect_uri=redirect_uri(settings),
+        scopes=SCOPES,
+        login_kind=login_kinds.INSTAGRAM,
+    )
+
+
 async def create_authorize_url(
     session: AsyncSession,
     settings: Settings,
@@ -128,17 +151,31 @@ async def create_authorize_url(
     user_id: uuid.UUID,
     workspace_id: uuid.UUID,
     timezone: str | None,
+    login_kind: str = login_kinds.INSTAGRAM,
 ) -> AuthorizeUrl:
     """A fresh single-use state for `user_id` (connecting into `workspace_id`) and the URL of
-    Instagram's consent screen."""
+    the consent screen of `login_kind`: Instagram's, or Facebook's dialog (`facebook.py`)."""
     if timezone is not None:
         zone(timezone)
-    base, client_id = _authorize_endpoint(settings)
+    if login_kind == login_kinds.FACEBOOK:
+        from instasched.accounts import facebook  # built on this module
+
+        screen = facebook.consent_screen(settings)
+    else:
+        screen = consent_screen(settings)
     state = await issue_state(
-        session, user_id=user_id, workspace_id=workspace_id, timezone=timezone
+        session,
+        user_id=user_id,
+        workspace_id=workspace_id,
+        timezone=timezone,
+        login_kind=screen.login_kind,
     )
     url = consent_url(
-        base, client_id=client_id, redirect_uri=redirect_uri(settings), scopes=SCOPES, state=state
+        screen.url,
+        client_id=screen.client_id,
+        redirect_uri=screen.redirect_uri,
+        scopes=screen.scopes,
+        state=state,
     )
     return AuthorizeUrl(url=url, state=state)
 

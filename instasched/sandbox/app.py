@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import Headers
@@ -28,16 +28,12 @@ from instasched.sandbox.state import (
     SandboxState,
     invalid_token,
     route_path,
+    sandbox,
 )
 
 CONTROL_SECRET_HEADER = "X-Sandbox-Control-Secret"
 
 router = APIRouter()
-
-
-def sandbox(request: Request) -> SandboxState:
-    state: SandboxState = request.app.state.sandbox
-    return state
 
 
 class CreateUser(BaseModel):
@@ -164,12 +160,7 @@ async def exchange_token(
         raise GraphFault("Missing client_secret", code=101)
     state = sandbox(request)
     user, _record = state.user_for_token(access_token)
-    token = state.issue_token(user.ig_user_id, long_lived=True)
-    return {
-        "access_token": token.token,
-        "token_type": "bearer",
-        "expires_in": int(token.expires_at - time.time()),
-    }
+    return _long_lived(state, user.ig_user_id)
 
 
 @router.get("/refresh_access_token", tags=["Graph API"])
@@ -186,7 +177,12 @@ async def refresh_token(
         raise GraphFault("Only long-lived tokens can be refreshed", code=100)
     if time.time() - record.issued_at < 86400 and not state.extras.get("allow_young_refresh"):
         raise GraphFault("The token is less than 24 hours old and cannot be refreshed", code=100)
-    token = state.issue_token(user.ig_user_id, long_lived=True)
+    return _long_lived(state, user.ig_user_id)
+
+
+def _long_lived(state: SandboxState, ig_user_id: str) -> dict[str, Any]:
+    """A new long-lived token of the account, as the exchange and the refresh answer it."""
+    token = state.issue_token(ig_user_id, long_lived=True)
     return {
         "access_token": token.token,
         "token_type": "bearer",
@@ -194,15 +190,26 @@ async def refresh_token(
     }
 
 
+class ConsentQuery:
+    """The query of a consent screen: Instagram's (`/oauth/authorize`) or Facebook's dialog
+    (facebook.py). `username` is the sandbox's own: who "logs in"."""
+
+    def __init__(
+        self,
+        client_id: str = "",
+        redirect_uri: str = "",
+        state: str = "",
+        response_type: str = "code",
+        scope: str = "",
+        username: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._]{1,30}$")] = None,
+    ) -> None:
+        self.client_id, self.redirect_uri, self.state = client_id, redirect_uri, state
+        self.response_type, self.scope, self.username = response_type, scope, username
+
+
 @router.get("/oauth/authorize", tags=["Graph API"])
 async def authorize(
-    request: Request,
-    client_id: str = "",
-    redirect_uri: str = "",
-    state: str = "",
-    response_type: str = "code",
-    scope: str = "",
-    username: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._]{1,30}$")] = None,
+    request: Request, query: Annotated[ConsentQuery, Depends()]
 ) -> RedirectResponse:
     """Instagram's consent screen, approved at once: redirects back with a code.
 
@@ -210,17 +217,17 @@ async def authorize(
     test only the operator may pick an existing one (no one signs in to another's account).
     """
     instagram_only()
-    if not redirect_uri:
+    if not query.redirect_uri:
         raise GraphFault("redirect_uri is required", code=100)
     sb = sandbox(request)
-    name = username or f"sandbox_{secrets.token_hex(3)}"
+    name = query.username or f"sandbox_{secrets.token_hex(3)}"
     user = sb.user_named(name)
     may_sign_in(request, exists=user is not None, who=f"The sandbox account {name}")
     user = user or sb.create_user(name)
-    if not client_id:
+    if not query.client_id:
         raise GraphFault("Invalid platform app", code=100)
     return RedirectResponse(
-        sb.redirect_with_code(user.ig_user_id, redirect_uri, state), status_code=302
+        sb.redirect_with_code(user.ig_user_id, query.redirect_uri, query.state), status_code=302
     )
 
 

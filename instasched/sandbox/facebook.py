@@ -21,20 +21,23 @@ import secrets
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.convertors import register_url_convertor
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from instasched.sandbox.media import ObjectId
+from instasched.sandbox.app import ConsentQuery, may_sign_in
+from instasched.sandbox.media_state import ObjectId
 from instasched.sandbox.state import (
     FACEBOOK_SUBJECT,
     GRAPH_HOST,
     GraphFault,
     SandboxState,
     SandboxToken,
+    owner_check,
     route_path,
+    sandbox,
 )
 
 PREFIX = "/facebook"
@@ -86,11 +89,6 @@ def only_on(host: str) -> None:
         raise GraphFault("Unknown path components", code=2500)
 
 
-def _sandbox(request: Request) -> SandboxState:
-    state: SandboxState = request.app.state.sandbox
-    return state
-
-
 # --- control ----------------------------------------------------------------------------------
 class PageIn(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
@@ -114,7 +112,7 @@ async def create_facebook_user(body: FacebookUserIn, request: Request) -> dict[s
     """A Facebook user with Pages (each linked to a new Instagram account, or none), a
     long-lived user token and each Page's token (no expiry): for tests of the picker and of
     graph.facebook.com."""
-    sb = _sandbox(request)
+    sb = sandbox(request)
     user = sb.create_facebook_user(body.name)
     user_token = sb.issue_token(FACEBOOK_SUBJECT + user.fb_user_id, long_lived=True, host=FACEBOOK)
     pages = []
@@ -143,14 +141,7 @@ async def create_facebook_user(body: FacebookUserIn, request: Request) -> dict[s
 # --- the consent dialog (www.facebook.com/{version}/dialog/oauth) ---------------------------------
 @router.get("/{version:graphver}/dialog/oauth", tags=["Graph API"])
 async def dialog(
-    version: str,
-    request: Request,
-    client_id: str = "",
-    redirect_uri: str = "",
-    state: str = "",
-    response_type: str = "code",
-    scope: str = "",
-    username: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._]{1,30}$")] = None,
+    version: str, request: Request, query: Annotated[ConsentQuery, Depends()]
 ) -> RedirectResponse:
     """Facebook Login for Business, approved at once: redirects back with a code.
 
@@ -158,15 +149,13 @@ async def dialog(
     linked to a new Instagram account of that name). Outside development and test only the
     operator may pick an existing one.
     """
-    from instasched.sandbox.app import may_sign_in
-
     only_on(FACEBOOK)
-    if not redirect_uri:
+    if not query.redirect_uri:
         raise GraphFault("redirect_uri is required", code=100)
-    if not client_id:
+    if not query.client_id:
         raise GraphFault("Invalid App ID", code=101)
-    sb = _sandbox(request)
-    name = username or f"fb_{secrets.token_hex(3)}"
+    sb = sandbox(request)
+    name = query.username or f"fb_{secrets.token_hex(3)}"
     user = sb.facebook_user_named(name)
     may_sign_in(request, exists=user is not None, who=f"The sandbox's Facebook user {name}")
     if user is None:
@@ -174,7 +163,9 @@ async def dialog(
         ig = sb.create_user(name)
         sb.add_page(user.fb_user_id, f"{name} Page", ig.ig_user_id)
     subject = FACEBOOK_SUBJECT + user.fb_user_id
-    return RedirectResponse(sb.redirect_with_code(subject, redirect_uri, state), status_code=302)
+    return RedirectResponse(
+        sb.redirect_with_code(subject, query.redirect_uri, query.state), status_code=302
+    )
 
 
 # --- tokens -------------------------------------------------------------------------------------
@@ -192,7 +183,7 @@ async def access_token(
     """The code → a short-lived user token; or `grant_type=fb_exchange_token` → a long-lived
     one (about 60 days)."""
     only_on(FACEBOOK)
-    sb = _sandbox(request)
+    sb = sandbox(request)
     if not client_id or not client_secret:
         raise GraphFault("Missing client_id or client_secret", code=101)
     if grant_type == "fb_exchange_token":
@@ -233,7 +224,7 @@ async def me_accounts(
     """The user's Pages; with `fields` asking for them, each Page's token and its
     `instagram_business_account{id,username}`. Cursor paging as Meta's."""
     only_on(FACEBOOK)
-    sb = _sandbox(request)
+    sb = sandbox(request)
     record = _facebook_user_token(sb, access_token)
     fb_user_id = record.ig_user_id.removeprefix(FACEBOOK_SUBJECT)
     wanted = fields or "id,name"
@@ -301,15 +292,8 @@ async def ig_user(
     fields: str | None = None,
 ) -> dict[str, Any]:
     """An Instagram professional account's fields (either host; its own token only)."""
-    sb = _sandbox(request)
-    user, _ = sb.user_for_token(access_token)
-    if user.ig_user_id != ig_user_id:
-        raise GraphFault(
-            f"Unsupported get request. Object with ID '{ig_user_id}' does not exist, cannot be "
-            "loaded due to missing permissions, or does not support this operation",
-            code=100,
-            subcode=33,
-        )
+    sb = sandbox(request)
+    user = owner_check(sb, access_token, ig_user_id, get=True)
     wanted = {f.strip() for f in (fields or "id").split(",")}
     body: dict[str, Any] = {"id": user.ig_user_id}
     if "username" in wanted:

@@ -30,7 +30,7 @@ from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from instasched.integrations.instagram.insights import meta_day_start
-from instasched.sandbox.state import GraphFault, SandboxState, SandboxUser, route_path
+from instasched.sandbox.state import GraphFault, SandboxState, SandboxUser, owner_check, route_path
 
 _PATH = re.compile(r"/(v[0-9]+(?:\.[0-9]+)?)/([0-9]+)/insights/?")
 DEFAULT_DAYS = 7
@@ -66,14 +66,7 @@ class AccountInsights:
 
 
 def account_insights(state: SandboxState, ig_user_id: str, params: QueryParams) -> dict[str, Any]:
-    user, _ = state.user_for_token(params.get("access_token"))
-    if user.ig_user_id != ig_user_id:
-        raise GraphFault(
-            f"Unsupported get request. Object with ID '{ig_user_id}' does not exist, cannot be "
-            "loaded due to missing permissions, or does not support this operation",
-            code=100,
-            subcode=33,
-        )
+    user = owner_check(state, params.get("access_token"), ig_user_id, get=True)
     metrics = [m.strip() for m in (params.get("metric") or "").split(",") if m.strip()]
     if not metrics:
         raise GraphFault("(#100) The parameter metric is required", code=100)

@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
 import aiohttp
+from starlette.requests import Request
 from starlette.types import Scope
 
 SQLITE_FILE = "sandbox.sqlite3"
@@ -104,6 +105,28 @@ class GraphFault(Exception):
 
 def invalid_token() -> GraphFault:
     return GraphFault("Invalid OAuth access token - Cannot parse access token", code=190)
+
+
+def missing_object(object_id: str, *, get: bool = True) -> GraphFault:
+    """Meta's answer about an object the token may not see (code 100, sub-code 33), worded
+    "Unsupported get request" on a read and "Unsupported request" otherwise."""
+    opening = "Unsupported get request. Object" if get else "Unsupported request: object"
+    return GraphFault(
+        f"{opening} with ID '{object_id}' does not exist, cannot be loaded due to missing "
+        "permissions, or does not support this operation",
+        code=100,
+        subcode=33,
+    )
+
+
+def owner_check(
+    sb: SandboxState, token: str | None, ig_user_id: str, *, get: bool = False
+) -> SandboxUser:
+    """The user of `token`, who must be the account `ig_user_id` (else `missing_object`)."""
+    user, _ = sb.user_for_token(token)
+    if user.ig_user_id != ig_user_id:
+        raise missing_object(ig_user_id, get=get)
+    return user
 
 
 # Tables of records (a dataclass as JSON, by id, with one indexed column to find them by).
@@ -287,7 +310,7 @@ class SandboxState:
         self.tokens = Records(self.store, "tokens", SandboxToken, "ig_user_id")
         self.fb_users = Records(self.store, "fb_users", SandboxFacebookUser, "name")
         self.pages = Records(self.store, "pages", SandboxPage, "fb_user_id")
-        # Per-process helpers of the optional modules (the media module's MediaState).
+        # Per-process helpers of the optional modules (media_state.MediaState).
         self.extras: dict[str, Any] = {}
         # Downloads image_url / video_url like Meta does. aiohttp rather than httpx: one fetch
         # per container, and httpx's client and pool cost ~1 ms of CPU per request here.
@@ -460,6 +483,12 @@ class SandboxState:
             (code,),
         ).fetchone()
         return None if row is None else (str(row[0]), float(row[1]), str(row[2]))
+
+
+def sandbox(request: Request) -> SandboxState:
+    """The state of the sandbox app serving the request."""
+    state: SandboxState = request.app.state.sandbox
+    return state
 
 
 def route_path(scope: Scope) -> str:

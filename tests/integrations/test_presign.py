@@ -1,4 +1,5 @@
-"""The direct SigV4 presigner: botocore's URL byte for byte, and accepted by a real S3 server."""
+"""The direct SigV4 presigner: botocore's URL byte for byte (endpoints, keys of every media kind,
+expiries, moments), and accepted by a real S3 server for objects of each content type."""
 
 from __future__ import annotations
 
@@ -24,6 +25,19 @@ KEYS = [
     "k?x=1&y#z",
     "sp ace/ /double//slash.jpg",
 ]
+# Keys as uploads name them, one per media kind the library stores (image/jpeg, image/png,
+# video/mp4, video/quicktime, a converted video): the content type is not part of a GET's
+# signature, the key's characters and extension are.
+MEDIA_KEYS = {
+    "workspaces/7d0c/2026/12/0a1b2c3d.jpg": "image/jpeg",
+    "workspaces/7d0c/2026/12/0a1b2c3d.png": "image/png",
+    "workspaces/7d0c/2026/12/clip.mp4": "video/mp4",
+    "workspaces/7d0c/2026/12/Clip Final (2).MOV": "video/quicktime",
+    "workspaces/7d0c/2026/12/clip.converted.mp4": "video/mp4",
+}
+# Expiries: a second, the API's default, the publish-time default, a day, SigV4's maximum.
+TTLS = (1, 3600, 21600, 86400, 604800)
+MOMENTS = (NOW, dt.datetime(2027, 2, 28, 0, 0, 1, tzinfo=dt.UTC))
 
 
 @pytest.mark.parametrize(
@@ -51,17 +65,21 @@ async def test_same_url_as_botocore(endpoint: str) -> None:
     async with session.create_client(
         "s3", endpoint_url=endpoint, region_name="eu-west-3", config=config, **credentials
     ) as client:
-        for key in KEYS:
-            for ttl in (60, 604800):
-                with mock.patch.object(
-                    botocore.auth, "get_current_datetime", return_value=NOW.replace(tzinfo=None)
-                ):
-                    expected = await client.generate_presigned_url(
-                        "get_object",
-                        Params={"Bucket": "media-bucket", "Key": key},
-                        ExpiresIn=ttl,
-                    )
-                assert presigner.get_url(key, ttl, now=NOW) == expected, (endpoint, key)
+        for moment in MOMENTS:
+            for key in [*KEYS, *MEDIA_KEYS]:
+                for ttl in TTLS:
+                    with mock.patch.object(
+                        botocore.auth,
+                        "get_current_datetime",
+                        return_value=moment.replace(tzinfo=None),
+                    ):
+                        expected = await client.generate_presigned_url(
+                            "get_object",
+                            Params={"Bucket": "media-bucket", "Key": key},
+                            ExpiresIn=ttl,
+                        )
+                    got = presigner.get_url(key, ttl, now=moment)
+                    assert got == expected, (endpoint, key, ttl, moment)
 
 
 def test_signing_key_follows_the_day() -> None:
@@ -87,9 +105,13 @@ async def test_real_s3_serves_signed_urls_and_refuses_tampered_ones(
     try:
         await storage.ensure_bucket()
         assert storage._presigner is not None  # the embedded/local S3 has an endpoint and keys
-        keys = [f"presign-test/{secrets.token_hex(4)}/{name}" for name in KEYS]
-        for key in keys:
-            await storage.put_bytes(key, key.encode(), "text/plain")
+        run = secrets.token_hex(4)
+        types = {f"presign-test/{run}/{name}": "text/plain" for name in KEYS} | {
+            f"presign-test/{run}/{name}": kind for name, kind in MEDIA_KEYS.items()
+        }
+        keys = list(types)
+        for key, kind in types.items():
+            await storage.put_bytes(key, key.encode(), kind)
         try:
             async with httpx.AsyncClient() as http:
                 for key in keys:
@@ -97,6 +119,7 @@ async def test_real_s3_serves_signed_urls_and_refuses_tampered_ones(
                     ok = await http.get(httpx.URL(url))
                     assert ok.status_code == 200, (key, ok.text)
                     assert ok.content == key.encode()
+                    assert ok.headers["content-type"] == types[key]
                     forged = url.replace("X-Amz-Expires=300", "X-Amz-Expires=301")
                     refused = await http.get(httpx.URL(forged))
                     assert refused.status_code == 403, (key, refused.status_code)

@@ -17,6 +17,7 @@ import asyncpg
 from instasched.config import database_url_for
 from instasched.migrate import downgrade, upgrade
 from tests.factories import Api
+from tests.posts import test_approvals
 from tests.posts.conftest import Poster
 
 # Posts of user $1 in account $2: $3 rows, media_ids from the array of arrays $4 (row g takes
@@ -314,3 +315,92 @@ async def test_deleting_a_user_cascades_through_the_counts(
             assert left == 0, table
     finally:
         await conn.close()
+
+
+# The approvals' team (an editor, an approver; approval required) for the test below.
+team = test_approvals.team
+
+# Posts in every status a post can have, in turn, each with media from $4 as IMPORT.
+IMPORT_EVERY_STATUS = IMPORT.replace(
+    "(ARRAY['scheduled', 'scheduled', 'published', 'failed', 'cancelled'])[1 + g % 5]",
+    "(ARRAY['draft', 'needs_approval', 'changes_requested', 'approval_expired', 'scheduled',"
+    " 'publishing', 'published', 'failed', 'cancelled'])[1 + g % 9]",
+)
+
+
+async def test_api_writes_and_every_status_keep_counts_and_uses_exact(
+    team: test_approvals.Team, database_url: str
+) -> None:
+    """What the API writes (drafts, an editor's posts waiting for approval, approved, sent back,
+    edited media, cancelled, duplicated) and bulk SQL over every status (drafts and posts
+    waiting for approval included): the counts equal COUNT(*) over the posts, the uses the
+    posts' real references, and the list's totals per status are those counts."""
+    owner = team.owner
+    uid, aid = owner.user.id, owner.account.id
+    a, b = (await owner.image()).id, (await owner.image()).id
+    conn = await _connect(database_url)
+    try:
+        draft = await team.create(owner.user, draft=True, scheduledFor=..., mediaIds=[str(a)])
+        waiting = await team.create(team.editor, mediaIds=[str(b)])
+        approved = await team.create(team.editor, mediaIds=[str(a)])
+        sent_back = await team.create(team.editor, mediaIds=[str(b)])
+        own = await team.create(owner.user, mediaIds=[str(a)])
+        assert (draft["status"], waiting["status"]) == ("draft", "needs_approval")
+        r = await team.call(team.approver, "POST", f"/posts/{approved['id']}/approve", json={})
+        assert r.status_code == 200 and r.json()["status"] == "scheduled", r.text
+        r = await team.call(
+            team.approver, "POST", f"/posts/{sent_back['id']}/reject", json={"comment": "no"}
+        )
+        assert r.status_code == 200 and r.json()["status"] == "changes_requested", r.text
+        r = await owner.put(f"/posts/{own['id']}", json={"mediaIds": [str(b)]})
+        assert r.status_code == 200, r.text
+        for post in (draft, approved):
+            r = await owner.delete(f"/posts/{post['id']}")
+            assert r.status_code in (200, 204), r.text
+        r = await owner.post(f"/posts/{waiting['id']}/duplicate", json={})
+        assert r.status_code == 201 and r.json()["status"] == "draft", r.text
+        posts, uses = await _assert_exact(conn, uid)
+        assert posts[(aid, "cancelled")] == 2 and posts[(aid, "draft")] == 1
+        assert posts[(aid, "needs_approval")] == 1 and posts[(aid, "changes_requested")] == 1
+        assert uses == {a: 2, b: 4}  # cancelled posts keep their media: their uses stay
+
+        # Bulk SQL over every status: an import, moves along the approval path and back,
+        # cancellations, media swapped, a delete.
+        await conn.execute(IMPORT_EVERY_STATUS, uid, aid, 900, _json([[str(a)], [str(b), str(a)]]))
+        await _assert_exact(conn, uid)
+        for old, new, tail in (
+            ("draft", "needs_approval", "%1"),
+            ("needs_approval", "scheduled", "%2"),
+            ("changes_requested", "draft", "%3"),
+            ("scheduled", "cancelled", "%4"),
+            ("needs_approval", "cancelled", "%5"),
+        ):
+            await conn.execute(
+                "UPDATE instagram_scheduled_posts SET status = $3"
+                " WHERE workspace_id = $1 AND status = $2 AND caption LIKE $4",
+                uid,
+                old,
+                new,
+                tail,
+            )
+        await conn.execute(
+            "UPDATE instagram_scheduled_posts SET media_ids = $2::jsonb"
+            " WHERE workspace_id = $1 AND status = 'draft' AND caption LIKE '%6'",
+            uid,
+            _json([str(b)]),
+        )
+        await conn.execute(
+            "DELETE FROM instagram_scheduled_posts"
+            " WHERE workspace_id = $1 AND status IN ('cancelled', 'draft') AND caption LIKE '%7'",
+            uid,
+        )
+        posts, uses = await _assert_exact(conn, uid)
+        assert {"draft", "needs_approval", "cancelled"} <= {status for _, status in posts}
+    finally:
+        await conn.close()
+
+    for (_, status), n in posts.items():
+        r = await owner.get(f"/posts/{aid}", params={"status": status, "limit": 1})
+        assert r.status_code == 200 and r.json()["total"] == n, (status, r.text)
+    r = await owner.get(f"/posts/{aid}", params={"limit": 1})
+    assert r.json()["total"] == sum(posts.values())

@@ -4,8 +4,8 @@ The API applies them before it accepts media or a post (`media.compat` builds an
 compatibility report at upload; `posts.rules` checks a post when it is created or edited), and
 the sandbox applies the same functions when a container is created or a comment posted. So a
 post the API accepts publishes on the sandbox (tests/publishing/test_rules_agree.py), and a
-limit changed here changes both. The README's "Publishing rules" table lists each rule and
-where it is checked.
+limit changed here changes both. docs/posts.md ("Publishing rules: checked when the post is made,
+and again by Instagram") has a table of each rule and where it is checked.
 
 The functions are pure and return numbers, flags or a problem in words; each side raises its
 own error (a 422 naming the JSON field; a Graph error with Meta's code and sub-code).

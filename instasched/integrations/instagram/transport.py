@@ -4,6 +4,11 @@ Why: with 50 publications in flight, httpcore's pool re-scans every pooled conne
 per idle connection, and an O(n^2) idle count) on each request and each response close; with
 anyio's socket wrappers that was about a third of the worker's CPU per publication
 (bench/run --profile). aiohttp's connector hands out a keep-alive connection in O(1).
+Re-measured on 2026-12-06 (bench/graph_wire_bench.py: 50 calls in flight against the sandbox
+served alone, 50 ms per call, 2 CPUs, load average 8-11): the client's CPU per Graph call is
+176-181 µs here against 3,576-3,838 µs through httpx's own pool (1,074-1,620 against 110-125
+calls/s). tests/integrations/test_graph_transport.py sends the same calls through this transport
+(directly and under httpx) and through plain httpx, and compares what the client makes of them.
 
 GraphClient keeps speaking httpx's exceptions; with this default transport it calls `send`
 directly (httpx's client, request and response objects cost ~10 % of the worker's CPU per

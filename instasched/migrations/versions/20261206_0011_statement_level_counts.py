@@ -7,7 +7,8 @@ row's earlier versions: 200,000 posts inserted by one statement took 4 min 56 s 
 issue 18). Asset uses (migration 0007) were counted by the code that creates and edits posts, so
 a post written by SQL (an import) was not counted at all, nor was a deleted one taken off.
 Now the same INSERT takes 6.2-6.6 s, about what it takes with no trigger (bench/bulk_insert.py;
-the README's performance item 27 has the before/after figures of every step and single row).
+docs/performance.md, History, "Statement-level counts", has the before/after figures of every
+step and single row).
 
 Now three AFTER ... FOR EACH STATEMENT triggers with transition tables (`REFERENCING NEW TABLE`
 / `OLD TABLE`) keep both: each statement adds up its rows by (account, status) and by asset and
