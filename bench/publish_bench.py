@@ -288,7 +288,7 @@ class Bench:
         media_type: str = "IMAGE",
         lead: float | None = None,
     ) -> dict[str, Any]:
-        due_in = getattr(self.args, "due_in", 0.0)  # (bench/suite.py makes its own args)
+        due_in = getattr(self.args, "due_in", 0.0)  # (bench/rows_publish.py makes its own args)
         lead = lead or due_in or 5.0 + count / 2000
         start = datetime.now(UTC) + timedelta(seconds=lead)
         rows = []

@@ -1,15 +1,15 @@
 """How fast each view of the web app is usable, with 1,000 posts in the month.
 
-Starts its own `instasched run` (bench/suite.py's Server: temporary data dir, embedded
-PostgreSQL/Redis/S3, the in-process sandbox), connects one sandbox account, uploads 20 images,
-seeds 1,000 posts over the current month by SQL (past ones published, a few failed, future ones
-scheduled, each with one of the images), then drives Debian's Chromium (Playwright) through the
-app. Each view is reached the way a user does (the hash changes from another view) and timed in
+Starts its own `instasched run` (bench/harness.py's Server, as bench/run does: temporary data dir,
+embedded PostgreSQL/Redis/S3, the in-process sandbox), connects one sandbox account, uploads 20
+images, seeds 1,000 posts over the current month by SQL (past ones published, a few failed, future
+ones scheduled, each with one of the images), then drives Debian's Chromium (Playwright) through
+the app. Each view is reached the way a user does (the hash changes from another view) and timed in
 the page with the Performance API: `performance.mark` before the navigation, another when the
-view's content is in the DOM and a frame has been painted; `performance.measure` between them.
-The first visit of a view (cold: its requests and, for the calendar and grid, the media library
-for thumbnails) and the median / max of the following ones are printed, with the number of
-requests the view made. The goal is <= 500 ms for every view.
+view's content is in the DOM and a frame has been painted; `performance.measure` between them. The
+first visit of a view (cold: its requests and, for the calendar and grid, the media library for
+thumbnails) and the median / max of the following ones are printed, with the number of requests the
+view made. The goal is <= 500 ms for every view.
 
 Then the import screen's dry run of a 1,000-row CSV (each row: the account, a time, a caption,
 one of the images): from giving the file to the report drawn and painted (the upload and the
@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from benchlib import jpeg  # noqa: E402
-from suite import Server  # noqa: E402
+from harness import Server  # noqa: E402
 
 TZ = "Europe/Berlin"
 GOAL_MS = 500
