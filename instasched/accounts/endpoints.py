@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.accounts import facebook, oauth, repository, service
 from instasched.accounts.schemas import (
@@ -16,13 +18,13 @@ from instasched.accounts.schemas import (
     PendingConnectionOut,
 )
 from instasched.auth.deps import OptionalUser
-from instasched.config import Settings
 from instasched.exceptions import BadRequest, Conflict, Invalid, NotFound, UpstreamError
 from instasched.integrations.instagram import login_kinds
 from instasched.kit.deps import SessionDep, StateDep
 from instasched.kit.openapi import ACCOUNT_NOT_FOUND, ErrorCase, errors, example_200
 from instasched.kit.schemas import Message
-from instasched.workspaces.access import OWNER_ONLY, CurrentAccess
+from instasched.state import AppState
+from instasched.workspaces.access import OWNER_ONLY, Access, CurrentAccess
 
 router = APIRouter(prefix="/instagram/accounts", tags=["Instagram accounts"])
 oauth_router = APIRouter(prefix="/instagram/oauth", tags=["Instagram accounts"])
@@ -210,19 +212,29 @@ async def authorize_url(
     received it (or with your bearer token), so nobody can have you connect your Instagram
     account to theirs by sending you their URL.
     """
-    result = await oauth.create_authorize_url(
+    return await _start_login(
+        oauth.create_authorize_url, access, session, state, response, timezone
+    )
+
+
+async def _start_login(
+    create: Callable[..., Awaitable[oauth.AuthorizeUrl]],
+    access: Access,
+    session: AsyncSession,
+    state: AppState,
+    response: Response,
+    timezone: str | None,
+) -> AuthorizeUrlOut:
+    """Either login's consent URL for the caller's workspace (`create`: oauth's or facebook's
+    create_authorize_url), its state's cookie set."""
+    settings = state.settings
+    result = await create(
         session,
-        state.settings,
+        settings,
         user_id=access.user_id,
         workspace_id=access.workspace_id,
         timezone=timezone,
     )
-    return _with_state_cookie(response, result, state.settings)
-
-
-def _with_state_cookie(
-    response: Response, result: oauth.AuthorizeUrl, settings: Settings
-) -> AuthorizeUrlOut:
     response.set_cookie(
         oauth.STATE_COOKIE,
         result.state,
@@ -378,14 +390,9 @@ async def facebook_authorize_url(
     service's `/api/instagram/oauth/facebook/callback`). The `state` and its cookie work as
     for Instagram Login. In sandbox mode the URL points at the sandbox's dialog.
     """
-    result = await facebook.create_authorize_url(
-        session,
-        state.settings,
-        user_id=access.user_id,
-        workspace_id=access.workspace_id,
-        timezone=timezone,
+    return await _start_login(
+        facebook.create_authorize_url, access, session, state, response, timezone
     )
-    return _with_state_cookie(response, result, state.settings)
 
 
 @oauth_router.get(
