@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from benchlib import jpeg
+from benchlib import connect_account, jpeg, sign_up
 from harness import BASE, Server
 
 
@@ -34,12 +34,8 @@ async def setup(http: httpx.AsyncClient, server: Server, workspace: str) -> Setu
     """The bench user (logged in; --workspace: which workspace its requests name), 4 + 20
     sandbox accounts connected through the API and one uploaded JPEG."""
     email, password = f"bench-{secrets.token_hex(6)}@example.com", secrets.token_urlsafe(16)
-    r = await http.post("/api/auth/register", json={"email": email, "password": password})
-    r.raise_for_status()
-    user_id = uuid.UUID(r.json()["id"])
-    r = await http.post("/api/auth/login", json={"email": email, "password": password})
-    r.raise_for_status()
-    headers = {"Authorization": f"Bearer {r.json()['accessToken']}"}
+    signed_up, headers = await sign_up(http, email, password)
+    user_id = uuid.UUID(signed_up)
     workspace_id = user_id
     if workspace == "personal":  # the header naming the personal one: no lookup
         headers["X-Workspace-Id"] = str(user_id)
@@ -50,18 +46,9 @@ async def setup(http: httpx.AsyncClient, server: Server, workspace: str) -> Setu
         headers["X-Workspace-Id"] = str(workspace_id)
     accounts: list[uuid.UUID] = []
     for i in range(4 + 20):
-        r = await http.post(
-            f"{server.sandbox}/_control/users",
-            json={"username": f"bench_{secrets.token_hex(3)}_{i}", "followers": 1000},
-        )
-        r.raise_for_status()
-        r = await http.post(
-            "/api/instagram/accounts",
-            json={"accessToken": r.json()["accessToken"], "timezone": "UTC"},
-            headers=headers,
-        )
-        r.raise_for_status()
-        accounts.append(uuid.UUID(r.json()["id"]))
+        user = {"username": f"bench_{secrets.token_hex(3)}_{i}", "followers": 1000}
+        account = await connect_account(http, headers, user, sandbox=server.sandbox)
+        accounts.append(uuid.UUID(account["id"]))
     r = await http.post(
         f"{BASE}/media/upload",
         files={"file": ("bench.jpg", jpeg(), "image/jpeg")},

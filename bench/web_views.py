@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from benchlib import jpeg  # noqa: E402
+from benchlib import connect_account, jpeg, sign_up  # noqa: E402
 from harness import Server  # noqa: E402
 
 TZ = "Europe/Berlin"
@@ -102,23 +102,10 @@ async def setup(server: Server, posts: int) -> dict[str, Any]:
         await server.wait_ready(http)
         email = f"bench-{secrets.token_hex(4)}@example.com"
         password = "pw-" + secrets.token_hex(12)
-        r = await http.post("/api/auth/register", json={"email": email, "password": password})
-        r.raise_for_status()
-        workspace_id = r.json()["id"]
-        r = await http.post("/api/auth/login", json={"email": email, "password": password})
-        headers = {"Authorization": f"Bearer {r.json()['accessToken']}"}
-        sb = await http.post(
-            f"{server.sandbox}/_control/users",
-            json={"username": f"bench_{secrets.token_hex(3)}", "timezone": TZ},
-        )
-        sb.raise_for_status()
-        r = await http.post(
-            "/api/instagram/accounts",
-            json={"accessToken": sb.json()["accessToken"], "timezone": TZ},
-            headers=headers,
-        )
-        r.raise_for_status()
-        account_id = r.json()["id"]
+        workspace_id, headers = await sign_up(http, email, password)
+        user = {"username": f"bench_{secrets.token_hex(3)}", "timezone": TZ}
+        account = await connect_account(http, headers, user, timezone=TZ, sandbox=server.sandbox)
+        account_id = account["id"]
         assets = []
         for i in range(20):
             r = await http.post(
@@ -145,7 +132,7 @@ async def setup(server: Server, posts: int) -> dict[str, Any]:
     return {
         "email": email,
         "password": password,
-        "username": sb.json()["username"],
+        "username": account["username"],
         "assetIds": [a["id"] for a in assets],
     }
 
