@@ -7,6 +7,10 @@ import io
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -34,6 +38,40 @@ def jpeg(color: tuple[int, int, int] = (200, 80, 40), quality: int = 85) -> byte
     buf = io.BytesIO()
     Image.new("RGB", (1080, 1080), color).save(buf, "JPEG", quality=quality)
     return buf.getvalue()
+
+
+async def sign_up(http: httpx.AsyncClient, email: str, password: str) -> tuple[str, dict[str, str]]:
+    """Register a user and log it in through the API: its id (also its personal workspace's)
+    and the Authorization header of its token."""
+    r = await http.post("/api/auth/register", json={"email": email, "password": password})
+    r.raise_for_status()
+    user_id = str(r.json()["id"])
+    r = await http.post("/api/auth/login", json={"email": email, "password": password})
+    r.raise_for_status()
+    return user_id, {"Authorization": f"Bearer {r.json()['accessToken']}"}
+
+
+async def connect_account(
+    http: httpx.AsyncClient,
+    headers: dict[str, str],
+    user: dict[str, Any],
+    *,
+    timezone: str = "UTC",
+    sandbox: str = "/sandbox",
+) -> dict[str, Any]:
+    """A sandbox user made through the sandbox's control API (`user`: its username and whatever
+    else that API takes, e.g. followers) and connected through the API as an Instagram account
+    in `timezone`: the account as the API answers it (id, username, igUserId, ...)."""
+    r = await http.post(f"{sandbox}/_control/users", json=user)
+    r.raise_for_status()
+    r = await http.post(
+        "/api/instagram/accounts",
+        json={"accessToken": r.json()["accessToken"], "timezone": timezone},
+        headers=headers,
+    )
+    r.raise_for_status()
+    account: dict[str, Any] = r.json()
+    return account
 
 
 def processes() -> dict[int, tuple[int, str, list[str]]]:

@@ -66,7 +66,7 @@ from sqlalchemy.pool import NullPool
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import jpeg, nearest_percentile  # noqa: E402
+from benchlib import connect_account, jpeg, nearest_percentile, sign_up  # noqa: E402
 
 from instasched.config import normalise_database_url  # noqa: E402
 from instasched.embedded import EmbeddedServers  # noqa: E402
@@ -230,23 +230,11 @@ class Chaos:
 
     async def setup(self, http: httpx.AsyncClient) -> tuple[dict[str, str], list[dict[str, Any]]]:
         email, password = f"chaos-{self.tag}@example.com", "pw-" + secrets.token_hex(12)
-        r = await http.post("/api/auth/register", json={"email": email, "password": password})
-        r.raise_for_status()
-        r = await http.post("/api/auth/login", json={"email": email, "password": password})
-        r.raise_for_status()
-        headers = {"Authorization": f"Bearer {r.json()['accessToken']}"}
+        _, headers = await sign_up(http, email, password)
         accounts: list[dict[str, Any]] = []
         for i in range(self.args.accounts):
-            r = await http.post("/sandbox/_control/users", json={"username": f"chaos_{i}"})
-            r.raise_for_status()
-            ig_user_id = r.json()["igUserId"]
-            r = await http.post(
-                "/api/instagram/accounts",
-                json={"accessToken": r.json()["accessToken"], "timezone": "UTC"},
-                headers=headers,
-            )
-            r.raise_for_status()
-            accounts.append({"id": r.json()["id"], "igUserId": ig_user_id})
+            account = await connect_account(http, headers, {"username": f"chaos_{i}"})
+            accounts.append({"id": account["id"], "igUserId": account["igUserId"]})
         r = await http.post(
             "/api/instagram/scheduling/media/upload",
             files={"file": ("chaos.jpg", jpeg((30, 140, 90), quality=80), "image/jpeg")},

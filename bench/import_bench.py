@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import benchlib
 import httpx
 
 BASE = "/api/instagram/scheduling"
@@ -49,18 +50,11 @@ def build_csv(username: str, asset_id: str, rows: int, *, start: datetime) -> by
 
 
 async def connect_account(http: httpx.AsyncClient, sandbox: str, headers: dict[str, str]) -> str:
-    r = await http.post(
-        f"{sandbox}/_control/users",
-        json={"username": f"bench_import_{secrets.token_hex(3)}", "followers": 1000},
+    user = {"username": f"bench_import_{secrets.token_hex(3)}", "followers": 1000}
+    account = await benchlib.connect_account(
+        http, headers, user, timezone="Europe/Paris", sandbox=sandbox
     )
-    r.raise_for_status()
-    r = await http.post(
-        "/api/instagram/accounts",
-        json={"accessToken": r.json()["accessToken"], "timezone": "Europe/Paris"},
-        headers=headers,
-    )
-    r.raise_for_status()
-    return str(r.json()["username"])
+    return str(account["username"])
 
 
 async def send(

@@ -27,18 +27,15 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import jpeg
+from benchlib import jpeg, sign_up
 
 PASSWORD = "bench-password-" + "x" * 8
 
 
 async def _user(http: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
     email = f"storm-{secrets.token_hex(5)}@example.com"
-    r = await http.post("/api/auth/register", json={"email": email, "password": PASSWORD})
-    r.raise_for_status()
-    r = await http.post("/api/auth/login", json={"email": email, "password": PASSWORD})
-    r.raise_for_status()
-    return email, {"Authorization": f"Bearer {r.json()['accessToken']}"}
+    _, headers = await sign_up(http, email, PASSWORD)
+    return email, headers
 
 
 async def _poll(

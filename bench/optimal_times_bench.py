@@ -28,7 +28,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from benchlib import percentile
+from benchlib import connect_account, percentile, sign_up
 from sqlalchemy import delete, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
@@ -48,23 +48,10 @@ def summary(name: str, ms: list[float]) -> str:
 async def setup_account(http: httpx.AsyncClient, timezone: str) -> tuple[dict[str, str], str]:
     email = f"bench-{secrets.token_hex(6)}@example.com"
     password = "pw-" + secrets.token_urlsafe(16)
-    r = await http.post("/api/auth/register", json={"email": email, "password": password})
-    r.raise_for_status()
-    r = await http.post("/api/auth/login", json={"email": email, "password": password})
-    r.raise_for_status()
-    headers = {"Authorization": f"Bearer {r.json()['accessToken']}"}
-    r = await http.post(
-        "/sandbox/_control/users",
-        json={"username": f"bench_{secrets.token_hex(4)}", "timezone": timezone},
-    )
-    r.raise_for_status()
-    r = await http.post(
-        "/api/instagram/accounts",
-        json={"accessToken": r.json()["accessToken"], "timezone": timezone},
-        headers=headers,
-    )
-    r.raise_for_status()
-    return headers, r.json()["id"]
+    _, headers = await sign_up(http, email, password)
+    user = {"username": f"bench_{secrets.token_hex(4)}", "timezone": timezone}
+    account = await connect_account(http, headers, user, timezone=timezone)
+    return headers, account["id"]
 
 
 def fake_posts(count: int, user_id: uuid.UUID, account_id: uuid.UUID) -> list[dict[str, object]]:

@@ -35,7 +35,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-from benchlib import jpeg
+from benchlib import connect_account, jpeg, sign_up
 
 BASE = "/api/instagram/scheduling"
 
@@ -66,24 +66,9 @@ class Phase:
 async def setup(http: httpx.AsyncClient) -> tuple[dict[str, str], str, str, dict[str, Any]]:
     email = f"bench-{secrets.token_hex(6)}@example.com"
     password = "pw-" + secrets.token_urlsafe(16)
-    r = await http.post("/api/auth/register", json={"email": email, "password": password})
-    r.raise_for_status()
-    workspace_id = r.json()["id"]
-    r = await http.post("/api/auth/login", json={"email": email, "password": password})
-    r.raise_for_status()
-    headers = {"Authorization": f"Bearer {r.json()['accessToken']}"}
-    r = await http.post(
-        "/sandbox/_control/users",
-        json={"username": f"bench_{secrets.token_hex(4)}", "timezone": "UTC", "followers": 1000},
-    )
-    r.raise_for_status()
-    r = await http.post(
-        "/api/instagram/accounts",
-        json={"accessToken": r.json()["accessToken"], "timezone": "UTC"},
-        headers=headers,
-    )
-    r.raise_for_status()
-    account_id = r.json()["id"]
+    workspace_id, headers = await sign_up(http, email, password)
+    user = {"username": f"bench_{secrets.token_hex(4)}", "timezone": "UTC", "followers": 1000}
+    account_id = (await connect_account(http, headers, user))["id"]
     r = await http.post(
         f"{BASE}/media/upload",
         params={"accountId": account_id},

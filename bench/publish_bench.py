@@ -63,7 +63,7 @@ from sqlalchemy.pool import NullPool
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import jpeg, nearest_percentile, processes  # noqa: E402
+from benchlib import connect_account, jpeg, nearest_percentile, processes, sign_up  # noqa: E402
 
 from instasched.config import Settings, database_url_for, normalise_database_url  # noqa: E402
 from instasched.embedded import EmbeddedServers  # noqa: E402
@@ -212,25 +212,12 @@ class Bench:
 
     async def accounts(self, http: httpx.AsyncClient) -> tuple[uuid.UUID, list[uuid.UUID]]:
         email, password = f"bench-{self.tag}@example.com", "pw-" + secrets.token_hex(12)
-        r = await http.post("/api/auth/register", json={"email": email, "password": password})
-        r.raise_for_status()
-        user_id = uuid.UUID(r.json()["id"])
-        r = await http.post("/api/auth/login", json={"email": email, "password": password})
-        r.raise_for_status()
-        headers = {"Authorization": f"Bearer {r.json()['accessToken']}"}
+        signed_up, headers = await sign_up(http, email, password)
+        user_id = uuid.UUID(signed_up)
 
         async def connect(i: int) -> uuid.UUID:
-            r = await http.post(
-                "/sandbox/_control/users", json={"username": f"bench_{self.tag}_{i}"}
-            )
-            r.raise_for_status()
-            r = await http.post(
-                "/api/instagram/accounts",
-                json={"accessToken": r.json()["accessToken"], "timezone": "UTC"},
-                headers=headers,
-            )
-            r.raise_for_status()
-            return uuid.UUID(r.json()["id"])
+            account = await connect_account(http, headers, {"username": f"bench_{self.tag}_{i}"})
+            return uuid.UUID(account["id"])
 
         ids: list[uuid.UUID] = []
         for start in range(0, self.args.accounts, 10):  # 10 at a time: 1,000 in ~a minute
@@ -288,7 +275,7 @@ class Bench:
         media_type: str = "IMAGE",
         lead: float | None = None,
     ) -> dict[str, Any]:
-        due_in = getattr(self.args, "due_in", 0.0)  # (bench/suite.py makes its own args)
+        due_in = getattr(self.args, "due_in", 0.0)  # (bench/rows_publish.py makes its own args)
         lead = lead or due_in or 5.0 + count / 2000
         start = datetime.now(UTC) + timedelta(seconds=lead)
         rows = []

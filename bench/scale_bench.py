@@ -35,6 +35,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import loadgen
+import rows_posts
+import rows_publish
+from benchlib import jpeg
+from harness import BASE, cpu_seconds
+from report import Figure, pct, sample_figure
 
 from instasched.config import Settings, plain_database_url
 from instasched.publishing.service import Publisher
@@ -44,7 +49,8 @@ from instasched.worker.queue import QUEUE_NAME, PublishQueue
 from instasched.worker.reconciler import Reconciler
 
 if TYPE_CHECKING:
-    from suite import Run, Setup
+    from seeding import Setup
+    from suite import Run
 
 SIX_MONTHS = timedelta(days=183)
 POSTS_PER_ACCOUNT = 100
@@ -117,8 +123,6 @@ class Scale:
             )
 
         backend = await conn.fetchval("SELECT pg_backend_pid()")
-        from suite import cpu_seconds
-
         t0, cpu0, own0 = time.perf_counter(), cpu_seconds(backend), own_cpu()
         await conn.copy_records_to_table(
             "users", records=users, columns=["id", "email", "password_hash"]
@@ -216,8 +220,6 @@ class Scale:
         return total / 1000
 
     def server_cpu(self) -> dict[str, float]:
-        from suite import cpu_seconds
-
         pids = self.run.server.embedded_pids()
         return {kind: sum(cpu_seconds(p) for p in pids[kind]) for kind in ("postgres", "redis")}
 
@@ -249,7 +251,7 @@ class Scale:
 
     async def login(self) -> dict[str, str]:
         r = await self.http.post(
-            "/api/auth/login", json={"email": self.email, "password": self.run.password}
+            "/api/auth/login", json={"email": self.email, "password": self.s.password}
         )
         r.raise_for_status()
         return {"Authorization": f"Bearer {r.json()['accessToken']}"}
@@ -270,8 +272,6 @@ class Scale:
 
     # --- one size -------------------------------------------------------------------------
     async def size(self, conn: Any, app: Any, n: int) -> None:
-        from suite import BASE, Figure, jpeg, pct
-
         await self.unseed(conn, app)
         seconds, accounts_n, analyze = await self.seed(conn, n)
         label = f"scale {n:,} posts / {accounts_n:,} accounts"
@@ -351,14 +351,14 @@ class Scale:
             asset=upload.json(),
         )
         for kind, make, expect in (
-            ("create", self.run.create_request(seeded), 201),
-            ("list", self.run.list_request(seeded), 200),
+            ("create", rows_posts.create_request(seeded), 201),
+            ("list", rows_posts.list_request(seeded), 200),
         ):
             sample, cpu_used = await self.open_loop(seeded, make, expect)
             p99 = pct(sample.latencies_ms, 99)
             r[f"{kind}_p99"] = p99
             base = small[f"{kind}_p99"] if small and small is not r else p99
-            fig = self.run.sample_figure(
+            fig = sample_figure(
                 f"{label}: {kind} post{'s' if kind == 'list' else ''}, open loop 100 req/s",
                 sample,
                 "p99 <= 1.5x the 10,000-post figure",
@@ -367,7 +367,7 @@ class Scale:
             )
             fig.extra["ratio_to_smallest"] = round(p99 / base, 2) if base else None
             self.run.add(fig)
-        await self.run.publish_single(self.http, self.s)
+        await rows_publish.publish_single(self.run, self.http, self.s)
         row = self.run.rows[-1]
         row["name"] = f"{label}: one post alone, publish start after scheduled_for"
         r["lone_p99"] = row["p99"] or float("nan")

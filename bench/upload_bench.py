@@ -26,7 +26,7 @@ import sys
 import time
 
 import httpx
-from benchlib import percentile, proc_kb
+from benchlib import percentile, proc_kb, sign_up
 
 UPLOAD = "/api/instagram/scheduling/media/upload"
 ASSET = "/api/instagram/scheduling/media/assets/{}"
@@ -64,11 +64,8 @@ def summary(name: str, seconds: list[float]) -> str:
 async def register(http: httpx.AsyncClient) -> dict[str, str]:
     email = f"bench-{secrets.token_hex(6)}@example.com"
     password = "pw-" + secrets.token_urlsafe(16)
-    r = await http.post("/api/auth/register", json={"email": email, "password": password})
-    r.raise_for_status()
-    r = await http.post("/api/auth/login", json={"email": email, "password": password})
-    r.raise_for_status()
-    return {"Authorization": f"Bearer {r.json()['accessToken']}"}
+    _, headers = await sign_up(http, email, password)
+    return headers
 
 
 async def one_upload(

@@ -1,15 +1,15 @@
 """How fast each view of the web app is usable, with 1,000 posts in the month.
 
-Starts its own `instasched run` (bench/suite.py's Server: temporary data dir, embedded
-PostgreSQL/Redis/S3, the in-process sandbox), connects one sandbox account, uploads 20 images,
-seeds 1,000 posts over the current month by SQL (past ones published, a few failed, future ones
-scheduled, each with one of the images), then drives Debian's Chromium (Playwright) through the
-app. Each view is reached the way a user does (the hash changes from another view) and timed in
-the page with the Performance API: `performance.mark` before the navigation, another when the
-view's content is in the DOM and a frame has been painted; `performance.measure` between them.
-The first visit of a view (cold: its requests and, for the calendar and grid, the media library
-for thumbnails) and the median / max of the following ones are printed, with the number of
-requests the view made. The goal is <= 500 ms for every view.
+Starts its own `instasched run` (bench/harness.py's Server, as bench/run does: temporary data dir,
+embedded PostgreSQL/Redis/S3, the in-process sandbox), connects one sandbox account, uploads 20
+images, seeds 1,000 posts over the current month by SQL (past ones published, a few failed, future
+ones scheduled, 1 in 10 waiting for approval, each with one of the images), then drives Debian's
+Chromium (Playwright) through the app. Each view is reached the way a user does (the hash changes
+from another view) and timed in the page with the Performance API: `performance.mark` before the
+navigation, another when the view's content is in the DOM and a frame has been painted;
+`performance.measure` between them. The first visit of a view (cold: its requests and, for the
+calendar and grid, the media library for thumbnails) and the median / max of the following ones are
+printed, with the number of requests the view made. The goal is <= 500 ms for every view.
 
 Then the import screen's dry run of a 1,000-row CSV (each row: the account, a time, a caption,
 one of the images): from giving the file to the report drawn and painted (the upload and the
@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from benchlib import jpeg  # noqa: E402
-from suite import Server  # noqa: E402
+from benchlib import connect_account, jpeg, sign_up  # noqa: E402
+from harness import Server  # noqa: E402
 
 TZ = "Europe/Berlin"
 GOAL_MS = 500
@@ -63,6 +63,11 @@ VIEWS = [
     ("templates", "#/templates", "#new-template"),
     ("accounts", "#/accounts", ".account-card"),
     ("import CSV", "#/import", "#import-dropzone"),
+    # The queue's list is in the page before its posts are read: its cards mean they are drawn
+    # (the seeded posts waiting for approval).
+    ("approvals", "#/approvals", "#approval-queue .approval-card"),
+    # Members, then (an owner's) invitations are read and drawn; the new-workspace form last.
+    ("workspace", "#/workspace", "#new-ws-name"),
 ]
 # Between two measured navigations the app rests on this view.
 REST = ("#/templates", "#new-template")
@@ -97,23 +102,10 @@ async def setup(server: Server, posts: int) -> dict[str, Any]:
         await server.wait_ready(http)
         email = f"bench-{secrets.token_hex(4)}@example.com"
         password = "pw-" + secrets.token_hex(12)
-        r = await http.post("/api/auth/register", json={"email": email, "password": password})
-        r.raise_for_status()
-        workspace_id = r.json()["id"]
-        r = await http.post("/api/auth/login", json={"email": email, "password": password})
-        headers = {"Authorization": f"Bearer {r.json()['accessToken']}"}
-        sb = await http.post(
-            f"{server.sandbox}/_control/users",
-            json={"username": f"bench_{secrets.token_hex(3)}", "timezone": TZ},
-        )
-        sb.raise_for_status()
-        r = await http.post(
-            "/api/instagram/accounts",
-            json={"accessToken": sb.json()["accessToken"], "timezone": TZ},
-            headers=headers,
-        )
-        r.raise_for_status()
-        account_id = r.json()["id"]
+        workspace_id, headers = await sign_up(http, email, password)
+        user = {"username": f"bench_{secrets.token_hex(3)}", "timezone": TZ}
+        account = await connect_account(http, headers, user, timezone=TZ, sandbox=server.sandbox)
+        account_id = account["id"]
         assets = []
         for i in range(20):
             r = await http.post(
@@ -140,7 +132,7 @@ async def setup(server: Server, posts: int) -> dict[str, Any]:
     return {
         "email": email,
         "password": password,
-        "username": sb.json()["username"],
+        "username": account["username"],
         "assetIds": [a["id"] for a in assets],
     }
 
@@ -154,7 +146,8 @@ async def seed(
     rows: int,
 ) -> None:
     """`rows` posts spread evenly over the current month (in TZ): past published (1 in 20
-    failed), future scheduled."""
+    failed), future scheduled (1 in 10 waiting for approval, submitted by the workspace's
+    owner: the approval queue's posts)."""
     now = datetime.now(ZoneInfo(TZ))
     start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     end = (start + timedelta(days=32)).replace(day=1)
@@ -166,16 +159,22 @@ async def seed(
             at = (start + step * i).astimezone(UTC)
             asset = assets[i % len(assets)]
             past = at < datetime.now(UTC) + timedelta(minutes=10)
-            status = ("failed" if i % 20 == 0 else "published") if past else "scheduled"
+            if past:
+                status = "failed" if i % 20 == 0 else "published"
+            else:
+                status = "needs_approval" if i % 10 == 5 else "scheduled"
             records.append((at, f"Seeded post {i} ☀️ #bench", asset["s3Url"], asset["id"], status))
         await conn.executemany(
             """INSERT INTO instagram_scheduled_posts
                  (instagram_account_id, workspace_id, scheduled_for, caption, media_urls, media_ids,
-                  media_type, status, published_at, last_publish_error)
+                  media_type, status, published_at, last_publish_error,
+                  approval_submitted_by, approval_submitted_at)
                VALUES ($1::uuid, $2::uuid, $3::timestamptz, $4, jsonb_build_array($5::text),
                        jsonb_build_array($6::text), 'IMAGE', $7::text,
                        CASE WHEN $7::text = 'published' THEN $3::timestamptz END,
-                       CASE WHEN $7::text = 'failed' THEN 'Seeded failure' END)""",
+                       CASE WHEN $7::text = 'failed' THEN 'Seeded failure' END,
+                       CASE WHEN $7::text = 'needs_approval' THEN $2::uuid END,
+                       CASE WHEN $7::text = 'needs_approval' THEN now() END)""",
             [(account_id, workspace_id, *r) for r in records],
         )
         await conn.execute(

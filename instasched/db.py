@@ -11,7 +11,7 @@ import errno
 import logging
 import socket
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import orjson
@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 from instasched.exceptions import ServiceUnavailable
 
 log = logging.getLogger(__name__)
+RowT = TypeVar("RowT")
 
 AfterCommit = Callable[[], Awaitable[Any]]
 _AFTER_COMMIT_KEY = "after_commit"
@@ -183,6 +184,15 @@ async def release_connections(session: AsyncSession) -> None:
     if session.in_transaction():
         await session.rollback()
     await _release_driver_connection(session)
+
+
+async def add_row(session: AsyncSession, row: RowT) -> RowT:
+    """Add a new ORM row, write it (flush) and read it back (refresh: what the database filled
+    in, e.g. `created_at`)."""
+    session.add(row)
+    await session.flush()
+    await session.refresh(row)
+    return row
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

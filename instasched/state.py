@@ -110,41 +110,42 @@ def graph_client_for(settings: Settings, *, login_kind: str = login_kinds.INSTAG
 
 
 def _graph_client(settings: Settings, login_kind: str) -> GraphClient:
-    # A connection per publication in flight (each waits on its own call), and some spare.
-    connections = max(200, settings.worker_max_in_flight + 50)
+    base, app_id, app_secret, token_url = _graph_host(settings, login_kind)
+    return GraphClient(
+        base_url=base,
+        version=settings.instagram_api_version,
+        app_id=app_id,
+        app_secret=app_secret,
+        token_url=token_url,
+        timeout=settings.graph_timeout_seconds,
+        login_kind=login_kind,
+        # A connection per publication in flight (each waits on its own call), and some spare.
+        max_connections=max(200, settings.worker_max_in_flight + 50),
+    )
+
+
+def _graph_host(
+    settings: Settings, login_kind: str
+) -> tuple[str, str | None, str | None, str | None]:
+    """Where the login kind's Graph API answers, with which app: (base URL, app id, app secret,
+    token URL; None: the client's default)."""
     if settings.sandbox_enabled:
         base = sandbox_base_url(settings)
         if login_kind == login_kinds.FACEBOOK:
             base = f"{base}{SANDBOX_FACEBOOK_PREFIX}"
-        return GraphClient(
-            base_url=base,
-            version=settings.instagram_api_version,
-            app_id="sandbox-app",
-            app_secret="sandbox-secret",
-            token_url=f"{base}/oauth/access_token",
-            timeout=settings.graph_timeout_seconds,
-            login_kind=login_kind,
-            max_connections=connections,
-        )
+        return base, "sandbox-app", "sandbox-secret", f"{base}/oauth/access_token"
     if login_kind == login_kinds.FACEBOOK:
-        return GraphClient(
-            base_url=settings.facebook_graph_url,
-            version=settings.instagram_api_version,
-            app_id=settings.facebook_app_id,
-            app_secret=settings.facebook_app_secret,
-            timeout=settings.graph_timeout_seconds,
-            login_kind=login_kind,
-            max_connections=connections,
+        return (
+            settings.facebook_graph_url,
+            settings.facebook_app_id,
+            settings.facebook_app_secret,
+            None,
         )
-    return GraphClient(
-        base_url=settings.instagram_graph_url,
-        version=settings.instagram_api_version,
-        app_id=settings.instagram_app_id,
-        app_secret=settings.instagram_app_secret,
-        token_url=settings.instagram_token_url,
-        timeout=settings.graph_timeout_seconds,
-        login_kind=login_kind,
-        max_connections=connections,
+    return (
+        settings.instagram_graph_url,
+        settings.instagram_app_id,
+        settings.instagram_app_secret,
+        settings.instagram_token_url,
     )
 
 

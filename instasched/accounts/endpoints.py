@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.accounts import facebook, oauth, repository, service
 from instasched.accounts.schemas import (
@@ -16,13 +17,13 @@ from instasched.accounts.schemas import (
     PendingConnectionOut,
 )
 from instasched.auth.deps import OptionalUser
-from instasched.config import Settings
 from instasched.exceptions import BadRequest, Conflict, Invalid, NotFound, UpstreamError
 from instasched.integrations.instagram import login_kinds
 from instasched.kit.deps import SessionDep, StateDep
 from instasched.kit.openapi import ACCOUNT_NOT_FOUND, ErrorCase, errors, example_200
 from instasched.kit.schemas import Message
-from instasched.workspaces.access import OWNER_ONLY, CurrentAccess
+from instasched.state import AppState
+from instasched.workspaces.access import OWNER_ONLY, Access, CurrentAccess
 
 router = APIRouter(prefix="/instagram/accounts", tags=["Instagram accounts"])
 oauth_router = APIRouter(prefix="/instagram/oauth", tags=["Instagram accounts"])
@@ -210,19 +211,28 @@ async def authorize_url(
     received it (or with your bearer token), so nobody can have you connect your Instagram
     account to theirs by sending you their URL.
     """
+    return await _start_login(login_kinds.INSTAGRAM, access, session, state, response, timezone)
+
+
+async def _start_login(
+    login_kind: str,
+    access: Access,
+    session: AsyncSession,
+    state: AppState,
+    response: Response,
+    timezone: str | None,
+) -> AuthorizeUrlOut:
+    """The consent URL of `login_kind` (Instagram's or Facebook's) for the caller's workspace,
+    its state's cookie set."""
+    settings = state.settings
     result = await oauth.create_authorize_url(
         session,
-        state.settings,
+        settings,
         user_id=access.user_id,
         workspace_id=access.workspace_id,
         timezone=timezone,
+        login_kind=login_kind,
     )
-    return _with_state_cookie(response, result, state.settings)
-
-
-def _with_state_cookie(
-    response: Response, result: oauth.AuthorizeUrl, settings: Settings
-) -> AuthorizeUrlOut:
     response.set_cookie(
         oauth.STATE_COOKIE,
         result.state,
@@ -378,15 +388,7 @@ async def facebook_authorize_url(
     service's `/api/instagram/oauth/facebook/callback`). The `state` and its cookie work as
     for Instagram Login. In sandbox mode the URL points at the sandbox's dialog.
     """
-    result = await oauth.create_authorize_url(
-        session,
-        state.settings,
-        user_id=access.user_id,
-        workspace_id=access.workspace_id,
-        timezone=timezone,
-        login_kind=login_kinds.FACEBOOK,
-    )
-    return _with_state_cookie(response, result, state.settings)
+    return await _start_login(login_kinds.FACEBOOK, access, session, state, response, timezone)
 
 
 @oauth_router.get(

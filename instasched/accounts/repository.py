@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from instasched.db import driver_connection
+from instasched.db import add_row, driver_connection
 from instasched.exceptions import NotFound
 from instasched.kit.time import utcnow
 from instasched.models import (
@@ -20,6 +20,7 @@ from instasched.models import (
     ScheduledPost,
 )
 from instasched.models.base import loaded, stored_attributes
+from instasched.workspaces.repository import get_in_workspace
 
 
 async def get_owned(
@@ -29,16 +30,15 @@ async def get_owned(
     account_id: uuid.UUID,
     for_update: bool = False,
 ) -> InstagramAccount:
-    """The user's account, or 404 (another user's id is indistinguishable from a missing one)."""
-    query = select(InstagramAccount).where(
-        InstagramAccount.id == account_id, InstagramAccount.workspace_id == workspace_id
+    """The workspace's account, or 404 (see `get_in_workspace`)."""
+    return await get_in_workspace(
+        session,
+        InstagramAccount,
+        account_id,
+        workspace_id=workspace_id,
+        not_found="Instagram account not found",
+        for_update=for_update,
     )
-    if for_update:
-        query = query.with_for_update()
-    account = await session.scalar(query)
-    if account is None:
-        raise NotFound("Instagram account not found")
-    return account
 
 
 async def queued_post_ids(session: AsyncSession, *, account_id: uuid.UUID) -> list[uuid.UUID]:
@@ -168,10 +168,7 @@ async def add_pending_connection(
         pages=pages,
         expires_at=expires_at,
     )
-    session.add(pending)
-    await session.flush()
-    await session.refresh(pending)
-    return pending
+    return await add_row(session, pending)
 
 
 async def get_pending_connection(

@@ -25,6 +25,15 @@ LONG_LIVED_SECONDS = 60 * 86400
 JOB_REMOVAL_TIMEOUT_SECONDS = 10.0
 
 
+async def _before_graph_call(session: AsyncSession, timezone: str | None) -> None:
+    """A bad time zone answers before Instagram is asked anything; a session that has not begun
+    gives its connection back while Instagram answers (see `connect`)."""
+    if timezone is not None:
+        zone(timezone)
+    if not session.in_transaction():
+        await release_connections(session)
+
+
 async def connect(
     session: AsyncSession,
     graph: GraphClient,
@@ -42,10 +51,7 @@ async def connect(
     back first): a slow Instagram must not exhaust the pool for every other request. The OAuth
     callback's session has begun (its consumed state) and keeps its transaction.
     """
-    if timezone is not None:
-        zone(timezone)
-    if not session.in_transaction():
-        await release_connections(session)
+    await _before_graph_call(session, timezone)
     try:
         me = await graph.get_me(access_token)
     except GraphAuthError as exc:
@@ -96,10 +102,7 @@ async def connect_page_token(
 ) -> InstagramAccount:
     """Connect with a Facebook Page token (Facebook Login made elsewhere): the Page's linked
     Instagram account, through graph.facebook.com (`graph`)."""
-    if timezone is not None:
-        zone(timezone)
-    if not session.in_transaction():
-        await release_connections(session)
+    await _before_graph_call(session, timezone)
     try:
         page = await graph.facebook_page_of_token(access_token)
     except GraphError as exc:

@@ -19,7 +19,7 @@ from typing import Literal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from instasched.db import driver_connection
+from instasched.db import add_row, driver_connection
 from instasched.exceptions import Invalid, NotFound, Unauthorized
 from instasched.kit.time import utcnow
 from instasched.models import ApiKey
@@ -72,10 +72,7 @@ async def create_key(
         expires_at=expires_at,
         prefix=key[: len(PREFIX) + 8],
     )
-    session.add(row)
-    await session.flush()
-    await session.refresh(row)
-    return row, key
+    return await add_row(session, row), key
 
 
 async def list_keys(session: AsyncSession, *, user_id: uuid.UUID) -> list[ApiKey]:

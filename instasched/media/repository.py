@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from instasched.exceptions import NotFound
+from instasched.kit.pagination import fetch_page
 from instasched.models import MediaAsset, PostStatus, ScheduledPost
 from instasched.models.base import loaded, stored_attributes
+from instasched.workspaces.repository import get_in_workspace
 
 # Through asyncpg: the asset read of every post creation and every publication (see
 # accounts.repository.fetch_account). Every column, by its attribute name; not the uses
@@ -38,16 +39,15 @@ async def fetch_assets(
 async def get_owned(
     session: AsyncSession, *, workspace_id: uuid.UUID, asset_id: uuid.UUID, for_update: bool = False
 ) -> MediaAsset:
-    """The user's asset, or 404 (another user's id is indistinguishable from a missing one)."""
-    query = select(MediaAsset).where(
-        MediaAsset.id == asset_id, MediaAsset.workspace_id == workspace_id
+    """The workspace's asset, or 404 (see `get_in_workspace`)."""
+    return await get_in_workspace(
+        session,
+        MediaAsset,
+        asset_id,
+        workspace_id=workspace_id,
+        not_found="Media asset not found",
+        for_update=for_update,
     )
-    if for_update:
-        query = query.with_for_update()
-    asset = await session.scalar(query)
-    if asset is None:
-        raise NotFound("Media asset not found")
-    return asset
 
 
 async def exists(session: AsyncSession, *, asset_id: uuid.UUID) -> bool:
@@ -73,15 +73,14 @@ async def list_owned(
         conditions.append(MediaAsset.instagram_account_id == account_id)
     if tag is not None:
         conditions.append(MediaAsset.tags.contains([tag]))
-    total = await session.scalar(select(func.count()).select_from(MediaAsset).where(*conditions))
-    rows = await session.scalars(
-        select(MediaAsset)
-        .where(*conditions)
-        .order_by(MediaAsset.created_at.desc(), MediaAsset.id.desc())
-        .offset(offset)
-        .limit(limit)
+    return await fetch_page(
+        session,
+        MediaAsset,
+        conditions,
+        order_by=(MediaAsset.created_at.desc(), MediaAsset.id.desc()),
+        offset=offset,
+        limit=limit,
     )
-    return list(rows), int(total or 0)
 
 
 async def active_posts_using(

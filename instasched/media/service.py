@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from instasched.accounts import repository as accounts_repository
 from instasched.config import Settings
-from instasched.db import after_commit, release_connections
+from instasched.db import add_row, after_commit, release_connections
 from instasched.exceptions import Conflict, Invalid
 from instasched.integrations.instagram import publish_rules as meta_rules
 from instasched.integrations.instagram.publish_rules import seconds_shown
@@ -306,9 +306,7 @@ async def _store(
         )
         if account_id is not None:
             await require_account(session, workspace_id=workspace_id, account_id=account_id)
-        session.add(asset)
-        await session.flush()
-        await session.refresh(asset)
+        await add_row(session, asset)
     except BaseException:
         await pending.discard(storage)
         raise

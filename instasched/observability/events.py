@@ -33,6 +33,21 @@ class Events:
     def __init__(self, alerts: AlertSender | None = None) -> None:
         self.alerts = alerts or AlertSender(None)
 
+    def _post_alert(
+        self,
+        level: int,
+        text: str,
+        event: str,
+        post_id: Any,
+        account_id: Any,
+        logged: dict[str, Any],
+        **alerted: Any,
+    ) -> None:
+        """What a person must look at about a post: the log line (`logged` besides the post's
+        and account's ids) and the alert `event` naming both (`alerted` besides)."""
+        log.log(level, text, extra=_ids(post_id, account_id, **logged))
+        self.alerts.send(event, postId=str(post_id), accountId=str(account_id), **alerted)
+
     def publish_started(self, *, post_id: Any, lateness_seconds: float) -> None:
         PUBLISH_LATENESS.observe(max(0.0, lateness_seconds))
 
@@ -103,14 +118,13 @@ class Events:
         message: str,
     ) -> None:
         PUBLISH_OUTCOMES.labels(media_type=media_type, result="failed").inc()
-        log.error(
+        self._post_alert(
+            logging.ERROR,
             "post failed",
-            extra=_ids(post_id, account_id, attempt=attempt, error_code=code, error=message),
-        )
-        self.alerts.send(
             "post.failed",
-            postId=str(post_id),
-            accountId=str(account_id),
+            post_id,
+            account_id,
+            {"attempt": attempt, "error_code": code, "error": message},
             attempt=attempt,
             errorCode=code,
             message=message,
@@ -130,14 +144,13 @@ class Events:
     ) -> None:
         """Meta rejected a post's containers ahead of its time: a person must fix the post."""
         STAGINGS.labels(result="failed").inc()
-        log.error(
+        self._post_alert(
+            logging.ERROR,
             "post staging failed",
-            extra=_ids(post_id, account_id, error_code=code, error=message),
-        )
-        self.alerts.send(
             "post.staging_failed",
-            postId=str(post_id),
-            accountId=str(account_id),
+            post_id,
+            account_id,
+            {"error_code": code, "error": message},
             scheduledFor=scheduled_for,
             errorCode=code,
             message=message,
@@ -148,14 +161,13 @@ class Events:
     ) -> None:
         """A post reached its time without being approved: it was not published."""
         APPROVALS_EXPIRED.inc()
-        log.warning(
+        self._post_alert(
+            logging.WARNING,
             "post not published: not approved before its time",
-            extra=_ids(post_id, account_id, scheduled_for=scheduled_for, status=was),
-        )
-        self.alerts.send(
             "post.approval_expired",
-            postId=str(post_id),
-            accountId=str(account_id),
+            post_id,
+            account_id,
+            {"scheduled_for": scheduled_for, "status": was},
             scheduledFor=scheduled_for,
             status=was,
             message="Not published: the post was not approved before its scheduled time",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from instasched.exceptions import NotFound
+from instasched.kit.pagination import fetch_page
 from instasched.models import PostTemplate
+from instasched.workspaces.repository import get_in_workspace
 
 
 async def get_owned(
@@ -18,16 +18,15 @@ async def get_owned(
     template_id: uuid.UUID,
     for_update: bool = False,
 ) -> PostTemplate:
-    """The user's template, or 404 (another user's id is indistinguishable from a missing one)."""
-    query = select(PostTemplate).where(
-        PostTemplate.id == template_id, PostTemplate.workspace_id == workspace_id
+    """The workspace's template, or 404 (see `get_in_workspace`)."""
+    return await get_in_workspace(
+        session,
+        PostTemplate,
+        template_id,
+        workspace_id=workspace_id,
+        not_found="Template not found",
+        for_update=for_update,
     )
-    if for_update:
-        query = query.with_for_update()
-    template = await session.scalar(query)
-    if template is None:
-        raise NotFound("Template not found")
-    return template
 
 
 async def list_owned(
@@ -47,12 +46,11 @@ async def list_owned(
         where.append(PostTemplate.is_active.is_(is_active))
     if account_id is not None:
         where.append(PostTemplate.instagram_account_id == account_id)
-    total = await session.scalar(select(func.count()).select_from(PostTemplate).where(*where))
-    rows = await session.scalars(
-        select(PostTemplate)
-        .where(*where)
-        .order_by(PostTemplate.created_at.desc(), PostTemplate.id)
-        .offset(offset)
-        .limit(limit)
+    return await fetch_page(
+        session,
+        PostTemplate,
+        where,
+        order_by=(PostTemplate.created_at.desc(), PostTemplate.id),
+        offset=offset,
+        limit=limit,
     )
-    return list(rows), int(total or 0)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.accounts import repository as accounts_repository
+from instasched.db import add_row
 from instasched.exceptions import Invalid, NotFound
 from instasched.integrations.instagram import publish_rules as meta
 from instasched.models import PostTemplate
@@ -179,10 +180,7 @@ async def create_template(
         suggested_mentions=mentions,
         is_active=is_active,
     )
-    session.add(template)
-    await session.flush()
-    await session.refresh(template)
-    return template
+    return await add_row(session, template)
 
 
 async def get_template(
@@ -191,25 +189,8 @@ async def get_template(
     return await repository.get_owned(session, workspace_id=workspace_id, template_id=template_id)
 
 
-async def list_templates(
-    session: AsyncSession,
-    *,
-    workspace_id: uuid.UUID,
-    category: str | None,
-    is_active: bool | None,
-    account_id: uuid.UUID | None,
-    offset: int,
-    limit: int,
-) -> tuple[list[PostTemplate], int]:
-    return await repository.list_owned(
-        session,
-        workspace_id=workspace_id,
-        category=category,
-        is_active=is_active,
-        account_id=account_id,
-        offset=offset,
-        limit=limit,
-    )
+# Listing has no rule of its own: the repository's query, filtered by the workspace, is it.
+list_templates = repository.list_owned
 
 
 async def update_template(

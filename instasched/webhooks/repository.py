@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from instasched.kit.pagination import fetch_page
 from instasched.models import WebhookDelivery, WebhookSubscription
 
 
@@ -56,15 +57,14 @@ async def list_deliveries(
     where = [WebhookDelivery.subscription_id == webhook_id]
     if status is not None:
         where.append(WebhookDelivery.status == status)
-    total = int(await session.scalar(select(func.count()).where(*where)) or 0)
-    rows = await session.scalars(
-        select(WebhookDelivery)
-        .where(*where)
-        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id)
-        .offset(offset)
-        .limit(limit)
+    return await fetch_page(
+        session,
+        WebhookDelivery,
+        where,
+        order_by=(WebhookDelivery.created_at.desc(), WebhookDelivery.id),
+        offset=offset,
+        limit=limit,
     )
-    return list(rows), total
 
 
 # --- the worker's statements (asyncpg, autocommit) -------------------------------------------

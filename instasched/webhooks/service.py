@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.config import Settings
-from instasched.db import release_connections
+from instasched.db import add_row, release_connections
 from instasched.exceptions import Invalid, NotFound
 from instasched.kit.ssrf import check_public_url
 from instasched.kit.time import utcnow
@@ -51,10 +51,7 @@ async def create_webhook(
         description=description,
         secret_encrypted=cipher.encrypt(secret),
     )
-    session.add(row)
-    await session.flush()
-    await session.refresh(row)
-    return row, secret
+    return await add_row(session, row), secret
 
 
 def _unique(events: list[str]) -> list[str]:

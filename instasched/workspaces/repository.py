@@ -3,13 +3,39 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from instasched.db import add_row
+from instasched.exceptions import NotFound
+from instasched.models.base import Base
 from instasched.models.user import User
 from instasched.models.workspace import Workspace, WorkspaceInvitation, WorkspaceMember
+
+RowT = TypeVar("RowT", bound=Base)
+
+
+async def get_in_workspace(
+    session: AsyncSession,
+    model: type[RowT],
+    row_id: uuid.UUID,
+    *,
+    workspace_id: uuid.UUID,
+    not_found: str,
+    for_update: bool = False,
+) -> RowT:
+    """The row `row_id` of `model` (a table with `id` and `workspace_id`) in the workspace, or
+    404 `not_found`: another workspace's id is indistinguishable from a missing one."""
+    columns = model.__table__.c
+    query = select(model).where(columns.id == row_id, columns.workspace_id == workspace_id)
+    if for_update:
+        query = query.with_for_update()
+    row = await session.scalar(query)
+    if row is None:
+        raise NotFound(not_found)
+    return row
 
 
 async def list_for_user(session: AsyncSession, *, user_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -119,9 +145,7 @@ async def remove_member(session: AsyncSession, member: WorkspaceMember) -> None:
 
 
 async def add_invitation(session: AsyncSession, invitation: WorkspaceInvitation) -> None:
-    session.add(invitation)
-    await session.flush()
-    await session.refresh(invitation)
+    await add_row(session, invitation)
 
 
 async def invitations(session: AsyncSession, workspace_id: uuid.UUID) -> list[WorkspaceInvitation]:

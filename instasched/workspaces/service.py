@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from instasched.config import Settings
 from instasched.exceptions import Conflict, Forbidden, NotFound
 from instasched.kit.time import utcnow
-from instasched.models.workspace import Role, Workspace, WorkspaceInvitation
+from instasched.models.workspace import Role, Workspace, WorkspaceInvitation, WorkspaceMember
 from instasched.workspaces import repository
 from instasched.workspaces.access import Access, role_needed
 
@@ -108,21 +108,34 @@ async def delete_workspace(session: AsyncSession, access: Access) -> None:
 
 
 # --- members --------------------------------------------------------------------------------
-async def change_role(
-    session: AsyncSession, access: Access, *, user_id: uuid.UUID, role: Role
-) -> dict[str, Any]:
+async def _member(
+    session: AsyncSession, access: Access, user_id: uuid.UUID
+) -> tuple[WorkspaceMember, Workspace]:
+    """The membership of `user_id` in the caller's workspace (locked, see
+    `repository.member_for_update`), or 404; and the workspace."""
     member = await repository.member_for_update(session, access.workspace_id, user_id)
     if member is None:
         raise NotFound(MEMBER_NOT_FOUND)
-    workspace = await repository.get(session, access.workspace_id)
+    return member, await repository.get(session, access.workspace_id)
+
+
+async def _check_may_stop_owning(
+    session: AsyncSession, workspace: Workspace, member: WorkspaceMember
+) -> None:
+    """A member whose role changes or who goes: never the personal workspace's own user, never
+    the last owner."""
+    if workspace.personal and member.user_id == workspace.id:
+        raise Conflict(PERSONAL_OWNER_STAYS)
+    if member.role == Role.OWNER.value and await repository.owner_count(session, workspace.id) <= 1:
+        raise Conflict(LAST_OWNER)
+
+
+async def change_role(
+    session: AsyncSession, access: Access, *, user_id: uuid.UUID, role: Role
+) -> dict[str, Any]:
+    member, workspace = await _member(session, access, user_id)
     if member.role != role.value:
-        if workspace.personal and user_id == workspace.id:
-            raise Conflict(PERSONAL_OWNER_STAYS)
-        if (
-            member.role == Role.OWNER.value
-            and await repository.owner_count(session, access.workspace_id) <= 1
-        ):
-            raise Conflict(LAST_OWNER)
+        await _check_may_stop_owning(session, workspace, member)
         member.role = role.value
         await session.flush()
         log.info("workspace %s: %s is now %s (by %s)", workspace.id, user_id, role, access.user_id)
@@ -138,17 +151,8 @@ async def remove_member(session: AsyncSession, access: Access, *, user_id: uuid.
     """An owner removes anybody; any member removes themself (leaves)."""
     if user_id != access.user_id and access.role is not Role.OWNER:
         raise role_needed([Role.OWNER.value], access.role.value)
-    member = await repository.member_for_update(session, access.workspace_id, user_id)
-    if member is None:
-        raise NotFound(MEMBER_NOT_FOUND)
-    workspace = await repository.get(session, access.workspace_id)
-    if workspace.personal and user_id == workspace.id:
-        raise Conflict(PERSONAL_OWNER_STAYS)
-    if (
-        member.role == Role.OWNER.value
-        and await repository.owner_count(session, access.workspace_id) <= 1
-    ):
-        raise Conflict(LAST_OWNER)
+    member, workspace = await _member(session, access, user_id)
+    await _check_may_stop_owning(session, workspace, member)
     await repository.remove_member(session, member)
     log.info("workspace %s: %s removed (by %s)", workspace.id, user_id, access.user_id)
 

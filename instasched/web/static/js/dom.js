@@ -136,6 +136,32 @@ export async function busy(btn, action) {
   }
 }
 
+/** Lets `el` (the entry of the item `id`) be dragged: `onStart()` when a drag begins; the
+ *  class `dragging` while it lasts. */
+export function dragSource(el, id, onStart) {
+  el.addEventListener("dragstart", (e) => {
+    onStart();
+    e.dataTransfer.effectAllowed = "move";
+    e.dataTransfer.setData("text/plain", id);
+    el.classList.add("dragging");
+  });
+  el.addEventListener("dragend", () => el.classList.remove("dragging"));
+}
+
+/** Files dropped on `zone` go to `onFiles(files)`; the class `over` while a drag is over it. */
+export function fileDrop(zone, onFiles) {
+  zone.addEventListener("dragover", (e) => {
+    e.preventDefault();
+    zone.classList.add("over");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    zone.classList.remove("over");
+    onFiles([...(e.dataTransfer?.files || [])]);
+  });
+}
+
 /** "1 like", "2 likes", "1,200 followers": a count and its noun, singular for exactly one. */
 export function counted(count, noun, plural = `${noun}s`) {
   return `${Number(count).toLocaleString()} ${count === 1 ? noun : plural}`;

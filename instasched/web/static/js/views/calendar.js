@@ -6,7 +6,7 @@
 // Drafts (issue 20): a panel beside the calendar lists them; drag one onto a day or hour to give
 // it that time and submit it (scheduled, or sent for approval when the workspace requires it).
 // The post dialog shows where a post stands in the approval workflow, with its comment.
-import { append, busy, button, counted, field, h, notice, openDialog, replace, safeUrl, toast } from "../dom.js";
+import { append, busy, button, counted, dragSource, field, h, notice, openDialog, replace, safeUrl, toast } from "../dom.js";
 import { STATUS_TEXT, approvePost, cancelPost, duplicatePost, listPosts, listSchedules, optimalTimes, postChanges, postHistory, postInsights, publishNow, quotaProblem, rejectPost, retryPost, slotOf, submitPost, updatePost } from "../posts-api.js";
 import { currentAccount, store } from "../store.js";
 import { TYPE_ICON, TYPE_TEXT, mediaIndex, postThumbUrl } from "../thumbs.js";
@@ -187,7 +187,6 @@ export async function render(main, { args, query = {}, navigate }) {
     const draggable = DRAGGABLE.has(p.status);
     const statusText = STATUS_TEXT[p.status] || p.status;
     const typeText = TYPE_TEXT[p.mediaType] || p.mediaType;
-    const thumbUrl = postThumbUrl(p, media);
     const el = h(
       "button",
       {
@@ -197,9 +196,7 @@ export async function render(main, { args, query = {}, navigate }) {
         dataset: { postId: p.id, status: p.status, type: p.mediaType },
         onclick: () => details(p),
       },
-      thumbUrl
-        ? h("img", { class: "post-thumb", src: thumbUrl, alt: "", loading: "lazy", decoding: "async", width: "32", height: "32" })
-        : h("span", { class: "post-thumb post-thumb-none", "aria-hidden": "true" }, TYPE_ICON[p.mediaType] || "?"),
+      entryThumb(p),
       h("span", { class: "post-body" },
         h("span", { class: "post-line" },
           h("span", { class: "post-time" }, formatTime(when, tz)), " ",
@@ -211,18 +208,21 @@ export async function render(main, { args, query = {}, navigate }) {
           typeText, ` · @${account.username}`),
         h("span", { class: "post-caption" }, snippet(p.caption))),
     );
-    if (draggable) {
-      el.addEventListener("dragstart", (e) => {
-        dragged = p;
-        e.dataTransfer.effectAllowed = "move";
-        e.dataTransfer.setData("text/plain", p.id);
-        el.classList.add("dragging");
-      });
-      el.addEventListener("dragend", () => {
-        el.classList.remove("dragging");
-      });
-    }
+    if (draggable) dragPost(el, p);
     return el;
+  }
+
+  /** A calendar entry's thumbnail: the post's image, else its type's icon. */
+  function entryThumb(p) {
+    const thumbUrl = postThumbUrl(p, media);
+    return thumbUrl
+      ? h("img", { class: "post-thumb", src: thumbUrl, alt: "", loading: "lazy", decoding: "async", width: "32", height: "32" })
+      : h("span", { class: "post-thumb post-thumb-none", "aria-hidden": "true" }, TYPE_ICON[p.mediaType] || "?");
+  }
+
+  /** Lets `el`, the entry of post `p`, be dragged onto a day or an hour (see dropTarget). */
+  function dragPost(el, p) {
+    dragSource(el, p.id, () => { dragged = p; });
   }
 
   function dropTarget(cell, targetWall) {
@@ -268,7 +268,6 @@ export async function render(main, { args, query = {}, navigate }) {
   }
 
   function draftCard(p) {
-    const thumbUrl = postThumbUrl(p, media);
     const el = h("button", {
       type: "button",
       class: "post post-draft draft-card",
@@ -276,21 +275,13 @@ export async function render(main, { args, query = {}, navigate }) {
       dataset: { postId: p.id, status: p.status, type: p.mediaType },
       onclick: () => details(p),
     },
-    thumbUrl
-      ? h("img", { class: "post-thumb", src: thumbUrl, alt: "", loading: "lazy", decoding: "async", width: "32", height: "32" })
-      : h("span", { class: "post-thumb post-thumb-none", "aria-hidden": "true" }, TYPE_ICON[p.mediaType] || "?"),
+    entryThumb(p),
     h("span", { class: "post-body" },
       h("span", { class: "post-line" },
         h("span", { class: "post-status" }, "Draft"), " · ",
         h("span", { class: "post-time" }, p.scheduledFor ? formatTime(new Date(p.scheduledFor), tz) : "no time yet")),
       h("span", { class: "post-caption" }, snippet(p.caption))));
-    el.addEventListener("dragstart", (e) => {
-      dragged = p;
-      e.dataTransfer.effectAllowed = "move";
-      e.dataTransfer.setData("text/plain", p.id);
-      el.classList.add("dragging");
-    });
-    el.addEventListener("dragend", () => el.classList.remove("dragging"));
+    dragPost(el, p);
     return h("li", {}, el);
   }
 

@@ -2,7 +2,7 @@
 // first, as Instagram will put them) above the published ones (read from Instagram); drag a
 // planned post onto another (or use its arrows) to swap their times; 4:5 or 1:1 crop.
 import { get } from "../api.js";
-import { button, h, notice, replace, toast } from "../dom.js";
+import { button, dragSource, h, notice, replace, toast } from "../dom.js";
 import { displayUrl } from "../media-api.js";
 import { listPosts, updatePost } from "../posts-api.js";
 import { currentAccount } from "../store.js";
@@ -78,13 +78,7 @@ export async function render(main) {
     h("div", { class: "grid-move" },
       i > 0 ? button("←", () => swap(p, planned[i - 1]), { "aria-label": `Move the post of ${when} left (swap times with the one after it)` }) : null,
       i < planned.length - 1 ? button("→", () => swap(p, planned[i + 1]), { "aria-label": `Move the post of ${when} right (swap times with the one before it)` }) : null));
-    li.addEventListener("dragstart", (e) => {
-      dragged = p;
-      e.dataTransfer.effectAllowed = "move";
-      e.dataTransfer.setData("text/plain", p.id);
-      li.classList.add("dragging");
-    });
-    li.addEventListener("dragend", () => li.classList.remove("dragging"));
+    dragSource(li, p.id, () => { dragged = p; });
     li.addEventListener("dragover", (e) => {
       if (!dragged || dragged.id === p.id) return;
       e.preventDefault();

@@ -4,7 +4,7 @@
 // The rows' cells are read here too (parseCsv) only to show which row is which; the server's
 // report decides what is valid.
 import { SCHED, get, upload } from "../api.js";
-import { busy, button, field, h, notice, replace, toast } from "../dom.js";
+import { busy, button, field, fileDrop, h, notice, replace, toast } from "../dom.js";
 import { formatBytes } from "../media-api.js";
 import { currentAccount, store } from "../store.js";
 import { dayKey, formatInZone, wall, wallToApi } from "../time.js";
@@ -401,16 +401,7 @@ export async function render(main) {
     choose(picked);
   });
   drop.addEventListener("click", () => input.click());
-  drop.addEventListener("dragover", (e) => {
-    e.preventDefault();
-    drop.classList.add("over");
-  });
-  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-  drop.addEventListener("drop", (e) => {
-    e.preventDefault();
-    drop.classList.remove("over");
-    choose(e.dataTransfer?.files?.[0]);
-  });
+  fileDrop(drop, (files) => choose(files[0]));
   for (const el of [modeValid, modeAll]) el.addEventListener("change", () => { drawCommit(); });
   overQuota.addEventListener("change", () => { if (file) check(); });
 

@@ -1,6 +1,6 @@
 // Media library: drag-and-drop multi-upload with progress, thumbnails, filters, Instagram
 // compatibility badges with reasons, delete (with the "in use" refusal shown).
-import { busy, button, field, h, notice, replace, select, toast } from "../dom.js";
+import { busy, button, field, fileDrop, h, notice, replace, select, toast } from "../dom.js";
 import {
   USES,
   assetName,
@@ -239,16 +239,7 @@ export async function render(main, { navigate } = {}) {
       fileInput.click();
     }
   });
-  drop.addEventListener("dragover", (e) => {
-    e.preventDefault();
-    drop.classList.add("over");
-  });
-  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-  drop.addEventListener("drop", (e) => {
-    e.preventDefault();
-    drop.classList.remove("over");
-    uploadFiles([...(e.dataTransfer?.files || [])]);
-  });
+  fileDrop(drop, uploadFiles);
   fitFilter.addEventListener("change", draw);
   for (const el of [typeFilter, scopeFilter]) el.addEventListener("change", reload);
   let tagTimer = null;
