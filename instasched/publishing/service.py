@@ -36,8 +36,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
-
 from instasched.accounts.repository import fetch_account
 from instasched.db import is_connection_error
 from instasched.integrations.instagram import (
@@ -141,13 +139,6 @@ class Publisher:
         self.settings = app.settings
         self.graph = app.graph
         self.events = app.events
-        # Sessions whose every statement is its own transaction (PostgreSQL's implicit one): an
-        # attempt's writes are single conditional UPDATEs, atomic alone, so BEGIN and COMMIT
-        # would be two extra round trips each (measured: ~20 % of the worker's and of
-        # PostgreSQL's CPU per publication). Writes that must go together use
-        # `app.session_factory`.
-        autocommit = app.engine.execution_options(isolation_level="AUTOCOMMIT")
-        self.sessions = async_sessionmaker(autocommit, expire_on_commit=False, autoflush=False)
         # Every attempt's lease renewed by one statement a second (publishing/leases.py).
         self.leases = LeaseKeeper(self.connect, length=self.lease_length)
         # The staging leases of posts whose containers are made ahead (publishing/stager.py).
@@ -155,8 +146,11 @@ class Publisher:
 
     @contextlib.asynccontextmanager
     async def connect(self) -> AsyncIterator[Any]:
-        """An asyncpg connection (autocommit) for the statements of every publication
-        (publishing/repository.py): no ORM session, no SQLAlchemy statement execution or pool."""
+        """An asyncpg connection for every statement of a publication (publishing/repository.py):
+        no ORM session, no SQLAlchemy statement execution or pool. Each statement is its own
+        transaction (PostgreSQL's implicit one): an attempt's writes are single conditional
+        UPDATEs, atomic alone, so BEGIN and COMMIT would be two extra round trips each
+        (measured: ~20 % of the worker's and of PostgreSQL's CPU per publication)."""
         pool = await self.app.driver_pool()
         async with pool.acquire() as conn:
             yield conn
@@ -201,8 +195,8 @@ class Publisher:
             return await self.run(
                 Attempt(post=claimed, lease=lease, account=account, assets=assets)
             )
-        async with self.sessions() as session:
-            post = await repository.get_post(session, post_id)
+        async with self.connect() as conn:
+            post = await repository.get_post(conn, post_id)
         if post is None:
             return Outcome("skipped", detail="post deleted")
         if post.status == PostStatus.SCHEDULED:
@@ -228,16 +222,10 @@ class Publisher:
         """Take over a `publishing` post whose worker died; never publishes blind."""
         now = utcnow()
         lease = now + self.lease_length
-        async with self.sessions() as session:
-            if expired_lease is None:
-                taken = await repository.set_lease_if_missing(
-                    session, post_id, now=now, lease_until=lease
-                )
-            else:
-                taken = await repository.take_over(
-                    session, post_id, expired_lease=expired_lease, now=now, lease_until=lease
-                )
-            await session.commit()
+        async with self.connect() as conn:
+            taken = await repository.take_over(
+                conn, post_id, expired_lease=expired_lease, now=now, lease_until=lease
+            )
         if taken is None:
             return Outcome("skipped", detail="taken over by another worker")
         self.events.recovered(post_id=post_id, kind="lease_expired")
@@ -510,9 +498,9 @@ class Publisher:
         if not candidates:
             attempt.notes["mediaIdUnknown"] = True
             return None
-        async with self.sessions() as session:
+        async with self.connect() as conn:
             taken = await repository.media_ids_taken(
-                session,
+                conn,
                 account_id=post.instagram_account_id,
                 post_id=post.id,
                 media_ids=[m.id for m in candidates],
@@ -639,9 +627,8 @@ class Publisher:
                 "first comment failed",
                 extra={"post_id": str(post.id), "error_code": exc.code_label},
             )
-        async with self.sessions() as session:
-            await repository.update_published(session, post.id, values=values)
-            await session.commit()
+        async with self.connect() as conn:
+            await repository.update_published(conn, post.id, values=values)
 
     async def _retry(self, attempt: Attempt, error: GraphError) -> Outcome:
         post = attempt.post
@@ -749,14 +736,12 @@ class Publisher:
             base = max(QUOTA_RECHECK_MIN_SECONDS, self.settings.publish_retry_base_seconds)
             delay = min(QUOTA_FALLBACK.total_seconds(), base * 2 ** min(waits - 1, 32))
             return now + timedelta(seconds=delay), "limit_has_room"
-        async with self.sessions() as session:
+        async with self.connect() as conn:
             if total:  # what later placements of the account's posts are checked against
                 await repository.store_publishing_quota(
-                    session, account_id=account.id, quota=total, now=now
+                    conn, account_id=account.id, quota=total, now=now
                 )
-            ours = await repository.published_since(
-                session, account_id=account.id, since=now - window
-            )
+            ours = await repository.published_since(conn, account_id=account.id, since=now - window)
         if ours:
             excess = 0
             if total is not None and usage is not None:
@@ -773,12 +758,10 @@ class Publisher:
             message += f" (Instagram said: {error.message}; code {error.code_label})"
         code = error.code_label if error is not None else "190"
         now = utcnow()
-        async with self.app.session_factory() as session:
-            await repository.mark_needs_reauth(session, account.id)
-            others = await repository.fail_due_posts_of_account(
-                session, account_id=account.id, now=now, message=message, code=code
+        async with self.connect() as conn:
+            others = await repository.mark_needs_reauth(
+                conn, account_id=account.id, now=now, message=message, code=code
             )
-            await session.commit()
         await timeline.record_failed_together(self, others, message=message, code=code)
         if others:
             log.warning(

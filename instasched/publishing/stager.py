@@ -28,7 +28,7 @@ from instasched.integrations.instagram.call_log import recorded as graph_calls_r
 from instasched.integrations.instagram.media import ContainerStatusCode
 from instasched.kit.time import utcnow
 from instasched.models import InstagramAccount, ScheduledPost, post_time
-from instasched.publishing import sequence, staging, staging_repository, timeline
+from instasched.publishing import repository, sequence, staging, staging_repository, timeline
 from instasched.publishing.service import (
     REAUTH_MESSAGE,
     Attempt,
@@ -81,8 +81,8 @@ class Stager:
         return outcome
 
     async def _not_claimed(self, post_id: uuid.UUID) -> Outcome:
-        async with self.publisher.sessions() as session:
-            post = await session.get(ScheduledPost, post_id)
+        async with self.publisher.connect() as conn:
+            post = await repository.get_post(conn, post_id)
         if post is None:
             return Outcome("skipped", detail="post deleted")
         now = utcnow()
