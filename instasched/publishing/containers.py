@@ -16,6 +16,7 @@ stories as one post are `publishing.sequence`.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -29,9 +30,9 @@ from instasched.integrations.instagram import (
     GraphPermanentError,
     GraphRetryableError,
 )
-from instasched.integrations.instagram.media import ContainerStatusCode
+from instasched.integrations.instagram.media import ContainerStatus, ContainerStatusCode
 from instasched.kit.time import utcnow
-from instasched.models import InstagramAccount, post_time
+from instasched.models import InstagramAccount, MediaAsset, post_time
 from instasched.publishing import repository
 from instasched.publishing.attempt import Attempt, ContainerFailed, LeaseLost
 from instasched.publishing.sources import (
@@ -48,6 +49,16 @@ if TYPE_CHECKING:
 
 RECENT_MEDIA_SLACK = timedelta(minutes=2)
 NEW_UPLOAD = "Instagram could not process the media; a new upload will be made."
+
+
+async def settled_status(
+    graph: GraphClient, container_id: str, token: str, *, max_seconds: float
+) -> ContainerStatus:
+    """A stored container's status, waited for while it is IN_PROGRESS (at most `max_seconds`)."""
+    status = await graph.container_status(container_id, token)
+    if status.status_code == ContainerStatusCode.IN_PROGRESS:
+        status = await graph.wait_for_container(container_id, token, max_seconds=max_seconds)
+    return status
 
 
 async def wait_finished(
@@ -84,9 +95,7 @@ async def publish(
         attempt.notes["publishedFromStaged"] = container_id
         return await _publish_container(publisher, attempt, account, container_id, token)
     if container_id:
-        status = await graph.container_status(container_id, token)
-        if status.status_code == ContainerStatusCode.IN_PROGRESS:
-            status = await graph.wait_for_container(container_id, token, max_seconds=max_wait)
+        status = await settled_status(graph, container_id, token, max_seconds=max_wait)
         if status.status_code == ContainerStatusCode.PUBLISHED:
             attempt.notes["recoveredFromContainer"] = container_id
             return await _find_media(publisher, attempt, account, token)
@@ -173,6 +182,14 @@ async def _after_uncertain(
     raise error
 
 
+async def assets_of(publisher: Publisher, attempt: Attempt) -> dict[uuid.UUID, MediaAsset]:
+    """The post's media assets: read with the claim, or now (a recovery, a staged post)."""
+    if attempt.assets is None:
+        async with publisher.connect() as conn:
+            attempt.assets = await load_assets(conn, attempt.post)
+    return attempt.assets
+
+
 async def create(
     publisher: Publisher, attempt: Attempt, ig_user: str, token: str
 ) -> tuple[str, bool]:
@@ -182,10 +199,7 @@ async def create(
     graph = publisher.graph_for(attempt)
     storage = publisher.app.storage
     ttl = publisher.settings.publish_url_ttl_seconds
-    assets = attempt.assets
-    if assets is None:
-        async with publisher.connect() as conn:
-            assets = await load_assets(conn, post)
+    assets = await assets_of(publisher, attempt)
     sources = await resolve_sources(storage, post, assets, ttl_seconds=ttl)
     cover = await resolve_cover(storage, post, assets, ttl_seconds=ttl)
     plan = build_plan(post, sources, cover)

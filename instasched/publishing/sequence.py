@@ -24,8 +24,8 @@ from instasched.integrations.instagram.media import ContainerSpec, ContainerStat
 from instasched.kit.time import utcnow
 from instasched.models import InstagramAccount, ScheduledPost
 from instasched.publishing.attempt import Attempt, LeaseLost
-from instasched.publishing.containers import wait_finished
-from instasched.publishing.sources import PostProblem, load_assets, resolve_sources, user_tags_param
+from instasched.publishing.containers import assets_of, settled_status, wait_finished
+from instasched.publishing.sources import PostProblem, resolve_sources, user_tags_param
 
 if TYPE_CHECKING:
     from instasched.publishing.service import Publisher
@@ -111,10 +111,7 @@ async def _specs(publisher: Publisher, attempt: Attempt) -> list[ContainerSpec]:
     """One STORIES container per media (user tags on the first story only, the AI label on
     each), URLs signed now."""
     post = attempt.post
-    assets = attempt.assets
-    if assets is None:
-        async with publisher.connect() as conn:
-            assets = await load_assets(conn, post)
+    assets = await assets_of(publisher, attempt)
     ttl = publisher.settings.publish_url_ttl_seconds
     sources = await resolve_sources(publisher.app.storage, post, assets, ttl_seconds=ttl)
     tags = user_tags_param(post.user_tags)
@@ -143,9 +140,7 @@ async def _one(
     graph = publisher.graph_for(attempt)  # the account's host (login kind)
     container_id = item.get("containerId")
     if container_id:
-        status = await graph.container_status(container_id, token)
-        if status.status_code == ContainerStatusCode.IN_PROGRESS:
-            status = await graph.wait_for_container(container_id, token, max_seconds=max_wait)
+        status = await settled_status(graph, container_id, token, max_seconds=max_wait)
         if status.status_code == ContainerStatusCode.PUBLISHED:
             # Published by an attempt that died before it recorded it: the id is not known.
             return None

@@ -150,9 +150,9 @@ class Stager:
         max_wait = self.settings.container_poll_max_seconds
         container_id = post.container_id  # a staging whose worker died stored it
         if container_id:
-            status = await graph.container_status(container_id, token)
-            if status.status_code == ContainerStatusCode.IN_PROGRESS:
-                status = await graph.wait_for_container(container_id, token, max_seconds=max_wait)
+            status = await containers.settled_status(
+                graph, container_id, token, max_seconds=max_wait
+            )
             if status.status_code == ContainerStatusCode.FINISHED:
                 return
             if status.status_code == ContainerStatusCode.ERROR:
