@@ -33,7 +33,7 @@ TICK_SECONDS = 1.0
 
 
 class Held(Protocol):
-    """What the keeper needs of an attempt (publishing.service.Attempt)."""
+    """What the keeper needs of an attempt (publishing.attempt.Attempt)."""
 
     lease: datetime
     lost: bool

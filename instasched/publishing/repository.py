@@ -10,9 +10,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import and_, func, or_, select, tuple_, update
+from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instasched.models import InstagramAccount, PostStatus, ScheduledPost
@@ -27,10 +27,12 @@ from instasched.models.post_rows import (
 
 DUE = func.coalesce(ScheduledPost.next_attempt_at, ScheduledPost.scheduled_for)
 
-# The statements of every publication go straight to asyncpg on an autocommit connection (see
-# Publisher.connect): through SQLAlchemy, ORM or Core, they were about a third of the worker's
-# CPU per publication (bench/run --profile); asyncpg runs the same statement for ~45 µs of CPU
-# against ~200 µs. Rows become (transient) model objects for the service.
+# The statements of every publication and staging go straight to asyncpg on an autocommit
+# connection (see Publisher.connect): through SQLAlchemy, ORM or Core, they were about a third of
+# the worker's CPU per publication (bench/run --profile); asyncpg runs the same statement for
+# ~45 µs of CPU against ~200 µs. Rows become (transient) model objects for the service. Only the
+# worker's periodic scans at the end (`scheduled_due_batch`, `expired_leases`: one statement a
+# pass) are SQLAlchemy Core, on a session.
 Driver = Any  # an asyncpg connection
 
 _CLAIM = (
@@ -65,8 +67,12 @@ def _post(row: Mapping[str, Any]) -> ScheduledPost:
     return loaded(ScheduledPost, post_attributes(row))
 
 
-async def get_post(session: AsyncSession, post_id: uuid.UUID) -> ScheduledPost | None:
-    return await session.get(ScheduledPost, post_id, populate_existing=True)
+_POST = f"SELECT {POST_COLUMNS} FROM instagram_scheduled_posts WHERE id = $1"  # noqa: S608
+
+
+async def get_post(conn: Driver, post_id: uuid.UUID) -> ScheduledPost | None:
+    row = await conn.fetchrow(_POST, post_id)
+    return _post(row) if row is not None else None
 
 
 async def claim(
@@ -135,51 +141,65 @@ async def renew_leases(
     return {row["id"] for row in rows}
 
 
-async def take_over(
-    session: AsyncSession,
-    post_id: uuid.UUID,
-    *,
-    expired_lease: datetime,
-    now: datetime,
-    lease_until: datetime,
-) -> ScheduledPost | None:
-    """Take a `publishing` post whose lease expired; only one of several workers succeeds."""
-    stmt = (
-        update(ScheduledPost)
-        .where(
-            ScheduledPost.id == post_id,
-            ScheduledPost.status == PostStatus.PUBLISHING,
-            ScheduledPost.lease_expires_at == expired_lease,
-            ScheduledPost.lease_expires_at < now,
-        )
-        .values(lease_expires_at=lease_until, updated_at=now)
-        .returning(ScheduledPost)
-        .execution_options(synchronize_session=False)
-    )
-    return (await session.execute(stmt)).scalars().first()
-
-
-_FENCED: dict[tuple[tuple[str, ...], bool], str] = {}
-# The fence of a publication (the `publishing` post's lease), and of a staging ahead of the due
-# time (instasched.publishing.staging: the `scheduled` post's staging lease).
-_FENCE = "WHERE id = $1 AND status = 'publishing' AND lease_expires_at = $2"
-_STAGING_FENCE = (
-    "WHERE id = $1 AND status = 'scheduled' AND staging_status = 'staging'"
-    " AND staging_lease_expires_at = $2"
+# A `publishing` post whose worker died: its expired lease is the fence (only one of several
+# workers taking it over succeeds); a row without a lease (written by hand or by an old
+# version) is taken while it still has none.
+_TAKE_OVER = (
+    "UPDATE instagram_scheduled_posts SET lease_expires_at = $3, updated_at = $2"  # noqa: S608
+    " WHERE id = $1 AND status = 'publishing' AND lease_expires_at = $4 AND lease_expires_at < $2"
+    f" RETURNING {POST_COLUMNS}"
+)
+_TAKE_WITHOUT_LEASE = (
+    "UPDATE instagram_scheduled_posts SET lease_expires_at = $3, updated_at = $2"  # noqa: S608
+    " WHERE id = $1 AND status = 'publishing' AND lease_expires_at IS NULL"
+    f" RETURNING {POST_COLUMNS}"
 )
 
 
-def _fenced_sql(keys: tuple[str, ...], staging: bool = False) -> str:
-    """The fenced UPDATE setting these attributes, built once per set of keys (a handful:
-    containers stored, success, retry, failure, renewal...)."""
-    sql = _FENCED.get((keys, staging))
+async def take_over(
+    conn: Driver,
+    post_id: uuid.UUID,
+    *,
+    expired_lease: datetime | None,
+    now: datetime,
+    lease_until: datetime,
+) -> ScheduledPost | None:
+    """Take a `publishing` post whose lease expired (`expired_lease`), or that has none (None);
+    only one of several workers succeeds."""
+    if expired_lease is None:
+        row = await conn.fetchrow(_TAKE_WITHOUT_LEASE, post_id, now, lease_until)
+    else:
+        row = await conn.fetchrow(_TAKE_OVER, post_id, now, lease_until, expired_lease)
+    return _post(row) if row is not None else None
+
+
+# The WHERE of each kind of update of one post. A publication's writes are fenced by the
+# `publishing` post's lease ($2); a staging's ahead of the due time (instasched.publishing.staging)
+# by the `scheduled` post's staging lease ($2); the details that arrive after the publication
+# (permalink, counts, first comment) go to a `published` post, which no other worker writes.
+Fence = Literal["publishing", "staging", "published"]
+_WHERE: dict[Fence, str] = {
+    "publishing": "WHERE id = $1 AND status = 'publishing' AND lease_expires_at = $2",
+    "staging": "WHERE id = $1 AND status = 'scheduled' AND staging_status = 'staging'"
+    " AND staging_lease_expires_at = $2",
+    "published": "WHERE id = $1 AND status = 'published'",
+}
+_UPDATES: dict[tuple[tuple[str, ...], Fence], str] = {}
+
+
+def _update(values: dict[str, Any], fence: Fence) -> tuple[str, list[Any]]:
+    """The UPDATE setting these attributes under `fence`, built once per set of keys (a handful:
+    containers stored, success, retry, failure, renewal...), and the values as its parameters
+    (after the post's id and, but for `published`, the lease)."""
+    keys = tuple(sorted(values))
+    sql = _UPDATES.get((keys, fence))
     if sql is None:
-        sets = ", ".join(f"{COLUMN_OF[key]} = ${i}" for i, key in enumerate(keys, start=3))
-        fence = _STAGING_FENCE if staging else _FENCE
-        sql = f"UPDATE instagram_scheduled_posts SET {sets} {fence}"  # noqa: S608 - fixed names
-        if len(_FENCED) < 64:
-            _FENCED[(keys, staging)] = sql
-    return sql
+        first = 2 if fence == "published" else 3
+        sets = ", ".join(f"{COLUMN_OF[key]} = ${i}" for i, key in enumerate(keys, start=first))
+        sql = f"UPDATE instagram_scheduled_posts SET {sets} {_WHERE[fence]}"  # noqa: S608
+        if len(_UPDATES) < 64:
+            _UPDATES[(keys, fence)] = sql
+    return sql, [column_param(COLUMN_OF[key], values[key]) for key in keys]
 
 
 async def fenced_update(
@@ -192,13 +212,8 @@ async def fenced_update(
 ) -> bool:
     """Update a `publishing` post only while it still holds `lease` (with `staging`: a
     `scheduled` post being staged, while it holds that staging lease)."""
-    keys = tuple(sorted(values))
-    status: str = await conn.execute(
-        _fenced_sql(keys, staging),
-        post_id,
-        lease,
-        *(column_param(COLUMN_OF[key], values[key]) for key in keys),
-    )
+    sql, params = _update(values, "staging" if staging else "publishing")
+    status: str = await conn.execute(sql, post_id, lease, *params)
     return status.rsplit(" ", 1)[-1] != "0"  # "UPDATE <rows>"
 
 
@@ -214,112 +229,84 @@ async def store_containers(
 ) -> bool:
     """`fenced_update` of new container ids, and the `created` containers counted in the
     account's 24 h ledger (instagram_container_creations), in one statement."""
-    keys = tuple(sorted(values))
-    n = len(keys) + 2
-    update_sql = _fenced_sql(keys, staging)
+    update_sql, params = _update(values, "staging" if staging else "publishing")
+    n = len(params) + 2
     sql = (
         f"WITH stored AS ({update_sql} RETURNING instagram_account_id) "  # noqa: S608
         "INSERT INTO instagram_container_creations (instagram_account_id, created_at, containers)"
         f" SELECT instagram_account_id, ${n + 1}, ${n + 2} FROM stored RETURNING id"
     )
-    row = await conn.fetchval(
-        sql,
-        post_id,
-        lease,
-        *(column_param(COLUMN_OF[key], values[key]) for key in keys),
-        at,
-        created,
-    )
+    row = await conn.fetchval(sql, post_id, lease, *params, at, created)
     return row is not None
 
 
-async def update_published(
-    session: AsyncSession, post_id: uuid.UUID, *, values: dict[str, Any]
-) -> None:
+async def update_published(conn: Driver, post_id: uuid.UUID, *, values: dict[str, Any]) -> None:
     """Details that arrive after the publication (permalink, counts, first comment)."""
-    await session.execute(
-        update(ScheduledPost)
-        .where(ScheduledPost.id == post_id, ScheduledPost.status == PostStatus.PUBLISHED)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    sql, params = _update(values, "published")
+    await conn.execute(sql, post_id, *params)
+
+
+_MEDIA_IDS_TAKEN = (
+    "SELECT instagram_media_id FROM instagram_scheduled_posts"
+    " WHERE instagram_account_id = $1 AND id <> $2 AND instagram_media_id = ANY($3::text[])"
+)
 
 
 async def media_ids_taken(
-    session: AsyncSession, *, account_id: uuid.UUID, post_id: uuid.UUID, media_ids: list[str]
+    conn: Driver, *, account_id: uuid.UUID, post_id: uuid.UUID, media_ids: list[str]
 ) -> set[str]:
     """Which of these Instagram media ids other posts of the account already claim."""
     if not media_ids:
         return set()
-    rows = await session.execute(
-        select(ScheduledPost.instagram_media_id).where(
-            ScheduledPost.instagram_account_id == account_id,
-            ScheduledPost.id != post_id,
-            ScheduledPost.instagram_media_id.in_(media_ids),
-        )
-    )
-    return {str(r) for r in rows.scalars() if r}
+    rows = await conn.fetch(_MEDIA_IDS_TAKEN, account_id, post_id, media_ids)
+    return {str(r[0]) for r in rows if r[0]}
+
+
+_PUBLISHED_SINCE = (
+    "SELECT published_at FROM instagram_scheduled_posts WHERE instagram_account_id = $1"
+    " AND status = 'published' AND published_at >= $2 ORDER BY published_at"
+)
 
 
 async def published_since(
-    session: AsyncSession, *, account_id: uuid.UUID, since: datetime
+    conn: Driver, *, account_id: uuid.UUID, since: datetime
 ) -> list[datetime]:
-    rows = await session.execute(
-        select(ScheduledPost.published_at)
-        .where(
-            ScheduledPost.instagram_account_id == account_id,
-            ScheduledPost.status == PostStatus.PUBLISHED,
-            ScheduledPost.published_at >= since,
-        )
-        .order_by(ScheduledPost.published_at)
-    )
-    return [r for r in rows.scalars() if r is not None]
+    rows = await conn.fetch(_PUBLISHED_SINCE, account_id, since)
+    return [r[0] for r in rows if r[0] is not None]
+
+
+_STORE_QUOTA = (
+    "UPDATE instagram_accounts SET publishing_quota = $2, publishing_quota_read_at = $3"
+    " WHERE id = $1"
+)
 
 
 async def store_publishing_quota(
-    session: AsyncSession, *, account_id: uuid.UUID, quota: int, now: datetime
+    conn: Driver, *, account_id: uuid.UUID, quota: int, now: datetime
 ) -> None:
     """The account's `content_publishing_limit` total, as just read (posts.quota)."""
-    await session.execute(
-        update(InstagramAccount)
-        .where(InstagramAccount.id == account_id)
-        .values(publishing_quota=quota, publishing_quota_read_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    await conn.execute(_STORE_QUOTA, account_id, quota, now)
 
 
-async def mark_needs_reauth(session: AsyncSession, account_id: uuid.UUID) -> None:
-    await session.execute(
-        update(InstagramAccount)
-        .where(InstagramAccount.id == account_id)
-        .values(needs_reauth=True)
-        .execution_options(synchronize_session=False)
-    )
+_NEEDS_REAUTH = "UPDATE instagram_accounts SET needs_reauth = true WHERE id = $1"
+_FAIL_DUE_OF_ACCOUNT = (
+    "UPDATE instagram_scheduled_posts SET status = 'failed', failed_at = $2,"
+    " last_publish_error = $3, last_error_code = $4, next_attempt_at = NULL, updated_at = $2"
+    " WHERE instagram_account_id = $1 AND status = 'scheduled'"
+    " AND $2 >= coalesce(next_attempt_at, scheduled_for)"
+    " RETURNING id"
+)
 
 
-async def fail_due_posts_of_account(
-    session: AsyncSession, *, account_id: uuid.UUID, now: datetime, message: str, code: str
+async def mark_needs_reauth(
+    conn: Driver, *, account_id: uuid.UUID, now: datetime, message: str, code: str
 ) -> list[uuid.UUID]:
-    """Fail the account's `scheduled` posts that are due now (they cannot go out)."""
-    stmt = (
-        update(ScheduledPost)
-        .where(
-            ScheduledPost.instagram_account_id == account_id,
-            ScheduledPost.status == PostStatus.SCHEDULED,
-            now >= DUE,
-        )
-        .values(
-            status=PostStatus.FAILED,
-            failed_at=now,
-            last_publish_error=message,
-            last_error_code=code,
-            next_attempt_at=None,
-            updated_at=now,
-        )
-        .returning(ScheduledPost.id)
-        .execution_options(synchronize_session=False)
-    )
-    return list((await session.execute(stmt)).scalars())
+    """Mark the account as needing re-authentication and, in the same transaction, fail its
+    `scheduled` posts that are due now (they cannot go out); answers those posts."""
+    async with conn.transaction():
+        await conn.execute(_NEEDS_REAUTH, account_id)
+        rows = await conn.fetch(_FAIL_DUE_OF_ACCOUNT, account_id, now, message, code)
+    return [r[0] for r in rows]
 
 
 async def scheduled_due_batch(
@@ -381,21 +368,3 @@ async def expired_leases(
         .limit(limit)
     )
     return [(r[0], r[1]) for r in rows.all()]
-
-
-async def set_lease_if_missing(
-    session: AsyncSession, post_id: uuid.UUID, *, now: datetime, lease_until: datetime
-) -> ScheduledPost | None:
-    """A `publishing` row without a lease (written by hand or an old version): take it."""
-    stmt = (
-        update(ScheduledPost)
-        .where(
-            ScheduledPost.id == post_id,
-            ScheduledPost.status == PostStatus.PUBLISHING,
-            ScheduledPost.lease_expires_at.is_(None),
-        )
-        .values(lease_expires_at=lease_until, updated_at=now)
-        .returning(ScheduledPost)
-        .execution_options(synchronize_session=False)
-    )
-    return (await session.execute(stmt)).scalars().first()

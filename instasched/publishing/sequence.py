@@ -9,7 +9,7 @@ per media, in order) after each step, before the next Graph call that depends on
 
 So an attempt that is retried (a transient error, the quota, a worker that died) resumes at the
 first story not published: a published story is never published again, a created container is
-read before it is published (as `service.Publisher` does for one container). A permanent error
+read before it is published (as `publishing.containers` does for one container). A permanent error
 on a story fails the post with a message naming what was published and what was not (Meta
 cannot take back the stories already up), and the per-story state says the same
 (`Post.storyItems`).
@@ -21,11 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from instasched.integrations.instagram import GraphMediaNotReady, GraphPermanentError
 from instasched.integrations.instagram.media import ContainerSpec, ContainerStatusCode
+from instasched.kit.time import utcnow
 from instasched.models import InstagramAccount, ScheduledPost
-from instasched.publishing.sources import PostProblem, load_assets, resolve_sources, user_tags_param
+from instasched.publishing.attempt import Attempt, LeaseLost
+from instasched.publishing.containers import assets_of, settled_status, wait_finished
+from instasched.publishing.sources import PostProblem, resolve_sources, user_tags_param
 
 if TYPE_CHECKING:
-    from instasched.publishing.service import Attempt, Publisher
+    from instasched.publishing.service import Publisher
 
 KEY = "storySequence"
 
@@ -74,11 +77,9 @@ def summary(items: list[dict[str, Any]], failed: int, reason: str) -> str:
 
 
 async def _save(publisher: Publisher, attempt: Attempt, items: list[dict[str, Any]]) -> None:
-    from instasched.kit.time import utcnow
-
     meta = dict(attempt.post.meta or {})
     meta[KEY] = items
-    await publisher._write(attempt, {"meta": meta, "updated_at": utcnow()})
+    await publisher.write(attempt, {"meta": meta, "updated_at": utcnow()})
     attempt.post.meta = meta
 
 
@@ -110,10 +111,7 @@ async def _specs(publisher: Publisher, attempt: Attempt) -> list[ContainerSpec]:
     """One STORIES container per media (user tags on the first story only, the AI label on
     each), URLs signed now."""
     post = attempt.post
-    assets = attempt.assets
-    if assets is None:
-        async with publisher.connect() as conn:
-            assets = await load_assets(conn, post)
+    assets = await assets_of(publisher, attempt)
     ttl = publisher.settings.publish_url_ttl_seconds
     sources = await resolve_sources(publisher.app.storage, post, assets, ttl_seconds=ttl)
     tags = user_tags_param(post.user_tags)
@@ -139,14 +137,10 @@ async def _one(
     token: str,
     max_wait: float,
 ) -> str | None:
-    from instasched.publishing.service import ContainerFailed, LeaseLost
-
-    graph = publisher.graph
+    graph = publisher.graph_for(attempt)  # the account's host (login kind)
     container_id = item.get("containerId")
     if container_id:
-        status = await graph.container_status(container_id, token)
-        if status.status_code == ContainerStatusCode.IN_PROGRESS:
-            status = await graph.wait_for_container(container_id, token, max_seconds=max_wait)
+        status = await settled_status(graph, container_id, token, max_seconds=max_wait)
         if status.status_code == ContainerStatusCode.PUBLISHED:
             # Published by an attempt that died before it recorded it: the id is not known.
             return None
@@ -157,13 +151,15 @@ async def _one(
         item.update(containerId=container_id, status="container")
         await _save(publisher, attempt, items)
         if spec.video_url:
-            status = await graph.wait_for_container(container_id, token, max_seconds=max_wait)
-            if status.status_code != ContainerStatusCode.FINISHED:
-                raise ContainerFailed(
-                    f"Story container {container_id} ended {status.status_code}: {status.status}",
-                    explanation="Instagram could not process a story's media; a new upload "
-                    "will be made.",
-                )
+            await wait_finished(
+                graph,
+                container_id,
+                token,
+                max_seconds=max_wait,
+                name="Story container",
+                explanation="Instagram could not process a story's media; a new upload will be "
+                "made.",
+            )
     if attempt.lost:
         raise LeaseLost
     try:

@@ -125,10 +125,6 @@ async def resolve_cover(
 
 def user_tags_param(tags: list[Any] | None) -> list[dict[str, Any]]:
     """Stored user tags as Meta's `user_tags` (x, y only when both are set)."""
-    return _user_tags(tags)
-
-
-def _user_tags(tags: list[Any] | None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for tag in tags or []:
         if isinstance(tag, dict) and tag.get("username"):
@@ -157,7 +153,7 @@ def build_plan(post: ScheduledPost, sources: list[Source], cover_url: str | None
     """Meta's parameters per media type; optional ones only when the post has them."""
     kind = (post.media_type or "IMAGE").upper()
     caption = post.caption or None
-    user_tags = _user_tags(post.user_tags)
+    user_tags = user_tags_param(post.user_tags)
     product_tags = _product_tags(post.product_tags)
     collaborators = [str(c) for c in post.collaborators or []]
     first = sources[0]

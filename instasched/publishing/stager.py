@@ -1,7 +1,7 @@
 """The staging job: create a post's containers ahead of its due time and wait until FINISHED.
 
 The rules are in `instasched.publishing.staging` (docs/staging.md). The containers are made by
-the publishing path's own code (`Publisher._create_containers`), with the staging lease of the
+the publishing path's own code (`publishing.containers.create`), with the staging lease of the
 `scheduled` post as the fence instead of the lease of a `publishing` one: an edit, a cancel or
 the publish job claiming the post (status `publishing`) fences an unfinished staging out, and
 the container id is committed before anything else, as the publish path does. So the publish
@@ -28,20 +28,20 @@ from instasched.integrations.instagram.call_log import recorded as graph_calls_r
 from instasched.integrations.instagram.media import ContainerStatusCode
 from instasched.kit.time import utcnow
 from instasched.models import InstagramAccount, ScheduledPost, post_time
-from instasched.publishing import sequence, staging, staging_repository, timeline
-from instasched.publishing.service import (
-    REAUTH_MESSAGE,
-    Attempt,
-    ContainerFailed,
-    LeaseLost,
-    Outcome,
-    Publisher,
+from instasched.publishing import (
+    containers,
+    repository,
+    sequence,
+    staging,
+    staging_repository,
+    timeline,
 )
+from instasched.publishing.account_errors import QUOTA_WINDOW, REAUTH_MESSAGE
+from instasched.publishing.attempt import Attempt, ContainerFailed, LeaseLost, Outcome
+from instasched.publishing.service import Publisher
 from instasched.publishing.sources import PostProblem, load_assets
 
 log = logging.getLogger("instasched.publishing.staging")
-
-QUOTA_WINDOW = timedelta(hours=24)
 
 
 class Deferred(Exception):
@@ -81,8 +81,8 @@ class Stager:
         return outcome
 
     async def _not_claimed(self, post_id: uuid.UUID) -> Outcome:
-        async with self.publisher.sessions() as session:
-            post = await session.get(ScheduledPost, post_id)
+        async with self.publisher.connect() as conn:
+            post = await repository.get_post(conn, post_id)
         if post is None:
             return Outcome("skipped", detail="post deleted")
         now = utcnow()
@@ -146,13 +146,13 @@ class Stager:
 
     async def _containers(self, attempt: Attempt, account: InstagramAccount, token: str) -> None:
         post = attempt.post
-        graph = self.publisher._graph(attempt)  # the account's host (login kind)
+        graph = self.publisher.graph_for(attempt)  # the account's host (login kind)
         max_wait = self.settings.container_poll_max_seconds
         container_id = post.container_id  # a staging whose worker died stored it
         if container_id:
-            status = await graph.container_status(container_id, token)
-            if status.status_code == ContainerStatusCode.IN_PROGRESS:
-                status = await graph.wait_for_container(container_id, token, max_seconds=max_wait)
+            status = await containers.settled_status(
+                graph, container_id, token, max_seconds=max_wait
+            )
             if status.status_code == ContainerStatusCode.FINISHED:
                 return
             if status.status_code == ContainerStatusCode.ERROR:
@@ -162,15 +162,16 @@ class Stager:
                 )
             container_id = None  # EXPIRED: a new one
         await self._check_room(attempt, account)
-        container_id, _ = await self.publisher._create_containers(
-            attempt, account.ig_user_id, token
+        container_id, _ = await containers.create(
+            self.publisher, attempt, account.ig_user_id, token
         )
-        status = await graph.wait_for_container(container_id, token, max_seconds=max_wait)
-        if status.status_code != ContainerStatusCode.FINISHED:
-            raise ContainerFailed(
-                f"Container {container_id} ended {status.status_code}: {status.status}",
-                explanation="Instagram could not process the media.",
-            )
+        await containers.wait_finished(
+            graph,
+            container_id,
+            token,
+            max_seconds=max_wait,
+            explanation="Instagram could not process the media.",
+        )
 
     async def _check_room(self, attempt: Attempt, account: InstagramAccount) -> None:
         """Staging never takes the account past STAGING_CONTAINER_LIMIT containers per 24 h."""
@@ -197,7 +198,7 @@ class Stager:
         }
         if status == staging.STAGED:
             values["staged_at"] = now
-        await self.publisher._write(attempt, dict(values))
+        await self.publisher.write(attempt, dict(values))
         if detail:
             attempt.notes["message"] = detail  # for the post's history
         post = attempt.post
@@ -208,7 +209,7 @@ class Stager:
 
     async def _failed(self, attempt: Attempt, message: str, code: str) -> Outcome:
         post = attempt.post
-        await self.publisher._write(
+        await self.publisher.write(
             attempt,
             {
                 **staging.discarded(),
@@ -231,7 +232,7 @@ class Stager:
         the next staging or the publish job reads it) and try again while there is time."""
         post = attempt.post
         now = utcnow()
-        await self.publisher._write(attempt, {"staging_lease_expires_at": now})
+        await self.publisher.write(attempt, {"staging_lease_expires_at": now})
         due = post.next_attempt_at or post_time(post)
         # Tried again after PUBLISH_RETRY_BASE_SECONDS while the due time is further away.
         again = now + timedelta(seconds=self.settings.publish_retry_base_seconds)

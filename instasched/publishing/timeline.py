@@ -14,7 +14,8 @@ from instasched.kit.time import utcnow
 from instasched.posts.history import Event, Kind, graph_call_events, record_many
 
 if TYPE_CHECKING:
-    from instasched.publishing.service import Attempt, Outcome, Publisher
+    from instasched.publishing.attempt import Attempt, Outcome
+    from instasched.publishing.service import Publisher
 
 log = logging.getLogger("instasched.publishing")
 

@@ -28,7 +28,8 @@ from datetime import datetime
 
 from instasched.kit.time import utcnow
 from instasched.publishing import repository
-from instasched.publishing.service import Outcome, Publisher
+from instasched.publishing.attempt import Outcome
+from instasched.publishing.service import Publisher
 from instasched.state import AppState
 from instasched.worker.promoter import add_missing, due_batches
 from instasched.worker.queue import QUEUE_NAME, PostJob

@@ -44,8 +44,9 @@ from instasched.observability.metrics import IN_FLIGHT
 from instasched.ops.health import check_publishing_health
 from instasched.posts import approvals
 from instasched.publishing import repository as publishing_repository
+from instasched.publishing.attempt import Outcome
 from instasched.publishing.insights import refresh_due
-from instasched.publishing.service import Outcome, Publisher
+from instasched.publishing.service import Publisher
 from instasched.publishing.stager import Stager
 from instasched.state import AppState
 from instasched.webhooks import delivery as webhook_delivery

@@ -49,7 +49,7 @@ async def test_failed_post_history_names_the_graph_call_code_and_fbtrace_then_re
         f"{account.ig_user_id}/media",
         f"{account.ig_user_id}/media_publish",
         # A refusal of media_publish reads the container before failing (a worker that lost its
-        # lease may have published it: publishing/service.py _publish_container).
+        # lease may have published it: publishing/containers.py _publish_container).
         made["detail"]["result"]["id"],
     ]
     assert read["detail"]["ok"] is True and read["detail"]["result"]["status_code"] == "FINISHED"

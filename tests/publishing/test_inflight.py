@@ -22,8 +22,9 @@ import pytest
 from instasched.config import Settings, plain_database_url
 from instasched.models import ScheduledPost
 from instasched.publishing import staging
+from instasched.publishing.attempt import Attempt
 from instasched.publishing.leases import LeaseKeeper
-from instasched.publishing.service import Attempt, Publisher
+from instasched.publishing.service import Publisher
 from instasched.state import AppState
 from instasched.worker.inflight import AccountGate
 from tests.conftest import BackgroundWorker

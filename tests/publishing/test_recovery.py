@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import select
 
 from instasched.config import Settings
+from instasched.db import driver_connection
 from instasched.integrations.instagram.versions import DEFAULT_VERSION as GRAPH_VERSION
 from instasched.models import ScheduledPost
 from instasched.publishing import repository
@@ -158,7 +159,7 @@ async def test_two_workers_taking_over_the_same_post_only_one_wins(
         async with publishing.sessions() as session:
             now = datetime.now(UTC) + timedelta(hours=1)
             taken = await repository.take_over(
-                session,
+                await driver_connection(session, write=True),  # in the session's transaction
                 post_id,
                 expired_lease=expired,
                 now=now,
