@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from instasched.embedded._proc import free_port, read_state
+from instasched.embedded._proc import free_port, port_open, read_state
 
 STRIPPED = (
     "DATABASE_URL", "REDIS_URL", "REDIS_HOST", "REDIS_PORT", "S3_ENDPOINT", "S3_ACCESS_KEY",
@@ -46,6 +46,15 @@ def _environment(data_dir: Path, port: int) -> dict[str, str]:
     if importlib.util.find_spec("instasched.worker.runner") is None:
         env["RUN_WORKER"] = "false"
     return env
+
+
+def _run_port() -> int:
+    """A free PORT whose next ports (the workers' /metrics, PORT+1 upwards) are free too: a
+    process elsewhere on the machine holding PORT+1 made the run refuse to start."""
+    while True:
+        port = free_port()
+        if port < 65530 and not any(port_open(port + i) for i in range(1, 4)):
+            return port
 
 
 def _start(data_dir: Path, port: int, log: Path, **extra: str) -> subprocess.Popen[bytes]:
@@ -171,7 +180,7 @@ def run_dir() -> Iterator[Path]:
 def test_run_survives_kill_9_and_stops_on_ctrl_c(run_dir: Path) -> None:
     tmp_path = run_dir
     data_dir = tmp_path / "data"
-    port = free_port()
+    port = _run_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "run.log"
     email = f"persist-{secrets.token_hex(4)}@example.com"
@@ -262,7 +271,7 @@ def _ready(url: str) -> bool:
 @pytest.mark.slow
 def test_run_restarts_a_child_or_server_that_dies(run_dir: Path) -> None:
     data_dir = run_dir / "data"
-    port = free_port()
+    port = _run_port()
     url = f"http://127.0.0.1:{port}"
     log = run_dir / "run.log"
     run = _start(data_dir, port, log, WORKER_PROCESSES="1", LOG_LEVEL="INFO")
