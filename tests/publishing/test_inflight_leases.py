@@ -1,0 +1,121 @@
+"""Leases and account slots of publications in flight under load (issue 17: "per account at
+most 3" Graph calls waiting at once in bench/run's 10,000-post row, docs/performance.md
+"Publications in flight").
+
+Under load a lease renewal waits (for a pooled connection, for the CPU) while it holds the
+attempts' locks; a publication's write that waited on that lock must fence with the renewed
+lease, not the one it read before waiting. A post taken over while its first worker may still
+be waiting on Instagram is taken over under the account's slot, so the account keeps one
+publication at a time. Checks are orderings and counts, never durations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import pytest
+
+from instasched.config import Settings
+from instasched.models import ScheduledPost
+from instasched.publishing.leases import LeaseKeeper
+from instasched.publishing.service import Attempt, Publisher
+from instasched.state import AppState
+from tests.factories import Account, User
+from tests.publishing.conftest import Publishing
+
+
+@pytest.fixture
+async def app(app_settings: Settings, live_server: Any) -> AsyncIterator[AppState]:
+    """A worker's state, to play its part (as in test_inflight.py)."""
+    state = await AppState.create(app_settings)
+    try:
+        yield state
+    finally:
+        await state.close()
+
+
+class _WatchedLock(asyncio.Lock):
+    """An attempt's lock that notes when someone had to wait for it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.contended = asyncio.Event()
+
+    async def acquire(self) -> Literal[True]:
+        if self.locked():
+            self.contended.set()
+        return await super().acquire()
+
+
+class _HeldBack:
+    """A connection whose statements wait for `until` first: a renewal slowed by load."""
+
+    def __init__(self, conn: Any, until: asyncio.Event) -> None:
+        self.conn = conn
+        self.until = until
+
+    async def fetch(self, *args: Any) -> Any:
+        await self.until.wait()
+        return await self.conn.fetch(*args)
+
+
+async def _publishing_row(
+    publishing: Publishing, user: User, account: Account, *, lease: datetime
+) -> uuid.UUID:
+    """An image post claimed (`publishing`, first attempt) with this lease, no container yet."""
+    image = await publishing.image(user)
+    post_id = await publishing.post(
+        user, account, "IMAGE", [image], due=datetime.now(UTC) + timedelta(hours=1), enqueue=False
+    )
+    async with publishing.sessions() as session:
+        row = await session.get(ScheduledPost, post_id)
+        assert row is not None
+        row.status = "publishing"
+        row.publish_attempts = 1
+        row.publishing_started_at = datetime.now(UTC)
+        row.lease_expires_at = lease
+        await session.commit()
+    return post_id
+
+
+async def test_a_write_that_waited_for_a_renewal_fences_with_the_renewed_lease(
+    publishing: Publishing, app: AppState, no_worker: None
+) -> None:
+    """The container is stored although a renewal held the attempt's lock when Meta answered.
+
+    Before, `_store_containers` read the lease before taking the lock: the renewal moved the
+    lease meanwhile, the write's fence no longer matched, and a live worker gave its post up as
+    "lease lost" (nobody had taken it over) with a container made and not recorded; the post
+    waited for its renewed lease to expire and was taken over ~10 s later (bench/run at load)."""
+    user, account = await publishing.user_account()
+    # Half of the lease used: due for renewal at the keeper's first tick (1 s), while the
+    # container's creation is still waiting (3 s).
+    lease = datetime.now(UTC) + timedelta(seconds=5)
+    post_id = await _publishing_row(publishing, user, account, lease=lease)
+    await publishing.fault(account.ig_user_id, "media", count=1, latencyMs=3000)
+    publisher = Publisher(app)
+    lock = _WatchedLock()
+
+    @contextlib.asynccontextmanager
+    async def renewal_connection() -> AsyncIterator[Any]:
+        # The renewal's UPDATE runs only once the publication's write waits for the lock.
+        async with publisher.connect() as conn:
+            yield _HeldBack(conn, lock.contended)
+
+    publisher.leases = LeaseKeeper(renewal_connection, length=publisher.lease_length)
+    attempt = Attempt(post=await publishing.get(post_id), lease=lease, lock=lock)
+    outcome = await asyncio.wait_for(publisher.run(attempt), timeout=60)
+    assert lock.contended.is_set()  # the write did wait for the renewal
+    assert outcome.kind == "published", outcome
+    post = await publishing.get(post_id)
+    assert post.status == "published" and post.lease_expires_at is None
+    # One container, published once.
+    assert (await publishing.calls(account.ig_user_id)).get("media") == 1
+    media = await publishing.media(account.ig_user_id)
+    assert [m["containerId"] for m in media] == [post.container_id]
+    assert post.instagram_media_id == media[0]["id"]
