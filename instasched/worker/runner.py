@@ -390,12 +390,15 @@ async def run_worker(
             loop.add_signal_handler(sig, stop.set)
     app = await AppState.create(settings)
     publisher = Publisher(app)
-    reconciler = Reconciler(app, publisher)
     gate = AccountGate(
         settings.require_redis_url(),
         prefix=settings.queue_prefix,
         per_account=settings.worker_max_in_flight_per_account,
+        # A dead process's slots free themselves when its leases expire: a take-over, which
+        # waits for the account's slot (worker/reconciler.py), is not later than the lease.
+        ttl_seconds=settings.publish_lease_seconds,
     )
+    reconciler = Reconciler(app, publisher, gate)
     worker = PublishWorker(
         QUEUE_NAME,
         make_processor(publisher, gate),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,8 @@ from instasched.models import ScheduledPost
 from instasched.publishing.leases import LeaseKeeper
 from instasched.publishing.service import Attempt, Publisher
 from instasched.state import AppState
+from instasched.worker.inflight import AccountGate
+from instasched.worker.reconciler import Reconciler
 from tests.factories import Account, User
 from tests.publishing.conftest import Publishing
 
@@ -119,3 +122,62 @@ async def test_a_write_that_waited_for_a_renewal_fences_with_the_renewed_lease(
     media = await publishing.media(account.ig_user_id)
     assert [m["containerId"] for m in media] == [post.container_id]
     assert post.instagram_media_id == media[0]["id"]
+
+
+async def _until(check: Any, *, timeout: float = 30.0) -> None:
+    """Poll `check` (an async predicate) until it holds."""
+    async with asyncio.timeout(timeout):
+        while not await check():
+            await asyncio.sleep(0.05)
+
+
+async def test_a_take_over_waits_for_the_accounts_slot(
+    publishing: Publishing, app: AppState, app_settings: Settings, no_worker: None
+) -> None:
+    """A post whose lease expired while its worker still holds the account's slot (alive, still
+    waiting on Instagram) is taken over only once that slot is given back: never two
+    publications of one account at once. Before, the reconciler's take-over ran outside the
+    account's slot, beside the first worker's Graph call and the account's next post."""
+    user, account = await publishing.user_account()
+    expired = datetime.now(UTC) - timedelta(seconds=1)
+    post_id = await _publishing_row(publishing, user, account, lease=expired)
+    prefix = "gate-" + secrets.token_hex(4)
+    # The first worker's process (holding the account's slot) and the recovering one.
+    first = AccountGate(app_settings.require_redis_url(), prefix=prefix, per_account=1)
+    gate = AccountGate(app_settings.require_redis_url(), prefix=prefix, per_account=1)
+    await first.start()
+    await gate.start()
+    reconciler = Reconciler(app, Publisher(app), gate)
+    release = asyncio.Event()
+    held = asyncio.Event()
+
+    async def first_worker() -> None:
+        async with first.slot(account.id):
+            held.set()
+            await release.wait()
+
+    holder = asyncio.create_task(first_worker())
+    try:
+        await held.wait()
+        calls = await publishing.calls(account.ig_user_id)  # the account's connection made some
+        await reconciler.watch()
+
+        async def waiting_or_done() -> bool:
+            post = await publishing.get(post_id)
+            return gate.queued(account.id) == 1 or post.lease_expires_at != expired
+
+        await _until(waiting_or_done)
+        # Waiting for the slot: not taken over, no Graph call for the account.
+        assert gate.queued(account.id) == 1
+        assert (await publishing.get(post_id)).lease_expires_at == expired
+        assert await publishing.calls(account.ig_user_id) == calls
+        release.set()
+        post = await publishing.wait(post_id, "published", "failed", timeout=60)
+        assert post.status == "published", post.last_publish_error
+        assert len(await publishing.media(account.ig_user_id)) == 1
+    finally:
+        release.set()
+        await holder
+        await reconciler.close()
+        await first.close()
+        await gate.close()
