@@ -45,6 +45,7 @@ from instasched.ops.health import check_publishing_health
 from instasched.posts import approvals
 from instasched.publishing import repository as publishing_repository
 from instasched.publishing.insights import refresh_due
+from instasched.publishing.leases import RenewalConnections
 from instasched.publishing.service import Outcome, Publisher
 from instasched.publishing.stager import Stager
 from instasched.state import AppState
@@ -390,6 +391,7 @@ async def run_worker(
             loop.add_signal_handler(sig, stop.set)
     app = await AppState.create(settings)
     publisher = Publisher(app)
+    renewals = renew_apart(publisher)
     gate = AccountGate(
         settings.require_redis_url(),
         prefix=settings.queue_prefix,
@@ -440,11 +442,21 @@ async def run_worker(
     finally:
         await reconciler.close()
         await gate.close()
+        await renewals.close()
         await app.close()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
         log.info("worker stopped")
+
+
+def renew_apart(publisher: Publisher) -> RenewalConnections:
+    """The publisher's lease renewals on a connection of their own, not queued behind the
+    publications' statements in their pool (publishing/leases.py `RenewalConnections`)."""
+    renewals = RenewalConnections(publisher.app.engine)
+    publisher.leases.connect = renewals.connect
+    publisher.staging_leases.connect = renewals.connect
+    return renewals
 
 
 def _serve_metrics(settings: Settings) -> None:

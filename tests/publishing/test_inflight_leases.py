@@ -28,6 +28,7 @@ from instasched.publishing.service import Attempt, Publisher
 from instasched.state import AppState
 from instasched.worker.inflight import AccountGate
 from instasched.worker.reconciler import Reconciler
+from instasched.worker.runner import renew_apart
 from tests.factories import Account, User
 from tests.publishing.conftest import Publishing
 
@@ -181,3 +182,58 @@ async def test_a_take_over_waits_for_the_accounts_slot(
         await reconciler.close()
         await first.close()
         await gate.close()
+
+
+async def test_a_renewal_waiting_for_its_connection_holds_no_lock(
+    publishing: Publishing, app: AppState, no_worker: None
+) -> None:
+    """The renewal takes its connection before the attempts' locks: a publication's write is
+    not held up while the renewal waits for a connection."""
+    user, account = await publishing.user_account()
+    lease = datetime.now(UTC) + timedelta(seconds=5)  # half used: due for renewal
+    post_id = await _publishing_row(publishing, user, account, lease=lease)
+    publisher = Publisher(app)
+    waiting, go = asyncio.Event(), asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def busy_pool() -> AsyncIterator[Any]:
+        waiting.set()
+        await go.wait()
+        async with publisher.connect() as conn:
+            yield conn
+
+    keeper = LeaseKeeper(busy_pool, length=publisher.lease_length)
+    attempt = Attempt(post=await publishing.get(post_id), lease=lease)
+    async with keeper.hold(attempt):
+        renewal = asyncio.create_task(keeper.renew())
+        await waiting.wait()
+        assert not attempt.lock.locked()
+        go.set()
+        await renewal  # (or the keeper's own tick renewed it: either way through busy_pool)
+    assert attempt.lease > lease and not attempt.lost
+    assert (await publishing.get(post_id)).lease_expires_at == attempt.lease
+
+
+async def test_the_workers_renewals_do_not_queue_behind_the_publications_statements(
+    publishing: Publishing, app: AppState, no_worker: None
+) -> None:
+    """Every connection of the publications' pool busy: the worker's lease renewal still runs,
+    on its own connection (worker.runner.renew_apart)."""
+    user, account = await publishing.user_account()
+    lease = datetime.now(UTC) + timedelta(seconds=5)
+    post_id = await _publishing_row(publishing, user, account, lease=lease)
+    publisher = Publisher(app)
+    renewals = renew_apart(publisher)
+    pool = await app.driver_pool()
+    busy = [await pool.acquire() for _ in range(pool.get_max_size())]
+    attempt = Attempt(post=await publishing.get(post_id), lease=lease)
+    try:
+        async with publisher.leases.hold(attempt):
+            # (This renewal or the keeper's own tick: either way on the renewals' connection.)
+            await asyncio.wait_for(publisher.leases.renew(), timeout=30)
+    finally:
+        for conn in busy:
+            await pool.release(conn)
+        await renewals.close()
+    assert attempt.lease > lease and not attempt.lost
+    assert (await publishing.get(post_id)).lease_expires_at == attempt.lease
