@@ -242,8 +242,9 @@ async def _store(
         "container_created_at": now if container_id else None,
         "updated_at": now,
     }
-    post_id, lease, staging = attempt.post.id, attempt.lease, attempt.staging
+    post_id, staging = attempt.post.id, attempt.staging
     async with attempt.lock, publisher.connect() as conn:
+        lease = attempt.lease  # read under the lock: a renewal may have just moved it
         if container_id:  # counted in the account's containers of the last 24 h
             ok = await repository.store_containers(
                 conn, post_id, lease=lease, values=values,

@@ -9,7 +9,10 @@ third of its length old) in one statement, fenced as before: a row whose lease c
 over) is not renewed, and its publication learns it has lost the post.
 
 A publication writing right now (its `lock` taken) is renewed at the next tick; a renewal that
-fails (a database blip) is tried again at the next tick.
+fails (a database blip) is tried again at the next tick. The renewal takes its connection
+before the attempts' locks, so a publication's write never waits while the renewal waits for
+a connection; in the worker the renewals have a connection of their own
+(`RenewalConnections`), apart from the pool of the publications' statements.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from instasched.db import is_connection_error
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from instasched.db import create_driver_pool, is_connection_error
 from instasched.kit.time import utcnow
 from instasched.publishing import repository
 
@@ -84,35 +89,70 @@ class LeaseKeeper:
                 else:
                     log.exception("lease renewal failed")
 
-    async def renew(self) -> int:
-        """Renew the leases due for it (one statement); answers how many were renewed."""
+    def _due(self) -> list[Held]:
         now = utcnow()
-        due = [
+        return [
             attempt
             for attempt in list(self._held.values())
             if not attempt.lost
             and not attempt.lock.locked()
             and attempt.lease - now <= self.length - self.every
         ]
-        if not due:
+
+    async def renew(self) -> int:
+        """Renew the leases due for it (one statement); answers how many were renewed."""
+        if not self._due():
             return 0
-        for attempt in due:
-            await attempt.lock.acquire()  # free (checked above): taken without waiting
-        try:
-            new_lease = utcnow() + self.length
-            async with self.connect() as conn:
+        # The connection first: the attempts' locks are held for the statement only, not while
+        # waiting for a connection (their writes would wait behind it).
+        async with self.connect() as conn:
+            due = self._due()  # again: some may be writing now
+            for attempt in due:
+                await attempt.lock.acquire()  # free (checked above): taken without waiting
+            try:
+                new_lease = utcnow() + self.length
                 renewed = await repository.renew_leases(
                     conn,
                     [(a.post_id, a.lease) for a in due],
                     lease_until=new_lease,
                     staging=self.staging,
                 )
-            for attempt in due:
-                if attempt.post_id in renewed:
-                    attempt.lease = new_lease
-                else:
-                    attempt.lost = True  # taken over: its next write stops it
-            return len(renewed)
-        finally:
-            for attempt in due:
-                attempt.lock.release()
+                for attempt in due:
+                    if attempt.post_id in renewed:
+                        attempt.lease = new_lease
+                    else:
+                        attempt.lost = True  # taken over: its next write stops it
+                return len(renewed)
+            finally:
+                for attempt in due:
+                    attempt.lock.release()
+
+
+class RenewalConnections:
+    """The lease renewals' own connection (an asyncpg pool of one, opened at first use).
+
+    In the pool of the publications' statements a renewal queued behind them: bench/run's
+    inflight rows (1,500 posts, 2 connections per worker process, load average ~12) saw
+    renewals wait up to 5.4 s for a connection, past the lease's slack (two thirds of it,
+    3.3 s at PUBLISH_LEASE_SECONDS=5), and leases expired under live workers. One connection
+    per worker process more (both keepers, one statement a second each at most).
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._pool: Any = None
+        self._opening = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def connect(self) -> AsyncIterator[Any]:
+        if self._pool is None:
+            async with self._opening:
+                if self._pool is None:
+                    self._pool = await create_driver_pool(self.engine, max_size=1)
+        async with self._pool.acquire() as conn:
+            yield conn
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None

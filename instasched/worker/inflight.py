@@ -10,8 +10,10 @@ account at a time (`WORKER_MAX_IN_FLIGHT_PER_ACCOUNT`, 1) unless more is measure
 `AccountGate` holds an account's slots in Redis, so it works across processes and hosts:
 - a slot is a member of the account's sorted set (`instasched:account-slots:<prefix>:<id>`),
   scored by its expiry in Redis's clock; taking one is one script (drop the expired members, add
-  ours if fewer than the bound are left); a live process renews its slots every third of
-  `SLOT_TTL_SECONDS`, so the slots of a process that died free themselves within that time;
+  ours if fewer than the bound are left); a live process renews its slots every third of their
+  ttl (the worker's is the lease's length, `PUBLISH_LEASE_SECONDS`; `SLOT_TTL_SECONDS`
+  otherwise), so the slots of a process that died free themselves within that time, when its
+  posts' leases expire: a take-over waits for the account's slot (worker/reconciler.py);
 - a process that finds the account full marks it (a key); giving a slot back of a marked
   account publishes the account id on one channel per deployment (unmarked ones, the common
   case, send nothing); every process listens on it (one connection) and wakes its own waiters
@@ -184,7 +186,7 @@ class AccountGate:
                     keys=[key, f"{key}:waiting", self.channel], args=[member, str(account_id)]
                 )
             )
-        except (RedisError, OSError) as exc:  # the slot expires within SLOT_TTL_SECONDS
+        except (RedisError, OSError) as exc:  # the slot expires within its ttl
             log.warning("could not give an account slot back: %s", type(exc).__name__)
 
     async def _listen(self) -> None:

@@ -16,6 +16,13 @@ query; a live worker renews its lease every third of `PUBLISH_LEASE_SECONDS`, so
 posts are taken over within a lease and a second), and the queue's sentinel key: a key the
 passes write, gone when Redis lost its data (FLUSHALL, a restart without persistence). Then
 one worker runs the pass at once, instead of up to an interval later.
+
+A take-over holds the account's slot (worker/inflight.py), as a job's publication does: a lease
+also expires under load while its worker is alive and still waiting on Instagram, holding
+that slot; the take-over waits for it, so the account keeps one publication at a time (without
+it, the take-over's Graph calls ran beside the first worker's and the account's next post's),
+and the live worker, if it finishes first, keeps its post (its fence still holds: nobody took
+it). A dead process's slots free themselves within a lease (the gate's ttl is the lease's).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from instasched.publishing import repository
 from instasched.publishing.attempt import Outcome
 from instasched.publishing.service import Publisher
 from instasched.state import AppState
+from instasched.worker.inflight import AccountGate
 from instasched.worker.promoter import add_missing, due_batches
 from instasched.worker.queue import QUEUE_NAME, PostJob
 
@@ -50,9 +58,12 @@ class ReconcileReport:
 
 
 class Reconciler:
-    def __init__(self, app: AppState, publisher: Publisher) -> None:
+    def __init__(
+        self, app: AppState, publisher: Publisher, gate: AccountGate | None = None
+    ) -> None:
         self.app = app
         self.publisher = publisher
+        self.gate = gate
         self._recovering: set[uuid.UUID] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -139,7 +150,7 @@ class Reconciler:
 
     async def _recover(self, post_id: uuid.UUID, lease: datetime | None) -> None:
         try:
-            outcome = await self.publisher.recover(post_id, lease)
+            outcome = await self._take_over(post_id, lease)
             await self._requeue_if_needed(post_id, outcome)
         except Exception:
             log.exception(
@@ -147,6 +158,17 @@ class Reconciler:
             )
         finally:
             self._recovering.discard(post_id)
+
+    async def _take_over(self, post_id: uuid.UUID, lease: datetime | None) -> Outcome:
+        """`Publisher.recover` under the account's slot (waiting for it, holding nothing)."""
+        if self.gate is None:
+            return await self.publisher.recover(post_id, lease)
+        async with self.publisher.connect() as conn:
+            account_id = await repository.account_of(conn, post_id)
+        if account_id is None:  # published, failed or deleted meanwhile
+            return Outcome("skipped", detail="no longer publishing")
+        async with self.gate.slot(account_id):
+            return await self.publisher.recover(post_id, lease)
 
     async def _requeue_if_needed(self, post_id: uuid.UUID, outcome: Outcome) -> None:
         if outcome.kind in ("retry", "rescheduled", "not_due") and outcome.due_at is not None:

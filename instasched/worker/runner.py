@@ -46,6 +46,7 @@ from instasched.posts import approvals
 from instasched.publishing import repository as publishing_repository
 from instasched.publishing.attempt import Outcome
 from instasched.publishing.insights import refresh_due
+from instasched.publishing.leases import RenewalConnections
 from instasched.publishing.service import Publisher
 from instasched.publishing.stager import Stager
 from instasched.state import AppState
@@ -391,12 +392,16 @@ async def run_worker(
             loop.add_signal_handler(sig, stop.set)
     app = await AppState.create(settings)
     publisher = Publisher(app)
-    reconciler = Reconciler(app, publisher)
+    renewals = renew_apart(publisher)
     gate = AccountGate(
         settings.require_redis_url(),
         prefix=settings.queue_prefix,
         per_account=settings.worker_max_in_flight_per_account,
+        # A dead process's slots free themselves when its leases expire: a take-over, which
+        # waits for the account's slot (worker/reconciler.py), is not later than the lease.
+        ttl_seconds=settings.publish_lease_seconds,
     )
+    reconciler = Reconciler(app, publisher, gate)
     worker = PublishWorker(
         QUEUE_NAME,
         make_processor(publisher, gate),
@@ -438,11 +443,21 @@ async def run_worker(
     finally:
         await reconciler.close()
         await gate.close()
+        await renewals.close()
         await app.close()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
         log.info("worker stopped")
+
+
+def renew_apart(publisher: Publisher) -> RenewalConnections:
+    """The publisher's lease renewals on a connection of their own, not queued behind the
+    publications' statements in their pool (publishing/leases.py `RenewalConnections`)."""
+    renewals = RenewalConnections(publisher.app.engine)
+    publisher.leases.connect = renewals.connect
+    publisher.staging_leases.connect = renewals.connect
+    return renewals
 
 
 def _serve_metrics(settings: Settings) -> None:
