@@ -1,7 +1,7 @@
 """Lease renewal of every publication in flight in one process: one UPDATE a second at most.
 
 Each publication holds its post with a lease (`PUBLISH_LEASE_SECONDS`), renewed every third of it
-while it works, so a dead worker's posts are taken over within a lease (publishing/service.py).
+while it works, so a dead worker's posts are taken over within a lease (worker/reconciler.py).
 A renewal per publication (a timer and an UPDATE each) cost ~300 statements a second per
 process at 1,000 publications in flight (WORKER_MAX_IN_FLIGHT), each waiting for a pooled
 connection. Here one task per process renews, once a second, every lease due for renewal (a

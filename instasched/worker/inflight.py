@@ -2,10 +2,10 @@
 process by `WORKER_MAX_IN_FLIGHT` (the bullmq concurrency), not by a small constant.
 
 A publication mostly waits on Instagram (three Graph calls of 0.3-3 s for an image post) and holds
-no database connection meanwhile (publishing/service.py takes one per statement), so a process
-can wait on thousands at once; what bounds them is memory (docs/performance.md has the RSS at
-the peak) and, per account, Meta: its rate and publishing limits, and a publication of one
-account at a time (`WORKER_MAX_IN_FLIGHT_PER_ACCOUNT`, 1) unless more is measured to be safe.
+no database connection meanwhile (`Publisher.connect` in publishing/service.py takes one per
+statement), so a process can wait on thousands at once; what bounds them is memory
+(docs/performance.md has the RSS at the peak) and, per account, Meta: its rate and publishing
+limits, and a publication of one account at a time (`WORKER_MAX_IN_FLIGHT_PER_ACCOUNT`, 1) unless more is measured to be safe.
 
 `AccountGate` holds an account's slots in Redis, so it works across processes and hosts:
 - a slot is a member of the account's sorted set (`instasched:account-slots:<prefix>:<id>`),
