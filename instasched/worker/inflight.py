@@ -5,7 +5,8 @@ A publication mostly waits on Instagram (three Graph calls of 0.3-3 s for an ima
 no database connection meanwhile (`Publisher.connect` in publishing/service.py takes one per
 statement), so a process can wait on thousands at once; what bounds them is memory
 (docs/performance.md has the RSS at the peak) and, per account, Meta: its rate and publishing
-limits, and a publication of one account at a time (`WORKER_MAX_IN_FLIGHT_PER_ACCOUNT`, 1) unless more is measured to be safe.
+limits, and a publication of one account at a time (`WORKER_MAX_IN_FLIGHT_PER_ACCOUNT`, 1)
+unless more is measured to be safe.
 
 `AccountGate` holds an account's slots in Redis, so it works across processes and hosts:
 - a slot is a member of the account's sorted set (`instasched:account-slots:<prefix>:<id>`),
