@@ -224,7 +224,9 @@ def test_phone_width_keeps_every_action_reachable(
             selector,
             box,
         )
-        # Nothing covers it: the element at its centre is the control (or inside it).
+        # Nothing covers it: the element at its centre is the control (or inside it). A toast
+        # (shown for 6 s, e.g. the upload's) passes over the toolbar: cleared first, as it goes.
+        page.evaluate("() => document.getElementById('toast')?.replaceChildren()")
         covered = page.evaluate(
             """([sel, x, y]) => { const el = document.elementFromPoint(x, y);
                  const target = document.querySelector(sel);
