@@ -1,8 +1,8 @@
 """The server bench/run measures and its processes: `Server` starts `instasched run` in a
 temporary data dir (free port, embedded PostgreSQL, Redis and S3, the in-process sandbox, staging
-off), finds its API, worker and embedded-server processes (Linux /proc), sums their CPU, samples
-them with py-spy (--profile), starts the bare ceiling app and stops everything it started by PID.
-bench/web_views.py starts its server the same way."""
+off unless asked for), finds its API, worker and embedded-server processes (Linux /proc), sums
+their CPU, samples them with py-spy (--profile), starts the bare ceiling app and stops everything
+it started by PID. bench/web_views.py starts its server the same way."""
 
 from __future__ import annotations
 
@@ -102,13 +102,18 @@ class PeakRss:
 class Server:
     """`instasched run` in a temporary data dir, plus (optionally) the bare ceiling app."""
 
-    def __init__(self, overrides: dict[str, str], extra_workers: int) -> None:
+    def __init__(
+        self, overrides: dict[str, str], extra_workers: int, *, staging: bool = False
+    ) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="instasched-bench-"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.prefix = "bench"
         self.overrides = overrides
         self.extra_workers = extra_workers
+        # The product's staging leads and Meta's 400 containers per account (the `inflight`
+        # rows' own server) instead of staging off and no container limit.
+        self.staging = staging
         self.proc: subprocess.Popen[bytes] | None = None
         self.others: list[subprocess.Popen[bytes]] = []
         self.env: dict[str, str] = {}
@@ -122,7 +127,6 @@ class Server:
             HOST="127.0.0.1",
             INSTAGRAM_SANDBOX="true",
             SANDBOX_PUBLISH_QUOTA="1000000",
-            SANDBOX_CONTAINER_LIMIT="1000000",
             SCHEDULE_MIN_LEAD_SECONDS="0",
             QUEUE_PREFIX=self.prefix,
             LOG_LEVEL="WARNING",
@@ -135,12 +139,15 @@ class Server:
         # still >= 5 s ahead, all due at once: up to ~9,000 staging jobs in the middle of the
         # spread row (the stall after the burst, docs/performance.md "Round 8"), and in the
         # inflight rows a second Graph call per account in flight and twice the PostgreSQL work
-        # per post. The staged path has its own row (staged_reels, its own server).
-        env.update(
-            STAGING_LEAD_SECONDS_IMAGE="0",
-            STAGING_LEAD_SECONDS_VIDEO="0",
-            STAGING_LEAD_SECONDS_CAROUSEL="0",
-        )
+        # per post. The staged path has its own servers: staged_reels's, and the inflight rows'
+        # (`staging=True`: the leads as the product's defaults, or as `overrides` say).
+        if not self.staging:
+            env.update(
+                SANDBOX_CONTAINER_LIMIT="1000000",
+                STAGING_LEAD_SECONDS_IMAGE="0",
+                STAGING_LEAD_SECONDS_VIDEO="0",
+                STAGING_LEAD_SECONDS_CAROUSEL="0",
+            )
         env.update(self.overrides)
         self.log = open(self.tmp / "server.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(

@@ -49,6 +49,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -274,7 +275,15 @@ class Bench:
         sandbox: str = "/sandbox",
         media_type: str = "IMAGE",
         lead: float | None = None,
+        staging: Settings | None = None,
+        at_due: Callable[[], Awaitable[None]] | None = None,
     ) -> dict[str, Any]:
+        """Write `count` posts `lead` seconds before their (first) due time, enqueue their jobs
+        and wait until every one is published or failed. `staging`: the STAGING_* settings the
+        jobs are computed with (`jobs_for`; default: the server's with `--due-in`, else staging
+        off). Posts given a staging job are waited for until staged or their due time, and the
+        report says how many were staged ahead. `at_due` is awaited just before the first due
+        time (bench/rows_publish.py: the sandbox's Graph-call peaks of the staging phase)."""
         due_in = getattr(self.args, "due_in", 0.0)  # (bench/rows_publish.py makes its own args)
         lead = lead or due_in or 5.0 + count / 2000
         start = datetime.now(UTC) + timedelta(seconds=lead)
@@ -299,24 +308,32 @@ class Bench:
             for chunk in range(0, count, 1000):
                 await conn.execute(insert(ScheduledPost), rows[chunk : chunk + 1000])
         # The jobs the posts API enqueues (publishing.staging.jobs_for): staging jobs too.
-        staging_env = {k: v for k, v in self.env.items() if k.startswith("STAGING_")}
-        settings = Settings(**(staging_env if due_in else NO_STAGING))
+        if staging is None:
+            staging_env = {k: v for k, v in self.env.items() if k.startswith("STAGING_")}
+            staging = Settings(**(staging_env if due_in else NO_STAGING))
         now = datetime.now(UTC)
         unstaged = {"next_attempt_at": None, "container_id": None, "container_created_at": None}
         jobs = [
             job
             for r in rows
             for job in jobs_for(
-                SimpleNamespace(**r, **unstaged, staging_status=None), settings=settings, now=now
+                SimpleNamespace(**r, **unstaged, staging_status=None), settings=staging, now=now
             )
         ]
         await queue.schedule_many(jobs)
         ids = [r["id"] for r in rows]
+        stage_jobs = sum(job.kind == "stage" for job in jobs)
         print(
             f"[{name}] {count} posts due from {start:%H:%M:%S} over {spread_seconds:.0f}s "
-            f"(written and enqueued {(start - datetime.now(UTC)).total_seconds():.1f}s ahead)",
+            f"(written and enqueued {(start - datetime.now(UTC)).total_seconds():.1f}s ahead"
+            f"{f', {stage_jobs} staging jobs' if stage_jobs else ''})",
             flush=True,
         )
+        if stage_jobs:
+            await wait_staged(engine, ids, start, name)
+        if at_due is not None:
+            await asyncio.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds() - 0.3))
+            await at_due()
         deadline = time.monotonic() + lead + spread_seconds + self.args.timeout
         while True:
             async with engine.connect() as conn:
@@ -387,6 +404,8 @@ class Bench:
             "workers": self.args.workers,
             "load_average": os.getloadavg()[0],
         }
+        if stage_jobs:
+            report.update(await staging_counts(engine, ids))
         return report
 
     # --- all -------------------------------------------------------------------------------
@@ -496,6 +515,53 @@ class Bench:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+async def wait_staged(engine: Any, ids: list[uuid.UUID], start: datetime, name: str) -> None:
+    """Until every post is staged (`staging_status` 'staged': its container FINISHED) or the
+    first due time is a second away; prints how many were."""
+    while True:
+        async with engine.connect() as conn:
+            staged = (
+                await conn.execute(
+                    select(func.count()).where(
+                        ScheduledPost.id.in_(ids), ScheduledPost.staging_status == "staged"
+                    )
+                )
+            ).scalar_one()
+        left = (start - datetime.now(UTC)).total_seconds()
+        if staged >= len(ids) or left <= 1.0:
+            break
+        await asyncio.sleep(min(1.0, left - 1.0))
+    print(
+        f"[{name}] {staged} of {len(ids)} staged (containers FINISHED) {left:.1f} s before the "
+        "first due time",
+        flush=True,
+    )
+
+
+async def staging_counts(engine: Any, ids: list[uuid.UUID]) -> dict[str, Any]:
+    """How many posts were staged ahead (`staged_at` <= `scheduled_for`; the others' containers
+    were made at the due time), the staging statuses, and how close to its due time the
+    latest staging finished."""
+    async with engine.connect() as conn:
+        result = await conn.execute(
+            select(
+                ScheduledPost.scheduled_for, ScheduledPost.staged_at, ScheduledPost.staging_status
+            ).where(ScheduledPost.id.in_(ids))
+        )
+        data = result.all()
+    ahead = [
+        (due - staged).total_seconds()
+        for due, staged, _ in data
+        if staged is not None and staged <= due
+    ]
+    return {
+        "staged_ahead": len(ahead),
+        "staged_at_due": len(data) - len(ahead),
+        "staging_statuses": dict(Counter(str(status) for *_, status in data)),
+        "staged_min_seconds_before_due": round(min(ahead), 1) if ahead else None,
+    }
+
+
 def process_cpu_seconds(root_pid: int) -> dict[str, float]:
     """CPU seconds (user + system) of `instasched run`'s children, by command (Linux /proc)."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -523,6 +589,12 @@ def print_report(r: dict[str, Any]) -> None:
         f"  CPU seconds used: {r['cpu_seconds']} (machine load average {r['load_average']:.1f})",
         flush=True,
     )
+    if "staged_ahead" in r:
+        print(
+            f"  staged ahead {r['staged_ahead']}, containers at the due time "
+            f"{r['staged_at_due']}; staging statuses {r['staging_statuses']}",
+            flush=True,
+        )
 
 
 def main() -> int:

@@ -1,7 +1,8 @@
 """bench/run's publishing rows: `publish_single` (a lone post's publish start), `burst` and
 `spread` (thousands of posts due at once or within a minute, through bench/publish_bench.py's
 scenario), `staged_reels` (pre-staged reels under Meta-like timing, its own server) and
-`inflight` (thousands of accounts with every Graph call 1.5 s)."""
+`inflight` (thousands of accounts with every Graph call 1.5 s, containers staged ahead, its own
+server)."""
 
 from __future__ import annotations
 
@@ -14,16 +15,23 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from harness import BASE, PeakRss, rss_kb
+from harness import BASE, PeakRss, Server, rss_kb
 from report import Figure, pct
-from seeding import Setup, many_accounts
+from seeding import Setup, many_accounts, setup
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from suite import Run
+
+    from instasched.config import Settings
 
 # Added latency of every sandbox Graph call in the `inflight` rows (ms): an image post is 3
 # calls (container, media_publish, fields), ~4.5 s in all.
 INFLIGHT_LATENCY_MS = 1500.0
+# The `inflight` rows' image staging lead with --quick (s), given to their server; the full run
+# keeps the product's default (STAGING_LEAD_SECONDS_IMAGE, 120 s).
+INFLIGHT_QUICK_LEAD = 30.0
 # The burst and spread rows' accounts (10 posts each in the burst, 50 over the spread's minute).
 PUBLISH_ACCOUNTS = 200
 
@@ -99,7 +107,13 @@ async def scenario(
     account_ids: list[uuid.UUID] | None = None,
     lead: float | None = None,
     timeout: float | None = None,
+    server: Server | None = None,
+    staging: Settings | None = None,
+    at_due: Callable[[], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
+    """A `publish_bench` scenario against `server` (default: bench/run's), with the server's
+    CPU per post (`cpu_ms_per_post`; and, given `at_due`, `cpu_ms_per_post_from_due`: from
+    just before the first due time on, without the staging ahead)."""
     from publish_bench import Bench
     from sqlalchemy.ext.asyncio import create_async_engine
     from sqlalchemy.pool import NullPool
@@ -115,16 +129,22 @@ async def scenario(
         )
     )
     shutil.rmtree(bench.tmp, ignore_errors=True)
-    bench.proc = run.server.proc
+    server = server or run.server
+    bench.proc = server.proc
     bench.cpu_before = {}
-    engine = create_async_engine(
-        normalise_database_url(run.server.database_url), poolclass=NullPool
-    )
-    queue = PublishQueue(run.server.env["REDIS_URL"], prefix=run.server.prefix)
+    engine = create_async_engine(normalise_database_url(server.database_url), poolclass=NullPool)
+    queue = PublishQueue(server.env["REDIS_URL"], prefix=server.prefix)
     asset = MediaAsset(id=uuid.UUID(s.asset["id"]), s3_url=s.asset["s3Url"])
-    cpu_before = run.server.cpu()
+    cpu_before = server.cpu()
+    cpu_at_due: dict[str, float] = {}
+
+    async def due() -> None:
+        cpu_at_due.update(server.cpu())
+        assert at_due is not None
+        await at_due()
+
     try:
-        with run.profiling(name):
+        with server.profiling(run.args.profile, name):
             report = await bench.scenario(
                 name,
                 count,
@@ -135,16 +155,22 @@ async def scenario(
                 user_id=s.workspace_id,
                 account_ids=account_ids or await publish_accounts(run, http, s),
                 asset=asset,
-                sandbox=run.server.sandbox,
+                sandbox=server.sandbox,
                 lead=lead,
+                staging=staging,
+                at_due=due if at_due is not None else None,
             )
     finally:
         await queue.close()
         await engine.dispose()
-    cpu_after = run.server.cpu()
+    cpu_after = server.cpu()
     report["cpu_ms_per_post"] = {
         k: round((cpu_after[k] - cpu_before[k]) * 1000 / count, 2) for k in cpu_after
     }
+    if cpu_at_due:
+        report["cpu_ms_per_post_from_due"] = {
+            k: round((cpu_after[k] - cpu_at_due[k]) * 1000 / count, 2) for k in cpu_after
+        }
     return report
 
 
@@ -174,6 +200,16 @@ def publish_figure(run: Run, report: dict[str, Any], name: str, goal: str, met: 
             },
         )
     )
+    if "staged_ahead" in report:  # posts with staging jobs (bench/publish_bench.py)
+        row = run.rows[-1]
+        keys = ("staged_ahead", "staged_at_due", "staging_statuses")
+        row.update({k: report[k] for k in (*keys, "staged_min_seconds_before_due")})
+        row["note"] += (
+            f"; staged ahead {report['staged_ahead']} of {report['posts']} (the latest "
+            f"{report['staged_min_seconds_before_due']} s before its due time), containers at "
+            f"the due time {report['staged_at_due']}, staging statuses "
+            f"{report['staging_statuses']}"
+        )
 
 
 async def burst(run: Run, http: httpx.AsyncClient, s: Setup) -> None:
@@ -211,7 +247,7 @@ async def staged_reels(run: Run, http: httpx.AsyncClient, s: Setup) -> None:
     n = 20 if run.args.quick else 200
     args = argparse.Namespace(
         burst=0, spread=0, spread_seconds=0.0, reels=n, accounts=n, concurrency=400,
-        workers=1 + run.args.extra_workers, due_in=120.0, profile=None, keep=False,
+        workers=1 + run.args.extra_workers, due_in=120.0, profile=None, keep=run.args.keep,
         timeout=120.0,
         env=["SANDBOX_LATENCY_MS=1500", "SANDBOX_VIDEO_PROCESSING_SECONDS=60", *run.args.env],
     )  # fmt: skip
@@ -231,32 +267,78 @@ async def staged_reels(run: Run, http: httpx.AsyncClient, s: Setup) -> None:
 
 
 async def inflight(run: Run, http: httpx.AsyncClient, s: Setup) -> None:
-    """Posts of many accounts under Meta-like timing (every Graph call 1.5 s): what bounds
-    them is the number of publications in flight, one per account at a time."""
+    """Posts of many accounts under Meta-like timing (every Graph call 1.5 s), by default as the
+    product runs them: on a server of their own with the image staging lead (120 s, the
+    default; 30 s with --quick, or --inflight-lead), the posts written that lead (and a few
+    seconds) before their due time, their containers made ahead by the worker's staging jobs,
+    so that at the due time media_publish remains. `--inflight-lead 0`: the fallback, containers
+    made at the due time (container, media_publish, details read one after the other per
+    account), on bench/run's server (staging off)."""
+    from instasched.config import Settings
+
+    lead = run.args.inflight_lead
+    if lead is None:
+        lead = INFLIGHT_QUICK_LEAD if run.args.quick else None  # None: the product's default
+    if lead == 0:
+        await inflight_rows(run, run.server, http, s, None)
+        return
+    overrides = dict(run.server.overrides)
+    if lead is not None:
+        overrides["STAGING_LEAD_SECONDS_IMAGE"] = f"{lead:g}"
+    server = Server(overrides, run.args.extra_workers, staging=True)
+    server.start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=120) as own:
+            await server.wait_ready(own)
+            own_setup = await setup(own, server, run.args.workspace)
+            # The STAGING_* the server runs with (the defaults unless overridden).
+            staging_env = {k: v for k, v in server.env.items() if k.startswith("STAGING_")}
+            await inflight_rows(run, server, own, own_setup, Settings(**staging_env))
+    finally:
+        server.stop(run.args.keep)
+
+
+async def inflight_rows(
+    run: Run, server: Server, http: httpx.AsyncClient, s: Setup, staging: Settings | None
+) -> None:
     rows = (run.sizes.inflight_burst, run.sizes.inflight_spread)
-    accounts = await many_accounts(http, run.server, s, max(n for _, n, _ in rows))
-    latency = f"{run.server.sandbox}/_control/latency"
+    accounts = await many_accounts(http, server, s, max(n for _, n, _ in rows))
+    latency = f"{server.sandbox}/_control/latency"
     (await http.put(latency, json={"ms": INFLIGHT_LATENCY_MS})).raise_for_status()
     try:
         for index, (count, n_accounts, seconds) in enumerate(rows):
-            await inflight_row(run, http, s, index, count, accounts[:n_accounts], seconds)
+            await inflight_row(
+                run, server, http, s, index, count, accounts[:n_accounts], seconds, staging
+            )
     finally:
         (await http.put(latency, json={"ms": 0})).raise_for_status()
 
 
 async def inflight_row(
     run: Run,
+    server: Server,
     http: httpx.AsyncClient,
     s: Setup,
     index: int,
     count: int,
     accounts: list[uuid.UUID],
     seconds: float,
+    staging: Settings | None,
 ) -> None:
-    control = f"{run.server.sandbox}/_control/concurrency"
+    """One Meta-timed row; with `staging`, the posts are written its image lead (+ a margin)
+    ahead and the sandbox's Graph-call peaks are read for the staging phase and from the
+    due time on apart."""
+    control = f"{server.sandbox}/_control/concurrency"
     (await http.delete(control)).raise_for_status()
-    pids = run.server.worker_pids()
+    pids = server.worker_pids()
     before_kb = rss_kb(pids)
+    lead_s = staging.staging_lead_seconds_image if staging is not None else 0.0
+    staging_calls: dict[str, Any] = {}
+
+    async def at_due() -> None:
+        staging_calls.update((await http.get(control)).json())
+        (await http.delete(control)).raise_for_status()
+
     async with PeakRss(pids, 0.2) as rss:
         report = await scenario(
             run,
@@ -266,25 +348,32 @@ async def inflight_row(
             count,
             seconds,
             account_ids=accounts,
-            lead=8.0 + count / 1000,
+            # Staged: the stage jobs fall due `10 s + 1 ms a post` after the posts are written.
+            lead=lead_s + 8.0 + count / 1000 + (2.0 if staging is not None else 0.0),
             timeout=180.0,
+            server=server,
+            staging=staging,
+            at_due=at_due if staging is not None else None,
         )
     peak_kb = rss.peak_kb
     calls = (await http.get(control)).json()
     lat = report["published_lateness_ms"]
     per_account = max(calls["peakByAccount"].values(), default=0)
     peak_mb = peak_kb / 1024
+    how = (
+        f", staged {lead_s:.0f} s ahead" if staging is not None else ", containers at the due time"
+    )
     if seconds:
         name = (
             f"{count:,} image posts due within {seconds:.0f} s, {len(accounts):,} accounts, "
-            f"{INFLIGHT_LATENCY_MS / 1000:.1f} s per Graph call"
+            f"{INFLIGHT_LATENCY_MS / 1000:.1f} s per Graph call{how}"
         )
         goal = "all once; lateness p99 <= 20 s"
         met = pct(lat, 99) <= 20_000
     else:
         name = (
             f"{count:,} image posts due in the same second, {len(accounts):,} accounts, "
-            f"{INFLIGHT_LATENCY_MS / 1000:.1f} s per Graph call"
+            f"{INFLIGHT_LATENCY_MS / 1000:.1f} s per Graph call{how}"
         )
         goal = "all once; last <= 15 s, p50 <= 8 s"
         met = max(lat, default=1e9) <= 15_000 and pct(lat, 50) <= 8_000
@@ -295,11 +384,28 @@ async def inflight_row(
         worker_rss_before_mb=round(before_kb / 1024, 1),
         graph_calls_waiting_peak=calls["peak"],
         graph_calls_waiting_peak_per_account=per_account,
+        staging_lead_seconds=lead_s,
     )
+    since = " from the due time on" if staging is not None else ""
     row["note"] += (
-        f"; Graph calls waiting at once: peak {calls['peak']} (per account at most "
-        f"{per_account}); worker RSS {before_kb / 1024:.0f} MB before, peak "
-        f"{peak_mb:.0f} MB ({len(pids)} processes)"
+        f"; Graph calls waiting at once{since}: peak {calls['peak']} (per account at most "
+        f"{per_account})"
+    )
+    if staging_calls:
+        staging_per_account = max(staging_calls["peakByAccount"].values(), default=0)
+        row.update(
+            graph_calls_waiting_peak_staging=staging_calls["peak"],
+            graph_calls_waiting_peak_per_account_staging=staging_per_account,
+            cpu_ms_per_post_from_due=report["cpu_ms_per_post_from_due"],
+        )
+        row["note"] += (
+            f", while staging: peak {staging_calls['peak']} (per account at most "
+            f"{staging_per_account}); CPU per post from the due time on "
+            f"{report['cpu_ms_per_post_from_due']} ms"
+        )
+    row["note"] += (
+        f"; worker RSS {before_kb / 1024:.0f} MB before, peak {peak_mb:.0f} MB "
+        f"({len(pids)} processes)"
     )
     print(f"  {row['note']}", flush=True)
 

@@ -187,7 +187,9 @@ class Run:
                         print(f"[{name}]", flush=True)
                         try:
                             await step(self, http, s)
-                        except Exception as exc:  # one broken figure must not lose the others
+                        # One broken figure must not lose the others (a row's own server
+                        # that does not start raises SystemExit: staged_reels, inflight).
+                        except (Exception, SystemExit) as exc:
                             print(f"  {name} failed: {exc!r}", flush=True)
                             self.rows.append(
                                 Figure(
@@ -220,6 +222,14 @@ def main() -> int:
         "--scale-sizes",
         default="10000,1000000",
         help="scale: the post counts to seed and measure side by side (bench/scale_bench.py)",
+    )
+    parser.add_argument(
+        "--inflight-lead",
+        type=float,
+        metavar="SECONDS",
+        help="inflight: the image staging lead of the rows' own server (default: the "
+        "product's, 120 s; 30 s with --quick); 0: containers made at the due time, on this "
+        "run's server (the at-due fallback)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (server.log)")
     parser.add_argument(
