@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from instasched.config import Settings
 from instasched.integrations.storage import Storage
 from instasched.models import InstagramAccount, MediaAsset, ScheduledPost
+from instasched.state import AppState
 from instasched.worker.queue import PublishQueue
 from tests.factories import Account, Api, User, jpeg_bytes
 from tests.media import files as media_files
@@ -181,3 +182,14 @@ async def publishing(
     finally:
         await queue.close()
         await storage.close()
+
+
+@pytest.fixture
+async def app(app_settings: Settings, live_server: Any) -> AsyncIterator[AppState]:
+    """A worker's state (engine, Redis, Graph client on the sandbox), to play its part in a
+    test (test_insights.py has its own, which also clears the insights pause)."""
+    state = await AppState.create(app_settings)
+    try:
+        yield state
+    finally:
+        await state.close()

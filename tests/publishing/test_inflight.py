@@ -192,16 +192,6 @@ async def test_the_publish_job_carries_the_account(
     assert len(await publishing.media(account.ig_user_id)) == 1
 
 
-@pytest.fixture
-async def app(app_settings: Settings, live_server: Any) -> AsyncIterator[AppState]:
-    """A worker's state, to play its part (as in test_staging.py)."""
-    state = await AppState.create(app_settings)
-    try:
-        yield state
-    finally:
-        await state.close()
-
-
 async def test_a_post_moved_to_another_account_is_not_claimed_under_the_old_ones_slot(
     publishing: Publishing, app: AppState, no_worker: None
 ) -> None:

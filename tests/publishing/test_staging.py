@@ -10,14 +10,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
 
-from instasched.config import Settings
 from instasched.kit.time import utcnow
 from instasched.models import ContainerCreation, ScheduledPost
 from instasched.observability.metrics import REGISTRY
@@ -32,16 +30,6 @@ from tests.publishing.conftest import Publishing
 from tests.publishing.test_recovery import ROOT, worker_env
 
 BASE = "/api/instagram/scheduling"
-
-
-@pytest.fixture
-async def app(app_settings: Settings, live_server: Any) -> AsyncIterator[AppState]:
-    """A worker's state (engine, Redis, Graph client on the sandbox), to play its part."""
-    state = await AppState.create(app_settings)
-    try:
-        yield state
-    finally:
-        await state.close()
 
 
 async def staged_post(
